@@ -1,0 +1,760 @@
+//! The Euler-discretised continuous-time rate network and its exact backward pass.
+//!
+//! With s the state, r the rate seen by other units, u the input and a = dt/tau per unit:
+//!
+//! ```text
+//! z_t = W_in u_t + W_rec r_{t-1} + b (+ noise inside)
+//! s_t = (1 - a) s_{t-1} + a psi(z_t)   (+ noise outside)
+//! r_t = rho(s_t)
+//! y_t = readout(W_out r_t + b_out)
+//! ```
+//! The rate convention (gyyang) has psi = f, rho = identity; the current convention (PsychRNN) has
+//! psi = identity, rho = f. Time series are column-major `[dim, T*B]` buffers (column `t*B + b`), which
+//! is numpy's `[T, B, dim]` in memory. Weights are row-major `(post, pre)`.
+
+use crate::config::{
+    DaleMode, ModelConfig, NoiseConfig, NoiseKind, NoisePlacement, Readout, StateConvention,
+    Trainable,
+};
+use crate::{activation::sigmoid, init, Activation};
+use biornn_numerics::linalg::{cm, cm_mut, gemm, rm, rm_mut};
+use biornn_numerics::{real::convert, Real, Result, RngStream, Streams};
+
+/// The trainable parameters, raw (before masks and sign constraints are applied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params<T> {
+    /// (n_rec, n_in)
+    pub w_in: Vec<T>,
+    /// (n_rec, n_rec)
+    pub w_rec: Vec<T>,
+    /// (n_out, n_rec)
+    pub w_out: Vec<T>,
+    pub b_rec: Vec<T>,
+    pub b_out: Vec<T>,
+    /// initial state s_0 (shared by all trials)
+    pub init_state: Vec<T>,
+}
+
+/// Gradients have the shapes of the parameters.
+pub type Grads<T> = Params<T>;
+
+pub const PARAM_NAMES: [&str; 6] = ["w_in", "w_rec", "w_out", "b_rec", "b_out", "init_state"];
+
+impl<T: Real> Params<T> {
+    pub fn zeros(n_in: usize, n_rec: usize, n_out: usize) -> Self {
+        Params {
+            w_in: vec![T::ZERO; n_rec * n_in],
+            w_rec: vec![T::ZERO; n_rec * n_rec],
+            w_out: vec![T::ZERO; n_out * n_rec],
+            b_rec: vec![T::ZERO; n_rec],
+            b_out: vec![T::ZERO; n_out],
+            init_state: vec![T::ZERO; n_rec],
+        }
+    }
+
+    /// The six tensors in the order of `PARAM_NAMES`.
+    pub fn tensors(&self) -> [&Vec<T>; 6] {
+        [
+            &self.w_in,
+            &self.w_rec,
+            &self.w_out,
+            &self.b_rec,
+            &self.b_out,
+            &self.init_state,
+        ]
+    }
+
+    pub fn tensors_mut(&mut self) -> [&mut Vec<T>; 6] {
+        [
+            &mut self.w_in,
+            &mut self.w_rec,
+            &mut self.w_out,
+            &mut self.b_rec,
+            &mut self.b_out,
+            &mut self.init_state,
+        ]
+    }
+
+    pub fn fill_zero(&mut self) {
+        for t in self.tensors_mut() {
+            t.fill(T::ZERO);
+        }
+    }
+
+    /// self += other, element by element.
+    pub fn add_assign(&mut self, other: &Params<T>) {
+        for (a, b) in self.tensors_mut().into_iter().zip(other.tensors()) {
+            for (x, y) in a.iter_mut().zip(b.iter()) {
+                *x += *y;
+            }
+        }
+    }
+
+    pub fn convert<U: Real>(&self) -> Params<U> {
+        Params {
+            w_in: convert(&self.w_in),
+            w_rec: convert(&self.w_rec),
+            w_out: convert(&self.w_out),
+            b_rec: convert(&self.b_rec),
+            b_out: convert(&self.b_out),
+            init_state: convert(&self.init_state),
+        }
+    }
+
+    pub fn all_finite(&self) -> bool {
+        self.tensors()
+            .iter()
+            .all(|t| t.iter().all(|v| v.is_finite()))
+    }
+}
+
+/// Everything a forward pass computed, kept for the backward pass, for analysis and for local rules.
+/// Buffers are reused between calls: after the first call of a given size nothing is allocated.
+#[derive(Debug, Clone, Default)]
+pub struct Trajectory<T> {
+    pub steps: usize,
+    pub batch: usize,
+    /// u, `[n_in, T*B]`
+    pub input: Vec<T>,
+    /// z, the drive into each unit including noise placed inside, `[n_rec, T*B]`
+    pub drive: Vec<T>,
+    /// s, `[n_rec, (T+1)*B]`; block 0 is the initial state
+    pub state: Vec<T>,
+    /// r, `[n_rec, (T+1)*B]`
+    pub rate: Vec<T>,
+    /// W_out r + b_out, `[n_out, T*B]`
+    pub out_pre: Vec<T>,
+    /// readout(out_pre), `[n_out, T*B]`
+    pub output: Vec<T>,
+    /// recurrent noise sample, `[n_rec, T*B]` (empty when off)
+    pub noise: Vec<T>,
+    delta: Vec<T>,
+    ds_next: Vec<T>,
+    scratch: Vec<T>,
+}
+
+impl<T: Real> Trajectory<T> {
+    /// The rate of every unit at step t (1-based: block t), `[n_rec, B]` column-major.
+    pub fn rates_at(&self, t: usize, n_rec: usize) -> &[T] {
+        &self.rate[t * self.batch * n_rec..(t + 1) * self.batch * n_rec]
+    }
+}
+
+fn resize<T: Real>(v: &mut Vec<T>, n: usize) {
+    if v.len() != n {
+        v.resize(n, T::ZERO);
+    }
+}
+
+/// A continuous-time rate RNN.
+#[derive(Debug, Clone)]
+pub struct Ctrnn<T> {
+    pub n_in: usize,
+    pub n_rec: usize,
+    pub n_out: usize,
+    /// Euler step in ms; `set_dt` changes it (the network is parameterised in continuous time).
+    dt: f64,
+    pub activation: Activation,
+    pub convention: StateConvention,
+    pub readout: Readout,
+    /// per-unit time constants in ms
+    pub tau: Vec<f64>,
+    /// per-unit dt/tau
+    alpha: Vec<T>,
+    /// presynaptic sign per unit: +1 excitatory, -1 inhibitory (all +1 without Dale's law)
+    pub sign: Vec<T>,
+    pub dale: Option<DaleMode>,
+    pub nonneg_input: bool,
+    pub mask_in: Vec<T>,
+    pub mask_rec: Vec<T>,
+    pub mask_out: Vec<T>,
+    pub trainable: Trainable,
+    pub noise: NoiseConfig,
+    pub params: Params<T>,
+    /// the weights the dynamics use: masks and signs applied to `params`
+    eff: Params<T>,
+}
+
+impl<T: Real> Ctrnn<T> {
+    /// Build and initialise a network from its config. Masks come from the stream "mask", weights from
+    /// the stream "init".
+    pub fn new(
+        cfg: &ModelConfig,
+        n_in: usize,
+        n_out: usize,
+        dt: f64,
+        streams: &Streams,
+    ) -> Result<Self> {
+        cfg.validate(dt)?;
+        let n = cfg.n_rec;
+        let n_e = cfg.n_excitatory();
+        let sign: Vec<f64> = (0..n).map(|i| if i < n_e { 1.0 } else { -1.0 }).collect();
+        let tau: Vec<f64> = (0..n)
+            .map(|i| {
+                if i < n_e {
+                    cfg.tau
+                } else {
+                    cfg.tau_inhibitory.unwrap_or(cfg.tau)
+                }
+            })
+            .collect();
+
+        let mut mask_rng = streams.stream("mask", 0);
+        let mask_rec = cfg
+            .mask
+            .recurrent
+            .build("model.mask.recurrent", n, n, &mut mask_rng)?;
+        let mut mask_in = cfg
+            .mask
+            .input
+            .build("model.mask.input", n, n_in, &mut mask_rng)?;
+        let mut mask_out = cfg
+            .mask
+            .output
+            .build("model.mask.output", n_out, n, &mut mask_rng)?;
+        if let Some([a, b]) = cfg.mask.input_units {
+            for i in (0..n).filter(|i| *i < a || *i >= b) {
+                mask_in[i * n_in..(i + 1) * n_in].fill(0.0);
+            }
+        }
+        for o in 0..n_out {
+            for j in 0..n {
+                let outside = cfg.mask.readout_units.is_some_and(|[a, b]| j < a || j >= b);
+                let inhibitory =
+                    cfg.dale.enabled && cfg.dale.readout_from_excitatory && sign[j] < 0.0;
+                if outside || inhibitory {
+                    mask_out[o * n + j] = 0.0;
+                }
+            }
+        }
+
+        let mut init_rng = streams.stream("init", 0);
+        let mut w_rec = init::recurrent(cfg, &sign, &mut init_rng);
+        let mut w_in = init::input(cfg, n_in, &mut init_rng);
+        let mut w_out = init::output(cfg, n_out, &sign, &mut init_rng);
+        for (w, m) in [
+            (&mut w_rec, &mask_rec),
+            (&mut w_in, &mask_in),
+            (&mut w_out, &mask_out),
+        ] {
+            for (x, k) in w.iter_mut().zip(m.iter()) {
+                *x *= k;
+            }
+        }
+        if let Some(target) = cfg.init.spectral_radius {
+            let rho = init::spectral_radius(&w_rec, n)?;
+            if rho > 0.0 {
+                w_rec.iter_mut().for_each(|w| *w *= target / rho);
+            }
+        }
+
+        let params = Params {
+            w_in: convert(&w_in),
+            w_rec: convert(&w_rec),
+            w_out: convert(&w_out),
+            b_rec: vec![T::ZERO; n],
+            b_out: vec![T::ZERO; n_out],
+            init_state: vec![T::ZERO; n],
+        };
+        let mut net = Ctrnn {
+            n_in,
+            n_rec: n,
+            n_out,
+            dt,
+            activation: cfg.activation,
+            convention: cfg.state,
+            readout: cfg.readout,
+            alpha: vec![T::ZERO; n],
+            tau,
+            sign: convert(&sign),
+            dale: cfg.dale.enabled.then_some(cfg.dale.mode),
+            nonneg_input: cfg.dale.enabled && cfg.dale.nonneg_input,
+            mask_in: convert(&mask_in),
+            mask_rec: convert(&mask_rec),
+            mask_out: convert(&mask_out),
+            trainable: cfg.trainable.clone(),
+            noise: cfg.noise.clone(),
+            eff: params.clone(),
+            params,
+        };
+        net.set_dt(dt);
+        net.project();
+        Ok(net)
+    }
+
+    pub fn dt(&self) -> f64 {
+        self.dt
+    }
+
+    pub fn alpha(&self) -> &[T] {
+        &self.alpha
+    }
+
+    /// Change the Euler step; the continuous-time parameters are unchanged.
+    pub fn set_dt(&mut self, dt: f64) {
+        self.dt = dt;
+        self.alpha = self.tau.iter().map(|t| T::from_f64(dt / t)).collect();
+    }
+
+    /// The same network in another precision.
+    pub fn convert<U: Real>(&self) -> Ctrnn<U> {
+        let mut net = Ctrnn {
+            n_in: self.n_in,
+            n_rec: self.n_rec,
+            n_out: self.n_out,
+            dt: self.dt,
+            activation: self.activation,
+            convention: self.convention,
+            readout: self.readout,
+            tau: self.tau.clone(),
+            alpha: vec![],
+            sign: convert(&self.sign),
+            dale: self.dale,
+            nonneg_input: self.nonneg_input,
+            mask_in: convert(&self.mask_in),
+            mask_rec: convert(&self.mask_rec),
+            mask_out: convert(&self.mask_out),
+            trainable: self.trainable.clone(),
+            noise: self.noise.clone(),
+            params: self.params.convert(),
+            eff: self.eff.convert(),
+        };
+        net.set_dt(self.dt);
+        net.refresh();
+        net
+    }
+
+    /// The weights the dynamics use (masks and Dale signs applied), in `(post, pre)` layout.
+    pub fn effective(&self) -> &Params<T> {
+        &self.eff
+    }
+
+    fn reparam_abs(&self) -> bool {
+        self.dale == Some(DaleMode::Reparam)
+    }
+
+    /// Recompute the effective weights after `params` changed.
+    pub fn refresh(&mut self) {
+        let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        let reparam = self.reparam_abs();
+        for i in 0..n {
+            for j in 0..n {
+                let k = i * n + j;
+                let w = self.params.w_rec[k];
+                let w = if reparam { w.abs() * self.sign[j] } else { w };
+                self.eff.w_rec[k] = w * self.mask_rec[k];
+            }
+            for j in 0..ni {
+                let k = i * ni + j;
+                let w = self.params.w_in[k];
+                let w = if reparam && self.nonneg_input {
+                    w.abs()
+                } else {
+                    w
+                };
+                self.eff.w_in[k] = w * self.mask_in[k];
+            }
+        }
+        for o in 0..no {
+            for j in 0..n {
+                let k = o * n + j;
+                let w = self.params.w_out[k];
+                let w = if reparam { w.abs() * self.sign[j] } else { w };
+                self.eff.w_out[k] = w * self.mask_out[k];
+            }
+        }
+        self.eff.b_rec.copy_from_slice(&self.params.b_rec);
+        self.eff.b_out.copy_from_slice(&self.params.b_out);
+        self.eff.init_state.copy_from_slice(&self.params.init_state);
+    }
+
+    /// Enforce the constraints on the raw parameters (called after every optimiser update): masked
+    /// weights are set to zero, and in Dale's projection mode weights of the wrong sign are set to zero.
+    pub fn project(&mut self) {
+        let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        let project = self.dale == Some(DaleMode::Project);
+        for i in 0..n {
+            for j in 0..n {
+                let k = i * n + j;
+                let w = &mut self.params.w_rec[k];
+                if self.mask_rec[k] == T::ZERO || (project && *w * self.sign[j] < T::ZERO) {
+                    *w = T::ZERO;
+                }
+            }
+            for j in 0..ni {
+                let k = i * ni + j;
+                let w = &mut self.params.w_in[k];
+                if self.mask_in[k] == T::ZERO || (project && self.nonneg_input && *w < T::ZERO) {
+                    *w = T::ZERO;
+                }
+            }
+        }
+        for o in 0..no {
+            for j in 0..n {
+                let k = o * n + j;
+                let w = &mut self.params.w_out[k];
+                if self.mask_out[k] == T::ZERO || (project && *w * self.sign[j] < T::ZERO) {
+                    *w = T::ZERO;
+                }
+            }
+        }
+        self.refresh();
+    }
+
+    /// Replace the effective weights (for example loaded from a checkpoint written in `(post, pre)`
+    /// layout). Under Dale's reparameterisation the raw weight is the effective one, whose magnitude is
+    /// what the reparameterisation uses.
+    pub fn set_params(&mut self, params: Params<T>) {
+        self.params = params;
+        self.project();
+    }
+
+    /// Draw recurrent noise for `steps` x `batch` into `traj.noise`, from `rng`.
+    pub fn sample_noise(
+        &self,
+        traj: &mut Trajectory<T>,
+        steps: usize,
+        batch: usize,
+        rng: &mut RngStream,
+    ) {
+        let n = self.n_rec;
+        resize(&mut traj.noise, n * steps * batch);
+        let sigma = self.noise.sigma;
+        match self.noise.kind {
+            NoiseKind::White => {
+                let scale: Vec<f64> = self
+                    .alpha
+                    .iter()
+                    .map(|a| {
+                        let a = a.to_f64();
+                        match self.noise.placement {
+                            NoisePlacement::Inside => (2.0 / a).sqrt() * sigma,
+                            NoisePlacement::Outside => (2.0 * a).sqrt() * sigma,
+                        }
+                    })
+                    .collect();
+                for col in traj.noise.chunks_exact_mut(n) {
+                    for (v, s) in col.iter_mut().zip(&scale) {
+                        *v = T::from_f64(s * rng.normal());
+                    }
+                }
+            }
+            NoiseKind::Ou => {
+                let k = self.dt / self.noise.tau_ou;
+                let decay = 1.0 - k;
+                let kick = (2.0 * k).sqrt() * sigma;
+                let mut eta: Vec<f64> = (0..n * batch).map(|_| sigma * rng.normal()).collect();
+                for t in 0..steps {
+                    let block = &mut traj.noise[t * batch * n..(t + 1) * batch * n];
+                    for (v, e) in block.iter_mut().zip(eta.iter_mut()) {
+                        if t > 0 {
+                            *e = *e * decay + kick * rng.normal();
+                        }
+                        *v = T::from_f64(*e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run the network on `input` (`[n_in, steps*batch]` column-major). With `noisy`, the noise in
+    /// `traj.noise` (from `sample_noise`) is added; otherwise the run is deterministic.
+    pub fn forward(
+        &self,
+        input: &[T],
+        steps: usize,
+        batch: usize,
+        noisy: bool,
+        traj: &mut Trajectory<T>,
+    ) {
+        let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        let tb = steps * batch;
+        assert_eq!(input.len(), ni * tb, "input has the wrong size");
+        traj.steps = steps;
+        traj.batch = batch;
+        resize(&mut traj.input, ni * tb);
+        traj.input.copy_from_slice(input);
+        resize(&mut traj.drive, n * tb);
+        resize(&mut traj.state, n * (tb + batch));
+        resize(&mut traj.rate, n * (tb + batch));
+        resize(&mut traj.out_pre, no * tb);
+        resize(&mut traj.output, no * tb);
+        let noisy = noisy && self.noise.sigma > 0.0;
+        if noisy {
+            assert_eq!(
+                traj.noise.len(),
+                n * tb,
+                "call sample_noise before a noisy forward pass"
+            );
+        }
+        let inside = noisy && self.noise.placement == NoisePlacement::Inside;
+        let outside = noisy && self.noise.placement == NoisePlacement::Outside;
+
+        // All input projections at once: Z = W_in U, then + b (+ noise inside).
+        gemm(
+            cm_mut(&mut traj.drive, n, tb),
+            false,
+            rm(&self.eff.w_in, n, ni),
+            cm(input, ni, tb),
+        );
+        for (c, col) in traj.drive.chunks_exact_mut(n).enumerate() {
+            for (i, z) in col.iter_mut().enumerate() {
+                *z += self.eff.b_rec[i];
+            }
+            if inside {
+                for (z, e) in col.iter_mut().zip(&traj.noise[c * n..(c + 1) * n]) {
+                    *z += *e;
+                }
+            }
+        }
+
+        let (act, conv) = (self.activation, self.convention);
+        for col in 0..batch {
+            for i in 0..n {
+                let s0 = self.eff.init_state[i];
+                traj.state[col * n + i] = s0;
+                traj.rate[col * n + i] = match conv {
+                    StateConvention::Rate => s0,
+                    StateConvention::Current => act.f(s0),
+                };
+            }
+        }
+
+        let w_rec = rm(&self.eff.w_rec, n, n);
+        let blk = n * batch;
+        for t in 0..steps {
+            let (prev_rates, _) = traj.rate.split_at(blk * (t + 1));
+            let r_prev = &prev_rates[blk * t..];
+            let z = &mut traj.drive[blk * t..blk * (t + 1)];
+            gemm(cm_mut(z, n, batch), true, w_rec, cm(r_prev, n, batch));
+            let (s_before, s_after) = traj.state.split_at_mut(blk * (t + 1));
+            let s_prev = &s_before[blk * t..];
+            let s_next = &mut s_after[..blk];
+            let r_next = &mut traj.rate[blk * (t + 1)..blk * (t + 2)];
+            for b in 0..batch {
+                let o = b * n;
+                for i in 0..n {
+                    let a = self.alpha[i];
+                    let zi = z[o + i];
+                    let psi = match conv {
+                        StateConvention::Rate => act.f(zi),
+                        StateConvention::Current => zi,
+                    };
+                    let mut s = (T::ONE - a) * s_prev[o + i] + a * psi;
+                    if outside {
+                        s += traj.noise[blk * t + o + i];
+                    }
+                    s_next[o + i] = s;
+                    r_next[o + i] = match conv {
+                        StateConvention::Rate => s,
+                        StateConvention::Current => act.f(s),
+                    };
+                }
+            }
+        }
+
+        // All readouts at once.
+        gemm(
+            cm_mut(&mut traj.out_pre, no, tb),
+            false,
+            rm(&self.eff.w_out, no, n),
+            cm(&traj.rate[blk..], n, tb),
+        );
+        for (pre, out) in traj
+            .out_pre
+            .chunks_exact_mut(no)
+            .zip(traj.output.chunks_exact_mut(no))
+        {
+            for o in 0..no {
+                pre[o] += self.eff.b_out[o];
+                out[o] = match self.readout {
+                    Readout::Sigmoid => sigmoid(pre[o]),
+                    Readout::Linear | Readout::Logits => pre[o],
+                };
+            }
+        }
+    }
+
+    /// Turn dL/dy (gradient w.r.t. `traj.output`, `[n_out, T*B]`) into dL/d(W_out r + b_out), in place.
+    pub fn readout_backward(&self, traj: &Trajectory<T>, d_output: &mut [T]) {
+        if self.readout == Readout::Sigmoid {
+            for (d, y) in d_output.iter_mut().zip(&traj.output) {
+                *d *= *y * (T::ONE - *y);
+            }
+        }
+    }
+
+    /// Exact BPTT. `d_out_pre` is dL/d(W_out r_t + b_out) for every step (`[n_out, T*B]`),
+    /// `d_rate` optionally adds dL/dr_t from terms on the rates (regularisers), `[n_rec, T*B]`.
+    /// Writes the gradients with respect to the raw parameters into `grads` (non-trainable ones are 0).
+    pub fn backward(
+        &self,
+        traj: &mut Trajectory<T>,
+        d_out_pre: &[T],
+        d_rate: Option<&[T]>,
+        grads: &mut Grads<T>,
+    ) {
+        let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        let (steps, batch) = (traj.steps, traj.batch);
+        let tb = steps * batch;
+        let blk = n * batch;
+        assert_eq!(d_out_pre.len(), no * tb);
+        resize(&mut traj.delta, n * tb);
+        resize(&mut traj.ds_next, blk);
+        resize(&mut traj.scratch, blk);
+        traj.ds_next.fill(T::ZERO);
+
+        // dL/dr from the readout for every step at once.
+        gemm(
+            cm_mut(&mut traj.delta, n, tb),
+            false,
+            rm(&self.eff.w_out, no, n).transpose(),
+            cm(d_out_pre, no, tb),
+        );
+        if let Some(dr) = d_rate {
+            for (d, x) in traj.delta.iter_mut().zip(dr) {
+                *d += *x;
+            }
+        }
+
+        let (act, conv) = (self.activation, self.convention);
+        let w_rec_t = rm(&self.eff.w_rec, n, n).transpose();
+        // Backward sweep; delta block t turns from dL/dr_t (direct) into dL/dz_t.
+        for t in (0..steps).rev() {
+            let (left, right) = traj.delta.split_at_mut(blk * (t + 1));
+            let d = &mut left[blk * t..];
+            if t + 1 < steps {
+                gemm(
+                    cm_mut(d, n, batch),
+                    true,
+                    w_rec_t,
+                    cm(&right[..blk], n, batch),
+                );
+            }
+            let z = &traj.drive[blk * t..blk * (t + 1)];
+            let s = &traj.state[blk * (t + 1)..blk * (t + 2)];
+            for b in 0..batch {
+                let o = b * n;
+                for i in 0..n {
+                    let a = self.alpha[i];
+                    let rho_p = match conv {
+                        StateConvention::Rate => T::ONE,
+                        StateConvention::Current => act.df(s[o + i]),
+                    };
+                    let ds = rho_p * d[o + i] + (T::ONE - a) * traj.ds_next[o + i];
+                    traj.ds_next[o + i] = ds;
+                    let psi_p = match conv {
+                        StateConvention::Rate => act.df(z[o + i]),
+                        StateConvention::Current => T::ONE,
+                    };
+                    d[o + i] = a * psi_p * ds;
+                }
+            }
+        }
+
+        // Initial state: it feeds step 0 through W_rec and through the leak.
+        gemm(
+            cm_mut(&mut traj.scratch, n, batch),
+            false,
+            w_rec_t,
+            cm(&traj.delta[..blk], n, batch),
+        );
+        grads.init_state.fill(T::ZERO);
+        for b in 0..batch {
+            let o = b * n;
+            for i in 0..n {
+                let rho_p = match conv {
+                    StateConvention::Rate => T::ONE,
+                    StateConvention::Current => act.df(traj.state[o + i]),
+                };
+                grads.init_state[i] +=
+                    rho_p * traj.scratch[o + i] + (T::ONE - self.alpha[i]) * traj.ds_next[o + i];
+            }
+        }
+
+        // Weight gradients as single large products over all steps.
+        let dz = cm(&traj.delta, n, tb);
+        gemm(
+            rm_mut(&mut grads.w_rec, n, n),
+            false,
+            dz,
+            cm(&traj.rate[..n * tb], n, tb).transpose(),
+        );
+        gemm(
+            rm_mut(&mut grads.w_in, n, ni),
+            false,
+            dz,
+            cm(&traj.input, ni, tb).transpose(),
+        );
+        gemm(
+            rm_mut(&mut grads.w_out, no, n),
+            false,
+            cm(d_out_pre, no, tb),
+            cm(&traj.rate[blk..], n, tb).transpose(),
+        );
+        grads.b_rec.fill(T::ZERO);
+        for col in traj.delta.chunks_exact(n) {
+            for (g, d) in grads.b_rec.iter_mut().zip(col) {
+                *g += *d;
+            }
+        }
+        grads.b_out.fill(T::ZERO);
+        for col in d_out_pre.chunks_exact(no) {
+            for (g, d) in grads.b_out.iter_mut().zip(col) {
+                *g += *d;
+            }
+        }
+        self.effective_to_raw(grads);
+    }
+
+    /// Chain rule from effective to raw weights (masks, |W| sign reparameterisation), and zero the
+    /// gradients of frozen parameters.
+    fn effective_to_raw(&self, g: &mut Grads<T>) {
+        let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        let reparam = self.reparam_abs();
+        for i in 0..n {
+            for j in 0..n {
+                let k = i * n + j;
+                let chain = if reparam {
+                    self.sign[j] * self.params.w_rec[k].signum()
+                } else {
+                    T::ONE
+                };
+                g.w_rec[k] *= self.mask_rec[k] * chain;
+            }
+            for j in 0..ni {
+                let k = i * ni + j;
+                let chain = if reparam && self.nonneg_input {
+                    self.params.w_in[k].signum()
+                } else {
+                    T::ONE
+                };
+                g.w_in[k] *= self.mask_in[k] * chain;
+            }
+        }
+        for o in 0..no {
+            for j in 0..n {
+                let k = o * n + j;
+                let chain = if reparam {
+                    self.sign[j] * self.params.w_out[k].signum()
+                } else {
+                    T::ONE
+                };
+                g.w_out[k] *= self.mask_out[k] * chain;
+            }
+        }
+        let tr = &self.trainable;
+        for (flag, t) in [
+            (tr.w_in, &mut g.w_in),
+            (tr.w_rec, &mut g.w_rec),
+            (tr.w_out, &mut g.w_out),
+            (tr.b_rec, &mut g.b_rec),
+            (tr.b_out, &mut g.b_out),
+            (tr.init_state, &mut g.init_state),
+        ] {
+            if !flag {
+                t.fill(T::ZERO);
+            }
+        }
+    }
+}

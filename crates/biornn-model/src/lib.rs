@@ -1,0 +1,20 @@
+//! Continuous-time rate recurrent networks (CTRNNs) with the constraints neuroscientists use:
+//! per-unit time constants, Dale's law, fixed connectivity masks, recurrent noise; and their exact,
+//! hand-derived backward pass (BPTT).
+//!
+//! Start at [`ctrnn::Ctrnn`]: `forward` runs a batch and keeps every state the backward pass, the
+//! analysis and later learning rules need; `backward` turns output gradients into parameter gradients.
+
+pub mod activation;
+pub mod config;
+pub mod ctrnn;
+pub mod init;
+pub mod mask;
+
+pub use activation::Activation;
+pub use config::{
+    DaleConfig, DaleMode, InitConfig, MaskConfig, ModelConfig, NoiseConfig, NoiseKind,
+    NoisePlacement, Readout, StateConvention, Trainable,
+};
+pub use ctrnn::{Ctrnn, Grads, Params, Trajectory};
+pub use mask::MaskSpec;

@@ -1,0 +1,14 @@
+//! The bottom layer of biornn: the scalar trait every kernel is generic over, dense matrix products
+//! through faer, named reproducible random streams, and `.npz` files that numpy opens.
+//!
+//! Nothing here knows about tasks or networks.
+
+pub mod error;
+pub mod linalg;
+pub mod npz;
+pub mod real;
+pub mod rng;
+
+pub use error::{Error, Result};
+pub use real::Real;
+pub use rng::{RngStream, Streams};

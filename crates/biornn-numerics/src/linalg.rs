@@ -1,0 +1,60 @@
+//! Thin, allocation-free wrappers over faer's matrix product for the two layouts biornn uses:
+//! weights are row-major `(post, pre)` slices (numpy's C order), and time series are column-major
+//! `[dim, T*B]` slices, so that column `t*B + b` is one sample's vector and the memory order equals
+//! numpy's `[T, B, dim]`.
+
+use crate::Real;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// View a row-major `(rows, cols)` slice (a weight matrix) as a faer matrix.
+#[inline]
+pub fn rm<T: Real>(data: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
+    MatRef::from_row_major_slice(data, rows, cols)
+}
+
+/// View a column-major `(rows, cols)` slice (a block of time series) as a faer matrix.
+#[inline]
+pub fn cm<T: Real>(data: &[T], rows: usize, cols: usize) -> MatRef<'_, T> {
+    MatRef::from_column_major_slice(data, rows, cols)
+}
+
+#[inline]
+pub fn cm_mut<T: Real>(data: &mut [T], rows: usize, cols: usize) -> MatMut<'_, T> {
+    MatMut::from_column_major_slice_mut(data, rows, cols)
+}
+
+#[inline]
+pub fn rm_mut<T: Real>(data: &mut [T], rows: usize, cols: usize) -> MatMut<'_, T> {
+    MatMut::from_row_major_slice_mut(data, rows, cols)
+}
+
+/// `dst = lhs * rhs` (accumulate = false) or `dst += lhs * rhs` (accumulate = true), single-threaded:
+/// parallelism lives one level up (batch chunks, independent networks) so results never depend on the
+/// thread count.
+#[inline]
+pub fn gemm<T: Real>(dst: MatMut<'_, T>, accumulate: bool, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>) {
+    let beta = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    matmul(dst, beta, lhs, rhs, T::ONE, Par::Seq);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_multiply_as_numpy_would() {
+        // W (2x3) row-major times X (3 rows, 2 columns) column-major.
+        let w = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let x = [1.0f64, 0.0, 1.0, /* col 1 */ 0.0, 1.0, 0.0];
+        let mut out = [0.0f64; 4];
+        gemm(cm_mut(&mut out, 2, 2), false, rm(&w, 2, 3), cm(&x, 3, 2));
+        assert_eq!(out, [4.0, 10.0, 2.0, 5.0]);
+        gemm(cm_mut(&mut out, 2, 2), true, rm(&w, 2, 3), cm(&x, 3, 2));
+        assert_eq!(out, [8.0, 20.0, 4.0, 10.0]);
+    }
+}
