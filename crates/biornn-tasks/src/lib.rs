@@ -1,14 +1,32 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Cognitive tasks. A task builds one [`Trial`] at a time (named epochs, inputs, targets, a cost mask,
+//! the latent parameters that made it); [`batch::generate`] assembles trials into a padded, time-major
+//! [`TaskBatch`] from named random streams, so a batch depends only on the seed and its index.
+//!
+//! Start with [`trial::Trial`] (the builder) and [`yang`] (the 20 tasks of Yang et al. 2019).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod batch;
+pub mod config;
+pub mod trial;
+pub mod yang;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use batch::{generate, BatchSpec, TaskBatch, Timing};
+pub use config::TaskConfig;
+pub use trial::Trial;
+
+use biornn_numerics::RngStream;
+
+/// A task that can produce trials. Timing and batch-level choices come from `shared` (the same stream
+/// for every trial of a batch when timing is drawn per batch), per-trial content from `content`.
+pub trait Task: Send + Sync {
+    fn name(&self) -> &str;
+    fn n_in(&self) -> usize;
+    fn n_out(&self) -> usize;
+    /// One line for `biornn task list`.
+    fn summary(&self) -> String;
+    /// The names of the epochs its trials have, in order.
+    fn epoch_names(&self) -> &'static [&'static str];
+    fn trial(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream) -> Trial;
+    /// Whether the output at a trial's last step counts as correct, given the target angle there
+    /// (negative: the network should fixate).
+    fn correct(&self, output_last: &[f32], y_loc_last: f32) -> bool;
 }

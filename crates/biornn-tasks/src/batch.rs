@@ -1,0 +1,179 @@
+//! Batches: trials assembled time-major, padded to the longest trial, padding masked out of the loss.
+
+use crate::trial::Trial;
+use crate::Task;
+use biornn_numerics::Streams;
+use serde::{Deserialize, Serialize};
+
+/// Whether epoch durations (and other batch-level choices) are drawn once per batch, as in
+/// gyyang/multitask, or per trial, as in NeuroGym.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    PerBatch,
+    PerTrial,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSpec {
+    pub dt: f64,
+    pub batch_size: usize,
+    pub timing: Timing,
+    /// standard deviation of the Gaussian noise added to every input channel at every step
+    pub input_noise_std: f64,
+}
+
+/// A batch, time-major: `x[(t * batch + b) * n_in + i]` (numpy's `[T, B, n_in]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskBatch {
+    pub steps: usize,
+    pub batch: usize,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+    /// loss weight per step and output; 0 over padding
+    pub cost: Vec<f32>,
+    /// target angle per step, -1 to fixate (and over padding)
+    pub y_loc: Vec<f32>,
+    /// class target per step: 0 fixate, k + 1 for ring unit k nearest the target; -1 over padding
+    pub class: Vec<i32>,
+    /// number of real (unpadded) steps of each trial
+    pub lengths: Vec<usize>,
+    /// per-trial latent parameters, by name
+    pub latents: Vec<(&'static str, Vec<f64>)>,
+    /// per-trial epoch boundaries `(name, on, off)` in steps; -1 where a trial lacks the epoch
+    pub epochs: Vec<(&'static str, Vec<i32>, Vec<i32>)>,
+}
+
+impl TaskBatch {
+    /// Assemble trials (of equal channel counts) into one batch.
+    pub fn assemble(trials: &[Trial]) -> TaskBatch {
+        let batch = trials.len();
+        let n_in = trials[0].n_in;
+        let n_out = trials[0].n_out;
+        let steps = trials.iter().map(|t| t.len).max().unwrap_or(0);
+        let mut out = TaskBatch {
+            steps,
+            batch,
+            n_in,
+            n_out,
+            x: vec![0.0; steps * batch * n_in],
+            y: vec![0.0; steps * batch * n_out],
+            cost: vec![0.0; steps * batch * n_out],
+            y_loc: vec![-1.0; steps * batch],
+            class: vec![-1; steps * batch],
+            lengths: trials.iter().map(|t| t.len).collect(),
+            latents: vec![],
+            epochs: vec![],
+        };
+        let n_ring = n_out - 1;
+        let pref: Vec<f64> = (0..n_ring)
+            .map(|k| 2.0 * std::f64::consts::PI * k as f64 / n_ring as f64)
+            .collect();
+        for (b, tr) in trials.iter().enumerate() {
+            for t in 0..tr.len {
+                let c = t * batch + b;
+                out.x[c * n_in..(c + 1) * n_in].copy_from_slice(&tr.x[t * n_in..(t + 1) * n_in]);
+                out.y[c * n_out..(c + 1) * n_out]
+                    .copy_from_slice(&tr.y[t * n_out..(t + 1) * n_out]);
+                out.cost[c * n_out..(c + 1) * n_out]
+                    .copy_from_slice(&tr.cost[t * n_out..(t + 1) * n_out]);
+                let loc = tr.y_loc[t];
+                out.y_loc[c] = loc;
+                out.class[c] = if loc < 0.0 {
+                    0
+                } else {
+                    let nearest = (0..n_ring)
+                        .min_by(|&i, &j| {
+                            crate::yang::circ_dist(loc as f64, pref[i])
+                                .total_cmp(&crate::yang::circ_dist(loc as f64, pref[j]))
+                        })
+                        .unwrap();
+                    1 + nearest as i32
+                };
+            }
+        }
+        for (k, (name, _)) in trials[0].latents.iter().enumerate() {
+            out.latents
+                .push((name, trials.iter().map(|t| t.latents[k].1).collect()));
+        }
+        let mut names: Vec<&'static str> = vec![];
+        for tr in trials {
+            for e in &tr.epochs {
+                if !names.contains(&e.name) {
+                    names.push(e.name);
+                }
+            }
+        }
+        for name in names {
+            let find = |t: &Trial| {
+                t.epochs
+                    .iter()
+                    .find(|e| e.name == name)
+                    .map(|e| (e.on, e.off))
+            };
+            let on = trials
+                .iter()
+                .map(|t| find(t).map_or(-1, |e| e.0 as i32))
+                .collect();
+            let off = trials
+                .iter()
+                .map(|t| find(t).map_or(-1, |e| e.1 as i32))
+                .collect();
+            out.epochs.push((name, on, off));
+        }
+        out
+    }
+
+    /// The model output of trial `b` at its own last step, from a `[T, B, n_out]` output buffer.
+    pub fn last_output<'a>(&self, output: &'a [f32], b: usize) -> &'a [f32] {
+        let c = (self.lengths[b] - 1) * self.batch + b;
+        &output[c * self.n_out..(c + 1) * self.n_out]
+    }
+
+    pub fn last_y_loc(&self, b: usize) -> f32 {
+        self.y_loc[(self.lengths[b] - 1) * self.batch + b]
+    }
+
+    pub fn latent(&self, name: &str) -> Option<&[f64]> {
+        self.latents
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Batch number `index` of `task`. Trial contents come from the streams `task_content`, timing from
+/// `task_timing` (shared by the whole batch with per-batch timing) and the input noise from
+/// `input_noise`, all indexed by `index`: the batch is the same whatever else the run does.
+pub fn generate(task: &dyn Task, spec: &BatchSpec, streams: &Streams, index: u64) -> TaskBatch {
+    let content = streams.child("task_content", index);
+    let timing = streams.child("task_timing", index);
+    let trials: Vec<Trial> = (0..spec.batch_size)
+        .map(|b| {
+            let mut shared = match spec.timing {
+                Timing::PerBatch => timing.stream("batch", 0),
+                Timing::PerTrial => timing.stream("trial", b as u64),
+            };
+            let mut c = content.stream("trial", b as u64);
+            task.trial(spec.dt, &mut shared, &mut c)
+        })
+        .collect();
+    let mut batch = TaskBatch::assemble(&trials);
+    if spec.input_noise_std > 0.0 {
+        let mut rng = streams.stream("input_noise", index);
+        let n_in = batch.n_in;
+        for t in 0..batch.steps {
+            for b in 0..batch.batch {
+                if t < batch.lengths[b] {
+                    let c = t * batch.batch + b;
+                    for v in &mut batch.x[c * n_in..(c + 1) * n_in] {
+                        *v += (spec.input_noise_std * rng.normal()) as f32;
+                    }
+                }
+            }
+        }
+    }
+    batch
+}
