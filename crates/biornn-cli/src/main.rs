@@ -1,3 +1,362 @@
-fn main() {
-    println!("Hello, world!");
+//! The `biornn` command line. Each subcommand is a thin layer over the library crates.
+
+use biornn_numerics::npz::{write_npz, NpyArray};
+use biornn_numerics::{Error, Result, Streams};
+use biornn_tasks::yang::{YangRule, YangTask, N_INPUT, N_OUTPUT};
+use biornn_tasks::{generate, BatchSpec, Task, Timing};
+use biornn_train::config::{RunConfig, DEFAULT_CONFIG_TOML};
+use biornn_train::engine::Engine;
+use biornn_train::{checkpoint, eval, trainer};
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "biornn",
+    version,
+    about = "Train and analyse biologically plausible recurrent networks on cognitive tasks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network. Without CONFIG, the built-in default (6 go/anti tasks, 64 units).
+    Train {
+        /// a TOML config (see `biornn config`)
+        config: Option<PathBuf>,
+        /// directory that holds run directories
+        #[arg(long, default_value = "runs")]
+        runs: PathBuf,
+        /// run name (default: the config's `name`)
+        #[arg(long)]
+        name: Option<String>,
+        /// root seed (overrides the config)
+        #[arg(long)]
+        seed: Option<u64>,
+        /// maximum number of updates (overrides train.max_steps)
+        #[arg(long)]
+        max_steps: Option<usize>,
+        /// no per-evaluation lines
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Per-task performance of a trained run (a run directory or a checkpoint .npz).
+    Eval {
+        run: PathBuf,
+        /// trials per task
+        #[arg(long, default_value_t = 512)]
+        trials: usize,
+        /// print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect tasks.
+    Task {
+        #[command(subcommand)]
+        command: TaskCommand,
+    },
+    /// Print the default config, commented.
+    Config,
+    /// Validate a config without running it.
+    Check { config: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum TaskCommand {
+    /// Every task with its inputs, outputs and epochs.
+    List,
+    /// Write a batch of trials to .npz: x [T,B,in], y [T,B,out], mask, y_loc [T,B], class, lengths,
+    /// epoch boundaries and every latent trial parameter.
+    Dump {
+        task: String,
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// leave out the input noise
+        #[arg(long)]
+        no_noise: bool,
+        #[arg(long, default_value_t = 20.0)]
+        dt: f64,
+        /// draw epoch durations per trial instead of per batch
+        #[arg(long)]
+        per_trial_timing: bool,
+        /// gyyang's easy_task
+        #[arg(long)]
+        easy: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    // Behave like other command-line tools when the reader of our output goes away (`| head`).
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Train {
+            config,
+            runs,
+            name,
+            seed,
+            max_steps,
+            quiet,
+        } => {
+            let mut cfg = match &config {
+                Some(p) => RunConfig::load(p)?,
+                None => RunConfig::default(),
+            };
+            if let Some(n) = name {
+                cfg.name = n;
+            }
+            if let Some(s) = seed {
+                cfg.seed = s;
+            }
+            if let Some(m) = max_steps {
+                cfg.train.max_steps = m;
+            }
+            cfg.validate()?;
+            let dir = trainer::create_run_dir(&runs, &cfg.name)?;
+            eprintln!(
+                "training {} tasks, {} units, seed {}; run directory {}",
+                cfg.task.rule_list()?.len(),
+                cfg.model.n_rec,
+                cfg.seed,
+                dir.display()
+            );
+            let s = trainer::train(
+                &cfg,
+                &dir,
+                &trainer::TrainOptions {
+                    progress: true,
+                    verbose: !quiet,
+                },
+            )?;
+            println!(
+                "{} after {} steps ({} trials, {:.1} s): min perf {:.3}, mean perf {:.3}",
+                if s.reached_target {
+                    "reached target"
+                } else {
+                    "stopped"
+                },
+                s.steps,
+                s.trials,
+                s.wall_s,
+                s.min_perf,
+                s.mean_perf
+            );
+            for (task, p) in &s.perf {
+                println!("  {task:<16} {p:.3}");
+            }
+            println!("run directory: {}", dir.display());
+            Ok(())
+        }
+        Command::Eval { run, trials, json } => {
+            if trials == 0 {
+                return Err(Error::invalid("--trials", 0, "allowed: a positive count"));
+            }
+            let path = checkpoint_path(&run)?;
+            let loaded = checkpoint::load(&path)?;
+            let scores =
+                eval::evaluate(&loaded.net, &loaded.config, trials, &mut Engine::default())?;
+            let (min, mean) = eval::min_mean(&scores);
+            if json {
+                let v = serde_json::json!({
+                    "checkpoint": path.display().to_string(),
+                    "step": loaded.step,
+                    "tasks": scores,
+                    "min_perf": min,
+                    "mean_perf": mean,
+                });
+                println!("{}", serde_json::to_string_pretty(&v).unwrap());
+            } else {
+                println!("{} (step {})", path.display(), loaded.step);
+                println!(
+                    "{:<16} {:>6} {:>10} {:>7}",
+                    "task", "perf", "loss", "trials"
+                );
+                for s in &scores {
+                    println!(
+                        "{:<16} {:>6.3} {:>10.5} {:>7}",
+                        s.task, s.perf, s.loss, s.trials
+                    );
+                }
+                println!("{:<16} {:>6.3}\n{:<16} {:>6.3}", "min", min, "mean", mean);
+            }
+            Ok(())
+        }
+        Command::Task {
+            command: TaskCommand::List,
+        } => {
+            println!("battery yang20 (Yang et al. 2019): {N_INPUT} inputs (0 fixation, 1-32 ring 1, 33-64 ring 2, 65-84 rule), {N_OUTPUT} outputs (0 fixation, 1-32 ring)");
+            println!("{:<3} {:<16} {:<38} description", "#", "task", "epochs");
+            for r in YangRule::ALL {
+                println!(
+                    "{:<3} {:<16} {:<38} {}",
+                    r.index(),
+                    r.name(),
+                    r.epoch_names().join(" "),
+                    r.description()
+                );
+            }
+            Ok(())
+        }
+        Command::Task {
+            command:
+                TaskCommand::Dump {
+                    task,
+                    batch,
+                    seed,
+                    no_noise,
+                    dt,
+                    per_trial_timing,
+                    easy,
+                    out,
+                },
+        } => dump(
+            &task,
+            batch,
+            seed,
+            no_noise,
+            dt,
+            per_trial_timing,
+            easy,
+            &out,
+        ),
+        Command::Config => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+        Command::Check { config } => {
+            let cfg = RunConfig::load(&config)?;
+            println!(
+                "{}: ok ({} tasks, {} units, dt {} ms)",
+                config.display(),
+                cfg.task.rule_list()?.len(),
+                cfg.model.n_rec,
+                cfg.task.dt
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A run directory's final weights, else its newest checkpoint; or the file itself.
+fn checkpoint_path(run: &Path) -> Result<PathBuf> {
+    if run.is_file() {
+        return Ok(run.to_path_buf());
+    }
+    if !run.is_dir() {
+        return Err(Error::new(format!(
+            "{}: no such run directory or checkpoint file",
+            run.display()
+        )));
+    }
+    let model = run.join("model.npz");
+    if model.is_file() {
+        return Ok(model);
+    }
+    let mut cps: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    cps.sort();
+    cps.pop().ok_or_else(|| {
+        Error::new(format!(
+            "{}: no model.npz and no checkpoints",
+            run.display()
+        ))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dump(
+    task: &str,
+    batch: usize,
+    seed: u64,
+    no_noise: bool,
+    dt: f64,
+    per_trial: bool,
+    easy: bool,
+    out: &Path,
+) -> Result<()> {
+    let rule = biornn_tasks::config::parse_rule("task", task)?;
+    if batch == 0 || batch > 1 << 16 {
+        return Err(Error::invalid("--batch", batch, "allowed: 1 to 65536"));
+    }
+    if !(dt.is_finite() && dt > 0.0 && dt <= 100.0) {
+        return Err(Error::invalid("--dt", dt, "allowed: a step in (0, 100] ms"));
+    }
+    let task = YangTask { rule, easy };
+    let spec = BatchSpec {
+        dt,
+        batch_size: batch,
+        timing: if per_trial {
+            Timing::PerTrial
+        } else {
+            Timing::PerBatch
+        },
+        input_noise_std: if no_noise {
+            0.0
+        } else {
+            biornn_tasks::TaskConfig {
+                dt,
+                ..Default::default()
+            }
+            .input_noise_std(100.0)
+        },
+    };
+    let b = generate(&task, &spec, &Streams::new(seed), 0);
+    let (t, n) = (b.steps, b.batch);
+    let mut m: BTreeMap<String, NpyArray> = BTreeMap::new();
+    m.insert("x".into(), NpyArray::f32(&[t, n, b.n_in], b.x.clone()));
+    m.insert("y".into(), NpyArray::f32(&[t, n, b.n_out], b.y.clone()));
+    m.insert(
+        "mask".into(),
+        NpyArray::f32(&[t, n, b.n_out], b.cost.clone()),
+    );
+    m.insert("y_loc".into(), NpyArray::f32(&[t, n], b.y_loc.clone()));
+    m.insert("class".into(), NpyArray::i32(&[t, n], b.class.clone()));
+    m.insert(
+        "lengths".into(),
+        NpyArray::i32(&[n], b.lengths.iter().map(|l| *l as i32).collect()),
+    );
+    for (name, on, off) in &b.epochs {
+        m.insert(format!("epoch_{name}_on"), NpyArray::i32(&[n], on.clone()));
+        m.insert(
+            format!("epoch_{name}_off"),
+            NpyArray::i32(&[n], off.clone()),
+        );
+    }
+    for (name, v) in &b.latents {
+        m.insert((*name).to_string(), NpyArray::new::<f64>(&[n], v.clone()));
+    }
+    m.insert("task".into(), NpyArray::string(task.name()));
+    m.insert("dt".into(), NpyArray::f32(&[], vec![dt as f32]));
+    write_npz(out, &m)?;
+    println!(
+        "wrote {} trials of {} ({} steps) to {}",
+        n,
+        task.name(),
+        t,
+        out.display()
+    );
+    Ok(())
 }

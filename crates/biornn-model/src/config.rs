@@ -209,7 +209,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            n_rec: 256,
+            n_rec: 64,
             activation: Activation::Softplus,
             state: StateConvention::Rate,
             tau: 100.0,
@@ -250,7 +250,7 @@ impl ModelConfig {
         )?;
         if dt > self.tau {
             return Err(Error::invalid(
-                "dt",
+                "task.dt",
                 dt,
                 &format!(
                     "dt must not exceed model.tau = {} ms (alpha = dt/tau would be above 1)",
@@ -275,7 +275,7 @@ impl ModelConfig {
             }
             if dt > ti {
                 return Err(Error::invalid(
-                    "dt",
+                    "task.dt",
                     dt,
                     &format!("dt must not exceed model.tau_inhibitory = {ti} ms"),
                 ));

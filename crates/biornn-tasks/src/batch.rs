@@ -144,13 +144,18 @@ impl TaskBatch {
     }
 }
 
-/// Batch number `index` of `task`. Trial contents come from the streams `task_content`, timing from
-/// `task_timing` (shared by the whole batch with per-batch timing) and the input noise from
-/// `input_noise`, all indexed by `index`: the batch is the same whatever else the run does.
-pub fn generate(task: &dyn Task, spec: &BatchSpec, streams: &Streams, index: u64) -> TaskBatch {
+/// The trials of batch number `index` of `task`. Trial contents come from the streams `task_content`,
+/// timing from `task_timing` (shared by the whole batch with per-batch timing), both indexed by
+/// `index`: the batch is the same whatever else the run does.
+pub fn generate_trials(
+    task: &dyn Task,
+    spec: &BatchSpec,
+    streams: &Streams,
+    index: u64,
+) -> Vec<Trial> {
     let content = streams.child("task_content", index);
     let timing = streams.child("task_timing", index);
-    let trials: Vec<Trial> = (0..spec.batch_size)
+    (0..spec.batch_size)
         .map(|b| {
             let mut shared = match spec.timing {
                 Timing::PerBatch => timing.stream("batch", 0),
@@ -159,21 +164,47 @@ pub fn generate(task: &dyn Task, spec: &BatchSpec, streams: &Streams, index: u64
             let mut c = content.stream("trial", b as u64);
             task.trial(spec.dt, &mut shared, &mut c)
         })
-        .collect();
-    let mut batch = TaskBatch::assemble(&trials);
-    if spec.input_noise_std > 0.0 {
-        let mut rng = streams.stream("input_noise", index);
-        let n_in = batch.n_in;
-        for t in 0..batch.steps {
-            for b in 0..batch.batch {
-                if t < batch.lengths[b] {
-                    let c = t * batch.batch + b;
-                    for v in &mut batch.x[c * n_in..(c + 1) * n_in] {
-                        *v += (spec.input_noise_std * rng.normal()) as f32;
-                    }
+        .collect()
+}
+
+/// Add the input noise of batch `index` (stream `input_noise`) over every unpadded step.
+fn add_input_noise(batch: &mut TaskBatch, std: f64, streams: &Streams, index: u64) {
+    if std <= 0.0 {
+        return;
+    }
+    let mut rng = streams.stream("input_noise", index);
+    let n_in = batch.n_in;
+    for t in 0..batch.steps {
+        for b in 0..batch.batch {
+            if t < batch.lengths[b] {
+                let c = t * batch.batch + b;
+                for v in &mut batch.x[c * n_in..(c + 1) * n_in] {
+                    *v += (std * rng.normal()) as f32;
                 }
             }
         }
     }
+}
+
+/// Batch number `index` of `task`, with input noise.
+pub fn generate(task: &dyn Task, spec: &BatchSpec, streams: &Streams, index: u64) -> TaskBatch {
+    let mut batch = TaskBatch::assemble(&generate_trials(task, spec, streams, index));
+    add_input_noise(&mut batch, spec.input_noise_std, streams, index);
+    batch
+}
+
+/// An evaluation set: `groups` batches of `spec.batch_size` trials (each group with its own timing
+/// when timing is drawn per batch, as gyyang's 16 x 32 evaluation), assembled into one padded batch.
+pub fn generate_groups(
+    task: &dyn Task,
+    spec: &BatchSpec,
+    streams: &Streams,
+    groups: usize,
+) -> TaskBatch {
+    let trials: Vec<Trial> = (0..groups as u64)
+        .flat_map(|g| generate_trials(task, spec, streams, g))
+        .collect();
+    let mut batch = TaskBatch::assemble(&trials);
+    add_input_noise(&mut batch, spec.input_noise_std, streams, u64::MAX);
     batch
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 pub struct TaskConfig {
     /// the task family; "yang20" (Yang et al. 2019) for now
     pub battery: String,
-    /// which tasks to train on; ["all"] for the whole battery
+    /// which tasks to train on; ["all"] for the whole battery (default: the six go/anti tasks)
     pub rules: Vec<String>,
     /// relative sampling weight per rule (the paper's rule_prob_map); 1 for rules not listed
     pub rule_weights: BTreeMap<String, f64>,
@@ -29,7 +29,17 @@ impl Default for TaskConfig {
     fn default() -> Self {
         TaskConfig {
             battery: "yang20".into(),
-            rules: vec!["all".into()],
+            rules: [
+                "fdgo",
+                "reactgo",
+                "delaygo",
+                "fdanti",
+                "reactanti",
+                "delayanti",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             rule_weights: BTreeMap::new(),
             dt: 20.0,
             sigma_x: 0.01,

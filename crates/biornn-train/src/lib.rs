@@ -1,14 +1,16 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Learning by backpropagation through time, and the runs it produces.
+//!
+//! [`config::RunConfig`] is the whole TOML config; [`engine`] computes a batch's loss and exact
+//! gradients in fixed batch chunks run in parallel (so results do not depend on the thread count);
+//! [`trainer::train`] is the loop that samples rules, updates, evaluates, checkpoints and writes the
+//! run directory; [`checkpoint`] reads and writes `.npz` weights with PsychRNN key names.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod checkpoint;
+pub mod config;
+pub mod engine;
+pub mod eval;
+pub mod loss;
+pub mod optim;
+pub mod trainer;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use config::{RunConfig, TrainConfig};

@@ -1,0 +1,198 @@
+//! A batch's loss and exact gradient, computed in a fixed number of batch chunks that run in parallel
+//! and are summed in chunk order: the result depends on the chunk count, never on the thread count.
+
+use crate::config::{LossKind, TrainConfig};
+use crate::loss;
+use biornn_model::{Ctrnn, Grads, Trajectory};
+use biornn_numerics::{Real, Streams};
+use biornn_tasks::TaskBatch;
+use rayon::prelude::*;
+
+/// One chunk's reusable buffers: nothing is allocated once they have reached the batch's size.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkWork<T> {
+    pub traj: Trajectory<T>,
+    input: Vec<T>,
+    d_output: Vec<T>,
+    d_rate: Vec<T>,
+    grads: Option<Grads<T>>,
+    loss: f64,
+    correct: usize,
+}
+
+/// Split `batch` trials into `chunks` contiguous ranges.
+pub fn chunk_ranges(batch: usize, chunks: usize) -> Vec<(usize, usize)> {
+    let chunks = chunks.clamp(1, batch.max(1));
+    (0..chunks)
+        .map(|c| (c * batch / chunks, (c + 1) * batch / chunks))
+        .collect()
+}
+
+/// Copy trials `b0..b1` of the batch input into a chunk's `[n_in, T*bc]` buffer.
+fn gather_input<T: Real>(batch: &TaskBatch, b0: usize, b1: usize, out: &mut Vec<T>) {
+    let ni = batch.n_in;
+    let bc = b1 - b0;
+    out.resize(ni * batch.steps * bc, T::ZERO);
+    for t in 0..batch.steps {
+        let src = &batch.x[(t * batch.batch + b0) * ni..(t * batch.batch + b1) * ni];
+        for (o, s) in out[t * bc * ni..(t + 1) * bc * ni].iter_mut().zip(src) {
+            *o = T::from_f64(*s as f64);
+        }
+    }
+}
+
+/// Loss terms of one update.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LossReport {
+    pub total: f64,
+    pub output: f64,
+    pub regularizer: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine<T> {
+    work: Vec<ChunkWork<T>>,
+}
+
+impl<T: Real> Default for Engine<T> {
+    fn default() -> Self {
+        Engine { work: vec![] }
+    }
+}
+
+impl<T: Real> Engine<T> {
+    /// Loss and gradient of `batch` (recurrent noise from `noise` when given, as `(streams, index)`).
+    pub fn loss_and_grad(
+        &mut self,
+        net: &Ctrnn<T>,
+        batch: &TaskBatch,
+        cfg: &TrainConfig,
+        noise: Option<(&Streams, u64)>,
+        grads: &mut Grads<T>,
+    ) -> LossReport {
+        let ranges = chunk_ranges(batch.batch, cfg.batch_chunks);
+        self.work.resize_with(ranges.len(), ChunkWork::default);
+        let norm = loss::normalizers(cfg.loss, batch, net.n_rec);
+        let noise_streams = noise.map(|(s, i)| s.child("rec_noise", i));
+        self.work
+            .par_iter_mut()
+            .zip(ranges.par_iter())
+            .enumerate()
+            .for_each(|(c, (w, &(b0, b1)))| {
+                let bc = b1 - b0;
+                gather_input(batch, b0, b1, &mut w.input);
+                let noisy = noise_streams.is_some() && net.noise.sigma > 0.0;
+                if let (true, Some(s)) = (noisy, &noise_streams) {
+                    net.sample_noise(
+                        &mut w.traj,
+                        batch.steps,
+                        bc,
+                        &mut s.stream("chunk", c as u64),
+                    );
+                }
+                net.forward(&w.input, batch.steps, bc, noisy, &mut w.traj);
+                w.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
+                let mut l = loss::output_loss(
+                    cfg.loss,
+                    batch,
+                    b0,
+                    b1,
+                    &w.traj.output,
+                    &norm,
+                    &mut w.d_output,
+                );
+                if cfg.loss != LossKind::CrossEntropy {
+                    net.readout_backward(&w.traj, &mut w.d_output);
+                }
+                let with_rate = cfg.l1_rate > 0.0 || cfg.l2_rate > 0.0;
+                if with_rate {
+                    w.d_rate.resize(net.n_rec * batch.steps * bc, T::ZERO);
+                    let rates = &w.traj.rate[net.n_rec * bc..];
+                    l += loss::rate_regularizer(
+                        cfg.l1_rate,
+                        cfg.l2_rate,
+                        batch,
+                        b0,
+                        b1,
+                        rates,
+                        net.n_rec,
+                        &norm,
+                        &mut w.d_rate,
+                    );
+                }
+                let g = w
+                    .grads
+                    .get_or_insert_with(|| Grads::zeros(net.n_in, net.n_rec, net.n_out));
+                let d_rate = with_rate.then_some(w.d_rate.as_slice());
+                net.backward(&mut w.traj, &w.d_output, d_rate, g);
+                w.loss = l;
+            });
+        grads.fill_zero();
+        let mut report = LossReport::default();
+        for w in &self.work {
+            grads.add_assign(w.grads.as_ref().unwrap());
+            report.output += w.loss;
+        }
+        report.regularizer = loss::weight_regularizer(net, cfg.l1_weight, cfg.l2_weight, grads);
+        report.total = report.output + report.regularizer;
+        report
+    }
+
+    /// Forward only, without recurrent noise: the output loss and the number of trials correct by
+    /// the task's metric. `correct(output_last, y_loc_last)` judges one trial.
+    pub fn evaluate(
+        &mut self,
+        net: &Ctrnn<T>,
+        batch: &TaskBatch,
+        cfg: &TrainConfig,
+        correct: &(dyn Fn(&[f32], f32) -> bool + Sync),
+    ) -> (f64, usize) {
+        let ranges = chunk_ranges(batch.batch, cfg.batch_chunks);
+        self.work.resize_with(ranges.len(), ChunkWork::default);
+        let norm = loss::normalizers(cfg.loss, batch, net.n_rec);
+        self.work
+            .par_iter_mut()
+            .zip(ranges.par_iter())
+            .for_each(|(w, &(b0, b1))| {
+                let bc = b1 - b0;
+                gather_input(batch, b0, b1, &mut w.input);
+                net.forward(&w.input, batch.steps, bc, false, &mut w.traj);
+                w.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
+                w.loss = loss::output_loss(
+                    cfg.loss,
+                    batch,
+                    b0,
+                    b1,
+                    &w.traj.output,
+                    &norm,
+                    &mut w.d_output,
+                );
+                if cfg.loss == LossKind::CrossEntropy {
+                    loss::softmax_in_place(&mut w.traj.output, net.n_out);
+                }
+                let no = net.n_out;
+                let mut last = vec![0f32; no];
+                w.correct = (0..bc)
+                    .filter(|&j| {
+                        let t = batch.lengths[b0 + j] - 1;
+                        let col = t * bc + j;
+                        for (o, v) in last
+                            .iter_mut()
+                            .zip(&w.traj.output[col * no..(col + 1) * no])
+                        {
+                            *o = v.to_f64() as f32;
+                        }
+                        correct(&last, batch.last_y_loc(b0 + j))
+                    })
+                    .count();
+            });
+        let loss = self.work.iter().map(|w| w.loss).sum();
+        let correct = self.work.iter().map(|w| w.correct).sum();
+        (loss, correct)
+    }
+
+    /// The chunks' trajectories of the last call (for analysis and dumps).
+    pub fn chunks(&self) -> &[ChunkWork<T>] {
+        &self.work
+    }
+}

@@ -1,0 +1,57 @@
+//! Per-task performance of a network on a fixed evaluation set.
+
+use crate::config::RunConfig;
+use crate::engine::Engine;
+use biornn_model::Ctrnn;
+use biornn_numerics::{Result, Streams};
+use biornn_tasks::{generate_groups, BatchSpec, Task};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskScore {
+    pub task: String,
+    pub perf: f64,
+    pub loss: f64,
+    pub trials: usize,
+}
+
+/// Trials per timing draw in an evaluation (gyyang evaluates 16 groups of 32).
+pub const EVAL_GROUP: usize = 32;
+
+/// Evaluate every task of the config on `trials` trials each, drawn from the run's "eval" streams (the
+/// same trials at every evaluation), without recurrent noise.
+pub fn evaluate(
+    net: &Ctrnn<f32>,
+    cfg: &RunConfig,
+    trials: usize,
+    engine: &mut Engine<f32>,
+) -> Result<Vec<TaskScore>> {
+    let eval_streams = Streams::new(cfg.seed).child("eval", 0);
+    let spec = BatchSpec {
+        dt: cfg.task.dt,
+        batch_size: EVAL_GROUP.min(trials),
+        timing: cfg.task.timing,
+        input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
+    };
+    let mut scores = vec![];
+    for task in cfg.task.tasks()? {
+        let streams = eval_streams.child("task", task.rule.index() as u64);
+        let batch = generate_groups(&task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
+        let trials = batch.batch;
+        let judge = |o: &[f32], y: f32| task.correct(o, y);
+        let (loss, correct) = engine.evaluate(net, &batch, &cfg.train, &judge);
+        scores.push(TaskScore {
+            task: task.name().to_string(),
+            perf: correct as f64 / trials as f64,
+            loss,
+            trials,
+        });
+    }
+    Ok(scores)
+}
+
+pub fn min_mean(scores: &[TaskScore]) -> (f64, f64) {
+    let min = scores.iter().map(|s| s.perf).fold(f64::INFINITY, f64::min);
+    let mean = scores.iter().map(|s| s.perf).sum::<f64>() / scores.len().max(1) as f64;
+    (min, mean)
+}

@@ -1,0 +1,158 @@
+//! Losses and regularisers with their gradients. Each works on one batch chunk (trials `b0..b1`) but
+//! is normalised over the whole batch, so chunk gradients add up to the batch gradient exactly.
+
+use crate::config::LossKind;
+use biornn_model::{Ctrnn, Grads};
+use biornn_numerics::Real;
+use biornn_tasks::TaskBatch;
+
+/// The denominators of the loss terms for a whole batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Normalizers {
+    pub output: f64,
+    pub rate: f64,
+}
+
+pub fn normalizers(kind: LossKind, batch: &TaskBatch, n_rec: usize) -> Normalizers {
+    let valid_steps: usize = batch.lengths.iter().sum();
+    let output = match kind {
+        LossKind::Lsq => (valid_steps * batch.n_out) as f64,
+        LossKind::LsqNormalized => batch.cost.iter().map(|c| (*c as f64).powi(2)).sum(),
+        // per-step weight: the ring output's cost (the fixation column is doubled)
+        LossKind::CrossEntropy => step_weights(batch).sum(),
+    };
+    Normalizers {
+        output: output.max(f64::MIN_POSITIVE),
+        rate: (valid_steps * n_rec) as f64,
+    }
+}
+
+fn step_weights(batch: &TaskBatch) -> impl Iterator<Item = f64> + '_ {
+    (0..batch.steps * batch.batch).map(move |c| batch.cost[c * batch.n_out + 1] as f64)
+}
+
+/// Loss of trials `b0..b1` and its gradient with respect to the network output in `d_output`
+/// (`[n_out, T*(b1-b0)]`): with respect to y for the squared errors, to the logits for cross-entropy.
+pub fn output_loss<T: Real>(
+    kind: LossKind,
+    batch: &TaskBatch,
+    b0: usize,
+    b1: usize,
+    output: &[T],
+    norm: &Normalizers,
+    d_output: &mut [T],
+) -> f64 {
+    let no = batch.n_out;
+    let bc = b1 - b0;
+    let mut total = 0.0;
+    for t in 0..batch.steps {
+        for j in 0..bc {
+            let g = t * batch.batch + b0 + j;
+            let l = t * bc + j;
+            let out = &output[l * no..(l + 1) * no];
+            let d = &mut d_output[l * no..(l + 1) * no];
+            match kind {
+                LossKind::Lsq | LossKind::LsqNormalized => {
+                    for o in 0..no {
+                        let c = batch.cost[g * no + o] as f64;
+                        let err = out[o].to_f64() - batch.y[g * no + o] as f64;
+                        total += (err * c).powi(2);
+                        d[o] = T::from_f64(2.0 * c * c * err / norm.output);
+                    }
+                }
+                LossKind::CrossEntropy => {
+                    let w = batch.cost[g * no + 1] as f64;
+                    let class = batch.class[g];
+                    if class < 0 || w == 0.0 {
+                        d.fill(T::ZERO);
+                        continue;
+                    }
+                    let max = out
+                        .iter()
+                        .map(|v| v.to_f64())
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    let z: f64 = out.iter().map(|v| (v.to_f64() - max).exp()).sum();
+                    let log_z = max + z.ln();
+                    total += w * (log_z - out[class as usize].to_f64());
+                    for o in 0..no {
+                        let p = (out[o].to_f64() - log_z).exp();
+                        let onehot = if o == class as usize { 1.0 } else { 0.0 };
+                        d[o] = T::from_f64(w * (p - onehot) / norm.output);
+                    }
+                }
+            }
+        }
+    }
+    total / norm.output
+}
+
+/// Rate regularisers on trials `b0..b1` (padding excluded); adds dL/dr to `d_rate` (`[n_rec, T*bc]`).
+#[allow(clippy::too_many_arguments)]
+pub fn rate_regularizer<T: Real>(
+    l1: f64,
+    l2: f64,
+    batch: &TaskBatch,
+    b0: usize,
+    b1: usize,
+    rates: &[T],
+    n_rec: usize,
+    norm: &Normalizers,
+    d_rate: &mut [T],
+) -> f64 {
+    let bc = b1 - b0;
+    let mut total = 0.0;
+    for t in 0..batch.steps {
+        for j in 0..bc {
+            let l = t * bc + j;
+            let d = &mut d_rate[l * n_rec..(l + 1) * n_rec];
+            if t >= batch.lengths[b0 + j] {
+                d.fill(T::ZERO);
+                continue;
+            }
+            for (dr, r) in d.iter_mut().zip(&rates[l * n_rec..(l + 1) * n_rec]) {
+                let r = r.to_f64();
+                total += l1 * r.abs() / norm.rate + l2 * r * r / 2.0;
+                *dr = T::from_f64(l1 * r.signum() / norm.rate + l2 * r);
+            }
+        }
+    }
+    total
+}
+
+/// Weight regularisers (gyyang's forms) on the effective weights; adds their gradient with respect
+/// to the raw weights into `grads`. |W_eff| = |W_raw| mask under both Dale modes.
+pub fn weight_regularizer<T: Real>(net: &Ctrnn<T>, l1: f64, l2: f64, grads: &mut Grads<T>) -> f64 {
+    if l1 == 0.0 && l2 == 0.0 {
+        return 0.0;
+    }
+    let p = &net.params;
+    let kernel = (p.w_in.len() + p.w_rec.len()) as f64;
+    let out_n = p.w_out.len() as f64;
+    let mut total = 0.0;
+    for (w, m, g, count) in [
+        (&p.w_in, &net.mask_in, &mut grads.w_in, kernel),
+        (&p.w_rec, &net.mask_rec, &mut grads.w_rec, kernel),
+        (&p.w_out, &net.mask_out, &mut grads.w_out, out_n),
+    ] {
+        for ((w, m), g) in w.iter().zip(m.iter()).zip(g.iter_mut()) {
+            let (w, m) = (w.to_f64(), m.to_f64());
+            total += l1 * (w * m).abs() / count + l2 * (w * m).powi(2) / 2.0;
+            *g += T::from_f64(m * (l1 * w.signum() / count + l2 * w * m));
+        }
+    }
+    total
+}
+
+/// Softmax over each step's outputs, in place (turns logits into choice probabilities).
+pub fn softmax_in_place<T: Real>(output: &mut [T], n_out: usize) {
+    for col in output.chunks_exact_mut(n_out) {
+        let max = col
+            .iter()
+            .map(|v| v.to_f64())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let z: f64 = col.iter().map(|v| (v.to_f64() - max).exp()).sum();
+        for v in col.iter_mut() {
+            *v = T::from_f64((v.to_f64() - max).exp() / z);
+        }
+    }
+}
