@@ -68,9 +68,7 @@ impl TaskBatch {
             epochs: vec![],
         };
         let n_ring = n_out - 1;
-        let pref: Vec<f64> = (0..n_ring)
-            .map(|k| 2.0 * std::f64::consts::PI * k as f64 / n_ring as f64)
-            .collect();
+        let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
         for (b, tr) in trials.iter().enumerate() {
             for t in 0..tr.len {
                 let c = t * batch + b;
@@ -81,16 +79,11 @@ impl TaskBatch {
                     .copy_from_slice(&tr.cost[t * n_out..(t + 1) * n_out]);
                 let loc = tr.y_loc[t];
                 out.y_loc[c] = loc;
+                // the ring unit whose preferred angle k * spacing is nearest the target
                 out.class[c] = if loc < 0.0 {
                     0
                 } else {
-                    let nearest = (0..n_ring)
-                        .min_by(|&i, &j| {
-                            crate::yang::circ_dist(loc as f64, pref[i])
-                                .total_cmp(&crate::yang::circ_dist(loc as f64, pref[j]))
-                        })
-                        .unwrap();
-                    1 + nearest as i32
+                    1 + ((loc as f64 / spacing).round() as usize % n_ring) as i32
                 };
             }
         }
