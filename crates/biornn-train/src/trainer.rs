@@ -127,16 +127,13 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
             scores = evaluate(&net, cfg, tc.eval_trials, &mut eval_engine)?;
             let (min_perf, mean_perf) = min_mean(&scores);
             let eval_loss = scores.iter().map(|s| s.loss).sum::<f64>() / scores.len() as f64;
-            let train_loss = if loss_count > 0 {
-                loss_acc / loss_count as f64
-            } else {
-                f64::NAN
-            };
+            // mean training loss since the previous evaluation (none before the first update)
+            let train_loss = (loss_count > 0).then(|| loss_acc / loss_count as f64);
             let wall = start.elapsed().as_secs_f64();
             let mut row = vec![
                 step.to_string(),
                 (step * tc.batch_size).to_string(),
-                format!("{train_loss:.6}"),
+                train_loss.map_or(String::new(), |l| format!("{l:.6}")),
                 format!("{eval_loss:.6}"),
             ];
             row.extend(scores.iter().map(|s| format!("{:.4}", s.perf)));
@@ -147,8 +144,9 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
             ]);
             writeln!(metrics, "{}", row.join(","))?;
             metrics.flush()?;
+            let loss_text = train_loss.map_or("-".to_string(), |l| format!("{l:.5}"));
             let line = format!(
-                "step {step:>7}  loss {train_loss:.5}  min perf {min_perf:.3}  mean perf {mean_perf:.3}  {wall:.1} s"
+                "step {step:>7}  loss {loss_text:>7}  min perf {min_perf:.3}  mean perf {mean_perf:.3}  {wall:.1} s"
             );
             bar.set_message(format!("min perf {min_perf:.3}"));
             if opts.verbose {

@@ -1,0 +1,188 @@
+//! The `biornn` binary end to end.
+
+use biornn_numerics::npz::{read_npz, NpyData};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn biornn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_biornn"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("biornn-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn f32s(a: &biornn_numerics::npz::NpyArray) -> Vec<f32> {
+    a.to_real::<f32>().unwrap()
+}
+
+#[test]
+fn task_dump_matches_the_hand_worked_trial() {
+    let dir = tmp("dump");
+    let out = dir.join("fdgo.npz");
+    let st = biornn()
+        .args([
+            "task",
+            "dump",
+            "fdgo",
+            "--batch",
+            "8",
+            "--seed",
+            "3",
+            "--no-noise",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let a = read_npz(&out).unwrap();
+    let (t, b) = (a["x"].shape[0], a["x"].shape[1]);
+    assert_eq!(a["x"].shape, vec![t, b, 85]);
+    assert_eq!(a["y"].shape, vec![t, b, 33]);
+    assert_eq!(a["mask"].shape, vec![t, b, 33]);
+    assert_eq!(a["y_loc"].shape, vec![t, b]);
+    assert_eq!(b, 8);
+    let x = f32s(&a["x"]);
+    let y = f32s(&a["y"]);
+    let mask = f32s(&a["mask"]);
+    let y_loc = f32s(&a["y_loc"]);
+    let on = f32s(&a["stim1_on"]);
+    let fix_off = f32s(&a["fix_off"]);
+    let loc = f32s(&a["stim1_loc"]);
+    let m1 = f32s(&a["stim1_mod1_strength"]);
+    for i in 0..b {
+        let (on, off) = (on[i] as usize, fix_off[i] as usize);
+        assert_eq!(off + 25, t, "500 ms after the go cue");
+        let xi = |s: usize, ch: usize| x[(s * b + i) * 85 + ch];
+        // fixation input until the go cue
+        assert!((0..off).all(|s| xi(s, 0) == 1.0) && (off..t).all(|s| xi(s, 0) == 0.0));
+        // rule channel 65 + 0 throughout
+        assert!((0..t).all(|s| xi(s, 65) == 1.0));
+        // the stimulus bump peaks at the unit nearest its angle, in the ring of its modality
+        let ring = if m1[i] == 1.0 { 1 } else { 33 };
+        let unit = ((loc[i] as f64 / (2.0 * std::f64::consts::PI) * 32.0).round() as usize) % 32;
+        assert_eq!(xi(on - 1, ring + unit), 0.0);
+        assert!(xi(on, ring + unit) > 0.77 && xi(t - 1, ring + unit) > 0.77);
+        // targets and cost mask
+        let yi = |s: usize, ch: usize| y[(s * b + i) * 33 + ch];
+        let ci = |s: usize, ch: usize| mask[(s * b + i) * 33 + ch];
+        assert_eq!(yi(off - 1, 0), 0.8);
+        assert_eq!(yi(off, 0), 0.05);
+        assert!((yi(t - 1, 1 + unit) - 0.85).abs() < 0.04);
+        assert_eq!(y_loc[(off - 1) * b + i], -1.0);
+        assert!((y_loc[off * b + i] - loc[i]).abs() < 1e-6);
+        assert_eq!((ci(4, 0), ci(5, 0), ci(5, 1)), (0.0, 2.0, 1.0));
+        assert_eq!(
+            (ci(off, 1), ci(off + 4, 1), ci(off + 5, 1), ci(off + 5, 0)),
+            (0.0, 0.0, 5.0, 10.0)
+        );
+    }
+    // epochs
+    match &a["epoch_go1_on"].data {
+        NpyData::I32(v) => assert!(v.iter().zip(&fix_off).all(|(e, f)| *e as f32 == *f)),
+        d => panic!("{d:?}"),
+    }
+    assert_eq!(a["task"].as_string().unwrap(), "fdgo");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn dumps_are_reproducible_and_noise_can_be_left_out() {
+    let dir = tmp("repro");
+    let run = |name: &str, extra: &[&str]| {
+        let p = dir.join(name);
+        let st = biornn()
+            .args(["task", "dump", "contextdm1", "--batch", "4", "--seed", "5"])
+            .args(extra)
+            .arg("--out")
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::fs::read(p).unwrap()
+    };
+    assert_eq!(run("a.npz", &[]), run("b.npz", &[]));
+    assert_ne!(run("c.npz", &[]), run("d.npz", &["--no-noise"]));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_input_is_a_clear_error_not_a_panic() {
+    let dir = tmp("bad");
+    let cfg = dir.join("bad.toml");
+    std::fs::write(&cfg, "[model]\nn_rec = -3\n").unwrap();
+    for args in [
+        vec!["check".to_string(), cfg.display().to_string()],
+        vec![
+            "task".into(),
+            "dump".into(),
+            "dm3".into(),
+            "--out".into(),
+            dir.join("x.npz").display().to_string(),
+        ],
+        vec![
+            "train".into(),
+            dir.join("missing.toml").display().to_string(),
+        ],
+        vec!["eval".into(), dir.join("nothing").display().to_string()],
+    ] {
+        let out = biornn().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let out = biornn()
+        .args(["task", "dump", "dm3", "--out", "x.npz"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `dm1`"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn train_then_eval() {
+    let dir = tmp("train");
+    let out = biornn()
+        .args([
+            "train",
+            "--max-steps",
+            "6",
+            "--quiet",
+            "--name",
+            "t",
+            "--runs",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("after 6 steps"), "{text}");
+    let out = biornn()
+        .args(["eval", "--json", "--trials", "32"])
+        .arg(dir.join("t"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tasks"].as_array().unwrap().len(), 6);
+    assert!(v["min_perf"].as_f64().unwrap() >= 0.0);
+    // the printed default config is the one `check` accepts
+    let out = biornn().arg("config").output().unwrap();
+    std::fs::write(dir.join("d.toml"), &out.stdout).unwrap();
+    assert!(biornn()
+        .arg("check")
+        .arg(dir.join("d.toml"))
+        .status()
+        .unwrap()
+        .success());
+    std::fs::remove_dir_all(dir).ok();
+}
