@@ -209,7 +209,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            n_rec: 64,
+            n_rec: 128,
             activation: Activation::Softplus,
             state: StateConvention::Rate,
             tau: 100.0,
