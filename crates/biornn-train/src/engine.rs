@@ -20,6 +20,34 @@ pub struct ChunkWork<T> {
     correct: usize,
 }
 
+impl<T: Real> ChunkWork<T> {
+    /// Run trials `b0..b1` forward (with the noise already in the trajectory when `noisy`) and return
+    /// their output loss, leaving its gradient in `d_output`.
+    fn forward_and_loss(
+        &mut self,
+        net: &Ctrnn<T>,
+        batch: &TaskBatch,
+        (b0, b1): (usize, usize),
+        kind: LossKind,
+        norm: &loss::Normalizers,
+        noisy: bool,
+    ) -> f64 {
+        let bc = b1 - b0;
+        gather_input(batch, b0, b1, &mut self.input);
+        net.forward(&self.input, batch.steps, bc, noisy, &mut self.traj);
+        self.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
+        loss::output_loss(
+            kind,
+            batch,
+            b0,
+            b1,
+            &self.traj.output,
+            norm,
+            &mut self.d_output,
+        )
+    }
+}
+
 /// Split `batch` trials into `chunks` contiguous ranges.
 pub fn chunk_ranges(batch: usize, chunks: usize) -> Vec<(usize, usize)> {
     let chunks = chunks.clamp(1, batch.max(1));
@@ -80,7 +108,6 @@ impl<T: Real> Engine<T> {
             .enumerate()
             .for_each(|(c, (w, &(b0, b1)))| {
                 let bc = b1 - b0;
-                gather_input(batch, b0, b1, &mut w.input);
                 let noisy = noise_streams.is_some() && net.noise.sigma > 0.0;
                 if let (true, Some(s)) = (noisy, &noise_streams) {
                     net.sample_noise(
@@ -90,17 +117,7 @@ impl<T: Real> Engine<T> {
                         &mut s.stream("chunk", c as u64),
                     );
                 }
-                net.forward(&w.input, batch.steps, bc, noisy, &mut w.traj);
-                w.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
-                let mut l = loss::output_loss(
-                    cfg.loss,
-                    batch,
-                    b0,
-                    b1,
-                    &w.traj.output,
-                    &norm,
-                    &mut w.d_output,
-                );
+                let mut l = w.forward_and_loss(net, batch, (b0, b1), cfg.loss, &norm, noisy);
                 if cfg.loss != LossKind::CrossEntropy {
                     net.readout_backward(&w.traj, &mut w.d_output);
                 }
@@ -155,18 +172,7 @@ impl<T: Real> Engine<T> {
             .zip(ranges.par_iter())
             .for_each(|(w, &(b0, b1))| {
                 let bc = b1 - b0;
-                gather_input(batch, b0, b1, &mut w.input);
-                net.forward(&w.input, batch.steps, bc, false, &mut w.traj);
-                w.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
-                w.loss = loss::output_loss(
-                    cfg.loss,
-                    batch,
-                    b0,
-                    b1,
-                    &w.traj.output,
-                    &norm,
-                    &mut w.d_output,
-                );
+                w.loss = w.forward_and_loss(net, batch, (b0, b1), cfg.loss, &norm, false);
                 if cfg.loss == LossKind::CrossEntropy {
                     loss::softmax_in_place(&mut w.traj.output, net.n_out);
                 }
