@@ -1,0 +1,182 @@
+//! Initial weights and masks as configured.
+
+use biornn_model::config::*;
+use biornn_model::{Activation, Ctrnn, MaskSpec};
+use biornn_numerics::npz::{write_npz, NpyArray};
+use biornn_numerics::Streams;
+use std::collections::BTreeMap;
+
+fn net(cfg: &ModelConfig) -> Ctrnn<f64> {
+    Ctrnn::new(cfg, 10, 3, 20.0, &Streams::new(4)).unwrap()
+}
+
+#[test]
+fn diag_init_uses_the_gyyang_gain() {
+    let n = net(&ModelConfig {
+        n_rec: 5,
+        activation: Activation::Softplus,
+        ..Default::default()
+    });
+    for i in 0..5 {
+        for j in 0..5 {
+            assert_eq!(
+                n.effective().w_rec[i * 5 + j],
+                if i == j { 0.5 } else { 0.0 }
+            );
+        }
+    }
+    let t = net(&ModelConfig {
+        n_rec: 5,
+        activation: Activation::Tanh,
+        ..Default::default()
+    });
+    assert_eq!(t.effective().w_rec[0], 1.0);
+    assert_eq!(n.alpha()[0], 0.2);
+}
+
+#[test]
+fn randgauss_and_input_scales() {
+    let cfg = ModelConfig {
+        n_rec: 200,
+        init: InitConfig {
+            w_rec: RecInit::Randgauss,
+            gain: Some(1.5),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let n = net(&cfg);
+    let var = |w: &[f64]| w.iter().map(|x| x * x).sum::<f64>() / w.len() as f64;
+    assert!((var(&n.effective().w_rec) * 200.0 / 2.25 - 1.0).abs() < 0.05);
+    assert!(
+        (var(&n.effective().w_in) * 10.0 - 1.0).abs() < 0.1,
+        "W_in ~ N(0,1)/sqrt(n_in)"
+    );
+    let a = (6.0f64 / 203.0).sqrt();
+    assert!(
+        n.effective().w_out.iter().all(|w| w.abs() <= a),
+        "Glorot uniform bound"
+    );
+}
+
+#[test]
+fn spectral_radius_is_rescaled() {
+    let cfg = ModelConfig {
+        n_rec: 40,
+        init: InitConfig {
+            w_rec: RecInit::Randortho,
+            spectral_radius: Some(1.3),
+            ..Default::default()
+        },
+        mask: MaskConfig {
+            recurrent: MaskSpec::NoAutapse,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let n = net(&cfg);
+    let rho = biornn_model::init::spectral_radius(&n.effective().w_rec, 40).unwrap();
+    assert!((rho - 1.3).abs() < 1e-9, "{rho}");
+    assert!((0..40).all(|i| n.effective().w_rec[i * 40 + i] == 0.0));
+}
+
+#[test]
+fn dale_signs_time_constants_and_readout() {
+    let cfg = ModelConfig {
+        n_rec: 10,
+        tau_inhibitory: Some(50.0),
+        dale: DaleConfig {
+            enabled: true,
+            excitatory_fraction: 0.8,
+            nonneg_input: true,
+            ..Default::default()
+        },
+        init: InitConfig {
+            w_rec: RecInit::Randgauss,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let n = net(&cfg);
+    let e = n.effective();
+    assert_eq!(n.sign.iter().filter(|s| **s > 0.0).count(), 8);
+    for i in 0..10 {
+        for j in 0..10 {
+            assert!(e.w_rec[i * 10 + j] * n.sign[j] >= 0.0);
+        }
+    }
+    assert!(e.w_in.iter().all(|w| *w >= 0.0));
+    // readout from excitatory units only, with non-negative weights
+    for o in 0..3 {
+        for j in 0..10 {
+            let w = e.w_out[o * 10 + j];
+            if j >= 8 {
+                assert_eq!(w, 0.0);
+            } else {
+                assert!(w >= 0.0);
+            }
+        }
+    }
+    assert_eq!(n.tau[7], 100.0);
+    assert_eq!(n.tau[8], 50.0);
+    assert_eq!(n.alpha()[9], 0.4);
+}
+
+#[test]
+fn masks_load_from_npz_and_errors_name_the_problem() {
+    let dir = std::env::temp_dir().join(format!("biornn-mask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.npz");
+    let mut m = vec![0.0f32; 16];
+    for (i, v) in m.iter_mut().enumerate() {
+        *v = (i % 3 == 0) as u8 as f32;
+    }
+    let mut arrays = BTreeMap::new();
+    arrays.insert("conn".to_string(), NpyArray::f32(&[4, 4], m.clone()));
+    write_npz(&path, &arrays).unwrap();
+    let file = MaskSpec::File {
+        path: path.clone(),
+        key: "conn".into(),
+    };
+    let cfg = ModelConfig {
+        n_rec: 4,
+        mask: MaskConfig {
+            recurrent: file.clone(),
+            ..Default::default()
+        },
+        init: InitConfig {
+            w_rec: RecInit::Randgauss,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let n = net(&cfg);
+    for (k, v) in m.iter().enumerate() {
+        assert_eq!(n.mask_rec[k], *v as f64);
+        if *v == 0.0 {
+            assert_eq!(n.effective().w_rec[k], 0.0);
+        }
+    }
+    let wrong_shape = ModelConfig {
+        n_rec: 5,
+        ..cfg.clone()
+    };
+    let e = Ctrnn::<f64>::new(&wrong_shape, 10, 3, 20.0, &Streams::new(4)).unwrap_err();
+    assert!(e.message.contains("shape [4, 4], expected [5, 5]"), "{e}");
+    let wrong_key = ModelConfig {
+        mask: MaskConfig {
+            recurrent: MaskSpec::File {
+                path,
+                key: "nope".into(),
+            },
+            ..Default::default()
+        },
+        ..cfg
+    };
+    let e = Ctrnn::<f64>::new(&wrong_key, 10, 3, 20.0, &Streams::new(4)).unwrap_err();
+    assert!(
+        e.message.contains("missing array `nope`") && e.message.contains("conn"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
