@@ -48,7 +48,7 @@ impl Trial {
     /// Number of steps of a duration, floored as gyyang/multitask does (`int(ms / dt)`), separately for
     /// each segment.
     pub fn steps(&self, ms: f64) -> usize {
-        (ms / self.dt + 1e-9).floor().max(0.0) as usize
+        (ms / self.dt).floor().max(0.0) as usize
     }
 
     /// Append a period of `steps` steps; returns its range.

@@ -6,6 +6,8 @@
 //! - bumps 0.8 exp(-dist^2 / (2 (pi/8)^2)) times the strength, added into a ring over `[on, off)`;
 //! - targets 0.05 everywhere, 0.8 on the fixation output until the response, the 0.8 bump added on
 //!   the ring during the response; `y_loc` the response angle there, -1 elsewhere;
+//! - trials end 500 ms after the response onset, except dmcgo/dmcnogo (200, 400 or 600 ms, as in
+//!   the original's `dmc_`; the written spec in shared/reference says 500, the code does not);
 //! - cost mask 0 for the first 100 ms, 1 until the response, 0 for a 100 ms grace period, 5 after; the
 //!   fixation output's weight doubled;
 //! - a trial is correct when, at its last step, fixation is held (output 0 above 0.5) if it should
@@ -226,15 +228,18 @@ pub fn bump(loc: f64, strength: f64) -> [f32; N_EACHRING] {
     })
 }
 
-/// Population-vector decode of the ring outputs, in [0, 2 pi).
+/// Population-vector decode of the ring outputs, in [0, 2 pi), as gyyang's `popvec`: both components
+/// are divided by the summed output (so a negative sum flips the angle and a zero sum gives NaN, which
+/// no tolerance accepts).
 pub fn popvec(ring: &[f32]) -> f64 {
     let pref = pref_angles();
-    let (mut s, mut c) = (0.0f64, 0.0f64);
+    let (mut s, mut c, mut total) = (0.0f64, 0.0f64, 0.0f64);
     for (y, p) in ring.iter().zip(pref) {
         s += *y as f64 * p.sin();
         c += *y as f64 * p.cos();
+        total += *y as f64;
     }
-    s.atan2(c).rem_euclid(2.0 * PI)
+    (s / total).atan2(c / total).rem_euclid(2.0 * PI)
 }
 
 /// gyyang/multitask `get_perf` for one trial's last step.
@@ -247,8 +252,9 @@ pub fn correct(output_last: &[f32], y_loc_last: f32) -> bool {
     }
 }
 
+/// `int(ms / dt)`, as the original floors each segment.
 fn steps(dt: f64, ms: f64) -> usize {
-    (ms / dt + 1e-9).floor().max(0.0) as usize
+    (ms / dt).floor().max(0.0) as usize
 }
 
 /// Draw a trial's spec the way gyyang/multitask's `random` mode does.
@@ -385,7 +391,12 @@ pub fn sample(
             let s1_on = st(shared.choice(&[200.0, 400.0, 600.0]));
             let s1_off = s1_on + st(shared.choice(&[200.0, 400.0, 600.0]));
             let s2_on = s1_off + st(shared.choice(&[200.0, 400.0, 800.0, 1600.0]));
-            let t_end = s2_on + st(500.0);
+            // gyyang's dms_ responds for 500 ms; its dmc_ for 200, 400 or 600 ms, drawn per batch
+            let response = match rule {
+                DmcGo | DmcNogo => shared.choice(&[200.0, 400.0, 600.0]),
+                _ => 500.0,
+            };
+            let t_end = s2_on + st(response);
             let (loc1, loc2) = if matches!(rule, DmsGo | DmsNogo) {
                 let is_match = content.below(2) == 1;
                 let dist = content.uniform_in(PI / 9.0, 17.0 * PI / 9.0) * content.sign();

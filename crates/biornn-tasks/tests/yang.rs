@@ -247,6 +247,14 @@ fn performance_metric() {
     out[1..].copy_from_slice(&bump(target + 0.21 * PI, 1.0));
     assert!(!correct(&out, target as f32), "outside 0.2 pi");
     assert!((popvec(&bump(5.0, 1.0)) - 5.0).abs() < 1e-6);
+    // gyyang divides by the summed output: all-negative outputs decode to the same angle (a plain
+    // vector sum would point the opposite way), and a zero sum scores wrong
+    let neg: Vec<f32> = bump(1.0, 1.0).iter().map(|v| -v).collect();
+    assert!((popvec(&neg) - 1.0).abs() < 1e-6);
+    let mut zero = vec![0.0f32; N_OUTPUT];
+    assert!(!correct(&zero, 0.0));
+    zero[0] = 0.9;
+    assert!(correct(&zero, -1.0));
 }
 
 fn batch(rule: YangRule, timing: Timing, noise: f64, seed: u64, index: u64) -> TaskBatch {
@@ -305,6 +313,17 @@ fn sampled_values_follow_the_reference_ranges() {
                 b.latent("stim2_loc").unwrap()[i],
             );
             assert!(d >= 0.5 * PI - 1e-9);
+        }
+        for (rule, tails) in [
+            (YangRule::DmsGo, &[25.0][..]),
+            (YangRule::DmcNogo, &[10.0, 20.0, 30.0][..]),
+        ] {
+            let b = batch(rule, Timing::PerBatch, 0.0, 2, index);
+            let tail = b.latent("t_end").unwrap()[0] - b.latent("response_on").unwrap()[0];
+            assert!(
+                tails.contains(&tail),
+                "{rule:?}: response period of {tail} steps"
+            );
         }
         let b = batch(YangRule::DmsGo, Timing::PerBatch, 0.0, 2, index);
         let matches = b.latent("match").unwrap().iter().sum::<f64>();

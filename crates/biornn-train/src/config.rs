@@ -60,6 +60,8 @@ pub struct TrainConfig {
     pub eval_every: usize,
     /// trials per task in each evaluation
     pub eval_trials: usize,
+    /// evaluate with recurrent noise on, as gyyang/multitask does (default: off, deterministic)
+    pub eval_recurrent_noise: bool,
     /// write a checkpoint every this many evaluations
     pub checkpoint_every: usize,
     /// the batch is split into this many chunks processed in parallel; the result depends on this
@@ -90,6 +92,7 @@ impl Default for TrainConfig {
             l2_weight: 0.0,
             eval_every: 200,
             eval_trials: 256,
+            eval_recurrent_noise: false,
             checkpoint_every: 5,
             batch_chunks: 2,
         }

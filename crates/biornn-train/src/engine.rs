@@ -155,24 +155,32 @@ impl<T: Real> Engine<T> {
         report
     }
 
-    /// Forward only, without recurrent noise: the output loss and the number of trials correct by
-    /// the task's metric. `correct(output_last, y_loc_last)` judges one trial.
+    /// Forward only: the output loss and the number of trials correct by the task's metric.
+    /// `correct(output_last, y_loc_last)` judges one trial. Recurrent noise only when `noise` is given.
     pub fn evaluate(
         &mut self,
         net: &Ctrnn<T>,
         batch: &TaskBatch,
         cfg: &TrainConfig,
+        noise: Option<(&Streams, u64)>,
         correct: &(dyn Fn(&[f32], f32) -> bool + Sync),
     ) -> (f64, usize) {
+        let noise_streams = noise.map(|(s, i)| s.child("rec_noise", i));
         let ranges = chunk_ranges(batch.batch, cfg.batch_chunks);
         self.work.resize_with(ranges.len(), ChunkWork::default);
         let norm = loss::normalizers(cfg.loss, batch, net.n_rec);
         self.work
             .par_iter_mut()
             .zip(ranges.par_iter())
-            .for_each(|(w, &(b0, b1))| {
+            .enumerate()
+            .for_each(|(c, (w, &(b0, b1)))| {
                 let bc = b1 - b0;
-                w.loss = w.forward_and_loss(net, batch, (b0, b1), cfg.loss, &norm, false);
+                let noisy = noise_streams.is_some() && net.noise.sigma > 0.0;
+                if let (true, Some(s)) = (noisy, &noise_streams) {
+                    let mut rng = s.stream("chunk", c as u64);
+                    net.sample_noise(&mut w.traj, batch.steps, bc, &mut rng);
+                }
+                w.loss = w.forward_and_loss(net, batch, (b0, b1), cfg.loss, &norm, noisy);
                 if cfg.loss == LossKind::CrossEntropy {
                     loss::softmax_in_place(&mut w.traj.output, net.n_out);
                 }

@@ -19,7 +19,8 @@ pub struct TaskScore {
 pub const EVAL_GROUP: usize = 32;
 
 /// Evaluate every task of the config on `trials` trials each, drawn from the run's "eval" streams (the
-/// same trials at every evaluation), without recurrent noise.
+/// same trials at every evaluation). Recurrent noise only with `train.eval_recurrent_noise` (as the
+/// original gyyang/multitask evaluates), then from the fixed "eval_noise" streams.
 pub fn evaluate(
     net: &Ctrnn<f32>,
     cfg: &RunConfig,
@@ -39,7 +40,12 @@ pub fn evaluate(
         let batch = generate_groups(&task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
         let trials = batch.batch;
         let judge = |o: &[f32], y: f32| task.correct(o, y);
-        let (loss, correct) = engine.evaluate(net, &batch, &cfg.train, &judge);
+        let noise_streams = Streams::new(cfg.seed).child("eval_noise", 0);
+        let noise = cfg
+            .train
+            .eval_recurrent_noise
+            .then_some((&noise_streams, task.rule.index() as u64));
+        let (loss, correct) = engine.evaluate(net, &batch, &cfg.train, noise, &judge);
         scores.push(TaskScore {
             task: task.name().to_string(),
             perf: correct as f64 / trials as f64,
