@@ -44,6 +44,9 @@ enum Command {
         /// no per-evaluation lines
         #[arg(long, short)]
         quiet: bool,
+        /// train this many independent networks (seeds seed, seed+1, ...) at once, in parallel
+        #[arg(long, default_value_t = 1)]
+        seeds: usize,
     },
     /// Per-task performance of a trained run (a run directory or a checkpoint .npz).
     Eval {
@@ -64,6 +67,66 @@ enum Command {
     Config,
     /// Validate a config without running it.
     Check { config: PathBuf },
+    /// Time training and evaluation (see docs/PERFORMANCE.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(clap::Args, Clone, Copy)]
+struct BenchShape {
+    /// recurrent units
+    #[arg(long, default_value_t = 256)]
+    n: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// time steps per trial
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    /// timed iterations (the median is reported)
+    #[arg(long, default_value_t = 20)]
+    iters: usize,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// batch chunks run in parallel
+    #[arg(long, default_value_t = 2)]
+    chunks: usize,
+    /// also time faer's matrix products alone on the same shapes
+    #[arg(long)]
+    ceiling: bool,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Full training iterations: task batch, forward, backward, Adam.
+    Train(BenchShape),
+    /// Forward-only evaluation: task batch, forward, loss.
+    Eval(BenchShape),
+    /// Generating one batch of Yang trials.
+    Tasks {
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 200)]
+        iters: usize,
+    },
+    /// K independent networks trained at once; prints networks per hour.
+    Seeds {
+        #[arg(long)]
+        k: usize,
+        #[arg(long, default_value_t = 50)]
+        n: usize,
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+        #[arg(long, default_value_t = 600)]
+        steps: usize,
+        /// updates timed per network
+        #[arg(long, default_value_t = 20)]
+        iters: usize,
+        /// updates that make one trained network, for the per-hour figure
+        #[arg(long, default_value_t = 1000)]
+        updates_per_network: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +182,7 @@ fn run(command: Command) -> Result<()> {
             seed,
             max_steps,
             quiet,
+            seeds,
         } => {
             let mut cfg = match &config {
                 Some(p) => RunConfig::load(p)?,
@@ -134,6 +198,12 @@ fn run(command: Command) -> Result<()> {
                 cfg.train.max_steps = m;
             }
             cfg.validate()?;
+            if seeds == 0 || seeds > 10_000 {
+                return Err(Error::invalid("--seeds", seeds, "allowed: 1 to 10000"));
+            }
+            if seeds > 1 {
+                return train_seeds(&cfg, &runs, seeds);
+            }
             let dir = trainer::create_run_dir(&runs, &cfg.name)?;
             eprintln!(
                 "training {} tasks, {} units, seed {}; run directory {}",
@@ -241,6 +311,7 @@ fn run(command: Command) -> Result<()> {
             easy,
             &out,
         ),
+        Command::Bench { command } => bench(command),
         Command::Config => {
             print!("{DEFAULT_CONFIG_TOML}");
             Ok(())
@@ -257,6 +328,114 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn train_seeds(cfg: &RunConfig, runs: &Path, k: usize) -> Result<()> {
+    let base = trainer::create_run_dir(runs, &cfg.name)?;
+    eprintln!(
+        "training {k} networks (seeds {} to {}) in {}",
+        cfg.seed,
+        cfg.seed + k as u64 - 1,
+        base.display()
+    );
+    let results = trainer::train_seeds(cfg, &base, k)?;
+    println!(
+        "{:<8} {:>7} {:>9} {:>8} {:>8}",
+        "seed", "steps", "wall_s", "min", "mean"
+    );
+    for (seed, s) in &results {
+        println!(
+            "{seed:<8} {:>7} {:>9.1} {:>8.3} {:>8.3}",
+            s.steps, s.wall_s, s.min_perf, s.mean_perf
+        );
+    }
+    let reached = results.iter().filter(|(_, s)| s.reached_target).count();
+    println!(
+        "{reached} of {k} reached the target; run directories: {}/seed-<n>",
+        base.display()
+    );
+    Ok(())
+}
+
+fn bench(command: BenchCommand) -> Result<()> {
+    use biornn_train::bench;
+    let check = |s: &BenchShape| -> Result<()> {
+        for (f, v) in [
+            ("--n", s.n),
+            ("--batch", s.batch),
+            ("--steps", s.steps),
+            ("--iters", s.iters),
+            ("--chunks", s.chunks),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(f, v, "allowed: a positive count"));
+            }
+        }
+        Ok(())
+    };
+    match command {
+        BenchCommand::Train(s) | BenchCommand::Eval(s) => {
+            check(&s)?;
+            let train = matches!(command, BenchCommand::Train(_));
+            let r = if train {
+                bench::bench_train(s.n, s.batch, s.steps, s.chunks, s.iters, s.warmup)?
+            } else {
+                bench::bench_eval(s.n, s.batch, s.steps, s.chunks, s.iters, s.warmup)?
+            };
+            println!("ms_per_iter={:.4}", r.median_ms());
+            println!("gflops={:.2}", r.gflops());
+            if let Some(m) = bench::peak_rss_mib() {
+                println!("peak_rss_mib={m:.1}");
+            }
+            if s.ceiling && train {
+                let c = bench::bench_gemm_ceiling(s.n, s.batch, s.steps, s.chunks, s.iters);
+                println!("faer_gemm_ms={:.4}", c.median_ms());
+                println!("faer_gflops={:.2}", c.gflops());
+                println!("fraction_of_faer={:.3}", r.gflops() / c.gflops());
+            }
+        }
+        BenchCommand::Tasks { batch, iters } => {
+            if batch == 0 || iters == 0 {
+                return Err(Error::invalid(
+                    "--batch/--iters",
+                    0,
+                    "allowed: positive counts",
+                ));
+            }
+            println!("us_per_batch={:.1}", bench::bench_tasks(batch, iters));
+        }
+        BenchCommand::Seeds {
+            k,
+            n,
+            batch,
+            steps,
+            iters,
+            updates_per_network,
+        } => {
+            if k == 0
+                || n == 0
+                || batch == 0
+                || steps == 0
+                || iters == 0
+                || updates_per_network == 0
+            {
+                return Err(Error::invalid(
+                    "bench seeds",
+                    0,
+                    "all counts must be positive",
+                ));
+            }
+            let wall = bench::bench_seeds(k, n, batch, steps, iters)?;
+            let per_hour = k as f64 * 3600.0 / (wall * updates_per_network as f64 / iters as f64);
+            println!("wall_s={wall:.3}");
+            println!(
+                "ms_per_update_per_network={:.3}",
+                wall * 1e3 / iters as f64 / k as f64
+            );
+            println!("networks_per_hour={per_hour:.1}");
+        }
+    }
+    Ok(())
 }
 
 /// A run directory's final weights, else its newest checkpoint; or the file itself.

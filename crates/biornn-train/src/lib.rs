@@ -5,6 +5,7 @@
 //! [`trainer::train`] is the loop that samples rules, updates, evaluates, checkpoints and writes the
 //! run directory; [`checkpoint`] reads and writes `.npz` weights with PsychRNN key names.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod engine;

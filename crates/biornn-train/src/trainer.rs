@@ -213,6 +213,31 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
     Ok(summary)
 }
 
+/// Train `k` independent networks with seeds `cfg.seed .. cfg.seed + k`, in parallel, each in
+/// `base/seed-<seed>`. Each network's result is the one it gets when trained alone.
+pub fn train_seeds(cfg: &RunConfig, base: &Path, k: usize) -> Result<Vec<(u64, Summary)>> {
+    use rayon::prelude::*;
+    (0..k as u64)
+        .into_par_iter()
+        .map(|i| {
+            let mut c = cfg.clone();
+            c.seed = cfg.seed + i;
+            let dir = base.join(format!("seed-{}", c.seed));
+            std::fs::create_dir_all(dir.join("checkpoints"))
+                .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+            let s = train(
+                &c,
+                &dir,
+                &TrainOptions {
+                    progress: false,
+                    verbose: false,
+                },
+            )?;
+            Ok((c.seed, s))
+        })
+        .collect()
+}
+
 /// Keep only the newest `keep` step checkpoints.
 fn prune_checkpoints(dir: &Path, keep: usize) {
     if let Ok(entries) = std::fs::read_dir(dir) {

@@ -1,0 +1,332 @@
+//! Benchmarks of the training iteration: what `biornn bench` runs and `bench/compare.sh` sets beside
+//! PyTorch. A "training iteration" is: build a task batch, forward, backward, Adam update. The network
+//! is the rate-convention CTRNN with relu, a sigmoid readout, the masked squared error and Adam, on 85
+//! inputs and 33 outputs (the Yang layout), without noise, so that the PyTorch reference
+//! (`bench/pytorch/ctrnn_bench.py`) computes exactly the same thing.
+
+use crate::config::{RunConfig, TrainConfig};
+use crate::engine::{chunk_ranges, Engine};
+use crate::optim::Optimizer;
+use biornn_model::{Activation, Ctrnn, Grads, NoiseConfig};
+use biornn_numerics::linalg::{cm, cm_mut, gemm, rm};
+use biornn_numerics::{Result, Streams};
+use biornn_tasks::yang::{build, YangRule, YangTrialSpec};
+use biornn_tasks::TaskBatch;
+use rayon::prelude::*;
+use std::f64::consts::PI;
+use std::time::Instant;
+
+pub const N_IN: usize = 85;
+pub const N_OUT: usize = 33;
+
+/// The config of the benchmarked network.
+pub fn bench_config(n: usize, batch: usize, chunks: usize) -> RunConfig {
+    let mut cfg = RunConfig::default();
+    cfg.model.n_rec = n;
+    cfg.model.activation = Activation::Relu;
+    cfg.model.noise = NoiseConfig {
+        sigma: 0.0,
+        ..Default::default()
+    };
+    cfg.train = TrainConfig {
+        batch_size: batch,
+        batch_chunks: chunks.min(batch).max(1),
+        clip_value: None,
+        ..Default::default()
+    };
+    cfg
+}
+
+/// A batch of `batch` fdgo trials of exactly `steps` steps (dt 20 ms), locations from `index`.
+pub fn fixed_length_batch(steps: usize, batch: usize, index: u64) -> TaskBatch {
+    let mut rng = Streams::new(17).stream("bench_batch", index);
+    let go = (steps / 4).max(1).min(steps.saturating_sub(1));
+    let trials: Vec<_> = (0..batch)
+        .map(|_| {
+            let spec = YangTrialSpec {
+                rule: YangRule::FdGo,
+                stim1_loc: rng.uniform_in(0.0, 2.0 * PI),
+                stim2_loc: f64::NAN,
+                stim1_strength: [1.0, 0.0],
+                stim2_strength: [f64::NAN; 2],
+                stim1_on: go / 2,
+                stim1_off: steps,
+                stim2_on: steps,
+                stim2_off: steps,
+                fix_off: steps - go,
+                response_on: steps - go,
+                t_end: steps,
+            };
+            build(&spec, 20.0)
+        })
+        .collect();
+    TaskBatch::assemble(&trials)
+}
+
+/// Floating-point operations of one training iteration's matrix products (elementwise work is not
+/// counted): forward input, recurrent and readout products, and their backward counterparts.
+pub fn train_flops(n: usize, batch: usize, steps: usize) -> f64 {
+    let tb = (steps * batch) as f64;
+    let (n, ni, no) = (n as f64, N_IN as f64, N_OUT as f64);
+    tb * (2.0 * n * ni + 2.0 * n * n + 2.0 * no * n) // forward
+        + tb * (2.0 * n * no + 2.0 * n * n + 2.0 * n * n + 2.0 * n * ni + 2.0 * no * n)
+    // backward
+}
+
+pub fn eval_flops(n: usize, batch: usize, steps: usize) -> f64 {
+    let tb = (steps * batch) as f64;
+    let (n, ni, no) = (n as f64, N_IN as f64, N_OUT as f64);
+    tb * (2.0 * n * ni + 2.0 * n * n + 2.0 * no * n)
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    /// milliseconds of each timed iteration
+    pub ms: Vec<f64>,
+    pub flops: f64,
+}
+
+impl BenchResult {
+    pub fn median_ms(&self) -> f64 {
+        let mut v = self.ms.clone();
+        v.sort_by(f64::total_cmp);
+        let k = v.len();
+        if k % 2 == 1 {
+            v[k / 2]
+        } else {
+            0.5 * (v[k / 2 - 1] + v[k / 2])
+        }
+    }
+
+    pub fn gflops(&self) -> f64 {
+        self.flops / (self.median_ms() * 1e6)
+    }
+}
+
+/// Time `iters` training iterations after `warmup` untimed ones.
+pub fn bench_train(
+    n: usize,
+    batch: usize,
+    steps: usize,
+    chunks: usize,
+    iters: usize,
+    warmup: usize,
+) -> Result<BenchResult> {
+    let cfg = bench_config(n, batch, chunks);
+    let streams = Streams::new(cfg.seed);
+    let mut net = Ctrnn::<f32>::new(&cfg.model, N_IN, N_OUT, 20.0, &streams)?;
+    let mut engine = Engine::<f32>::default();
+    let mut grads = Grads::zeros(N_IN, n, N_OUT);
+    let mut opt = Optimizer::new(&cfg.train, N_IN, n, N_OUT);
+    let mut ms = vec![];
+    for i in 0..warmup + iters {
+        let t0 = Instant::now();
+        let b = fixed_length_batch(steps, batch, i as u64);
+        engine.loss_and_grad(&net, &b, &cfg.train, None, &mut grads);
+        opt.step(&mut net, &grads, cfg.train.learning_rate);
+        if i >= warmup {
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(BenchResult {
+        ms,
+        flops: train_flops(n, batch, steps),
+    })
+}
+
+/// Time `iters` forward-only evaluations (task batch, forward, loss) after `warmup`.
+pub fn bench_eval(
+    n: usize,
+    batch: usize,
+    steps: usize,
+    chunks: usize,
+    iters: usize,
+    warmup: usize,
+) -> Result<BenchResult> {
+    let cfg = bench_config(n, batch, chunks);
+    let net = Ctrnn::<f32>::new(&cfg.model, N_IN, N_OUT, 20.0, &Streams::new(cfg.seed))?;
+    let mut engine = Engine::<f32>::default();
+    let judge = |o: &[f32], y: f32| biornn_tasks::yang::correct(o, y);
+    let mut ms = vec![];
+    for i in 0..warmup + iters {
+        let t0 = Instant::now();
+        let b = fixed_length_batch(steps, batch, i as u64);
+        engine.evaluate(&net, &b, &cfg.train, None, &judge);
+        if i >= warmup {
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(BenchResult {
+        ms,
+        flops: eval_flops(n, batch, steps),
+    })
+}
+
+/// The practical ceiling: the same matrix products as a training iteration (same shapes, same chunks
+/// in parallel), with nothing else. Median milliseconds and GFLOP/s.
+pub fn bench_gemm_ceiling(
+    n: usize,
+    batch: usize,
+    steps: usize,
+    chunks: usize,
+    iters: usize,
+) -> BenchResult {
+    let ranges = chunk_ranges(batch, chunks);
+    let w = vec![0.01f32; n * n];
+    let w_in = vec![0.01f32; n * N_IN];
+    let w_out = vec![0.01f32; N_OUT * n];
+    struct Bufs {
+        u: Vec<f32>,
+        r: Vec<f32>,
+        z: Vec<f32>,
+        y: Vec<f32>,
+        gw: Vec<f32>,
+        gin: Vec<f32>,
+        gout: Vec<f32>,
+    }
+    let mut bufs: Vec<Bufs> = ranges
+        .iter()
+        .map(|(a, b)| {
+            let tb = steps * (b - a);
+            Bufs {
+                u: vec![0.5; N_IN * tb],
+                r: vec![0.5; n * (tb + (b - a))],
+                z: vec![0.0; n * tb],
+                y: vec![0.0; N_OUT * tb],
+                gw: vec![0.0; n * n],
+                gin: vec![0.0; n * N_IN],
+                gout: vec![0.0; N_OUT * n],
+            }
+        })
+        .collect();
+    let mut ms = vec![];
+    for _ in 0..iters + 1 {
+        let t0 = Instant::now();
+        bufs.par_iter_mut()
+            .zip(ranges.par_iter())
+            .for_each(|(b, &(b0, b1))| {
+                let bc = b1 - b0;
+                let tb = steps * bc;
+                let blk = n * bc;
+                gemm(
+                    cm_mut(&mut b.z, n, tb),
+                    false,
+                    rm(&w_in, n, N_IN),
+                    cm(&b.u, N_IN, tb),
+                );
+                for t in 0..steps {
+                    let (prev, next) = b.r.split_at_mut(blk * (t + 1));
+                    gemm(
+                        cm_mut(&mut next[..blk], n, bc),
+                        false,
+                        rm(&w, n, n),
+                        cm(&prev[blk * t..], n, bc),
+                    );
+                }
+                gemm(
+                    cm_mut(&mut b.y, N_OUT, tb),
+                    false,
+                    rm(&w_out, N_OUT, n),
+                    cm(&b.r[blk..], n, tb),
+                );
+                gemm(
+                    cm_mut(&mut b.z, n, tb),
+                    false,
+                    rm(&w_out, N_OUT, n).transpose(),
+                    cm(&b.y, N_OUT, tb),
+                );
+                for t in (0..steps).rev() {
+                    let (prev, next) = b.r.split_at_mut(blk * (t + 1));
+                    gemm(
+                        cm_mut(&mut prev[blk * t..], n, bc),
+                        true,
+                        rm(&w, n, n).transpose(),
+                        cm(&next[..blk], n, bc),
+                    );
+                }
+                gemm(
+                    cm_mut(&mut b.gw, n, n),
+                    false,
+                    cm(&b.z, n, tb),
+                    cm(&b.r[..n * tb], n, tb).transpose(),
+                );
+                gemm(
+                    cm_mut(&mut b.gin, n, N_IN),
+                    false,
+                    cm(&b.z, n, tb),
+                    cm(&b.u, N_IN, tb).transpose(),
+                );
+                gemm(
+                    cm_mut(&mut b.gout, N_OUT, n),
+                    false,
+                    cm(&b.y, N_OUT, tb),
+                    cm(&b.r[blk..], n, tb).transpose(),
+                );
+            });
+        ms.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.remove(0);
+    BenchResult {
+        ms,
+        flops: train_flops(n, batch, steps),
+    }
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// K independent networks trained at once, in parallel over networks (each with its own seed and its
+/// own fixed batch chunks). Returns the wall-clock seconds for `iters` updates of every network.
+pub fn bench_seeds(k: usize, n: usize, batch: usize, steps: usize, iters: usize) -> Result<f64> {
+    let t0 = Instant::now();
+    (0..k)
+        .into_par_iter()
+        .map(|seed| -> Result<()> {
+            let mut cfg = bench_config(n, batch, 1);
+            cfg.seed = seed as u64;
+            let mut net =
+                Ctrnn::<f32>::new(&cfg.model, N_IN, N_OUT, 20.0, &Streams::new(cfg.seed))?;
+            let mut engine = Engine::<f32>::default();
+            let mut grads = Grads::zeros(N_IN, n, N_OUT);
+            let mut opt = Optimizer::new(&cfg.train, N_IN, n, N_OUT);
+            for i in 0..iters {
+                let b = fixed_length_batch(steps, batch, i as u64);
+                engine.loss_and_grad(&net, &b, &cfg.train, None, &mut grads);
+                opt.step(&mut net, &grads, cfg.train.learning_rate);
+            }
+            Ok(())
+        })
+        .collect::<Result<Vec<()>>>()?;
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+/// Microseconds to generate one batch of `batch` Yang trials with input noise (rules in turn).
+pub fn bench_tasks(batch: usize, iters: usize) -> f64 {
+    use biornn_tasks::yang::YangTask;
+    use biornn_tasks::{generate, BatchSpec, Timing};
+    let spec = BatchSpec {
+        dt: 20.0,
+        batch_size: batch,
+        timing: Timing::PerBatch,
+        input_noise_std: 0.0316,
+    };
+    let streams = Streams::new(3);
+    let mut us = vec![];
+    for i in 0..iters {
+        let task = YangTask {
+            rule: YangRule::ALL[i % 20],
+            easy: false,
+        };
+        let t0 = Instant::now();
+        let b = generate(&task, &spec, &streams, i as u64);
+        us.push(t0.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(b);
+    }
+    us.sort_by(f64::total_cmp);
+    us[us.len() / 2]
+}
