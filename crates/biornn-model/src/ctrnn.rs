@@ -146,6 +146,109 @@ fn resize<T: Real>(v: &mut Vec<T>, n: usize) {
     }
 }
 
+/// Run `$body` with `$f` and `$df` bound to closures of the given activation, so that each
+/// activation gets its own compiled (and vectorised) copy of the hot loop instead of a branch per
+/// element.
+macro_rules! with_activation {
+    ($act:expr, |$f:ident, $df:ident| $body:expr) => {
+        match $act {
+            Activation::Relu => {
+                let $f = |x: T| Activation::Relu.f(x);
+                let $df = |x: T| Activation::Relu.df(x);
+                $body
+            }
+            Activation::Softplus => {
+                let $f = |x: T| Activation::Softplus.f(x);
+                let $df = |x: T| Activation::Softplus.df(x);
+                $body
+            }
+            Activation::Tanh => {
+                let $f = |x: T| Activation::Tanh.f(x);
+                let $df = |x: T| Activation::Tanh.df(x);
+                $body
+            }
+            Activation::Retanh => {
+                let $f = |x: T| Activation::Retanh.f(x);
+                let $df = |x: T| Activation::Retanh.df(x);
+                $body
+            }
+            Activation::Sigmoid => {
+                let $f = |x: T| Activation::Sigmoid.f(x);
+                let $df = |x: T| Activation::Sigmoid.df(x);
+                $body
+            }
+            Activation::Identity => {
+                let $f = |x: T| Activation::Identity.f(x);
+                let $df = |x: T| Activation::Identity.df(x);
+                $body
+            }
+        }
+    };
+}
+
+/// One Euler step for a block of columns: s_next = (1-a) s_prev + a psi(z) (+ noise), r = rho(s).
+/// `RATE` selects the convention (psi = f, rho = id) or (psi = id, rho = f).
+#[inline(always)]
+fn euler_block<T: Real, const RATE: bool>(
+    f: impl Fn(T) -> T,
+    alpha: &[T],
+    z: &[T],
+    s_prev: &[T],
+    s_next: &mut [T],
+    r_next: &mut [T],
+    noise: Option<&[T]>,
+) {
+    let n = alpha.len();
+    for (c, ((z, sp), (sn, rn))) in z
+        .chunks_exact(n)
+        .zip(s_prev.chunks_exact(n))
+        .zip(s_next.chunks_exact_mut(n).zip(r_next.chunks_exact_mut(n)))
+        .enumerate()
+    {
+        for i in 0..n {
+            let a = alpha[i];
+            let psi = if RATE { f(z[i]) } else { z[i] };
+            sn[i] = (T::ONE - a) * sp[i] + a * psi;
+        }
+        if let Some(noise) = noise {
+            for (s, e) in sn.iter_mut().zip(&noise[c * n..(c + 1) * n]) {
+                *s += *e;
+            }
+        }
+        for i in 0..n {
+            rn[i] = if RATE { sn[i] } else { f(sn[i]) };
+        }
+    }
+}
+
+/// One backward step for a block of columns: `d` holds dL/dr_t on entry and dL/dz_t on exit;
+/// `ds_next` carries dL/ds through the leak.
+#[inline(always)]
+fn backward_block<T: Real, const RATE: bool>(
+    df: impl Fn(T) -> T,
+    alpha: &[T],
+    z: &[T],
+    s: &[T],
+    d: &mut [T],
+    ds_next: &mut [T],
+) {
+    let n = alpha.len();
+    for ((z, s), (d, dsn)) in z
+        .chunks_exact(n)
+        .zip(s.chunks_exact(n))
+        .zip(d.chunks_exact_mut(n).zip(ds_next.chunks_exact_mut(n)))
+    {
+        for i in 0..n {
+            let a = alpha[i];
+            let rho_p = if RATE { T::ONE } else { df(s[i]) };
+            let ds = rho_p * d[i] + (T::ONE - a) * dsn[i];
+            dsn[i] = ds;
+            let psi_p = if RATE { df(z[i]) } else { T::ONE };
+            d[i] = a * psi_p * ds;
+        }
+    }
+}
+
 /// A continuous-time rate RNN.
 #[derive(Debug, Clone)]
 pub struct Ctrnn<T> {
@@ -409,7 +512,8 @@ impl<T: Real> Ctrnn<T> {
         self.project();
     }
 
-    /// Draw recurrent noise for `steps` x `batch` into `traj.noise`, from `rng`.
+    /// Draw recurrent noise for `steps` x `batch` into `traj.noise`, from `rng` (through its fast bulk
+    /// generator).
     pub fn sample_noise(
         &self,
         traj: &mut Trajectory<T>,
@@ -419,39 +523,50 @@ impl<T: Real> Ctrnn<T> {
     ) {
         let n = self.n_rec;
         resize(&mut traj.noise, n * steps * batch);
+        resize(&mut traj.scratch, n * batch);
         let sigma = self.noise.sigma;
+        let mut bulk = rng.bulk();
+        let mut z = vec![0f32; n * batch];
         match self.noise.kind {
             NoiseKind::White => {
-                let scale: Vec<f64> = self
+                let scale: Vec<T> = self
                     .alpha
                     .iter()
                     .map(|a| {
                         let a = a.to_f64();
-                        match self.noise.placement {
+                        T::from_f64(match self.noise.placement {
                             NoisePlacement::Inside => (2.0 / a).sqrt() * sigma,
                             NoisePlacement::Outside => (2.0 * a).sqrt() * sigma,
-                        }
+                        })
                     })
                     .collect();
-                for col in traj.noise.chunks_exact_mut(n) {
-                    for (v, s) in col.iter_mut().zip(&scale) {
-                        *v = T::from_f64(s * rng.normal());
+                for block in traj.noise.chunks_exact_mut(n * batch) {
+                    bulk.fill_normal_f32(&mut z);
+                    for (col, zc) in block.chunks_exact_mut(n).zip(z.chunks_exact(n)) {
+                        for ((v, s), e) in col.iter_mut().zip(&scale).zip(zc) {
+                            *v = *s * T::from_f64(*e as f64);
+                        }
                     }
                 }
             }
             NoiseKind::Ou => {
                 let k = self.dt / self.noise.tau_ou;
-                let decay = 1.0 - k;
-                let kick = (2.0 * k).sqrt() * sigma;
-                let mut eta: Vec<f64> = (0..n * batch).map(|_| sigma * rng.normal()).collect();
-                for t in 0..steps {
-                    let block = &mut traj.noise[t * batch * n..(t + 1) * batch * n];
-                    for (v, e) in block.iter_mut().zip(eta.iter_mut()) {
-                        if t > 0 {
-                            *e = *e * decay + kick * rng.normal();
+                let decay = T::from_f64(1.0 - k);
+                let kick = T::from_f64((2.0 * k).sqrt() * sigma);
+                let sig = T::from_f64(sigma);
+                let eta = &mut traj.scratch;
+                bulk.fill_normal_f32(&mut z);
+                for (e, x) in eta.iter_mut().zip(&z) {
+                    *e = sig * T::from_f64(*x as f64);
+                }
+                for (t, block) in traj.noise.chunks_exact_mut(n * batch).enumerate() {
+                    if t > 0 {
+                        bulk.fill_normal_f32(&mut z);
+                        for (e, x) in eta.iter_mut().zip(&z) {
+                            *e = *e * decay + kick * T::from_f64(*x as f64);
                         }
-                        *v = T::from_f64(*e);
                     }
+                    block.copy_from_slice(eta);
                 }
             }
         }
@@ -531,26 +646,15 @@ impl<T: Real> Ctrnn<T> {
             let s_prev = &s_before[blk * t..];
             let s_next = &mut s_after[..blk];
             let r_next = &mut traj.rate[blk * (t + 1)..blk * (t + 2)];
-            for b in 0..batch {
-                let o = b * n;
-                for i in 0..n {
-                    let a = self.alpha[i];
-                    let zi = z[o + i];
-                    let psi = match conv {
-                        StateConvention::Rate => act.f(zi),
-                        StateConvention::Current => zi,
-                    };
-                    let mut s = (T::ONE - a) * s_prev[o + i] + a * psi;
-                    if outside {
-                        s += traj.noise[blk * t + o + i];
-                    }
-                    s_next[o + i] = s;
-                    r_next[o + i] = match conv {
-                        StateConvention::Rate => s,
-                        StateConvention::Current => act.f(s),
-                    };
+            let noise = outside.then(|| &traj.noise[blk * t..blk * (t + 1)]);
+            let alpha = &self.alpha;
+            with_activation!(act, |f, _df| match conv {
+                StateConvention::Rate =>
+                    euler_block::<T, true>(f, alpha, z, s_prev, s_next, r_next, noise),
+                StateConvention::Current => {
+                    euler_block::<T, false>(f, alpha, z, s_prev, s_next, r_next, noise)
                 }
-            }
+            });
         }
 
         // All readouts at once.
@@ -633,23 +737,11 @@ impl<T: Real> Ctrnn<T> {
             }
             let z = &traj.drive[blk * t..blk * (t + 1)];
             let s = &traj.state[blk * (t + 1)..blk * (t + 2)];
-            for b in 0..batch {
-                let o = b * n;
-                for i in 0..n {
-                    let a = self.alpha[i];
-                    let rho_p = match conv {
-                        StateConvention::Rate => T::ONE,
-                        StateConvention::Current => act.df(s[o + i]),
-                    };
-                    let ds = rho_p * d[o + i] + (T::ONE - a) * traj.ds_next[o + i];
-                    traj.ds_next[o + i] = ds;
-                    let psi_p = match conv {
-                        StateConvention::Rate => act.df(z[o + i]),
-                        StateConvention::Current => T::ONE,
-                    };
-                    d[o + i] = a * psi_p * ds;
-                }
-            }
+            let (alpha, ds_next) = (&self.alpha, &mut traj.ds_next);
+            with_activation!(act, |_f, df| match conv {
+                StateConvention::Rate => backward_block::<T, true>(df, alpha, z, s, d, ds_next),
+                StateConvention::Current => backward_block::<T, false>(df, alpha, z, s, d, ds_next),
+            });
         }
 
         // Initial state: it feeds step 0 through W_rec and through the leak.

@@ -180,3 +180,38 @@ fn masks_load_from_npz_and_errors_name_the_problem() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn noise_has_the_documented_scale() {
+    use biornn_model::Trajectory;
+    let std = |placement, kind| {
+        let cfg = ModelConfig {
+            n_rec: 50,
+            noise: NoiseConfig {
+                sigma: 0.05,
+                placement,
+                kind,
+                tau_ou: 100.0,
+            },
+            ..Default::default()
+        };
+        let n = Ctrnn::<f32>::new(&cfg, 10, 3, 20.0, &Streams::new(1)).unwrap();
+        let mut traj = Trajectory::default();
+        n.sample_noise(&mut traj, 200, 20, &mut Streams::new(2).stream("noise", 0));
+        let v = &traj.noise;
+        (v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+    };
+    // alpha = 0.2: gyyang's sqrt(2/alpha) sigma inside, PsychRNN's sqrt(2 alpha) sigma outside
+    let inside = std(NoisePlacement::Inside, NoiseKind::White);
+    assert!(
+        (inside / (0.05 * 10f64.sqrt()) - 1.0).abs() < 0.01,
+        "{inside}"
+    );
+    let outside = std(NoisePlacement::Outside, NoiseKind::White);
+    assert!(
+        (outside / (0.05 * 0.4f64.sqrt()) - 1.0).abs() < 0.01,
+        "{outside}"
+    );
+    let ou = std(NoisePlacement::Inside, NoiseKind::Ou);
+    assert!((ou / 0.05 - 1.0).abs() < 0.05, "{ou}");
+}

@@ -11,4 +11,4 @@ pub mod rng;
 
 pub use error::{Error, Result};
 pub use real::Real;
-pub use rng::{RngStream, Streams};
+pub use rng::{BulkRng, RngStream, Streams};

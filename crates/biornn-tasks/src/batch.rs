@@ -3,6 +3,7 @@
 use crate::trial::Trial;
 use crate::Task;
 use biornn_numerics::Streams;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Whether epoch durations (and other batch-level choices) are drawn once per batch, as in
@@ -24,7 +25,7 @@ pub struct BatchSpec {
 }
 
 /// A batch, time-major: `x[(t * batch + b) * n_in + i]` (numpy's `[T, B, n_in]`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskBatch {
     pub steps: usize,
     pub batch: usize,
@@ -49,24 +50,33 @@ pub struct TaskBatch {
 impl TaskBatch {
     /// Assemble trials (of equal channel counts) into one batch.
     pub fn assemble(trials: &[Trial]) -> TaskBatch {
+        let mut out = TaskBatch::default();
+        out.assemble_from(trials);
+        out
+    }
+
+    /// Assemble trials into this batch, reusing its buffers (no allocation once they are large
+    /// enough).
+    pub fn assemble_from(&mut self, trials: &[Trial]) {
+        fn refill<V: Copy>(v: &mut Vec<V>, n: usize, value: V) {
+            v.clear();
+            v.resize(n, value);
+        }
         let batch = trials.len();
         let n_in = trials[0].n_in;
         let n_out = trials[0].n_out;
         let steps = trials.iter().map(|t| t.len).max().unwrap_or(0);
-        let mut out = TaskBatch {
-            steps,
-            batch,
-            n_in,
-            n_out,
-            x: vec![0.0; steps * batch * n_in],
-            y: vec![0.0; steps * batch * n_out],
-            cost: vec![0.0; steps * batch * n_out],
-            y_loc: vec![-1.0; steps * batch],
-            class: vec![-1; steps * batch],
-            lengths: trials.iter().map(|t| t.len).collect(),
-            latents: vec![],
-            epochs: vec![],
-        };
+        let out = self;
+        (out.steps, out.batch, out.n_in, out.n_out) = (steps, batch, n_in, n_out);
+        refill(&mut out.x, steps * batch * n_in, 0.0);
+        refill(&mut out.y, steps * batch * n_out, 0.0);
+        refill(&mut out.cost, steps * batch * n_out, 0.0);
+        refill(&mut out.y_loc, steps * batch, -1.0);
+        refill(&mut out.class, steps * batch, -1);
+        out.lengths.clear();
+        out.lengths.extend(trials.iter().map(|t| t.len));
+        out.latents.clear();
+        out.epochs.clear();
         let n_ring = n_out - 1;
         let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
         for (b, tr) in trials.iter().enumerate() {
@@ -116,7 +126,6 @@ impl TaskBatch {
                 .collect();
             out.epochs.push((name, on, off));
         }
-        out
     }
 
     /// The model output of trial `b` at its own last step, from a `[T, B, n_out]` output buffer.
@@ -137,9 +146,10 @@ impl TaskBatch {
     }
 }
 
-/// The trials of batch number `index` of `task`. Trial contents come from the streams `task_content`,
-/// timing from `task_timing` (shared by the whole batch with per-batch timing), both indexed by
-/// `index`: the batch is the same whatever else the run does.
+/// The trials of batch number `index` of `task`, each with its input noise. Trial contents come from
+/// the streams `task_content`, timing from `task_timing` (shared by the whole batch with per-batch
+/// timing), noise from `input_noise`, all indexed by `index` and the trial's position: the batch is
+/// the same whatever else the run does and however many threads build it.
 pub fn generate_trials(
     task: &dyn Task,
     spec: &BatchSpec,
@@ -148,42 +158,41 @@ pub fn generate_trials(
 ) -> Vec<Trial> {
     let content = streams.child("task_content", index);
     let timing = streams.child("task_timing", index);
+    let noise = streams.child("input_noise", index);
     (0..spec.batch_size)
+        .into_par_iter()
         .map(|b| {
             let mut shared = match spec.timing {
                 Timing::PerBatch => timing.stream("batch", 0),
                 Timing::PerTrial => timing.stream("trial", b as u64),
             };
             let mut c = content.stream("trial", b as u64);
-            task.trial(spec.dt, &mut shared, &mut c)
+            let mut trial = task.trial(spec.dt, &mut shared, &mut c);
+            if spec.input_noise_std > 0.0 {
+                let mut rng = noise.stream("trial", b as u64).bulk();
+                rng.add_normal_f32(&mut trial.x, spec.input_noise_std as f32);
+            }
+            trial
         })
         .collect()
 }
 
-/// Add the input noise of batch `index` (stream `input_noise`) over every unpadded step.
-fn add_input_noise(batch: &mut TaskBatch, std: f64, streams: &Streams, index: u64) {
-    if std <= 0.0 {
-        return;
-    }
-    let mut rng = streams.stream("input_noise", index);
-    let n_in = batch.n_in;
-    for t in 0..batch.steps {
-        for b in 0..batch.batch {
-            if t < batch.lengths[b] {
-                let c = t * batch.batch + b;
-                for v in &mut batch.x[c * n_in..(c + 1) * n_in] {
-                    *v += (std * rng.normal()) as f32;
-                }
-            }
-        }
-    }
-}
-
 /// Batch number `index` of `task`, with input noise.
 pub fn generate(task: &dyn Task, spec: &BatchSpec, streams: &Streams, index: u64) -> TaskBatch {
-    let mut batch = TaskBatch::assemble(&generate_trials(task, spec, streams, index));
-    add_input_noise(&mut batch, spec.input_noise_std, streams, index);
+    let mut batch = TaskBatch::default();
+    generate_into(task, spec, streams, index, &mut batch);
     batch
+}
+
+/// As [`generate`], into `out`'s buffers.
+pub fn generate_into(
+    task: &dyn Task,
+    spec: &BatchSpec,
+    streams: &Streams,
+    index: u64,
+    out: &mut TaskBatch,
+) {
+    out.assemble_from(&generate_trials(task, spec, streams, index));
 }
 
 /// An evaluation set: `groups` batches of `spec.batch_size` trials (each group with its own timing
@@ -197,7 +206,5 @@ pub fn generate_groups(
     let trials: Vec<Trial> = (0..groups as u64)
         .flat_map(|g| generate_trials(task, spec, streams, g))
         .collect();
-    let mut batch = TaskBatch::assemble(&trials);
-    add_input_noise(&mut batch, spec.input_noise_std, streams, u64::MAX);
-    batch
+    TaskBatch::assemble(&trials)
 }

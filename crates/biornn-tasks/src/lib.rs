@@ -9,7 +9,9 @@ pub mod config;
 pub mod trial;
 pub mod yang;
 
-pub use batch::{generate, generate_groups, generate_trials, BatchSpec, TaskBatch, Timing};
+pub use batch::{
+    generate, generate_groups, generate_into, generate_trials, BatchSpec, TaskBatch, Timing,
+};
 pub use config::TaskConfig;
 pub use trial::Trial;
 

@@ -39,6 +39,13 @@ pub fn bench_config(n: usize, batch: usize, chunks: usize) -> RunConfig {
 
 /// A batch of `batch` fdgo trials of exactly `steps` steps (dt 20 ms), locations from `index`.
 pub fn fixed_length_batch(steps: usize, batch: usize, index: u64) -> TaskBatch {
+    let mut out = TaskBatch::default();
+    fixed_length_batch_into(steps, batch, index, &mut out);
+    out
+}
+
+/// As [`fixed_length_batch`], into `out`'s buffers.
+pub fn fixed_length_batch_into(steps: usize, batch: usize, index: u64, out: &mut TaskBatch) {
     let mut rng = Streams::new(17).stream("bench_batch", index);
     let go = (steps / 4).max(1).min(steps.saturating_sub(1));
     let trials: Vec<_> = (0..batch)
@@ -60,7 +67,7 @@ pub fn fixed_length_batch(steps: usize, batch: usize, index: u64) -> TaskBatch {
             build(&spec, 20.0)
         })
         .collect();
-    TaskBatch::assemble(&trials)
+    out.assemble_from(&trials);
 }
 
 /// Floating-point operations of one training iteration's matrix products (elementwise work is not
@@ -119,9 +126,10 @@ pub fn bench_train(
     let mut grads = Grads::zeros(N_IN, n, N_OUT);
     let mut opt = Optimizer::new(&cfg.train, N_IN, n, N_OUT);
     let mut ms = vec![];
+    let mut b = TaskBatch::default();
     for i in 0..warmup + iters {
         let t0 = Instant::now();
-        let b = fixed_length_batch(steps, batch, i as u64);
+        fixed_length_batch_into(steps, batch, i as u64, &mut b);
         engine.loss_and_grad(&net, &b, &cfg.train, None, &mut grads);
         opt.step(&mut net, &grads, cfg.train.learning_rate);
         if i >= warmup {
@@ -148,9 +156,10 @@ pub fn bench_eval(
     let mut engine = Engine::<f32>::default();
     let judge = |o: &[f32], y: f32| biornn_tasks::yang::correct(o, y);
     let mut ms = vec![];
+    let mut b = TaskBatch::default();
     for i in 0..warmup + iters {
         let t0 = Instant::now();
-        let b = fixed_length_batch(steps, batch, i as u64);
+        fixed_length_batch_into(steps, batch, i as u64, &mut b);
         engine.evaluate(&net, &b, &cfg.train, None, &judge);
         if i >= warmup {
             ms.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -294,8 +303,9 @@ pub fn bench_seeds(k: usize, n: usize, batch: usize, steps: usize, iters: usize)
             let mut engine = Engine::<f32>::default();
             let mut grads = Grads::zeros(N_IN, n, N_OUT);
             let mut opt = Optimizer::new(&cfg.train, N_IN, n, N_OUT);
+            let mut b = TaskBatch::default();
             for i in 0..iters {
-                let b = fixed_length_batch(steps, batch, i as u64);
+                fixed_length_batch_into(steps, batch, i as u64, &mut b);
                 engine.loss_and_grad(&net, &b, &cfg.train, None, &mut grads);
                 opt.step(&mut net, &grads, cfg.train.learning_rate);
             }
@@ -308,7 +318,7 @@ pub fn bench_seeds(k: usize, n: usize, batch: usize, steps: usize, iters: usize)
 /// Microseconds to generate one batch of `batch` Yang trials with input noise (rules in turn).
 pub fn bench_tasks(batch: usize, iters: usize) -> f64 {
     use biornn_tasks::yang::YangTask;
-    use biornn_tasks::{generate, BatchSpec, Timing};
+    use biornn_tasks::{generate_into, BatchSpec, Timing};
     let spec = BatchSpec {
         dt: 20.0,
         batch_size: batch,
@@ -317,15 +327,15 @@ pub fn bench_tasks(batch: usize, iters: usize) -> f64 {
     };
     let streams = Streams::new(3);
     let mut us = vec![];
+    let mut b = TaskBatch::default();
     for i in 0..iters {
         let task = YangTask {
             rule: YangRule::ALL[i % 20],
             easy: false,
         };
         let t0 = Instant::now();
-        let b = generate(&task, &spec, &streams, i as u64);
+        generate_into(&task, &spec, &streams, i as u64, &mut b);
         us.push(t0.elapsed().as_secs_f64() * 1e6);
-        std::hint::black_box(b);
     }
     us.sort_by(f64::total_cmp);
     us[us.len() / 2]

@@ -16,7 +16,7 @@ use crate::optim::{clip, learning_rate, Optimizer};
 use biornn_model::{Ctrnn, Grads};
 use biornn_numerics::npz::write_atomic;
 use biornn_numerics::{Error, Result, Streams};
-use biornn_tasks::{generate, BatchSpec, Task};
+use biornn_tasks::{generate_into, BatchSpec, Task, TaskBatch};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -82,6 +82,7 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
     let train_streams = streams.child("train", 0);
     let noise_streams = streams.child("noise", 0);
     let mut rule_rng = streams.stream("rule", 0);
+    let mut batch = TaskBatch::default();
     let spec = BatchSpec {
         dt: cfg.task.dt,
         batch_size: tc.batch_size,
@@ -168,7 +169,7 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
         }
 
         let r = rule_rng.weighted_index(&weights);
-        let batch = generate(&tasks[r], &spec, &train_streams, step as u64);
+        generate_into(&tasks[r], &spec, &train_streams, step as u64, &mut batch);
         let report = engine.loss_and_grad(
             &net,
             &batch,
