@@ -42,8 +42,9 @@ pub enum NoisePlacement {
 pub enum NoiseKind {
     /// Independent Gaussian each step, with the scaling of its placement (see NoisePlacement).
     White,
-    /// Ornstein-Uhlenbeck: eta <- eta (1 - dt/tau_ou) + sqrt(2 dt/tau_ou) sigma xi, started from its
-    /// stationary law, so its standard deviation is sigma at every step; added unscaled.
+    /// Ornstein-Uhlenbeck, discretised exactly: eta <- eta e^{-dt/tau_ou} + sigma sqrt(1 - e^{-2 dt/tau_ou}) xi,
+    /// started from its stationary law, so its standard deviation is sigma at every step; added
+    /// unscaled.
     Ou,
 }
 

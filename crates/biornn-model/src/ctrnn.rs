@@ -550,9 +550,10 @@ impl<T: Real> Ctrnn<T> {
                 }
             }
             NoiseKind::Ou => {
+                // the exact discretisation: stationary standard deviation sigma at every step
                 let k = self.dt / self.noise.tau_ou;
-                let decay = T::from_f64(1.0 - k);
-                let kick = T::from_f64((2.0 * k).sqrt() * sigma);
+                let decay = T::from_f64((-k).exp());
+                let kick = T::from_f64((1.0 - (-2.0 * k).exp()).sqrt() * sigma);
                 let sig = T::from_f64(sigma);
                 let eta = &mut traj.scratch;
                 bulk.fill_normal_f32(&mut z);
