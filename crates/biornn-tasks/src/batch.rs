@@ -45,6 +45,8 @@ pub struct TaskBatch {
     pub latents: Vec<(&'static str, Vec<f64>)>,
     /// per-trial epoch boundaries `(name, on, off)` in steps; -1 where a trial lacks the epoch
     pub epochs: Vec<(&'static str, Vec<i32>, Vec<i32>)>,
+    /// the trials this batch was assembled from, kept so their buffers are reused next time
+    pub trials: Vec<Trial>,
 }
 
 impl TaskBatch {
@@ -156,25 +158,37 @@ pub fn generate_trials(
     streams: &Streams,
     index: u64,
 ) -> Vec<Trial> {
+    let mut trials = vec![];
+    generate_trials_into(task, spec, streams, index, &mut trials);
+    trials
+}
+
+/// As [`generate_trials`], reusing the trials in `trials`.
+pub fn generate_trials_into(
+    task: &dyn Task,
+    spec: &BatchSpec,
+    streams: &Streams,
+    index: u64,
+    trials: &mut Vec<Trial>,
+) {
     let content = streams.child("task_content", index);
     let timing = streams.child("task_timing", index);
     let noise = streams.child("input_noise", index);
-    (0..spec.batch_size)
-        .into_par_iter()
-        .map(|b| {
-            let mut shared = match spec.timing {
-                Timing::PerBatch => timing.stream("batch", 0),
-                Timing::PerTrial => timing.stream("trial", b as u64),
-            };
-            let mut c = content.stream("trial", b as u64);
-            let mut trial = task.trial(spec.dt, &mut shared, &mut c);
-            if spec.input_noise_std > 0.0 {
-                let mut rng = noise.stream("trial", b as u64).bulk();
-                rng.add_normal_f32(&mut trial.x, spec.input_noise_std as f32);
-            }
-            trial
-        })
-        .collect()
+    trials.resize_with(spec.batch_size, || {
+        Trial::new(task.n_in(), task.n_out(), spec.dt)
+    });
+    trials.par_iter_mut().enumerate().for_each(|(b, trial)| {
+        let mut shared = match spec.timing {
+            Timing::PerBatch => timing.stream("batch", 0),
+            Timing::PerTrial => timing.stream("trial", b as u64),
+        };
+        let mut c = content.stream("trial", b as u64);
+        task.trial_into(spec.dt, &mut shared, &mut c, trial);
+        if spec.input_noise_std > 0.0 {
+            let mut rng = noise.stream("trial", b as u64).bulk();
+            rng.add_normal_f32(&mut trial.x, spec.input_noise_std as f32);
+        }
+    });
 }
 
 /// Batch number `index` of `task`, with input noise.

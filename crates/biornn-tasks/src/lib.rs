@@ -27,7 +27,13 @@ pub trait Task: Send + Sync {
     fn summary(&self) -> String;
     /// The names of the epochs its trials have, in order.
     fn epoch_names(&self) -> &'static [&'static str];
-    fn trial(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream) -> Trial;
+    fn trial(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream) -> Trial {
+        let mut t = Trial::new(self.n_in(), self.n_out(), dt);
+        self.trial_into(dt, shared, content, &mut t);
+        t
+    }
+    /// Build a trial into `out`, reusing its buffers.
+    fn trial_into(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream, out: &mut Trial);
     /// Whether the output at a trial's last step counts as correct, given the target angle there
     /// (negative: the network should fixate).
     fn correct(&self, output_last: &[f32], y_loc_last: f32) -> bool;

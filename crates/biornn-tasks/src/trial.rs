@@ -45,6 +45,17 @@ impl Trial {
         }
     }
 
+    /// Empty this trial for reuse, keeping its buffers' capacity.
+    pub fn reset(&mut self, n_in: usize, n_out: usize, dt: f64) {
+        (self.n_in, self.n_out, self.dt, self.len) = (n_in, n_out, dt, 0);
+        self.x.clear();
+        self.y.clear();
+        self.cost.clear();
+        self.y_loc.clear();
+        self.epochs.clear();
+        self.latents.clear();
+    }
+
     /// Number of steps of a duration, floored as gyyang/multitask does (`int(ms / dt)`), separately for
     /// each segment.
     pub fn steps(&self, ms: f64) -> usize {

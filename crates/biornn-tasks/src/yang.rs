@@ -487,8 +487,15 @@ pub fn resolve(spec: &YangTrialSpec) -> Outcome {
 
 /// Build the trial a spec describes.
 pub fn build(spec: &YangTrialSpec, dt: f64) -> Trial {
-    let outcome = resolve(spec);
     let mut trial = Trial::new(N_INPUT, N_OUTPUT, dt);
+    build_into(spec, dt, &mut trial);
+    trial
+}
+
+/// Build the trial a spec describes into `trial`, reusing its buffers.
+pub fn build_into(spec: &YangTrialSpec, dt: f64, trial: &mut Trial) {
+    let outcome = resolve(spec);
+    trial.reset(N_INPUT, N_OUTPUT, dt);
     let s = spec;
     // Epochs, in gyyang's names.
     match s.rule.epoch_names().len() {
@@ -574,7 +581,6 @@ pub fn build(spec: &YangTrialSpec, dt: f64) -> Trial {
         "match",
         outcome.is_match.map_or(f64::NAN, |m| m as u8 as f64),
     );
-    trial
 }
 
 /// One Yang task as a [`Task`].
@@ -601,8 +607,14 @@ impl Task for YangTask {
     fn epoch_names(&self) -> &'static [&'static str] {
         self.rule.epoch_names()
     }
-    fn trial(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream) -> Trial {
-        build(&sample(self.rule, dt, self.easy, shared, content), dt)
+    fn trial_into(
+        &self,
+        dt: f64,
+        shared: &mut RngStream,
+        content: &mut RngStream,
+        out: &mut Trial,
+    ) {
+        build_into(&sample(self.rule, dt, self.easy, shared, content), dt, out)
     }
     fn correct(&self, output_last: &[f32], y_loc_last: f32) -> bool {
         correct(output_last, y_loc_last)

@@ -10,7 +10,7 @@ use crate::optim::Optimizer;
 use biornn_model::{Activation, Ctrnn, Grads, NoiseConfig};
 use biornn_numerics::linalg::{cm, cm_mut, gemm, rm};
 use biornn_numerics::{Result, Streams};
-use biornn_tasks::yang::{build, YangRule, YangTrialSpec};
+use biornn_tasks::yang::{build_into, YangRule, YangTrialSpec};
 use biornn_tasks::TaskBatch;
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -48,8 +48,10 @@ pub fn fixed_length_batch(steps: usize, batch: usize, index: u64) -> TaskBatch {
 pub fn fixed_length_batch_into(steps: usize, batch: usize, index: u64, out: &mut TaskBatch) {
     let mut rng = Streams::new(17).stream("bench_batch", index);
     let go = (steps / 4).max(1).min(steps.saturating_sub(1));
-    let trials: Vec<_> = (0..batch)
-        .map(|_| {
+    let mut trials = std::mem::take(&mut out.trials);
+    trials.resize_with(batch, || biornn_tasks::Trial::new(N_IN, N_OUT, 20.0));
+    for trial in trials.iter_mut() {
+        {
             let spec = YangTrialSpec {
                 rule: YangRule::FdGo,
                 stim1_loc: rng.uniform_in(0.0, 2.0 * PI),
@@ -64,10 +66,11 @@ pub fn fixed_length_batch_into(steps: usize, batch: usize, index: u64, out: &mut
                 response_on: steps - go,
                 t_end: steps,
             };
-            build(&spec, 20.0)
-        })
-        .collect();
+            build_into(&spec, 20.0, trial);
+        }
+    }
     out.assemble_from(&trials);
+    out.trials = trials;
 }
 
 /// Floating-point operations of one training iteration's matrix products (elementwise work is not
