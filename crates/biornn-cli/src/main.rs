@@ -47,6 +47,9 @@ enum Command {
         /// train this many independent networks (seeds seed, seed+1, ...) at once, in parallel
         #[arg(long, default_value_t = 1)]
         seeds: usize,
+        /// continue the run in this directory from its newest good checkpoint
+        #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "name", "seed", "max_steps", "seeds"])]
+        resume: Option<PathBuf>,
     },
     /// Per-task performance of a trained run (a run directory or a checkpoint .npz).
     Eval {
@@ -183,7 +186,18 @@ fn run(command: Command) -> Result<()> {
             max_steps,
             quiet,
             seeds,
+            resume,
         } => {
+            if let Some(dir) = resume {
+                eprintln!("resuming {}", dir.display());
+                let opts = trainer::TrainOptions {
+                    progress: true,
+                    verbose: !quiet,
+                    ..Default::default()
+                };
+                let s = trainer::resume(&dir, &opts)?;
+                return report(&s, &dir);
+            }
             let mut cfg = match &config {
                 Some(p) => RunConfig::load(p)?,
                 None => RunConfig::default(),
@@ -218,26 +232,10 @@ fn run(command: Command) -> Result<()> {
                 &trainer::TrainOptions {
                     progress: true,
                     verbose: !quiet,
+                    ..Default::default()
                 },
             )?;
-            println!(
-                "{} after {} steps ({} trials, {:.1} s): min perf {:.3}, mean perf {:.3}",
-                if s.reached_target {
-                    "reached target"
-                } else {
-                    "stopped"
-                },
-                s.steps,
-                s.trials,
-                s.wall_s,
-                s.min_perf,
-                s.mean_perf
-            );
-            for (task, p) in &s.perf {
-                println!("  {task:<16} {p:.3}");
-            }
-            println!("run directory: {}", dir.display());
-            Ok(())
+            report(&s, &dir)
         }
         Command::Eval { run, trials, json } => {
             if trials == 0 {
@@ -328,6 +326,27 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn report(s: &trainer::Summary, dir: &Path) -> Result<()> {
+    println!(
+        "{} after {} steps ({} trials, {:.1} s): min perf {:.3}, mean perf {:.3}",
+        if s.reached_target {
+            "reached target"
+        } else {
+            "stopped"
+        },
+        s.steps,
+        s.trials,
+        s.wall_s,
+        s.min_perf,
+        s.mean_perf
+    );
+    for (task, p) in &s.perf {
+        println!("  {task:<16} {p:.3}");
+    }
+    println!("run directory: {}", dir.display());
+    Ok(())
 }
 
 fn train_seeds(cfg: &RunConfig, runs: &Path, k: usize) -> Result<()> {

@@ -193,7 +193,8 @@ pub fn encode_npy(array: &NpyArray) -> Vec<u8> {
     out
 }
 
-fn crc32(data: &[u8]) -> u32 {
+/// CRC-32 (IEEE), as zip uses.
+pub fn crc32(data: &[u8]) -> u32 {
     static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
         let mut t = [0u32; 256];

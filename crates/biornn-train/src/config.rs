@@ -67,6 +67,10 @@ pub struct TrainConfig {
     /// the batch is split into this many chunks processed in parallel; the result depends on this
     /// number, never on the number of threads
     pub batch_chunks: usize,
+    /// on a NaN or infinity, roll back to the last evaluation and multiply the learning rate by this
+    pub divergence_lr_factor: f64,
+    /// stop after this many rollbacks
+    pub max_divergences: usize,
 }
 
 impl Default for TrainConfig {
@@ -95,6 +99,8 @@ impl Default for TrainConfig {
             eval_recurrent_noise: false,
             checkpoint_every: 5,
             batch_chunks: 2,
+            divergence_lr_factor: 0.5,
+            max_divergences: 5,
         }
     }
 }
@@ -205,6 +211,13 @@ impl RunConfig {
             positive("train.clip_norm", v)?;
         }
         positive("train.lr_decay_factor", t.lr_decay_factor)?;
+        if !(t.divergence_lr_factor > 0.0 && t.divergence_lr_factor < 1.0) {
+            return Err(Error::invalid(
+                "train.divergence_lr_factor",
+                t.divergence_lr_factor,
+                "allowed: a factor in (0, 1)",
+            ));
+        }
         for (f, v) in [
             ("train.l1_rate", t.l1_rate),
             ("train.l2_rate", t.l2_rate),

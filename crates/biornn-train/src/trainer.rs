@@ -8,7 +8,7 @@
 //!             summary.json      steps, trials, wall_s, perf per task, min_perf, mean_perf
 //! ```
 
-use crate::checkpoint;
+use crate::checkpoint::{self, LoopState};
 use crate::config::RunConfig;
 use crate::engine::Engine;
 use crate::eval::{evaluate, min_mean, TaskScore};
@@ -62,37 +62,36 @@ pub struct TrainOptions {
     pub progress: bool,
     /// print a line at each evaluation
     pub verbose: bool,
+    /// testing hook: the loss at this step is replaced by NaN once, to exercise the divergence guard
+    pub inject_nan_at_step: Option<usize>,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            progress: false,
+            verbose: false,
+            inject_nan_at_step: None,
+        }
+    }
 }
 
 /// Train the network a config describes, writing everything into `run_dir`.
 pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Summary> {
     cfg.validate()?;
+    // Written first: an unwritable directory is reported now, not after an hour of training.
     write_atomic(&run_dir.join("config.toml"), cfg.to_toml().as_bytes())?;
-    let start = Instant::now();
-    let streams = Streams::new(cfg.seed);
     let (n_in, n_out) = (cfg.task.n_in(), cfg.task.n_out());
-    let mut net = Ctrnn::<f32>::new(&cfg.model, n_in, n_out, cfg.task.dt, &streams)?;
-    let tasks = cfg.task.tasks()?;
-    let weights = cfg.task.weights()?;
-    let tc = &cfg.train;
-    let mut opt = Optimizer::<f32>::new(tc, n_in, cfg.model.n_rec, n_out);
-    let mut grads = Grads::<f32>::zeros(n_in, cfg.model.n_rec, n_out);
-    let mut engine = Engine::<f32>::default();
-    let mut eval_engine = Engine::<f32>::default();
-    let train_streams = streams.child("train", 0);
-    let noise_streams = streams.child("noise", 0);
-    let mut rule_rng = streams.stream("rule", 0);
-    let mut batch = TaskBatch::default();
-    let spec = BatchSpec {
-        dt: cfg.task.dt,
-        batch_size: tc.batch_size,
-        timing: cfg.task.timing,
-        input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
-    };
-
+    let net = Ctrnn::<f32>::new(
+        &cfg.model,
+        n_in,
+        n_out,
+        cfg.task.dt,
+        &Streams::new(cfg.seed),
+    )?;
+    let opt = Optimizer::<f32>::new(&cfg.train, n_in, cfg.model.n_rec, n_out);
     let metrics_path = run_dir.join("metrics.csv");
-    let mut metrics = std::fs::File::create(&metrics_path)
-        .map_err(|e| Error::new(format!("{}: {e}", metrics_path.display())))?;
+    let tasks = cfg.task.tasks()?;
     let header: Vec<String> = ["step", "trials", "train_loss", "eval_loss"]
         .iter()
         .map(|s| s.to_string())
@@ -103,7 +102,118 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
                 .map(|s| s.to_string()),
         )
         .collect();
-    writeln!(metrics, "{}", header.join(","))?;
+    write_atomic(&metrics_path, format!("{}\n", header.join(",")).as_bytes())?;
+    let state = LoopState {
+        lr_scale: 1.0,
+        ..Default::default()
+    };
+    run(cfg, run_dir, net, opt, state, false, opts)
+}
+
+/// Continue a run from its newest readable checkpoint; corrupt or truncated ones are reported and
+/// skipped. The result is bit-identical to a run that was never interrupted.
+pub fn resume(run_dir: &Path, opts: &TrainOptions) -> Result<Summary> {
+    let dir = run_dir.join("checkpoints");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::new(format!("{}: {e}: not a run directory?", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "npz"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .collect();
+    files.sort();
+    let mut failures = vec![];
+    for path in files.iter().rev() {
+        match checkpoint::load_training(path) {
+            Ok((loaded, opt, state)) => {
+                for f in &failures {
+                    eprintln!("warning: {f}; fell back to {}", path.display());
+                }
+                if !failures.is_empty() && files.len() > 1 {
+                    eprintln!(
+                        "resuming from the previous good checkpoint, step {}",
+                        state.step
+                    );
+                }
+                truncate_metrics(&run_dir.join("metrics.csv"), state.step)?;
+                return run(&loaded.config, run_dir, loaded.net, opt, state, true, opts);
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    Err(Error::new(format!(
+        "{}: no readable checkpoint to resume from{}",
+        run_dir.display(),
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", failures.join("; "))
+        }
+    )))
+}
+
+/// Keep the header and the rows up to `step` (the rows a resumed run would otherwise write twice),
+/// and drop a last line cut short by a crash.
+fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let columns = header.split(',').count();
+    let mut kept = format!("{header}\n");
+    for line in lines {
+        let complete = line.split(',').count() == columns && text.contains(&format!("{line}\n"));
+        match line.split(',').next().and_then(|s| s.parse::<usize>().ok()) {
+            Some(s) if complete && s <= step => kept.push_str(&format!("{line}\n")),
+            _ => {}
+        }
+    }
+    write_atomic(path, kept.as_bytes())
+}
+
+/// The state the divergence guard returns to.
+struct Snapshot {
+    params: biornn_model::Params<f32>,
+    opt: Optimizer<f32>,
+    state: LoopState,
+}
+
+fn run(
+    cfg: &RunConfig,
+    run_dir: &Path,
+    mut net: Ctrnn<f32>,
+    mut opt: Optimizer<f32>,
+    mut state: LoopState,
+    resumed: bool,
+    opts: &TrainOptions,
+) -> Result<Summary> {
+    let start = Instant::now();
+    let streams = Streams::new(cfg.seed);
+    let (n_in, n_out) = (cfg.task.n_in(), cfg.task.n_out());
+    let tasks = cfg.task.tasks()?;
+    let weights = cfg.task.weights()?;
+    let tc = &cfg.train;
+    let mut grads = Grads::<f32>::zeros(n_in, cfg.model.n_rec, n_out);
+    let mut engine = Engine::<f32>::default();
+    let mut eval_engine = Engine::<f32>::default();
+    let train_streams = streams.child("train", 0);
+    let noise_streams = streams.child("noise", 0);
+    let mut batch = TaskBatch::default();
+    let spec = BatchSpec {
+        dt: cfg.task.dt,
+        batch_size: tc.batch_size,
+        timing: cfg.task.timing,
+        input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
+    };
+    let metrics_path = run_dir.join("metrics.csv");
+    let mut metrics = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics_path)
+        .map_err(|e| Error::new(format!("{}: {e}", metrics_path.display())))?;
 
     let bar = ProgressBar::new(tc.max_steps as u64);
     if opts.progress && std::io::stderr().is_terminal() {
@@ -115,25 +225,32 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
+    bar.set_position(state.step as u64);
 
-    let mut loss_acc = 0.0;
-    let mut loss_count = 0usize;
-    let mut evals = 0usize;
-    let mut step = 0usize;
-    let mut scores: Vec<TaskScore>;
+    let wall = |start: &Instant, state: &LoopState| state.wall_s + start.elapsed().as_secs_f64();
+    // The evaluation at the step a checkpoint was taken is already in metrics.csv.
+    let mut skip_eval_at = resumed.then_some(state.step);
+    let mut snapshot = Snapshot {
+        params: net.params.clone(),
+        opt: opt.clone(),
+        state,
+    };
+    let mut injected = false;
+    let mut scores: Vec<TaskScore> = vec![];
     loop {
-        // Evaluate at step 0, every eval_every steps, and at the end.
-        let finishing = step >= tc.max_steps;
-        if step % tc.eval_every == 0 || finishing {
+        let finishing = state.step >= tc.max_steps;
+        let due = state.step % tc.eval_every == 0 || finishing;
+        if due && skip_eval_at != Some(state.step) {
             scores = evaluate(&net, cfg, tc.eval_trials, &mut eval_engine)?;
             let (min_perf, mean_perf) = min_mean(&scores);
             let eval_loss = scores.iter().map(|s| s.loss).sum::<f64>() / scores.len() as f64;
             // mean training loss since the previous evaluation (none before the first update)
-            let train_loss = (loss_count > 0).then(|| loss_acc / loss_count as f64);
-            let wall = start.elapsed().as_secs_f64();
+            let train_loss =
+                (state.loss_count > 0).then(|| state.loss_acc / state.loss_count as f64);
+            let w = wall(&start, &state);
             let mut row = vec![
-                step.to_string(),
-                (step * tc.batch_size).to_string(),
+                state.step.to_string(),
+                (state.step * tc.batch_size).to_string(),
                 train_loss.map_or(String::new(), |l| format!("{l:.6}")),
                 format!("{eval_loss:.6}"),
             ];
@@ -141,67 +258,130 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
             row.extend([
                 format!("{min_perf:.4}"),
                 format!("{mean_perf:.4}"),
-                format!("{wall:.2}"),
+                format!("{w:.2}"),
             ]);
             writeln!(metrics, "{}", row.join(","))?;
             metrics.flush()?;
             let loss_text = train_loss.map_or("-".to_string(), |l| format!("{l:.5}"));
-            let line = format!(
-                "step {step:>7}  loss {loss_text:>7}  min perf {min_perf:.3}  mean perf {mean_perf:.3}  {wall:.1} s"
-            );
             bar.set_message(format!("min perf {min_perf:.3}"));
             if opts.verbose {
-                bar.suspend(|| eprintln!("{line}"));
+                let step = state.step;
+                bar.suspend(|| {
+                    eprintln!(
+                        "step {step:>7}  loss {loss_text:>7}  min perf {min_perf:.3}  mean perf {mean_perf:.3}  {w:.1} s"
+                    )
+                });
             }
-            loss_acc = 0.0;
-            loss_count = 0;
-            evals += 1;
-            if evals % tc.checkpoint_every == 0 {
+            state.loss_acc = 0.0;
+            state.loss_count = 0;
+            state.evals += 1;
+            // The first checkpoint comes at once, so a full disk is reported at the start.
+            if state.evals % tc.checkpoint_every == 0 || state.evals == 1 {
+                let mut saved = state;
+                saved.wall_s = w;
                 let path = run_dir
                     .join("checkpoints")
-                    .join(format!("step_{step:08}.npz"));
-                checkpoint::save(&path, &net, cfg, step)?;
+                    .join(format!("step_{:08}.npz", state.step));
+                checkpoint::save_training(&path, &net, &opt, cfg, &saved)?;
                 prune_checkpoints(&run_dir.join("checkpoints"), 3);
             }
+            snapshot = Snapshot {
+                params: net.params.clone(),
+                opt: opt.clone(),
+                state,
+            };
             if min_perf >= tc.target_perf || finishing {
                 break;
             }
+        } else if finishing {
+            // resumed exactly at the end
+            scores = evaluate(&net, cfg, tc.eval_trials, &mut eval_engine)?;
+            break;
         }
+        skip_eval_at = None;
 
-        let r = rule_rng.weighted_index(&weights);
-        generate_into(&tasks[r], &spec, &train_streams, step as u64, &mut batch);
-        let report = engine.loss_and_grad(
+        let r = streams
+            .stream("rule", state.step as u64)
+            .weighted_index(&weights);
+        generate_into(
+            &tasks[r],
+            &spec,
+            &train_streams,
+            state.step as u64,
+            &mut batch,
+        );
+        let mut report = engine.loss_and_grad(
             &net,
             &batch,
             tc,
-            Some((&noise_streams, step as u64)),
+            Some((&noise_streams, state.step as u64)),
             &mut grads,
         );
-        if !report.total.is_finite() || !grads.all_finite() {
-            checkpoint::save(&run_dir.join("model.npz"), &net, cfg, step)?;
-            return Err(Error::new(format!(
-                "training diverged at step {step} (loss {}, task {}); the last good weights are in {}. \
-                 Try a lower train.learning_rate or train.clip_norm.",
-                report.total,
-                tasks[r].name(),
-                run_dir.join("model.npz").display()
-            )));
+        if opts.inject_nan_at_step == Some(state.step) && !injected {
+            injected = true;
+            report.total = f64::NAN;
         }
-        clip(&mut grads, tc.clip_value, tc.clip_norm);
-        opt.step(&mut net, &grads, learning_rate(tc, step));
-        loss_acc += report.total;
-        loss_count += 1;
-        step += 1;
-        bar.set_position(step as u64);
+        let mut diverged = !report.total.is_finite() || !grads.all_finite();
+        if !diverged {
+            clip(&mut grads, tc.clip_value, tc.clip_norm);
+            opt.step(
+                &mut net,
+                &grads,
+                learning_rate(tc, state.step) * state.lr_scale,
+            );
+            diverged = !net.params.all_finite();
+        }
+        if diverged {
+            let failed_at = state.step;
+            let divergences = state.divergences + 1;
+            let lr_scale = state.lr_scale * tc.divergence_lr_factor;
+            net.set_params(snapshot.params.clone());
+            opt = snapshot.opt.clone();
+            state = snapshot.state;
+            if divergences > tc.max_divergences {
+                checkpoint::save(&run_dir.join("model.npz"), &net, cfg, state.step)?;
+                return Err(Error::new(format!(
+                    "training diverged {divergences} times (the last at step {failed_at}, task {}); \
+                     stopping. The last good weights (step {}) are in {}. Try a lower train.learning_rate \
+                     or set train.clip_norm.",
+                    tasks[r].name(),
+                    state.step,
+                    run_dir.join("model.npz").display()
+                )));
+            }
+            state.divergences = divergences;
+            state.lr_scale = lr_scale;
+            bar.suspend(|| {
+                eprintln!(
+                    "warning: NaN or infinity at step {failed_at} (task {}); rolled back to step {} and \
+                     scaled the learning rate by {} to {:.3e} ({divergences} of at most {} rollbacks)",
+                    tasks[r].name(),
+                    state.step,
+                    tc.divergence_lr_factor,
+                    learning_rate(tc, state.step) * lr_scale,
+                    tc.max_divergences
+                )
+            });
+            snapshot.state.divergences = divergences;
+            snapshot.state.lr_scale = lr_scale;
+            skip_eval_at = Some(state.step);
+            continue;
+        }
+        state.loss_acc += report.total;
+        state.loss_count += 1;
+        state.step += 1;
+        bar.set_position(state.step as u64);
     }
     bar.finish_and_clear();
 
-    checkpoint::save(&run_dir.join("model.npz"), &net, cfg, step)?;
+    let mut saved = state;
+    saved.wall_s = wall(&start, &state);
+    checkpoint::save_training(&run_dir.join("model.npz"), &net, &opt, cfg, &saved)?;
     let (min_perf, mean_perf) = min_mean(&scores);
     let summary = Summary {
-        steps: step,
-        trials: step * tc.batch_size,
-        wall_s: start.elapsed().as_secs_f64(),
+        steps: state.step,
+        trials: state.step * tc.batch_size,
+        wall_s: saved.wall_s,
         perf: scores.iter().map(|s| (s.task.clone(), s.perf)).collect(),
         min_perf,
         mean_perf,
@@ -226,14 +406,7 @@ pub fn train_seeds(cfg: &RunConfig, base: &Path, k: usize) -> Result<Vec<(u64, S
             let dir = base.join(format!("seed-{}", c.seed));
             std::fs::create_dir_all(dir.join("checkpoints"))
                 .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
-            let s = train(
-                &c,
-                &dir,
-                &TrainOptions {
-                    progress: false,
-                    verbose: false,
-                },
-            )?;
+            let s = train(&c, &dir, &TrainOptions::default())?;
             Ok((c.seed, s))
         })
         .collect()
