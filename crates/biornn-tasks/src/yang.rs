@@ -199,6 +199,113 @@ pub struct YangTrialSpec {
     pub t_end: usize,
 }
 
+impl YangTrialSpec {
+    /// Check a spec handed in by a user (for psychometric trials): times in order and within the
+    /// trial, angles and strengths finite where used. [`build`] assumes a valid spec.
+    pub fn validate(&self) -> biornn_numerics::Result<()> {
+        use biornn_numerics::Error;
+        let s = self;
+        let order = |field: &str, a: usize, b: usize, what: &str| -> biornn_numerics::Result<()> {
+            if a > b {
+                return Err(Error::invalid(field, a, what));
+            }
+            Ok(())
+        };
+        if s.t_end == 0 || s.t_end > 1_000_000 {
+            return Err(Error::invalid(
+                "t_end",
+                s.t_end,
+                "allowed: 1 to 1000000 steps",
+            ));
+        }
+        order(
+            "stim1_on",
+            s.stim1_on,
+            s.stim1_off,
+            "must not exceed stim1_off",
+        )?;
+        order("stim1_off", s.stim1_off, s.t_end, "must not exceed t_end")?;
+        order(
+            "stim2_on",
+            s.stim2_on,
+            s.stim2_off,
+            "must not exceed stim2_off",
+        )?;
+        order("stim2_off", s.stim2_off, s.t_end, "must not exceed t_end")?;
+        order("fix_off", s.fix_off, s.t_end, "must not exceed t_end")?;
+        order(
+            "response_on",
+            s.response_on,
+            s.t_end,
+            "must not exceed t_end",
+        )?;
+        order(
+            "stim1_on",
+            s.stim1_on,
+            s.response_on,
+            "must not exceed response_on",
+        )?;
+        let epochs = self.rule.epoch_names().len();
+        if epochs >= 4 {
+            order(
+                "stim1_off",
+                s.stim1_off,
+                s.response_on,
+                "must not exceed response_on",
+            )?;
+        }
+        if epochs == 6 {
+            order(
+                "stim1_off",
+                s.stim1_off,
+                s.stim2_on,
+                "must not exceed stim2_on",
+            )?;
+            order(
+                "stim2_off",
+                s.stim2_off,
+                s.response_on,
+                "must not exceed response_on",
+            )?;
+        }
+        if !s.stim1_loc.is_finite() {
+            return Err(Error::invalid(
+                "stim1_loc",
+                s.stim1_loc,
+                "allowed: a finite angle in radians",
+            ));
+        }
+        if s.stim1_strength.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                "stim1_strength",
+                format!("{:?}", s.stim1_strength),
+                "allowed: finite strengths",
+            ));
+        }
+        let needs_stim2 = !matches!(
+            self.rule,
+            FdGo | ReactGo | DelayGo | FdAnti | ReactAnti | DelayAnti
+        );
+        if needs_stim2 && s.stim2_loc.is_nan() {
+            return Err(Error::invalid(
+                "stim2_loc",
+                s.stim2_loc,
+                &format!("{} needs a second stimulus", self.rule.name()),
+            ));
+        }
+        if !s.stim2_loc.is_nan()
+            && (!s.stim2_loc.is_finite() || s.stim2_strength.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::invalid(
+                "stim2",
+                format!("{} {:?}", s.stim2_loc, s.stim2_strength),
+                "allowed: a finite angle and strengths, or stim2_loc NaN for none",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The correct behaviour for a spec.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Outcome {
