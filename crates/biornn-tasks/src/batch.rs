@@ -60,21 +60,18 @@ impl TaskBatch {
     /// Assemble trials into this batch, reusing its buffers (no allocation once they are large
     /// enough).
     pub fn assemble_from(&mut self, trials: &[Trial]) {
-        fn refill<V: Copy>(v: &mut Vec<V>, n: usize, value: V) {
-            v.clear();
-            v.resize(n, value);
-        }
         let batch = trials.len();
         let n_in = trials[0].n_in;
         let n_out = trials[0].n_out;
         let steps = trials.iter().map(|t| t.len).max().unwrap_or(0);
         let out = self;
         (out.steps, out.batch, out.n_in, out.n_out) = (steps, batch, n_in, n_out);
-        refill(&mut out.x, steps * batch * n_in, 0.0);
-        refill(&mut out.y, steps * batch * n_out, 0.0);
-        refill(&mut out.cost, steps * batch * n_out, 0.0);
-        refill(&mut out.y_loc, steps * batch, -1.0);
-        refill(&mut out.class, steps * batch, -1);
+        // Every element is written below (copied, or set on padding), so no clearing pass.
+        out.x.resize(steps * batch * n_in, 0.0);
+        out.y.resize(steps * batch * n_out, 0.0);
+        out.cost.resize(steps * batch * n_out, 0.0);
+        out.y_loc.resize(steps * batch, -1.0);
+        out.class.resize(steps * batch, -1);
         out.lengths.clear();
         out.lengths.extend(trials.iter().map(|t| t.len));
         out.latents.clear();
@@ -82,21 +79,33 @@ impl TaskBatch {
         let n_ring = n_out - 1;
         let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
         for (b, tr) in trials.iter().enumerate() {
-            for t in 0..tr.len {
+            for t in 0..steps {
                 let c = t * batch + b;
-                out.x[c * n_in..(c + 1) * n_in].copy_from_slice(&tr.x[t * n_in..(t + 1) * n_in]);
-                out.y[c * n_out..(c + 1) * n_out]
-                    .copy_from_slice(&tr.y[t * n_out..(t + 1) * n_out]);
-                out.cost[c * n_out..(c + 1) * n_out]
-                    .copy_from_slice(&tr.cost[t * n_out..(t + 1) * n_out]);
-                let loc = tr.y_loc[t];
-                out.y_loc[c] = loc;
-                // the ring unit whose preferred angle k * spacing is nearest the target
-                out.class[c] = if loc < 0.0 {
-                    0
+                let (xb, yb, cb) = (
+                    &mut out.x[c * n_in..(c + 1) * n_in],
+                    &mut out.y[c * n_out..(c + 1) * n_out],
+                    &mut out.cost[c * n_out..(c + 1) * n_out],
+                );
+                if t < tr.len {
+                    xb.copy_from_slice(&tr.x[t * n_in..(t + 1) * n_in]);
+                    yb.copy_from_slice(&tr.y[t * n_out..(t + 1) * n_out]);
+                    cb.copy_from_slice(&tr.cost[t * n_out..(t + 1) * n_out]);
+                    let loc = tr.y_loc[t];
+                    out.y_loc[c] = loc;
+                    // the ring unit whose preferred angle k * spacing is nearest the target
+                    out.class[c] = if loc < 0.0 {
+                        0
+                    } else {
+                        1 + ((loc as f64 / spacing).round() as usize % n_ring) as i32
+                    };
                 } else {
-                    1 + ((loc as f64 / spacing).round() as usize % n_ring) as i32
-                };
+                    // padding: no input, no loss
+                    xb.fill(0.0);
+                    yb.fill(0.0);
+                    cb.fill(0.0);
+                    out.y_loc[c] = -1.0;
+                    out.class[c] = -1;
+                }
             }
         }
         for (k, (name, _)) in trials[0].latents.iter().enumerate() {
