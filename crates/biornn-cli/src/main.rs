@@ -60,6 +60,9 @@ enum Command {
         /// print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// evaluate with recurrent noise on or off (default: as the run's config says)
+        #[arg(long, value_parser = ["on", "off"])]
+        recurrent_noise: Option<String>,
     },
     /// Inspect tasks.
     Task {
@@ -237,12 +240,20 @@ fn run(command: Command) -> Result<()> {
             )?;
             report(&s, &dir)
         }
-        Command::Eval { run, trials, json } => {
+        Command::Eval {
+            run,
+            trials,
+            json,
+            recurrent_noise,
+        } => {
             if trials == 0 {
                 return Err(Error::invalid("--trials", 0, "allowed: a positive count"));
             }
             let path = checkpoint_path(&run)?;
-            let loaded = checkpoint::load(&path)?;
+            let mut loaded = checkpoint::load(&path)?;
+            if let Some(n) = recurrent_noise {
+                loaded.config.train.eval_recurrent_noise = n == "on";
+            }
             let scores =
                 eval::evaluate(&loaded.net, &loaded.config, trials, &mut Engine::default())?;
             let (min, mean) = eval::min_mean(&scores);
@@ -250,13 +261,23 @@ fn run(command: Command) -> Result<()> {
                 let v = serde_json::json!({
                     "checkpoint": path.display().to_string(),
                     "step": loaded.step,
+                    "recurrent_noise": loaded.config.train.eval_recurrent_noise,
                     "tasks": scores,
                     "min_perf": min,
                     "mean_perf": mean,
                 });
                 println!("{}", serde_json::to_string_pretty(&v).unwrap());
             } else {
-                println!("{} (step {})", path.display(), loaded.step);
+                println!(
+                    "{} (step {}, recurrent noise {})",
+                    path.display(),
+                    loaded.step,
+                    if loaded.config.train.eval_recurrent_noise {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                );
                 println!(
                     "{:<16} {:>6} {:>10} {:>7}",
                     "task", "perf", "loss", "trials"
