@@ -51,10 +51,11 @@ echo "  biornn $($bin bench train --n 256 --batch 64 --steps 600 --iters 2 --war
   "torch $("$py" bench/pytorch/ctrnn_bench.py --n 256 --batch 64 --steps 600 --iters 2 --warmup 1 | val peak_rss_mib) MiB"
 
 echo
-echo "Task generation, 64 Yang trials with input noise: $($bin bench tasks | val us_per_batch) us"
+echo "Task generation, 64 Yang trials: $($bin bench tasks | val us_per_batch) us with input noise," \
+  "$($bin bench tasks --no-noise | val us_per_batch) us without"
 echo
 echo "Networks trained per hour (N=50, B=20, T=600, 1000 updates each):"
 for k in 1 2 8 100; do
-  iters=$(( k >= 100 ? 2 : 10 ))
+  iters=$(( k >= 100 ? 10 : 30 ))
   echo "  K=$k: $($bin bench seeds --k "$k" --n 50 --batch 20 --steps 600 --iters "$iters" | val networks_per_hour)"
 done

@@ -115,6 +115,9 @@ enum BenchCommand {
         batch: usize,
         #[arg(long, default_value_t = 200)]
         iters: usize,
+        /// leave out the input noise
+        #[arg(long)]
+        no_noise: bool,
     },
     /// K independent networks trained at once; prints networks per hour.
     Seeds {
@@ -434,7 +437,11 @@ fn bench(command: BenchCommand) -> Result<()> {
                 println!("fraction_of_faer={:.3}", r.gflops() / c.gflops());
             }
         }
-        BenchCommand::Tasks { batch, iters } => {
+        BenchCommand::Tasks {
+            batch,
+            iters,
+            no_noise,
+        } => {
             if batch == 0 || iters == 0 {
                 return Err(Error::invalid(
                     "--batch/--iters",
@@ -442,7 +449,10 @@ fn bench(command: BenchCommand) -> Result<()> {
                     "allowed: positive counts",
                 ));
             }
-            println!("us_per_batch={:.1}", bench::bench_tasks(batch, iters));
+            println!(
+                "us_per_batch={:.1}",
+                bench::bench_tasks(batch, iters, !no_noise)
+            );
         }
         BenchCommand::Seeds {
             k,

@@ -236,13 +236,21 @@ impl BulkRng {
     #[inline(always)]
     fn next_block(&mut self) -> [f32; 2 * LANES] {
         let bits = self.next_lanes();
+        // Work on 32-bit halves so that the integer-to-float conversions vectorise; the values are
+        // those of bits 0..24 (u1), 24..48 (v) and 48..50 (quadrant) of each 64-bit draw.
+        let mut lo = [0u32; LANES];
+        let mut hi = [0u32; LANES];
+        for l in 0..LANES {
+            lo[l] = bits[l] as u32;
+            hi[l] = (bits[l] >> 32) as u32;
+        }
         let mut out = [0f32; 2 * LANES];
         let (first, second) = out.split_at_mut(LANES);
         for l in 0..LANES {
-            let b = bits[l];
-            let u1 = ((b & 0xFF_FFFF) as f32 + 1.0) * (1.0 / 16_777_216.0); // (0, 1]
-            let v = ((b >> 24) & 0xFF_FFFF) as f32 * (1.0 / 16_777_216.0) - 0.5; // [-0.5, 0.5)
-            let quadrant = (b >> 48) & 3;
+            let u1 = ((lo[l] & 0xFF_FFFF) as i32 as f32 + 1.0) * (1.0 / 16_777_216.0); // (0, 1]
+            let v24 = (lo[l] >> 24) | ((hi[l] & 0xFFFF) << 8);
+            let v = v24 as i32 as f32 * (1.0 / 16_777_216.0) - 0.5; // [-0.5, 0.5)
+            let quadrant = (hi[l] >> 16) & 3;
             let r = (-2.0 * ln_f32(u1)).sqrt();
             let phi = v * std::f32::consts::FRAC_PI_2; // [-pi/4, pi/4)
             let (sin, cos) = sin_cos_small(phi);
@@ -452,6 +460,21 @@ mod tests {
             .bulk()
             .fill_normal_f32(&mut other);
         assert_ne!(other, again);
+    }
+
+    #[test]
+    fn bit_extraction_from_halves_matches_the_64_bit_form() {
+        let mut r = Streams::new(9).stream("bits", 0);
+        for _ in 0..100_000 {
+            let b = r.next_u64();
+            let (lo, hi) = (b as u32, (b >> 32) as u32);
+            assert_eq!((lo & 0xFF_FFFF) as u64, b & 0xFF_FFFF);
+            assert_eq!(
+                ((lo >> 24) | ((hi & 0xFFFF) << 8)) as u64,
+                (b >> 24) & 0xFF_FFFF
+            );
+            assert_eq!(((hi >> 16) & 3) as u64, (b >> 48) & 3);
+        }
     }
 
     #[test]

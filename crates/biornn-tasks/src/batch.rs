@@ -215,7 +215,10 @@ pub fn generate_into(
     index: u64,
     out: &mut TaskBatch,
 ) {
-    out.assemble_from(&generate_trials(task, spec, streams, index));
+    let mut trials = std::mem::take(&mut out.trials);
+    generate_trials_into(task, spec, streams, index, &mut trials);
+    out.assemble_from(&trials);
+    out.trials = trials;
 }
 
 /// An evaluation set: `groups` batches of `spec.batch_size` trials (each group with its own timing

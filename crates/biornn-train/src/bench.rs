@@ -318,15 +318,16 @@ pub fn bench_seeds(k: usize, n: usize, batch: usize, steps: usize, iters: usize)
     Ok(t0.elapsed().as_secs_f64())
 }
 
-/// Microseconds to generate one batch of `batch` Yang trials with input noise (rules in turn).
-pub fn bench_tasks(batch: usize, iters: usize) -> f64 {
+/// Microseconds to generate one batch of `batch` Yang trials (rules in turn), with gyyang's input noise
+/// or without.
+pub fn bench_tasks(batch: usize, iters: usize, noise: bool) -> f64 {
     use biornn_tasks::yang::YangTask;
     use biornn_tasks::{generate_into, BatchSpec, Timing};
     let spec = BatchSpec {
         dt: 20.0,
         batch_size: batch,
         timing: Timing::PerBatch,
-        input_noise_std: 0.0316,
+        input_noise_std: if noise { 0.0316 } else { 0.0 },
     };
     let streams = Streams::new(3);
     let mut us = vec![];
