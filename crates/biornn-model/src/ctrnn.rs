@@ -385,6 +385,19 @@ impl<T: Real> Ctrnn<T> {
         Ok(net)
     }
 
+    /// The shapes of the six parameter tensors, in the order of `PARAM_NAMES`.
+    pub fn param_shapes(&self) -> [Vec<usize>; 6] {
+        let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        [
+            vec![n, ni],
+            vec![n, n],
+            vec![no, n],
+            vec![n],
+            vec![no],
+            vec![n],
+        ]
+    }
+
     pub fn dt(&self) -> f64 {
         self.dt
     }

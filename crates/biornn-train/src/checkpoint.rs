@@ -110,15 +110,7 @@ pub fn save_training(
     state: &LoopState,
 ) -> Result<()> {
     let mut m = to_arrays(net, cfg, state.step);
-    let (n, ni, no) = (net.n_rec, net.n_in, net.n_out);
-    let shapes = [
-        vec![n, ni],
-        vec![n, n],
-        vec![no, n],
-        vec![n],
-        vec![no],
-        vec![n],
-    ];
+    let shapes = net.param_shapes();
     for (k, name) in PARAM_NAMES.iter().enumerate() {
         m.insert(
             format!("raw_{name}"),
@@ -159,14 +151,7 @@ pub fn load_training(path: &Path) -> Result<(Loaded, Optimizer<f32>, LoopState)>
     let ctx = |e: Error| e.context(path.display());
     let net = &mut loaded.net;
     let (n, ni, no) = (net.n_rec, net.n_in, net.n_out);
-    let shapes = [
-        vec![n, ni],
-        vec![n, n],
-        vec![no, n],
-        vec![n],
-        vec![no],
-        vec![n],
-    ];
+    let shapes = net.param_shapes();
     let mut opt = Optimizer::new(&loaded.config.train, ni, n, no);
     let mut raw = net.params.clone();
     for (k, name) in PARAM_NAMES.iter().enumerate() {

@@ -21,18 +21,29 @@ pub struct ChunkWork<T> {
 }
 
 impl<T: Real> ChunkWork<T> {
-    /// Run trials `b0..b1` forward (with the noise already in the trajectory when `noisy`) and return
-    /// their output loss, leaving its gradient in `d_output`.
+    /// Run chunk `c` (trials `b0..b1`) forward, with recurrent noise from `noise` when given, and
+    /// return its output loss, leaving its gradient in `d_output`.
+    #[allow(clippy::too_many_arguments)]
     fn forward_and_loss(
         &mut self,
         net: &Ctrnn<T>,
         batch: &TaskBatch,
+        c: usize,
         (b0, b1): (usize, usize),
         kind: LossKind,
         norm: &loss::Normalizers,
-        noisy: bool,
+        noise: Option<&Streams>,
     ) -> f64 {
         let bc = b1 - b0;
+        let noisy = noise.is_some() && net.noise.sigma > 0.0;
+        if let (true, Some(s)) = (noisy, noise) {
+            net.sample_noise(
+                &mut self.traj,
+                batch.steps,
+                bc,
+                &mut s.stream("chunk", c as u64),
+            );
+        }
         gather_input(batch, b0, b1, &mut self.input);
         net.forward(&self.input, batch.steps, bc, noisy, &mut self.traj);
         self.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
@@ -108,16 +119,8 @@ impl<T: Real> Engine<T> {
             .enumerate()
             .for_each(|(c, (w, &(b0, b1)))| {
                 let bc = b1 - b0;
-                let noisy = noise_streams.is_some() && net.noise.sigma > 0.0;
-                if let (true, Some(s)) = (noisy, &noise_streams) {
-                    net.sample_noise(
-                        &mut w.traj,
-                        batch.steps,
-                        bc,
-                        &mut s.stream("chunk", c as u64),
-                    );
-                }
-                let mut l = w.forward_and_loss(net, batch, (b0, b1), cfg.loss, &norm, noisy);
+                let noise = noise_streams.as_ref();
+                let mut l = w.forward_and_loss(net, batch, c, (b0, b1), cfg.loss, &norm, noise);
                 if cfg.loss != LossKind::CrossEntropy {
                     net.readout_backward(&w.traj, &mut w.d_output);
                 }
@@ -175,12 +178,8 @@ impl<T: Real> Engine<T> {
             .enumerate()
             .for_each(|(c, (w, &(b0, b1)))| {
                 let bc = b1 - b0;
-                let noisy = noise_streams.is_some() && net.noise.sigma > 0.0;
-                if let (true, Some(s)) = (noisy, &noise_streams) {
-                    let mut rng = s.stream("chunk", c as u64);
-                    net.sample_noise(&mut w.traj, batch.steps, bc, &mut rng);
-                }
-                w.loss = w.forward_and_loss(net, batch, (b0, b1), cfg.loss, &norm, noisy);
+                let noise = noise_streams.as_ref();
+                w.loss = w.forward_and_loss(net, batch, c, (b0, b1), cfg.loss, &norm, noise);
                 if cfg.loss == LossKind::CrossEntropy {
                     loss::softmax_in_place(&mut w.traj.output, net.n_out);
                 }
