@@ -161,15 +161,20 @@ pub fn resume(run_dir: &Path, opts: &TrainOptions) -> Result<Summary> {
 fn truncate_metrics(path: &Path, step: usize) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
-    let mut lines = text.lines();
+    // Only newline-terminated lines were written whole.
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    let mut lines = whole.lines();
     let header = lines.next().unwrap_or("");
-    let columns = header.split(',').count();
     let mut kept = format!("{header}\n");
     for line in lines {
-        let complete = line.split(',').count() == columns && text.contains(&format!("{line}\n"));
-        match line.split(',').next().and_then(|s| s.parse::<usize>().ok()) {
-            Some(s) if complete && s <= step => kept.push_str(&format!("{line}\n")),
-            _ => {}
+        if line
+            .split(',')
+            .next()
+            .and_then(|s| s.parse::<usize>().ok())
+            .is_some_and(|s| s <= step)
+        {
+            kept.push_str(line);
+            kept.push('\n');
         }
     }
     write_atomic(path, kept.as_bytes())
