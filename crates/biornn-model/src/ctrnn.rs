@@ -131,6 +131,7 @@ pub struct Trajectory<T> {
     delta: Vec<T>,
     ds_next: Vec<T>,
     scratch: Vec<T>,
+    normals: Vec<f32>,
 }
 
 impl<T: Real> Trajectory<T> {
@@ -539,7 +540,8 @@ impl<T: Real> Ctrnn<T> {
         resize(&mut traj.scratch, n * batch);
         let sigma = self.noise.sigma;
         let mut bulk = rng.bulk();
-        let mut z = vec![0f32; n * batch];
+        let mut z = std::mem::take(&mut traj.normals);
+        z.resize(n * batch, 0.0);
         match self.noise.kind {
             NoiseKind::White => {
                 let scale: Vec<T> = self
@@ -584,6 +586,7 @@ impl<T: Real> Ctrnn<T> {
                 }
             }
         }
+        traj.normals = z;
     }
 
     /// Run the network on `input` (`[n_in, steps*batch]` column-major). With `noisy`, the noise in

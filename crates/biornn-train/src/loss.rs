@@ -86,6 +86,17 @@ pub fn output_loss<T: Real>(
     total / norm.output
 }
 
+/// The L1 subgradient: 0 at exactly 0 (as TensorFlow and PyTorch take it), else the sign.
+fn l1_slope(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
 /// Rate regularisers on trials `b0..b1` (padding excluded); adds dL/dr to `d_rate` (`[n_rec, T*bc]`).
 #[allow(clippy::too_many_arguments)]
 pub fn rate_regularizer<T: Real>(
@@ -112,7 +123,7 @@ pub fn rate_regularizer<T: Real>(
             for (dr, r) in d.iter_mut().zip(&rates[l * n_rec..(l + 1) * n_rec]) {
                 let r = r.to_f64();
                 total += l1 * r.abs() / norm.rate + l2 * r * r / 2.0;
-                *dr = T::from_f64(l1 * r.signum() / norm.rate + l2 * r);
+                *dr = T::from_f64(l1 * l1_slope(r) / norm.rate + l2 * r);
             }
         }
     }
@@ -120,7 +131,8 @@ pub fn rate_regularizer<T: Real>(
 }
 
 /// Weight regularisers (gyyang's forms) on the effective weights; adds their gradient with respect
-/// to the raw weights into `grads`. |W_eff| = |W_raw| mask under both Dale modes.
+/// to the raw weights into `grads`, for trainable matrices only. |W_eff| = |W_raw| mask under both
+/// Dale modes.
 pub fn weight_regularizer<T: Real>(net: &Ctrnn<T>, l1: f64, l2: f64, grads: &mut Grads<T>) -> f64 {
     if l1 == 0.0 && l2 == 0.0 {
         return 0.0;
@@ -129,15 +141,18 @@ pub fn weight_regularizer<T: Real>(net: &Ctrnn<T>, l1: f64, l2: f64, grads: &mut
     let kernel = (p.w_in.len() + p.w_rec.len()) as f64;
     let out_n = p.w_out.len() as f64;
     let mut total = 0.0;
-    for (w, m, g, count) in [
-        (&p.w_in, &net.mask_in, &mut grads.w_in, kernel),
-        (&p.w_rec, &net.mask_rec, &mut grads.w_rec, kernel),
-        (&p.w_out, &net.mask_out, &mut grads.w_out, out_n),
+    let tr = &net.trainable;
+    for (w, m, g, count, trainable) in [
+        (&p.w_in, &net.mask_in, &mut grads.w_in, kernel, tr.w_in),
+        (&p.w_rec, &net.mask_rec, &mut grads.w_rec, kernel, tr.w_rec),
+        (&p.w_out, &net.mask_out, &mut grads.w_out, out_n, tr.w_out),
     ] {
         for ((w, m), g) in w.iter().zip(m.iter()).zip(g.iter_mut()) {
             let (w, m) = (w.to_f64(), m.to_f64());
             total += l1 * (w * m).abs() / count + l2 * (w * m).powi(2) / 2.0;
-            *g += T::from_f64(m * (l1 * w.signum() / count + l2 * w * m));
+            if trainable {
+                *g += T::from_f64(m * (l1 * l1_slope(w) / count + l2 * w * m));
+            }
         }
     }
     total

@@ -233,8 +233,11 @@ fn run(
     bar.set_position(state.step as u64);
 
     let wall = |start: &Instant, state: &LoopState| state.wall_s + start.elapsed().as_secs_f64();
-    // The evaluation at the step a checkpoint was taken is already in metrics.csv.
-    let mut skip_eval_at = resumed.then_some(state.step);
+    // After a rollback, the evaluation at the step rolled back to was done and did not stop the run.
+    let mut skip_eval_at: Option<usize> = None;
+    // After a resume, the evaluation at the checkpoint's step is already in metrics.csv: it is redone
+    // (it is deterministic) only to decide whether the run had finished, and not recorded again.
+    let mut replay_eval_at = resumed.then_some(state.step);
     let mut snapshot = Snapshot {
         params: net.params.clone(),
         opt: opt.clone(),
@@ -245,7 +248,12 @@ fn run(
     loop {
         let finishing = state.step >= tc.max_steps;
         let due = state.step % tc.eval_every == 0 || finishing;
-        if due && skip_eval_at != Some(state.step) {
+        if due && replay_eval_at == Some(state.step) {
+            scores = evaluate(&net, cfg, tc.eval_trials, &mut eval_engine)?;
+            if min_mean(&scores).0 >= tc.target_perf || finishing {
+                break;
+            }
+        } else if due && skip_eval_at != Some(state.step) {
             scores = evaluate(&net, cfg, tc.eval_trials, &mut eval_engine)?;
             let (min_perf, mean_perf) = min_mean(&scores);
             let eval_loss = scores.iter().map(|s| s.loss).sum::<f64>() / scores.len() as f64;
@@ -298,12 +306,9 @@ fn run(
             if min_perf >= tc.target_perf || finishing {
                 break;
             }
-        } else if finishing {
-            // resumed exactly at the end
-            scores = evaluate(&net, cfg, tc.eval_trials, &mut eval_engine)?;
-            break;
         }
         skip_eval_at = None;
+        replay_eval_at = None;
 
         let r = streams
             .stream("rule", state.step as u64)
@@ -334,7 +339,7 @@ fn run(
                 &grads,
                 learning_rate(tc, state.step) * state.lr_scale,
             );
-            diverged = !net.params.all_finite();
+            diverged = !net.params.all_finite() || !opt.m.all_finite() || !opt.v.all_finite();
         }
         if diverged {
             let failed_at = state.step;

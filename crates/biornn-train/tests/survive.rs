@@ -172,3 +172,38 @@ fn an_unwritable_run_directory_fails_at_once() {
     assert!(e.contains("not-a-dir"), "{e}");
     std::fs::remove_dir_all(&base).ok();
 }
+
+#[test]
+fn resuming_a_finished_run_does_not_train_further() {
+    let base = tmp("finished");
+    let mut c = cfg();
+    c.train.target_perf = 0.0; // reached at the first evaluation
+    let dir = trainer::create_run_dir(&base, "f").unwrap();
+    let s = trainer::train(&c, &dir, &TrainOptions::default()).unwrap();
+    assert_eq!(s.steps, 0);
+    let before = final_arrays(&dir);
+    // killed after the checkpoint, before model.npz: resuming must stop at once, with the same result
+    std::fs::remove_file(dir.join("model.npz")).unwrap();
+    let s = trainer::resume(&dir, &TrainOptions::default()).unwrap();
+    assert_eq!(s.steps, 0);
+    assert!(s.reached_target);
+    assert_eq!(final_arrays(&dir), before);
+    std::fs::remove_dir_all(&base).ok();
+}
+
+#[test]
+fn frozen_weights_stay_put_under_weight_regularisers() {
+    let base = tmp("frozen");
+    let mut c = cfg();
+    c.model.trainable.w_in = false;
+    c.train.l1_weight = 1e-2;
+    c.train.l2_weight = 1e-2;
+    c.train.max_steps = 10;
+    let dir = trainer::create_run_dir(&base, "z").unwrap();
+    trainer::train(&c, &dir, &TrainOptions::default()).unwrap();
+    let first = read_npz(&dir.join("checkpoints/step_00000000.npz")).unwrap();
+    let last = read_npz(&dir.join("model.npz")).unwrap();
+    assert_eq!(first["W_in"], last["W_in"]);
+    assert_ne!(first["W_rec"], last["W_rec"]);
+    std::fs::remove_dir_all(&base).ok();
+}
