@@ -138,32 +138,35 @@ enum BenchCommand {
     },
 }
 
+#[derive(clap::Args)]
+struct DumpArgs {
+    task: String,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// leave out the input noise
+    #[arg(long)]
+    no_noise: bool,
+    #[arg(long, default_value_t = 20.0)]
+    dt: f64,
+    /// draw epoch durations per trial instead of per batch
+    #[arg(long)]
+    per_trial_timing: bool,
+    /// gyyang's easy_task
+    #[arg(long)]
+    easy: bool,
+    #[arg(long)]
+    out: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum TaskCommand {
     /// Every task with its inputs, outputs and epochs.
     List,
     /// Write a batch of trials to .npz: x [T,B,in], y [T,B,out], mask, y_loc [T,B], class, lengths,
     /// epoch boundaries and every latent trial parameter.
-    Dump {
-        task: String,
-        #[arg(long, default_value_t = 8)]
-        batch: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// leave out the input noise
-        #[arg(long)]
-        no_noise: bool,
-        #[arg(long, default_value_t = 20.0)]
-        dt: f64,
-        /// draw epoch durations per trial instead of per batch
-        #[arg(long)]
-        per_trial_timing: bool,
-        /// gyyang's easy_task
-        #[arg(long)]
-        easy: bool,
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Dump(DumpArgs),
 }
 
 fn main() -> ExitCode {
@@ -312,27 +315,8 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Task {
-            command:
-                TaskCommand::Dump {
-                    task,
-                    batch,
-                    seed,
-                    no_noise,
-                    dt,
-                    per_trial_timing,
-                    easy,
-                    out,
-                },
-        } => dump(
-            &task,
-            batch,
-            seed,
-            no_noise,
-            dt,
-            per_trial_timing,
-            easy,
-            &out,
-        ),
+            command: TaskCommand::Dump(args),
+        } => dump(&args),
         Command::Bench { command } => bench(command),
         Command::Config => {
             print!("{DEFAULT_CONFIG_TOML}");
@@ -515,17 +499,17 @@ fn checkpoint_path(run: &Path) -> Result<PathBuf> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dump(
-    task: &str,
-    batch: usize,
-    seed: u64,
-    no_noise: bool,
-    dt: f64,
-    per_trial: bool,
-    easy: bool,
-    out: &Path,
-) -> Result<()> {
+fn dump(args: &DumpArgs) -> Result<()> {
+    let &DumpArgs {
+        ref task,
+        batch,
+        seed,
+        no_noise,
+        dt,
+        per_trial_timing: per_trial,
+        easy,
+        ref out,
+    } = args;
     let rule = biornn_tasks::config::parse_rule("task", task)?;
     if batch == 0 || batch > 1 << 16 {
         return Err(Error::invalid("--batch", batch, "allowed: 1 to 65536"));

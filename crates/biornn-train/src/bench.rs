@@ -113,6 +113,19 @@ impl BenchResult {
     }
 }
 
+/// Milliseconds of each of `iters` calls of `body(i)`, after `warmup` untimed ones.
+fn time_iterations(warmup: usize, iters: usize, mut body: impl FnMut(usize)) -> Vec<f64> {
+    let mut ms = Vec::with_capacity(iters);
+    for i in 0..warmup + iters {
+        let t0 = Instant::now();
+        body(i);
+        if i >= warmup {
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    ms
+}
+
 /// Time `iters` training iterations after `warmup` untimed ones.
 pub fn bench_train(
     n: usize,
@@ -128,17 +141,12 @@ pub fn bench_train(
     let mut engine = Engine::<f32>::default();
     let mut grads = Grads::zeros(N_IN, n, N_OUT);
     let mut opt = Optimizer::new(&cfg.train, N_IN, n, N_OUT);
-    let mut ms = vec![];
     let mut b = TaskBatch::default();
-    for i in 0..warmup + iters {
-        let t0 = Instant::now();
+    let ms = time_iterations(warmup, iters, |i| {
         fixed_length_batch_into(steps, batch, i as u64, &mut b);
         engine.loss_and_grad(&net, &b, &cfg.train, None, &mut grads);
         opt.step(&mut net, &grads, cfg.train.learning_rate);
-        if i >= warmup {
-            ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        }
-    }
+    });
     Ok(BenchResult {
         ms,
         flops: train_flops(n, batch, steps),
@@ -158,16 +166,11 @@ pub fn bench_eval(
     let net = Ctrnn::<f32>::new(&cfg.model, N_IN, N_OUT, 20.0, &Streams::new(cfg.seed))?;
     let mut engine = Engine::<f32>::default();
     let judge = |o: &[f32], y: f32| biornn_tasks::yang::correct(o, y);
-    let mut ms = vec![];
     let mut b = TaskBatch::default();
-    for i in 0..warmup + iters {
-        let t0 = Instant::now();
+    let ms = time_iterations(warmup, iters, |i| {
         fixed_length_batch_into(steps, batch, i as u64, &mut b);
         engine.evaluate(&net, &b, &cfg.train, None, &judge);
-        if i >= warmup {
-            ms.push(t0.elapsed().as_secs_f64() * 1e3);
-        }
-    }
+    });
     Ok(BenchResult {
         ms,
         flops: eval_flops(n, batch, steps),

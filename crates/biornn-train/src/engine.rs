@@ -100,6 +100,21 @@ impl<T: Real> Default for Engine<T> {
 }
 
 impl<T: Real> Engine<T> {
+    /// The chunks of `batch`, with a workspace for each, the loss normalisers of the whole batch,
+    /// and the recurrent-noise streams of this batch (when noisy).
+    fn prepare(
+        &mut self,
+        net: &Ctrnn<T>,
+        batch: &TaskBatch,
+        cfg: &TrainConfig,
+        noise: Option<(&Streams, u64)>,
+    ) -> (Vec<(usize, usize)>, loss::Normalizers, Option<Streams>) {
+        let ranges = chunk_ranges(batch.batch, cfg.batch_chunks);
+        self.work.resize_with(ranges.len(), ChunkWork::default);
+        let norm = loss::normalizers(cfg.loss, batch, net.n_rec);
+        (ranges, norm, noise.map(|(s, i)| s.child("rec_noise", i)))
+    }
+
     /// Loss and gradient of `batch` (recurrent noise from `noise` when given, as `(streams, index)`).
     pub fn loss_and_grad(
         &mut self,
@@ -109,10 +124,7 @@ impl<T: Real> Engine<T> {
         noise: Option<(&Streams, u64)>,
         grads: &mut Grads<T>,
     ) -> LossReport {
-        let ranges = chunk_ranges(batch.batch, cfg.batch_chunks);
-        self.work.resize_with(ranges.len(), ChunkWork::default);
-        let norm = loss::normalizers(cfg.loss, batch, net.n_rec);
-        let noise_streams = noise.map(|(s, i)| s.child("rec_noise", i));
+        let (ranges, norm, noise_streams) = self.prepare(net, batch, cfg, noise);
         self.work
             .par_iter_mut()
             .zip(ranges.par_iter())
@@ -168,10 +180,7 @@ impl<T: Real> Engine<T> {
         noise: Option<(&Streams, u64)>,
         correct: &(dyn Fn(&[f32], f32) -> bool + Sync),
     ) -> (f64, usize) {
-        let noise_streams = noise.map(|(s, i)| s.child("rec_noise", i));
-        let ranges = chunk_ranges(batch.batch, cfg.batch_chunks);
-        self.work.resize_with(ranges.len(), ChunkWork::default);
-        let norm = loss::normalizers(cfg.loss, batch, net.n_rec);
+        let (ranges, norm, noise_streams) = self.prepare(net, batch, cfg, noise);
         self.work
             .par_iter_mut()
             .zip(ranges.par_iter())
