@@ -236,32 +236,26 @@ impl BulkRng {
     #[inline(always)]
     fn next_block(&mut self) -> [f32; 2 * LANES] {
         let bits = self.next_lanes();
-        // Work on 32-bit halves so that the integer-to-float conversions vectorise; the values are
-        // those of bits 0..24 (u1), 24..48 (v) and 48..50 (quadrant) of each 64-bit draw.
-        let mut lo = [0u32; LANES];
-        let mut hi = [0u32; LANES];
-        for l in 0..LANES {
-            lo[l] = bits[l] as u32;
-            hi[l] = (bits[l] >> 32) as u32;
-        }
+        let (first, second) = box_muller(&bits);
         let mut out = [0f32; 2 * LANES];
-        let (first, second) = out.split_at_mut(LANES);
-        for l in 0..LANES {
-            let u1 = ((lo[l] & 0xFF_FFFF) as i32 as f32 + 1.0) * (1.0 / 16_777_216.0); // (0, 1]
-            let v24 = (lo[l] >> 24) | ((hi[l] & 0xFFFF) << 8);
-            let v = v24 as i32 as f32 * (1.0 / 16_777_216.0) - 0.5; // [-0.5, 0.5)
-            let quadrant = (hi[l] >> 16) & 3;
-            let r = (-2.0 * ln_f32(u1)).sqrt();
-            let phi = v * std::f32::consts::FRAC_PI_2; // [-pi/4, pi/4)
-            let (sin, cos) = sin_cos_small(phi);
-            // rotate (cos, sin) by quadrant * pi/2: a uniform angle on the whole circle
-            let swap = quadrant & 1 == 1;
-            let (c, s) = if swap { (sin, cos) } else { (cos, sin) };
-            let neg_c = quadrant == 1 || quadrant == 2;
-            let neg_s = quadrant >= 2;
-            first[l] = r * if neg_c { -c } else { c };
-            second[l] = r * if neg_s { -s } else { s };
-        }
+        out[..LANES].copy_from_slice(&first);
+        out[LANES..].copy_from_slice(&second);
+        out
+    }
+
+    /// Thirty-two standard normals: two blocks, transformed together so that 512-bit registers are
+    /// filled. Same values as two calls of [`Self::next_block`].
+    #[inline(always)]
+    fn next_two_blocks(&mut self) -> [f32; 4 * LANES] {
+        let mut bits = [0u64; 2 * LANES];
+        bits[..LANES].copy_from_slice(&self.next_lanes());
+        bits[LANES..].copy_from_slice(&self.next_lanes());
+        let (first, second) = box_muller(&bits);
+        let mut out = [0f32; 4 * LANES];
+        out[..LANES].copy_from_slice(&first[..LANES]);
+        out[LANES..2 * LANES].copy_from_slice(&second[..LANES]);
+        out[2 * LANES..3 * LANES].copy_from_slice(&first[LANES..]);
+        out[3 * LANES..].copy_from_slice(&second[LANES..]);
         out
     }
 
@@ -277,28 +271,89 @@ impl BulkRng {
 
     /// Fill `out` with standard normals.
     pub fn fill_normal_f32(&mut self, out: &mut [f32]) {
-        let mut chunks = out.chunks_exact_mut(2 * LANES);
-        for c in &mut chunks {
-            c.copy_from_slice(&self.next_block());
-        }
-        for v in chunks.into_remainder() {
-            *v = self.normal();
-        }
+        self.write_normals::<false>(out, 1.0)
     }
 
     /// Add `scale * N(0,1)` to every element of `out`.
     pub fn add_normal_f32(&mut self, out: &mut [f32], scale: f32) {
-        let mut chunks = out.chunks_exact_mut(2 * LANES);
-        for c in &mut chunks {
-            let z = self.next_block();
-            for (o, z) in c.iter_mut().zip(z) {
-                *o += scale * z;
-            }
+        self.write_normals::<true>(out, scale)
+    }
+
+    /// `out = scale * z` or `out += scale * z`. Uses 512-bit vectors where the CPU has them; the
+    /// arithmetic is the same element by element (no fused multiply-add, correctly rounded division
+    /// and square root), so the values do not depend on the CPU.
+    fn write_normals<const ADD: bool>(&mut self, out: &mut [f32], scale: f32) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { self.write_normals_avx512::<ADD>(out, scale) };
         }
-        for v in chunks.into_remainder() {
-            *v += scale * self.normal();
+        self.write_normals_portable::<ADD>(out, scale)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    unsafe fn write_normals_avx512<const ADD: bool>(&mut self, out: &mut [f32], scale: f32) {
+        self.write_normals_portable::<ADD>(out, scale)
+    }
+
+    #[inline(always)]
+    fn write_normals_portable<const ADD: bool>(&mut self, out: &mut [f32], scale: f32) {
+        let store = |o: &mut [f32], z: &[f32]| {
+            for (o, z) in o.iter_mut().zip(z) {
+                *o = if ADD { *o + scale * z } else { scale * z };
+            }
+        };
+        let mut pairs = out.chunks_exact_mut(4 * LANES);
+        for c in &mut pairs {
+            store(c, &self.next_two_blocks());
+        }
+        let rest = pairs.into_remainder();
+        let mut blocks = rest.chunks_exact_mut(2 * LANES);
+        for c in &mut blocks {
+            store(c, &self.next_block());
+        }
+        for v in blocks.into_remainder() {
+            let z = self.normal();
+            *v = if ADD { *v + scale * z } else { scale * z };
         }
     }
+}
+
+/// Box-Muller on `W` 64-bit draws: two standard normals from each, returned as (cos branch, sin
+/// branch). Branch-free over the lanes so that it vectorises.
+#[inline(always)]
+fn box_muller<const W: usize>(bits: &[u64; W]) -> ([f32; W], [f32; W]) {
+    // Work on 32-bit halves so that the integer-to-float conversions vectorise; the values are
+    // those of bits 0..24 (u1), 24..48 (v) and 48..50 (quadrant) of each 64-bit draw.
+    let mut lo = [0u32; W];
+    let mut hi = [0u32; W];
+    for l in 0..W {
+        lo[l] = bits[l] as u32;
+        hi[l] = (bits[l] >> 32) as u32;
+    }
+    let mut first = [0f32; W];
+    let mut second = [0f32; W];
+    for l in 0..W {
+        let u1 = ((lo[l] & 0xFF_FFFF) as i32 as f32 + 1.0) * (1.0 / 16_777_216.0); // (0, 1]
+        let v24 = (lo[l] >> 24) | ((hi[l] & 0xFFFF) << 8);
+        let v = v24 as i32 as f32 * (1.0 / 16_777_216.0) - 0.5; // [-0.5, 0.5)
+        let quadrant = (hi[l] >> 16) & 3;
+        let r = (-2.0 * ln_f32(u1)).sqrt();
+        let phi = v * std::f32::consts::FRAC_PI_2; // [-pi/4, pi/4)
+        let (sin, cos) = sin_cos_small(phi);
+        // rotate (cos, sin) by quadrant * pi/2: a uniform angle on the whole circle
+        let swap = quadrant & 1 == 1;
+        let (c, s) = if swap { (sin, cos) } else { (cos, sin) };
+        let neg_c = quadrant == 1 || quadrant == 2;
+        let neg_s = quadrant >= 2;
+        first[l] = r * if neg_c { -c } else { c };
+        second[l] = r * if neg_s { -s } else { s };
+    }
+    (first, second)
 }
 
 /// Natural log for x in (0, 1]: exponent bits plus 2 atanh((m-1)/(m+1)) for the mantissa m in [1, 2).
@@ -460,6 +515,25 @@ mod tests {
             .bulk()
             .fill_normal_f32(&mut other);
         assert_ne!(other, again);
+    }
+
+    #[test]
+    fn bulk_paths_give_the_same_values() {
+        let fresh = || Streams::new(11).stream("noise", 3).bulk();
+        let n = 1000 + 16 + 5; // pairs of blocks, one block and a remainder
+        let mut one_by_one = fresh();
+        let expected: Vec<f32> = (0..n).map(|_| one_by_one.normal()).collect();
+        let mut filled = vec![0f32; n];
+        fresh().fill_normal_f32(&mut filled);
+        assert_eq!(filled, expected);
+        let mut portable = vec![0f32; n];
+        fresh().write_normals_portable::<false>(&mut portable, 1.0);
+        assert_eq!(portable, expected);
+        let mut added = vec![1.0f32; n];
+        fresh().add_normal_f32(&mut added, 0.5);
+        for (a, e) in added.iter().zip(&expected) {
+            assert_eq!(*a, 1.0 + 0.5 * e);
+        }
     }
 
     #[test]

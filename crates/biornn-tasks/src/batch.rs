@@ -76,24 +76,30 @@ impl TaskBatch {
         out.lengths.extend(trials.iter().map(|t| t.len));
         out.latents.clear();
         out.epochs.clear();
-        let n_ring = n_out - 1;
-        let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
-        for (b, tr) in trials.iter().enumerate() {
-            for t in 0..steps {
-                let c = t * batch + b;
+        // One time step of the batch (all trials) per work item, split over the cores: the copy is
+        // memory-bound and one core alone cannot saturate the memory bus.
+        let fill_row = |t: usize,
+                        xr: &mut [f32],
+                        yr: &mut [f32],
+                        cr: &mut [f32],
+                        lr: &mut [f32],
+                        kr: &mut [i32]| {
+            let n_ring = n_out - 1;
+            let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
+            for (b, tr) in trials.iter().enumerate() {
                 let (xb, yb, cb) = (
-                    &mut out.x[c * n_in..(c + 1) * n_in],
-                    &mut out.y[c * n_out..(c + 1) * n_out],
-                    &mut out.cost[c * n_out..(c + 1) * n_out],
+                    &mut xr[b * n_in..(b + 1) * n_in],
+                    &mut yr[b * n_out..(b + 1) * n_out],
+                    &mut cr[b * n_out..(b + 1) * n_out],
                 );
                 if t < tr.len {
                     xb.copy_from_slice(&tr.x[t * n_in..(t + 1) * n_in]);
                     yb.copy_from_slice(&tr.y[t * n_out..(t + 1) * n_out]);
                     cb.copy_from_slice(&tr.cost[t * n_out..(t + 1) * n_out]);
                     let loc = tr.y_loc[t];
-                    out.y_loc[c] = loc;
+                    lr[b] = loc;
                     // the ring unit whose preferred angle k * spacing is nearest the target
-                    out.class[c] = if loc < 0.0 {
+                    kr[b] = if loc < 0.0 {
                         0
                     } else {
                         1 + ((loc as f64 / spacing).round() as usize % n_ring) as i32
@@ -103,9 +109,34 @@ impl TaskBatch {
                     xb.fill(0.0);
                     yb.fill(0.0);
                     cb.fill(0.0);
-                    out.y_loc[c] = -1.0;
-                    out.class[c] = -1;
+                    lr[b] = -1.0;
+                    kr[b] = -1;
                 }
+            }
+        };
+        if n_in > 0 && n_out > 0 {
+            out.x
+                .par_chunks_mut(batch * n_in)
+                .zip(out.y.par_chunks_mut(batch * n_out))
+                .zip(out.cost.par_chunks_mut(batch * n_out))
+                .zip(out.y_loc.par_chunks_mut(batch))
+                .zip(out.class.par_chunks_mut(batch))
+                .enumerate()
+                .for_each(|(t, ((((xr, yr), cr), lr), kr))| fill_row(t, xr, yr, cr, lr, kr));
+        } else {
+            for t in 0..steps {
+                let (r_in, r_out) = (
+                    t * batch * n_in..(t + 1) * batch * n_in,
+                    t * batch * n_out..(t + 1) * batch * n_out,
+                );
+                fill_row(
+                    t,
+                    &mut out.x[r_in],
+                    &mut out.y[r_out.clone()],
+                    &mut out.cost[r_out],
+                    &mut out.y_loc[t * batch..(t + 1) * batch],
+                    &mut out.class[t * batch..(t + 1) * batch],
+                );
             }
         }
         for (k, (name, _)) in trials[0].latents.iter().enumerate() {
