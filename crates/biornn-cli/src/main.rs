@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a network. Without CONFIG, the built-in default (6 go/anti tasks, 64 units).
+    /// Train a network. Without CONFIG, the built-in default (6 go/anti tasks, 128 units).
     Train {
         /// a TOML config (see `biornn config`)
         config: Option<PathBuf>,
@@ -63,6 +63,20 @@ enum Command {
         /// evaluate with recurrent noise on or off (default: as the run's config says)
         #[arg(long, value_parser = ["on", "off"])]
         recurrent_noise: Option<String>,
+    },
+    /// Take a trained run apart: fixed points, PCA, psychometric curves, task variance and clusters,
+    /// lesions. Results (.npz, .csv) and figures (.png, .svg) go into RUN/analysis/.
+    Analyze {
+        run: PathBuf,
+        #[command(flatten)]
+        opts: AnalyzeArgs,
+    },
+    /// Write RUN/report.html: one self-contained page with training curves, example trials and
+    /// every analysis figure (runs the analysis, and writes RUN/analysis/ as `analyze` does).
+    Report {
+        run: PathBuf,
+        #[command(flatten)]
+        opts: AnalyzeArgs,
     },
     /// Inspect tasks.
     Task {
@@ -245,6 +259,20 @@ fn run(command: Command) -> Result<()> {
                 },
             )?;
             report(&s, &dir)
+        }
+        Command::Analyze { run, opts } => {
+            let (analysis, figs) = run_analysis(&run, &opts)?;
+            let _ = figs;
+            print_timings(&analysis);
+            Ok(())
+        }
+        Command::Report { run, opts } => {
+            let (analysis, figs) = run_analysis(&run, &opts)?;
+            let log = biornn_report::RunLog::read(&run);
+            let path = biornn_report::write_report(&analysis, &log, &figs)?;
+            print_timings(&analysis);
+            println!("report: {}", path.display());
+            Ok(())
         }
         Command::Eval {
             run,
@@ -572,4 +600,66 @@ fn dump(args: &DumpArgs) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// which analyses, comma-separated: fixed-points, pca, psychometric, variance, lesion
+    #[arg(long, default_value = "fixed-points,pca,psychometric,variance,lesion")]
+    what: String,
+    /// the task for trajectories, PCA and fixed points (default: the run's first task)
+    #[arg(long)]
+    task: Option<String>,
+    /// initial states for the fixed-point search
+    #[arg(long, default_value_t = 256)]
+    inits: usize,
+    /// seed of the analysis' own random streams (trials, initial states, k-means)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Analyse a run and write RUN/analysis/: results and figures.
+fn run_analysis(
+    run: &Path,
+    args: &AnalyzeArgs,
+) -> Result<(biornn_analysis::Analysis, Vec<biornn_report::NamedFigure>)> {
+    use biornn_analysis::{AnalysisOptions, Part};
+    if !run.is_dir() {
+        return Err(Error::invalid(
+            "RUN",
+            run.display(),
+            "allowed: a run directory (from `biornn train`)",
+        ));
+    }
+    let mut opts = AnalysisOptions {
+        parts: Part::parse_list(&args.what)?,
+        task: args.task.clone(),
+        seed: args.seed,
+        ..AnalysisOptions::default()
+    };
+    opts.fixed_points.n_inits = args.inits;
+    opts.fixed_points.validate()?;
+    let analysis = biornn_analysis::analyze(run, &opts)?;
+    let log = biornn_report::RunLog::read(run);
+    let dir = run.join("analysis");
+    let mut written = biornn_analysis::write_results(&analysis, &dir)?;
+    let figs = biornn_report::all_figures(&analysis, &log);
+    written.extend(biornn_report::write_figures(&figs, &dir)?);
+    println!("{} files in {}", written.len(), dir.display());
+    Ok((analysis, figs))
+}
+
+fn print_timings(a: &biornn_analysis::Analysis) {
+    let parts: Vec<String> = a.timings.iter().map(|(p, s)| format!("{p} {s:.1} s")).collect();
+    println!("analysis time: {}", parts.join(", "));
+    if let Some(fp) = &a.fixed_points {
+        let stable = fp.result.points.iter().filter(|p| p.lin.is_stable()).count();
+        println!(
+            "fixed points of {}: {} found ({} stable) from {} starts",
+            fp.task,
+            fp.result.points.len(),
+            stable,
+            fp.result.all_q.len()
+        );
+    }
 }
