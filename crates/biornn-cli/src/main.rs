@@ -650,10 +650,19 @@ fn run_analysis(
 }
 
 fn print_timings(a: &biornn_analysis::Analysis) {
-    let parts: Vec<String> = a.timings.iter().map(|(p, s)| format!("{p} {s:.1} s")).collect();
+    let parts: Vec<String> = a
+        .timings
+        .iter()
+        .map(|(p, s)| format!("{p} {s:.1} s"))
+        .collect();
     println!("analysis time: {}", parts.join(", "));
     if let Some(fp) = &a.fixed_points {
-        let stable = fp.result.points.iter().filter(|p| p.lin.is_stable()).count();
+        let stable = fp
+            .result
+            .points
+            .iter()
+            .filter(|p| p.lin.is_stable())
+            .count();
         println!(
             "fixed points of {}: {} found ({} stable) from {} starts",
             fp.task,

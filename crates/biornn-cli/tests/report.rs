@@ -36,10 +36,14 @@ fn trained_run(dir: &Path) -> PathBuf {
 }
 
 fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 #[test]
@@ -47,8 +51,17 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
     let dir = tmp("run");
     let run = trained_run(&dir);
 
-    let out = biornn().arg("analyze").arg(&run).args(["--inits", "64"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = biornn()
+        .arg("analyze")
+        .arg(&run)
+        .args(["--inits", "64"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = run.join("analysis");
     for f in [
         "fixed_points.npz",
@@ -63,46 +76,86 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
     ] {
         assert!(a.join(f).exists(), "{f} missing");
     }
-    let figures = ["training", "performance", "examples", "pca", "spectra", "psychometric", "clusters", "connectivity", "lesions"];
+    let figures = [
+        "training",
+        "performance",
+        "examples",
+        "pca",
+        "spectra",
+        "psychometric",
+        "clusters",
+        "connectivity",
+        "lesions",
+    ];
     for name in figures {
         for ext in ["svg", "png"] {
             let p = a.join(format!("{name}.{ext}"));
             let bytes = std::fs::read(&p).unwrap_or_else(|_| panic!("{} missing", p.display()));
             match ext {
                 "png" => assert_eq!(&bytes[1..4], b"PNG"),
-                _ => assert!(bytes.starts_with(b"<svg") && !String::from_utf8_lossy(&bytes).contains("<text")),
+                _ => assert!(
+                    bytes.starts_with(b"<svg")
+                        && !String::from_utf8_lossy(&bytes).contains("<text")
+                ),
             }
         }
     }
     // the numbers are consistent with each other
     let fp = read_npz(&a.join("fixed_points.npz")).unwrap();
     let q = fp["qstar"].to_real::<f64>().unwrap();
-    let lines = std::fs::read_to_string(a.join("fixed_points.csv")).unwrap().lines().count();
+    let lines = std::fs::read_to_string(a.join("fixed_points.csv"))
+        .unwrap()
+        .lines()
+        .count();
     assert_eq!(lines, q.len() + 1);
     assert!(!q.is_empty() && q.iter().all(|q| q.is_finite() && *q >= 0.0));
     let psy = std::fs::read_to_string(a.join("psychometric.csv")).unwrap();
-    assert_eq!(psy.lines().count(), 1 + 3 * 11, "3 durations x 11 differences for dm1");
+    assert_eq!(
+        psy.lines().count(),
+        1 + 3 * 11,
+        "3 durations x 11 differences for dm1"
+    );
     let lesion = std::fs::read_to_string(a.join("lesion.csv")).unwrap();
     assert!(lesion.starts_with("lesion,units,fdgo,dm1\nnone,0,"));
 
     // only the parts asked for
     let only = tmp("only");
     let run2 = trained_run(&only);
-    let out = biornn().arg("analyze").arg(&run2).args(["--what", "pca"]).output().unwrap();
+    let out = biornn()
+        .arg("analyze")
+        .arg(&run2)
+        .args(["--what", "pca"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(run2.join("analysis/pca.png").exists());
     assert!(!run2.join("analysis/fixed_points.csv").exists());
     assert!(!run2.join("analysis/lesion.csv").exists());
 
     // the report
-    let out = biornn().arg("report").arg(&run).args(["--inits", "64"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = biornn()
+        .arg("report")
+        .arg(&run)
+        .args(["--inits", "64"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html_path = run.join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.contains(&format!("data-figures-expected=\"{}\"", figures.len())));
-    assert!(!html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("@import"), "self-contained");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("@import"),
+        "self-contained"
+    );
     for name in figures {
-        assert!(html.contains(&format!("data-name=\"{name}\"")), "{name} not in the report");
+        assert!(
+            html.contains(&format!("data-name=\"{name}\"")),
+            "{name} not in the report"
+        );
     }
 
     match chromium() {
@@ -128,7 +181,10 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
                     "--dump-dom",
                 ])
                 .arg(format!("--user-data-dir={}", profile.display()))
-                .arg(format!("file://{}", html_path.canonicalize().unwrap().display()))
+                .arg(format!(
+                    "file://{}",
+                    html_path.canonicalize().unwrap().display()
+                ))
                 .output()
                 .unwrap();
             let dom = String::from_utf8_lossy(&out.stdout);
@@ -144,14 +200,28 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
 
 #[test]
 fn bad_analysis_requests_get_clear_errors() {
-    let out = biornn().args(["analyze", "/nonexistent/run"]).output().unwrap();
+    let out = biornn()
+        .args(["analyze", "/nonexistent/run"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("RUN") && err.contains("run directory"), "{err}");
+    assert!(
+        err.contains("RUN") && err.contains("run directory"),
+        "{err}"
+    );
     let dir = tmp("bad");
-    let out = biornn().arg("analyze").arg(&dir).args(["--what", "pca,fixedpoints"]).output().unwrap();
+    let out = biornn()
+        .arg("analyze")
+        .arg(&dir)
+        .args(["--what", "pca,fixedpoints"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--what") && err.contains("fixedpoints") && err.contains("fixed-points"), "{err}");
+    assert!(
+        err.contains("--what") && err.contains("fixedpoints") && err.contains("fixed-points"),
+        "{err}"
+    );
     let out = biornn().arg("analyze").arg(&dir).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("model.npz"), "{err}");

@@ -32,11 +32,17 @@ pub struct RunLog {
 
 impl RunLog {
     pub fn read(run: &Path) -> RunLog {
-        let metrics = std::fs::read_to_string(run.join("metrics.csv")).map(|t| Metrics::parse(&t)).unwrap_or_default();
+        let metrics = std::fs::read_to_string(run.join("metrics.csv"))
+            .map(|t| Metrics::parse(&t))
+            .unwrap_or_default();
         let summary: Option<serde_json::Value> = std::fs::read_to_string(run.join("summary.json"))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
-        let perf = match summary.as_ref().and_then(|s| s.get("perf")).and_then(|p| p.as_object()) {
+        let perf = match summary
+            .as_ref()
+            .and_then(|s| s.get("perf"))
+            .and_then(|p| p.as_object())
+        {
             // in the run's task order, as the metrics columns are
             Some(map) if !metrics.perf.is_empty() => metrics
                 .perf
@@ -46,7 +52,16 @@ impl RunLog {
             _ => metrics
                 .perf
                 .iter()
-                .map(|(t, v)| (t.clone(), v.iter().rev().copied().find(|x| x.is_finite()).unwrap_or(f64::NAN)))
+                .map(|(t, v)| {
+                    (
+                        t.clone(),
+                        v.iter()
+                            .rev()
+                            .copied()
+                            .find(|x| x.is_finite())
+                            .unwrap_or(f64::NAN),
+                    )
+                })
                 .collect(),
         };
         let config = std::fs::read_to_string(run.join("config.toml")).unwrap_or_default();
@@ -64,19 +79,37 @@ pub fn all_figures(a: &Analysis, log: &RunLog) -> Vec<NamedFigure> {
     let mut out = vec![];
     let mut push = |name, title, caption: String, fig: Option<Figure>| {
         if let Some(figure) = fig {
-            out.push(NamedFigure { name, title, caption, figure });
+            out.push(NamedFigure {
+                name,
+                title,
+                caption,
+                figure,
+            });
         }
     };
     if !log.metrics.step.is_empty() {
-        push("training", "Training", "Loss (left) and performance per task (right) at each evaluation.".into(), Some(figures::training(&log.metrics)));
+        push(
+            "training",
+            "Training",
+            "Loss (left) and performance per task (right) at each evaluation.".into(),
+            Some(figures::training(&log.metrics)),
+        );
     }
     if !log.perf.is_empty() {
-        push("performance", "Performance per task", "Fraction of trials correct per task at the end of training (gyyang's criterion).".into(), Some(figures::performance(&log.perf)));
+        push(
+            "performance",
+            "Performance per task",
+            "Fraction of trials correct per task at the end of training (gyyang's criterion)."
+                .into(),
+            Some(figures::performance(&log.perf)),
+        );
     }
     if !a.examples.is_empty() {
         push("examples", "Example trials", "One noise-free trial per task: inputs (85 channels), targets and outputs (33 units) over time as heatmaps, and the fixation output (red) against its target (grey). White dashes mark epoch onsets.".into(), Some(figures::examples(a)));
     }
-    let (fp_count, fp_task) = a.fixed_points.as_ref().map_or((0, String::new()), |f| (f.result.points.len(), f.task.clone()));
+    let (fp_count, fp_task) = a.fixed_points.as_ref().map_or((0, String::new()), |f| {
+        (f.result.points.len(), f.task.clone())
+    });
     push(
         "pca",
         "Population trajectories",
@@ -96,7 +129,10 @@ pub fn write_figures(figs: &[NamedFigure], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
     let mut written = vec![];
     for f in figs {
-        for (ext, bytes) in [("svg", f.figure.to_svg().into_bytes()), ("png", f.figure.to_png(2.0))] {
+        for (ext, bytes) in [
+            ("svg", f.figure.to_svg().into_bytes()),
+            ("png", f.figure.to_png(2.0)),
+        ] {
             let path = dir.join(format!("{}.{ext}", f.name));
             write_atomic(&path, &bytes)?;
             written.push(path);
@@ -106,14 +142,19 @@ pub fn write_figures(figs: &[NamedFigure], dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The report as one HTML page: every figure inline as SVG, tables of the numbers behind them,
 /// no external files or fonts. A script at the end counts the figures that rendered and writes the
 /// count into `data-figures-rendered` on the body, which the browser test reads.
 pub fn report_html(a: &Analysis, log: &RunLog, figs: &[NamedFigure]) -> String {
-    let run_name = a.run.file_name().map_or("run".into(), |n| n.to_string_lossy().to_string());
+    let run_name = a
+        .run
+        .file_name()
+        .map_or("run".into(), |n| n.to_string_lossy().to_string());
     let mut h = String::new();
     let _ = write!(
         h,
@@ -160,19 +201,36 @@ nav a {{ margin-right: 1em; }} pre {{ background: #f7f7f7; padding: 0.8em; overf
                     h.push_str("<table><tr><th>point</th><th>q</th><th>kind</th><th>stable</th><th>unstable modes</th><th>max |&lambda;|</th><th>slowest &tau; (ms)</th></tr>");
                     let shown = figures::shown_points(fp);
                     for (i, p) in shown.iter().map(|&i| (i, &fp.result.points[i])) {
-                        let tau = p.lin.discrete_time_constants().first().copied().unwrap_or(f64::NAN);
+                        let tau = p
+                            .lin
+                            .discrete_time_constants()
+                            .first()
+                            .copied()
+                            .unwrap_or(f64::NAN);
                         let _ = write!(h, "<tr><td>{i}</td><td>{:.2e}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{tau:.0}</td></tr>", p.q, if p.is_fixed(&fp.options) { "fixed" } else { "slow" }, p.lin.is_stable(), p.lin.n_unstable(), p.lin.eigenvalues.first().map_or(f64::NAN, |l| l.norm()));
                     }
                     h.push_str("</table>");
-                    let fixed = fp.result.points.iter().filter(|p| p.is_fixed(&fp.options)).count();
+                    let fixed = fp
+                        .result
+                        .points
+                        .iter()
+                        .filter(|p| p.is_fixed(&fp.options))
+                        .count();
                     let _ = write!(h, "<p>{fixed} fixed points (q &le; {:.0e}) and {} slow points; the table lists the fixed points and the slow points of lowest q, up to ten in all. Every point is in <code>analysis/fixed_points.csv</code> and <code>.npz</code>.</p>", fp.options.fixed_q, fp.result.points.len() - fixed);
                 }
             }
             "psychometric" => {
                 h.push_str("<table><tr><th>task</th><th>duration (ms)</th><th>bias</th><th>scale</th></tr>");
                 for c in &a.psychometric {
-                    let (b, s) = c.fit.map_or(("-".into(), "-".into()), |f| (format!("{:.4}", f.bias), format!("{:.4}", f.scale)));
-                    let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{b}</td><td>{s}</td></tr>", c.rule.name(), c.duration_ms);
+                    let (b, s) = c.fit.map_or(("-".into(), "-".into()), |f| {
+                        (format!("{:.4}", f.bias), format!("{:.4}", f.scale))
+                    });
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td><td>{b}</td><td>{s}</td></tr>",
+                        c.rule.name(),
+                        c.duration_ms
+                    );
                 }
                 h.push_str("</table>");
             }
@@ -199,7 +257,11 @@ nav a {{ margin-right: 1em; }} pre {{ background: #f7f7f7; padding: 0.8em; overf
     if a.psychometric.is_empty() {
         h.push_str("<p>No psychometric curves: this run has none of the decision tasks dm1, dm2, contextdm1, contextdm2, multidm.</p>");
     }
-    let _ = write!(h, "<h2 id=\"config\">Config</h2><pre>{}</pre>", escape(&log.config));
+    let _ = write!(
+        h,
+        "<h2 id=\"config\">Config</h2><pre>{}</pre>",
+        escape(&log.config)
+    );
     h.push_str("<h2>Timings</h2><table><tr><th>part</th><th>seconds</th></tr>");
     for (part, s) in &a.timings {
         let _ = write!(h, "<tr><td>{part}</td><td>{s:.2}</td></tr>");

@@ -37,7 +37,11 @@ pub fn palette(i: usize) -> Color {
 }
 
 fn lerp_stops(stops: &[(f64, Color)], t: f64) -> Color {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     for w in stops.windows(2) {
         let ((t0, c0), (t1, c1)) = (w[0], w[1]);
         if t <= t1 {
@@ -214,16 +218,44 @@ impl Figure {
         });
     }
 
-    pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: Option<Color>, stroke: Option<Color>) {
-        self.shapes.push(Shape::Rect { x, y, w, h, fill, stroke });
+    pub fn rect(
+        &mut self,
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        fill: Option<Color>,
+        stroke: Option<Color>,
+    ) {
+        self.shapes.push(Shape::Rect {
+            x,
+            y,
+            w,
+            h,
+            fill,
+            stroke,
+        });
     }
 
     pub fn circle(&mut self, x: f64, y: f64, r: f64, fill: Option<Color>, stroke: Color) {
-        self.shapes.push(Shape::Circle { x, y, r, fill, stroke });
+        self.shapes.push(Shape::Circle {
+            x,
+            y,
+            r,
+            fill,
+            stroke,
+        });
     }
 
     /// A heatmap: `values` row-major `rows x cols`, coloured by `color`.
-    pub fn image(&mut self, rect: (f64, f64, f64, f64), rows: usize, cols: usize, values: &[f64], color: impl Fn(f64) -> Color) {
+    pub fn image(
+        &mut self,
+        rect: (f64, f64, f64, f64),
+        rows: usize,
+        cols: usize,
+        values: &[f64],
+        color: impl Fn(f64) -> Color,
+    ) {
         let mut rgb = Vec::with_capacity(rows * cols * 3);
         for v in values.iter().take(rows * cols) {
             let c = color(*v);
@@ -241,7 +273,16 @@ impl Figure {
     }
 
     /// Text with its baseline at y; `vertical` turns it to read upwards.
-    pub fn text(&mut self, x: f64, y: f64, text: &str, size: f64, anchor: Anchor, vertical: bool, color: Color) {
+    pub fn text(
+        &mut self,
+        x: f64,
+        y: f64,
+        text: &str,
+        size: f64,
+        anchor: Anchor,
+        vertical: bool,
+        color: Color,
+    ) {
         let face = font();
         let scale = size / face.units_per_em() as f64;
         let width = text_width(text, size);
@@ -267,7 +308,13 @@ impl Figure {
                     (x + u, y - v)
                 }
             };
-            let _ = face.outline_glyph(g, &mut Outline { segs: &mut segs, map: &map });
+            let _ = face.outline_glyph(
+                g,
+                &mut Outline {
+                    segs: &mut segs,
+                    map: &map,
+                },
+            );
             pen += face.glyph_hor_advance(g).unwrap_or(0) as f64 * scale;
         }
         self.shapes.push(Shape::Glyphs { path: segs, color });
@@ -284,7 +331,12 @@ impl Figure {
         );
         for shape in &self.shapes {
             match shape {
-                Shape::Polyline { points, color, width, dashed } => {
+                Shape::Polyline {
+                    points,
+                    color,
+                    width,
+                    dashed,
+                } => {
                     let pts: Vec<String> = points
                         .iter()
                         .filter(|p| p.0.is_finite() && p.1.is_finite())
@@ -295,10 +347,21 @@ impl Figure {
                         r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="{width}" stroke-linejoin="round"{}/>"#,
                         pts.join(" "),
                         color.hex(),
-                        if *dashed { r#" stroke-dasharray="4 3""# } else { "" }
+                        if *dashed {
+                            r#" stroke-dasharray="4 3""#
+                        } else {
+                            ""
+                        }
                     );
                 }
-                Shape::Rect { x, y, w, h, fill, stroke } => {
+                Shape::Rect {
+                    x,
+                    y,
+                    w,
+                    h,
+                    fill,
+                    stroke,
+                } => {
                     let _ = write!(
                         s,
                         r#"<rect x="{x:.2}" y="{y:.2}" width="{w:.2}" height="{h:.2}" fill="{}" stroke="{}"/>"#,
@@ -306,7 +369,13 @@ impl Figure {
                         stroke.map_or("none".into(), |c| c.hex())
                     );
                 }
-                Shape::Circle { x, y, r, fill, stroke } => {
+                Shape::Circle {
+                    x,
+                    y,
+                    r,
+                    fill,
+                    stroke,
+                } => {
                     let _ = write!(
                         s,
                         r#"<circle cx="{x:.2}" cy="{y:.2}" r="{r}" fill="{}" stroke="{}"/>"#,
@@ -329,7 +398,15 @@ impl Figure {
                     }
                     let _ = write!(s, r#"<path d="{d}" fill="{}"/>"#, color.hex());
                 }
-                Shape::Image { x, y, w, h, cols, rows, rgb } => {
+                Shape::Image {
+                    x,
+                    y,
+                    w,
+                    h,
+                    cols,
+                    rows,
+                    rgb,
+                } => {
                     let png = encode_png_rgb(*cols, *rows, rgb);
                     let _ = write!(
                         s,
@@ -346,7 +423,10 @@ impl Figure {
     /// The figure rasterised, as PNG bytes (`scale` pixels per figure unit).
     pub fn to_png(&self, scale: f64) -> Vec<u8> {
         use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Stroke, StrokeDash, Transform};
-        let (pw, ph) = ((self.width * scale).ceil() as u32, (self.height * scale).ceil() as u32);
+        let (pw, ph) = (
+            (self.width * scale).ceil() as u32,
+            (self.height * scale).ceil() as u32,
+        );
         let mut pix = Pixmap::new(pw.max(1), ph.max(1)).expect("figure size is positive");
         pix.fill(tiny_skia::Color::WHITE);
         let t = Transform::from_scale(scale as f32, scale as f32);
@@ -358,7 +438,12 @@ impl Figure {
         };
         for shape in &self.shapes {
             match shape {
-                Shape::Polyline { points, color, width, dashed } => {
+                Shape::Polyline {
+                    points,
+                    color,
+                    width,
+                    dashed,
+                } => {
                     let mut pb = PathBuilder::new();
                     let mut first = true;
                     for &(x, y) in points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
@@ -381,8 +466,20 @@ impl Figure {
                         pix.stroke_path(&path, &paint_of(*color), &stroke, t, None);
                     }
                 }
-                Shape::Rect { x, y, w, h, fill, stroke } => {
-                    if let Some(r) = tiny_skia::Rect::from_xywh(*x as f32, *y as f32, w.max(0.01) as f32, h.max(0.01) as f32) {
+                Shape::Rect {
+                    x,
+                    y,
+                    w,
+                    h,
+                    fill,
+                    stroke,
+                } => {
+                    if let Some(r) = tiny_skia::Rect::from_xywh(
+                        *x as f32,
+                        *y as f32,
+                        w.max(0.01) as f32,
+                        h.max(0.01) as f32,
+                    ) {
                         let path = PathBuilder::from_rect(r);
                         if let Some(f) = fill {
                             pix.fill_path(&path, &paint_of(*f), FillRule::Winding, t, None);
@@ -392,7 +489,13 @@ impl Figure {
                         }
                     }
                 }
-                Shape::Circle { x, y, r, fill, stroke } => {
+                Shape::Circle {
+                    x,
+                    y,
+                    r,
+                    fill,
+                    stroke,
+                } => {
                     if let Some(path) = PathBuilder::from_circle(*x as f32, *y as f32, *r as f32) {
                         if let Some(f) = fill {
                             pix.fill_path(&path, &paint_of(*f), FillRule::Winding, t, None);
@@ -406,10 +509,12 @@ impl Figure {
                         match *seg {
                             Seg::Move(x, y) => pb.move_to(x as f32, y as f32),
                             Seg::Line(x, y) => pb.line_to(x as f32, y as f32),
-                            Seg::Quad(a, b, x, y) => pb.quad_to(a as f32, b as f32, x as f32, y as f32),
-                            Seg::Cubic(a, b, c, d, x, y) => {
-                                pb.cubic_to(a as f32, b as f32, c as f32, d as f32, x as f32, y as f32)
+                            Seg::Quad(a, b, x, y) => {
+                                pb.quad_to(a as f32, b as f32, x as f32, y as f32)
                             }
+                            Seg::Cubic(a, b, c, d, x, y) => pb.cubic_to(
+                                a as f32, b as f32, c as f32, d as f32, x as f32, y as f32,
+                            ),
                             Seg::Close => pb.close(),
                         }
                     }
@@ -417,7 +522,15 @@ impl Figure {
                         pix.fill_path(&p, &paint_of(*color), FillRule::Winding, t, None);
                     }
                 }
-                Shape::Image { x, y, w, h, cols, rows, rgb } => {
+                Shape::Image {
+                    x,
+                    y,
+                    w,
+                    h,
+                    cols,
+                    rows,
+                    rgb,
+                } => {
                     // nearest-neighbour cells, drawn as rectangles
                     let (cw, chh) = (w / *cols as f64, h / *rows as f64);
                     for r in 0..*rows {
@@ -440,7 +553,11 @@ impl Figure {
             }
         }
         // opaque white background, so the premultiplied pixels are the plain ones
-        let rgb: Vec<u8> = pix.data().chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let rgb: Vec<u8> = pix
+            .data()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
         encode_png_rgb(pw as usize, ph as usize, &rgb)
     }
 }
@@ -515,7 +632,11 @@ pub fn tick_label(v: f64, step: f64) -> String {
     if v.abs() >= 1e5 || v.abs() < 1e-3 {
         return format!("{v:.0e}");
     }
-    let decimals = if step >= 1.0 { 0 } else { (-step.log10()).ceil().max(0.0) as usize };
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10()).ceil().max(0.0) as usize
+    };
     format!("{v:.decimals$}")
 }
 
@@ -575,28 +696,76 @@ impl Axes {
 
     fn frame_with(&self, fig: &mut Figure, title: &str, xlabel: &str, ylabel: &str, x_ticks: bool) {
         fig.rect(self.x, self.y, self.w, self.h, None, Some(Color::GREY));
-        let xt = if x_ticks { ticks(self.xlim.0, self.xlim.1, 5) } else { vec![] };
+        let xt = if x_ticks {
+            ticks(self.xlim.0, self.xlim.1, 5)
+        } else {
+            vec![]
+        };
         let xs = if xt.len() > 1 { xt[1] - xt[0] } else { 1.0 };
         for v in &xt {
             let p = self.px(*v);
-            fig.polyline(vec![(p, self.y + self.h), (p, self.y + self.h + 4.0)], Color::GREY, 1.0);
-            fig.text(p, self.y + self.h + 15.0, &tick_label(*v, xs), 10.0, Anchor::Middle, false, Color::BLACK);
+            fig.polyline(
+                vec![(p, self.y + self.h), (p, self.y + self.h + 4.0)],
+                Color::GREY,
+                1.0,
+            );
+            fig.text(
+                p,
+                self.y + self.h + 15.0,
+                &tick_label(*v, xs),
+                10.0,
+                Anchor::Middle,
+                false,
+                Color::BLACK,
+            );
         }
         let yt = ticks(self.ylim.0, self.ylim.1, 4);
         let ys = if yt.len() > 1 { yt[1] - yt[0] } else { 1.0 };
         for v in &yt {
             let p = self.py(*v);
             fig.polyline(vec![(self.x - 4.0, p), (self.x, p)], Color::GREY, 1.0);
-            fig.text(self.x - 6.0, p + 3.5, &tick_label(*v, ys), 10.0, Anchor::End, false, Color::BLACK);
+            fig.text(
+                self.x - 6.0,
+                p + 3.5,
+                &tick_label(*v, ys),
+                10.0,
+                Anchor::End,
+                false,
+                Color::BLACK,
+            );
         }
         if !title.is_empty() {
-            fig.text(self.x + self.w / 2.0, self.y - 8.0, title, 12.0, Anchor::Middle, false, Color::BLACK);
+            fig.text(
+                self.x + self.w / 2.0,
+                self.y - 8.0,
+                title,
+                12.0,
+                Anchor::Middle,
+                false,
+                Color::BLACK,
+            );
         }
         if !xlabel.is_empty() {
-            fig.text(self.x + self.w / 2.0, self.y + self.h + 30.0, xlabel, 11.0, Anchor::Middle, false, Color::BLACK);
+            fig.text(
+                self.x + self.w / 2.0,
+                self.y + self.h + 30.0,
+                xlabel,
+                11.0,
+                Anchor::Middle,
+                false,
+                Color::BLACK,
+            );
         }
         if !ylabel.is_empty() {
-            fig.text(self.x - 38.0, self.y + self.h / 2.0, ylabel, 11.0, Anchor::Middle, true, Color::BLACK);
+            fig.text(
+                self.x - 38.0,
+                self.y + self.h / 2.0,
+                ylabel,
+                11.0,
+                Anchor::Middle,
+                true,
+                Color::BLACK,
+            );
         }
     }
 
@@ -628,7 +797,10 @@ mod tests {
     fn ticks_are_round_and_not_too_many() {
         assert_eq!(ticks(-4.1, 4.58, 4), vec![-4.0, -2.0, 0.0, 2.0, 4.0]);
         assert_eq!(ticks(0.0, 1.0, 4), vec![0.0, 0.5, 1.0]);
-        assert_eq!(ticks(0.0, 2600.0, 5), vec![0.0, 500.0, 1000.0, 1500.0, 2000.0, 2500.0]);
+        assert_eq!(
+            ticks(0.0, 2600.0, 5),
+            vec![0.0, 500.0, 1000.0, 1500.0, 2000.0, 2500.0]
+        );
         assert_eq!(tick_label(0.5, 0.5), "0.5");
         assert_eq!(tick_label(1500.0, 500.0), "1500");
     }
@@ -654,7 +826,10 @@ mod tests {
         let mut fig = Figure::new(100.0, 40.0);
         fig.text(10.0, 30.0, "Hi", 20.0, Anchor::Start, false, Color::BLACK);
         let svg = fig.to_svg();
-        assert!(svg.contains("<path d=\"M") && !svg.contains("<text"), "{svg}");
+        assert!(
+            svg.contains("<path d=\"M") && !svg.contains("<text"),
+            "{svg}"
+        );
         assert!(text_width("Hi", 20.0) > 10.0);
         // the raster has dark pixels where the glyphs are
         let png = fig.to_png(1.0);
