@@ -86,6 +86,8 @@ pub struct AnalysisOptions {
     pub psychometric_locations: usize,
     /// trials per task when scoring lesions
     pub lesion_trials: usize,
+    /// unit sets to silence besides the clusters and populations: (name, units)
+    pub lesion_sets: Vec<(String, Vec<usize>)>,
     pub seed: u64,
 }
 
@@ -101,6 +103,7 @@ impl Default for AnalysisOptions {
             trials: 128,
             psychometric_locations: 100,
             lesion_trials: 256,
+            lesion_sets: vec![],
             seed: 0,
         }
     }
@@ -476,6 +479,19 @@ pub fn analyze(run: &Path, opts: &AnalysisOptions) -> Result<Analysis> {
                 (0..n).filter(|&u| !v.excitatory[u]).collect(),
             ));
         }
+        for (name, units) in &opts.lesion_sets {
+            if let Some(bad) = units.iter().find(|&&u| u >= n) {
+                return Err(Error::invalid(
+                    "--lesion",
+                    bad,
+                    &format!(
+                        "allowed: unit indices 0 to {} (the network has {n} units)",
+                        n - 1
+                    ),
+                ));
+            }
+            sets.push((name.clone(), units.clone()));
+        }
         let mut rows = vec![];
         let mut engine = Engine::default();
         for (name, units) in sets {
@@ -844,4 +860,37 @@ pub fn write_results(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
         written.push(path);
     }
     Ok(written)
+}
+
+/// Parse a unit list such as `3,5,10-19` (ranges inclusive).
+pub fn parse_units(text: &str) -> Result<Vec<usize>> {
+    let bad = |w: &str| {
+        Error::invalid(
+            "--lesion",
+            w,
+            "allowed: unit indices and ranges, e.g. 3,5,10-19",
+        )
+    };
+    let mut units = vec![];
+    for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        match word.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (
+                    a.trim().parse().map_err(|_| bad(word))?,
+                    b.trim().parse().map_err(|_| bad(word))?,
+                );
+                if a > b {
+                    return Err(bad(word));
+                }
+                units.extend(a..=b);
+            }
+            None => units.push(word.parse().map_err(|_| bad(word))?),
+        }
+    }
+    if units.is_empty() {
+        return Err(bad(text));
+    }
+    units.sort_unstable();
+    units.dedup();
+    Ok(units)
 }

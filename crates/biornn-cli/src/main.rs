@@ -616,6 +616,9 @@ struct AnalyzeArgs {
     /// seed of the analysis' own random streams (trials, initial states, k-means)
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// also silence these units in the lesion analysis, e.g. 3,5,10-19 (repeat for several sets)
+    #[arg(long, value_name = "UNITS")]
+    lesion: Vec<String>,
 }
 
 /// Analyse a run and write RUN/analysis/: results and figures.
@@ -638,6 +641,12 @@ fn run_analysis(
         ..AnalysisOptions::default()
     };
     opts.fixed_points.n_inits = args.inits;
+    for text in &args.lesion {
+        let units = biornn_analysis::run::parse_units(text)?;
+        // no commas in the name: it is a CSV field
+        opts.lesion_sets
+            .push((format!("units {}", text.replace(',', " ")), units));
+    }
     opts.fixed_points.validate()?;
     let analysis = biornn_analysis::analyze(run, &opts)?;
     let log = biornn_report::RunLog::read(run);

@@ -118,6 +118,38 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
     let lesion = std::fs::read_to_string(a.join("lesion.csv")).unwrap();
     assert!(lesion.starts_with("lesion,units,fdgo,dm1\nnone,0,"));
 
+    // a unit list of one's own
+    let out = biornn()
+        .arg("analyze")
+        .arg(&run)
+        .args(["--what", "lesion", "--lesion", "0-3,7"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lesion = std::fs::read_to_string(a.join("lesion.csv")).unwrap();
+    assert!(
+        lesion.lines().last().unwrap().starts_with("units 0-3 7,5,"),
+        "{lesion}"
+    );
+    let out = biornn()
+        .arg("analyze")
+        .arg(&run)
+        .args(["--what", "lesion", "--lesion", "40-48"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("--lesion")
+            && err.contains("48")
+            && err.contains("0 to 47"),
+        "{err}"
+    );
+
     // only the parts asked for
     let only = tmp("only");
     let run2 = trained_run(&only);
