@@ -35,6 +35,17 @@ fn trained_run(dir: &Path) -> PathBuf {
     dir.join("small")
 }
 
+/// Run `biornn CMD RUN EXTRA...` and insist that it succeeds.
+fn run_ok(cmd: &str, run: &Path, extra: &[&str]) -> std::process::Output {
+    let out = biornn().arg(cmd).arg(run).args(extra).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn chromium() -> Option<PathBuf> {
     [
         "/usr/bin/chromium",
@@ -51,17 +62,7 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
     let dir = tmp("run");
     let run = trained_run(&dir);
 
-    let out = biornn()
-        .arg("analyze")
-        .arg(&run)
-        .args(["--inits", "64"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok("analyze", &run, &["--inits", "64"]);
     let a = run.join("analysis");
     for f in [
         "fixed_points.npz",
@@ -119,17 +120,7 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
     assert!(lesion.starts_with("lesion,units,fdgo,dm1\nnone,0,"));
 
     // a unit list of one's own
-    let out = biornn()
-        .arg("analyze")
-        .arg(&run)
-        .args(["--what", "lesion", "--lesion", "0-3,7"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok("analyze", &run, &["--what", "lesion", "--lesion", "0-3,7"]);
     let lesion = std::fs::read_to_string(a.join("lesion.csv")).unwrap();
     assert!(
         lesion.lines().last().unwrap().starts_with("units 0-3 7,5,"),
@@ -153,29 +144,13 @@ fn analyze_writes_results_and_figures_and_the_report_renders() {
     // only the parts asked for
     let only = tmp("only");
     let run2 = trained_run(&only);
-    let out = biornn()
-        .arg("analyze")
-        .arg(&run2)
-        .args(["--what", "pca"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    run_ok("analyze", &run2, &["--what", "pca"]);
     assert!(run2.join("analysis/pca.png").exists());
     assert!(!run2.join("analysis/fixed_points.csv").exists());
     assert!(!run2.join("analysis/lesion.csv").exists());
 
     // the report
-    let out = biornn()
-        .arg("report")
-        .arg(&run)
-        .args(["--inits", "64"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok("report", &run, &["--inits", "64"]);
     let html_path = run.join("report.html");
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.contains(&format!("data-figures-expected=\"{}\"", figures.len())));
