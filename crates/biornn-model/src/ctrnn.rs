@@ -16,6 +16,7 @@ use crate::config::{
     DaleMode, ModelConfig, NoiseConfig, NoiseKind, NoisePlacement, Readout, StateConvention,
     Trainable,
 };
+use crate::skip::{Block, DascDerivative, Skip, SkipKind, TimePlan};
 use crate::{activation::sigmoid, init, Activation};
 use biornn_numerics::linalg::{cm, cm_mut, gemm, rm, rm_mut};
 use biornn_numerics::{real::convert, Real, Result, RngStream, Streams};
@@ -132,6 +133,15 @@ pub struct Trajectory<T> {
     ds_next: Vec<T>,
     scratch: Vec<T>,
     normals: Vec<f32>,
+    /// the time plan of the last forward pass, which its backward pass follows
+    plan_skip: Option<Skip>,
+    grad_start: usize,
+    blocks: Vec<Block>,
+    /// the unmixed state at the last block end (stale DASC)
+    fine: Vec<T>,
+    /// gradient reaching each state, and each unmixed block-end state, through skip paths
+    ds_extra: Vec<T>,
+    df_extra: Vec<T>,
 }
 
 impl<T: Real> Trajectory<T> {
@@ -218,6 +228,48 @@ fn euler_block<T: Real, const RATE: bool>(
         }
         for i in 0..n {
             rn[i] = if RATE { sn[i] } else { f(sn[i]) };
+        }
+    }
+}
+
+/// [`backward_block`] with skip connections: `extra` is gradient reaching s_t through skip paths;
+/// where s_t ends a block (`mix` = (beta, gradient reaching the unmixed state)), the fine path gets
+/// beta of dL/ds_t and `skip_grad` receives the skip path's (1 - beta) share.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn backward_block_skip<T: Real, const RATE: bool>(
+    df: impl Fn(T) -> T,
+    alpha: &[T],
+    z: &[T],
+    s: &[T],
+    d: &mut [T],
+    ds_next: &mut [T],
+    extra: &[T],
+    mix: Option<(T, &[T])>,
+    skip_grad: &mut [T],
+) {
+    let n = alpha.len();
+    for (c, ((z, s), (d, dsn))) in z
+        .chunks_exact(n)
+        .zip(s.chunks_exact(n))
+        .zip(d.chunks_exact_mut(n).zip(ds_next.chunks_exact_mut(n)))
+        .enumerate()
+    {
+        for i in 0..n {
+            let k = c * n + i;
+            let a = alpha[i];
+            let rho_p = if RATE { T::ONE } else { df(s[i]) };
+            let ds = rho_p * d[i] + (T::ONE - a) * dsn[i] + extra[k];
+            let d_fine = match mix {
+                Some((beta, df_extra)) => {
+                    skip_grad[k] = (T::ONE - beta) * ds;
+                    beta * ds + df_extra[k]
+                }
+                None => ds,
+            };
+            dsn[i] = d_fine;
+            let psi_p = if RATE { df(z[i]) } else { T::ONE };
+            d[i] = a * psi_p * d_fine;
         }
     }
 }
@@ -599,7 +651,28 @@ impl<T: Real> Ctrnn<T> {
         noisy: bool,
         traj: &mut Trajectory<T>,
     ) {
+        self.forward_with(input, steps, batch, noisy, &TimePlan::plain(), traj)
+    }
+
+    /// [`Self::forward`] with skip connections through time and a gradient start (see
+    /// [`crate::skip`]); the backward pass then follows the same plan.
+    pub fn forward_with(
+        &self,
+        input: &[T],
+        steps: usize,
+        batch: usize,
+        noisy: bool,
+        plan: &TimePlan,
+        traj: &mut Trajectory<T>,
+    ) {
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        traj.plan_skip = plan.active_skip();
+        traj.grad_start = plan.grad_start.min(steps);
+        plan.blocks_into(steps, &mut traj.blocks);
+        if !traj.blocks.is_empty() {
+            resize(&mut traj.fine, n * batch);
+        }
+        let mut next_block = 0;
         let tb = steps * batch;
         assert_eq!(input.len(), ni * tb, "input has the wrong size");
         traj.steps = steps;
@@ -672,6 +745,11 @@ impl<T: Real> Ctrnn<T> {
                     euler_block::<T, false>(f, alpha, z, s_prev, s_next, r_next, noise)
                 }
             });
+            if next_block < traj.blocks.len() && traj.blocks[next_block].end == t + 1 {
+                let b = traj.blocks[next_block];
+                next_block += 1;
+                self.mix_block_end(traj, b, batch);
+            }
         }
 
         // All readouts at once.
@@ -692,6 +770,40 @@ impl<T: Real> Ctrnn<T> {
                     Readout::Sigmoid => sigmoid(pre[o]),
                     Readout::Linear | Readout::Logits => pre[o],
                 };
+            }
+        }
+    }
+
+    /// Mix the state at the end of block `b` with its skip target, and recompute the rates there.
+    fn mix_block_end(&self, traj: &mut Trajectory<T>, b: Block, batch: usize) {
+        let skip = traj.plan_skip.expect("blocks exist only with a skip");
+        let blk = self.n_rec * batch;
+        let beta = T::from_f64(skip.beta);
+        let theta = T::from_f64(skip.theta as f64);
+        let (before, after) = traj.state.split_at_mut(blk * b.end);
+        let s_end = &mut after[..blk];
+        let s0 = &before[blk * b.start..blk * (b.start + 1)];
+        let stale =
+            skip.kind == SkipKind::Dasc && skip.derivative == DascDerivative::Stale && b.follows;
+        for k in 0..blk {
+            let target = match skip.kind {
+                SkipKind::Sctt => s0[k],
+                SkipKind::Dasc if stale => {
+                    s0[k] + theta * (traj.fine[k] - before[blk * (b.start - 1) + k])
+                }
+                SkipKind::Dasc => s0[k] + theta * (before[blk * (b.start + 1) + k] - s0[k]),
+            };
+            traj.fine[k] = s_end[k];
+            s_end[k] = beta * s_end[k] + (T::ONE - beta) * target;
+        }
+        let r_end = &mut traj.rate[blk * b.end..blk * (b.end + 1)];
+        match self.convention {
+            StateConvention::Rate => r_end.copy_from_slice(s_end),
+            StateConvention::Current => {
+                let act = self.activation;
+                for (r, s) in r_end.iter_mut().zip(s_end.iter()) {
+                    *r = act.f(*s);
+                }
             }
         }
     }
@@ -740,8 +852,17 @@ impl<T: Real> Ctrnn<T> {
 
         let (act, conv) = (self.activation, self.convention);
         let w_rec_t = rm(&self.eff.w_rec, n, n).transpose();
+        let g0 = traj.grad_start;
+        let general = !traj.blocks.is_empty() || g0 > 0;
+        if general {
+            resize(&mut traj.ds_extra, blk * (steps + 1));
+            resize(&mut traj.df_extra, blk * (steps + 1));
+            traj.ds_extra.fill(T::ZERO);
+            traj.df_extra.fill(T::ZERO);
+        }
+        let mut block_i = traj.blocks.len();
         // Backward sweep; delta block t turns from dL/dr_t (direct) into dL/dz_t.
-        for t in (0..steps).rev() {
+        for t in (g0..steps).rev() {
             let (left, right) = traj.delta.split_at_mut(blk * (t + 1));
             let d = &mut left[blk * t..];
             if t + 1 < steps {
@@ -755,10 +876,40 @@ impl<T: Real> Ctrnn<T> {
             let z = &traj.drive[blk * t..blk * (t + 1)];
             let s = &traj.state[blk * (t + 1)..blk * (t + 2)];
             let (alpha, ds_next) = (&self.alpha, &mut traj.ds_next);
-            with_activation!(act, |_f, df| match conv {
-                StateConvention::Rate => backward_block::<T, true>(df, alpha, z, s, d, ds_next),
-                StateConvention::Current => backward_block::<T, false>(df, alpha, z, s, d, ds_next),
+            if !general {
+                with_activation!(act, |_f, df| match conv {
+                    StateConvention::Rate => backward_block::<T, true>(df, alpha, z, s, d, ds_next),
+                    StateConvention::Current => {
+                        backward_block::<T, false>(df, alpha, z, s, d, ds_next)
+                    }
+                });
+                continue;
+            }
+            // the state t + 1 may end a block: its gradient splits between the fine path and the skip
+            let block = (block_i > 0 && traj.blocks[block_i - 1].end == t + 1).then(|| {
+                block_i -= 1;
+                traj.blocks[block_i]
             });
+            let beta = traj.plan_skip.map_or(T::ONE, |k| T::from_f64(k.beta));
+            let j = blk * (t + 1)..blk * (t + 2);
+            let extra = &traj.ds_extra[j.clone()];
+            let mix = block.map(|_| (beta, &traj.df_extra[j.clone()]));
+            let skip_grad = &mut traj.scratch;
+            with_activation!(act, |_f, df| match conv {
+                StateConvention::Rate => backward_block_skip::<T, true>(
+                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad
+                ),
+                StateConvention::Current => backward_block_skip::<T, false>(
+                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad
+                ),
+            });
+            if let Some(b) = block {
+                self.scatter_skip_gradient(traj, b, blk);
+            }
+        }
+        if g0 > 0 {
+            // nothing before the gradient start is trained through
+            traj.delta[..blk * g0].fill(T::ZERO);
         }
 
         // Initial state: it feeds step 0 through W_rec and through the leak.
@@ -772,12 +923,21 @@ impl<T: Real> Ctrnn<T> {
         for b in 0..batch {
             let o = b * n;
             for i in 0..n {
+                if g0 > 0 {
+                    break;
+                }
                 let rho_p = match conv {
                     StateConvention::Rate => T::ONE,
                     StateConvention::Current => act.df(traj.state[o + i]),
                 };
-                grads.init_state[i] +=
-                    rho_p * traj.scratch[o + i] + (T::ONE - self.alpha[i]) * traj.ds_next[o + i];
+                let skip = if general {
+                    traj.ds_extra[o + i]
+                } else {
+                    T::ZERO
+                };
+                grads.init_state[i] += rho_p * traj.scratch[o + i]
+                    + (T::ONE - self.alpha[i]) * traj.ds_next[o + i]
+                    + skip;
             }
         }
 
@@ -814,6 +974,33 @@ impl<T: Real> Ctrnn<T> {
             }
         }
         self.effective_to_raw(grads);
+    }
+
+    /// Send the skip path's share of a block end's gradient (left in `traj.scratch` by
+    /// [`backward_block_skip`]) to the states the skip target was made from.
+    fn scatter_skip_gradient(&self, traj: &mut Trajectory<T>, b: Block, blk: usize) {
+        let skip = traj.plan_skip.expect("blocks exist only with a skip");
+        let theta = T::from_f64(skip.theta as f64);
+        let stale =
+            skip.kind == SkipKind::Dasc && skip.derivative == DascDerivative::Stale && b.follows;
+        let at = |state: usize| blk * state;
+        for k in 0..blk {
+            let g = traj.scratch[k];
+            match skip.kind {
+                SkipKind::Sctt => traj.ds_extra[at(b.start) + k] += g,
+                SkipKind::Dasc if stale => {
+                    // target = s_start + theta (fine_start - s_{start-1})
+                    traj.ds_extra[at(b.start) + k] += g;
+                    traj.df_extra[at(b.start) + k] += theta * g;
+                    traj.ds_extra[at(b.start - 1) + k] -= theta * g;
+                }
+                SkipKind::Dasc => {
+                    // target = (1 - theta) s_start + theta s_{start+1}
+                    traj.ds_extra[at(b.start) + k] += (T::ONE - theta) * g;
+                    traj.ds_extra[at(b.start + 1) + k] += theta * g;
+                }
+            }
+        }
     }
 
     /// Chain rule from effective to raw weights (masks, |W| sign reparameterisation), and zero the

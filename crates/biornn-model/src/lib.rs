@@ -10,6 +10,7 @@ pub mod config;
 pub mod ctrnn;
 pub mod init;
 pub mod mask;
+pub mod skip;
 
 pub use activation::Activation;
 pub use config::{
@@ -18,3 +19,4 @@ pub use config::{
 };
 pub use ctrnn::{Ctrnn, Grads, Params, Trajectory};
 pub use mask::MaskSpec;
+pub use skip::{DascDerivative, Skip, SkipKind, TimePlan};

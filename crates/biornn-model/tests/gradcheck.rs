@@ -2,7 +2,9 @@
 
 use biornn_model::config::*;
 use biornn_model::ctrnn::PARAM_NAMES;
-use biornn_model::{Activation, Ctrnn, Grads, MaskSpec, Trajectory};
+use biornn_model::{
+    Activation, Ctrnn, DascDerivative, Grads, MaskSpec, Skip, SkipKind, TimePlan, Trajectory,
+};
 use biornn_numerics::Streams;
 
 const N_IN: usize = 3;
@@ -17,8 +19,14 @@ struct Probe {
 }
 
 /// L = sum(out_weight * y) + sum(rate_weight * r): exercises both gradient entry points.
-fn loss(net: &Ctrnn<f64>, p: &Probe, traj: &mut Trajectory<f64>, noisy: bool) -> f64 {
-    net.forward(&p.input, STEPS, BATCH, noisy, traj);
+fn loss(
+    net: &Ctrnn<f64>,
+    p: &Probe,
+    traj: &mut Trajectory<f64>,
+    noisy: bool,
+    plan: &TimePlan,
+) -> f64 {
+    net.forward_with(&p.input, STEPS, BATCH, noisy, plan, traj);
     let n = net.n_rec;
     let y: f64 = traj
         .output
@@ -35,6 +43,10 @@ fn loss(net: &Ctrnn<f64>, p: &Probe, traj: &mut Trajectory<f64>, noisy: bool) ->
 }
 
 fn check(cfg: ModelConfig, label: &str) {
+    check_plan(cfg, label, &TimePlan::plain())
+}
+
+fn check_plan(cfg: ModelConfig, label: &str, plan: &TimePlan) {
     let streams = Streams::new(11);
     let mut net = Ctrnn::<f64>::new(&cfg, N_IN, N_OUT, 20.0, &streams).unwrap();
     let mut rng = streams.stream("test", 0);
@@ -58,7 +70,7 @@ fn check(cfg: ModelConfig, label: &str) {
     if noisy {
         net.sample_noise(&mut traj, STEPS, BATCH, &mut rng);
     }
-    loss(&net, &probe, &mut traj, noisy);
+    loss(&net, &probe, &mut traj, noisy, plan);
     let mut d_out = probe.out_weight.clone();
     net.readout_backward(&traj, &mut d_out);
     let mut grads = Grads::zeros(N_IN, n, N_OUT);
@@ -78,8 +90,8 @@ fn check(cfg: ModelConfig, label: &str) {
             let mut minus = net.clone();
             minus.params.tensors_mut()[ti][k] = base - h;
             minus.refresh();
-            let fd = (loss(&plus, &probe, &mut traj.clone(), noisy)
-                - loss(&minus, &probe, &mut traj.clone(), noisy))
+            let fd = (loss(&plus, &probe, &mut traj.clone(), noisy, plan)
+                - loss(&minus, &probe, &mut traj.clone(), noisy, plan))
                 / (2.0 * h);
             let tol = 1e-6 * (1.0 + fd.abs());
             assert!(
@@ -232,4 +244,197 @@ fn frozen_parameters_get_zero_gradient() {
     assert!(g.w_rec.iter().all(|v| *v == 0.0));
     assert!(g.b_out.iter().all(|v| *v == 0.0));
     assert!(g.w_out.iter().any(|v| *v != 0.0));
+}
+
+fn skip(kind: SkipKind, theta: usize, beta: f64, derivative: DascDerivative) -> Option<Skip> {
+    Some(Skip {
+        kind,
+        theta,
+        beta,
+        derivative,
+    })
+}
+
+#[test]
+fn skip_connections_through_time() {
+    use DascDerivative::*;
+    use SkipKind::*;
+    let plans = [
+        (skip(Sctt, 2, 0.3, BlockStart), vec![]),
+        (skip(Sctt, 2, 0.3, BlockStart), vec![3]),
+        (skip(Sctt, 3, 0.0, BlockStart), vec![]),
+        (skip(Dasc, 2, 0.3, BlockStart), vec![]),
+        (skip(Dasc, 3, 0.0, BlockStart), vec![]),
+        (skip(Dasc, 2, 0.4, Stale), vec![]),
+        (skip(Dasc, 2, 0.4, Stale), vec![1, 5]),
+    ];
+    for (sk, segments) in plans {
+        for state in [StateConvention::Rate, StateConvention::Current] {
+            for placement in [NoisePlacement::Inside, NoisePlacement::Outside] {
+                let cfg = ModelConfig {
+                    state,
+                    activation: Activation::Softplus,
+                    noise: NoiseConfig {
+                        sigma: 0.1,
+                        placement,
+                        kind: NoiseKind::Ou,
+                        tau_ou: 40.0,
+                    },
+                    ..base(4)
+                };
+                let plan = TimePlan {
+                    skip: sk,
+                    segments: segments.clone(),
+                    grad_start: 0,
+                };
+                check_plan(
+                    cfg,
+                    &format!("{sk:?} {segments:?} {state:?} {placement:?}"),
+                    &plan,
+                );
+            }
+        }
+    }
+}
+
+/// Mixing by hand: SCTT and both DASC derivatives on a 1-unit network give the states worked out
+/// from the plain network's Euler steps.
+#[test]
+fn skip_mixing_by_hand() {
+    let cfg = ModelConfig {
+        activation: Activation::Tanh,
+        ..base(1)
+    };
+    let mut net = Ctrnn::<f64>::new(&cfg, 1, 1, 20.0, &Streams::new(3)).unwrap();
+    let mut p = net.params.clone();
+    p.w_rec = vec![0.9];
+    p.w_in = vec![1.0];
+    p.b_rec = vec![0.1];
+    p.init_state = vec![0.2];
+    net.set_params(p);
+    let a = 20.0 / 50.0;
+    let input = [0.5, -0.3, 0.8, 0.1, 0.4, -0.6];
+    let step = |s: f64, u: f64| (1.0 - a) * s + a * (0.9 * s + u + 0.1f64).tanh();
+    let run = |kind, deriv| {
+        let mut traj = Trajectory::default();
+        let plan = TimePlan {
+            skip: skip(kind, 2, 0.25, deriv),
+            ..Default::default()
+        };
+        net.forward_with(&input, 6, 1, false, &plan, &mut traj);
+        traj.state.clone()
+    };
+    // blocks (0, 2), (2, 4), (4, 6)
+    let mix = |fine: f64, target: f64| 0.25 * fine + 0.75 * target;
+    for (kind, deriv) in [
+        (SkipKind::Sctt, DascDerivative::BlockStart),
+        (SkipKind::Dasc, DascDerivative::BlockStart),
+        (SkipKind::Dasc, DascDerivative::Stale),
+    ] {
+        let got = run(kind, deriv);
+        let mut s = vec![0.2];
+        let mut last_fine = f64::NAN;
+        for block in 0..3 {
+            let t0 = 2 * block;
+            let s0 = s[t0];
+            let s1 = step(s0, input[t0]);
+            let f2 = step(s1, input[t0 + 1]);
+            let target = match (kind, deriv) {
+                (SkipKind::Sctt, _) => s0,
+                (SkipKind::Dasc, DascDerivative::Stale) if block > 0 => {
+                    s0 + 2.0 * (last_fine - s[t0 - 1])
+                }
+                (SkipKind::Dasc, _) => s0 + 2.0 * (s1 - s0),
+            };
+            last_fine = f2;
+            s.push(s1);
+            s.push(mix(f2, target));
+        }
+        for (t, (g, w)) in got.iter().zip(&s).enumerate() {
+            assert!(
+                (g - w).abs() < 1e-14,
+                "{kind:?} {deriv:?} state {t}: {g} vs {w}"
+            );
+        }
+    }
+    // beta = 1: the plain network, bit for bit
+    let mut plain = Trajectory::default();
+    net.forward(&input, 6, 1, false, &mut plain);
+    let mut one = Trajectory::default();
+    let plan = TimePlan {
+        skip: skip(SkipKind::Dasc, 2, 1.0, DascDerivative::BlockStart),
+        ..Default::default()
+    };
+    net.forward_with(&input, 6, 1, false, &plan, &mut one);
+    assert_eq!(plain.state, one.state);
+    assert_eq!(plain.output, one.output);
+}
+
+/// With a gradient start g, the gradient is that of a run that starts at the state reached at g.
+#[test]
+fn gradient_start_treats_the_earlier_state_as_given() {
+    let g0 = 3;
+    for state in [StateConvention::Rate, StateConvention::Current] {
+        let cfg = ModelConfig {
+            state,
+            activation: Activation::Softplus,
+            ..base(4)
+        };
+        let streams = Streams::new(5);
+        let mut net = Ctrnn::<f64>::new(&cfg, N_IN, N_OUT, 20.0, &streams).unwrap();
+        let mut rng = streams.stream("t", 0);
+        let mut p = net.params.clone();
+        for t in p.tensors_mut() {
+            t.iter_mut().for_each(|v| *v += 0.3 * rng.normal());
+        }
+        net.set_params(p);
+        let input: Vec<f64> = (0..N_IN * STEPS).map(|_| rng.normal()).collect();
+        let plan = TimePlan {
+            skip: skip(SkipKind::Dasc, 2, 0.5, DascDerivative::BlockStart),
+            segments: vec![g0],
+            grad_start: g0,
+        };
+        let mut full = Trajectory::default();
+        net.forward_with(&input, STEPS, 1, false, &plan, &mut full);
+        // the tail as a run of its own, from the state at g0
+        let mut tail_net = net.clone();
+        let mut tp = tail_net.params.clone();
+        tp.init_state = full.state[4 * g0..4 * (g0 + 1)].to_vec();
+        tail_net.set_params(tp);
+        let tail_plan = TimePlan {
+            skip: plan.skip,
+            segments: vec![],
+            grad_start: 0,
+        };
+        let mut tail = Trajectory::default();
+        tail_net.forward_with(
+            &input[N_IN * g0..],
+            STEPS - g0,
+            1,
+            false,
+            &tail_plan,
+            &mut tail,
+        );
+        assert_eq!(&full.output[N_OUT * g0..], &tail.output[..]);
+        // the loss weighs only steps from g0 on
+        let mut d = vec![0.0; N_OUT * STEPS];
+        for (k, v) in d.iter_mut().enumerate().skip(N_OUT * g0) {
+            *v = ((k * 7) % 5) as f64 - 2.0;
+        }
+        let mut g_full = Grads::zeros(N_IN, 4, N_OUT);
+        net.backward(&mut full, &d, None, &mut g_full);
+        let mut g_tail = Grads::zeros(N_IN, 4, N_OUT);
+        tail_net.backward(&mut tail, &d[N_OUT * g0..], None, &mut g_tail);
+        for (name, a, b) in [
+            ("w_rec", &g_full.w_rec, &g_tail.w_rec),
+            ("w_in", &g_full.w_in, &g_tail.w_in),
+            ("w_out", &g_full.w_out, &g_tail.w_out),
+            ("b_rec", &g_full.b_rec, &g_tail.b_rec),
+        ] {
+            for (x, y) in a.iter().zip(b.iter()) {
+                assert!((x - y).abs() < 1e-12, "{state:?} {name}: {x} vs {y}");
+            }
+        }
+        assert!(g_full.init_state.iter().all(|v| *v == 0.0));
+    }
 }
