@@ -2,10 +2,12 @@
 //! the latent parameters that made it); [`batch::generate`] assembles trials into a padded, time-major
 //! [`TaskBatch`] from named random streams, so a batch depends only on the seed and its index.
 //!
-//! Start with [`trial::Trial`] (the builder) and [`yang`] (the 20 tasks of Yang et al. 2019).
+//! Start with [`trial::Trial`] (the builder) and [`yang`] (the 20 tasks of Yang et al. 2019);
+//! [`temporalskip`] is the re-timed suite of the skip-connection paper (Soo et al. 2023).
 
 pub mod batch;
 pub mod config;
+pub mod temporalskip;
 pub mod trial;
 pub mod yang;
 
