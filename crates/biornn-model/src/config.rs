@@ -114,6 +114,8 @@ pub enum RecInit {
     Randortho,
     /// gain * N(0,1) / sqrt(N)
     Randgauss,
+    /// wmws2/temporalskip: W_rec ~ N(0,1) / N, and W_in, W_out, b_rec ~ N(0,1) unscaled
+    Temporalskip,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,7 +199,8 @@ pub struct ModelConfig {
     pub state: StateConvention,
     /// time constant in ms of every unit (of the excitatory ones under Dale's law)
     pub tau: f64,
-    /// time constant in ms of inhibitory units (Dale's law only; `tau` when absent)
+    /// time constant in ms of the last (1 - dale.excitatory_fraction) of the units, the
+    /// inhibitory ones under Dale's law (`tau` when absent)
     pub tau_inhibitory: Option<f64>,
     pub readout: Readout,
     pub noise: NoiseConfig,
@@ -267,13 +270,6 @@ impl ModelConfig {
                 f64::MAX,
                 "allowed: a positive time in ms",
             )?;
-            if !self.dale.enabled {
-                return Err(Error::invalid(
-                    "model.tau_inhibitory",
-                    ti,
-                    "only meaningful with model.dale.enabled = true",
-                ));
-            }
             if dt > ti {
                 return Err(Error::invalid(
                     "task.dt",

@@ -345,9 +345,12 @@ impl<T: Real> Ctrnn<T> {
         let n = cfg.n_rec;
         let n_e = cfg.n_excitatory();
         let sign: Vec<f64> = (0..n).map(|i| if i < n_e { 1.0 } else { -1.0 }).collect();
+        // the fast units are the last (1 - excitatory_fraction) whether or not Dale's law is on, as
+        // wmws2/temporalskip gives its last 20% tau/2 without Dale's law
+        let n_slow = (cfg.dale.excitatory_fraction * n as f64).round() as usize;
         let tau: Vec<f64> = (0..n)
             .map(|i| {
-                if i < n_e {
+                if i < n_slow {
                     cfg.tau
                 } else {
                     cfg.tau_inhibitory.unwrap_or(cfg.tau)
@@ -388,6 +391,13 @@ impl<T: Real> Ctrnn<T> {
         let mut w_rec = init::recurrent(cfg, &sign, &mut init_rng);
         let mut w_in = init::input(cfg, n_in, &mut init_rng);
         let mut w_out = init::output(cfg, n_out, &sign, &mut init_rng);
+        let mut b_rec = vec![0.0; n];
+        if cfg.init.w_rec == crate::config::RecInit::Temporalskip {
+            // wmws2/temporalskip: N(0,1) inputs, readout and biases, unscaled
+            w_in.iter_mut().for_each(|w| *w = init_rng.normal());
+            w_out.iter_mut().for_each(|w| *w = init_rng.normal());
+            b_rec.iter_mut().for_each(|b| *b = init_rng.normal());
+        }
         for (w, m) in [
             (&mut w_rec, &mask_rec),
             (&mut w_in, &mask_in),
@@ -408,7 +418,7 @@ impl<T: Real> Ctrnn<T> {
             w_in: convert(&w_in),
             w_rec: convert(&w_rec),
             w_out: convert(&w_out),
-            b_rec: vec![T::ZERO; n],
+            b_rec: convert(&b_rec),
             b_out: vec![T::ZERO; n_out],
             init_state: vec![T::ZERO; n],
         };

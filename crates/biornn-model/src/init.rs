@@ -52,6 +52,7 @@ pub fn recurrent(cfg: &ModelConfig, sign: &[f64], rng: &mut RngStream) -> Vec<f6
             let s = g / (n as f64).sqrt();
             (0..n * n).map(|_| s * rng.normal()).collect()
         }
+        RecInit::Temporalskip => (0..n * n).map(|_| rng.normal() / n as f64).collect(),
     };
     if cfg.dale.enabled {
         let n_e = sign.iter().filter(|s| **s > 0.0).count();

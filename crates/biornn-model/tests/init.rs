@@ -215,3 +215,34 @@ fn noise_has_the_documented_scale() {
     let ou = std(NoisePlacement::Inside, NoiseKind::Ou);
     assert!((ou / 0.05 - 1.0).abs() < 0.05, "{ou}");
 }
+
+/// wmws2/temporalskip's network: N(0,1)/N recurrent weights, unscaled N(0,1) input, readout and
+/// biases, and tau/2 for the last 20% of units without Dale's law.
+#[test]
+fn temporalskip_init_and_fast_units_without_dale() {
+    let cfg = ModelConfig {
+        n_rec: 50,
+        activation: Activation::Relu,
+        tau: 100.0,
+        tau_inhibitory: Some(50.0),
+        init: InitConfig {
+            w_rec: RecInit::Temporalskip,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert!(!cfg.dale.enabled);
+    let n = Ctrnn::<f64>::new(&cfg, 85, 33, 5.0, &biornn_numerics::Streams::new(2)).unwrap();
+    let std = |v: &[f64]| (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt();
+    assert!(
+        (std(&n.params.w_rec) - 0.02).abs() < 0.002,
+        "{}",
+        std(&n.params.w_rec)
+    );
+    assert!((std(&n.params.w_in) - 1.0).abs() < 0.05);
+    assert!((std(&n.params.w_out) - 1.0).abs() < 0.1);
+    assert!((std(&n.params.b_rec) - 1.0).abs() < 0.35);
+    assert_eq!(&n.tau[..40], &[100.0; 40][..]);
+    assert_eq!(&n.tau[40..], &[50.0; 10][..]);
+    assert!(n.sign.iter().all(|s| *s == 1.0), "no Dale's law");
+}
