@@ -78,6 +78,49 @@ enum Command {
         #[command(flatten)]
         opts: AnalyzeArgs,
     },
+    /// Train networks on a task of the skip-connection paper's suite with skip connections through
+    /// time (SCTT, DASC) or coarse discretisation (CD), evaluating the plain network after every
+    /// round; prints rounds and seconds to the criterion and writes history.csv and summary.json.
+    Longterm {
+        /// task: go, rtgo, dlygo, anti, rtanti, dlyanti, dm1, dm2, ctxdm1, ctxdm2, multsendm, dlydm1,
+        /// dlydm2, ctxdlydm1, ctxdlydm2, multsendlydm, dms, dnms, dmc, dnmc
+        task: String,
+        /// base, sctt-tTHETA-sSTAGES-bBETA0, dasc-tTHETA-sSTAGES-bBETA0 (e.g. dasc-t20-s6-b0.5), cd-sSTAGES
+        #[arg(long, default_value = "base")]
+        method: String,
+        /// networks trained at once (the reference trains 100)
+        #[arg(long, default_value_t = 20)]
+        networks: usize,
+        #[arg(long, default_value_t = 4000)]
+        max_rounds: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// DASC's derivative: block-start (the paper's equation) or stale (the reference code's)
+        #[arg(long, default_value = "block-start", value_parser = ["block-start", "stale"])]
+        derivative: String,
+        /// skip blocks restart at every epoch (the reference) or run across the trial
+        #[arg(long, default_value = "epoch", value_parser = ["epoch", "trial"])]
+        scope: String,
+        /// keep Adam's state across CD stages (the reference resets it)
+        #[arg(long)]
+        keep_optimizer: bool,
+        /// DNMS/DNMC as the reference builds them (identical to DMS/DMC but for the rule input)
+        #[arg(long)]
+        reference_nonmatch: bool,
+        /// directory for history.csv and summary.json
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Summarise `biornn longterm --out` directories (DIR/TASK/METHOD): a markdown table of updates
+    /// to criterion per task and method, and a plot of the fraction of networks at criterion.
+    LongtermSummary {
+        dir: PathBuf,
+        /// write the plot here (as .png and .svg)
+        #[arg(long)]
+        figure: Option<PathBuf>,
+    },
     /// Inspect tasks.
     Task {
         #[command(subcommand)]
@@ -274,6 +317,32 @@ fn run(command: Command) -> Result<()> {
             println!("report: {}", path.display());
             Ok(())
         }
+        Command::Longterm {
+            task,
+            method,
+            networks,
+            max_rounds,
+            seed,
+            derivative,
+            scope,
+            keep_optimizer,
+            reference_nonmatch,
+            out,
+            quiet,
+        } => longterm(LongtermArgs {
+            task,
+            method,
+            networks,
+            max_rounds,
+            seed,
+            derivative,
+            scope,
+            keep_optimizer,
+            reference_nonmatch,
+            out,
+            quiet,
+        }),
+        Command::LongtermSummary { dir, figure } => longterm_summary(&dir, figure.as_deref()),
         Command::Eval {
             run,
             trials,
@@ -680,4 +749,220 @@ fn print_timings(a: &biornn_analysis::Analysis) {
             fp.result.all_q.len()
         );
     }
+}
+
+struct LongtermArgs {
+    task: String,
+    method: String,
+    networks: usize,
+    max_rounds: usize,
+    seed: u64,
+    derivative: String,
+    scope: String,
+    keep_optimizer: bool,
+    reference_nonmatch: bool,
+    out: Option<PathBuf>,
+    quiet: bool,
+}
+
+fn longterm(a: LongtermArgs) -> Result<()> {
+    use biornn_tasks::temporalskip::TsRule;
+    use biornn_train::longterm::{train_long_term, BlockScope, LongTermConfig, Method};
+    use std::fmt::Write as _;
+    let rule = TsRule::from_name(&a.task).ok_or_else(|| {
+        let names: Vec<&str> = TsRule::ALL.iter().map(|r| r.name()).collect();
+        Error::invalid("TASK", &a.task, &format!("allowed: {}", names.join(", ")))
+    })?;
+    let method = Method::parse(&a.method)?;
+    let mut cfg = LongTermConfig::reference(rule, method, a.networks);
+    cfg.max_rounds = a.max_rounds;
+    cfg.seed = a.seed;
+    cfg.derivative = if a.derivative == "stale" {
+        biornn_model::DascDerivative::Stale
+    } else {
+        biornn_model::DascDerivative::BlockStart
+    };
+    cfg.scope = if a.scope == "trial" {
+        BlockScope::Trial
+    } else {
+        BlockScope::Epoch
+    };
+    cfg.keep_optimizer = a.keep_optimizer;
+    cfg.reference_nonmatch = a.reference_nonmatch;
+    let quiet = a.quiet;
+    let r = train_long_term(&cfg, &mut |round, tm| {
+        if !quiet && (round % 10 == 0 || tm >= 0.99) {
+            eprintln!("round {round}: trimmed mean {tm:.4}");
+        }
+    })?;
+    let mut per_net: Vec<usize> = r.network_rounds.iter().flatten().copied().collect();
+    per_net.sort_unstable();
+    let quantile = |q: f64| -> String {
+        if per_net.len() < r.network_rounds.len()
+            && q * r.network_rounds.len() as f64 >= per_net.len() as f64
+        {
+            return "NA".into();
+        }
+        // over all networks, those that never reached counting as infinitely slow
+        let k = ((q * (r.network_rounds.len() - 1) as f64).round() as usize)
+            .min(per_net.len().saturating_sub(1));
+        per_net
+            .get(k)
+            .map_or("NA".into(), |v| (v * cfg.updates_per_round).to_string())
+    };
+    println!(
+        "task={} method={} networks={} reached={} rounds={} updates={} train_s={:.1} networks_at_criterion={} updates_per_network_median={} q25={} q75={}",
+        r.task,
+        r.method,
+        cfg.networks,
+        r.reached,
+        r.rounds,
+        r.rounds * cfg.updates_per_round,
+        r.train_seconds,
+        per_net.len(),
+        quantile(0.5),
+        quantile(0.25),
+        quantile(0.75)
+    );
+    if let Some(dir) = a.out {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
+        let mut csv = String::from(
+            "round,updates,stage,trimmed_mean,fraction_at_criterion,train_s,train_loss\n",
+        );
+        for (i, (stage, tm, at, secs)) in r.history.iter().enumerate() {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{tm:.5},{at:.4},{secs:.3},{:.6}",
+                i + 1,
+                (i + 1) * cfg.updates_per_round,
+                stage.map_or("plain".to_string(), |e| e.to_string()),
+                r.train_loss[i]
+            );
+        }
+        biornn_numerics::npz::write_atomic(&dir.join("history.csv"), csv.as_bytes())?;
+        let summary = serde_json::json!({
+            "task": r.task, "method": r.method, "networks": cfg.networks, "seed": cfg.seed,
+            "reached": r.reached, "rounds": r.rounds, "updates": r.rounds * cfg.updates_per_round,
+            "train_seconds": r.train_seconds,
+            "network_updates_to_criterion": r.network_rounds.iter().map(|n| n.map(|v| v * cfg.updates_per_round)).collect::<Vec<_>>(),
+            "final_perf": r.final_perf,
+        });
+        biornn_numerics::npz::write_atomic(
+            &dir.join("summary.json"),
+            serde_json::to_string_pretty(&summary)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Quantile of per-network updates to criterion, networks that never got there counting as slower
+/// than any that did; `None` when the quantile falls among those.
+fn quantile_reached(values: &[Option<f64>], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().map(|x| x.unwrap_or(f64::INFINITY)).collect();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return None;
+    }
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let x = v[lo] + (v[hi] - v[lo]) * (pos - lo as f64);
+    x.is_finite().then_some(x)
+}
+
+fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
+    use biornn_report::plot::{legend, palette, Axes, Color, Figure};
+    let read_dir = |p: &Path| -> Result<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+            .map_err(|e| Error::new(format!("{}: {e}", p.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    let fmt = |x: Option<f64>| x.map_or("not reached".to_string(), |v| format!("{v:.0}"));
+    println!("| task | method | networks | at 0.99 | updates to 0.99, median [IQR] | trimmed mean 0.99 after | training s |");
+    println!("|---|---|---|---|---|---|---|");
+    let tasks = read_dir(dir)?;
+    let mut panels = vec![];
+    for task_dir in &tasks {
+        let task = task_dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let mut curves = vec![];
+        for m_dir in read_dir(task_dir)? {
+            let Ok(text) = std::fs::read_to_string(m_dir.join("summary.json")) else {
+                continue;
+            };
+            let s: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::new(format!("{}: {e}", m_dir.display())))?;
+            let per: Vec<Option<f64>> = s["network_updates_to_criterion"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_f64()).collect())
+                .unwrap_or_default();
+            let reached = per.iter().filter(|v| v.is_some()).count();
+            let group = if s["reached"].as_bool() == Some(true) {
+                format!("{} updates", s["updates"])
+            } else {
+                format!("not within {} updates", s["updates"])
+            };
+            println!(
+                "| {task} | {} | {} | {reached} | {} [{}, {}] | {group} | {:.0} |",
+                s["method"].as_str().unwrap_or("?"),
+                per.len(),
+                fmt(quantile_reached(&per, 0.5)),
+                fmt(quantile_reached(&per, 0.25)),
+                fmt(quantile_reached(&per, 0.75)),
+                s["train_seconds"].as_f64().unwrap_or(f64::NAN)
+            );
+            let hist = std::fs::read_to_string(m_dir.join("history.csv")).unwrap_or_default();
+            let (xs, ys): (Vec<f64>, Vec<f64>) = hist
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let c: Vec<&str> = l.split(',').collect();
+                    Some((
+                        c.get(1)?.parse::<f64>().ok()?,
+                        c.get(4)?.parse::<f64>().ok()?,
+                    ))
+                })
+                .unzip();
+            curves.push((s["method"].as_str().unwrap_or("?").to_string(), xs, ys));
+        }
+        panels.push((task, curves));
+    }
+    if let Some(path) = figure {
+        let mut fig = Figure::new(40.0 + 330.0 * panels.len().max(1) as f64, 320.0);
+        for (k, (task, curves)) in panels.iter().enumerate() {
+            let xmax = curves
+                .iter()
+                .flat_map(|c| c.1.iter().copied())
+                .fold(1.0f64, f64::max);
+            let ax = Axes::new(
+                (60.0 + 330.0 * k as f64, 30.0, 250.0, 230.0),
+                (0.0, xmax),
+                (0.0, 1.0),
+            );
+            ax.frame(&mut fig, task, "updates", "fraction of networks at 0.99");
+            let mut entries = vec![];
+            for (i, (name, xs, ys)) in curves.iter().enumerate() {
+                ax.line(&mut fig, xs, ys, palette(i), 1.5);
+                entries.push((name.clone(), palette(i)));
+            }
+            legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+            let _ = Color::BLACK;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::new(format!("{}: {e}", parent.display())))?;
+        }
+        biornn_numerics::npz::write_atomic(&path.with_extension("svg"), fig.to_svg().as_bytes())?;
+        biornn_numerics::npz::write_atomic(&path.with_extension("png"), &fig.to_png(2.0))?;
+        println!("\nfigure: {}", path.with_extension("png").display());
+    }
+    Ok(())
 }

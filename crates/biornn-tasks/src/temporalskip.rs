@@ -530,10 +530,80 @@ pub struct Score {
     pub performance: f64,
 }
 
+/// Counts behind a [`Score`], summable over parts of a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ScoreCounts {
+    fix1_hits: f64,
+    fix1_points: f64,
+    released_go: f64,
+    fixating_nogo: f64,
+    right: f64,
+    points: f64,
+    go_points: f64,
+}
+
+impl ScoreCounts {
+    pub fn add(&mut self, o: &ScoreCounts) {
+        self.fix1_hits += o.fix1_hits;
+        self.fix1_points += o.fix1_points;
+        self.released_go += o.released_go;
+        self.fixating_nogo += o.fixating_nogo;
+        self.right += o.right;
+        self.points += o.points;
+        self.go_points += o.go_points;
+    }
+
+    pub fn score(&self, rule: TsRule) -> Score {
+        let c = self;
+        let fix1 = if c.fix1_points > 0.0 {
+            c.fix1_hits / c.fix1_points
+        } else {
+            0.0
+        };
+        let w = rule.structure().fix_weight();
+        let res = if c.go_points > 0.0 {
+            c.right / c.go_points
+        } else {
+            0.0
+        };
+        let (fix2, performance) = if c.go_points == c.points {
+            let fix2 = if c.points > 0.0 {
+                c.released_go / c.points
+            } else {
+                0.0
+            };
+            (fix2, w * fix1 + (1.0 - w) * fix2 * res)
+        } else {
+            let (p_nogo_fix, p_go_rel) = (c.fixating_nogo / c.points, c.released_go / c.points);
+            (
+                p_nogo_fix + p_go_rel,
+                w * fix1 + (1.0 - w) * (p_nogo_fix + p_go_rel * res),
+            )
+        };
+        Score {
+            fix1,
+            fix2,
+            res,
+            performance,
+        }
+    }
+}
+
 /// Score a batch of one task (all trials share epoch lengths, as with per-batch timing) built at
 /// `dt` ms; `output` is `[T, B, 33]` time-major.
 pub fn score_batch(rule: TsRule, batch: &crate::TaskBatch, output: &[f32], dt: f64) -> Score {
-    let (b, no) = (batch.batch, batch.n_out);
+    score_counts(batch, 0, batch.batch, output, dt).score(rule)
+}
+
+/// The counts of trials `b0..b1` of `batch`, whose outputs are `output` (`[T, b1 - b0, 33]`).
+pub fn score_counts(
+    batch: &crate::TaskBatch,
+    b0: usize,
+    b1: usize,
+    output: &[f32],
+    dt: f64,
+) -> ScoreCounts {
+    let (b, no) = (b1 - b0, batch.n_out);
     let epoch = |name: &str| {
         batch
             .epochs
@@ -546,56 +616,26 @@ pub fn score_batch(rule: TsRule, batch: &crate::TaskBatch, output: &[f32], dt: f
     let wait = steps(dt, T_WAIT);
     let targets = batch.latent("target_angle").unwrap_or(&[]);
     let out = |t: usize, j: usize| &output[(t * b + j) * no..(t * b + j + 1) * no];
-    let mut fix1 = 0.0;
-    let mut n1 = 0.0;
+    let mut c = ScoreCounts::default();
     for t in fix_on + wait..resp_on {
         for j in 0..b {
-            fix1 += (out(t, j)[0] > 0.5) as i32 as f64;
-            n1 += 1.0;
+            c.fix1_hits += (out(t, j)[0] > 0.5) as i32 as f64;
+            c.fix1_points += 1.0;
         }
     }
-    let fix1 = if n1 > 0.0 { fix1 / n1 } else { 0.0 };
-    let (mut released_go, mut fixating_nogo, mut right, mut points, mut go_points) =
-        (0.0, 0.0, 0.0, 0.0, 0.0);
     for t in resp_on + wait..resp_off {
         for j in 0..b {
             let o = out(t, j);
-            let target = targets.get(j).copied().unwrap_or(f64::NAN);
-            points += 1.0;
+            let target = targets.get(b0 + j).copied().unwrap_or(f64::NAN);
+            c.points += 1.0;
             if target.is_finite() {
-                go_points += 1.0;
-                released_go += (o[0] < 0.5) as i32 as f64;
-                right += (circ_dist(ring_angle(&o[1..]), target) < 0.2 * PI) as i32 as f64;
+                c.go_points += 1.0;
+                c.released_go += (o[0] < 0.5) as i32 as f64;
+                c.right += (circ_dist(ring_angle(&o[1..]), target) < 0.2 * PI) as i32 as f64;
             } else {
-                fixating_nogo += (o[0] > 0.5) as i32 as f64;
+                c.fixating_nogo += (o[0] > 0.5) as i32 as f64;
             }
         }
     }
-    let w = rule.structure().fix_weight();
-    let all_go = go_points == points;
-    let res = if go_points > 0.0 {
-        right / go_points
-    } else {
-        0.0
-    };
-    let (fix2, performance) = if all_go {
-        let fix2 = if points > 0.0 {
-            released_go / points
-        } else {
-            0.0
-        };
-        (fix2, w * fix1 + (1.0 - w) * fix2 * res)
-    } else {
-        let (p_nogo_fix, p_go_rel) = (fixating_nogo / points, released_go / points);
-        (
-            p_nogo_fix + p_go_rel,
-            w * fix1 + (1.0 - w) * (p_nogo_fix + p_go_rel * res),
-        )
-    };
-    Score {
-        fix1,
-        fix2,
-        res,
-        performance,
-    }
+    c
 }

@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod longterm;
 pub mod loss;
 pub mod optim;
 pub mod trainer;

@@ -1,0 +1,685 @@
+//! Training with skip connections through time (SCTT, DASC) or coarse discretisation (CD), then
+//! reverting to the plain network: the protocol of Soo, Goudar and Wang (NeurIPS 2023), as
+//! wmws2/temporalskip `main_standardtasks.py` and `main_standardtasks_cd.py` run it.
+//!
+//! K networks train on one task of [`biornn_tasks::temporalskip`] at once, in parallel, each on the
+//! same batches with its own noise. Training goes in rounds of 10 Adam updates (20 trials each),
+//! each round followed by an evaluation of the plain network (no skip, fine dt, no jitter) on 200
+//! fresh trials. The method's stages come first, each for at most floor(2000 / S) rounds and 2000
+//! rounds in all; then the plain network trains on until the criterion or 4000 rounds. The
+//! criterion is the reference's: the mean performance of the middle 80% of networks reaches 0.99.
+//! Stages:
+//! - SCTT, DASC: beta_e = beta0 + (1 - beta0) e / (S - 1) for e = 0..S-1 at a fixed theta (S = 1 is
+//!   the plain network);
+//! - CD: theta_e = 10 (S - 1 - e) / (S - 1) (0 read as 1): the step is theta_e dt, and the optimiser
+//!   state is reset at each stage as the reference does (`keep_optimizer` keeps it).
+
+use crate::config::{OptimizerKind, TrainConfig};
+use crate::optim::Optimizer;
+use biornn_model::config::{NoiseConfig, NoiseKind, NoisePlacement, RecInit};
+use biornn_model::{
+    Activation, Ctrnn, DascDerivative, Grads, ModelConfig, Skip, SkipKind, TimePlan, Trajectory,
+};
+use biornn_numerics::{Error, Result, Streams};
+use biornn_tasks::temporalskip::{score_counts, ScoreCounts, TsRule, TsTask};
+use biornn_tasks::{generate_into, BatchSpec, TaskBatch, Timing};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// A training-time method and its schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Method {
+    Base,
+    Skip {
+        kind: SkipKind,
+        theta: usize,
+        stages: usize,
+        beta0: f64,
+    },
+    Cd {
+        stages: usize,
+        theta_max: usize,
+    },
+}
+
+impl Method {
+    /// Names of the reference sweep: `base`; `sctt-t{10,20,40}-s{1,2,6,11}-b{0,0.2,0.5,0.8}`;
+    /// `dasc-...` likewise; `cd-s{2,6,11}` (theta from 10). Any theta >= 2, S >= 1 and beta0 in
+    /// [0, 1] are accepted by value in the same form.
+    pub fn parse(name: &str) -> Result<Method> {
+        let bad = || {
+            Error::invalid(
+                "method",
+                name,
+                "allowed: base, sctt-tTHETA-sSTAGES-bBETA0, dasc-tTHETA-sSTAGES-bBETA0 (e.g. dasc-t20-s6-b0.5), cd-sSTAGES (e.g. cd-s6)",
+            )
+        };
+        if name == "base" {
+            return Ok(Method::Base);
+        }
+        let parts: Vec<&str> = name.split('-').collect();
+        match parts.as_slice() {
+            [kind @ ("sctt" | "dasc"), t, s, b] => {
+                let theta: usize = t
+                    .strip_prefix('t')
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(bad)?;
+                let stages: usize = s
+                    .strip_prefix('s')
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(bad)?;
+                let beta0: f64 = b
+                    .strip_prefix('b')
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(bad)?;
+                if theta < 2 || stages == 0 || !(0.0..=1.0).contains(&beta0) {
+                    return Err(bad());
+                }
+                let kind = if *kind == "sctt" {
+                    SkipKind::Sctt
+                } else {
+                    SkipKind::Dasc
+                };
+                Ok(Method::Skip {
+                    kind,
+                    theta,
+                    stages,
+                    beta0,
+                })
+            }
+            ["cd", s] => {
+                let stages: usize = s
+                    .strip_prefix('s')
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(bad)?;
+                if stages < 2 {
+                    return Err(bad());
+                }
+                Ok(Method::Cd {
+                    stages,
+                    theta_max: 10,
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match *self {
+            Method::Base => "base".into(),
+            Method::Skip {
+                kind,
+                theta,
+                stages,
+                beta0,
+            } => format!(
+                "{}-t{theta}-s{stages}-b{beta0}",
+                if kind == SkipKind::Sctt {
+                    "sctt"
+                } else {
+                    "dasc"
+                }
+            ),
+            Method::Cd { stages, .. } => format!("cd-s{stages}"),
+        }
+    }
+
+    /// The reference sweep's settings (`main_standardtasks.py`, `main_standardtasks_cd.py`).
+    pub fn reference_sweep() -> Vec<Method> {
+        let mut out = vec![Method::Base];
+        for kind in [SkipKind::Sctt, SkipKind::Dasc] {
+            for theta in [10, 20, 40] {
+                for stages in [1, 2, 6, 11] {
+                    for beta0 in [0.0, 0.2, 0.5, 0.8] {
+                        out.push(Method::Skip {
+                            kind,
+                            theta,
+                            stages,
+                            beta0,
+                        });
+                    }
+                }
+            }
+        }
+        for stages in [2, 6, 11] {
+            out.push(Method::Cd {
+                stages,
+                theta_max: 10,
+            });
+        }
+        out
+    }
+
+    /// The stages before plain training: (beta, skip theta, dt factor).
+    pub fn stages(&self) -> Vec<Stage> {
+        match *self {
+            Method::Base => vec![],
+            Method::Skip {
+                kind,
+                theta,
+                stages,
+                beta0,
+            } => {
+                if stages <= 1 {
+                    return vec![];
+                }
+                (0..stages)
+                    .map(|e| Stage {
+                        skip: Some((
+                            kind,
+                            theta,
+                            beta0 + (1.0 - beta0) * e as f64 / (stages - 1) as f64,
+                        )),
+                        dt_factor: 1,
+                    })
+                    .collect()
+            }
+            Method::Cd { stages, theta_max } => (0..stages)
+                .map(|e| Stage {
+                    skip: None,
+                    dt_factor: ((theta_max * (stages - 1 - e)) as f64 / (stages - 1) as f64)
+                        .floor()
+                        .max(1.0) as usize,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One stage: a skip (kind, theta, beta) or a coarse step (dt factor).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub skip: Option<(SkipKind, usize, f64)>,
+    pub dt_factor: usize,
+}
+
+/// Where skip blocks restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockScope {
+    /// at every epoch boundary, as the reference
+    Epoch,
+    /// only after the pre-trial period: blocks run across the whole trial
+    Trial,
+}
+
+#[derive(Debug, Clone)]
+pub struct LongTermConfig {
+    pub task: TsRule,
+    pub method: Method,
+    pub networks: usize,
+    pub n_rec: usize,
+    pub dt: f64,
+    pub batch: usize,
+    pub eval_trials: usize,
+    pub updates_per_round: usize,
+    /// rounds for all method stages together (each stage gets floor(stage_rounds / S))
+    pub stage_rounds: usize,
+    pub max_rounds: usize,
+    pub criterion: f64,
+    /// fraction of networks dropped at each end before averaging
+    pub trim: f64,
+    pub derivative: DascDerivative,
+    pub scope: BlockScope,
+    /// keep Adam's state across CD stages (the reference resets it)
+    pub keep_optimizer: bool,
+    pub reference_nonmatch: bool,
+    pub seed: u64,
+}
+
+impl LongTermConfig {
+    /// The reference's settings for `task` and `method`, with `networks` networks.
+    pub fn reference(task: TsRule, method: Method, networks: usize) -> Self {
+        LongTermConfig {
+            task,
+            method,
+            networks,
+            n_rec: 50,
+            dt: 5.0,
+            batch: 20,
+            eval_trials: 200,
+            updates_per_round: 10,
+            stage_rounds: 2000,
+            max_rounds: 4000,
+            criterion: 0.99,
+            trim: 0.1,
+            derivative: DascDerivative::BlockStart,
+            scope: BlockScope::Epoch,
+            keep_optimizer: false,
+            reference_nonmatch: false,
+            seed: 1,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.networks == 0 {
+            return Err(Error::invalid("networks", 0, "allowed: at least 1"));
+        }
+        if self.n_rec < 5 {
+            return Err(Error::invalid(
+                "n_rec",
+                self.n_rec,
+                "allowed: at least 5 (input and readout are 40% each)",
+            ));
+        }
+        if !(0.0..0.5).contains(&self.trim) {
+            return Err(Error::invalid(
+                "trim",
+                self.trim,
+                "allowed: a fraction in [0, 0.5)",
+            ));
+        }
+        if let Method::Cd { theta_max, .. } = self.method {
+            // the fast units have tau = 50 ms: alpha = dt theta / 50 must stay at most 1
+            if self.dt * theta_max as f64 > 50.0 {
+                return Err(Error::invalid(
+                    "method",
+                    self.method.name(),
+                    "the coarsest step must not exceed 50 ms (tau of the fast units)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The network of the reference: ReLU, rate state, tau 100 ms (50 ms for the last 20%), OU noise
+    /// of std 0.1 and correlation time 100 ms inside the nonlinearity, input to the first 40% of
+    /// units, readout (sigmoid, no bias) from the next 40%, the reference's initialisation.
+    pub fn model(&self) -> ModelConfig {
+        let n = self.n_rec;
+        let k = (0.4 * n as f64) as usize;
+        let mut m = ModelConfig {
+            n_rec: n,
+            activation: Activation::Relu,
+            tau: 100.0,
+            tau_inhibitory: Some(50.0),
+            noise: NoiseConfig {
+                sigma: 0.1,
+                placement: NoisePlacement::Inside,
+                kind: NoiseKind::Ou,
+                tau_ou: 100.0,
+            },
+            ..ModelConfig::default()
+        };
+        m.init.w_rec = RecInit::Temporalskip;
+        m.mask.input_units = Some([0, k]);
+        m.mask.readout_units = Some([k, 2 * k]);
+        m.trainable.b_out = false;
+        m
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct LongTermResult {
+    pub method: String,
+    pub task: String,
+    /// rounds run, and whether the criterion was met at the last one
+    pub rounds: usize,
+    pub reached: bool,
+    /// training wall-clock seconds (evaluations excluded), in total and per round
+    pub train_seconds: f64,
+    /// per round: (stage index or None for plain training, trimmed mean, fraction of networks at or
+    /// above the criterion, cumulative training seconds)
+    pub history: Vec<(Option<usize>, f64, f64, f64)>,
+    /// per network: the first round (1-based) after which its own performance reached the criterion
+    pub network_rounds: Vec<Option<usize>>,
+    pub final_perf: Vec<f64>,
+    /// per round: the training loss averaged over the round's updates and the networks
+    pub train_loss: Vec<f64>,
+}
+
+fn trimmed_mean(perf: &[f64], trim: f64) -> f64 {
+    let mut p = perf.to_vec();
+    p.sort_by(f64::total_cmp);
+    let cut = (trim * p.len() as f64).floor() as usize;
+    let kept = &p[cut..p.len() - cut];
+    kept.iter().sum::<f64>() / kept.len().max(1) as f64
+}
+
+struct NetState {
+    net: Ctrnn<f32>,
+    opt: Optimizer<f32>,
+    traj: Trajectory<f32>,
+    grads: Grads<f32>,
+    d_out: Vec<f32>,
+    d_rate: Vec<f32>,
+}
+
+fn plan_for(batch: &TaskBatch, stage: Option<&Stage>, cfg: &LongTermConfig) -> TimePlan {
+    let pre = batch
+        .epochs
+        .iter()
+        .find(|e| e.0 == "pre")
+        .map_or(0, |e| e.2[0].max(0) as usize);
+    let segments = match cfg.scope {
+        BlockScope::Epoch => batch
+            .epochs
+            .iter()
+            .map(|e| e.1[0].max(0) as usize)
+            .collect(),
+        BlockScope::Trial => vec![pre],
+    };
+    TimePlan {
+        skip: stage.and_then(|s| s.skip).map(|(kind, theta, beta)| Skip {
+            kind,
+            theta,
+            beta,
+            derivative: cfg.derivative,
+        }),
+        segments,
+        grad_start: pre,
+    }
+}
+
+/// One Adam update of one network on `batch` (loss: the window means of the squared error, plus
+/// 1e-5 mean |r| over the recorded steps and 1e-5 mean |W_rec|, as the reference).
+fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams, lr: f64) -> f64 {
+    let net = &s.net;
+    let (n, no, steps, b) = (net.n_rec, net.n_out, batch.steps, batch.batch);
+    net.sample_noise(&mut s.traj, steps, b, &mut noise.stream("noise", 0));
+    net.forward_with(&batch.x, steps, b, true, plan, &mut s.traj);
+    s.d_out.resize(no * steps * b, 0.0);
+    let norm = (b * no) as f64;
+    let mut loss = 0.0;
+    for (k, ((y, t), c)) in s
+        .traj
+        .output
+        .iter()
+        .zip(&batch.y)
+        .zip(&batch.cost)
+        .enumerate()
+    {
+        let (e, c2) = ((*y - *t) as f64, (*c as f64).powi(2));
+        loss += c2 * e * e / norm;
+        s.d_out[k] = (2.0 * c2 * e / norm) as f32;
+    }
+    net.readout_backward(&s.traj, &mut s.d_out);
+    let (ureg, wreg) = (1e-5, 1e-5);
+    let recorded = (steps - plan.grad_start) * b * n;
+    s.d_rate.resize(n * steps * b, 0.0);
+    let rates = &s.traj.rate[n * b..];
+    for (k, (d, r)) in s.d_rate.iter_mut().zip(rates).enumerate() {
+        let t = k / (n * b);
+        if t < plan.grad_start {
+            *d = 0.0;
+        } else {
+            loss += ureg * (r.abs() as f64) / recorded as f64;
+            *d = (ureg / recorded as f64) as f32 * r.signum() * (*r != 0.0) as i32 as f32;
+        }
+    }
+    net.backward(&mut s.traj, &s.d_out, Some(&s.d_rate), &mut s.grads);
+    let nn = (n * n) as f64;
+    for (g, w) in s.grads.w_rec.iter_mut().zip(&net.params.w_rec) {
+        loss += wreg * w.abs() as f64 / nn;
+        *g += (wreg / nn) as f32 * w.signum() * (*w != 0.0) as i32 as f32;
+    }
+    s.opt.step(&mut s.net, &s.grads, lr);
+    loss
+}
+
+/// The plain network's score on `batch` (fine dt, no skip), with its noise, run `chunk` trials at a
+/// time so that the buffers stay the size of a training batch.
+fn evaluate(
+    s: &mut NetState,
+    batch: &TaskBatch,
+    rule: TsRule,
+    dt: f64,
+    noise: &Streams,
+    chunk: usize,
+) -> f64 {
+    let (steps, ni) = (batch.steps, batch.n_in);
+    let mut counts = ScoreCounts::default();
+    let mut input = vec![];
+    for (c, b0) in (0..batch.batch).step_by(chunk.max(1)).enumerate() {
+        let b1 = (b0 + chunk.max(1)).min(batch.batch);
+        let bc = b1 - b0;
+        input.clear();
+        for t in 0..steps {
+            input.extend_from_slice(
+                &batch.x[(t * batch.batch + b0) * ni..(t * batch.batch + b1) * ni],
+            );
+        }
+        s.net
+            .sample_noise(&mut s.traj, steps, bc, &mut noise.stream("noise", c as u64));
+        s.net.forward(&input, steps, bc, true, &mut s.traj);
+        counts.add(&score_counts(batch, b0, b1, &s.traj.output, dt));
+    }
+    counts.score(rule).performance
+}
+
+/// Train `cfg.networks` networks with `cfg.method` until the criterion or the round limit.
+/// `progress` is called after every round with (round, trimmed mean).
+pub fn train_long_term(
+    cfg: &LongTermConfig,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<LongTermResult> {
+    cfg.validate()?;
+    let model = cfg.model();
+    let tcfg = TrainConfig {
+        optimizer: OptimizerKind::Adam,
+        adam_eps: 1e-7,
+        ..TrainConfig::default()
+    };
+    let lr = 0.1 / cfg.n_rec as f64;
+    let root = Streams::new(cfg.seed);
+    let task = TsTask {
+        rule: cfg.task,
+        jitter: true,
+        reference_nonmatch: cfg.reference_nonmatch,
+    };
+    let eval_task = TsTask {
+        jitter: false,
+        ..task
+    };
+    let (n_in, n_out) = (
+        biornn_tasks::temporalskip::N_INPUT,
+        biornn_tasks::temporalskip::N_OUTPUT,
+    );
+    let mut nets: Vec<NetState> = (0..cfg.networks)
+        .map(|k| {
+            let net = Ctrnn::<f32>::new(
+                &model,
+                n_in,
+                n_out,
+                cfg.dt,
+                &root.child("network", k as u64),
+            )?;
+            Ok(NetState {
+                net,
+                opt: Optimizer::new(&tcfg, n_in, cfg.n_rec, n_out),
+                traj: Trajectory::default(),
+                grads: Grads::zeros(n_in, cfg.n_rec, n_out),
+                d_out: vec![],
+                d_rate: vec![],
+            })
+        })
+        .collect::<Result<_>>()?;
+    let stages = cfg.method.stages();
+    let per_stage = if stages.is_empty() {
+        0
+    } else {
+        cfg.stage_rounds / stages.len()
+    };
+    let mut history = vec![];
+    let mut network_rounds = vec![None; cfg.networks];
+    let mut final_perf = vec![0.0; cfg.networks];
+    let mut train_seconds = 0.0;
+    let mut train_loss = vec![];
+    let mut batches: Vec<(TaskBatch, TimePlan, u64)> = vec![];
+    let mut eval_batch = TaskBatch::default();
+    let mut round = 0usize;
+    let mut reached = false;
+    let mut update_index = 0u64;
+    // (stage index, rounds allowed) for each phase, the plain phase last
+    let mut phases: Vec<(Option<usize>, usize)> =
+        (0..stages.len()).map(|e| (Some(e), per_stage)).collect();
+    phases.push((None, usize::MAX));
+    'phases: for (phase, allowed) in phases {
+        let stage = phase.map(|e| stages[e]);
+        let dt_train = cfg.dt * stage.map_or(1, |s| s.dt_factor) as f64;
+        if phase.is_some_and(|e| e > 0) || phase.is_none() {
+            // a new stage: CD resets Adam's state unless asked to keep it
+            if matches!(cfg.method, Method::Cd { .. }) && !cfg.keep_optimizer {
+                for s in nets.iter_mut() {
+                    s.opt = Optimizer::new(&tcfg, n_in, cfg.n_rec, n_out);
+                }
+            }
+        }
+        let mut in_phase = 0;
+        while in_phase < allowed
+            && round < cfg.max_rounds
+            && (phase.is_none() || round < cfg.stage_rounds)
+        {
+            let spec = BatchSpec {
+                dt: dt_train,
+                batch_size: cfg.batch,
+                timing: Timing::PerBatch,
+                input_noise_std: 0.0,
+            };
+            batches.resize_with(cfg.updates_per_round, Default::default);
+            for (b, plan, i) in batches.iter_mut() {
+                *i = update_index;
+                update_index += 1;
+                generate_into(&task, &spec, &root.child("train_batch", 0), *i, b);
+                *plan = plan_for(b, stage.as_ref(), cfg);
+            }
+            let t0 = Instant::now();
+            let losses: Vec<f64> = nets
+                .par_iter_mut()
+                .enumerate()
+                .map(|(k, s)| {
+                    s.net.set_dt(dt_train);
+                    let mut total = 0.0;
+                    for (b, plan, i) in &batches {
+                        let noise = root.child("network", k as u64).child("train_noise", *i);
+                        total += update(s, b, plan, &noise, lr);
+                    }
+                    s.net.set_dt(cfg.dt);
+                    total / batches.len() as f64
+                })
+                .collect();
+            train_seconds += t0.elapsed().as_secs_f64();
+            train_loss.push(losses.iter().sum::<f64>() / losses.len() as f64);
+            round += 1;
+            in_phase += 1;
+            let eval_spec = BatchSpec {
+                dt: cfg.dt,
+                batch_size: cfg.eval_trials,
+                timing: Timing::PerBatch,
+                input_noise_std: 0.0,
+            };
+            generate_into(
+                &eval_task,
+                &eval_spec,
+                &root.child("eval_batch", 0),
+                round as u64,
+                &mut eval_batch,
+            );
+            let perf: Vec<f64> = nets
+                .par_iter_mut()
+                .enumerate()
+                .map(|(k, s)| {
+                    let noise = root
+                        .child("network", k as u64)
+                        .child("eval_noise", round as u64);
+                    evaluate(s, &eval_batch, cfg.task, cfg.dt, &noise, cfg.batch)
+                })
+                .collect();
+            for (k, p) in perf.iter().enumerate() {
+                if *p >= cfg.criterion && network_rounds[k].is_none() {
+                    network_rounds[k] = Some(round);
+                }
+            }
+            final_perf.clone_from(&perf);
+            let tm = trimmed_mean(&perf, cfg.trim);
+            let at =
+                perf.iter().filter(|p| **p >= cfg.criterion).count() as f64 / perf.len() as f64;
+            history.push((phase, tm, at, train_seconds));
+            progress(round, tm);
+            if tm >= cfg.criterion {
+                reached = true;
+                break 'phases;
+            }
+        }
+    }
+    Ok(LongTermResult {
+        method: cfg.method.name(),
+        task: cfg.task.name().to_string(),
+        rounds: round,
+        reached,
+        train_seconds,
+        history,
+        network_rounds,
+        final_perf,
+        train_loss,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_names_and_stages_follow_the_reference() {
+        assert_eq!(Method::reference_sweep().len(), 1 + 2 * 3 * 4 * 4 + 3);
+        for m in Method::reference_sweep() {
+            assert_eq!(Method::parse(&m.name()).unwrap(), m, "{}", m.name());
+        }
+        let betas: Vec<f64> = Method::parse("dasc-t20-s11-b0")
+            .unwrap()
+            .stages()
+            .iter()
+            .map(|s| s.skip.unwrap().2)
+            .collect();
+        let want: Vec<f64> = (0..11).map(|e| e as f64 / 10.0).collect();
+        assert_eq!(betas, want);
+        let betas: Vec<f64> = Method::parse("sctt-t10-s2-b0.5")
+            .unwrap()
+            .stages()
+            .iter()
+            .map(|s| s.skip.unwrap().2)
+            .collect();
+        assert_eq!(betas, vec![0.5, 1.0]);
+        assert!(
+            Method::parse("sctt-t40-s1-b0.8")
+                .unwrap()
+                .stages()
+                .is_empty(),
+            "S = 1 is the plain network"
+        );
+        let thetas = |name: &str| -> Vec<usize> {
+            Method::parse(name)
+                .unwrap()
+                .stages()
+                .iter()
+                .map(|s| s.dt_factor)
+                .collect()
+        };
+        assert_eq!(thetas("cd-s2"), vec![10, 1]);
+        assert_eq!(thetas("cd-s6"), vec![10, 8, 6, 4, 2, 1]);
+        assert_eq!(thetas("cd-s11"), vec![10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1]);
+        for bad in [
+            "dasc-t1-s2-b0",
+            "sctt-t10-s2-b1.5",
+            "cd-s1",
+            "skip",
+            "dasc-t10-s2",
+        ] {
+            let e = Method::parse(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("method") && e.contains(bad) && e.contains("dasc-t20-s6-b0.5"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn trimmed_mean_drops_the_ends() {
+        let p: Vec<f64> = (0..10).map(|i| i as f64).collect();
+        assert_eq!(trimmed_mean(&p, 0.1), 4.5);
+        let mut q = vec![1.0; 8];
+        q.extend([0.0, 0.0]);
+        // the worst one of ten is dropped, one 0 remains among eight
+        assert!((trimmed_mean(&q, 0.1) - 7.0 / 8.0).abs() < 1e-12);
+    }
+}

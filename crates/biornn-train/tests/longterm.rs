@@ -1,0 +1,93 @@
+//! The long-term-dependency trainer: a plain schedule in disguise equals the plain network bit for
+//! bit, and a short run records what the experiments need.
+
+use biornn_model::SkipKind;
+use biornn_tasks::temporalskip::TsRule;
+use biornn_train::longterm::{train_long_term, BlockScope, LongTermConfig, Method};
+
+fn small(task: TsRule, method: Method) -> LongTermConfig {
+    LongTermConfig {
+        n_rec: 10,
+        batch: 4,
+        eval_trials: 6,
+        updates_per_round: 2,
+        stage_rounds: 4,
+        max_rounds: 6,
+        criterion: 1.1, // never met: every round runs
+        ..LongTermConfig::reference(task, method, 3)
+    }
+}
+
+#[test]
+fn beta_one_and_cd_at_theta_one_equal_plain_training() {
+    let base = train_long_term(&small(TsRule::DlyGo, Method::Base), &mut |_, _| {}).unwrap();
+    assert_eq!(base.rounds, 6);
+    assert_eq!(base.history.len(), 6);
+    let sctt = Method::Skip {
+        kind: SkipKind::Sctt,
+        theta: 10,
+        stages: 2,
+        beta0: 1.0,
+    };
+    let skip_at_one = train_long_term(&small(TsRule::DlyGo, sctt), &mut |_, _| {}).unwrap();
+    let cd_at_one = train_long_term(
+        &LongTermConfig {
+            keep_optimizer: true,
+            ..small(
+                TsRule::DlyGo,
+                Method::Cd {
+                    stages: 2,
+                    theta_max: 1,
+                },
+            )
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    for other in [&skip_at_one, &cd_at_one] {
+        assert_eq!(other.final_perf, base.final_perf);
+        let tm = |r: &biornn_train::longterm::LongTermResult| {
+            r.history.iter().map(|h| h.1).collect::<Vec<_>>()
+        };
+        assert_eq!(tm(other), tm(&base));
+        assert_eq!(other.train_loss, base.train_loss);
+    }
+    // a real skip changes training
+    let dasc = Method::parse("dasc-t10-s2-b0.2").unwrap();
+    let changed = train_long_term(&small(TsRule::DlyGo, dasc), &mut |_, _| {}).unwrap();
+    assert_ne!(changed.train_loss, base.train_loss);
+    // stages are recorded: 2 rounds each (4 / 2), then plain
+    let phases: Vec<Option<usize>> = changed.history.iter().map(|h| h.0).collect();
+    assert_eq!(phases, vec![Some(0), Some(0), Some(1), Some(1), None, None]);
+}
+
+#[test]
+fn cd_trial_scope_and_a_reachable_criterion() {
+    let cd = train_long_term(
+        &small(TsRule::Dms, Method::parse("cd-s2").unwrap()),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(cd.rounds, 6);
+    assert!(cd.train_seconds > 0.0);
+    let trial = LongTermConfig {
+        scope: BlockScope::Trial,
+        ..small(TsRule::Go, Method::parse("sctt-t10-s2-b0.5").unwrap())
+    };
+    let r = train_long_term(&trial, &mut |_, _| {}).unwrap();
+    assert_eq!(r.network_rounds.len(), 3);
+    // a criterion of 0 is met after the first round, and every network counts as there
+    let easy = LongTermConfig {
+        criterion: 0.0,
+        ..small(TsRule::Go, Method::Base)
+    };
+    let r = train_long_term(&easy, &mut |_, _| {}).unwrap();
+    assert!(r.reached && r.rounds == 1);
+    assert!(r.network_rounds.iter().all(|n| *n == Some(1)));
+    assert!(LongTermConfig {
+        networks: 0,
+        ..easy.clone()
+    }
+    .validate()
+    .is_err());
+}

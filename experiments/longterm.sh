@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Steps to criterion for base, SCTT, DASC and CD on delayed tasks of the skip-connection paper's
+# suite (Soo et al. 2023), NETWORKS networks per setting, then a table (median and interquartile
+# range of each network's updates to 0.99, rounds to the trimmed-mean criterion, training seconds)
+# and a plot of the fraction of networks at criterion against updates (docs/figures/longterm.*).
+#
+#   experiments/longterm.sh                   TASKS="dlygo dms" NETWORKS=20 MAX_ROUNDS=400 by default
+#   experiments/longterm.sh --smoke           2 networks, 2 rounds, to check that the pipeline runs (CI)
+#   TASKS="dlygo dlyanti dms" METHODS="base dasc-t40-s2-b0.5" experiments/longterm.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tasks=${TASKS:-"dlygo dms"}
+methods=${METHODS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 cd-s6"}
+networks=${NETWORKS:-20}
+max_rounds=${MAX_ROUNDS:-400}
+out=${OUT:-runs/longterm}
+figure=docs/figures/longterm
+if [[ "${1:-}" == "--smoke" ]]; then
+  networks=2; max_rounds=2; tasks="dlygo"; out=$(mktemp -d); figure="$out/longterm"
+fi
+cargo build --release -q
+bin=./target/release/biornn
+for task in $tasks; do
+  for method in $methods; do
+    dir="$out/$task/$method"
+    if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
+    $bin longterm "$task" --method "$method" --networks "$networks" --max-rounds "$max_rounds" --quiet --out "$dir"
+  done
+done
+$bin longterm-summary "$out" --figure "$figure"
+if [[ "${1:-}" == "--smoke" ]]; then rm -rf "$out"; fi
