@@ -93,6 +93,10 @@ enum Command {
         networks: usize,
         #[arg(long, default_value_t = 4000)]
         max_rounds: usize,
+        /// rounds for all method stages together (default: half of --max-rounds, the reference's
+        /// 2000 of 4000)
+        #[arg(long)]
+        stage_rounds: Option<usize>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// DASC's derivative: block-start (the paper's equation) or stale (the reference code's)
@@ -107,6 +111,9 @@ enum Command {
         /// DNMS/DNMC as the reference builds them (identical to DMS/DMC but for the rule input)
         #[arg(long)]
         reference_nonmatch: bool,
+        /// the reference's Euler-discretised OU noise (default: the exact discretisation)
+        #[arg(long)]
+        euler_noise: bool,
         /// directory for history.csv and summary.json
         #[arg(long)]
         out: Option<PathBuf>,
@@ -322,11 +329,13 @@ fn run(command: Command) -> Result<()> {
             method,
             networks,
             max_rounds,
+            stage_rounds,
             seed,
             derivative,
             scope,
             keep_optimizer,
             reference_nonmatch,
+            euler_noise,
             out,
             quiet,
         } => longterm(LongtermArgs {
@@ -334,11 +343,13 @@ fn run(command: Command) -> Result<()> {
             method,
             networks,
             max_rounds,
+            stage_rounds,
             seed,
             derivative,
             scope,
             keep_optimizer,
             reference_nonmatch,
+            euler_noise,
             out,
             quiet,
         }),
@@ -756,11 +767,13 @@ struct LongtermArgs {
     method: String,
     networks: usize,
     max_rounds: usize,
+    stage_rounds: Option<usize>,
     seed: u64,
     derivative: String,
     scope: String,
     keep_optimizer: bool,
     reference_nonmatch: bool,
+    euler_noise: bool,
     out: Option<PathBuf>,
     quiet: bool,
 }
@@ -776,6 +789,7 @@ fn longterm(a: LongtermArgs) -> Result<()> {
     let method = Method::parse(&a.method)?;
     let mut cfg = LongTermConfig::reference(rule, method, a.networks);
     cfg.max_rounds = a.max_rounds;
+    cfg.stage_rounds = a.stage_rounds.unwrap_or(a.max_rounds / 2);
     cfg.seed = a.seed;
     cfg.derivative = if a.derivative == "stale" {
         biornn_model::DascDerivative::Stale
@@ -789,6 +803,7 @@ fn longterm(a: LongtermArgs) -> Result<()> {
     };
     cfg.keep_optimizer = a.keep_optimizer;
     cfg.reference_nonmatch = a.reference_nonmatch;
+    cfg.euler_noise = a.euler_noise;
     let quiet = a.quiet;
     let r = train_long_term(&cfg, &mut |round, tm| {
         if !quiet && (round % 10 == 0 || tm >= 0.99) {

@@ -46,6 +46,11 @@ pub enum NoiseKind {
     /// started from its stationary law, so its standard deviation is sigma at every step; added
     /// unscaled.
     Ou,
+    /// Ornstein-Uhlenbeck by an Euler step, as wmws2/temporalskip: eta <- (1 - dt/tau_ou) eta +
+    /// sqrt(2 dt/tau_ou) xi from eta ~ N(0, 1), times sigma. Its variance differs from sigma^2 by
+    /// O(dt/tau_ou), which matters at coarse steps.
+    #[serde(rename = "ou_euler")]
+    OuEuler,
 }
 
 /// Recurrent noise. sigma = 0 switches it off; evaluation always runs without it.
@@ -292,7 +297,7 @@ impl ModelConfig {
             f64::MAX,
             "allowed: a positive time in ms",
         )?;
-        if self.noise.kind == NoiseKind::Ou && dt > self.noise.tau_ou {
+        if matches!(self.noise.kind, NoiseKind::Ou | NoiseKind::OuEuler) && dt > self.noise.tau_ou {
             return Err(Error::invalid(
                 "model.noise.tau_ou",
                 self.noise.tau_ou,

@@ -626,11 +626,15 @@ impl<T: Real> Ctrnn<T> {
                     }
                 }
             }
-            NoiseKind::Ou => {
-                // the exact discretisation: stationary standard deviation sigma at every step
+            NoiseKind::Ou | NoiseKind::OuEuler => {
+                // exact: stationary standard deviation sigma at every step; Euler: the reference's
                 let k = self.dt / self.noise.tau_ou;
-                let decay = T::from_f64((-k).exp());
-                let kick = T::from_f64((1.0 - (-2.0 * k).exp()).sqrt() * sigma);
+                let (decay, kick) = if self.noise.kind == NoiseKind::Ou {
+                    ((-k).exp(), (1.0 - (-2.0 * k).exp()).sqrt() * sigma)
+                } else {
+                    (1.0 - k, (2.0 * k).sqrt() * sigma)
+                };
+                let (decay, kick) = (T::from_f64(decay), T::from_f64(kick));
                 let sig = T::from_f64(sigma);
                 let eta = &mut traj.scratch;
                 bulk.fill_normal_f32(&mut z);

@@ -206,7 +206,7 @@ fn masks_of_every_kind() {
 #[test]
 fn with_noise_of_every_kind() {
     for placement in [NoisePlacement::Inside, NoisePlacement::Outside] {
-        for kind in [NoiseKind::White, NoiseKind::Ou] {
+        for kind in [NoiseKind::White, NoiseKind::Ou, NoiseKind::OuEuler] {
             for state in [StateConvention::Rate, StateConvention::Current] {
                 let cfg = ModelConfig {
                     state,

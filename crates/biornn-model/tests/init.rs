@@ -214,6 +214,9 @@ fn noise_has_the_documented_scale() {
     );
     let ou = std(NoisePlacement::Inside, NoiseKind::Ou);
     assert!((ou / 0.05 - 1.0).abs() < 0.05, "{ou}");
+    // Euler OU with dt/tau = 0.2: stationary variance 2k / (1 - (1 - k)^2) = 1.11, so std 1.054 sigma
+    let euler = std(NoisePlacement::Inside, NoiseKind::OuEuler);
+    assert!((euler / 0.05 - 1.054).abs() < 0.03, "{euler}");
 }
 
 /// wmws2/temporalskip's network: N(0,1)/N recurrent weights, unscaled N(0,1) input, readout and

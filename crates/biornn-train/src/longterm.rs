@@ -223,6 +223,8 @@ pub struct LongTermConfig {
     /// keep Adam's state across CD stages (the reference resets it)
     pub keep_optimizer: bool,
     pub reference_nonmatch: bool,
+    /// the reference's Euler-discretised OU noise instead of the exact one
+    pub euler_noise: bool,
     pub seed: u64,
 }
 
@@ -246,6 +248,7 @@ impl LongTermConfig {
             scope: BlockScope::Epoch,
             keep_optimizer: false,
             reference_nonmatch: false,
+            euler_noise: false,
             seed: 1,
         }
     }
@@ -268,7 +271,22 @@ impl LongTermConfig {
                 "allowed: a fraction in [0, 0.5)",
             ));
         }
-        if let Method::Cd { theta_max, .. } = self.method {
+        let stages = self.method.stages().len();
+        if self.stage_rounds < stages {
+            return Err(Error::invalid(
+                "stage_rounds",
+                self.stage_rounds,
+                &format!("allowed: at least one round per stage ({stages} stages)"),
+            ));
+        }
+        if let Method::Cd { stages, theta_max } = self.method {
+            if theta_max % (stages - 1) != 0 {
+                return Err(Error::invalid(
+                    "method",
+                    self.method.name(),
+                    &format!("allowed: CD stages S with S - 1 dividing {theta_max} (2, 3, 6 or 11), so that every step is a whole number of fine steps"),
+                ));
+            }
             // the fast units have tau = 50 ms: alpha = dt theta / 50 must stay at most 1
             if self.dt * theta_max as f64 > 50.0 {
                 return Err(Error::invalid(
@@ -300,6 +318,9 @@ impl LongTermConfig {
             },
             ..ModelConfig::default()
         };
+        if self.euler_noise {
+            m.noise.kind = NoiseKind::OuEuler;
+        }
         m.init.w_rec = RecInit::Temporalskip;
         m.mask.input_units = Some([0, k]);
         m.mask.readout_units = Some([k, 2 * k]);
@@ -328,11 +349,17 @@ pub struct LongTermResult {
     pub train_loss: Vec<f64>,
 }
 
+/// Mean of the sorted values `[floor(trim n), floor((1 - trim) n))`, the reference's
+/// `[int(0.1 N):int(0.9 N)]`.
 fn trimmed_mean(perf: &[f64], trim: f64) -> f64 {
     let mut p = perf.to_vec();
     p.sort_by(f64::total_cmp);
-    let cut = (trim * p.len() as f64).floor() as usize;
-    let kept = &p[cut..p.len() - cut];
+    let n = p.len();
+    let lo = (trim * n as f64).floor() as usize;
+    let hi = (((1.0 - trim) * n as f64).floor() as usize)
+        .max(lo + 1)
+        .min(n);
+    let kept = &p[lo.min(n.saturating_sub(1))..hi];
     kept.iter().sum::<f64>() / kept.len().max(1) as f64
 }
 
@@ -681,5 +708,9 @@ mod tests {
         q.extend([0.0, 0.0]);
         // the worst one of ten is dropped, one 0 remains among eight
         assert!((trimmed_mean(&q, 0.1) - 7.0 / 8.0).abs() < 1e-12);
+        // 15 networks: the reference keeps sorted indices 1..13
+        let r: Vec<f64> = (0..15).map(|i| i as f64).collect();
+        assert_eq!(trimmed_mean(&r, 0.1), (1..13).sum::<usize>() as f64 / 12.0);
+        assert_eq!(trimmed_mean(&[0.5], 0.1), 0.5);
     }
 }
