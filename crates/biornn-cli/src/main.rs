@@ -82,43 +82,8 @@ enum Command {
     /// time (SCTT, DASC) or coarse discretisation (CD), evaluating the plain network after every
     /// round; prints rounds and seconds to the criterion and writes history.csv and summary.json.
     Longterm {
-        /// task: go, rtgo, dlygo, anti, rtanti, dlyanti, dm1, dm2, ctxdm1, ctxdm2, multsendm, dlydm1,
-        /// dlydm2, ctxdlydm1, ctxdlydm2, multsendlydm, dms, dnms, dmc, dnmc
-        task: String,
-        /// base, sctt-tTHETA-sSTAGES-bBETA0, dasc-tTHETA-sSTAGES-bBETA0 (e.g. dasc-t20-s6-b0.5), cd-sSTAGES
-        #[arg(long, default_value = "base")]
-        method: String,
-        /// networks trained at once (the reference trains 100)
-        #[arg(long, default_value_t = 20)]
-        networks: usize,
-        #[arg(long, default_value_t = 4000)]
-        max_rounds: usize,
-        /// rounds for all method stages together (default: half of --max-rounds, the reference's
-        /// 2000 of 4000)
-        #[arg(long)]
-        stage_rounds: Option<usize>,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// DASC's derivative: block-start (the paper's equation) or stale (the reference code's)
-        #[arg(long, default_value = "block-start", value_parser = ["block-start", "stale"])]
-        derivative: String,
-        /// skip blocks restart at every epoch (the reference) or run across the trial
-        #[arg(long, default_value = "epoch", value_parser = ["epoch", "trial"])]
-        scope: String,
-        /// keep Adam's state across CD stages (the reference resets it)
-        #[arg(long)]
-        keep_optimizer: bool,
-        /// DNMS/DNMC as the reference builds them (identical to DMS/DMC but for the rule input)
-        #[arg(long)]
-        reference_nonmatch: bool,
-        /// the reference's Euler-discretised OU noise (default: the exact discretisation)
-        #[arg(long)]
-        euler_noise: bool,
-        /// directory for history.csv and summary.json
-        #[arg(long)]
-        out: Option<PathBuf>,
-        #[arg(long, short)]
-        quiet: bool,
+        #[command(flatten)]
+        args: LongtermArgs,
     },
     /// Summarise `biornn longterm --out` directories (DIR/TASK/METHOD): a markdown table of updates
     /// to criterion per task and method, and a plot of the fraction of networks at criterion.
@@ -324,35 +289,7 @@ fn run(command: Command) -> Result<()> {
             println!("report: {}", path.display());
             Ok(())
         }
-        Command::Longterm {
-            task,
-            method,
-            networks,
-            max_rounds,
-            stage_rounds,
-            seed,
-            derivative,
-            scope,
-            keep_optimizer,
-            reference_nonmatch,
-            euler_noise,
-            out,
-            quiet,
-        } => longterm(LongtermArgs {
-            task,
-            method,
-            networks,
-            max_rounds,
-            stage_rounds,
-            seed,
-            derivative,
-            scope,
-            keep_optimizer,
-            reference_nonmatch,
-            euler_noise,
-            out,
-            quiet,
-        }),
+        Command::Longterm { args } => longterm(args),
         Command::LongtermSummary { dir, figure } => longterm_summary(&dir, figure.as_deref()),
         Command::Eval {
             run,
@@ -762,19 +699,44 @@ fn print_timings(a: &biornn_analysis::Analysis) {
     }
 }
 
+#[derive(clap::Args)]
 struct LongtermArgs {
+    /// task: go, rtgo, dlygo, anti, rtanti, dlyanti, dm1, dm2, ctxdm1, ctxdm2, multsendm, dlydm1,
+    /// dlydm2, ctxdlydm1, ctxdlydm2, multsendlydm, dms, dnms, dmc, dnmc
     task: String,
+    /// base, sctt-tTHETA-sSTAGES-bBETA0, dasc-tTHETA-sSTAGES-bBETA0 (e.g. dasc-t20-s6-b0.5), cd-sSTAGES
+    #[arg(long, default_value = "base")]
     method: String,
+    /// networks trained at once (the reference trains 100)
+    #[arg(long, default_value_t = 20)]
     networks: usize,
+    #[arg(long, default_value_t = 4000)]
     max_rounds: usize,
+    /// rounds for all method stages together (default: half of --max-rounds, the reference's
+    /// 2000 of 4000, and at least one per stage)
+    #[arg(long)]
     stage_rounds: Option<usize>,
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// DASC's derivative: block-start (the paper's equation) or stale (the reference code's)
+    #[arg(long, default_value = "block-start", value_parser = ["block-start", "stale"])]
     derivative: String,
+    /// skip blocks restart at every epoch (the reference) or run across the trial
+    #[arg(long, default_value = "epoch", value_parser = ["epoch", "trial"])]
     scope: String,
+    /// keep Adam's state across CD stages (the reference resets it)
+    #[arg(long)]
     keep_optimizer: bool,
+    /// DNMS/DNMC as the reference builds them (identical to DMS/DMC but for the rule input)
+    #[arg(long)]
     reference_nonmatch: bool,
+    /// the reference's Euler-discretised OU noise (default: the exact discretisation)
+    #[arg(long)]
     euler_noise: bool,
+    /// directory for history.csv and summary.json
+    #[arg(long)]
     out: Option<PathBuf>,
+    #[arg(long, short)]
     quiet: bool,
 }
 
@@ -789,7 +751,10 @@ fn longterm(a: LongtermArgs) -> Result<()> {
     let method = Method::parse(&a.method)?;
     let mut cfg = LongTermConfig::reference(rule, method, a.networks);
     cfg.max_rounds = a.max_rounds;
-    cfg.stage_rounds = a.stage_rounds.unwrap_or(a.max_rounds / 2);
+    // half the rounds, as the reference's 2000 of 4000, but at least one per stage
+    cfg.stage_rounds = a
+        .stage_rounds
+        .unwrap_or((a.max_rounds / 2).max(method.stages().len()));
     cfg.seed = a.seed;
     cfg.derivative = if a.derivative == "stale" {
         biornn_model::DascDerivative::Stale

@@ -186,3 +186,77 @@ fn train_then_eval() {
         .success());
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn longterm_runs_and_rejects_bad_input() {
+    let dir = tmp("longterm");
+    let out = biornn()
+        .args([
+            "longterm",
+            "dlygo",
+            "--method",
+            "dasc-t20-s2-b0.5",
+            "--networks",
+            "2",
+            "--max-rounds",
+            "2",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("task=dlygo method=dasc-t20-s2-b0.5 networks=2") && text.contains("rounds=2"),
+        "{text}"
+    );
+    let history = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    // one stage of one round (2 / 2 stages), then plain training
+    assert_eq!(history.lines().count(), 3);
+    assert!(
+        history.lines().nth(1).unwrap().starts_with("1,10,0,"),
+        "{history}"
+    );
+    assert!(
+        history.lines().nth(2).unwrap().starts_with("2,20,1,"),
+        "{history}"
+    );
+    assert!(std::fs::read_to_string(dir.join("summary.json"))
+        .unwrap()
+        .contains("\"network_updates_to_criterion\""));
+    for (args, words) in [
+        (vec!["longterm", "dlygoo"], vec!["TASK", "dlygoo", "dlygo"]),
+        (
+            vec!["longterm", "dms", "--method", "dasc-t1-s2-b0"],
+            vec!["method", "dasc-t1-s2-b0", "dasc-t20-s6-b0.5"],
+        ),
+        (
+            vec!["longterm", "dms", "--method", "cd-s4"],
+            vec!["cd-s4", "2, 3, 6 or 11"],
+        ),
+        (
+            vec![
+                "longterm",
+                "dms",
+                "--method",
+                "sctt-t10-s11-b0",
+                "--stage-rounds",
+                "5",
+            ],
+            vec!["stage_rounds", "11 stages"],
+        ),
+    ] {
+        let out = biornn().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        for w in words {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+    }
+}
