@@ -775,21 +775,14 @@ fn longterm(a: LongtermArgs) -> Result<()> {
             eprintln!("round {round}: trimmed mean {tm:.4}");
         }
     })?;
-    let mut per_net: Vec<usize> = r.network_rounds.iter().flatten().copied().collect();
-    per_net.sort_unstable();
-    let quantile = |q: f64| -> String {
-        if per_net.len() < r.network_rounds.len()
-            && q * r.network_rounds.len() as f64 >= per_net.len() as f64
-        {
-            return "NA".into();
-        }
-        // over all networks, those that never reached counting as infinitely slow
-        let k = ((q * (r.network_rounds.len() - 1) as f64).round() as usize)
-            .min(per_net.len().saturating_sub(1));
-        per_net
-            .get(k)
-            .map_or("NA".into(), |v| (v * cfg.updates_per_round).to_string())
-    };
+    let per_net: Vec<Option<f64>> = r
+        .network_rounds
+        .iter()
+        .map(|n| n.map(|v| (v * cfg.updates_per_round) as f64))
+        .collect();
+    let reached = per_net.iter().filter(|v| v.is_some()).count();
+    let quantile =
+        |q: f64| quantile_reached(&per_net, q).map_or("NA".into(), |v| format!("{v:.0}"));
     println!(
         "task={} method={} networks={} reached={} rounds={} updates={} train_s={:.1} networks_at_criterion={} updates_per_network_median={} q25={} q75={}",
         r.task,
@@ -799,7 +792,7 @@ fn longterm(a: LongtermArgs) -> Result<()> {
         r.rounds,
         r.rounds * cfg.updates_per_round,
         r.train_seconds,
-        per_net.len(),
+        reached,
         quantile(0.5),
         quantile(0.25),
         quantile(0.75)

@@ -23,6 +23,7 @@
 //! from the rule input; `reference_nonmatch` reproduces that.
 
 use crate::trial::Trial;
+pub use crate::yang::circ_dist;
 use crate::Task;
 use biornn_numerics::RngStream;
 use std::f64::consts::PI;
@@ -212,11 +213,6 @@ pub fn ring_angle(ring: &[f32]) -> f64 {
     }
     let (s, c) = (s / (total + 1e-5), c / (total + 1e-5));
     (s + 1e-5).atan2(c + 1e-5).rem_euclid(2.0 * PI)
-}
-
-pub fn circ_dist(a: f64, b: f64) -> f64 {
-    let d = (a - b).rem_euclid(2.0 * PI);
-    d.min(2.0 * PI - d)
 }
 
 /// One task of the suite.

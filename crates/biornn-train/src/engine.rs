@@ -68,7 +68,7 @@ pub fn chunk_ranges(batch: usize, chunks: usize) -> Vec<(usize, usize)> {
 }
 
 /// Copy trials `b0..b1` of the batch input into a chunk's `[n_in, T*bc]` buffer.
-fn gather_input<T: Real>(batch: &TaskBatch, b0: usize, b1: usize, out: &mut Vec<T>) {
+pub(crate) fn gather_input<T: Real>(batch: &TaskBatch, b0: usize, b1: usize, out: &mut Vec<T>) {
     let ni = batch.n_in;
     let bc = b1 - b0;
     out.resize(ni * batch.steps * bc, T::ZERO);

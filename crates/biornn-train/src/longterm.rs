@@ -15,6 +15,8 @@
 //!   state is reset at each stage as the reference does (`keep_optimizer` keeps it).
 
 use crate::config::{OptimizerKind, TrainConfig};
+use crate::engine::gather_input;
+use crate::loss::l1_slope;
 use crate::optim::Optimizer;
 use biornn_model::config::{NoiseConfig, NoiseKind, NoisePlacement, RecInit};
 use biornn_model::{
@@ -431,14 +433,14 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
             *d = 0.0;
         } else {
             loss += ureg * (r.abs() as f64) / recorded as f64;
-            *d = (ureg / recorded as f64) as f32 * r.signum() * (*r != 0.0) as i32 as f32;
+            *d = (ureg / recorded as f64) as f32 * l1_slope(*r as f64) as f32;
         }
     }
     net.backward(&mut s.traj, &s.d_out, Some(&s.d_rate), &mut s.grads);
     let nn = (n * n) as f64;
     for (g, w) in s.grads.w_rec.iter_mut().zip(&net.params.w_rec) {
         loss += wreg * w.abs() as f64 / nn;
-        *g += (wreg / nn) as f32 * w.signum() * (*w != 0.0) as i32 as f32;
+        *g += (wreg / nn) as f32 * l1_slope(*w as f64) as f32;
     }
     s.opt.step(&mut s.net, &s.grads, lr);
     loss
@@ -454,18 +456,13 @@ fn evaluate(
     noise: &Streams,
     chunk: usize,
 ) -> f64 {
-    let (steps, ni) = (batch.steps, batch.n_in);
+    let steps = batch.steps;
     let mut counts = ScoreCounts::default();
     let mut input = vec![];
     for (c, b0) in (0..batch.batch).step_by(chunk.max(1)).enumerate() {
         let b1 = (b0 + chunk.max(1)).min(batch.batch);
         let bc = b1 - b0;
-        input.clear();
-        for t in 0..steps {
-            input.extend_from_slice(
-                &batch.x[(t * batch.batch + b0) * ni..(t * batch.batch + b1) * ni],
-            );
-        }
+        gather_input(batch, b0, b1, &mut input);
         s.net
             .sample_noise(&mut s.traj, steps, bc, &mut noise.stream("noise", c as u64));
         s.net.forward(&input, steps, bc, true, &mut s.traj);

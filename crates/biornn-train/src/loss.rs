@@ -87,7 +87,7 @@ pub fn output_loss<T: Real>(
 }
 
 /// The L1 subgradient: 0 at exactly 0 (as TensorFlow and PyTorch take it), else the sign.
-fn l1_slope(x: f64) -> f64 {
+pub(crate) fn l1_slope(x: f64) -> f64 {
     if x > 0.0 {
         1.0
     } else if x < 0.0 {
