@@ -142,6 +142,17 @@ pub struct Trajectory<T> {
     /// gradient reaching each state, and each unmixed block-end state, through skip paths
     ds_extra: Vec<T>,
     df_extra: Vec<T>,
+    /// the trial-level skip of the last forward pass: its beta and spans (empty when inactive)
+    trial_beta: Option<f64>,
+    trial_spans: Vec<(usize, usize)>,
+    /// the trial-level skip path's share of a span end's gradient
+    trial_grad: Vec<T>,
+    /// where a forward pass run in pieces has got to: the next step, block and span
+    next_step: usize,
+    next_block: usize,
+    next_span: usize,
+    noise_inside: bool,
+    noise_outside: bool,
 }
 
 impl<T: Real> Trajectory<T> {
@@ -233,8 +244,9 @@ fn euler_block<T: Real, const RATE: bool>(
 }
 
 /// [`backward_block`] with skip connections: `extra` is gradient reaching s_t through skip paths;
-/// where s_t ends a block (`mix` = (beta, gradient reaching the unmixed state)), the fine path gets
-/// beta of dL/ds_t and `skip_grad` receives the skip path's (1 - beta) share.
+/// where s_t ends a trial-level span (`trial_mix` = its beta), `trial_grad` receives that skip's
+/// share first; where s_t ends a block (`mix` = (beta, gradient reaching the unmixed state)), the
+/// fine path gets beta of the rest and `skip_grad` receives the block skip's (1 - beta) share.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn backward_block_skip<T: Real, const RATE: bool>(
@@ -247,6 +259,8 @@ fn backward_block_skip<T: Real, const RATE: bool>(
     extra: &[T],
     mix: Option<(T, &[T])>,
     skip_grad: &mut [T],
+    trial_mix: Option<T>,
+    trial_grad: &mut [T],
 ) {
     let n = alpha.len();
     for (c, ((z, s), (d, dsn))) in z
@@ -259,7 +273,12 @@ fn backward_block_skip<T: Real, const RATE: bool>(
             let k = c * n + i;
             let a = alpha[i];
             let rho_p = if RATE { T::ONE } else { df(s[i]) };
-            let ds = rho_p * d[i] + (T::ONE - a) * dsn[i] + extra[k];
+            let mut ds = rho_p * d[i] + (T::ONE - a) * dsn[i] + extra[k];
+            if let Some(beta) = trial_mix {
+                // the trial-level mix came last in the forward pass, so it is undone first
+                trial_grad[k] = (T::ONE - beta) * ds;
+                ds = beta * ds;
+            }
             let d_fine = match mix {
                 Some((beta, df_extra)) => {
                     skip_grad[k] = (T::ONE - beta) * ds;
@@ -679,6 +698,24 @@ impl<T: Real> Ctrnn<T> {
         plan: &TimePlan,
         traj: &mut Trajectory<T>,
     ) {
+        self.forward_start(input, steps, batch, noisy, plan, traj);
+        self.forward_advance(traj, steps);
+        self.forward_finish(traj);
+    }
+
+    /// A forward pass in pieces, for closed-loop tasks whose later input depends on the network's
+    /// earlier output: `forward_start`, then `forward_advance` to a step, look at the state there
+    /// (`readout_at`), `rewrite_input` for steps not yet run, advance again, and `forward_finish`.
+    /// Run straight through, it is [`Self::forward_with`].
+    pub fn forward_start(
+        &self,
+        input: &[T],
+        steps: usize,
+        batch: usize,
+        noisy: bool,
+        plan: &TimePlan,
+        traj: &mut Trajectory<T>,
+    ) {
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
         traj.plan_skip = plan.active_skip();
         traj.grad_start = plan.grad_start.min(steps);
@@ -686,7 +723,26 @@ impl<T: Real> Ctrnn<T> {
         if !traj.blocks.is_empty() {
             resize(&mut traj.fine, n * batch);
         }
-        let mut next_block = 0;
+        traj.trial_beta = plan.trial_beta();
+        traj.trial_spans.clear();
+        if traj.trial_beta.is_some() {
+            traj.trial_spans.extend_from_slice(&plan.trial_spans);
+            for (k, &(a, b)) in traj.trial_spans.iter().enumerate() {
+                assert!(
+                    a < b && b <= steps,
+                    "trial span {a}..{b} outside 0..{steps}"
+                );
+                if k > 0 {
+                    assert!(
+                        b > traj.trial_spans[k - 1].1,
+                        "trial spans must end in order"
+                    );
+                }
+            }
+        }
+        traj.next_step = 0;
+        traj.next_block = 0;
+        traj.next_span = 0;
         let tb = steps * batch;
         assert_eq!(input.len(), ni * tb, "input has the wrong size");
         traj.steps = steps;
@@ -708,6 +764,8 @@ impl<T: Real> Ctrnn<T> {
         }
         let inside = noisy && self.noise.placement == NoisePlacement::Inside;
         let outside = noisy && self.noise.placement == NoisePlacement::Outside;
+        traj.noise_inside = inside;
+        traj.noise_outside = outside;
 
         // All input projections at once: Z = W_in U, then + b (+ noise inside).
         gemm(
@@ -738,10 +796,23 @@ impl<T: Real> Ctrnn<T> {
                 };
             }
         }
+    }
 
+    /// Run the steps of a pass begun by [`Self::forward_start`] up to (not including) step `until`;
+    /// afterwards the states up to `until` are final (mixed where a block or span ends there).
+    pub fn forward_advance(&self, traj: &mut Trajectory<T>, until: usize) {
+        let (n, batch) = (self.n_rec, traj.batch);
+        assert!(
+            traj.next_step <= until && until <= traj.steps,
+            "advance to step {until} from {} of {}",
+            traj.next_step,
+            traj.steps
+        );
+        let outside = traj.noise_outside;
+        let (act, conv) = (self.activation, self.convention);
         let w_rec = rm(&self.eff.w_rec, n, n);
         let blk = n * batch;
-        for t in 0..steps {
+        for t in traj.next_step..until {
             let (prev_rates, _) = traj.rate.split_at(blk * (t + 1));
             let r_prev = &prev_rates[blk * t..];
             let z = &mut traj.drive[blk * t..blk * (t + 1)];
@@ -759,13 +830,71 @@ impl<T: Real> Ctrnn<T> {
                     euler_block::<T, false>(f, alpha, z, s_prev, s_next, r_next, noise)
                 }
             });
-            if next_block < traj.blocks.len() && traj.blocks[next_block].end == t + 1 {
-                let b = traj.blocks[next_block];
-                next_block += 1;
+            if traj.next_block < traj.blocks.len() && traj.blocks[traj.next_block].end == t + 1 {
+                let b = traj.blocks[traj.next_block];
+                traj.next_block += 1;
                 self.mix_block_end(traj, b, batch);
             }
+            if traj.next_span < traj.trial_spans.len()
+                && traj.trial_spans[traj.next_span].1 == t + 1
+            {
+                let span = traj.trial_spans[traj.next_span];
+                traj.next_span += 1;
+                self.mix_span_end(traj, span, batch);
+            }
         }
+        traj.next_step = until;
+    }
 
+    /// The readout `W_out r + b_out` at step `t` (the state after it) for every column, into
+    /// `out` (`[n_out, B]`): what a closed-loop task reads before the rest of the pass is run.
+    pub fn readout_at(&self, traj: &Trajectory<T>, t: usize, out: &mut [T]) {
+        let (n, no, batch) = (self.n_rec, self.n_out, traj.batch);
+        assert!(t < traj.next_step, "step {t} has not been run");
+        assert_eq!(out.len(), no * batch);
+        let r = traj.rates_at(t + 1, n);
+        for (col, o) in r.chunks_exact(n).zip(out.chunks_exact_mut(no)) {
+            for (k, v) in o.iter_mut().enumerate() {
+                let w = &self.eff.w_out[k * n..(k + 1) * n];
+                *v = w
+                    .iter()
+                    .zip(col)
+                    .fold(self.eff.b_out[k], |acc, (a, b)| acc + *a * *b);
+            }
+        }
+    }
+
+    /// Replace the input of column `col` at a step not yet run, `t`, by `u` (`n_in` values).
+    pub fn rewrite_input(&self, traj: &mut Trajectory<T>, t: usize, col: usize, u: &[T]) {
+        let (n, ni, batch) = (self.n_rec, self.n_in, traj.batch);
+        assert!(
+            t >= traj.next_step && t < traj.steps,
+            "step {t} has been run or is out of range"
+        );
+        assert_eq!(u.len(), ni);
+        let c = t * batch + col;
+        traj.input[ni * c..ni * (c + 1)].copy_from_slice(u);
+        let z = &mut traj.drive[n * c..n * (c + 1)];
+        for (i, z) in z.iter_mut().enumerate() {
+            let w = &self.eff.w_in[i * ni..(i + 1) * ni];
+            *z = w.iter().zip(u).fold(T::ZERO, |acc, (a, b)| acc + *a * *b) + self.eff.b_rec[i];
+        }
+        if traj.noise_inside {
+            for (z, e) in z.iter_mut().zip(&traj.noise[n * c..n * (c + 1)]) {
+                *z += *e;
+            }
+        }
+    }
+
+    /// Finish a pass run in pieces: the readouts of every step.
+    pub fn forward_finish(&self, traj: &mut Trajectory<T>) {
+        let (n, no) = (self.n_rec, self.n_out);
+        let tb = traj.steps * traj.batch;
+        let blk = n * traj.batch;
+        assert_eq!(
+            traj.next_step, traj.steps,
+            "the pass has not reached its end"
+        );
         // All readouts at once.
         gemm(
             cm_mut(&mut traj.out_pre, no, tb),
@@ -810,7 +939,25 @@ impl<T: Real> Ctrnn<T> {
             traj.fine[k] = s_end[k];
             s_end[k] = beta * s_end[k] + (T::ONE - beta) * target;
         }
-        let r_end = &mut traj.rate[blk * b.end..blk * (b.end + 1)];
+        self.refresh_rates(traj, b.end, blk);
+    }
+
+    /// The trial-level skip at the end of `span`: s_end <- beta s_end + (1 - beta) s_start.
+    fn mix_span_end(&self, traj: &mut Trajectory<T>, span: (usize, usize), batch: usize) {
+        let beta = T::from_f64(traj.trial_beta.expect("spans exist only with a trial beta"));
+        let blk = self.n_rec * batch;
+        let (before, after) = traj.state.split_at_mut(blk * span.1);
+        let s0 = &before[blk * span.0..blk * (span.0 + 1)];
+        for (s, a) in after[..blk].iter_mut().zip(s0) {
+            *s = beta * *s + (T::ONE - beta) * *a;
+        }
+        self.refresh_rates(traj, span.1, blk);
+    }
+
+    /// Recompute the rates of state `t` after its state was changed.
+    fn refresh_rates(&self, traj: &mut Trajectory<T>, t: usize, blk: usize) {
+        let s_end = &traj.state[blk * t..blk * (t + 1)];
+        let r_end = &mut traj.rate[blk * t..blk * (t + 1)];
         match self.convention {
             StateConvention::Rate => r_end.copy_from_slice(s_end),
             StateConvention::Current => {
@@ -867,14 +1014,16 @@ impl<T: Real> Ctrnn<T> {
         let (act, conv) = (self.activation, self.convention);
         let w_rec_t = rm(&self.eff.w_rec, n, n).transpose();
         let g0 = traj.grad_start;
-        let general = !traj.blocks.is_empty() || g0 > 0;
+        let general = !traj.blocks.is_empty() || g0 > 0 || !traj.trial_spans.is_empty();
         if general {
             resize(&mut traj.ds_extra, blk * (steps + 1));
             resize(&mut traj.df_extra, blk * (steps + 1));
+            resize(&mut traj.trial_grad, blk);
             traj.ds_extra.fill(T::ZERO);
             traj.df_extra.fill(T::ZERO);
         }
         let mut block_i = traj.blocks.len();
+        let mut span_i = traj.trial_spans.len();
         // Backward sweep; delta block t turns from dL/dr_t (direct) into dL/dz_t.
         for t in (g0..steps).rev() {
             let (left, right) = traj.delta.split_at_mut(blk * (t + 1));
@@ -904,21 +1053,32 @@ impl<T: Real> Ctrnn<T> {
                 block_i -= 1;
                 traj.blocks[block_i]
             });
+            let span = (span_i > 0 && traj.trial_spans[span_i - 1].1 == t + 1).then(|| {
+                span_i -= 1;
+                traj.trial_spans[span_i]
+            });
             let beta = traj.plan_skip.map_or(T::ONE, |k| T::from_f64(k.beta));
+            let trial_mix = span.and(traj.trial_beta).map(T::from_f64);
             let j = blk * (t + 1)..blk * (t + 2);
             let extra = &traj.ds_extra[j.clone()];
             let mix = block.map(|_| (beta, &traj.df_extra[j.clone()]));
-            let skip_grad = &mut traj.scratch;
+            let (skip_grad, trial_grad) = (&mut traj.scratch, &mut traj.trial_grad);
             with_activation!(act, |_f, df| match conv {
                 StateConvention::Rate => backward_block_skip::<T, true>(
-                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad
+                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix, trial_grad
                 ),
                 StateConvention::Current => backward_block_skip::<T, false>(
-                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad
+                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix, trial_grad
                 ),
             });
             if let Some(b) = block {
                 self.scatter_skip_gradient(traj, b, blk);
+            }
+            if let Some((start, _)) = span {
+                let to = &mut traj.ds_extra[blk * start..blk * (start + 1)];
+                for (e, g) in to.iter_mut().zip(&traj.trial_grad) {
+                    *e += *g;
+                }
             }
         }
         if g0 > 0 {

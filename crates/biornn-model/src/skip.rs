@@ -15,6 +15,9 @@
 //! Blocks run within segments (by default the trial epochs, where the reference restarts them) and
 //! a block cut short by the end of its segment is not mixed. beta = 1 leaves every state as it is:
 //! the plain network, bit for bit. Gradients flow through both paths exactly.
+//!
+//! A second, coarser skip works at the scale of whole task trials (the rule-reversal task's): at
+//! the end of each span, after any block mix there, s_end <- beta s_end + (1 - beta) s_span_start.
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +70,10 @@ pub struct TimePlan {
     /// no gradient flows to states before this step (a pre-trial period run outside the gradient):
     /// the state at this step is treated as a constant
     pub grad_start: usize,
+    /// spans `(start, end)` of a second skip at the scale of whole task trials, in SCTT form at the
+    /// same beta: at state `end`, after any block mix there, s <- beta s + (1 - beta) s_start.
+    /// The rule-reversal task's trial-level skip; ends ascending and distinct.
+    pub trial_spans: Vec<(usize, usize)>,
 }
 
 impl TimePlan {
@@ -77,6 +84,14 @@ impl TimePlan {
     /// The skip, when it changes anything (beta < 1).
     pub fn active_skip(&self) -> Option<Skip> {
         self.skip.filter(|s| s.beta < 1.0 && s.theta >= 2)
+    }
+
+    /// The beta of the trial-level skip, when it changes anything (spans given and beta < 1).
+    pub fn trial_beta(&self) -> Option<f64> {
+        if self.trial_spans.is_empty() {
+            return None;
+        }
+        self.skip.map(|s| s.beta).filter(|b| *b < 1.0)
     }
 
     /// The blocks of a pass of `steps` steps, in order, written into `out`.
@@ -128,6 +143,7 @@ mod tests {
             }),
             segments: vec![7],
             grad_start: 0,
+            trial_spans: vec![],
         };
         let mut b = vec![];
         plan.blocks_into(12, &mut b);

@@ -286,6 +286,7 @@ fn skip_connections_through_time() {
                     skip: sk,
                     segments: segments.clone(),
                     grad_start: 0,
+                    trial_spans: vec![],
                 };
                 check_plan(
                     cfg,
@@ -393,6 +394,7 @@ fn gradient_start_treats_the_earlier_state_as_given() {
             skip: skip(SkipKind::Dasc, 2, 0.5, DascDerivative::BlockStart),
             segments: vec![g0],
             grad_start: g0,
+            trial_spans: vec![],
         };
         let mut full = Trajectory::default();
         net.forward_with(&input, STEPS, 1, false, &plan, &mut full);
@@ -405,6 +407,7 @@ fn gradient_start_treats_the_earlier_state_as_given() {
             skip: plan.skip,
             segments: vec![],
             grad_start: 0,
+            trial_spans: vec![],
         };
         let mut tail = Trajectory::default();
         tail_net.forward_with(
@@ -436,5 +439,173 @@ fn gradient_start_treats_the_earlier_state_as_given() {
             }
         }
         assert!(g_full.init_state.iter().all(|v| *v == 0.0));
+    }
+}
+
+/// The trial-level skip (spans mixed with their start state at the skip's beta), alone and where
+/// its ends fall on block ends, with noise inside the nonlinearity.
+#[test]
+fn trial_level_skip_gradients() {
+    use DascDerivative::*;
+    use SkipKind::*;
+    let plans = [
+        // theta 1: no blocks, only the trial-level skip
+        (skip(Sctt, 1, 0.3, BlockStart), vec![], vec![(0, 3), (3, 6)]),
+        // both mixes at states 3 and 6
+        (
+            skip(Sctt, 3, 0.4, BlockStart),
+            vec![3],
+            vec![(0, 3), (3, 6)],
+        ),
+        (skip(Dasc, 2, 0.5, BlockStart), vec![], vec![(1, 4), (4, 6)]),
+        (skip(Dasc, 2, 0.5, Stale), vec![], vec![(0, 2), (2, 5)]),
+    ];
+    for (sk, segments, spans) in plans {
+        for state in [StateConvention::Rate, StateConvention::Current] {
+            let cfg = ModelConfig {
+                state,
+                activation: Activation::Softplus,
+                noise: NoiseConfig {
+                    sigma: 0.1,
+                    placement: NoisePlacement::Inside,
+                    kind: NoiseKind::Ou,
+                    tau_ou: 40.0,
+                },
+                ..base(4)
+            };
+            let plan = TimePlan {
+                skip: sk,
+                segments: segments.clone(),
+                grad_start: 0,
+                trial_spans: spans.clone(),
+            };
+            check_plan(
+                cfg,
+                &format!("{sk:?} {segments:?} {spans:?} {state:?}"),
+                &plan,
+            );
+        }
+    }
+}
+
+/// On a one-unit network: block mixes first, then the trial-level mix with the span's start state.
+#[test]
+fn trial_level_skip_by_hand() {
+    let cfg = ModelConfig {
+        activation: Activation::Tanh,
+        ..base(1)
+    };
+    let mut net = Ctrnn::<f64>::new(&cfg, 1, 1, 20.0, &Streams::new(3)).unwrap();
+    let mut p = net.params.clone();
+    p.w_rec = vec![0.9];
+    p.w_in = vec![1.0];
+    p.b_rec = vec![0.1];
+    p.init_state = vec![0.2];
+    net.set_params(p);
+    let a = 20.0 / 50.0;
+    let input = [0.5, -0.3, 0.8, 0.1, 0.4, -0.6];
+    let step = |s: f64, u: f64| (1.0 - a) * s + a * (0.9 * s + u + 0.1f64).tanh();
+    let plan = TimePlan {
+        skip: skip(SkipKind::Sctt, 2, 0.25, DascDerivative::BlockStart),
+        segments: vec![],
+        grad_start: 0,
+        trial_spans: vec![(1, 4), (4, 5)],
+    };
+    let mut traj = Trajectory::default();
+    net.forward_with(&input, 6, 1, false, &plan, &mut traj);
+    let mix = |x: f64, start: f64| 0.25 * x + 0.75 * start;
+    let mut s = vec![0.2];
+    s.push(step(s[0], input[0])); // 1
+    s.push(mix(step(s[1], input[1]), s[0])); // 2: block (0, 2)
+    s.push(step(s[2], input[2])); // 3
+    let block = mix(step(s[3], input[3]), s[2]); // 4: block (2, 4), then span (1, 4)
+    s.push(mix(block, s[1]));
+    s.push(mix(step(s[4], input[4]), s[4])); // 5: span (4, 5)
+    s.push(mix(step(s[5], input[5]), s[4])); // 6: block (4, 6)
+    for (t, (g, w)) in traj.state.iter().zip(&s).enumerate() {
+        assert!((g - w).abs() < 1e-14, "state {t}: {g} vs {w}");
+    }
+    // beta = 1 switches the trial-level skip off too
+    let one = TimePlan {
+        skip: skip(SkipKind::Sctt, 2, 1.0, DascDerivative::BlockStart),
+        ..plan.clone()
+    };
+    let mut plain = Trajectory::default();
+    net.forward(&input, 6, 1, false, &mut plain);
+    net.forward_with(&input, 6, 1, false, &one, &mut traj);
+    assert_eq!(plain.state, traj.state);
+}
+
+/// A pass run in pieces, whose later input is rewritten from the readout at a pause, gives the
+/// states, outputs and gradients of a straight pass on the rewritten input.
+#[test]
+fn closed_loop_pass_equals_a_straight_pass_on_its_input() {
+    let cfg = ModelConfig {
+        activation: Activation::Softplus,
+        noise: NoiseConfig {
+            sigma: 0.1,
+            placement: NoisePlacement::Inside,
+            kind: NoiseKind::Ou,
+            tau_ou: 40.0,
+        },
+        ..base(4)
+    };
+    let streams = Streams::new(8);
+    let net = Ctrnn::<f64>::new(&cfg, N_IN, N_OUT, 20.0, &streams).unwrap();
+    let mut rng = streams.stream("t", 0);
+    let input: Vec<f64> = (0..N_IN * STEPS * BATCH).map(|_| rng.normal()).collect();
+    let plan = TimePlan {
+        skip: skip(SkipKind::Dasc, 2, 0.5, DascDerivative::BlockStart),
+        segments: vec![],
+        grad_start: 1,
+        trial_spans: vec![(1, 4)],
+    };
+    let mut closed = Trajectory::default();
+    net.sample_noise(&mut closed, STEPS, BATCH, &mut rng);
+    net.forward_start(&input, STEPS, BATCH, true, &plan, &mut closed);
+    net.forward_advance(&mut closed, 3);
+    let mut out = vec![0.0; N_OUT * BATCH];
+    net.readout_at(&closed, 2, &mut out);
+    net.forward_advance(&mut closed, 3);
+    // feedback: which output is larger, on channel 0 or 1, for steps 3 and 4
+    for col in 0..BATCH {
+        let larger = usize::from(out[col * N_OUT + 1] > out[col * N_OUT]);
+        let mut u = vec![0.0; N_IN];
+        u[larger] = 1.0;
+        for t in 3..5 {
+            net.rewrite_input(&mut closed, t, col, &u);
+        }
+    }
+    net.forward_advance(&mut closed, STEPS);
+    net.forward_finish(&mut closed);
+    let rewritten = closed.input.clone();
+    assert_ne!(rewritten, input);
+    let mut straight = Trajectory::default();
+    straight.noise = closed.noise.clone();
+    net.forward_with(&rewritten, STEPS, BATCH, true, &plan, &mut straight);
+    // the readout read at the pause is the pass's own output there
+    for (k, v) in out.iter().enumerate() {
+        assert!((v - straight.out_pre[N_OUT * BATCH * 2 + k]).abs() < 1e-12);
+    }
+    for (name, a, b) in [
+        ("state", &closed.state, &straight.state),
+        ("output", &closed.output, &straight.output),
+    ] {
+        for (x, y) in a.iter().zip(b.iter()) {
+            assert!((x - y).abs() < 1e-12, "{name}: {x} vs {y}");
+        }
+    }
+    let d: Vec<f64> = (0..N_OUT * STEPS * BATCH).map(|_| rng.normal()).collect();
+    let mut g_closed = Grads::zeros(N_IN, 4, N_OUT);
+    net.backward(&mut closed, &d, None, &mut g_closed);
+    let mut g_straight = Grads::zeros(N_IN, 4, N_OUT);
+    net.backward(&mut straight, &d, None, &mut g_straight);
+    for (ti, name) in PARAM_NAMES.iter().enumerate() {
+        for (x, y) in g_closed.tensors()[ti]
+            .iter()
+            .zip(g_straight.tensors()[ti].iter())
+        {
+            assert!((x - y).abs() < 1e-10, "{name}: {x} vs {y}");
+        }
     }
 }
