@@ -3,10 +3,12 @@
 //! [`TaskBatch`] from named random streams, so a batch depends only on the seed and its index.
 //!
 //! Start with [`trial::Trial`] (the builder) and [`yang`] (the 20 tasks of Yang et al. 2019);
-//! [`temporalskip`] is the re-timed suite of the skip-connection paper (Soo et al. 2023).
+//! [`temporalskip`] is the re-timed suite of the skip-connection paper (Soo et al. 2023), and
+//! [`reversal`] its cross-trial rule-reversal task.
 
 pub mod batch;
 pub mod config;
+pub mod reversal;
 pub mod temporalskip;
 pub mod trial;
 pub mod yang;

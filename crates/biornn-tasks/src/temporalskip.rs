@@ -236,13 +236,13 @@ impl TsTask {
 }
 
 /// Steps of a duration in seconds, `int(s / dt)` as the reference (dt in ms here).
-fn steps(dt_ms: f64, seconds: f64) -> usize {
+pub(crate) fn steps(dt_ms: f64, seconds: f64) -> usize {
     // a small tolerance, so that 0.5 s / 5 ms is 100 and not 99.99...
     (seconds * 1000.0 / dt_ms + 1e-9).floor() as usize
 }
 
 /// A jittered length: uniform over whole steps in [T - J, T + J), as `tf.random.uniform` with ints.
-fn jittered(shared: &mut RngStream, dt: f64, seconds: f64, jitter: bool) -> usize {
+pub(crate) fn jittered(shared: &mut RngStream, dt: f64, seconds: f64, jitter: bool) -> usize {
     let (t, j) = (steps(dt, seconds), steps(dt, T_JITTER));
     if !jitter || j == 0 {
         return t;

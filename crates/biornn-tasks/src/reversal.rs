@@ -1,0 +1,349 @@
+//! The cross-trial rule-reversal task of Soo, Goudar and Wang (NeurIPS 2023), as wmws2/temporalskip
+//! `functions/func_rulereversaltask.py` builds it.
+//!
+//! A sequence is five task trials. Each trial shows stimulus A or B (`sample`), asks for one of two
+//! answers (`response`), feeds back "right" or "wrong" (`reward`) and pauses (`wait`); every epoch
+//! lasts 0.5 s, jittered in training to whole steps in [0.4 s, 0.6 s), drawn per epoch and per batch.
+//! A 1 s pre-trial period with no input comes first and runs outside the gradient.
+//!
+//! Under rule r the answer to stimulus s is 1 when s = r and 0 otherwise, so the two rules map the
+//! stimuli to opposite answers. Each sequence follows one of eight rule patterns (00000, 01100, ...).
+//! The feedback says whether the network's answer at the last response step was right under the
+//! **current** trial's rule, but the label it is trained on (`ideal`) is the answer under the
+//! **previous** trial's rule (rule 0 for the first trial). So the network has to infer the rule from
+//! its own last answer and the feedback to it, and carry that across the next 1.5-2 s: a
+//! dependency across trials. The feedback depends on the network's own output, so it is filled in
+//! during the forward pass (see `biornn_model::Ctrnn::forward_start`); the batch holds the stimuli.
+//!
+//! Inputs: 0 stimulus A, 1 stimulus B, 2 "right", 3 "wrong". Outputs: two logits (a softmax).
+
+use crate::temporalskip::{jittered, steps};
+use biornn_numerics::Streams;
+
+pub const N_INPUT: usize = 4;
+pub const N_OUTPUT: usize = 2;
+pub const CHANNEL_RIGHT: usize = 2;
+pub const CHANNEL_WRONG: usize = 3;
+/// task trials per sequence
+pub const TRIALS: usize = 5;
+/// The rule of each trial, per pattern; a batch has the same number of sequences of each.
+pub const PATTERNS: [[u8; TRIALS]; 8] = [
+    [0, 0, 0, 0, 0],
+    [0, 1, 1, 0, 0],
+    [0, 0, 0, 1, 1],
+    [0, 1, 1, 1, 1],
+    [1, 0, 0, 0, 0],
+    [1, 1, 1, 0, 0],
+    [1, 0, 0, 1, 1],
+    [1, 1, 1, 1, 1],
+];
+/// seconds
+const T_PRE: f64 = 1.0;
+const T_EPOCH: f64 = 0.5;
+/// response steps left out of the loss and the score at the start of each response epoch
+const T_WAIT: f64 = 0.1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReversalTask {
+    /// sequences of each rule pattern in a batch (the reference: 5, so 40 sequences)
+    pub per_pattern: usize,
+    /// jitter the epochs (training); evaluation runs the nominal 0.5 s
+    pub jitter: bool,
+}
+
+impl Default for ReversalTask {
+    fn default() -> Self {
+        ReversalTask {
+            per_pattern: 5,
+            jitter: true,
+        }
+    }
+}
+
+/// The steps at which one task trial's epochs begin, and its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrialSteps {
+    pub sample: usize,
+    pub response: usize,
+    pub reward: usize,
+    pub wait: usize,
+    pub end: usize,
+}
+
+impl TrialSteps {
+    /// The response steps that count for the loss and the score: after the first 0.1 s.
+    pub fn scored(&self, wait: usize) -> std::ops::Range<usize> {
+        (self.response + wait).min(self.reward)..self.reward
+    }
+}
+
+/// One batch of sequences, time-major: column `t * batch + b` is step t of sequence b.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReversalBatch {
+    pub dt: f64,
+    pub steps: usize,
+    /// sequences
+    pub batch: usize,
+    /// steps of the pre-trial period
+    pub pre: usize,
+    /// steps at the start of each response epoch that are not scored
+    pub wait: usize,
+    pub trials: [TrialSteps; TRIALS],
+    /// `[N_INPUT, steps * batch]`: the stimuli; the feedback channels are left at zero
+    pub x: Vec<f32>,
+    /// per sequence: the rule of each trial, and the stimulus shown (0 = A, 1 = B)
+    pub rules: Vec<[u8; TRIALS]>,
+    pub stimuli: Vec<[u8; TRIALS]>,
+}
+
+impl ReversalBatch {
+    /// The answer that is right under trial `k`'s own rule (what the feedback judges).
+    pub fn target(&self, seq: usize, k: usize) -> usize {
+        usize::from(self.stimuli[seq][k] == self.rules[seq][k])
+    }
+
+    /// The label trained and scored: the answer under the previous trial's rule (rule 0 first).
+    pub fn ideal(&self, seq: usize, k: usize) -> usize {
+        let rule = if k == 0 { 0 } else { self.rules[seq][k - 1] };
+        usize::from(self.stimuli[seq][k] == rule)
+    }
+
+    /// The input during trial `k`'s reward epoch after `answer`.
+    pub fn feedback(&self, seq: usize, k: usize, answer: usize) -> [f32; N_INPUT] {
+        let mut u = [0.0; N_INPUT];
+        let channel = if answer == self.target(seq, k) {
+            CHANNEL_RIGHT
+        } else {
+            CHANNEL_WRONG
+        };
+        u[channel] = 1.0;
+        u
+    }
+
+    /// The trial spans `(start, end)` for the trial-level skip.
+    pub fn trial_spans(&self) -> Vec<(usize, usize)> {
+        self.trials.iter().map(|t| (t.sample, t.end)).collect()
+    }
+
+    /// The first step of every epoch, the pre-trial period's included.
+    pub fn epoch_starts(&self) -> Vec<usize> {
+        let mut out = vec![0];
+        for t in &self.trials {
+            out.extend([t.sample, t.response, t.reward, t.wait]);
+        }
+        out
+    }
+}
+
+/// The answer a pair of logits gives: 1 when the second is larger (ties go to 0, as `argmax`).
+pub fn answer(logits: &[f32]) -> usize {
+    usize::from(logits[1] > logits[0])
+}
+
+/// Build batch `index` from `streams`: epoch lengths from the `timing` stream, stimuli from
+/// `content`. `dt` in ms.
+pub fn generate_reversal(
+    task: &ReversalTask,
+    dt: f64,
+    streams: &Streams,
+    index: u64,
+    out: &mut ReversalBatch,
+) {
+    let mut timing = streams.stream("timing", index);
+    let mut content = streams.stream("content", index);
+    let batch = PATTERNS.len() * task.per_pattern;
+    let pre = steps(dt, T_PRE);
+    let mut t = pre;
+    for trial in out.trials.iter_mut() {
+        let mut next = || {
+            let start = t;
+            t += jittered(&mut timing, dt, T_EPOCH, task.jitter);
+            start
+        };
+        trial.sample = next();
+        trial.response = next();
+        trial.reward = next();
+        trial.wait = next();
+        trial.end = t;
+    }
+    out.dt = dt;
+    out.steps = t;
+    out.batch = batch;
+    out.pre = pre;
+    out.wait = steps(dt, T_WAIT);
+    out.rules.clear();
+    out.stimuli.clear();
+    for p in PATTERNS {
+        for _ in 0..task.per_pattern {
+            out.rules.push(p);
+        }
+    }
+    // the reference draws trial by trial, sequence by sequence
+    out.stimuli.resize(batch, [0; TRIALS]);
+    for k in 0..TRIALS {
+        for seq in out.stimuli.iter_mut() {
+            seq[k] = content.below(2) as u8;
+        }
+    }
+    out.x.clear();
+    out.x.resize(N_INPUT * t * batch, 0.0);
+    for (k, trial) in out.trials.iter().enumerate() {
+        for step in trial.sample..trial.response {
+            for (b, stim) in out.stimuli.iter().enumerate() {
+                out.x[N_INPUT * (step * batch + b) + stim[k] as usize] = 1.0;
+            }
+        }
+    }
+}
+
+/// The reference's score: per trial, the fraction of scored response steps (all sequences) whose
+/// answer is the ideal one; averaged over the trials. `logits`: `[N_OUTPUT, steps * batch]`.
+pub fn score(batch: &ReversalBatch, logits: &[f32]) -> f64 {
+    let b = batch.batch;
+    let mut total = 0.0;
+    for (k, trial) in batch.trials.iter().enumerate() {
+        let window = trial.scored(batch.wait);
+        let mut right = 0usize;
+        for t in window.clone() {
+            for seq in 0..b {
+                let c = t * b + seq;
+                right += usize::from(
+                    answer(&logits[N_OUTPUT * c..N_OUTPUT * (c + 1)]) == batch.ideal(seq, k),
+                );
+            }
+        }
+        total += right as f64 / (window.len() * b).max(1) as f64;
+    }
+    total / TRIALS as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_evaluation_batch_worked_out_by_hand() {
+        let task = ReversalTask {
+            per_pattern: 1,
+            jitter: false,
+        };
+        let mut b = ReversalBatch::default();
+        generate_reversal(&task, 5.0, &Streams::new(4), 0, &mut b);
+        // 1 s pre-trial, then 5 trials of 4 epochs of 100 steps
+        assert_eq!((b.pre, b.wait, b.batch, b.steps), (200, 20, 8, 2200));
+        assert_eq!(
+            b.trials[1],
+            TrialSteps {
+                sample: 600,
+                response: 700,
+                reward: 800,
+                wait: 900,
+                end: 1000
+            }
+        );
+        assert_eq!(b.trials[1].scored(b.wait), 720..800);
+        assert_eq!(b.trial_spans()[4], (1800, 2200));
+        assert_eq!(b.epoch_starts().len(), 21);
+        assert_eq!(b.rules[1], [0, 1, 1, 0, 0]);
+        assert_eq!(b.rules[6], [1, 0, 0, 1, 1]);
+        // inputs: the stimulus one-hot during the sample epoch only
+        for seq in 0..8 {
+            for k in 0..TRIALS {
+                let s = b.stimuli[seq][k] as usize;
+                let tr = b.trials[k];
+                for (t, want) in [
+                    (tr.sample, [s == 0, s == 1]),
+                    (tr.response - 1, [s == 0, s == 1]),
+                    (tr.response, [false, false]),
+                    (tr.end - 1, [false, false]),
+                ] {
+                    let c = N_INPUT * (t * 8 + seq);
+                    let got = &b.x[c..c + N_INPUT];
+                    assert_eq!(got[0] == 1.0, want[0]);
+                    assert_eq!(got[1] == 1.0, want[1]);
+                    assert_eq!(got[2] + got[3], 0.0, "feedback is filled in by the network");
+                }
+            }
+        }
+        assert!(b.x[..N_INPUT * 200 * 8].iter().all(|v| *v == 0.0));
+        // pattern 01100, stimulus B (1) in every trial: targets under rules 0,1,1,0,0 are
+        // 0,1,1,0,0 and ideals under rules 0,0,1,1,0 are 0,0,1,1,0
+        let mut h = b.clone();
+        h.stimuli[1] = [1; TRIALS];
+        let targets: Vec<usize> = (0..TRIALS).map(|k| h.target(1, k)).collect();
+        let ideals: Vec<usize> = (0..TRIALS).map(|k| h.ideal(1, k)).collect();
+        assert_eq!(targets, vec![0, 1, 1, 0, 0]);
+        assert_eq!(ideals, vec![0, 0, 1, 1, 0]);
+        assert_eq!(h.feedback(1, 1, 1), [0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(h.feedback(1, 1, 0), [0.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn training_jitter_is_per_epoch_and_per_batch() {
+        let task = ReversalTask::default();
+        let mut b = ReversalBatch::default();
+        let streams = Streams::new(9);
+        let mut lengths = std::collections::BTreeSet::new();
+        for index in 0..20 {
+            generate_reversal(&task, 5.0, &streams, index, &mut b);
+            assert_eq!(b.batch, 40);
+            let starts = b.epoch_starts();
+            let mut ends = starts[1..].to_vec();
+            ends.push(b.steps);
+            for (s, e) in starts[1..].iter().zip(&ends[1..]) {
+                assert!((80..120).contains(&(e - s)), "epoch of {} steps", e - s);
+                lengths.insert(e - s);
+            }
+        }
+        assert!(lengths.len() > 20, "lengths vary: {lengths:?}");
+        // the same index gives the same batch
+        let mut again = ReversalBatch::default();
+        generate_reversal(&task, 5.0, &streams, 7, &mut again);
+        generate_reversal(&task, 5.0, &streams, 7, &mut b);
+        assert_eq!(again, b);
+        // at a coarse step of 50 ms: epochs of 8-11 steps, pre-trial 20, wait 2
+        generate_reversal(&task, 50.0, &streams, 0, &mut b);
+        assert_eq!((b.pre, b.wait), (20, 2));
+        assert!((8 * 20 + 20..=11 * 20 + 20).contains(&b.steps));
+    }
+
+    #[test]
+    fn the_score_counts_ideal_answers_after_the_wait() {
+        let task = ReversalTask {
+            per_pattern: 1,
+            jitter: false,
+        };
+        let mut b = ReversalBatch::default();
+        generate_reversal(&task, 5.0, &Streams::new(4), 0, &mut b);
+        let mut logits = vec![0.0f32; N_OUTPUT * b.steps * b.batch];
+        // the ideal answer everywhere scores 1
+        for (k, tr) in b.trials.iter().enumerate() {
+            for t in tr.response..tr.reward {
+                for seq in 0..b.batch {
+                    let c = N_OUTPUT * (t * b.batch + seq);
+                    logits[c + b.ideal(seq, k)] = 1.0;
+                }
+            }
+        }
+        assert_eq!(score(&b, &logits), 1.0);
+        // wrong during the unscored wait: still 1; wrong for all of trial 2's window: 0.8
+        let tr = b.trials[2];
+        let flip = |logits: &mut Vec<f32>, t: usize| {
+            for seq in 0..b.batch {
+                let c = N_OUTPUT * (t * b.batch + seq);
+                logits.swap(c, c + 1);
+            }
+        };
+        for t in tr.response..tr.response + b.wait {
+            flip(&mut logits, t);
+        }
+        assert_eq!(score(&b, &logits), 1.0);
+        for t in tr.scored(b.wait) {
+            flip(&mut logits, t);
+        }
+        assert!((score(&b, &logits) - 0.8).abs() < 1e-12);
+        // ties answer 0
+        assert_eq!(answer(&[0.5, 0.5]), 0);
+        assert_eq!(answer(&[0.5, 0.6]), 1);
+    }
+}
