@@ -93,6 +93,21 @@ enum Command {
         #[arg(long)]
         figure: Option<PathBuf>,
     },
+    /// Train networks on the cross-trial rule-reversal task (the skip-connection paper's), with skip
+    /// connections through time and optionally the trial-level skip, for a fixed budget; prints the
+    /// accuracy reached and writes history.csv and summary.json.
+    Reversal {
+        #[command(flatten)]
+        args: ReversalArgs,
+    },
+    /// Summarise `biornn reversal --out` directories (DIR/SETTING): a markdown table of the accuracy
+    /// reached per setting and a plot of accuracy against updates.
+    ReversalSummary {
+        dir: PathBuf,
+        /// write the plot here (as .png and .svg)
+        #[arg(long)]
+        figure: Option<PathBuf>,
+    },
     /// Inspect tasks.
     Task {
         #[command(subcommand)]
@@ -291,6 +306,8 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Longterm { args } => longterm(args),
         Command::LongtermSummary { dir, figure } => longterm_summary(&dir, figure.as_deref()),
+        Command::Reversal { args } => reversal(args),
+        Command::ReversalSummary { dir, figure } => reversal_summary(&dir, figure.as_deref()),
         Command::Eval {
             run,
             trials,
@@ -716,6 +733,16 @@ struct LongtermArgs {
     /// 2000 of 4000, and at least one per stage)
     #[arg(long)]
     stage_rounds: Option<usize>,
+    #[command(flatten)]
+    common: SkipArgs,
+    /// DNMS/DNMC as the reference builds them (identical to DMS/DMC but for the rule input)
+    #[arg(long)]
+    reference_nonmatch: bool,
+}
+
+/// Options shared by `biornn longterm` and `biornn reversal`.
+#[derive(clap::Args)]
+struct SkipArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// DASC's derivative: block-start (the paper's equation) or stale (the reference code's)
@@ -727,9 +754,6 @@ struct LongtermArgs {
     /// keep Adam's state across CD stages (the reference resets it)
     #[arg(long)]
     keep_optimizer: bool,
-    /// DNMS/DNMC as the reference builds them (identical to DMS/DMC but for the rule input)
-    #[arg(long)]
-    reference_nonmatch: bool,
     /// the reference's Euler-discretised OU noise (default: the exact discretisation)
     #[arg(long)]
     euler_noise: bool,
@@ -740,9 +764,53 @@ struct LongtermArgs {
     quiet: bool,
 }
 
+impl SkipArgs {
+    fn derivative(&self) -> biornn_model::DascDerivative {
+        if self.derivative == "stale" {
+            biornn_model::DascDerivative::Stale
+        } else {
+            biornn_model::DascDerivative::BlockStart
+        }
+    }
+
+    fn scope(&self) -> biornn_train::longterm::BlockScope {
+        if self.scope == "trial" {
+            biornn_train::longterm::BlockScope::Trial
+        } else {
+            biornn_train::longterm::BlockScope::Epoch
+        }
+    }
+}
+
+#[derive(clap::Args)]
+struct ReversalArgs {
+    /// base, sctt-tTHETA-sSTAGES-bBETA0, dasc-tTHETA-sSTAGES-bBETA0, cd-sSTAGES; the reference runs
+    /// base, sctt-t40-s11-b0.8, dasc-t40-s2-b0.5 and cd-s2
+    #[arg(long, default_value = "base")]
+    method: String,
+    /// also mix each task trial's end state with its start state at the stage's beta
+    #[arg(long)]
+    trial_skip: bool,
+    /// networks trained at once (the reference trains 10)
+    #[arg(long, default_value_t = 10)]
+    networks: usize,
+    /// rounds of 10 updates (the reference: 1000)
+    #[arg(long, default_value_t = 1000)]
+    rounds: usize,
+    /// rounds for all method stages together (default: half of --rounds, the reference's 500 of
+    /// 1000, and at least one per stage)
+    #[arg(long)]
+    stage_rounds: Option<usize>,
+    /// sequences of each of the 8 rule patterns per batch (the reference: 5)
+    #[arg(long, default_value_t = 5)]
+    per_pattern: usize,
+    #[command(flatten)]
+    common: SkipArgs,
+}
+
 fn longterm(a: LongtermArgs) -> Result<()> {
     use biornn_tasks::temporalskip::TsRule;
-    use biornn_train::longterm::{train_long_term, BlockScope, LongTermConfig, Method};
+    use biornn_train::longterm::{train_long_term, LongTermConfig, Method};
     use std::fmt::Write as _;
     let rule = TsRule::from_name(&a.task).ok_or_else(|| {
         let names: Vec<&str> = TsRule::ALL.iter().map(|r| r.name()).collect();
@@ -755,21 +823,13 @@ fn longterm(a: LongtermArgs) -> Result<()> {
     cfg.stage_rounds = a
         .stage_rounds
         .unwrap_or((a.max_rounds / 2).max(method.stages().len()));
-    cfg.seed = a.seed;
-    cfg.derivative = if a.derivative == "stale" {
-        biornn_model::DascDerivative::Stale
-    } else {
-        biornn_model::DascDerivative::BlockStart
-    };
-    cfg.scope = if a.scope == "trial" {
-        BlockScope::Trial
-    } else {
-        BlockScope::Epoch
-    };
-    cfg.keep_optimizer = a.keep_optimizer;
+    cfg.seed = a.common.seed;
+    cfg.derivative = a.common.derivative();
+    cfg.scope = a.common.scope();
+    cfg.keep_optimizer = a.common.keep_optimizer;
     cfg.reference_nonmatch = a.reference_nonmatch;
-    cfg.euler_noise = a.euler_noise;
-    let quiet = a.quiet;
+    cfg.euler_noise = a.common.euler_noise;
+    let quiet = a.common.quiet;
     let r = train_long_term(&cfg, &mut |round, tm| {
         if !quiet && (round % 10 == 0 || tm >= 0.99) {
             eprintln!("round {round}: trimmed mean {tm:.4}");
@@ -797,7 +857,7 @@ fn longterm(a: LongtermArgs) -> Result<()> {
         quantile(0.25),
         quantile(0.75)
     );
-    if let Some(dir) = a.out {
+    if let Some(dir) = a.common.out {
         std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
         let mut csv = String::from(
             "round,updates,stage,trimmed_mean,fraction_at_criterion,train_s,train_loss\n",
@@ -844,17 +904,57 @@ fn quantile_reached(values: &[Option<f64>], q: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
-    use biornn_report::plot::{legend, palette, Axes, Color, Figure};
-    let read_dir = |p: &Path| -> Result<Vec<PathBuf>> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-            .map_err(|e| Error::new(format!("{}: {e}", p.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        v.sort();
-        Ok(v)
+/// The directories in `p`, sorted.
+fn subdirs(p: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+        .map_err(|e| Error::new(format!("{}: {e}", p.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Write `fig` as PATH.svg and PATH.png.
+fn write_figure(fig: &biornn_report::plot::Figure, path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::new(format!("{}: {e}", parent.display())))?;
+    }
+    biornn_numerics::npz::write_atomic(&path.with_extension("svg"), fig.to_svg().as_bytes())?;
+    biornn_numerics::npz::write_atomic(&path.with_extension("png"), &fig.to_png(2.0))?;
+    println!("\nfigure: {}", path.with_extension("png").display());
+    Ok(())
+}
+
+/// A column of a CSV file against another, as numbers (rows that do not parse are skipped).
+fn csv_columns(path: &Path, x: usize, y: usize) -> (Vec<f64>, Vec<f64>) {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            Some((
+                c.get(x)?.parse::<f64>().ok()?,
+                c.get(y)?.parse::<f64>().ok()?,
+            ))
+        })
+        .unzip()
+}
+
+fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
     };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))
+}
+
+fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
+    use biornn_report::plot::{legend, palette, Axes, Figure};
+    let read_dir = subdirs;
     let fmt = |x: Option<f64>| x.map_or("not reached".to_string(), |v| format!("{v:.0}"));
     println!("| task | method | networks | at 0.99 | updates to 0.99, median [IQR] | trimmed mean 0.99 after | training s |");
     println!("|---|---|---|---|---|---|---|");
@@ -868,11 +968,9 @@ fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
             .to_string();
         let mut curves = vec![];
         for m_dir in read_dir(task_dir)? {
-            let Ok(text) = std::fs::read_to_string(m_dir.join("summary.json")) else {
+            let Some(s) = read_json(&m_dir.join("summary.json"))? else {
                 continue;
             };
-            let s: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::new(format!("{}: {e}", m_dir.display())))?;
             let per: Vec<Option<f64>> = s["network_updates_to_criterion"]
                 .as_array()
                 .map(|a| a.iter().map(|v| v.as_f64()).collect())
@@ -892,18 +990,7 @@ fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
                 fmt(quantile_reached(&per, 0.75)),
                 s["train_seconds"].as_f64().unwrap_or(f64::NAN)
             );
-            let hist = std::fs::read_to_string(m_dir.join("history.csv")).unwrap_or_default();
-            let (xs, ys): (Vec<f64>, Vec<f64>) = hist
-                .lines()
-                .skip(1)
-                .filter_map(|l| {
-                    let c: Vec<&str> = l.split(',').collect();
-                    Some((
-                        c.get(1)?.parse::<f64>().ok()?,
-                        c.get(4)?.parse::<f64>().ok()?,
-                    ))
-                })
-                .unzip();
+            let (xs, ys) = csv_columns(&m_dir.join("history.csv"), 1, 4);
             curves.push((s["method"].as_str().unwrap_or("?").to_string(), xs, ys));
         }
         panels.push((task, curves));
@@ -927,15 +1014,128 @@ fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
                 entries.push((name.clone(), palette(i)));
             }
             legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
-            let _ = Color::BLACK;
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Error::new(format!("{}: {e}", parent.display())))?;
+        write_figure(&fig, path)?;
+    }
+    Ok(())
+}
+
+fn reversal(a: ReversalArgs) -> Result<()> {
+    use biornn_train::longterm::Method;
+    use biornn_train::reversal::{train_reversal, ReversalConfig};
+    use std::fmt::Write as _;
+    let method = Method::parse(&a.method)?;
+    let mut cfg = ReversalConfig::reference(method, a.trial_skip, a.networks);
+    cfg.rounds = a.rounds;
+    cfg.stage_rounds = a
+        .stage_rounds
+        .unwrap_or((a.rounds / 2).max(method.stages().len()));
+    cfg.per_pattern = a.per_pattern;
+    cfg.seed = a.common.seed;
+    cfg.derivative = a.common.derivative();
+    cfg.scope = a.common.scope();
+    cfg.keep_optimizer = a.common.keep_optimizer;
+    cfg.euler_noise = a.common.euler_noise;
+    let quiet = a.common.quiet;
+    let r = train_reversal(&cfg, &mut |round, mean| {
+        if !quiet && round % 10 == 0 {
+            eprintln!("round {round}: mean accuracy {mean:.4}");
         }
-        biornn_numerics::npz::write_atomic(&path.with_extension("svg"), fig.to_svg().as_bytes())?;
-        biornn_numerics::npz::write_atomic(&path.with_extension("png"), &fig.to_png(2.0))?;
-        println!("\nfigure: {}", path.with_extension("png").display());
+    })?;
+    let acc: Vec<Option<f64>> = r.final_perf.iter().map(|p| Some(*p)).collect();
+    let q = |x: f64| quantile_reached(&acc, x).unwrap_or(f64::NAN);
+    let mean = r.final_perf.iter().sum::<f64>() / r.final_perf.len() as f64;
+    println!(
+        "setting={} networks={} rounds={} updates={} train_s={:.1} accuracy_mean={mean:.4} median={:.4} q25={:.4} q75={:.4}",
+        r.name,
+        cfg.networks,
+        r.rounds,
+        r.rounds * cfg.updates_per_round,
+        r.train_seconds,
+        q(0.5),
+        q(0.25),
+        q(0.75)
+    );
+    if let Some(dir) = a.common.out {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
+        let mut csv =
+            String::from("round,updates,stage,mean_accuracy,trimmed_mean,train_s,train_loss\n");
+        for (i, (stage, m, tm, secs)) in r.history.iter().enumerate() {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{m:.5},{tm:.5},{secs:.3},{:.6}",
+                i + 1,
+                (i + 1) * cfg.updates_per_round,
+                stage.map_or("plain".to_string(), |e| e.to_string()),
+                r.train_loss[i]
+            );
+        }
+        biornn_numerics::npz::write_atomic(&dir.join("history.csv"), csv.as_bytes())?;
+        let summary = serde_json::json!({
+            "setting": r.name, "method": method.name(), "trial_skip": cfg.trial_skip,
+            "networks": cfg.networks, "seed": cfg.seed, "rounds": r.rounds,
+            "updates": r.rounds * cfg.updates_per_round, "train_seconds": r.train_seconds,
+            "final_perf": r.final_perf,
+        });
+        biornn_numerics::npz::write_atomic(
+            &dir.join("summary.json"),
+            serde_json::to_string_pretty(&summary)
+                .unwrap_or_default()
+                .as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+fn reversal_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
+    use biornn_report::plot::{legend, palette, Axes, Figure};
+    println!("| setting | networks | updates | accuracy, mean | median [IQR] | training s |");
+    println!("|---|---|---|---|---|---|");
+    let mut curves = vec![];
+    for d in subdirs(dir)? {
+        let Some(s) = read_json(&d.join("summary.json"))? else {
+            continue;
+        };
+        let acc: Vec<Option<f64>> = s["final_perf"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_f64()).collect())
+            .unwrap_or_default();
+        let vals: Vec<f64> = acc.iter().flatten().copied().collect();
+        let q = |x: f64| quantile_reached(&acc, x).unwrap_or(f64::NAN);
+        let name = s["setting"].as_str().unwrap_or("?").to_string();
+        println!(
+            "| {name} | {} | {} | {:.3} | {:.3} [{:.3}, {:.3}] | {:.0} |",
+            vals.len(),
+            s["updates"],
+            vals.iter().sum::<f64>() / vals.len().max(1) as f64,
+            q(0.5),
+            q(0.25),
+            q(0.75),
+            s["train_seconds"].as_f64().unwrap_or(f64::NAN)
+        );
+        let (xs, ys) = csv_columns(&d.join("history.csv"), 1, 3);
+        curves.push((name, xs, ys));
+    }
+    if let Some(path) = figure {
+        let mut fig = Figure::new(420.0, 330.0);
+        let xmax = curves
+            .iter()
+            .flat_map(|c| c.1.iter().copied())
+            .fold(1.0f64, f64::max);
+        let ax = Axes::new((60.0, 30.0, 330.0, 240.0), (0.0, xmax), (0.4, 1.0));
+        ax.frame(
+            &mut fig,
+            "rule reversal",
+            "updates",
+            "mean accuracy (plain network)",
+        );
+        let mut entries = vec![];
+        for (i, (name, xs, ys)) in curves.iter().enumerate() {
+            ax.line(&mut fig, xs, ys, palette(i), 1.2);
+            entries.push((name.clone(), palette(i)));
+        }
+        legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+        write_figure(&fig, path)?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod longterm;
 pub mod loss;
 pub mod optim;
+pub mod reversal;
 pub mod trainer;
 
 pub use config::{RunConfig, TrainConfig};

@@ -307,28 +307,37 @@ impl LongTermConfig {
     pub fn model(&self) -> ModelConfig {
         let n = self.n_rec;
         let k = (0.4 * n as f64) as usize;
-        let mut m = ModelConfig {
-            n_rec: n,
-            activation: Activation::Relu,
-            tau: 100.0,
-            tau_inhibitory: Some(50.0),
-            noise: NoiseConfig {
-                sigma: 0.1,
-                placement: NoisePlacement::Inside,
-                kind: NoiseKind::Ou,
-                tau_ou: 100.0,
-            },
-            ..ModelConfig::default()
-        };
-        if self.euler_noise {
-            m.noise.kind = NoiseKind::OuEuler;
-        }
-        m.init.w_rec = RecInit::Temporalskip;
+        let mut m = reference_model(n, self.euler_noise);
         m.mask.input_units = Some([0, k]);
         m.mask.readout_units = Some([k, 2 * k]);
-        m.trainable.b_out = false;
         m
     }
+}
+
+/// The reference's network without its input and readout populations: ReLU, rate state, tau
+/// 100 ms (50 ms for the last 20%), OU noise of std 0.1 and correlation time 100 ms inside the
+/// nonlinearity (exact, or the reference's Euler form), the reference's initialisation, no
+/// trainable readout bias.
+pub fn reference_model(n: usize, euler_noise: bool) -> ModelConfig {
+    let mut m = ModelConfig {
+        n_rec: n,
+        activation: Activation::Relu,
+        tau: 100.0,
+        tau_inhibitory: Some(50.0),
+        noise: NoiseConfig {
+            sigma: 0.1,
+            placement: NoisePlacement::Inside,
+            kind: NoiseKind::Ou,
+            tau_ou: 100.0,
+        },
+        ..ModelConfig::default()
+    };
+    if euler_noise {
+        m.noise.kind = NoiseKind::OuEuler;
+    }
+    m.init.w_rec = RecInit::Temporalskip;
+    m.trainable.b_out = false;
+    m
 }
 
 /// What a run produced.
@@ -353,7 +362,7 @@ pub struct LongTermResult {
 
 /// Mean of the sorted values `[floor(trim n), floor((1 - trim) n))`, the reference's
 /// `[int(0.1 N):int(0.9 N)]`.
-fn trimmed_mean(perf: &[f64], trim: f64) -> f64 {
+pub(crate) fn trimmed_mean(perf: &[f64], trim: f64) -> f64 {
     let mut p = perf.to_vec();
     p.sort_by(f64::total_cmp);
     let n = p.len();
@@ -365,13 +374,62 @@ fn trimmed_mean(perf: &[f64], trim: f64) -> f64 {
     kept.iter().sum::<f64>() / kept.len().max(1) as f64
 }
 
-struct NetState {
-    net: Ctrnn<f32>,
-    opt: Optimizer<f32>,
-    traj: Trajectory<f32>,
-    grads: Grads<f32>,
-    d_out: Vec<f32>,
-    d_rate: Vec<f32>,
+/// One network in training, with its optimiser and reused buffers.
+pub(crate) struct NetState {
+    pub(crate) net: Ctrnn<f32>,
+    pub(crate) opt: Optimizer<f32>,
+    pub(crate) traj: Trajectory<f32>,
+    pub(crate) grads: Grads<f32>,
+    pub(crate) d_out: Vec<f32>,
+    pub(crate) d_rate: Vec<f32>,
+}
+
+impl NetState {
+    /// `count` networks of `model`, network k initialised from `root.child("network", k)`.
+    pub(crate) fn many(
+        model: &ModelConfig,
+        tcfg: &TrainConfig,
+        n_in: usize,
+        n_out: usize,
+        dt: f64,
+        count: usize,
+        root: &Streams,
+    ) -> Result<Vec<NetState>> {
+        (0..count)
+            .map(|k| {
+                let net =
+                    Ctrnn::<f32>::new(model, n_in, n_out, dt, &root.child("network", k as u64))?;
+                Ok(NetState {
+                    net,
+                    opt: Optimizer::new(tcfg, n_in, model.n_rec, n_out),
+                    traj: Trajectory::default(),
+                    grads: Grads::zeros(n_in, model.n_rec, n_out),
+                    d_out: vec![],
+                    d_rate: vec![],
+                })
+            })
+            .collect()
+    }
+
+    /// Add wreg mean |W_rec| to the loss and its slope to the gradient; returns the loss term.
+    pub(crate) fn l1_weights(&mut self, wreg: f64) -> f64 {
+        let nn = self.net.params.w_rec.len() as f64;
+        let mut loss = 0.0;
+        for (g, w) in self.grads.w_rec.iter_mut().zip(&self.net.params.w_rec) {
+            loss += wreg * w.abs() as f64 / nn;
+            *g += (wreg / nn) as f32 * l1_slope(*w as f64) as f32;
+        }
+        loss
+    }
+}
+
+/// The Adam settings of the reference (TensorFlow's epsilon 1e-7).
+pub(crate) fn reference_optimizer() -> TrainConfig {
+    TrainConfig {
+        optimizer: OptimizerKind::Adam,
+        adam_eps: 1e-7,
+        ..TrainConfig::default()
+    }
 }
 
 fn plan_for(batch: &TaskBatch, stage: Option<&Stage>, cfg: &LongTermConfig) -> TimePlan {
@@ -397,6 +455,7 @@ fn plan_for(batch: &TaskBatch, stage: Option<&Stage>, cfg: &LongTermConfig) -> T
         }),
         segments,
         grad_start: pre,
+        trial_spans: vec![],
     }
 }
 
@@ -437,11 +496,7 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
         }
     }
     net.backward(&mut s.traj, &s.d_out, Some(&s.d_rate), &mut s.grads);
-    let nn = (n * n) as f64;
-    for (g, w) in s.grads.w_rec.iter_mut().zip(&net.params.w_rec) {
-        loss += wreg * w.abs() as f64 / nn;
-        *g += (wreg / nn) as f32 * l1_slope(*w as f64) as f32;
-    }
+    loss += s.l1_weights(wreg);
     s.opt.step(&mut s.net, &s.grads, lr);
     loss
 }
@@ -479,11 +534,7 @@ pub fn train_long_term(
 ) -> Result<LongTermResult> {
     cfg.validate()?;
     let model = cfg.model();
-    let tcfg = TrainConfig {
-        optimizer: OptimizerKind::Adam,
-        adam_eps: 1e-7,
-        ..TrainConfig::default()
-    };
+    let tcfg = reference_optimizer();
     let lr = 0.1 / cfg.n_rec as f64;
     let root = Streams::new(cfg.seed);
     let task = TsTask {
@@ -499,25 +550,7 @@ pub fn train_long_term(
         biornn_tasks::temporalskip::N_INPUT,
         biornn_tasks::temporalskip::N_OUTPUT,
     );
-    let mut nets: Vec<NetState> = (0..cfg.networks)
-        .map(|k| {
-            let net = Ctrnn::<f32>::new(
-                &model,
-                n_in,
-                n_out,
-                cfg.dt,
-                &root.child("network", k as u64),
-            )?;
-            Ok(NetState {
-                net,
-                opt: Optimizer::new(&tcfg, n_in, cfg.n_rec, n_out),
-                traj: Trajectory::default(),
-                grads: Grads::zeros(n_in, cfg.n_rec, n_out),
-                d_out: vec![],
-                d_rate: vec![],
-            })
-        })
-        .collect::<Result<_>>()?;
+    let mut nets = NetState::many(&model, &tcfg, n_in, n_out, cfg.dt, cfg.networks, &root)?;
     let stages = cfg.method.stages();
     let per_stage = if stages.is_empty() {
         0

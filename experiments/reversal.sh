@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The cross-trial rule-reversal task of the skip-connection paper (Soo et al. 2023): accuracy of the
+# plain network after a fixed budget for base, SCTT and DASC, with and without the trial-level skip,
+# and CD; NETWORKS networks per setting. Prints a table (mean, median and interquartile range of the
+# accuracy at the last evaluation) and plots mean accuracy against updates (FIGURE.png and .svg).
+#
+#   experiments/reversal.sh           NETWORKS=10 ROUNDS=300 (3,000 updates; the reference: 1000 rounds)
+#   experiments/reversal.sh --smoke   2 networks, 2 rounds, to check that the pipeline runs (CI)
+#   SETTINGS="base dasc-t40-s2-b0.5+trial" ROUNDS=1000 experiments/reversal.sh
+#
+# A setting is a method name, with "+trial" for the trial-level skip. The defaults are the
+# reference's configurations (typeno 0-4 of main_rulereversaltask.py) and its CD variant.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 sctt-t40-s11-b0.8+trial dasc-t40-s2-b0.5+trial cd-s2"}
+networks=${NETWORKS:-10}
+rounds=${ROUNDS:-300}
+out=${OUT:-runs/reversal}
+figure=${FIGURE:-docs/figures/reversal}
+per_pattern=5
+if [[ "${1:-}" == "--smoke" ]]; then
+  networks=2; rounds=2; per_pattern=1; settings="base dasc-t40-s2-b0.5+trial"
+  out=$(mktemp -d); figure="$out/reversal"
+fi
+cargo build --release -q
+bin=./target/release/biornn
+for setting in $settings; do
+  dir="$out/$setting"
+  if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
+  method=${setting%+trial}
+  extra=()
+  if [[ "$setting" == *+trial ]]; then extra=(--trial-skip); fi
+  $bin reversal --method "$method" "${extra[@]}" --networks "$networks" --rounds "$rounds" \
+    --per-pattern "$per_pattern" --quiet --out "$dir"
+done
+$bin reversal-summary "$out" --figure "$figure"
+if [[ "${1:-}" == "--smoke" ]]; then rm -rf "$out"; fi
