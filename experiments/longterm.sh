@@ -14,7 +14,7 @@ methods=${METHODS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 cd-s6"}
 networks=${NETWORKS:-20}
 max_rounds=${MAX_ROUNDS:-400}
 out=${OUT:-runs/longterm}
-figure=docs/figures/longterm
+figure=${FIGURE:-docs/figures/longterm}
 if [[ "${1:-}" == "--smoke" ]]; then
   networks=2; max_rounds=2; tasks="dlygo"; out=$(mktemp -d); figure="$out/longterm"
 fi

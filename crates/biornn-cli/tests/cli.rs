@@ -260,3 +260,83 @@ fn longterm_runs_and_rejects_bad_input() {
         }
     }
 }
+
+#[test]
+fn reversal_runs_summarises_and_rejects_bad_input() {
+    let dir = tmp("reversal");
+    let run = |setting_dir: &str, extra: &[&str]| {
+        let out = biornn()
+            .args([
+                "reversal",
+                "--networks",
+                "2",
+                "--rounds",
+                "2",
+                "--per-pattern",
+                "1",
+            ])
+            .args(extra)
+            .args(["--quiet", "--out"])
+            .arg(dir.join(setting_dir))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let text = run(
+        "dasc+trial",
+        &["--method", "dasc-t40-s2-b0.5", "--trial-skip"],
+    );
+    assert!(
+        text.contains("setting=dasc-t40-s2-b0.5+trial networks=2 rounds=2 updates=20"),
+        "{text}"
+    );
+    let history = std::fs::read_to_string(dir.join("dasc+trial/history.csv")).unwrap();
+    // stage rounds default to half the rounds: one round per stage (beta 0.5, then 1)
+    assert_eq!(history.lines().count(), 3);
+    assert!(
+        history.lines().nth(1).unwrap().starts_with("1,10,0,"),
+        "{history}"
+    );
+    assert!(
+        history.lines().nth(2).unwrap().starts_with("2,20,1,"),
+        "{history}"
+    );
+    run("base", &[]);
+    let out = biornn()
+        .arg("reversal-summary")
+        .arg(&dir)
+        .arg("--figure")
+        .arg(dir.join("fig"))
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(table.contains("| base | 2 | 20 |"), "{table}");
+    assert!(
+        table.contains("| dasc-t40-s2-b0.5+trial | 2 | 20 |"),
+        "{table}"
+    );
+    assert!(dir.join("fig.png").exists() && dir.join("fig.svg").exists());
+    for (args, words) in [
+        (
+            vec!["reversal", "--method", "sctt-t1-s2-b0"],
+            vec!["method", "sctt-t1-s2-b0", "allowed"],
+        ),
+        (
+            vec!["reversal", "--per-pattern", "0"],
+            vec!["per_pattern", "at least 1"],
+        ),
+    ] {
+        let out = biornn().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        for w in words {
+            assert!(err.contains(w), "{args:?}: {err}");
+        }
+    }
+}
