@@ -14,6 +14,9 @@
 //! label over the scored response steps, averaged per trial and over the 5 trials, plus
 //! 1e-5 mean |r| over each response epoch (averaged over the trials) and 1e-5 mean |W_rec|.
 //!
+//! CD (`cd-s2`, `main_rulereversaltask_cd.py`) trains at 10 dt for floor(500 / 2) rounds, then at
+//! dt; Adam's state is reset where the step changes (once), unless `keep_optimizer`.
+//!
 //! The reference's configurations (`typeno`): 0 `base`; 1 `sctt-t40-s11-b0.8`; 2
 //! `dasc-t40-s2-b0.5`; 3 and 4 the same two with the trial-level skip; 7 `base` with the
 //! trial-level skip, which at beta = 1 changes nothing.
@@ -209,6 +212,27 @@ pub(crate) fn reversal_loss(s: &mut NetState, batch: &ReversalBatch) -> f64 {
     loss
 }
 
+/// Per round: the stage (None for plain training) and whether Adam's state is reset before it. The
+/// stages take floor(stage_rounds / S) rounds each; the state is reset where the step changes (CD),
+/// as `main_rulereversaltask_cd.py` does (once, at the switch to the fine step), unless
+/// `keep_optimizer`.
+fn schedule(cfg: &ReversalConfig) -> Vec<(Option<usize>, bool)> {
+    let stages = cfg.method.stages();
+    let per_stage = cfg.stage_rounds / stages.len().max(1);
+    let mut last = stages.first().map_or(1, |s| s.dt_factor);
+    (0..cfg.rounds)
+        .map(|round| {
+            let phase = (per_stage > 0)
+                .then(|| round / per_stage)
+                .filter(|e| *e < stages.len());
+            let factor = phase.map_or(1, |e| stages[e].dt_factor);
+            let reset = factor != last && !cfg.keep_optimizer;
+            last = factor;
+            (phase, reset)
+        })
+        .collect()
+}
+
 fn plan_for(batch: &ReversalBatch, stage: Option<&Stage>, cfg: &ReversalConfig) -> TimePlan {
     TimePlan {
         skip: stage.and_then(|s| s.skip).map(|(kind, theta, beta)| Skip {
@@ -259,11 +283,6 @@ pub fn train_reversal(
         &root,
     )?;
     let stages = cfg.method.stages();
-    let per_stage = if stages.is_empty() {
-        0
-    } else {
-        cfg.stage_rounds / stages.len()
-    };
     let mut batches: Vec<(ReversalBatch, TimePlan, u64)> = vec![];
     let mut eval_batch = ReversalBatch::default();
     let mut history = vec![];
@@ -271,21 +290,13 @@ pub fn train_reversal(
     let mut final_perf = vec![];
     let mut train_seconds = 0.0;
     let mut update_index = 0u64;
-    let mut last_stage = None;
-    for round in 0..cfg.rounds {
-        let phase = (per_stage > 0)
-            .then(|| round / per_stage)
-            .filter(|e| *e < stages.len());
+    for (round, (phase, reset)) in schedule(cfg).into_iter().enumerate() {
         let stage = phase.map(|e| stages[e]);
-        if round > 0 && phase != last_stage {
-            // a new stage: CD resets Adam's state unless asked to keep it
-            if matches!(cfg.method, Method::Cd { .. }) && !cfg.keep_optimizer {
-                for s in nets.iter_mut() {
-                    s.opt = Optimizer::new(&tcfg, N_INPUT, cfg.n_rec, N_OUTPUT);
-                }
+        if reset {
+            for s in nets.iter_mut() {
+                s.opt = Optimizer::new(&tcfg, N_INPUT, cfg.n_rec, N_OUTPUT);
             }
         }
-        last_stage = phase;
         let dt_train = cfg.dt * stage.map_or(1, |s| s.dt_factor) as f64;
         batches.resize_with(cfg.updates_per_round, Default::default);
         for (b, plan, i) in batches.iter_mut() {
@@ -503,6 +514,31 @@ mod tests {
         );
         assert!(a.train_loss.iter().all(|l| l.is_finite()));
         assert_eq!(a.name, "dasc-t40-s2-b0.5+trial");
+    }
+
+    #[test]
+    fn stages_and_optimizer_resets_follow_the_reference() {
+        let at = |method: &str, keep: bool| {
+            let mut cfg = ReversalConfig::reference(Method::parse(method).unwrap(), false, 1);
+            cfg.keep_optimizer = keep;
+            schedule(&cfg)
+        };
+        // CD: 250 rounds at 50 ms, then 5 ms to round 1000, with one reset at the switch
+        let cd = at("cd-s2", false);
+        assert_eq!(cd.len(), 1000);
+        assert_eq!(cd[249], (Some(0), false));
+        assert_eq!(cd[250], (Some(1), true));
+        assert_eq!(cd.iter().filter(|r| r.1).count(), 1);
+        assert_eq!(cd[500], (None, false));
+        assert!(at("cd-s2", true).iter().all(|r| !r.1));
+        // SCTT with 11 stages: 45 rounds each, then plain, never a reset
+        let sctt = at("sctt-t40-s11-b0.8", false);
+        assert_eq!(sctt[44].0, Some(0));
+        assert_eq!(sctt[45].0, Some(1));
+        assert_eq!(sctt[494].0, Some(10));
+        assert_eq!(sctt[495].0, None);
+        assert!(sctt.iter().all(|r| !r.1));
+        assert!(at("base", false).iter().all(|r| *r == (None, false)));
     }
 
     /// beta = 1 everywhere: the skip and the trial-level skip change nothing, round for round.
