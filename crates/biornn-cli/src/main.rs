@@ -811,7 +811,6 @@ struct ReversalArgs {
 fn longterm(a: LongtermArgs) -> Result<()> {
     use biornn_tasks::temporalskip::TsRule;
     use biornn_train::longterm::{train_long_term, LongTermConfig, Method};
-    use std::fmt::Write as _;
     let rule = TsRule::from_name(&a.task).ok_or_else(|| {
         let names: Vec<&str> = TsRule::ALL.iter().map(|r| r.name()).collect();
         Error::invalid("TASK", &a.task, &format!("allowed: {}", names.join(", ")))
@@ -858,21 +857,18 @@ fn longterm(a: LongtermArgs) -> Result<()> {
         quantile(0.75)
     );
     if let Some(dir) = a.common.out {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
-        let mut csv = String::from(
-            "round,updates,stage,trimmed_mean,fraction_at_criterion,train_s,train_loss\n",
-        );
-        for (i, (stage, tm, at, secs)) in r.history.iter().enumerate() {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{tm:.5},{at:.4},{secs:.3},{:.6}",
-                i + 1,
-                (i + 1) * cfg.updates_per_round,
-                stage.map_or("plain".to_string(), |e| e.to_string()),
-                r.train_loss[i]
-            );
-        }
-        biornn_numerics::npz::write_atomic(&dir.join("history.csv"), csv.as_bytes())?;
+        let rows: Vec<String> = r
+            .history
+            .iter()
+            .map(|(stage, tm, at, secs)| {
+                format!(
+                    "{stage},{tm:.5},{at:.4},{secs:.3}",
+                    stage = stage_name(*stage)
+                )
+            })
+            .collect();
+        let header = "stage,trimmed_mean,fraction_at_criterion,train_s";
+        write_history(&dir, header, &rows, cfg.updates_per_round, &r.train_loss)?;
         let summary = serde_json::json!({
             "task": r.task, "method": r.method, "networks": cfg.networks, "seed": cfg.seed,
             "reached": r.reached, "rounds": r.rounds, "updates": r.rounds * cfg.updates_per_round,
@@ -888,6 +884,32 @@ fn longterm(a: LongtermArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn stage_name(stage: Option<usize>) -> String {
+    stage.map_or("plain".to_string(), |e| e.to_string())
+}
+
+/// DIR/history.csv: per round, `round,updates,` then the given columns, then `train_loss`.
+fn write_history(
+    dir: &Path,
+    header: &str,
+    rows: &[String],
+    updates_per_round: usize,
+    train_loss: &[f64],
+) -> Result<()> {
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
+    let mut csv = format!("round,updates,{header},train_loss\n");
+    for (i, (row, loss)) in rows.iter().zip(train_loss).enumerate() {
+        let _ = writeln!(
+            csv,
+            "{},{},{row},{loss:.6}",
+            i + 1,
+            (i + 1) * updates_per_round
+        );
+    }
+    biornn_numerics::npz::write_atomic(&dir.join("history.csv"), csv.as_bytes())
 }
 
 /// Quantile of per-network updates to criterion, networks that never got there counting as slower
@@ -1023,7 +1045,6 @@ fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
 fn reversal(a: ReversalArgs) -> Result<()> {
     use biornn_train::longterm::Method;
     use biornn_train::reversal::{train_reversal, ReversalConfig};
-    use std::fmt::Write as _;
     let method = Method::parse(&a.method)?;
     let mut cfg = ReversalConfig::reference(method, a.trial_skip, a.networks);
     cfg.rounds = a.rounds;
@@ -1057,20 +1078,18 @@ fn reversal(a: ReversalArgs) -> Result<()> {
         q(0.75)
     );
     if let Some(dir) = a.common.out {
-        std::fs::create_dir_all(&dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
-        let mut csv =
-            String::from("round,updates,stage,mean_accuracy,trimmed_mean,train_s,train_loss\n");
-        for (i, (stage, m, tm, secs)) in r.history.iter().enumerate() {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{m:.5},{tm:.5},{secs:.3},{:.6}",
-                i + 1,
-                (i + 1) * cfg.updates_per_round,
-                stage.map_or("plain".to_string(), |e| e.to_string()),
-                r.train_loss[i]
-            );
-        }
-        biornn_numerics::npz::write_atomic(&dir.join("history.csv"), csv.as_bytes())?;
+        let rows: Vec<String> = r
+            .history
+            .iter()
+            .map(|(stage, m, tm, secs)| {
+                format!(
+                    "{stage},{m:.5},{tm:.5},{secs:.3}",
+                    stage = stage_name(*stage)
+                )
+            })
+            .collect();
+        let header = "stage,mean_accuracy,trimmed_mean,train_s";
+        write_history(&dir, header, &rows, cfg.updates_per_round, &r.train_loss)?;
         let summary = serde_json::json!({
             "setting": r.name, "method": method.name(), "trial_skip": cfg.trial_skip,
             "networks": cfg.networks, "seed": cfg.seed, "rounds": r.rounds,

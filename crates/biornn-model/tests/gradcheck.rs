@@ -298,10 +298,8 @@ fn skip_connections_through_time() {
     }
 }
 
-/// Mixing by hand: SCTT and both DASC derivatives on a 1-unit network give the states worked out
-/// from the plain network's Euler steps.
-#[test]
-fn skip_mixing_by_hand() {
+/// A one-unit tanh network (dt 20 ms, tau 50 ms), six inputs, and its plain Euler step by hand.
+fn one_unit_network() -> (Ctrnn<f64>, [f64; 6], impl Fn(f64, f64) -> f64) {
     let cfg = ModelConfig {
         activation: Activation::Tanh,
         ..base(1)
@@ -314,8 +312,15 @@ fn skip_mixing_by_hand() {
     p.init_state = vec![0.2];
     net.set_params(p);
     let a = 20.0 / 50.0;
-    let input = [0.5, -0.3, 0.8, 0.1, 0.4, -0.6];
-    let step = |s: f64, u: f64| (1.0 - a) * s + a * (0.9 * s + u + 0.1f64).tanh();
+    let step = move |s: f64, u: f64| (1.0 - a) * s + a * (0.9 * s + u + 0.1f64).tanh();
+    (net, [0.5, -0.3, 0.8, 0.1, 0.4, -0.6], step)
+}
+
+/// Mixing by hand: SCTT and both DASC derivatives on a 1-unit network give the states worked out
+/// from the plain network's Euler steps.
+#[test]
+fn skip_mixing_by_hand() {
+    let (net, input, step) = one_unit_network();
     let run = |kind, deriv| {
         let mut traj = Trajectory::default();
         let plan = TimePlan {
@@ -491,20 +496,7 @@ fn trial_level_skip_gradients() {
 /// On a one-unit network: block mixes first, then the trial-level mix with the span's start state.
 #[test]
 fn trial_level_skip_by_hand() {
-    let cfg = ModelConfig {
-        activation: Activation::Tanh,
-        ..base(1)
-    };
-    let mut net = Ctrnn::<f64>::new(&cfg, 1, 1, 20.0, &Streams::new(3)).unwrap();
-    let mut p = net.params.clone();
-    p.w_rec = vec![0.9];
-    p.w_in = vec![1.0];
-    p.b_rec = vec![0.1];
-    p.init_state = vec![0.2];
-    net.set_params(p);
-    let a = 20.0 / 50.0;
-    let input = [0.5, -0.3, 0.8, 0.1, 0.4, -0.6];
-    let step = |s: f64, u: f64| (1.0 - a) * s + a * (0.9 * s + u + 0.1f64).tanh();
+    let (net, input, step) = one_unit_network();
     let plan = TimePlan {
         skip: skip(SkipKind::Sctt, 2, 0.25, DascDerivative::BlockStart),
         segments: vec![],

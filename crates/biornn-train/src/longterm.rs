@@ -273,32 +273,7 @@ impl LongTermConfig {
                 "allowed: a fraction in [0, 0.5)",
             ));
         }
-        let stages = self.method.stages().len();
-        if self.stage_rounds < stages {
-            return Err(Error::invalid(
-                "stage_rounds",
-                self.stage_rounds,
-                &format!("allowed: at least one round per stage ({stages} stages)"),
-            ));
-        }
-        if let Method::Cd { stages, theta_max } = self.method {
-            if theta_max % (stages - 1) != 0 {
-                return Err(Error::invalid(
-                    "method",
-                    self.method.name(),
-                    &format!("allowed: CD stages S with S - 1 dividing {theta_max} (2, 3, 6 or 11), so that every step is a whole number of fine steps"),
-                ));
-            }
-            // the fast units have tau = 50 ms: alpha = dt theta / 50 must stay at most 1
-            if self.dt * theta_max as f64 > 50.0 {
-                return Err(Error::invalid(
-                    "method",
-                    self.method.name(),
-                    "the coarsest step must not exceed 50 ms (tau of the fast units)",
-                ));
-            }
-        }
-        Ok(())
+        validate_schedule(self.method, self.stage_rounds, self.dt)
     }
 
     /// The network of the reference: ReLU, rate state, tau 100 ms (50 ms for the last 20%), OU noise
@@ -312,6 +287,37 @@ impl LongTermConfig {
         m.mask.readout_units = Some([k, 2 * k]);
         m
     }
+}
+
+/// Checks shared by the long-term trainers: at least one round per stage, and CD steps that are
+/// whole numbers of fine steps and no coarser than the fast units' tau.
+pub(crate) fn validate_schedule(method: Method, stage_rounds: usize, dt: f64) -> Result<()> {
+    let stages = method.stages().len();
+    if stage_rounds < stages {
+        return Err(Error::invalid(
+            "stage_rounds",
+            stage_rounds,
+            &format!("allowed: at least one round per stage ({stages} stages)"),
+        ));
+    }
+    if let Method::Cd { stages, theta_max } = method {
+        if theta_max % (stages - 1) != 0 {
+            return Err(Error::invalid(
+                "method",
+                method.name(),
+                &format!("allowed: CD stages S with S - 1 dividing {theta_max} (2, 3, 6 or 11), so that every step is a whole number of fine steps"),
+            ));
+        }
+        // the fast units have tau = 50 ms: alpha = dt theta / 50 must stay at most 1
+        if dt * theta_max as f64 > 50.0 {
+            return Err(Error::invalid(
+                "method",
+                method.name(),
+                "the coarsest step must not exceed 50 ms (tau of the fast units)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The reference's network without its input and readout populations: ReLU, rate state, tau

@@ -22,7 +22,8 @@
 //! trial-level skip, which at beta = 1 changes nothing.
 
 use crate::longterm::{
-    reference_model, reference_optimizer, trimmed_mean, BlockScope, Method, NetState, Stage,
+    reference_model, reference_optimizer, trimmed_mean, validate_schedule, BlockScope, Method,
+    NetState, Stage,
 };
 use crate::optim::Optimizer;
 use biornn_model::config::Readout;
@@ -86,24 +87,7 @@ impl ReversalConfig {
         if self.per_pattern == 0 {
             return Err(Error::invalid("per_pattern", 0, "allowed: at least 1"));
         }
-        let stages = self.method.stages().len();
-        if self.stage_rounds < stages {
-            return Err(Error::invalid(
-                "stage_rounds",
-                self.stage_rounds,
-                &format!("allowed: at least one round per stage ({stages} stages)"),
-            ));
-        }
-        if let Method::Cd { stages, theta_max } = self.method {
-            if theta_max % (stages - 1) != 0 || self.dt * theta_max as f64 > 50.0 {
-                return Err(Error::invalid(
-                    "method",
-                    self.method.name(),
-                    "allowed: CD stages S with S - 1 dividing 10 (2, 3, 6 or 11) and a coarsest step of at most 50 ms",
-                ));
-            }
-        }
-        Ok(())
+        validate_schedule(self.method, self.stage_rounds, self.dt)
     }
 
     /// The reference network for this task: input to and readout (two logits) from every unit.
