@@ -212,3 +212,180 @@ fn the_score_of_perfect_and_of_always_fixating_outputs() {
         );
     }
 }
+
+/// Every trained task, worked out from the reference's `construct_trial`: the epochs of its
+/// structure, its rule channel, the fixation input, which ring carries input in which epoch, the
+/// targets, how the answer follows from the stimuli, and the score of a perfect output.
+#[test]
+fn every_trained_task_by_hand() {
+    use TsRule::*;
+    // (task, rule channel, rings shown in the first and second stimulus epochs: "1", "2", "12"
+    // both, "?" one of the two, "-" none)
+    let table = [
+        (Go, 65, "?", "-"),
+        (RtGo, 66, "?", "-"),
+        (DlyGo, 67, "?", "-"),
+        (Anti, 68, "?", "-"),
+        (RtAnti, 69, "?", "-"),
+        (DlyAnti, 70, "?", "-"),
+        (Dm1, 71, "1", "-"),
+        (CtxDm1, 73, "12", "-"),
+        (MultSenDm, 75, "12", "-"),
+        (DlyDm1, 76, "1", "1"),
+        (CtxDlyDm1, 78, "12", "12"),
+        (MultSenDlyDm, 80, "12", "12"),
+        (Dms, 81, "?", "?"),
+        (Dnms, 82, "?", "?"),
+        (Dmc, 83, "?", "?"),
+        (Dnmc, 84, "?", "?"),
+    ];
+    assert_eq!(table.len(), TsRule::TRAINED.len());
+    let circ = |a: f64, b: f64| {
+        let d = (a - b).rem_euclid(2.0 * PI);
+        d.min(2.0 * PI - d)
+    };
+    for (rule, rule_ch, first, second) in table {
+        for seed in 0..6 {
+            let t = one_trial(&eval_task(rule), seed);
+            let x = |step: usize, ch: usize| t.x[step * 85 + ch];
+            let y = |step: usize, ch: usize| t.y[step * 33 + ch];
+            // epochs: pre 1 s, fix 0.5 s, stimulus 0.5 s, delay 1 s, stimulus 2 0.5 s, response 0.5 s
+            let spans: Vec<(&str, usize, usize)> =
+                t.epochs.iter().map(|e| (e.name, e.on, e.off)).collect();
+            let want: Vec<(&str, usize, usize)> = match rule.structure() {
+                Structure::A => vec![
+                    ("pre", 0, 200),
+                    ("fix", 200, 300),
+                    ("stim", 300, 400),
+                    ("response", 400, 500),
+                ],
+                Structure::B => vec![
+                    ("pre", 0, 200),
+                    ("fix", 200, 300),
+                    ("stim", 300, 400),
+                    ("delay", 400, 600),
+                    ("response", 600, 700),
+                ],
+                Structure::C => vec![
+                    ("pre", 0, 200),
+                    ("fix", 200, 300),
+                    ("stim1", 300, 400),
+                    ("delay", 400, 600),
+                    ("stim2", 600, 700),
+                    ("response", 700, 800),
+                ],
+            };
+            assert_eq!(spans, want, "{rule:?}");
+            let resp = want.last().unwrap().1;
+            let end = want.last().unwrap().2;
+            // the rule input, one-hot, all along
+            for step in [0, 250, resp, end - 1] {
+                for ch in 65..85 {
+                    assert_eq!(x(step, ch), f32::from(ch == rule_ch), "{rule:?} {ch}");
+                }
+            }
+            // fixation input from fix to the response (and through it for reaction-time tasks)
+            let rt = matches!(rule, RtGo | RtAnti);
+            assert_eq!((x(199, 0), x(200, 0), x(resp - 1, 0)), (0.0, 1.0, 1.0));
+            assert_eq!(x(resp, 0), f32::from(rt), "{rule:?}");
+            // rings per epoch
+            let ring_on = |step: usize, ring: usize| {
+                (1 + 32 * (ring - 1)..1 + 32 * ring).any(|k| x(step, k) != 0.0)
+            };
+            let shown = |step: usize| -> String {
+                match (ring_on(step, 1), ring_on(step, 2)) {
+                    (false, false) => "-".into(),
+                    (true, false) => "1".into(),
+                    (false, true) => "2".into(),
+                    (true, true) => "12".into(),
+                }
+            };
+            let matches = |got: &str, want: &str| match want {
+                "?" => got == "1" || got == "2",
+                _ => got == want,
+            };
+            let (s1, s2) = if rt { (resp, None) } else { (350, Some(650)) };
+            assert!(matches(&shown(s1), first), "{rule:?}: {}", shown(s1));
+            if rule.structure() == Structure::C {
+                assert!(matches(&shown(s2.unwrap()), second), "{rule:?}");
+            }
+            // nothing in the pre-trial, fix and delay (or, for structure A, response) epochs
+            for quiet in [100, 250, 450] {
+                if !(rt && quiet >= resp) {
+                    assert_eq!(shown(quiet), "-", "{rule:?} step {quiet}");
+                }
+            }
+            // targets: fixate until the response; then answer at the target angle, or keep fixating
+            let angle = t.latents.iter().find(|l| l.0 == "target_angle").unwrap().1;
+            let respond = t.latents.iter().find(|l| l.0 == "respond").unwrap().1 == 1.0;
+            assert_eq!((y(199, 0), y(200, 0), y(resp - 1, 0)), (0.0, 0.85, 0.85));
+            if respond {
+                assert_eq!(y(resp, 0), 0.05);
+                let ring: Vec<f32> = (1..33).map(|k| y(resp + 50, k)).collect();
+                let want: Vec<f32> = bump(angle).iter().map(|v| v + 0.05).collect();
+                assert_eq!(ring, want, "{rule:?}");
+            } else {
+                assert_eq!(y(resp, 0), 0.85);
+                assert!((1..33).all(|k| y(resp + 50, k) == 0.0));
+            }
+            // how the answer follows from the stimuli
+            let ring_vals = |step: usize, ring: usize| -> Vec<f32> {
+                (1 + 32 * (ring - 1)..1 + 32 * ring)
+                    .map(|k| x(step, k))
+                    .collect()
+            };
+            let single = |step: usize| {
+                let r = if ring_on(step, 1) { 1 } else { 2 };
+                ring_angle(&ring_vals(step, r))
+            };
+            let peak = |step: usize, ring: usize| {
+                ring_vals(step, ring).iter().copied().fold(0.0f32, f32::max)
+            };
+            match rule {
+                Go | RtGo | DlyGo => assert!(circ(angle, single(s1)) < 1e-3),
+                Anti | RtAnti | DlyAnti => assert!(circ(angle, single(s1) + PI) < 1e-3),
+                DlyDm1 | CtxDlyDm1 => {
+                    // the stronger of the two ring-1 stimuli
+                    let stronger = if peak(350, 1) > peak(650, 1) {
+                        350
+                    } else {
+                        650
+                    };
+                    assert!(circ(angle, ring_angle(&ring_vals(stronger, 1))) < 1e-3);
+                }
+                MultSenDlyDm => {
+                    let total = |s: usize| peak(s, 1) + peak(s, 2);
+                    let stronger = if total(350) > total(650) { 350 } else { 650 };
+                    assert!(circ(angle, ring_angle(&ring_vals(stronger, 1))) < 1e-3);
+                }
+                Dms | Dnms | Dmc | Dnmc => {
+                    let (a1, a2) = (single(350), single(650));
+                    let matched = if matches!(rule, Dms | Dnms) {
+                        circ(a1, a2) < PI / 18.0 + 1e-3
+                    } else {
+                        // category: the half of the circle, [0, pi) or [pi, 2 pi)
+                        (a1 < PI) == (a2 < PI)
+                    };
+                    let nonmatch_task = matches!(rule, Dnms | Dnmc);
+                    assert_eq!(respond, matched != nonmatch_task, "{rule:?} {a1} {a2}");
+                    if respond {
+                        assert!(circ(angle, a2) < 1e-3);
+                    }
+                }
+                // two stimuli in one ring at once: the answer is one of them
+                Dm1 | CtxDm1 | MultSenDm => assert!(respond && angle.is_finite()),
+                _ => unreachable!(),
+            }
+        }
+        // the metric: the targets themselves score 1
+        let spec = BatchSpec {
+            dt: 5.0,
+            batch_size: 6,
+            timing: Timing::PerBatch,
+            input_noise_std: 0.0,
+        };
+        let b = generate(&eval_task(rule), &spec, &Streams::new(4), 0);
+        let s = score_batch(rule, &b, &b.y, 5.0);
+        assert!((s.performance - 1.0).abs() < 1e-12, "{rule:?} {s:?}");
+    }
+}
