@@ -872,6 +872,7 @@ impl<T: Real> Ctrnn<T> {
             "step {t} has been run or is out of range"
         );
         assert_eq!(u.len(), ni);
+        assert!(col < batch, "column {col} of a batch of {batch}");
         let c = t * batch + col;
         traj.input[ni * c..ni * (c + 1)].copy_from_slice(u);
         let z = &mut traj.drive[n * c..n * (c + 1)];

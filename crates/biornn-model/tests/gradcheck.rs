@@ -376,7 +376,8 @@ fn skip_mixing_by_hand() {
     assert_eq!(plain.output, one.output);
 }
 
-/// With a gradient start g, the gradient is that of a run that starts at the state reached at g.
+/// With a gradient start g, the gradient is that of a run that starts at the state reached at g,
+/// with blocks and trial-level spans starting at g.
 #[test]
 fn gradient_start_treats_the_earlier_state_as_given() {
     let g0 = 3;
@@ -399,7 +400,8 @@ fn gradient_start_treats_the_earlier_state_as_given() {
             skip: skip(SkipKind::Dasc, 2, 0.5, DascDerivative::BlockStart),
             segments: vec![g0],
             grad_start: g0,
-            trial_spans: vec![],
+            // a span ending inside the block (3, 5), then one starting inside it
+            trial_spans: vec![(g0, g0 + 1), (g0 + 1, STEPS)],
         };
         let mut full = Trajectory::default();
         net.forward_with(&input, STEPS, 1, false, &plan, &mut full);
@@ -412,7 +414,7 @@ fn gradient_start_treats_the_earlier_state_as_given() {
             skip: plan.skip,
             segments: vec![],
             grad_start: 0,
-            trial_spans: vec![],
+            trial_spans: vec![(0, 1), (1, STEPS - g0)],
         };
         let mut tail = Trajectory::default();
         tail_net.forward_with(
@@ -464,6 +466,8 @@ fn trial_level_skip_gradients() {
         ),
         (skip(Dasc, 2, 0.5, BlockStart), vec![], vec![(1, 4), (4, 6)]),
         (skip(Dasc, 2, 0.5, Stale), vec![], vec![(0, 2), (2, 5)]),
+        // a span ending inside a block, then one running across blocks
+        (skip(Dasc, 2, 0.5, BlockStart), vec![], vec![(0, 1), (1, 6)]),
     ];
     for (sk, segments, spans) in plans {
         for state in [StateConvention::Rate, StateConvention::Current] {
