@@ -177,9 +177,10 @@ pub(crate) fn reversal_loss(s: &mut NetState, batch: &ReversalBatch) -> f64 {
                 let sum = e[0] + e[1];
                 let ideal = batch.ideal(seq, k);
                 loss -= (e[ideal] / sum).ln() / norm;
-                for j in 0..N_OUTPUT {
+                let d = &mut s.d_out[N_OUTPUT * c..N_OUTPUT * (c + 1)];
+                for (j, (d, e)) in d.iter_mut().zip(e).enumerate() {
                     let onehot = if j == ideal { 1.0 } else { 0.0 };
-                    s.d_out[N_OUTPUT * c + j] = ((e[j] / sum - onehot) / norm) as f32;
+                    *d = ((e / sum - onehot) / norm) as f32;
                 }
             }
         }
