@@ -417,6 +417,26 @@ impl NetState {
             .collect()
     }
 
+    /// The backward pass of the trajectory against `d_out` and `d_rate`, the weight regulariser
+    /// (returned: its loss term), and one optimiser step.
+    pub(crate) fn backward_and_step(&mut self, wreg: f64, lr: f64) -> f64 {
+        self.net.backward(
+            &mut self.traj,
+            &self.d_out,
+            Some(&self.d_rate),
+            &mut self.grads,
+        );
+        let loss = self.l1_weights(wreg);
+        self.opt.step(&mut self.net, &self.grads, lr);
+        loss
+    }
+
+    /// A fresh optimiser state (CD's stages).
+    pub(crate) fn reset_optimizer(&mut self, tcfg: &TrainConfig) {
+        let net = &self.net;
+        self.opt = Optimizer::new(tcfg, net.n_in, net.n_rec, net.n_out);
+    }
+
     /// Add wreg mean |W_rec| to the loss and its slope to the gradient; returns the loss term.
     pub(crate) fn l1_weights(&mut self, wreg: f64) -> f64 {
         let nn = self.net.params.w_rec.len() as f64;
@@ -501,10 +521,7 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
             *d = (ureg / recorded as f64) as f32 * l1_slope(*r as f64) as f32;
         }
     }
-    net.backward(&mut s.traj, &s.d_out, Some(&s.d_rate), &mut s.grads);
-    loss += s.l1_weights(wreg);
-    s.opt.step(&mut s.net, &s.grads, lr);
-    loss
+    loss + s.backward_and_step(wreg, lr)
 }
 
 /// The plain network's score on `batch` (fine dt, no skip), with its noise, run `chunk` trials at a
@@ -584,7 +601,7 @@ pub fn train_long_term(
             // a new stage: CD resets Adam's state unless asked to keep it
             if matches!(cfg.method, Method::Cd { .. }) && !cfg.keep_optimizer {
                 for s in nets.iter_mut() {
-                    s.opt = Optimizer::new(&tcfg, n_in, cfg.n_rec, n_out);
+                    s.reset_optimizer(&tcfg);
                 }
             }
         }

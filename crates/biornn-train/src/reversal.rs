@@ -25,7 +25,6 @@ use crate::longterm::{
     reference_model, reference_optimizer, trimmed_mean, validate_schedule, BlockScope, Method,
     NetState, Stage,
 };
-use crate::optim::Optimizer;
 use biornn_model::config::Readout;
 use biornn_model::{Ctrnn, DascDerivative, ModelConfig, Skip, TimePlan, Trajectory};
 use biornn_numerics::{Error, Result, Streams};
@@ -279,7 +278,7 @@ pub fn train_reversal(
         let stage = phase.map(|e| stages[e]);
         if reset {
             for s in nets.iter_mut() {
-                s.opt = Optimizer::new(&tcfg, N_INPUT, cfg.n_rec, N_OUTPUT);
+                s.reset_optimizer(&tcfg);
             }
         }
         let dt_train = cfg.dt * stage.map_or(1, |s| s.dt_factor) as f64;
@@ -307,12 +306,7 @@ pub fn train_reversal(
                         &mut noise.stream("noise", 0),
                     );
                     run_closed_loop(&s.net, b, true, plan, &mut s.traj, &mut readout);
-                    let mut loss = reversal_loss(s, b);
-                    s.net
-                        .backward(&mut s.traj, &s.d_out, Some(&s.d_rate), &mut s.grads);
-                    loss += s.l1_weights(1e-5);
-                    s.opt.step(&mut s.net, &s.grads, lr);
-                    total += loss;
+                    total += reversal_loss(s, b) + s.backward_and_step(1e-5, lr);
                 }
                 s.net.set_dt(cfg.dt);
                 total / batches.len() as f64
