@@ -868,7 +868,6 @@ fn longterm(a: LongtermArgs) -> Result<()> {
             })
             .collect();
         let header = "stage,trimmed_mean,fraction_at_criterion,train_s";
-        write_history(&dir, header, &rows, cfg.updates_per_round, &r.train_loss)?;
         let summary = serde_json::json!({
             "task": r.task, "method": r.method, "networks": cfg.networks, "seed": cfg.seed,
             "reached": r.reached, "rounds": r.rounds, "updates": r.rounds * cfg.updates_per_round,
@@ -876,11 +875,13 @@ fn longterm(a: LongtermArgs) -> Result<()> {
             "network_updates_to_criterion": r.network_rounds.iter().map(|n| n.map(|v| v * cfg.updates_per_round)).collect::<Vec<_>>(),
             "final_perf": r.final_perf,
         });
-        biornn_numerics::npz::write_atomic(
-            &dir.join("summary.json"),
-            serde_json::to_string_pretty(&summary)
-                .unwrap_or_default()
-                .as_bytes(),
+        write_run_files(
+            &dir,
+            header,
+            &rows,
+            cfg.updates_per_round,
+            &r.train_loss,
+            &summary,
         )?;
     }
     Ok(())
@@ -890,13 +891,15 @@ fn stage_name(stage: Option<usize>) -> String {
     stage.map_or("plain".to_string(), |e| e.to_string())
 }
 
-/// DIR/history.csv: per round, `round,updates,` then the given columns, then `train_loss`.
-fn write_history(
+/// DIR/history.csv (per round, `round,updates,` then the given columns, then `train_loss`) and
+/// DIR/summary.json.
+fn write_run_files(
     dir: &Path,
     header: &str,
     rows: &[String],
     updates_per_round: usize,
     train_loss: &[f64],
+    summary: &serde_json::Value,
 ) -> Result<()> {
     use std::fmt::Write as _;
     std::fs::create_dir_all(dir).map_err(|e| Error::new(format!("{}: {e}", dir.display())))?;
@@ -909,7 +912,9 @@ fn write_history(
             (i + 1) * updates_per_round
         );
     }
-    biornn_numerics::npz::write_atomic(&dir.join("history.csv"), csv.as_bytes())
+    biornn_numerics::npz::write_atomic(&dir.join("history.csv"), csv.as_bytes())?;
+    let json = serde_json::to_string_pretty(summary).unwrap_or_default();
+    biornn_numerics::npz::write_atomic(&dir.join("summary.json"), json.as_bytes())
 }
 
 /// Quantile of per-network updates to criterion, networks that never got there counting as slower
@@ -1089,18 +1094,19 @@ fn reversal(a: ReversalArgs) -> Result<()> {
             })
             .collect();
         let header = "stage,mean_accuracy,trimmed_mean,train_s";
-        write_history(&dir, header, &rows, cfg.updates_per_round, &r.train_loss)?;
         let summary = serde_json::json!({
             "setting": r.name, "method": method.name(), "trial_skip": cfg.trial_skip,
             "networks": cfg.networks, "seed": cfg.seed, "rounds": r.rounds,
             "updates": r.rounds * cfg.updates_per_round, "train_seconds": r.train_seconds,
             "final_perf": r.final_perf,
         });
-        biornn_numerics::npz::write_atomic(
-            &dir.join("summary.json"),
-            serde_json::to_string_pretty(&summary)
-                .unwrap_or_default()
-                .as_bytes(),
+        write_run_files(
+            &dir,
+            header,
+            &rows,
+            cfg.updates_per_round,
+            &r.train_loss,
+            &summary,
         )?;
     }
     Ok(())
