@@ -1023,22 +1023,37 @@ fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
         panels.push((task, curves));
     }
     if let Some(path) = figure {
-        let mut fig = Figure::new(40.0 + 330.0 * panels.len().max(1) as f64, 320.0);
+        // one colour per method across all panels, three panels to a row
+        let mut methods: Vec<&str> = panels
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|c| c.0.as_str()))
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        let colour = |name: &str| palette(methods.iter().position(|m| *m == name).unwrap_or(0));
+        let cols = panels.len().clamp(1, 3);
+        let rows = panels.len().div_ceil(3).max(1);
+        let mut fig = Figure::new(40.0 + 330.0 * cols as f64, 320.0 * rows as f64);
         for (k, (task, curves)) in panels.iter().enumerate() {
             let xmax = curves
                 .iter()
                 .flat_map(|c| c.1.iter().copied())
                 .fold(1.0f64, f64::max);
             let ax = Axes::new(
-                (60.0 + 330.0 * k as f64, 30.0, 250.0, 230.0),
+                (
+                    60.0 + 330.0 * (k % 3) as f64,
+                    30.0 + 320.0 * (k / 3) as f64,
+                    250.0,
+                    230.0,
+                ),
                 (0.0, xmax),
                 (0.0, 1.0),
             );
             ax.frame(&mut fig, task, "updates", "fraction of networks at 0.99");
             let mut entries = vec![];
-            for (i, (name, xs, ys)) in curves.iter().enumerate() {
-                ax.line(&mut fig, xs, ys, palette(i), 1.5);
-                entries.push((name.clone(), palette(i)));
+            for (name, xs, ys) in curves {
+                ax.line(&mut fig, xs, ys, colour(name), 1.5);
+                entries.push((name.clone(), colour(name)));
             }
             legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
         }

@@ -262,6 +262,61 @@ fn longterm_runs_and_rejects_bad_input() {
 }
 
 #[test]
+fn longterm_summary_lays_out_a_grid_with_one_colour_per_method() {
+    // four tasks: three trained with "base" only, one with "zeta" only, so that "zeta" is the
+    // first method of its own panel but the second of the whole figure
+    let dir = tmp("longterm_summary");
+    let _ = std::fs::remove_dir_all(&dir);
+    for (task, method, reached) in [
+        ("ta", "base", "null"),
+        ("tb", "base", "20"),
+        ("tc", "zeta", "30"),
+        ("td", "base", "null"),
+    ] {
+        let d = dir.join(task).join(method);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            d.join("summary.json"),
+            format!(
+                r#"{{"method": "{method}", "task": "{task}", "network_updates_to_criterion": [{reached}, {reached}],
+                "reached": false, "updates": 30, "train_seconds": 1.4}}"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("history.csv"),
+            "round,updates,stage,trimmed_mean,fraction_at_criterion,train_s,train_loss\n\
+             1,10,plain,0.5,0.0,0.5,1.0\n2,20,plain,0.9,0.5,1.0,0.5\n3,30,plain,0.99,0.5,1.5,0.2\n",
+        )
+        .unwrap();
+    }
+    let fig = dir.join("fig");
+    let out = biornn()
+        .arg("longterm-summary")
+        .arg(&dir)
+        .arg("--figure")
+        .arg(&fig)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("| tc | zeta | 2 | 2 | 30 [30, 30] | not within 30 updates | 1 |"),
+        "{text}"
+    );
+    let svg = std::fs::read_to_string(fig.with_extension("svg")).unwrap();
+    // three panels to a row: two rows of 320 px
+    assert!(svg.contains(r#"width="1030" height="640""#), "{}", &svg[..200]);
+    // "zeta" is drawn in the figure's second colour, not its panel's first
+    assert!(svg.contains(r##"stroke="#ff7f0e""##));
+    assert!(std::fs::metadata(fig.with_extension("png")).unwrap().len() > 0);
+}
+
+#[test]
 fn reversal_runs_summarises_and_rejects_bad_input() {
     let dir = tmp("reversal");
     let run = |setting_dir: &str, extra: &[&str]| {
