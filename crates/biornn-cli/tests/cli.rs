@@ -8,6 +8,17 @@ fn biornn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_biornn"))
 }
 
+/// Runs `cmd`, asserts that it succeeded (showing its stderr if not) and returns its stdout.
+fn succeed(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("biornn-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -146,25 +157,19 @@ fn bad_input_is_a_clear_error_not_a_panic() {
 #[test]
 fn train_then_eval() {
     let dir = tmp("train");
-    let out = biornn()
-        .args([
-            "train",
-            "--max-steps",
-            "6",
-            "--quiet",
-            "--name",
-            "t",
-            "--runs",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = succeed(
+        biornn()
+            .args([
+                "train",
+                "--max-steps",
+                "6",
+                "--quiet",
+                "--name",
+                "t",
+                "--runs",
+            ])
+            .arg(&dir),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("after 6 steps"), "{text}");
     let out = biornn()
         .args(["eval", "--json", "--trials", "32"])
@@ -190,28 +195,22 @@ fn train_then_eval() {
 #[test]
 fn longterm_runs_and_rejects_bad_input() {
     let dir = tmp("longterm");
-    let out = biornn()
-        .args([
-            "longterm",
-            "dlygo",
-            "--method",
-            "dasc-t20-s2-b0.5",
-            "--networks",
-            "2",
-            "--max-rounds",
-            "2",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = succeed(
+        biornn()
+            .args([
+                "longterm",
+                "dlygo",
+                "--method",
+                "dasc-t20-s2-b0.5",
+                "--networks",
+                "2",
+                "--max-rounds",
+                "2",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&dir),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("task=dlygo method=dasc-t20-s2-b0.5 networks=2") && text.contains("rounds=2"),
         "{text}"
@@ -291,26 +290,24 @@ fn longterm_summary_lays_out_a_grid_with_one_colour_per_method() {
         .unwrap();
     }
     let fig = dir.join("fig");
-    let out = biornn()
-        .arg("longterm-summary")
-        .arg(&dir)
-        .arg("--figure")
-        .arg(&fig)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = succeed(
+        biornn()
+            .arg("longterm-summary")
+            .arg(&dir)
+            .arg("--figure")
+            .arg(&fig),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("| tc | zeta | 2 | 2 | 30 [30, 30] | not within 30 updates | 1 |"),
         "{text}"
     );
     let svg = std::fs::read_to_string(fig.with_extension("svg")).unwrap();
     // three panels to a row: two rows of 320 px
-    assert!(svg.contains(r#"width="1030" height="640""#), "{}", &svg[..200]);
+    assert!(
+        svg.contains(r#"width="1030" height="640""#),
+        "{}",
+        &svg[..200]
+    );
     // "zeta" is drawn in the figure's second colour, not its panel's first
     assert!(svg.contains(r##"stroke="#ff7f0e""##));
     assert!(std::fs::metadata(fig.with_extension("png")).unwrap().len() > 0);
@@ -320,27 +317,21 @@ fn longterm_summary_lays_out_a_grid_with_one_colour_per_method() {
 fn reversal_runs_summarises_and_rejects_bad_input() {
     let dir = tmp("reversal");
     let run = |setting_dir: &str, extra: &[&str]| {
-        let out = biornn()
-            .args([
-                "reversal",
-                "--networks",
-                "2",
-                "--rounds",
-                "2",
-                "--per-pattern",
-                "1",
-            ])
-            .args(extra)
-            .args(["--quiet", "--out"])
-            .arg(dir.join(setting_dir))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
+        succeed(
+            biornn()
+                .args([
+                    "reversal",
+                    "--networks",
+                    "2",
+                    "--rounds",
+                    "2",
+                    "--per-pattern",
+                    "1",
+                ])
+                .args(extra)
+                .args(["--quiet", "--out"])
+                .arg(dir.join(setting_dir)),
+        )
     };
     let text = run(
         "dasc+trial",
