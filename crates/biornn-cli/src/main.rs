@@ -1031,8 +1031,9 @@ fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
         methods.sort_unstable();
         methods.dedup();
         let colour = |name: &str| palette(methods.iter().position(|m| *m == name).unwrap_or(0));
-        let cols = panels.len().clamp(1, 3);
-        let rows = panels.len().div_ceil(3).max(1);
+        const PER_ROW: usize = 3;
+        let cols = panels.len().clamp(1, PER_ROW);
+        let rows = panels.len().div_ceil(PER_ROW).max(1);
         let mut fig = Figure::new(40.0 + 330.0 * cols as f64, 320.0 * rows as f64);
         for (k, (task, curves)) in panels.iter().enumerate() {
             let xmax = curves
@@ -1041,8 +1042,8 @@ fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<()> {
                 .fold(1.0f64, f64::max);
             let ax = Axes::new(
                 (
-                    60.0 + 330.0 * (k % 3) as f64,
-                    30.0 + 320.0 * (k / 3) as f64,
+                    60.0 + 330.0 * (k % PER_ROW) as f64,
+                    30.0 + 320.0 * (k / PER_ROW) as f64,
                     250.0,
                     230.0,
                 ),
