@@ -1,0 +1,21 @@
+//! Reservoir computing with a trained readout: a fixed random rate network whose readout is fed
+//! back into it, trained online at every time step by recursive least squares (FORCE learning,
+//! Sussillo and Abbott 2009), on a target that never restarts.
+//!
+//! Built only on `biornn-core`'s traits: [`Reservoir`] is a [`biornn_core::Network`] (and
+//! [`biornn_core::Stepping`]), [`Rls`] a [`biornn_core::Rule`], [`Sines`] an
+//! [`biornn_core::Environment`]; `biornn_core::Online` makes them a learner that the run layer's
+//! driver trains, checkpoints and resumes like any other.
+
+pub mod config;
+pub mod network;
+pub mod rls;
+pub mod sines;
+
+pub use config::{ReservoirConfig, RlsConfig, SinesConfig};
+pub use network::Reservoir;
+pub use rls::Rls;
+pub use sines::Sines;
+
+/// The learner `[network] kind = "reservoir"` with `[rule] kind = "rls"` builds.
+pub type ForceLearner = biornn_core::Online<Reservoir, Rls, Sines>;

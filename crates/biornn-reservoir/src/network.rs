@@ -1,0 +1,286 @@
+//! The reservoir: x <- (1 - a) x + a (W r + W_fb z + W_in u), r = tanh(x), z = W_out r, with W
+//! sparse, N(0, g^2 / (density N)) (Sussillo and Abbott 2009). Only the readout W_out is trained;
+//! the activity x carries over between updates and is part of the network's state.
+
+use crate::config::ReservoirConfig;
+use biornn_core::arrays::{put_f32, take_f32};
+use biornn_core::{Arrays, Dynamics, Network, Stateful, Stepping, Tensor, TensorMut};
+use biornn_numerics::{Result, Streams};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservoir {
+    pub n: usize,
+    pub n_in: usize,
+    pub n_out: usize,
+    pub alpha: f32,
+    /// recurrent weights, row-major `(post, pre)`, fixed
+    pub w_rec: Vec<f32>,
+    /// input weights `(n, n_in)`, fixed
+    pub w_in: Vec<f32>,
+    /// feedback weights `(n, n_out)`, fixed (zero without feedback)
+    pub w_fb: Vec<f32>,
+    /// readout `(n_out, n)`, trained
+    pub w_out: Vec<f32>,
+    /// the state where every trial of [`Network::forward`] starts
+    pub x0: Vec<f32>,
+    /// the current state, its rates and readout
+    pub x: Vec<f32>,
+    pub r: Vec<f32>,
+    pub z: Vec<f32>,
+    /// the drive of the step being computed (kept to avoid allocating at every step)
+    drive: Vec<f32>,
+}
+
+impl Reservoir {
+    /// A reservoir drawn from `streams` (`reservoir_w`, `reservoir_fb`, `reservoir_in`,
+    /// `reservoir_x0`); the readout starts at zero.
+    pub fn new(
+        cfg: &ReservoirConfig,
+        n_in: usize,
+        n_out: usize,
+        streams: &Streams,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let n = cfg.n_rec;
+        let scale = cfg.g / (cfg.density * n as f64).sqrt();
+        let mut rng = streams.stream("reservoir_w", 0);
+        let w_rec = (0..n * n)
+            .map(|_| {
+                let keep = rng.bernoulli(cfg.density);
+                let w = rng.normal() * scale;
+                if keep {
+                    w as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut rng = streams.stream("reservoir_fb", 0);
+        let w_fb = (0..n * n_out)
+            .map(|_| {
+                let w = rng.uniform_in(-1.0, 1.0) as f32;
+                if cfg.feedback {
+                    w
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut rng = streams.stream("reservoir_in", 0);
+        let w_in = (0..n * n_in).map(|_| rng.normal() as f32).collect();
+        let mut rng = streams.stream("reservoir_x0", 0);
+        let x0: Vec<f32> = (0..n)
+            .map(|_| (rng.normal() * cfg.init_std) as f32)
+            .collect();
+        let mut net = Reservoir {
+            n,
+            n_in,
+            n_out,
+            alpha: cfg.alpha as f32,
+            w_rec,
+            w_in,
+            w_fb,
+            w_out: vec![0.0; n_out * n],
+            x: x0.clone(),
+            x0,
+            r: vec![0.0; n],
+            z: vec![0.0; n_out],
+            drive: vec![0.0; n],
+        };
+        net.reset();
+        Ok(net)
+    }
+
+    /// Back to the initial state.
+    pub fn reset(&mut self) {
+        self.x.copy_from_slice(&self.x0);
+        self.rates_and_readout();
+    }
+
+    fn rates_and_readout(&mut self) {
+        for (r, x) in self.r.iter_mut().zip(&self.x) {
+            *r = x.tanh();
+        }
+        for (k, z) in self.z.iter_mut().enumerate() {
+            *z = dot(&self.w_out[k * self.n..(k + 1) * self.n], &self.r);
+        }
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl Stepping for Reservoir {
+    fn advance(&mut self, input: &[f32], output: &mut [f32]) {
+        let (n, ni, no) = (self.n, self.n_in, self.n_out);
+        for i in 0..n {
+            let mut d = dot(&self.w_rec[i * n..(i + 1) * n], &self.r);
+            d += dot(&self.w_in[i * ni..(i + 1) * ni], input);
+            d += dot(&self.w_fb[i * no..(i + 1) * no], &self.z);
+            self.drive[i] = d;
+        }
+        let a = self.alpha;
+        for (x, d) in self.x.iter_mut().zip(&self.drive) {
+            *x = (1.0 - a) * *x + a * d;
+        }
+        self.rates_and_readout();
+        output.copy_from_slice(&self.z);
+    }
+}
+
+impl Stateful for Reservoir {
+    /// The readout and the activity: what changes while the run goes (the fixed weights come back
+    /// from the seed).
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        put_f32(
+            out,
+            &format!("{prefix}W_out"),
+            &[self.n_out, self.n],
+            &self.w_out,
+        );
+        put_f32(out, &format!("{prefix}x"), &[self.n], &self.x);
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        self.w_out = take_f32(arrays, &format!("{prefix}W_out"), &[self.n_out, self.n])?;
+        self.x = take_f32(arrays, &format!("{prefix}x"), &[self.n])?;
+        self.rates_and_readout();
+        Ok(())
+    }
+}
+
+impl Network for Reservoir {
+    fn kind(&self) -> &'static str {
+        "reservoir"
+    }
+    fn n_in(&self) -> usize {
+        self.n_in
+    }
+    fn n_out(&self) -> usize {
+        self.n_out
+    }
+    fn n_units(&self) -> usize {
+        self.n
+    }
+    fn parameters(&self) -> Vec<Tensor<'_>> {
+        vec![Tensor {
+            name: "W_out",
+            shape: vec![self.n_out, self.n],
+            data: &self.w_out,
+        }]
+    }
+    fn parameters_mut(&mut self) -> Vec<TensorMut<'_>> {
+        vec![TensorMut {
+            name: "W_out",
+            shape: vec![self.n_out, self.n],
+            data: &mut self.w_out,
+        }]
+    }
+    fn parameters_changed(&mut self) {
+        self.rates_and_readout();
+    }
+    fn forward(&self, input: &[f32], steps: usize, batch: usize, output: &mut Vec<f32>) {
+        let (ni, no) = (self.n_in, self.n_out);
+        output.resize(steps * batch * no, 0.0);
+        let mut net = self.clone();
+        for b in 0..batch {
+            net.reset();
+            for t in 0..steps {
+                let k = t * batch + b;
+                let (u, z) = (
+                    &input[k * ni..(k + 1) * ni],
+                    &mut output[k * no..(k + 1) * no],
+                );
+                net.advance(u, z);
+            }
+        }
+    }
+    fn export(&self, out: &mut Arrays) {
+        let (n, ni, no) = (self.n, self.n_in, self.n_out);
+        put_f32(out, "W_rec", &[n, n], &self.w_rec);
+        put_f32(out, "W_in", &[n, ni], &self.w_in);
+        put_f32(out, "W_fb", &[n, no], &self.w_fb);
+        put_f32(out, "W_out", &[no, n], &self.w_out);
+        put_f32(out, "init_state", &[n], &self.x0);
+        put_f32(out, "alpha", &[], &[self.alpha]);
+    }
+    fn dynamics(&self, input: &[f64]) -> Box<dyn Dynamics + '_> {
+        Box::new(ReservoirDynamics::new(self, input))
+    }
+}
+
+/// The reservoir with its readout fed back, at a constant input:
+/// F(x) = (1 - a) x + a (M tanh(x) + c), M = W + W_fb W_out, c = W_in u;
+/// J = (1 - a) I + a M diag(1 - tanh(x)^2).
+pub struct ReservoirDynamics {
+    n: usize,
+    alpha: f64,
+    m: Vec<f64>,
+    drive: Vec<f64>,
+}
+
+impl ReservoirDynamics {
+    pub fn new(net: &Reservoir, input: &[f64]) -> Self {
+        let (n, ni, no) = (net.n, net.n_in, net.n_out);
+        let mut m: Vec<f64> = net.w_rec.iter().map(|w| *w as f64).collect();
+        for i in 0..n {
+            for j in 0..n {
+                m[i * n + j] += (0..no)
+                    .map(|k| net.w_fb[i * no + k] as f64 * net.w_out[k * n + j] as f64)
+                    .sum::<f64>();
+            }
+        }
+        let drive = (0..n)
+            .map(|i| {
+                (0..ni)
+                    .map(|k| net.w_in[i * ni + k] as f64 * input[k])
+                    .sum()
+            })
+            .collect();
+        ReservoirDynamics {
+            n,
+            alpha: net.alpha as f64,
+            m,
+            drive,
+        }
+    }
+}
+
+impl Dynamics for ReservoirDynamics {
+    fn dim(&self) -> usize {
+        self.n
+    }
+    fn dt(&self) -> f64 {
+        // in units of the time constant: a = dt / tau
+        self.alpha
+    }
+    fn step(&self, x: &[f64], out: &mut [f64]) {
+        let n = self.n;
+        let r: Vec<f64> = x.iter().map(|v| v.tanh()).collect();
+        for i in 0..n {
+            let d: f64 = self.m[i * n..(i + 1) * n]
+                .iter()
+                .zip(&r)
+                .map(|(a, b)| a * b)
+                .sum();
+            out[i] = (1.0 - self.alpha) * x[i] + self.alpha * (d + self.drive[i]);
+        }
+    }
+    fn jacobian(&self, x: &[f64], out: &mut [f64]) {
+        let n = self.n;
+        for i in 0..n {
+            for j in 0..n {
+                let s = 1.0 - x[j].tanh().powi(2);
+                out[i * n + j] = self.alpha * self.m[i * n + j] * s
+                    + if i == j { 1.0 - self.alpha } else { 0.0 };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+impl Reservoir {
+    pub(crate) fn rates_and_readout_for_test(&mut self) {
+        self.rates_and_readout();
+    }
+}

@@ -1,0 +1,342 @@
+//! The run directory: every file name and layout lives here and nowhere else.
+
+use crate::checkpoint::{read_checked, write_sealed};
+use biornn_core::Arrays;
+use biornn_numerics::npz::write_atomic;
+use biornn_numerics::{Error, Result};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const CONFIG: &str = "config.toml";
+const METRICS: &str = "metrics.csv";
+const CHECKPOINTS: &str = "checkpoints";
+const MODEL: &str = "model.npz";
+const SUMMARY: &str = "summary.json";
+const REPORT: &str = "report.html";
+const ANALYSIS: &str = "analysis";
+
+/// A run directory, created or opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::new(format!("{}: {e}", path.display()))
+}
+
+impl RunDir {
+    /// A fresh run directory `<base>/<name>`, adding `-2`, `-3`, ... if it exists, checked to be
+    /// writable now rather than after an hour of training.
+    pub fn create_unique(base: &Path, name: &str) -> Result<RunDir> {
+        std::fs::create_dir_all(base)
+            .map_err(|e| Error::new(format!("cannot create {}: {e}", base.display())))?;
+        let mut dir = base.join(name);
+        let mut k = 2;
+        while dir.exists() {
+            dir = base.join(format!("{name}-{k}"));
+            k += 1;
+        }
+        Self::create_at(&dir)
+    }
+
+    /// The run directory `path`, created if missing (it may already hold a run: nothing is removed).
+    pub fn create_at(path: &Path) -> Result<RunDir> {
+        std::fs::create_dir_all(path.join(CHECKPOINTS)).map_err(|e| {
+            Error::new(format!(
+                "cannot create run directory {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// An existing run directory.
+    pub fn open(path: &Path) -> Result<RunDir> {
+        if !path.is_dir() {
+            return Err(Error::invalid(
+                "RUN",
+                path.display(),
+                "allowed: a run directory (from `biornn train`)",
+            ));
+        }
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.path.join(CONFIG)
+    }
+    pub fn metrics_path(&self) -> PathBuf {
+        self.path.join(METRICS)
+    }
+    pub fn model_path(&self) -> PathBuf {
+        self.path.join(MODEL)
+    }
+    pub fn summary_path(&self) -> PathBuf {
+        self.path.join(SUMMARY)
+    }
+    pub fn report_path(&self) -> PathBuf {
+        self.path.join(REPORT)
+    }
+    pub fn analysis_dir(&self) -> PathBuf {
+        self.path.join(ANALYSIS)
+    }
+    pub fn checkpoint_path(&self, step: usize) -> PathBuf {
+        self.path
+            .join(CHECKPOINTS)
+            .join(format!("step_{step:08}.npz"))
+    }
+
+    pub fn write_config(&self, text: &str) -> Result<()> {
+        write_atomic(&self.config_path(), text.as_bytes())
+    }
+
+    /// The stored config text; `None` when the run has none.
+    pub fn read_config(&self) -> Option<String> {
+        std::fs::read_to_string(self.config_path()).ok()
+    }
+
+    /// Start `metrics.csv` with its header (the run's columns).
+    pub fn start_metrics(&self, columns: &[String]) -> Result<()> {
+        write_atomic(
+            &self.metrics_path(),
+            format!("{}\n", columns.join(",")).as_bytes(),
+        )
+    }
+
+    /// `metrics.csv` open for appending rows.
+    pub fn metrics_writer(&self) -> Result<MetricsWriter> {
+        let path = self.metrics_path();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        Ok(MetricsWriter { file })
+    }
+
+    /// The text of `metrics.csv` (empty when the run has none yet).
+    pub fn read_metrics(&self) -> String {
+        std::fs::read_to_string(self.metrics_path()).unwrap_or_default()
+    }
+
+    /// Keep the header and the rows up to `step` (the rows a resumed run would otherwise write
+    /// twice), and drop a last line cut short by a crash.
+    pub fn truncate_metrics(&self, step: usize) -> Result<()> {
+        let path = self.metrics_path();
+        let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+        // Only newline-terminated lines were written whole.
+        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        let mut lines = whole.lines();
+        let header = lines.next().unwrap_or("");
+        let mut kept = format!("{header}\n");
+        for line in lines {
+            if line
+                .split(',')
+                .next()
+                .and_then(|s| s.parse::<usize>().ok())
+                .is_some_and(|s| s <= step)
+            {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        write_atomic(&path, kept.as_bytes())
+    }
+
+    /// Write the checkpoint of `step` (sealed, atomic) and keep only the newest `keep`.
+    pub fn save_checkpoint(&self, step: usize, arrays: Arrays, keep: usize) -> Result<()> {
+        write_sealed(&self.checkpoint_path(step), arrays)?;
+        self.prune_checkpoints(keep);
+        Ok(())
+    }
+
+    /// The step checkpoints, oldest first (temporary files of interrupted writes left out).
+    pub fn checkpoints(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.path.join(CHECKPOINTS);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::new(format!("{}: {e}: not a run directory?", dir.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "npz"))
+            .filter(|p| {
+                !p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// Keep only the newest `keep` step checkpoints.
+    pub fn prune_checkpoints(&self, keep: usize) {
+        if let Ok(files) = self.checkpoints() {
+            if files.len() > keep {
+                for f in &files[..files.len() - keep] {
+                    let _ = std::fs::remove_file(f);
+                }
+            }
+        }
+    }
+
+    /// Load the newest checkpoint that `load` accepts, reporting each one skipped on stderr; the
+    /// error names every failure when none is readable.
+    pub fn newest_good<T>(&self, mut load: impl FnMut(&Path) -> Result<T>) -> Result<(T, PathBuf)> {
+        let files = self.checkpoints()?;
+        let mut failures = vec![];
+        for path in files.iter().rev() {
+            match load(path) {
+                Ok(v) => {
+                    for f in &failures {
+                        eprintln!("warning: {f}; fell back to {}", path.display());
+                    }
+                    return Ok((v, path.clone()));
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        Err(Error::new(format!(
+            "{}: no readable checkpoint to resume from{}",
+            self.path.display(),
+            if failures.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", failures.join("; "))
+            }
+        )))
+    }
+
+    /// Write `model.npz` (sealed, atomic).
+    pub fn write_model(&self, arrays: Arrays) -> Result<()> {
+        write_sealed(&self.model_path(), arrays)
+    }
+
+    /// Read `model.npz`, checked.
+    pub fn read_model(&self) -> Result<Arrays> {
+        read_checked(&self.model_path())
+    }
+
+    pub fn write_summary(&self, json: &str) -> Result<()> {
+        write_atomic(&self.summary_path(), json.as_bytes())
+    }
+
+    /// The text of `summary.json`; `None` while the run has not finished.
+    pub fn read_summary(&self) -> Option<String> {
+        std::fs::read_to_string(self.summary_path()).ok()
+    }
+
+    /// The run's final weights, else its newest checkpoint (while it trains).
+    pub fn weights_file(&self) -> Result<PathBuf> {
+        let model = self.model_path();
+        if model.is_file() {
+            return Ok(model);
+        }
+        self.checkpoints()
+            .ok()
+            .and_then(|mut c| c.pop())
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "{}: no model.npz and no checkpoints",
+                    self.path.display()
+                ))
+            })
+    }
+
+    /// Every weights file of the run, the preferred first: `model.npz`, then checkpoints newest first.
+    pub fn weights_files(&self) -> Vec<PathBuf> {
+        let mut v = vec![];
+        let model = self.model_path();
+        if model.is_file() {
+            v.push(model);
+        }
+        v.extend(self.checkpoints().unwrap_or_default().into_iter().rev());
+        v
+    }
+}
+
+/// A run directory's weights file, or `path` itself when it is a weights file.
+pub fn weights_file(path: &Path) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if !path.is_dir() {
+        return Err(Error::new(format!(
+            "{}: no such run directory or checkpoint file",
+            path.display()
+        )));
+    }
+    RunDir::open(path)?.weights_file()
+}
+
+/// `metrics.csv` open for appending; every row is flushed as it is written.
+pub struct MetricsWriter {
+    file: File,
+}
+
+impl MetricsWriter {
+    pub fn row(&mut self, cells: &[String]) -> Result<()> {
+        writeln!(self.file, "{}", cells.join(","))?;
+        self.file.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("biornn-rundir-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn names_are_unique_checkpoints_pruned_and_metrics_truncated() {
+        let base = tmp("a");
+        let a = RunDir::create_unique(&base, "r").unwrap();
+        let b = RunDir::create_unique(&base, "r").unwrap();
+        assert_eq!(a.path(), base.join("r"));
+        assert_eq!(b.path(), base.join("r-2"));
+        for s in [0, 5, 10, 15] {
+            a.save_checkpoint(s, Arrays::new(), 3).unwrap();
+        }
+        let names: Vec<String> = a
+            .checkpoints()
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "step_00000005.npz",
+                "step_00000010.npz",
+                "step_00000015.npz"
+            ]
+        );
+        assert_eq!(a.weights_file().unwrap(), a.checkpoint_path(15));
+        a.start_metrics(&["step".into(), "x".into()]).unwrap();
+        let mut w = a.metrics_writer().unwrap();
+        for s in [0, 5, 10] {
+            w.row(&[s.to_string(), "1".into()]).unwrap();
+        }
+        std::fs::write(a.metrics_path(), a.read_metrics() + "15,0.").unwrap();
+        a.truncate_metrics(5).unwrap();
+        assert_eq!(a.read_metrics(), "step,x\n0,1\n5,1\n");
+        // a corrupt newest checkpoint is skipped for the next
+        std::fs::write(a.checkpoint_path(15), b"junk").unwrap();
+        let (v, p) = a.newest_good(|p| read_checked(p).map(|_| 1)).unwrap();
+        assert_eq!((v, p), (1, a.checkpoint_path(10)));
+        let e = b.newest_good(|p| read_checked(p)).unwrap_err().to_string();
+        assert!(e.contains("no readable checkpoint"), "{e}");
+        std::fs::remove_dir_all(&base).ok();
+    }
+}

@@ -1,0 +1,306 @@
+//! The one training loop. Every rule runs through it: it numbers updates, asks the schedule for
+//! the phase, evaluates every `eval_every` updates and writes the metrics row, checkpoints, stops
+//! at the criterion or the budget, and rolls back when an update diverges. It knows nothing of
+//! networks or rules: the [`Learner`] does the work, and its state goes into checkpoints as
+//! named arrays beside the loop's own counters.
+
+use crate::dir::RunDir;
+use biornn_core::arrays::{put_f64, put_u64, take_scalar, take_u64};
+use biornn_core::{Arrays, Evaluation, Learner, Schedule};
+use biornn_numerics::{Error, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// The loop's counters, saved in every checkpoint (`state_*`) so a resumed run continues from them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LoopState {
+    /// updates taken
+    pub step: usize,
+    /// training loss summed since the last evaluation, and how many updates that is
+    pub loss_acc: f64,
+    pub loss_count: usize,
+    /// evaluations done
+    pub evals: usize,
+    /// learning-rate multiplier left by the divergence guard
+    pub lr_scale: f64,
+    /// rollbacks so far
+    pub divergences: usize,
+    /// wall-clock seconds spent before this process started
+    pub wall_s: f64,
+}
+
+impl LoopState {
+    /// The state of a run about to take its first update.
+    pub fn fresh() -> LoopState {
+        LoopState {
+            lr_scale: 1.0,
+            ..Default::default()
+        }
+    }
+
+    pub fn save(&self, out: &mut Arrays) {
+        put_u64(out, "state_step", self.step as u64);
+        put_f64(out, "state_loss_acc", &[], &[self.loss_acc]);
+        put_u64(out, "state_loss_count", self.loss_count as u64);
+        put_u64(out, "state_evals", self.evals as u64);
+        put_f64(out, "state_lr_scale", &[], &[self.lr_scale]);
+        put_u64(out, "state_divergences", self.divergences as u64);
+        put_f64(out, "state_wall_s", &[], &[self.wall_s]);
+    }
+
+    pub fn load(arrays: &Arrays) -> Result<LoopState> {
+        Ok(LoopState {
+            step: take_u64(arrays, "state_step")? as usize,
+            loss_acc: take_scalar(arrays, "state_loss_acc")?,
+            loss_count: take_u64(arrays, "state_loss_count")? as usize,
+            evals: take_u64(arrays, "state_evals")? as usize,
+            lr_scale: take_scalar(arrays, "state_lr_scale")?,
+            divergences: take_u64(arrays, "state_divergences")? as usize,
+            wall_s: take_scalar(arrays, "state_wall_s")?,
+        })
+    }
+}
+
+/// When a run has reached what it was for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Criterion {
+    /// only the budget stops it
+    Never,
+    /// the evaluation's value `key` reaches `level` (every task at a level: `min_perf`; the
+    /// trimmed mean over K networks: `trimmed_mean`)
+    AtLeast { key: String, level: f64 },
+}
+
+impl Criterion {
+    pub fn met(&self, e: &Evaluation) -> bool {
+        match self {
+            Criterion::Never => false,
+            Criterion::AtLeast { key, level } => e.values.get(key).is_some_and(|v| v >= level),
+        }
+    }
+}
+
+/// How the loop runs.
+#[derive(Debug, Clone)]
+pub struct DriveOptions {
+    /// the budget in updates
+    pub max_steps: usize,
+    pub eval_every: usize,
+    /// a checkpoint every this many evaluations (and at the first)
+    pub checkpoint_every: usize,
+    /// checkpoints kept, newest first
+    pub keep_checkpoints: usize,
+    pub criterion: Criterion,
+    /// the learning rate's multiplier after each rollback
+    pub divergence_lr_factor: f64,
+    /// rollbacks allowed before the run stops
+    pub max_divergences: usize,
+    /// what to try when the run stops diverging, e.g. `Try a lower train.learning_rate.`
+    pub divergence_hint: String,
+    /// show a progress bar (only drawn when stderr is a terminal)
+    pub progress: bool,
+    /// print a line at each evaluation
+    pub verbose: bool,
+    /// testing hook: the loss at this step is replaced by NaN once, to exercise the divergence guard
+    pub inject_nan_at_step: Option<usize>,
+}
+
+impl Default for DriveOptions {
+    fn default() -> Self {
+        DriveOptions {
+            max_steps: 1000,
+            eval_every: 100,
+            checkpoint_every: 1,
+            keep_checkpoints: 3,
+            criterion: Criterion::Never,
+            divergence_lr_factor: 0.5,
+            max_divergences: 3,
+            divergence_hint: String::new(),
+            progress: false,
+            verbose: false,
+            inject_nan_at_step: None,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// the loop's counters at the end (`wall_s`: the whole run's, resumes included)
+    pub state: LoopState,
+    /// the last evaluation
+    pub last: Evaluation,
+    pub reached: bool,
+}
+
+/// The arrays of a checkpoint: the learner's weights for users, its state, the loop's counters.
+fn checkpoint_arrays(learner: &dyn Learner, state: &LoopState) -> Arrays {
+    let mut m = Arrays::new();
+    learner.export(state.step as u64, &mut m);
+    learner.save_state("", &mut m);
+    state.save(&mut m);
+    m
+}
+
+/// Read a checkpoint for [`drive`] to continue from: the arrays (for the caller to rebuild its
+/// learner from, then [`Learner::load_state`]) and the loop's counters.
+pub fn resume(run: &RunDir) -> Result<(Arrays, LoopState)> {
+    let ((arrays, state), path) = run.newest_good(|p| {
+        let a = crate::checkpoint::read_checked(p)?;
+        let s = LoopState::load(&a).map_err(|e| e.context(p.display()))?;
+        Ok((a, s))
+    })?;
+    let _ = path;
+    run.truncate_metrics(state.step)?;
+    Ok((arrays, state))
+}
+
+/// Train `learner` in `run` until the criterion or the budget. A fresh run (`resumed` `None`)
+/// starts `metrics.csv`; a resumed one continues from the checkpoint's counters, with the
+/// learner's state already loaded from it. Writes `model.npz` (weights, state and counters) at the
+/// end; `summary.json` is the caller's, through [`RunDir::write_summary`].
+pub fn drive(
+    run: &RunDir,
+    learner: &mut dyn Learner,
+    schedule: &dyn Schedule,
+    opts: &DriveOptions,
+    resumed: Option<LoopState>,
+) -> Result<Outcome> {
+    let start = Instant::now();
+    if resumed.is_none() {
+        let mut header = vec!["step".to_string()];
+        header.extend(learner.columns());
+        header.push("wall_s".into());
+        run.start_metrics(&header)?;
+    }
+    let mut state = resumed.unwrap_or_else(LoopState::fresh);
+    let mut metrics = run.metrics_writer()?;
+    let bar = ProgressBar::new(opts.max_steps as u64);
+    if opts.progress && std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_position(state.step as u64);
+
+    let wall = |state: &LoopState| state.wall_s + start.elapsed().as_secs_f64();
+    // After a rollback, the evaluation at the step rolled back to was done and did not stop the run.
+    let mut skip_eval_at: Option<usize> = None;
+    // After a resume, the evaluation at the checkpoint's step is already in metrics.csv: it is redone
+    // (it is deterministic) only to decide whether the run had finished, and not recorded again.
+    let mut replay_eval_at = resumed.map(|s| s.step);
+    // The state the divergence guard returns to: the learner's and the loop's at the last evaluation.
+    let mut snapshot = (Arrays::new(), state);
+    learner.save_state("", &mut snapshot.0);
+    let mut injected = false;
+    let mut last: Evaluation;
+    loop {
+        let finishing = state.step >= opts.max_steps;
+        let due = state.step % opts.eval_every == 0 || finishing;
+        if due && replay_eval_at == Some(state.step) {
+            last = learner.evaluate(state.step as u64, None)?;
+            if opts.criterion.met(&last) || finishing {
+                break;
+            }
+        } else if due && skip_eval_at != Some(state.step) {
+            // mean training loss since the previous evaluation (none before the first update)
+            let train_loss =
+                (state.loss_count > 0).then(|| state.loss_acc / state.loss_count as f64);
+            last = learner.evaluate(state.step as u64, train_loss)?;
+            let w = wall(&state);
+            let mut row = vec![state.step.to_string()];
+            row.extend(last.cells.iter().cloned());
+            row.push(format!("{w:.2}"));
+            metrics.row(&row)?;
+            bar.set_message(last.headline.clone());
+            if opts.verbose {
+                let loss_text = train_loss.map_or("-".to_string(), |l| format!("{l:.5}"));
+                let (step, headline) = (state.step, &last.headline);
+                bar.suspend(|| {
+                    eprintln!("step {step:>7}  loss {loss_text:>7}  {headline}  {w:.1} s")
+                });
+            }
+            state.loss_acc = 0.0;
+            state.loss_count = 0;
+            state.evals += 1;
+            // The first checkpoint comes at once, so a full disk is reported at the start.
+            if state.evals % opts.checkpoint_every == 0 || state.evals == 1 {
+                let mut saved = state;
+                saved.wall_s = w;
+                run.save_checkpoint(
+                    state.step,
+                    checkpoint_arrays(learner, &saved),
+                    opts.keep_checkpoints,
+                )?;
+            }
+            snapshot.0.clear();
+            learner.save_state("", &mut snapshot.0);
+            snapshot.1 = state;
+            if opts.criterion.met(&last) || finishing {
+                break;
+            }
+        }
+        skip_eval_at = None;
+        replay_eval_at = None;
+
+        let mut phase = schedule.at(state.step as u64);
+        phase.lr_scale = state.lr_scale;
+        let mut loss = learner.update(state.step as u64, &phase)?;
+        if opts.inject_nan_at_step == Some(state.step) && !injected {
+            injected = true;
+            loss = f64::NAN;
+        }
+        if !loss.is_finite() || !learner.all_finite() {
+            let failed_at = state.step;
+            let what = learner.describe(failed_at as u64);
+            let divergences = state.divergences + 1;
+            let lr_scale = state.lr_scale * opts.divergence_lr_factor;
+            learner.load_state("", &snapshot.0)?;
+            state = snapshot.1;
+            if divergences > opts.max_divergences {
+                let mut m = Arrays::new();
+                learner.export(state.step as u64, &mut m);
+                run.write_model(m)?;
+                return Err(Error::new(format!(
+                    "training diverged {divergences} times (the last at step {failed_at}{what}); \
+                     stopping. The last good weights (step {}) are in {}. {}",
+                    state.step,
+                    run.model_path().display(),
+                    opts.divergence_hint
+                )));
+            }
+            state.divergences = divergences;
+            state.lr_scale = lr_scale;
+            bar.suspend(|| {
+                eprintln!(
+                    "warning: NaN or infinity at step {failed_at}{what}; rolled back to step {} and \
+                     scaled the learning rate by {} ({divergences} of at most {} rollbacks)",
+                    state.step, opts.divergence_lr_factor, opts.max_divergences
+                )
+            });
+            snapshot.1.divergences = divergences;
+            snapshot.1.lr_scale = lr_scale;
+            skip_eval_at = Some(state.step);
+            continue;
+        }
+        state.loss_acc += loss;
+        state.loss_count += 1;
+        state.step += 1;
+        bar.set_position(state.step as u64);
+    }
+    bar.finish_and_clear();
+
+    state.wall_s = wall(&state);
+    run.write_model(checkpoint_arrays(learner, &state))?;
+    let reached = opts.criterion.met(&last);
+    Ok(Outcome {
+        state,
+        last,
+        reached,
+    })
+}
