@@ -1,12 +1,12 @@
 //! The `biornn` command line. Each subcommand is a thin layer over the library crates.
 
+use biornn_api::Config;
 use biornn_numerics::npz::{write_npz, NpyArray};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_tasks::yang::{YangRule, YangTask, N_INPUT, N_OUTPUT};
 use biornn_tasks::{generate, BatchSpec, Task, Timing};
-use biornn_train::config::{RunConfig, DEFAULT_CONFIG_TOML};
 use biornn_train::engine::Engine;
-use biornn_train::{checkpoint, eval, trainer};
+use biornn_train::{checkpoint, eval};
 use clap::{Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -114,7 +114,11 @@ enum Command {
         command: TaskCommand,
     },
     /// Print the default config, commented.
-    Config,
+    Config {
+        /// which system: ctrnn (trained by BPTT) or reservoir (trained online by RLS)
+        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir"])]
+        kind: String,
+    },
     /// Validate a config without running it.
     Check { config: PathBuf },
     /// Time training and evaluation (see docs/PERFORMANCE.md).
@@ -241,28 +245,27 @@ fn run(command: Command) -> Result<()> {
             seeds,
             resume,
         } => {
+            let run_opts = biornn_api::RunOptions {
+                progress: true,
+                verbose: !quiet,
+            };
             if let Some(dir) = resume {
                 eprintln!("resuming {}", dir.display());
-                let opts = trainer::TrainOptions {
-                    progress: true,
-                    verbose: !quiet,
-                    ..Default::default()
-                };
-                let s = trainer::resume(&dir, &opts)?;
-                return report(&s, &dir);
+                println!("{}", biornn_api::resume(&dir, &run_opts)?);
+                return Ok(());
             }
             let mut cfg = match &config {
-                Some(p) => RunConfig::load(p)?,
-                None => RunConfig::default(),
+                Some(p) => Config::load(p)?,
+                None => Config::default(),
             };
             if let Some(n) = name {
-                cfg.name = n;
+                cfg.set_name(&n);
             }
             if let Some(s) = seed {
-                cfg.seed = s;
+                cfg.set_seed(s);
             }
             if let Some(m) = max_steps {
-                cfg.train.max_steps = m;
+                cfg.set_max_steps(m);
             }
             cfg.validate()?;
             if seeds == 0 || seeds > 10_000 {
@@ -271,24 +274,14 @@ fn run(command: Command) -> Result<()> {
             if seeds > 1 {
                 return train_seeds(&cfg, &runs, seeds);
             }
-            let dir = trainer::create_run_dir(&runs, &cfg.name)?;
             eprintln!(
-                "training {} tasks, {} units, seed {}; run directory {}",
-                cfg.task.rule_list()?.len(),
-                cfg.model.n_rec,
-                cfg.seed,
-                dir.display()
+                "training {}, seed {}; run directory under {}",
+                cfg.describe()?,
+                cfg.seed(),
+                runs.display()
             );
-            let s = trainer::train(
-                &cfg,
-                &dir,
-                &trainer::TrainOptions {
-                    progress: true,
-                    verbose: !quiet,
-                    ..Default::default()
-                },
-            )?;
-            report(&s, &dir)
+            println!("{}", biornn_api::train(&cfg, &runs, &run_opts)?);
+            Ok(())
         }
         Command::Analyze { run, opts } => {
             let (analysis, figs) = run_analysis(&run, &opts)?;
@@ -380,65 +373,41 @@ fn run(command: Command) -> Result<()> {
             command: TaskCommand::Dump(args),
         } => dump(&args),
         Command::Bench { command } => bench(command),
-        Command::Config => {
-            print!("{DEFAULT_CONFIG_TOML}");
+        Command::Config { kind } => {
+            let kind = match kind.as_str() {
+                "reservoir" => biornn_api::Kind::ReservoirRls,
+                _ => biornn_api::Kind::CtrnnBptt,
+            };
+            print!("{}", Config::default_toml(kind));
             Ok(())
         }
         Command::Check { config } => {
-            let cfg = RunConfig::load(&config)?;
-            println!(
-                "{}: ok ({} tasks, {} units, dt {} ms)",
-                config.display(),
-                cfg.task.rule_list()?.len(),
-                cfg.model.n_rec,
-                cfg.task.dt
-            );
+            let cfg = Config::load(&config)?;
+            println!("{}: ok ({})", config.display(), cfg.describe()?);
             Ok(())
         }
     }
 }
 
-fn report(s: &trainer::Summary, dir: &Path) -> Result<()> {
-    println!(
-        "{} after {} steps ({} trials, {:.1} s): min perf {:.3}, mean perf {:.3}",
-        if s.reached_target {
-            "reached target"
-        } else {
-            "stopped"
-        },
-        s.steps,
-        s.trials,
-        s.wall_s,
-        s.min_perf,
-        s.mean_perf
-    );
-    for (task, p) in &s.perf {
-        println!("  {task:<16} {p:.3}");
-    }
-    println!("run directory: {}", dir.display());
-    Ok(())
-}
-
-fn train_seeds(cfg: &RunConfig, runs: &Path, k: usize) -> Result<()> {
-    let base = trainer::create_run_dir(runs, &cfg.name)?;
+fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<()> {
     eprintln!(
-        "training {k} networks (seeds {} to {}) in {}",
-        cfg.seed,
-        cfg.seed + k as u64 - 1,
-        base.display()
+        "training {k} networks (seeds {} to {}) under {}",
+        cfg.seed(),
+        cfg.seed() + k as u64 - 1,
+        runs.display()
     );
-    let results = trainer::train_seeds(cfg, &base, k)?;
-    println!(
-        "{:<8} {:>7} {:>9} {:>8} {:>8}",
-        "seed", "steps", "wall_s", "min", "mean"
-    );
-    for (seed, s) in &results {
+    let (base, results) = biornn_api::train_seeds(cfg, runs, k)?;
+    println!("{:<8} {:>7} {:>9}  scores", "seed", "steps", "wall_s");
+    for (seed, f) in &results {
+        let scores: Vec<String> = f.scores.iter().map(|(_, v)| format!("{v:8.3}")).collect();
         println!(
-            "{seed:<8} {:>7} {:>9.1} {:>8.3} {:>8.3}",
-            s.steps, s.wall_s, s.min_perf, s.mean_perf
+            "{seed:<8} {:>7} {:>9.1} {}",
+            f.steps,
+            f.wall_s,
+            scores.join(" ")
         );
     }
-    let reached = results.iter().filter(|(_, s)| s.reached_target).count();
+    let reached = results.iter().filter(|(_, f)| f.reached).count();
     println!(
         "{reached} of {k} reached the target; run directories: {}/seed-<n>",
         base.display()

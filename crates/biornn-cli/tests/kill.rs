@@ -25,6 +25,26 @@ eval_trials = 32
 checkpoint_every = 1
 "#;
 
+/// A reservoir trained online by RLS: checkpoints fall every 700 steps, in the middle of the
+/// target's 1200-step period, so a resume must restore the reservoir's activity, the RLS matrix
+/// and the position in the sequence.
+const RESERVOIR: &str = r#"
+name = "k"
+seed = 3
+[network]
+kind = "reservoir"
+n_rec = 200
+[rule]
+kind = "rls"
+[task]
+kind = "sines"
+period_steps = 1200
+[train]
+max_steps = 30000
+eval_every = 700
+eval_steps = 600
+"#;
+
 fn final_arrays(dir: &Path) -> BTreeMap<String, NpyArray> {
     let mut m = read_npz(&dir.join("model.npz")).unwrap();
     m.remove("state_wall_s");
@@ -32,21 +52,28 @@ fn final_arrays(dir: &Path) -> BTreeMap<String, NpyArray> {
     m
 }
 
-#[test]
-fn killed_and_resumed_equals_uninterrupted() {
-    let bin = env!("CARGO_BIN_EXE_biornn");
-    let base = std::env::temp_dir().join(format!("biornn-kill-{}", std::process::id()));
-    std::fs::create_dir_all(&base).unwrap();
-    let cfg = base.join("k.toml");
-    std::fs::write(&cfg, CONFIG).unwrap();
+fn metrics_without_time(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
 
+/// Run `start` (which writes the run directory `run`) once uninterrupted into `whole_run`, then
+/// again with SIGKILLs at random moments, continuing each time with `resume`, until it finishes;
+/// the two must end with the same arrays and metrics. Stops failing after `cap`.
+fn killed_and_resumed(
+    name: &str,
+    start: &dyn Fn(&Path) -> Command,
+    resume: &dyn Fn(&Path) -> Command,
+    run_in: &dyn Fn(&Path) -> std::path::PathBuf,
+    cap: Duration,
+) -> usize {
+    let base = std::env::temp_dir().join(format!("biornn-kill-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
     let t0 = Instant::now();
-    let st = Command::new(bin)
-        .args(["train", "--quiet", "--runs"])
-        .arg(base.join("a"))
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let st = start(&base.join("a")).output().unwrap();
     assert!(
         st.status.success(),
         "{}",
@@ -54,21 +81,16 @@ fn killed_and_resumed_equals_uninterrupted() {
     );
     let whole = t0.elapsed();
 
-    let run = base.join("b/k");
+    let run = run_in(&base.join("b"));
     let mut rng = Streams::new(11).stream("kill_times", 0);
     let mut kills = 0;
-    let mut attempts = 0;
     loop {
-        attempts += 1;
-        assert!(attempts < 40, "never finished");
-        let mut cmd = Command::new(bin);
-        if run.join("checkpoints").exists() {
-            cmd.args(["train", "--quiet", "--resume"]).arg(&run);
+        assert!(t0.elapsed() < cap, "{name}: not finished within {cap:?}");
+        let mut cmd = if run.join("checkpoints").exists() {
+            resume(&run)
         } else {
-            cmd.args(["train", "--quiet", "--runs"])
-                .arg(base.join("b"))
-                .arg(&cfg);
-        }
+            start(&base.join("b"))
+        };
         let mut child = cmd
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -76,9 +98,9 @@ fn killed_and_resumed_equals_uninterrupted() {
             .unwrap();
         // kill at a random moment within the run, once a first checkpoint exists to resume from
         let wait = whole.mul_f64(rng.uniform_in(0.05, 0.25));
-        let start = Instant::now();
+        let start_at = Instant::now();
         let mut finished = None;
-        while start.elapsed() < wait || !run.join("checkpoints").exists() {
+        while start_at.elapsed() < wait || !run.join("checkpoints").exists() {
             if let Some(status) = child.try_wait().unwrap() {
                 finished = Some(status);
                 break;
@@ -87,7 +109,7 @@ fn killed_and_resumed_equals_uninterrupted() {
         }
         match finished.or_else(|| child.try_wait().unwrap()) {
             Some(status) => {
-                assert!(status.success());
+                assert!(status.success(), "{name}: a resumed run failed");
                 break;
             }
             None => {
@@ -97,19 +119,55 @@ fn killed_and_resumed_equals_uninterrupted() {
             }
         }
     }
-    println!("kill-and-resume cycles: {kills}");
-    let (got, want) = (final_arrays(&run), final_arrays(&base.join("a/k")));
+    println!("{name}: kill-and-resume cycles: {kills}");
+    let want_run = run_in(&base.join("a"));
+    let (got, want) = (final_arrays(&run), final_arrays(&want_run));
     let differing: Vec<&String> = want
         .keys()
         .filter(|k| got.get(*k) != want.get(*k))
         .collect();
     assert!(
         differing.is_empty() && got.len() == want.len(),
-        "arrays differ: {differing:?}"
+        "{name}: arrays differ: {differing:?}"
+    );
+    assert_eq!(
+        metrics_without_time(&run),
+        metrics_without_time(&want_run),
+        "{name}"
     );
     assert!(
         kills >= 3,
-        "only {kills} kills; the run was too quick to interrupt"
+        "{name}: only {kills} kills; the run was too quick to interrupt"
     );
     std::fs::remove_dir_all(&base).ok();
+    kills
+}
+
+/// `biornn train CONFIG` and `biornn train --resume RUN`.
+fn train_killed_and_resumed(name: &str, config: &str, cap: Duration) {
+    let bin = env!("CARGO_BIN_EXE_biornn");
+    let cfg = std::env::temp_dir().join(format!("biornn-kill-{}-{name}.toml", std::process::id()));
+    std::fs::write(&cfg, config).unwrap();
+    let start = |runs: &Path| {
+        let mut c = Command::new(bin);
+        c.args(["train", "--quiet", "--runs"]).arg(runs).arg(&cfg);
+        c
+    };
+    let resume = |run: &Path| {
+        let mut c = Command::new(bin);
+        c.args(["train", "--quiet", "--resume"]).arg(run);
+        c
+    };
+    killed_and_resumed(name, &start, &resume, &|runs: &Path| runs.join("k"), cap);
+    std::fs::remove_file(&cfg).ok();
+}
+
+#[test]
+fn killed_and_resumed_equals_uninterrupted() {
+    train_killed_and_resumed("ctrnn", CONFIG, Duration::from_secs(300));
+}
+
+#[test]
+fn an_online_rule_killed_mid_sequence_resumes_bit_identically() {
+    train_killed_and_resumed("reservoir", RESERVOIR, Duration::from_secs(300));
 }

@@ -8,8 +8,10 @@
 pub mod activation;
 pub mod config;
 pub mod ctrnn;
+pub mod dynamics;
 pub mod init;
 pub mod mask;
+pub mod network;
 pub mod skip;
 
 pub use activation::Activation;

@@ -10,11 +10,13 @@
 pub mod config;
 pub mod network;
 pub mod rls;
+pub mod run;
 pub mod sines;
 
 pub use config::{ReservoirConfig, RlsConfig, SinesConfig};
 pub use network::Reservoir;
 pub use rls::Rls;
+pub use run::{ForceRunConfig, OnlineTrainConfig, DEFAULT_FORCE_TOML};
 pub use sines::Sines;
 
 /// The learner `[network] kind = "reservoir"` with `[rule] kind = "rls"` builds.

@@ -130,21 +130,23 @@ impl Stepping for Reservoir {
 }
 
 impl Stateful for Reservoir {
-    /// The readout and the activity: what changes while the run goes (the fixed weights come back
-    /// from the seed).
+    /// The readout, the activity and the last output: what changes while the run goes (the fixed
+    /// weights come back from the seed). The output is state of its own: it was read out before
+    /// the rule last changed W_out, and it is what the next step feeds back.
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
-        put_f32(
-            out,
-            &format!("{prefix}W_out"),
-            &[self.n_out, self.n],
-            &self.w_out,
-        );
-        put_f32(out, &format!("{prefix}x"), &[self.n], &self.x);
+        let (n, no) = (self.n, self.n_out);
+        put_f32(out, &format!("{prefix}W_out"), &[no, n], &self.w_out);
+        put_f32(out, &format!("{prefix}x"), &[n], &self.x);
+        put_f32(out, &format!("{prefix}z"), &[no], &self.z);
     }
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
-        self.w_out = take_f32(arrays, &format!("{prefix}W_out"), &[self.n_out, self.n])?;
-        self.x = take_f32(arrays, &format!("{prefix}x"), &[self.n])?;
-        self.rates_and_readout();
+        let (n, no) = (self.n, self.n_out);
+        self.w_out = take_f32(arrays, &format!("{prefix}W_out"), &[no, n])?;
+        self.x = take_f32(arrays, &format!("{prefix}x"), &[n])?;
+        self.z = take_f32(arrays, &format!("{prefix}z"), &[no])?;
+        for (r, x) in self.r.iter_mut().zip(&self.x) {
+            *r = x.tanh();
+        }
         Ok(())
     }
 }

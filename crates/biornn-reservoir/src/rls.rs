@@ -188,3 +188,41 @@ mod tests {
         assert!(after > 0.9, "trained r2 {after}, mse {mse}");
     }
 }
+
+#[cfg(test)]
+mod resume_tests {
+    use crate::run::ForceRunConfig;
+    use biornn_core::{Arrays, Learner, Phase, Stateful};
+
+    #[test]
+    fn state_saved_mid_sequence_continues_bit_for_bit() {
+        let mut cfg = ForceRunConfig::default();
+        cfg.network.n_rec = 50;
+        let phase = Phase {
+            stage: None,
+            lr_factor: 1.0,
+            lr_scale: 1.0,
+        };
+        let mut whole = cfg.learner().unwrap();
+        for s in 0..1500 {
+            whole.update(s, &phase).unwrap();
+        }
+        let mut first = cfg.learner().unwrap();
+        for s in 0..700 {
+            first.update(s, &phase).unwrap();
+        }
+        first.evaluate(700, None).unwrap();
+        let mut saved = Arrays::new();
+        first.save_state("", &mut saved);
+        let mut second = cfg.learner().unwrap();
+        second.load_state("", &saved).unwrap();
+        for s in 700..1500 {
+            second.update(s, &phase).unwrap();
+        }
+        let (mut a, mut b) = (Arrays::new(), Arrays::new());
+        whole.save_state("", &mut a);
+        second.save_state("", &mut b);
+        let differing: Vec<&String> = a.keys().filter(|k| a.get(*k) != b.get(*k)).collect();
+        assert!(differing.is_empty(), "{differing:?}");
+    }
+}

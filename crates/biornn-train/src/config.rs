@@ -105,6 +105,36 @@ impl Default for TrainConfig {
     }
 }
 
+/// `[network]` of a BPTT run: only its kind, `ctrnn` (the network is described by `[model]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkKind {
+    pub kind: String,
+}
+
+impl Default for NetworkKind {
+    fn default() -> Self {
+        NetworkKind {
+            kind: "ctrnn".into(),
+        }
+    }
+}
+
+/// `[rule]` of a BPTT run: only its kind, `bptt` (the rule's settings are `[train]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuleKind {
+    pub kind: String,
+}
+
+impl Default for RuleKind {
+    fn default() -> Self {
+        RuleKind {
+            kind: "bptt".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
@@ -112,6 +142,8 @@ pub struct RunConfig {
     pub name: String,
     /// the root seed every random stream derives from
     pub seed: u64,
+    pub network: NetworkKind,
+    pub rule: RuleKind,
     pub task: TaskConfig,
     pub model: ModelConfig,
     pub train: TrainConfig,
@@ -122,6 +154,8 @@ impl Default for RunConfig {
         RunConfig {
             name: "default".into(),
             seed: 1,
+            network: NetworkKind::default(),
+            rule: RuleKind::default(),
             task: TaskConfig::default(),
             model: ModelConfig::default(),
             train: TrainConfig::default(),
@@ -167,6 +201,20 @@ impl RunConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
+        if self.network.kind != "ctrnn" {
+            return Err(Error::invalid(
+                "network.kind",
+                format!("\"{}\"", self.network.kind),
+                "allowed with [model] and [train]: \"ctrnn\"",
+            ));
+        }
+        if self.rule.kind != "bptt" {
+            return Err(Error::invalid(
+                "rule.kind",
+                format!("\"{}\"", self.rule.kind),
+                "allowed with network.kind = \"ctrnn\": \"bptt\"",
+            ));
+        }
         self.task.validate()?;
         self.model.validate(self.task.dt)?;
         let t = &self.train;

@@ -1,0 +1,229 @@
+//! Configs resolved by what they build.
+
+use biornn_numerics::{Error, Result};
+use biornn_reservoir::ForceRunConfig;
+use biornn_train::RunConfig;
+use std::path::Path;
+
+/// The systems a config can build, by `([network] kind, [rule] kind)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `ctrnn` trained by `bptt` (the default when a config names neither)
+    CtrnnBptt,
+    /// `reservoir` trained by `rls`
+    ReservoirRls,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::CtrnnBptt, Kind::ReservoirRls];
+
+    /// `(network kind, rule kind)`
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Kind::CtrnnBptt => ("ctrnn", "bptt"),
+            Kind::ReservoirRls => ("reservoir", "rls"),
+        }
+    }
+
+    /// The kind a config's text names; a config that names none is a CTRNN trained by BPTT, so
+    /// configs written before kinds existed keep their meaning.
+    pub fn of_toml(text: &str) -> Result<Kind> {
+        let value: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::new(e.to_string()))?;
+        let kind_of = |section: &str, default: &'static str| -> Result<String> {
+            match value.get(section).and_then(|s| s.get("kind")) {
+                None => Ok(default.to_string()),
+                Some(toml::Value::String(s)) => Ok(s.clone()),
+                Some(v) => Err(Error::invalid(
+                    &format!("{section}.kind"),
+                    v,
+                    "allowed: a string",
+                )),
+            }
+        };
+        let network = kind_of("network", "ctrnn")?;
+        let rule = kind_of(
+            "rule",
+            if network == "reservoir" {
+                "rls"
+            } else {
+                "bptt"
+            },
+        )?;
+        if let Some(k) = Kind::ALL
+            .iter()
+            .find(|k| k.names() == (network.as_str(), rule.as_str()))
+        {
+            return Ok(*k);
+        }
+        let networks: Vec<&str> = Kind::ALL.iter().map(|k| k.names().0).collect();
+        if !networks.contains(&network.as_str()) {
+            return Err(Error::invalid(
+                "network.kind",
+                format!("\"{network}\""),
+                &format!("allowed: {}", networks.join(", ")),
+            ));
+        }
+        let rules: Vec<&str> = Kind::ALL
+            .iter()
+            .filter(|k| k.names().0 == network)
+            .map(|k| k.names().1)
+            .collect();
+        Err(Error::invalid(
+            "rule.kind",
+            format!("\"{rule}\""),
+            &format!(
+                "allowed with network.kind = \"{network}\": {}",
+                rules.join(", ")
+            ),
+        ))
+    }
+}
+
+/// A config resolved into the settings of the system it builds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Config {
+    Bptt(RunConfig),
+    Force(ForceRunConfig),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::Bptt(RunConfig::default())
+    }
+}
+
+impl Config {
+    /// Parse and check TOML text.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        Ok(match Kind::of_toml(text)? {
+            Kind::CtrnnBptt => Config::Bptt(RunConfig::from_toml(text)?),
+            Kind::ReservoirRls => Config::Force(ForceRunConfig::from_toml(text)?),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        Config::from_toml(&text).map_err(|e| e.context(path.display()))
+    }
+
+    /// The commented default config of a kind (what `biornn config` prints).
+    pub fn default_toml(kind: Kind) -> &'static str {
+        match kind {
+            Kind::CtrnnBptt => biornn_train::config::DEFAULT_CONFIG_TOML,
+            Kind::ReservoirRls => biornn_reservoir::DEFAULT_FORCE_TOML,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Config::Bptt(_) => Kind::CtrnnBptt,
+            Config::Force(_) => Kind::ReservoirRls,
+        }
+    }
+
+    pub fn to_toml(&self) -> String {
+        match self {
+            Config::Bptt(c) => c.to_toml(),
+            Config::Force(c) => c.to_toml(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Config::Bptt(c) => c.validate(),
+            Config::Force(c) => c.validate(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Config::Bptt(c) => &c.name,
+            Config::Force(c) => &c.name,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        match self {
+            Config::Bptt(c) => c.seed,
+            Config::Force(c) => c.seed,
+        }
+    }
+
+    pub fn set_name(&mut self, name: &str) {
+        match self {
+            Config::Bptt(c) => c.name = name.to_string(),
+            Config::Force(c) => c.name = name.to_string(),
+        }
+    }
+
+    pub fn set_seed(&mut self, seed: u64) {
+        match self {
+            Config::Bptt(c) => c.seed = seed,
+            Config::Force(c) => c.seed = seed,
+        }
+    }
+
+    /// The budget in updates.
+    pub fn set_max_steps(&mut self, steps: usize) {
+        match self {
+            Config::Bptt(c) => c.train.max_steps = steps,
+            Config::Force(c) => c.train.max_steps = steps,
+        }
+    }
+
+    /// One line on what the config builds, e.g. `6 tasks, 128 units, dt 20 ms`.
+    pub fn describe(&self) -> Result<String> {
+        Ok(match self {
+            Config::Bptt(c) => format!(
+                "ctrnn trained by bptt: {} tasks, {} units, dt {} ms",
+                c.task.rule_list()?.len(),
+                c.model.n_rec,
+                c.task.dt
+            ),
+            Config::Force(c) => format!(
+                "reservoir trained by rls: {} units, target {} ({} steps a period)",
+                c.network.n_rec, c.task.kind, c.task.period_steps
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_resolve_with_defaults_and_clear_errors() {
+        assert_eq!(Kind::of_toml("").unwrap(), Kind::CtrnnBptt);
+        assert_eq!(
+            Kind::of_toml("[model]\nn_rec = 8\n").unwrap(),
+            Kind::CtrnnBptt
+        );
+        assert_eq!(
+            Kind::of_toml("[network]\nkind = \"reservoir\"\n").unwrap(),
+            Kind::ReservoirRls
+        );
+        let e = Kind::of_toml("[network]\nkind = \"lstm\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("network.kind") && e.contains("lstm") && e.contains("ctrnn, reservoir"),
+            "{e}"
+        );
+        let e = Kind::of_toml("[rule]\nkind = \"rls\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rule.kind") && e.contains("rls") && e.contains("bptt"),
+            "{e}"
+        );
+        for k in Kind::ALL {
+            let c = Config::from_toml(Config::default_toml(k)).unwrap();
+            assert_eq!(c.kind(), k);
+            assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+        }
+    }
+}

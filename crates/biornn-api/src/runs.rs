@@ -1,0 +1,226 @@
+//! Building and running what a config describes, in a run directory.
+
+use crate::config::{Config, Kind};
+use biornn_core::{Learner, Stateful, StepDecay};
+use biornn_numerics::{Error, Result};
+use biornn_reservoir::ForceRunConfig;
+use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
+use biornn_train::trainer::{self, TrainOptions};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How a run reports while it goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// a progress bar (drawn only when stderr is a terminal)
+    pub progress: bool,
+    /// a line at each evaluation
+    pub verbose: bool,
+}
+
+/// What a finished run reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub dir: PathBuf,
+    pub reached: bool,
+    pub steps: usize,
+    /// trials seen, for rules that learn from batches of trials
+    pub trials: Option<usize>,
+    pub wall_s: f64,
+    /// the headline figures, e.g. `min perf`, `mean perf`
+    pub scores: Vec<(String, f64)>,
+    /// per task, where there are tasks
+    pub per_task: Vec<(String, f64)>,
+}
+
+impl fmt::Display for Finished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let trials = self
+            .trials
+            .map_or(String::new(), |t| format!("{t} trials, "));
+        let scores: Vec<String> = self
+            .scores
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect();
+        writeln!(
+            f,
+            "{} after {} steps ({trials}{:.1} s): {}",
+            if self.reached {
+                "reached target"
+            } else {
+                "stopped"
+            },
+            self.steps,
+            self.wall_s,
+            scores.join(", ")
+        )?;
+        for (task, p) in &self.per_task {
+            writeln!(f, "  {task:<16} {p:.3}")?;
+        }
+        write!(f, "run directory: {}", self.dir.display())
+    }
+}
+
+fn bptt_finished(dir: &Path, s: &trainer::Summary) -> Finished {
+    Finished {
+        dir: dir.to_path_buf(),
+        reached: s.reached_target,
+        steps: s.steps,
+        trials: Some(s.trials),
+        wall_s: s.wall_s,
+        scores: vec![
+            ("min perf".into(), s.min_perf),
+            ("mean perf".into(), s.mean_perf),
+        ],
+        per_task: s.perf.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    }
+}
+
+fn train_options(opts: &RunOptions) -> TrainOptions {
+    TrainOptions {
+        progress: opts.progress,
+        verbose: opts.verbose,
+        ..Default::default()
+    }
+}
+
+/// Train what `cfg` describes in a fresh run directory under `runs` (named after the config).
+pub fn train(cfg: &Config, runs: &Path, opts: &RunOptions) -> Result<Finished> {
+    cfg.validate()?;
+    let dir = RunDir::create_unique(runs, cfg.name())?;
+    train_in(cfg, dir.path(), opts)
+}
+
+/// Train what `cfg` describes in the run directory `dir` (created if missing).
+pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished> {
+    cfg.validate()?;
+    match cfg {
+        Config::Bptt(c) => {
+            let s = trainer::train(c, dir, &train_options(opts))?;
+            Ok(bptt_finished(dir, &s))
+        }
+        Config::Force(c) => {
+            let run = RunDir::create_at(dir)?;
+            run.write_config(&c.to_toml())?;
+            force(c, &run, None, opts)
+        }
+    }
+}
+
+/// Continue the run in `dir` from its newest readable checkpoint, whatever it trains.
+pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
+    let run = RunDir::open(dir)?;
+    // runs written before configs named their kind are BPTT runs
+    let kind = match run.read_config() {
+        Some(text) => Kind::of_toml(&text).map_err(|e| e.context(run.config_path().display()))?,
+        None => Kind::CtrnnBptt,
+    };
+    match kind {
+        Kind::CtrnnBptt => {
+            let s = trainer::resume(dir, &train_options(opts))?;
+            Ok(bptt_finished(dir, &s))
+        }
+        Kind::ReservoirRls => {
+            let text = run.read_config().unwrap_or_default();
+            let cfg = ForceRunConfig::from_toml(&text)
+                .map_err(|e| e.context(run.config_path().display()))?;
+            let resumed = biornn_run::resume(&run)?;
+            force(&cfg, &run, Some(resumed), opts)
+        }
+    }
+}
+
+/// A reservoir trained online by RLS, through the driver.
+fn force(
+    cfg: &ForceRunConfig,
+    run: &RunDir,
+    resumed: Option<(biornn_core::Arrays, LoopState)>,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let mut learner = cfg.learner()?;
+    let state = match resumed {
+        Some((arrays, state)) => {
+            learner.load_state("", &arrays)?;
+            Some(state)
+        }
+        None => None,
+    };
+    let t = &cfg.train;
+    let drive_opts = DriveOptions {
+        max_steps: t.max_steps,
+        eval_every: t.eval_every,
+        checkpoint_every: t.checkpoint_every,
+        keep_checkpoints: 3,
+        criterion: t
+            .target_r2
+            .map_or(Criterion::Never, |level| Criterion::AtLeast {
+                key: "eval_r2".into(),
+                level,
+            }),
+        // RLS has no learning rate to lower: a divergence stops the run
+        divergence_lr_factor: 0.5,
+        max_divergences: 0,
+        divergence_hint: "Try a larger rule.alpha or a smaller network.g.".into(),
+        progress: opts.progress,
+        verbose: opts.verbose,
+        inject_nan_at_step: None,
+    };
+    let schedule = StepDecay {
+        steps: vec![],
+        factor: 1.0,
+    };
+    let out = drive(
+        run,
+        &mut learner as &mut dyn Learner,
+        &schedule,
+        &drive_opts,
+        state,
+    )?;
+    let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
+    let summary = serde_json::json!({
+        "kind": "reservoir/rls",
+        "steps": out.state.step,
+        "wall_s": out.state.wall_s,
+        "reached_target": out.reached,
+        "target_r2": t.target_r2,
+        "eval_mse": value("eval_mse"),
+        "eval_r2": value("eval_r2"),
+        "seed": cfg.seed,
+    });
+    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    Ok(Finished {
+        dir: run.path().to_path_buf(),
+        reached: out.reached,
+        steps: out.state.step,
+        trials: None,
+        wall_s: out.state.wall_s,
+        scores: vec![
+            ("eval mse".into(), value("eval_mse")),
+            ("eval r2".into(), value("eval_r2")),
+        ],
+        per_task: vec![],
+    })
+}
+
+/// Train `k` independent networks with seeds `seed .. seed + k`, in parallel, each in
+/// `<runs>/<name>/seed-<seed>`. Each network's result is the one it gets when trained alone.
+pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<(u64, Finished)>)> {
+    use rayon::prelude::*;
+    if k == 0 || k > 10_000 {
+        return Err(Error::invalid("--seeds", k, "allowed: 1 to 10000"));
+    }
+    cfg.validate()?;
+    let base = RunDir::create_unique(runs, cfg.name())?;
+    let results = (0..k as u64)
+        .into_par_iter()
+        .map(|i| {
+            let mut c = cfg.clone();
+            c.set_seed(cfg.seed() + i);
+            let dir = base.path().join(format!("seed-{}", c.seed()));
+            let f = train_in(&c, &dir, &RunOptions::default())?;
+            Ok((c.seed(), f))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((base.path().to_path_buf(), results))
+}
