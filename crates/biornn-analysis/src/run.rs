@@ -10,10 +10,8 @@ use biornn_model::{Ctrnn, StateConvention, Trajectory};
 use biornn_numerics::npz::{write_atomic, write_npz, NpyArray};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_tasks::yang::{build, YangTask};
+use biornn_tasks::TaskConfig;
 use biornn_tasks::{generate, BatchSpec, Task, TaskBatch, Timing};
-use biornn_train::checkpoint::{self, Loaded};
-use biornn_train::engine::Engine;
-use biornn_train::eval::{evaluate, TaskScore};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -181,33 +179,20 @@ pub struct Analysis {
     pub timings: Vec<(String, f64)>,
 }
 
-/// The trained network of a run: `model.npz`, or the newest good checkpoint while it trains.
-pub fn load_run(run: &Path) -> Result<Loaded> {
-    let model = run.join("model.npz");
-    if model.exists() {
-        return checkpoint::load(&model);
-    }
-    let dir = run.join("checkpoints");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| {
-            Error::new(format!(
-                "{}: no model.npz and no checkpoints ({e})",
-                run.display()
-            ))
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "npz"))
-        .collect();
-    files.sort();
-    for f in files.iter().rev() {
-        if let Ok(l) = checkpoint::load(f) {
-            return Ok(l);
-        }
-    }
-    Err(Error::new(format!(
-        "{}: no readable model.npz or checkpoint",
-        run.display()
-    )))
+/// What is analysed: a trained CTRNN, the tasks it was trained on, and how its run scores a
+/// network. Analysis reads no run files and knows no learning rule: whoever loads the run (the
+/// `biornn-api` facade) hands these over.
+pub struct Subject<'a> {
+    pub net: Ctrnn<f32>,
+    /// the run's `[task]` section
+    pub task: TaskConfig,
+    /// the units' time constant in ms (it scales the input noise of psychometric trials)
+    pub tau: f64,
+    /// the update the weights come from
+    pub step: usize,
+    /// per-task performance of a network on `trials` trials per task, as the run evaluates it
+    /// (the lesion analysis scores silenced copies)
+    pub score: &'a (dyn Fn(&Ctrnn<f32>, usize) -> Result<Vec<f64>> + Sync),
 }
 
 /// Run a batch through the network; recurrent noise from `noise` when given.
@@ -249,14 +234,12 @@ fn noise_free_batch(task: &YangTask, dt: f64, trials: usize, streams: &Streams) 
     generate(task, &spec, streams, 0)
 }
 
-/// Analyse the run in `run` (without writing anything).
-pub fn analyze(run: &Path, opts: &AnalysisOptions) -> Result<Analysis> {
-    let loaded = load_run(run)?;
-    let cfg = &loaded.config;
-    let net = &loaded.net;
+/// Analyse `subject`, the network of the run in `run` (without writing anything).
+pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<Analysis> {
+    let net = &subject.net;
     let n = net.n_rec;
-    let dt = cfg.task.dt;
-    let tasks = cfg.task.tasks()?;
+    let dt = subject.task.dt;
+    let tasks = subject.task.tasks()?;
     let streams = Streams::new(opts.seed).child("analysis", 0);
     let focus = match &opts.task {
         None => tasks[0],
@@ -411,7 +394,7 @@ pub fn analyze(run: &Path, opts: &AnalysisOptions) -> Result<Analysis> {
     let pca = if wants(Part::Pca) { pca } else { None };
 
     let psychometric = if wants(Part::Psychometric) {
-        psychometric_curves(net, cfg, &tasks, opts, &streams)?
+        psychometric_curves(subject, &tasks, opts, &streams)?
     } else {
         vec![]
     };
@@ -493,11 +476,13 @@ pub fn analyze(run: &Path, opts: &AnalysisOptions) -> Result<Analysis> {
             sets.push((name.clone(), units.clone()));
         }
         let mut rows = vec![];
-        let mut engine = Engine::default();
         for (name, units) in sets {
             let lesioned = lesion_units(net, &units);
-            let scores: Vec<TaskScore> = evaluate(&lesioned, cfg, opts.lesion_trials, &mut engine)?;
-            rows.push((name, units.len(), scores.iter().map(|s| s.perf).collect()));
+            rows.push((
+                name,
+                units.len(),
+                (subject.score)(&lesioned, opts.lesion_trials)?,
+            ));
         }
         Some(LesionResult {
             tasks: tasks.iter().map(|t| t.name().to_string()).collect(),
@@ -515,7 +500,7 @@ pub fn analyze(run: &Path, opts: &AnalysisOptions) -> Result<Analysis> {
 
     Ok(Analysis {
         run: run.to_path_buf(),
-        loaded_step: loaded.step,
+        loaded_step: subject.step,
         examples,
         pca,
         fixed_points,
@@ -544,14 +529,14 @@ pub fn lesion_units(net: &Ctrnn<f32>, units: &[usize]) -> Ctrnn<f32> {
 }
 
 fn psychometric_curves(
-    net: &Ctrnn<f32>,
-    cfg: &biornn_train::RunConfig,
+    subject: &Subject,
     tasks: &[YangTask],
     opts: &AnalysisOptions,
     streams: &Streams,
 ) -> Result<Vec<Curve>> {
-    let dt = cfg.task.dt;
-    let input_noise = cfg.task.input_noise_std(cfg.model.tau) as f32;
+    let net = &subject.net;
+    let dt = subject.task.dt;
+    let input_noise = subject.task.input_noise_std(subject.tau) as f32;
     let mut jobs = vec![];
     for task in tasks
         .iter()

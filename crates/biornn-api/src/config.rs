@@ -2,6 +2,8 @@
 
 use biornn_numerics::{Error, Result};
 use biornn_reservoir::ForceRunConfig;
+use biornn_train::longterm::LongTermConfig;
+use biornn_train::reversal::ReversalConfig;
 use biornn_train::RunConfig;
 use std::path::Path;
 
@@ -12,6 +14,11 @@ pub enum Kind {
     CtrnnBptt,
     /// `reservoir` trained by `rls`
     ReservoirRls,
+    /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
+    /// time, to a trimmed-mean criterion (the skip-connection paper's delayed tasks)
+    LongTerm,
+    /// `protocol = "reversal"`: the same on the closed-loop rule-reversal task, to a budget
+    Reversal,
 }
 
 impl Kind {
@@ -22,6 +29,7 @@ impl Kind {
         match self {
             Kind::CtrnnBptt => ("ctrnn", "bptt"),
             Kind::ReservoirRls => ("reservoir", "rls"),
+            Kind::LongTerm | Kind::Reversal => ("ctrnn", "bptt"),
         }
     }
 
@@ -42,6 +50,18 @@ impl Kind {
                 )),
             }
         };
+        match value.get("protocol") {
+            None => {}
+            Some(toml::Value::String(p)) if p == "longterm" => return Ok(Kind::LongTerm),
+            Some(toml::Value::String(p)) if p == "reversal" => return Ok(Kind::Reversal),
+            Some(v) => {
+                return Err(Error::invalid(
+                    "protocol",
+                    v,
+                    "allowed: \"longterm\", \"reversal\" (or no protocol: one network trained as [train] says)",
+                ))
+            }
+        }
         let network = kind_of("network", "ctrnn")?;
         let rule = kind_of(
             "rule",
@@ -86,6 +106,12 @@ impl Kind {
 pub enum Config {
     Bptt(RunConfig),
     Force(ForceRunConfig),
+    LongTerm(LongTermConfig),
+    Reversal(ReversalConfig),
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| Error::new(e.to_string()))
 }
 
 impl Default for Config {
@@ -100,6 +126,8 @@ impl Config {
         Ok(match Kind::of_toml(text)? {
             Kind::CtrnnBptt => Config::Bptt(RunConfig::from_toml(text)?),
             Kind::ReservoirRls => Config::Force(ForceRunConfig::from_toml(text)?),
+            Kind::LongTerm => Config::LongTerm(parse(text)?),
+            Kind::Reversal => Config::Reversal(parse(text)?),
         })
     }
 
@@ -114,6 +142,7 @@ impl Config {
         match kind {
             Kind::CtrnnBptt => biornn_train::config::DEFAULT_CONFIG_TOML,
             Kind::ReservoirRls => biornn_reservoir::DEFAULT_FORCE_TOML,
+            Kind::LongTerm | Kind::Reversal => "",
         }
     }
 
@@ -121,6 +150,8 @@ impl Config {
         match self {
             Config::Bptt(_) => Kind::CtrnnBptt,
             Config::Force(_) => Kind::ReservoirRls,
+            Config::LongTerm(_) => Kind::LongTerm,
+            Config::Reversal(_) => Kind::Reversal,
         }
     }
 
@@ -128,6 +159,8 @@ impl Config {
         match self {
             Config::Bptt(c) => c.to_toml(),
             Config::Force(c) => c.to_toml(),
+            Config::LongTerm(c) => toml::to_string(c).expect("a config serialises"),
+            Config::Reversal(c) => toml::to_string(c).expect("a config serialises"),
         }
     }
 
@@ -135,13 +168,17 @@ impl Config {
         match self {
             Config::Bptt(c) => c.validate(),
             Config::Force(c) => c.validate(),
+            Config::LongTerm(c) => c.validate(),
+            Config::Reversal(c) => c.validate(),
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> String {
         match self {
-            Config::Bptt(c) => &c.name,
-            Config::Force(c) => &c.name,
+            Config::Bptt(c) => c.name.clone(),
+            Config::Force(c) => c.name.clone(),
+            Config::LongTerm(c) => format!("{}-{}", c.task.name(), c.method.name()),
+            Config::Reversal(c) => format!("reversal-{}", c.name()),
         }
     }
 
@@ -149,6 +186,8 @@ impl Config {
         match self {
             Config::Bptt(c) => c.seed,
             Config::Force(c) => c.seed,
+            Config::LongTerm(c) => c.seed,
+            Config::Reversal(c) => c.seed,
         }
     }
 
@@ -156,6 +195,8 @@ impl Config {
         match self {
             Config::Bptt(c) => c.name = name.to_string(),
             Config::Force(c) => c.name = name.to_string(),
+            // named by task and method
+            Config::LongTerm(_) | Config::Reversal(_) => {}
         }
     }
 
@@ -163,14 +204,18 @@ impl Config {
         match self {
             Config::Bptt(c) => c.seed = seed,
             Config::Force(c) => c.seed = seed,
+            Config::LongTerm(c) => c.seed = seed,
+            Config::Reversal(c) => c.seed = seed,
         }
     }
 
-    /// The budget in updates.
+    /// The budget in updates (in rounds for the rounds protocols).
     pub fn set_max_steps(&mut self, steps: usize) {
         match self {
             Config::Bptt(c) => c.train.max_steps = steps,
             Config::Force(c) => c.train.max_steps = steps,
+            Config::LongTerm(c) => c.max_rounds = steps,
+            Config::Reversal(c) => c.rounds = steps,
         }
     }
 
@@ -186,6 +231,19 @@ impl Config {
             Config::Force(c) => format!(
                 "reservoir trained by rls: {} units, target {} ({} steps a period)",
                 c.network.n_rec, c.task.kind, c.task.period_steps
+            ),
+            Config::LongTerm(c) => format!(
+                "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",
+                c.networks,
+                c.task.name(),
+                c.method.name(),
+                c.criterion
+            ),
+            Config::Reversal(c) => format!(
+                "{} ctrnns on rule reversal with {}, {} rounds",
+                c.networks,
+                c.name(),
+                c.rounds
             ),
         })
     }

@@ -4,7 +4,18 @@
 //! a new system is added in one place.
 
 pub mod config;
+pub mod inspect;
+pub mod protocols;
 pub mod runs;
 
+pub use biornn_analysis::Analysis;
+pub use biornn_model::DascDerivative;
+pub use biornn_numerics::{Error, Result};
+pub use biornn_report::summaries::{longterm_summary, reversal_summary};
+pub use biornn_train::bench;
+pub use biornn_train::longterm::{BlockScope, LongTermConfig, LongTermResult, Method};
+pub use biornn_train::reversal::{ReversalConfig, ReversalResult};
 pub use config::{Config, Kind};
-pub use runs::{resume, train, train_in, train_seeds, Finished, RunOptions};
+pub use runs::{
+    fresh_run_dir, longterm, resume, reversal, train, train_in, train_seeds, Finished, RunOptions,
+};

@@ -5,6 +5,8 @@ use biornn_core::{Learner, Stateful, StepDecay};
 use biornn_numerics::{Error, Result};
 use biornn_reservoir::ForceRunConfig;
 use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
+use biornn_train::longterm::{LongTermConfig, LongTermResult, RoundsOptions};
+use biornn_train::reversal::{ReversalConfig, ReversalResult};
 use biornn_train::trainer::{self, TrainOptions};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -88,7 +90,7 @@ fn train_options(opts: &RunOptions) -> TrainOptions {
 /// Train what `cfg` describes in a fresh run directory under `runs` (named after the config).
 pub fn train(cfg: &Config, runs: &Path, opts: &RunOptions) -> Result<Finished> {
     cfg.validate()?;
-    let dir = RunDir::create_unique(runs, cfg.name())?;
+    let dir = RunDir::create_unique(runs, &cfg.name())?;
     train_in(cfg, dir.path(), opts)
 }
 
@@ -101,16 +103,91 @@ pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished>
             Ok(bptt_finished(dir, &s))
         }
         Config::Force(c) => {
-            let run = RunDir::create_at(dir)?;
+            let run = RunDir::create_fresh(dir)?;
             run.write_config(&c.to_toml())?;
             force(c, &run, None, opts)
         }
+        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
+        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, false, opts)?)),
     }
+}
+
+fn rounds_options(opts: &RunOptions) -> RoundsOptions {
+    RoundsOptions {
+        verbose: opts.verbose,
+        progress: opts.progress,
+    }
+}
+
+/// The long-term protocol in the run directory `dir`, from the start or resumed.
+pub fn longterm(
+    cfg: &LongTermConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<LongTermResult> {
+    biornn_train::longterm::train_long_term(cfg, dir, resume, &rounds_options(opts))
+}
+
+/// The rule-reversal protocol in the run directory `dir`, from the start or resumed.
+pub fn reversal(
+    cfg: &ReversalConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<ReversalResult> {
+    biornn_train::reversal::train_reversal(cfg, dir, resume, &rounds_options(opts))
+}
+
+fn longterm_finished(dir: &Path, r: &LongTermResult) -> Finished {
+    Finished {
+        dir: dir.to_path_buf(),
+        reached: r.reached,
+        steps: r.rounds,
+        trials: None,
+        wall_s: r.train_seconds,
+        scores: vec![(
+            "trimmed mean".into(),
+            r.history.last().map_or(f64::NAN, |h| h.1),
+        )],
+        per_task: vec![],
+    }
+}
+
+fn reversal_finished(dir: &Path, r: &ReversalResult) -> Finished {
+    let mean = r.final_perf.iter().sum::<f64>() / r.final_perf.len().max(1) as f64;
+    Finished {
+        dir: dir.to_path_buf(),
+        reached: false,
+        steps: r.rounds,
+        trials: None,
+        wall_s: r.train_seconds,
+        scores: vec![("mean accuracy".into(), mean)],
+        per_task: vec![],
+    }
+}
+
+/// A fresh run directory `<runs>/<name>` (`-2`, `-3`, ... added if it exists).
+pub fn fresh_run_dir(runs: &Path, name: &str) -> Result<PathBuf> {
+    Ok(RunDir::create_unique(runs, name)?.path().to_path_buf())
 }
 
 /// Continue the run in `dir` from its newest readable checkpoint, whatever it trains.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
     let run = RunDir::open(dir)?;
+    // killed before its first checkpoint: the run starts over from its config (it is deterministic)
+    if !run.has_checkpoint() && !run.model_path().exists() {
+        if let Some(text) = run.read_config() {
+            let cfg =
+                Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
+            eprintln!(
+                "{}: no checkpoint yet; starting the run over",
+                dir.display()
+            );
+            run.clear_unstarted()?;
+            return train_in(&cfg, dir, opts);
+        }
+    }
     // runs written before configs named their kind are BPTT runs
     let kind = match run.read_config() {
         Some(text) => Kind::of_toml(&text).map_err(|e| e.context(run.config_path().display()))?,
@@ -128,6 +205,14 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
             let resumed = biornn_run::resume(&run)?;
             force(&cfg, &run, Some(resumed), opts)
         }
+        Kind::LongTerm | Kind::Reversal => match Config::load(&run.config_path())? {
+            Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(&c, dir, true, opts)?)),
+            Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(&c, dir, true, opts)?)),
+            _ => Err(Error::new(format!(
+                "{}: changed while it was read",
+                run.config_path().display()
+            ))),
+        },
     }
 }
 
@@ -150,6 +235,7 @@ fn force(
     let drive_opts = DriveOptions {
         max_steps: t.max_steps,
         eval_every: t.eval_every,
+        eval_at_start: true,
         checkpoint_every: t.checkpoint_every,
         keep_checkpoints: 3,
         criterion: t
@@ -211,7 +297,7 @@ pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<
         return Err(Error::invalid("--seeds", k, "allowed: 1 to 10000"));
     }
     cfg.validate()?;
-    let base = RunDir::create_unique(runs, cfg.name())?;
+    let base = RunDir::create_unique(runs, &cfg.name())?;
     let results = (0..k as u64)
         .into_par_iter()
         .map(|i| {

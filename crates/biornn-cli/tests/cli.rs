@@ -215,7 +215,7 @@ fn longterm_runs_and_rejects_bad_input() {
         text.contains("task=dlygo method=dasc-t20-s2-b0.5 networks=2") && text.contains("rounds=2"),
         "{text}"
     );
-    let history = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    let history = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     // one stage of one round (2 / 2 stages), then plain training
     assert_eq!(history.lines().count(), 3);
     assert!(
@@ -341,7 +341,7 @@ fn reversal_runs_summarises_and_rejects_bad_input() {
         text.contains("setting=dasc-t40-s2-b0.5+trial networks=2 rounds=2 updates=20"),
         "{text}"
     );
-    let history = std::fs::read_to_string(dir.join("dasc+trial/history.csv")).unwrap();
+    let history = std::fs::read_to_string(dir.join("dasc+trial/metrics.csv")).unwrap();
     // stage rounds default to half the rounds: one round per stage (beta 0.5, then 1)
     assert_eq!(history.lines().count(), 3);
     assert!(

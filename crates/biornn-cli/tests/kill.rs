@@ -45,18 +45,28 @@ eval_every = 700
 eval_steps = 600
 "#;
 
+/// The final arrays but the clocks.
 fn final_arrays(dir: &Path) -> BTreeMap<String, NpyArray> {
     let mut m = read_npz(&dir.join("model.npz")).unwrap();
-    m.remove("state_wall_s");
-    m.remove("checksum");
+    for clock in ["state_wall_s", "train_seconds", "checksum"] {
+        m.remove(clock);
+    }
     m
 }
 
+/// The metrics but the clock columns.
 fn metrics_without_time(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    text.lines()
+        .map(|l| {
+            l.split(',')
+                .zip(&header)
+                .filter(|(_, h)| !["wall_s", "train_s"].contains(h))
+                .map(|(c, _)| c)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
         .collect()
 }
 
@@ -86,7 +96,7 @@ fn killed_and_resumed(
     let mut kills = 0;
     loop {
         assert!(t0.elapsed() < cap, "{name}: not finished within {cap:?}");
-        let mut cmd = if run.join("checkpoints").exists() {
+        let mut cmd = if run.join("config.toml").exists() {
             resume(&run)
         } else {
             start(&base.join("b"))
@@ -100,7 +110,12 @@ fn killed_and_resumed(
         let wait = whole.mul_f64(rng.uniform_in(0.05, 0.25));
         let start_at = Instant::now();
         let mut finished = None;
-        while start_at.elapsed() < wait || !run.join("checkpoints").exists() {
+        let has_checkpoint = || {
+            std::fs::read_dir(run.join("checkpoints")).is_ok_and(|mut d| {
+                d.any(|e| e.is_ok_and(|e| !e.file_name().to_string_lossy().starts_with('.')))
+            })
+        };
+        while start_at.elapsed() < wait || !has_checkpoint() {
             if let Some(status) = child.try_wait().unwrap() {
                 finished = Some(status);
                 break;
@@ -170,4 +185,64 @@ fn killed_and_resumed_equals_uninterrupted() {
 #[test]
 fn an_online_rule_killed_mid_sequence_resumes_bit_identically() {
     train_killed_and_resumed("reservoir", RESERVOIR, Duration::from_secs(300));
+}
+
+/// `biornn longterm ... --out RUN` and `biornn train --resume RUN`.
+fn protocol_killed_and_resumed(name: &str, args: &[&str], cap: Duration) {
+    let bin = env!("CARGO_BIN_EXE_biornn");
+    let start = |run: &Path| {
+        let mut c = Command::new(bin);
+        c.args(args).args(["--quiet", "--out"]).arg(run);
+        c
+    };
+    let resume = |run: &Path| {
+        let mut c = Command::new(bin);
+        c.args(["train", "--quiet", "--resume"]).arg(run);
+        c
+    };
+    killed_and_resumed(name, &start, &resume, &|run: &Path| run.to_path_buf(), cap);
+}
+
+#[test]
+fn longterm_with_dasc_stages_killed_and_resumed_equals_uninterrupted() {
+    protocol_killed_and_resumed(
+        "longterm",
+        &[
+            "longterm",
+            "dlygo",
+            "--method",
+            "dasc-t20-s3-b0.5",
+            "--networks",
+            "3",
+            "--max-rounds",
+            "16",
+            "--stage-rounds",
+            "6",
+            "--checkpoint-every",
+            "2",
+        ],
+        Duration::from_secs(400),
+    );
+}
+
+#[test]
+fn reversal_killed_and_resumed_equals_uninterrupted() {
+    protocol_killed_and_resumed(
+        "reversal",
+        &[
+            "reversal",
+            "--method",
+            "cd-s2",
+            "--trial-skip",
+            "--networks",
+            "2",
+            "--rounds",
+            "12",
+            "--per-pattern",
+            "1",
+            "--checkpoint-every",
+            "2",
+        ],
+        Duration::from_secs(400),
+    );
 }

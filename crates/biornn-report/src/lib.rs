@@ -4,10 +4,12 @@
 
 pub mod figures;
 pub mod plot;
+pub mod summaries;
 
 use biornn_analysis::Analysis;
 use biornn_numerics::npz::write_atomic;
 use biornn_numerics::{Error, Result};
+use biornn_run::RunDir;
 use figures::Metrics;
 use plot::Figure;
 use std::fmt::Write as _;
@@ -32,11 +34,14 @@ pub struct RunLog {
 
 impl RunLog {
     pub fn read(run: &Path) -> RunLog {
-        let metrics = std::fs::read_to_string(run.join("metrics.csv"))
-            .map(|t| Metrics::parse(&t))
+        let dir = RunDir::open(run).ok();
+        let metrics = dir
+            .as_ref()
+            .map(|d| Metrics::parse(&d.read_metrics()))
             .unwrap_or_default();
-        let summary: Option<serde_json::Value> = std::fs::read_to_string(run.join("summary.json"))
-            .ok()
+        let summary: Option<serde_json::Value> = dir
+            .as_ref()
+            .and_then(|d| d.read_summary())
             .and_then(|t| serde_json::from_str(&t).ok());
         let perf = match summary
             .as_ref()
@@ -64,7 +69,7 @@ impl RunLog {
                 })
                 .collect(),
         };
-        let config = std::fs::read_to_string(run.join("config.toml")).unwrap_or_default();
+        let config = dir.and_then(|d| d.read_config()).unwrap_or_default();
         RunLog {
             metrics,
             perf,
@@ -285,7 +290,7 @@ window.addEventListener('load', function () {
 
 /// Write `report.html` into the run directory.
 pub fn write_report(a: &Analysis, log: &RunLog, figs: &[NamedFigure]) -> Result<PathBuf> {
-    let path = a.run.join("report.html");
+    let path = RunDir::open(&a.run)?.report_path();
     write_atomic(&path, report_html(a, log, figs).as_bytes())?;
     Ok(path)
 }

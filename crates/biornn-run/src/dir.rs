@@ -15,6 +15,7 @@ const MODEL: &str = "model.npz";
 const SUMMARY: &str = "summary.json";
 const REPORT: &str = "report.html";
 const ANALYSIS: &str = "analysis";
+const LEGACY_HISTORY: &str = "history.csv";
 
 /// A run directory, created or opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,43 @@ impl RunDir {
         Ok(RunDir {
             path: path.to_path_buf(),
         })
+    }
+
+    /// The run directory `path` for a new run: created if missing, refused if it already holds a
+    /// run (a config, metrics or checkpoints), which is to be resumed instead.
+    pub fn create_fresh(path: &Path) -> Result<RunDir> {
+        let run = Self::create_at(path)?;
+        if run.has_checkpoint() || run.metrics_path().exists() || run.config_path().exists() {
+            return Err(Error::new(format!(
+                "{} already holds a run: resume it with `biornn train --resume {}`, or choose another directory",
+                path.display(),
+                path.display()
+            )));
+        }
+        Ok(run)
+    }
+
+    /// Whether the run has written a checkpoint (a run killed before its first one has none, and
+    /// starts over when resumed).
+    pub fn has_checkpoint(&self) -> bool {
+        self.checkpoints().is_ok_and(|c| !c.is_empty())
+    }
+
+    /// Forget a run that was killed before its first checkpoint (its config and metrics header),
+    /// so that it can start over in the same directory. Refused once a checkpoint exists.
+    pub fn clear_unstarted(&self) -> Result<()> {
+        if self.has_checkpoint() {
+            return Err(Error::new(format!(
+                "{}: the run has checkpoints; resume it instead",
+                self.path.display()
+            )));
+        }
+        for f in [self.metrics_path(), self.config_path()] {
+            if f.exists() {
+                std::fs::remove_file(&f).map_err(|e| io_err(&f, e))?;
+            }
+        }
+        Ok(())
     }
 
     /// An existing run directory.
@@ -123,9 +161,13 @@ impl RunDir {
         Ok(MetricsWriter { file })
     }
 
-    /// The text of `metrics.csv` (empty when the run has none yet).
+    /// The text of `metrics.csv` (empty when the run has none yet). Long-term and rule-reversal
+    /// runs written before the run layer kept theirs in `history.csv`, with the same columns from
+    /// the second on; that is read when there is no `metrics.csv`.
     pub fn read_metrics(&self) -> String {
-        std::fs::read_to_string(self.metrics_path()).unwrap_or_default()
+        std::fs::read_to_string(self.metrics_path())
+            .or_else(|_| std::fs::read_to_string(self.path.join(LEGACY_HISTORY)))
+            .unwrap_or_default()
     }
 
     /// Keep the header and the rows up to `step` (the rows a resumed run would otherwise write

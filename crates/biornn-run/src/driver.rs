@@ -87,6 +87,8 @@ pub struct DriveOptions {
     /// the budget in updates
     pub max_steps: usize,
     pub eval_every: usize,
+    /// evaluate before the first update too (rounds protocols first evaluate after round 1)
+    pub eval_at_start: bool,
     /// a checkpoint every this many evaluations (and at the first)
     pub checkpoint_every: usize,
     /// checkpoints kept, newest first
@@ -111,6 +113,7 @@ impl Default for DriveOptions {
         DriveOptions {
             max_steps: 1000,
             eval_every: 100,
+            eval_at_start: true,
             checkpoint_every: 1,
             keep_checkpoints: 3,
             criterion: Criterion::Never,
@@ -201,7 +204,8 @@ pub fn drive(
     let mut last: Evaluation;
     loop {
         let finishing = state.step >= opts.max_steps;
-        let due = state.step % opts.eval_every == 0 || finishing;
+        let due = (state.step % opts.eval_every == 0 && (state.step > 0 || opts.eval_at_start))
+            || finishing;
         if due && replay_eval_at == Some(state.step) {
             last = learner.evaluate(state.step as u64, None)?;
             if opts.criterion.met(&last) || finishing {

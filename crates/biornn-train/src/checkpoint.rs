@@ -41,6 +41,7 @@ pub fn save(path: &Path, net: &Ctrnn<f32>, cfg: &RunConfig, step: usize) -> Resu
 /// What a resumed run needs beyond the weights: the raw parameters (`raw_<name>`) and the
 /// optimiser's moments (`opt_m_<name>`, `opt_v_<name>`, `opt_t`).
 pub fn save_training_state(
+    prefix: &str,
     net: &Ctrnn<f32>,
     opt: &Optimizer<f32>,
     m: &mut BTreeMap<String, NpyArray>,
@@ -48,24 +49,25 @@ pub fn save_training_state(
     let shapes = net.param_shapes();
     for (k, name) in PARAM_NAMES.iter().enumerate() {
         m.insert(
-            format!("raw_{name}"),
+            format!("{prefix}raw_{name}"),
             NpyArray::f32(&shapes[k], net.params.tensors()[k].clone()),
         );
         m.insert(
-            format!("opt_m_{name}"),
+            format!("{prefix}opt_m_{name}"),
             NpyArray::f32(&shapes[k], opt.m.tensors()[k].clone()),
         );
         m.insert(
-            format!("opt_v_{name}"),
+            format!("{prefix}opt_v_{name}"),
             NpyArray::f32(&shapes[k], opt.v.tensors()[k].clone()),
         );
     }
-    biornn_core::arrays::put_u64(m, "opt_t", opt.t);
+    biornn_core::arrays::put_u64(m, &format!("{prefix}opt_t"), opt.t);
 }
 
 /// Read back what [`save_training_state`] wrote: the raw parameters into `net` (constraints
 /// re-applied) and the optimiser's moments into `opt`.
 pub fn load_training_state(
+    prefix: &str,
     net: &mut Ctrnn<f32>,
     opt: &mut Optimizer<f32>,
     arrays: &BTreeMap<String, NpyArray>,
@@ -73,16 +75,18 @@ pub fn load_training_state(
     let shapes = net.param_shapes();
     let mut raw = net.params.clone();
     for (k, name) in PARAM_NAMES.iter().enumerate() {
-        *raw.tensors_mut()[k] = take_real::<f32>(arrays, &format!("raw_{name}"), &shapes[k])?;
-        *opt.m.tensors_mut()[k] = take_real::<f32>(arrays, &format!("opt_m_{name}"), &shapes[k])?;
-        *opt.v.tensors_mut()[k] = take_real::<f32>(arrays, &format!("opt_v_{name}"), &shapes[k])?;
+        let take =
+            |what: &str| take_real::<f32>(arrays, &format!("{prefix}{what}{name}"), &shapes[k]);
+        *raw.tensors_mut()[k] = take("raw_")?;
+        *opt.m.tensors_mut()[k] = take("opt_m_")?;
+        *opt.v.tensors_mut()[k] = take("opt_v_")?;
     }
     if !raw.all_finite() {
         return Err(Error::new("raw weights contain NaN or infinity"));
     }
     net.params = raw;
     net.refresh();
-    opt.t = take_real::<f64>(arrays, "opt_t", &[])?[0] as u64;
+    opt.t = take_real::<f64>(arrays, &format!("{prefix}opt_t"), &[])?[0] as u64;
     Ok(())
 }
 
@@ -93,7 +97,7 @@ pub fn load_training(path: &Path) -> Result<(Loaded, Optimizer<f32>, LoopState)>
     let ctx = |e: Error| e.context(path.display());
     let net = &mut loaded.net;
     let mut opt = Optimizer::new(&loaded.config.train, net.n_in, net.n_rec, net.n_out);
-    load_training_state(net, &mut opt, &arrays).map_err(ctx)?;
+    load_training_state("", net, &mut opt, &arrays).map_err(ctx)?;
     let state = LoopState::load(&arrays).map_err(ctx)?;
     Ok((loaded, opt, state))
 }

@@ -18,18 +18,28 @@ use crate::config::{OptimizerKind, TrainConfig};
 use crate::engine::gather_input;
 use crate::loss::l1_slope;
 use crate::optim::Optimizer;
+use crate::rounds::{
+    export_nets, load_nets, nets_finite, put_rounds, read_history, save_nets, stage_name,
+    take_rounds, Stages,
+};
+use biornn_core::arrays::{put_f64, take_scalar};
+use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::config::{NoiseConfig, NoiseKind, NoisePlacement, RecInit};
 use biornn_model::{
     Activation, Ctrnn, DascDerivative, Grads, ModelConfig, Skip, SkipKind, TimePlan, Trajectory,
 };
 use biornn_numerics::{Error, Result, Streams};
+use biornn_run::{drive, Criterion, DriveOptions, RunDir};
 use biornn_tasks::temporalskip::{score_counts, ScoreCounts, TsRule, TsTask};
 use biornn_tasks::{generate_into, BatchSpec, TaskBatch, Timing};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::time::Instant;
 
-/// A training-time method and its schedule.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A training-time method and its schedule; in configs, its name (`dasc-t40-s2-b0.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Method {
     Base,
     Skip {
@@ -188,6 +198,40 @@ impl Method {
     }
 }
 
+impl TryFrom<String> for Method {
+    type Error = Error;
+    fn try_from(name: String) -> Result<Method> {
+        Method::parse(&name)
+    }
+}
+
+impl From<Method> for String {
+    fn from(m: Method) -> String {
+        m.name()
+    }
+}
+
+/// A task of the suite by its name in configs.
+pub(crate) mod ts_rule_name {
+    use biornn_tasks::temporalskip::TsRule;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(rule: &TsRule, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(rule.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TsRule, D::Error> {
+        let name = String::deserialize(d)?;
+        TsRule::from_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = TsRule::ALL.iter().map(|r| r.name()).collect();
+            serde::de::Error::custom(format!(
+                "invalid `task` = {name}: allowed: {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
 /// One stage: a skip (kind, theta, beta) or a coarse step (dt factor).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stage {
@@ -196,7 +240,8 @@ pub struct Stage {
 }
 
 /// Where skip blocks restart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BlockScope {
     /// at every epoch boundary, as the reference
     Epoch,
@@ -204,8 +249,14 @@ pub enum BlockScope {
     Trial,
 }
 
-#[derive(Debug, Clone)]
+/// A long-term run's settings; as `config.toml`, `protocol = "longterm"` and every field below.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LongTermConfig {
+    /// always "longterm": what `biornn train --resume` reads to know the run
+    #[serde(default = "longterm_protocol")]
+    pub protocol: String,
+    #[serde(with = "ts_rule_name")]
     pub task: TsRule,
     pub method: Method,
     pub networks: usize,
@@ -228,12 +279,24 @@ pub struct LongTermConfig {
     /// the reference's Euler-discretised OU noise instead of the exact one
     pub euler_noise: bool,
     pub seed: u64,
+    /// rounds between checkpoints
+    #[serde(default = "ten")]
+    pub checkpoint_every: usize,
+}
+
+fn longterm_protocol() -> String {
+    "longterm".into()
+}
+
+pub(crate) fn ten() -> usize {
+    10
 }
 
 impl LongTermConfig {
     /// The reference's settings for `task` and `method`, with `networks` networks.
     pub fn reference(task: TsRule, method: Method, networks: usize) -> Self {
         LongTermConfig {
+            protocol: longterm_protocol(),
             task,
             method,
             networks,
@@ -252,10 +315,21 @@ impl LongTermConfig {
             reference_nonmatch: false,
             euler_noise: false,
             seed: 1,
+            checkpoint_every: 10,
         }
     }
 
     pub fn validate(&self) -> Result<()> {
+        if self.protocol != "longterm" {
+            return Err(Error::invalid(
+                "protocol",
+                &self.protocol,
+                "allowed: longterm",
+            ));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(Error::invalid("checkpoint_every", 0, "allowed: at least 1"));
+        }
         if self.networks == 0 {
             return Err(Error::invalid("networks", 0, "allowed: at least 1"));
         }
@@ -354,10 +428,10 @@ pub struct LongTermResult {
     /// rounds run, and whether the criterion was met at the last one
     pub rounds: usize,
     pub reached: bool,
-    /// training wall-clock seconds (evaluations excluded), in total and per round
+    /// training wall-clock seconds (evaluations excluded)
     pub train_seconds: f64,
-    /// per round: (stage index or None for plain training, trimmed mean, fraction of networks at or
-    /// above the criterion, cumulative training seconds)
+    /// per round, from `metrics.csv`: (stage index or None for plain training, trimmed mean,
+    /// fraction of networks at or above the criterion, cumulative training seconds)
     pub history: Vec<(Option<usize>, f64, f64, f64)>,
     /// per network: the first round (1-based) after which its own performance reached the criterion
     pub network_rounds: Vec<Option<usize>>,
@@ -549,150 +623,304 @@ fn evaluate(
     counts.score(rule).performance
 }
 
-/// Train `cfg.networks` networks with `cfg.method` until the criterion or the round limit.
-/// `progress` is called after every round with (round, trimmed mean).
+/// K networks of the long-term protocol as the driver's learner: one update is a round of
+/// `updates_per_round` Adam steps of every network, one evaluation scores the plain networks.
+pub struct LongTermLearner {
+    cfg: LongTermConfig,
+    tcfg: TrainConfig,
+    lr: f64,
+    root: Streams,
+    task: TsTask,
+    eval_task: TsTask,
+    stages: Vec<Stage>,
+    schedule: Stages,
+    nets: Vec<NetState>,
+    batches: Vec<(TaskBatch, TimePlan, u64)>,
+    eval_batch: TaskBatch,
+    /// per network: the first round after which it reached the criterion (saved)
+    network_rounds: Vec<Option<usize>>,
+    /// training seconds so far, resumes included (saved)
+    train_seconds: f64,
+    /// the last evaluation's performance per network
+    final_perf: Vec<f64>,
+}
+
+impl LongTermLearner {
+    pub fn new(cfg: &LongTermConfig) -> Result<Self> {
+        cfg.validate()?;
+        let tcfg = reference_optimizer();
+        let root = Streams::new(cfg.seed);
+        let task = TsTask {
+            rule: cfg.task,
+            jitter: true,
+            reference_nonmatch: cfg.reference_nonmatch,
+        };
+        let (n_in, n_out) = (
+            biornn_tasks::temporalskip::N_INPUT,
+            biornn_tasks::temporalskip::N_OUTPUT,
+        );
+        let nets = NetState::many(
+            &cfg.model(),
+            &tcfg,
+            n_in,
+            n_out,
+            cfg.dt,
+            cfg.networks,
+            &root,
+        )?;
+        let stages = cfg.method.stages();
+        Ok(LongTermLearner {
+            lr: 0.1 / cfg.n_rec as f64,
+            eval_task: TsTask {
+                jitter: false,
+                ..task
+            },
+            task,
+            schedule: Stages::new(stages.len(), cfg.stage_rounds),
+            stages,
+            nets,
+            root,
+            tcfg,
+            batches: vec![],
+            eval_batch: TaskBatch::default(),
+            network_rounds: vec![None; cfg.networks],
+            train_seconds: 0.0,
+            final_perf: vec![],
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The stages schedule the driver follows.
+    pub fn schedule(&self) -> Stages {
+        self.schedule
+    }
+}
+
+impl Stateful for LongTermLearner {
+    fn save_state(&self, _prefix: &str, out: &mut Arrays) {
+        save_nets(&self.nets, out);
+        put_rounds(out, "network_rounds", &self.network_rounds);
+        put_f64(out, "train_seconds", &[], &[self.train_seconds]);
+    }
+    fn load_state(&mut self, _prefix: &str, arrays: &Arrays) -> Result<()> {
+        load_nets(&mut self.nets, arrays)?;
+        self.network_rounds = take_rounds(arrays, "network_rounds", self.cfg.networks)?;
+        self.train_seconds = take_scalar(arrays, "train_seconds")?;
+        Ok(())
+    }
+}
+
+impl Learner for LongTermLearner {
+    fn columns(&self) -> Vec<String> {
+        [
+            "updates",
+            "stage",
+            "trimmed_mean",
+            "fraction_at_criterion",
+            "train_s",
+            "train_loss",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+        let (cfg, round) = (&self.cfg, step as usize);
+        let stage = phase.stage.map(|e| self.stages[e]);
+        // a new stage: CD resets Adam's state unless asked to keep it
+        let new_stage = round > 0 && self.schedule.at_round(round - 1) != phase.stage;
+        if new_stage && matches!(cfg.method, Method::Cd { .. }) && !cfg.keep_optimizer {
+            for s in self.nets.iter_mut() {
+                s.reset_optimizer(&self.tcfg);
+            }
+        }
+        let dt_train = cfg.dt * stage.map_or(1, |s| s.dt_factor) as f64;
+        let spec = BatchSpec {
+            dt: dt_train,
+            batch_size: cfg.batch,
+            timing: Timing::PerBatch,
+            input_noise_std: 0.0,
+        };
+        self.batches
+            .resize_with(cfg.updates_per_round, Default::default);
+        for (j, (b, plan, i)) in self.batches.iter_mut().enumerate() {
+            *i = (round * cfg.updates_per_round + j) as u64;
+            generate_into(&self.task, &spec, &self.root.child("train_batch", 0), *i, b);
+            *plan = plan_for(b, stage.as_ref(), cfg);
+        }
+        let t0 = Instant::now();
+        let (root, batches) = (&self.root, &self.batches);
+        let lr = self.lr * phase.lr_factor * phase.lr_scale;
+        let losses: Vec<f64> = self
+            .nets
+            .par_iter_mut()
+            .enumerate()
+            .map(|(k, s)| {
+                s.net.set_dt(dt_train);
+                let mut total = 0.0;
+                for (b, plan, i) in batches {
+                    let noise = root.child("network", k as u64).child("train_noise", *i);
+                    total += update(s, b, plan, &noise, lr);
+                }
+                s.net.set_dt(cfg.dt);
+                total / batches.len() as f64
+            })
+            .collect();
+        self.train_seconds += t0.elapsed().as_secs_f64();
+        Ok(losses.iter().sum::<f64>() / losses.len() as f64)
+    }
+
+    fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+        let (cfg, round) = (&self.cfg, step as usize);
+        let eval_spec = BatchSpec {
+            dt: cfg.dt,
+            batch_size: cfg.eval_trials,
+            timing: Timing::PerBatch,
+            input_noise_std: 0.0,
+        };
+        generate_into(
+            &self.eval_task,
+            &eval_spec,
+            &self.root.child("eval_batch", 0),
+            step,
+            &mut self.eval_batch,
+        );
+        let (root, eval_batch) = (&self.root, &self.eval_batch);
+        let perf: Vec<f64> = self
+            .nets
+            .par_iter_mut()
+            .enumerate()
+            .map(|(k, s)| {
+                let noise = root.child("network", k as u64).child("eval_noise", step);
+                evaluate(s, eval_batch, cfg.task, cfg.dt, &noise, cfg.batch)
+            })
+            .collect();
+        for (k, p) in perf.iter().enumerate() {
+            if *p >= cfg.criterion && self.network_rounds[k].is_none() {
+                self.network_rounds[k] = Some(round);
+            }
+        }
+        let tm = trimmed_mean(&perf, cfg.trim);
+        let at = perf.iter().filter(|p| **p >= cfg.criterion).count() as f64 / perf.len() as f64;
+        self.final_perf = perf;
+        let stage = round.checked_sub(1).and_then(|r| self.schedule.at_round(r));
+        Ok(Evaluation {
+            cells: vec![
+                (round * cfg.updates_per_round).to_string(),
+                stage_name(stage),
+                format!("{tm:.5}"),
+                format!("{at:.4}"),
+                format!("{:.3}", self.train_seconds),
+                train_loss.map_or(String::new(), |l| format!("{l:.6}")),
+            ],
+            values: [("trimmed_mean".to_string(), tm)].into(),
+            headline: format!("trimmed mean {tm:.4}"),
+        })
+    }
+
+    fn all_finite(&self) -> bool {
+        nets_finite(&self.nets)
+    }
+
+    fn export(&self, _step: u64, out: &mut Arrays) {
+        export_nets(&self.nets, out);
+    }
+}
+
+/// How a rounds run reports and checkpoints.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundsOptions {
+    /// a line after every round
+    pub verbose: bool,
+    pub progress: bool,
+}
+
+/// Train `cfg.networks` networks with `cfg.method` in the run directory `dir` until the criterion
+/// or the round limit, or continue such a run from its newest checkpoint (`resume`). Writes
+/// `config.toml`, `metrics.csv` (a row per round), checkpoints, `model.npz` and `summary.json`.
 pub fn train_long_term(
     cfg: &LongTermConfig,
-    progress: &mut dyn FnMut(usize, f64),
+    dir: &Path,
+    resume: bool,
+    opts: &RoundsOptions,
 ) -> Result<LongTermResult> {
     cfg.validate()?;
-    let model = cfg.model();
-    let tcfg = reference_optimizer();
-    let lr = 0.1 / cfg.n_rec as f64;
-    let root = Streams::new(cfg.seed);
-    let task = TsTask {
-        rule: cfg.task,
-        jitter: true,
-        reference_nonmatch: cfg.reference_nonmatch,
-    };
-    let eval_task = TsTask {
-        jitter: false,
-        ..task
-    };
-    let (n_in, n_out) = (
-        biornn_tasks::temporalskip::N_INPUT,
-        biornn_tasks::temporalskip::N_OUTPUT,
-    );
-    let mut nets = NetState::many(&model, &tcfg, n_in, n_out, cfg.dt, cfg.networks, &root)?;
-    let stages = cfg.method.stages();
-    let per_stage = if stages.is_empty() {
-        0
+    let run = if resume {
+        RunDir::open(dir)?
     } else {
-        cfg.stage_rounds / stages.len()
+        RunDir::create_fresh(dir)?
     };
-    let mut history = vec![];
-    let mut network_rounds = vec![None; cfg.networks];
-    let mut final_perf = vec![0.0; cfg.networks];
-    let mut train_seconds = 0.0;
-    let mut train_loss = vec![];
-    let mut batches: Vec<(TaskBatch, TimePlan, u64)> = vec![];
-    let mut eval_batch = TaskBatch::default();
-    let mut round = 0usize;
-    let mut reached = false;
-    let mut update_index = 0u64;
-    // (stage index, rounds allowed) for each phase, the plain phase last
-    let mut phases: Vec<(Option<usize>, usize)> =
-        (0..stages.len()).map(|e| (Some(e), per_stage)).collect();
-    phases.push((None, usize::MAX));
-    'phases: for (phase, allowed) in phases {
-        let stage = phase.map(|e| stages[e]);
-        let dt_train = cfg.dt * stage.map_or(1, |s| s.dt_factor) as f64;
-        if phase.is_some_and(|e| e > 0) || phase.is_none() {
-            // a new stage: CD resets Adam's state unless asked to keep it
-            if matches!(cfg.method, Method::Cd { .. }) && !cfg.keep_optimizer {
-                for s in nets.iter_mut() {
-                    s.reset_optimizer(&tcfg);
-                }
-            }
-        }
-        let mut in_phase = 0;
-        while in_phase < allowed
-            && round < cfg.max_rounds
-            && (phase.is_none() || round < cfg.stage_rounds)
-        {
-            let spec = BatchSpec {
-                dt: dt_train,
-                batch_size: cfg.batch,
-                timing: Timing::PerBatch,
-                input_noise_std: 0.0,
-            };
-            batches.resize_with(cfg.updates_per_round, Default::default);
-            for (b, plan, i) in batches.iter_mut() {
-                *i = update_index;
-                update_index += 1;
-                generate_into(&task, &spec, &root.child("train_batch", 0), *i, b);
-                *plan = plan_for(b, stage.as_ref(), cfg);
-            }
-            let t0 = Instant::now();
-            let losses: Vec<f64> = nets
-                .par_iter_mut()
-                .enumerate()
-                .map(|(k, s)| {
-                    s.net.set_dt(dt_train);
-                    let mut total = 0.0;
-                    for (b, plan, i) in &batches {
-                        let noise = root.child("network", k as u64).child("train_noise", *i);
-                        total += update(s, b, plan, &noise, lr);
-                    }
-                    s.net.set_dt(cfg.dt);
-                    total / batches.len() as f64
-                })
-                .collect();
-            train_seconds += t0.elapsed().as_secs_f64();
-            train_loss.push(losses.iter().sum::<f64>() / losses.len() as f64);
-            round += 1;
-            in_phase += 1;
-            let eval_spec = BatchSpec {
-                dt: cfg.dt,
-                batch_size: cfg.eval_trials,
-                timing: Timing::PerBatch,
-                input_noise_std: 0.0,
-            };
-            generate_into(
-                &eval_task,
-                &eval_spec,
-                &root.child("eval_batch", 0),
-                round as u64,
-                &mut eval_batch,
-            );
-            let perf: Vec<f64> = nets
-                .par_iter_mut()
-                .enumerate()
-                .map(|(k, s)| {
-                    let noise = root
-                        .child("network", k as u64)
-                        .child("eval_noise", round as u64);
-                    evaluate(s, &eval_batch, cfg.task, cfg.dt, &noise, cfg.batch)
-                })
-                .collect();
-            for (k, p) in perf.iter().enumerate() {
-                if *p >= cfg.criterion && network_rounds[k].is_none() {
-                    network_rounds[k] = Some(round);
-                }
-            }
-            final_perf.clone_from(&perf);
-            let tm = trimmed_mean(&perf, cfg.trim);
-            let at =
-                perf.iter().filter(|p| **p >= cfg.criterion).count() as f64 / perf.len() as f64;
-            history.push((phase, tm, at, train_seconds));
-            progress(round, tm);
-            if tm >= cfg.criterion {
-                reached = true;
-                break 'phases;
-            }
-        }
-    }
-    Ok(LongTermResult {
+    let mut learner = LongTermLearner::new(cfg)?;
+    let resumed = if resume {
+        let (arrays, state) = biornn_run::resume(&run)?;
+        learner.load_state("", &arrays)?;
+        Some(state)
+    } else {
+        run.write_config(&toml::to_string(cfg).expect("a config serialises"))?;
+        None
+    };
+    let drive_opts = rounds_drive_options(
+        cfg.max_rounds,
+        cfg.checkpoint_every,
+        Criterion::AtLeast {
+            key: "trimmed_mean".into(),
+            level: cfg.criterion,
+        },
+        opts,
+    );
+    let schedule = learner.schedule();
+    let out = drive(&run, &mut learner, &schedule, &drive_opts, resumed)?;
+    let history = read_history(&run.read_metrics());
+    let result = LongTermResult {
         method: cfg.method.name(),
         task: cfg.task.name().to_string(),
-        rounds: round,
-        reached,
-        train_seconds,
-        history,
-        network_rounds,
-        final_perf,
-        train_loss,
-    })
+        rounds: out.state.step,
+        reached: out.reached,
+        train_seconds: learner.train_seconds,
+        history: history
+            .iter()
+            .map(|(s, v, _)| (*s, v[0], v[1], v[2]))
+            .collect(),
+        network_rounds: learner.network_rounds.clone(),
+        final_perf: learner.final_perf.clone(),
+        train_loss: history.iter().map(|h| h.2).collect(),
+    };
+    let upr = cfg.updates_per_round;
+    let summary = serde_json::json!({
+        "task": result.task, "method": result.method, "networks": cfg.networks, "seed": cfg.seed,
+        "reached": result.reached, "rounds": result.rounds, "updates": result.rounds * upr,
+        "train_seconds": result.train_seconds,
+        "network_updates_to_criterion": result.network_rounds.iter().map(|n| n.map(|v| v * upr)).collect::<Vec<_>>(),
+        "final_perf": result.final_perf,
+    });
+    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    Ok(result)
+}
+
+/// The driver's settings for a rounds protocol: one update per round, an evaluation after every
+/// round (none before the first), the round budget and the criterion.
+pub(crate) fn rounds_drive_options(
+    max_rounds: usize,
+    checkpoint_every: usize,
+    criterion: Criterion,
+    opts: &RoundsOptions,
+) -> DriveOptions {
+    DriveOptions {
+        max_steps: max_rounds,
+        eval_every: 1,
+        eval_at_start: false,
+        checkpoint_every,
+        keep_checkpoints: 2,
+        criterion,
+        divergence_lr_factor: 0.5,
+        max_divergences: 3,
+        divergence_hint:
+            "The protocol's learning rate is the reference's; try fewer stages or another seed."
+                .into(),
+        progress: opts.progress,
+        verbose: opts.verbose,
+        inject_nan_at_step: None,
+    }
 }
 
 #[cfg(test)]

@@ -21,21 +21,36 @@
 //! `dasc-t40-s2-b0.5`; 3 and 4 the same two with the trial-level skip; 7 `base` with the
 //! trial-level skip, which at beta = 1 changes nothing.
 
+use crate::config::TrainConfig;
 use crate::longterm::{
     reference_model, reference_optimizer, trimmed_mean, validate_schedule, BlockScope, Method,
     NetState, Stage,
 };
+use crate::longterm::{rounds_drive_options, ten, RoundsOptions};
+use crate::rounds::{
+    export_nets, load_nets, nets_finite, read_history, save_nets, stage_name, Stages,
+};
+use biornn_core::arrays::{put_f64, take_scalar};
+use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::config::Readout;
 use biornn_model::{Ctrnn, DascDerivative, ModelConfig, Skip, TimePlan, Trajectory};
 use biornn_numerics::{Error, Result, Streams};
+use biornn_run::{drive, Criterion, RunDir};
 use biornn_tasks::reversal::{
     answer, generate_reversal, score, ReversalBatch, ReversalTask, N_INPUT, N_OUTPUT, TRIALS,
 };
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::time::Instant;
 
-#[derive(Debug, Clone)]
+/// A rule-reversal run's settings; as `config.toml`, `protocol = "reversal"` and every field below.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReversalConfig {
+    /// always "reversal": what `biornn train --resume` reads to know the run
+    #[serde(default = "reversal_protocol")]
+    pub protocol: String,
     pub method: Method,
     /// mix each task trial's end state with its start state at the stage's beta
     pub trial_skip: bool,
@@ -53,12 +68,20 @@ pub struct ReversalConfig {
     pub keep_optimizer: bool,
     pub euler_noise: bool,
     pub seed: u64,
+    /// rounds between checkpoints
+    #[serde(default = "ten")]
+    pub checkpoint_every: usize,
+}
+
+fn reversal_protocol() -> String {
+    "reversal".into()
 }
 
 impl ReversalConfig {
     /// The reference's settings for `method`, with `networks` networks.
     pub fn reference(method: Method, trial_skip: bool, networks: usize) -> Self {
         ReversalConfig {
+            protocol: reversal_protocol(),
             method,
             trial_skip,
             networks,
@@ -73,10 +96,21 @@ impl ReversalConfig {
             keep_optimizer: false,
             euler_noise: false,
             seed: 1,
+            checkpoint_every: 10,
         }
     }
 
     pub fn validate(&self) -> Result<()> {
+        if self.protocol != "reversal" {
+            return Err(Error::invalid(
+                "protocol",
+                &self.protocol,
+                "allowed: reversal",
+            ));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(Error::invalid("checkpoint_every", 0, "allowed: at least 1"));
+        }
         if self.networks == 0 {
             return Err(Error::invalid("networks", 0, "allowed: at least 1"));
         }
@@ -238,66 +272,134 @@ fn plan_for(batch: &ReversalBatch, stage: Option<&Stage>, cfg: &ReversalConfig) 
     }
 }
 
-/// Train `cfg.networks` networks for `cfg.rounds` rounds. `progress` is called after every round
-/// with (round, mean accuracy).
-pub fn train_reversal(
-    cfg: &ReversalConfig,
-    progress: &mut dyn FnMut(usize, f64),
-) -> Result<ReversalResult> {
-    cfg.validate()?;
-    let model = cfg.model();
-    let tcfg = reference_optimizer();
-    let lr = 0.1 / cfg.n_rec as f64;
-    let root = Streams::new(cfg.seed);
-    let task = ReversalTask {
-        per_pattern: cfg.per_pattern,
-        jitter: true,
-    };
-    let eval_task = ReversalTask {
-        jitter: false,
-        ..task
-    };
-    let mut nets = NetState::many(
-        &model,
-        &tcfg,
-        N_INPUT,
-        N_OUTPUT,
-        cfg.dt,
-        cfg.networks,
-        &root,
-    )?;
-    let stages = cfg.method.stages();
-    let mut batches: Vec<(ReversalBatch, TimePlan, u64)> = vec![];
-    let mut eval_batch = ReversalBatch::default();
-    let mut history = vec![];
-    let mut train_loss = vec![];
-    let mut final_perf = vec![];
-    let mut train_seconds = 0.0;
-    let mut update_index = 0u64;
-    for (round, (phase, reset)) in schedule(cfg).into_iter().enumerate() {
-        let stage = phase.map(|e| stages[e]);
+/// K networks on the rule-reversal task as the driver's learner: one update is a round of
+/// `updates_per_round` closed-loop passes and Adam steps of every network, one evaluation scores
+/// the plain networks on a fresh batch.
+pub struct ReversalLearner {
+    cfg: ReversalConfig,
+    tcfg: TrainConfig,
+    lr: f64,
+    root: Streams,
+    task: ReversalTask,
+    eval_task: ReversalTask,
+    stages: Vec<Stage>,
+    /// per round: the stage and whether Adam's state is reset before it
+    plan: Vec<(Option<usize>, bool)>,
+    nets: Vec<NetState>,
+    batches: Vec<(ReversalBatch, TimePlan, u64)>,
+    eval_batch: ReversalBatch,
+    /// training seconds so far, resumes included (saved)
+    train_seconds: f64,
+    /// the last evaluation's accuracy per network
+    final_perf: Vec<f64>,
+}
+
+impl ReversalLearner {
+    pub fn new(cfg: &ReversalConfig) -> Result<Self> {
+        cfg.validate()?;
+        let tcfg = reference_optimizer();
+        let root = Streams::new(cfg.seed);
+        let task = ReversalTask {
+            per_pattern: cfg.per_pattern,
+            jitter: true,
+        };
+        let nets = NetState::many(
+            &cfg.model(),
+            &tcfg,
+            N_INPUT,
+            N_OUTPUT,
+            cfg.dt,
+            cfg.networks,
+            &root,
+        )?;
+        Ok(ReversalLearner {
+            lr: 0.1 / cfg.n_rec as f64,
+            eval_task: ReversalTask {
+                jitter: false,
+                ..task
+            },
+            task,
+            stages: cfg.method.stages(),
+            plan: schedule(cfg),
+            nets,
+            root,
+            tcfg,
+            batches: vec![],
+            eval_batch: ReversalBatch::default(),
+            train_seconds: 0.0,
+            final_perf: vec![],
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The stages schedule the driver follows.
+    pub fn schedule(&self) -> Stages {
+        Stages::new(self.stages.len(), self.cfg.stage_rounds)
+    }
+}
+
+impl Stateful for ReversalLearner {
+    fn save_state(&self, _prefix: &str, out: &mut Arrays) {
+        save_nets(&self.nets, out);
+        put_f64(out, "train_seconds", &[], &[self.train_seconds]);
+    }
+    fn load_state(&mut self, _prefix: &str, arrays: &Arrays) -> Result<()> {
+        load_nets(&mut self.nets, arrays)?;
+        self.train_seconds = take_scalar(arrays, "train_seconds")?;
+        Ok(())
+    }
+}
+
+impl Learner for ReversalLearner {
+    fn columns(&self) -> Vec<String> {
+        [
+            "updates",
+            "stage",
+            "mean_accuracy",
+            "trimmed_mean",
+            "train_s",
+            "train_loss",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+        let (cfg, round) = (&self.cfg, step as usize);
+        let (stage_index, reset) = self.plan[round];
+        debug_assert_eq!(stage_index, phase.stage);
+        let stage = stage_index.map(|e| self.stages[e]);
         if reset {
-            for s in nets.iter_mut() {
-                s.reset_optimizer(&tcfg);
+            for s in self.nets.iter_mut() {
+                s.reset_optimizer(&self.tcfg);
             }
         }
         let dt_train = cfg.dt * stage.map_or(1, |s| s.dt_factor) as f64;
-        batches.resize_with(cfg.updates_per_round, Default::default);
-        for (b, plan, i) in batches.iter_mut() {
-            *i = update_index;
-            update_index += 1;
-            generate_reversal(&task, dt_train, &root.child("train_batch", 0), *i, b);
+        self.batches
+            .resize_with(cfg.updates_per_round, Default::default);
+        for (j, (b, plan, i)) in self.batches.iter_mut().enumerate() {
+            *i = (round * cfg.updates_per_round + j) as u64;
+            generate_reversal(
+                &self.task,
+                dt_train,
+                &self.root.child("train_batch", 0),
+                *i,
+                b,
+            );
             *plan = plan_for(b, stage.as_ref(), cfg);
         }
         let t0 = Instant::now();
-        let losses: Vec<f64> = nets
+        let (root, batches) = (&self.root, &self.batches);
+        let lr = self.lr * phase.lr_factor * phase.lr_scale;
+        let losses: Vec<f64> = self
+            .nets
             .par_iter_mut()
             .enumerate()
             .map(|(k, s)| {
                 s.net.set_dt(dt_train);
                 let mut readout = vec![];
                 let mut total = 0.0;
-                for (b, plan, i) in &batches {
+                for (b, plan, i) in batches {
                     let noise = root.child("network", k as u64).child("train_noise", *i);
                     s.net.sample_noise(
                         &mut s.traj,
@@ -312,23 +414,28 @@ pub fn train_reversal(
                 total / batches.len() as f64
             })
             .collect();
-        train_seconds += t0.elapsed().as_secs_f64();
-        train_loss.push(losses.iter().sum::<f64>() / losses.len() as f64);
+        self.train_seconds += t0.elapsed().as_secs_f64();
+        Ok(losses.iter().sum::<f64>() / losses.len() as f64)
+    }
+
+    /// After round `step` (1-based), on the batch and noise of index `step - 1`, as the reference.
+    fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+        let cfg = &self.cfg;
+        let index = step.saturating_sub(1);
         generate_reversal(
-            &eval_task,
+            &self.eval_task,
             cfg.dt,
-            &root.child("eval_batch", 0),
-            round as u64,
-            &mut eval_batch,
+            &self.root.child("eval_batch", 0),
+            index,
+            &mut self.eval_batch,
         );
-        let perf: Vec<f64> = nets
+        let (root, b) = (&self.root, &self.eval_batch);
+        let perf: Vec<f64> = self
+            .nets
             .par_iter_mut()
             .enumerate()
             .map(|(k, s)| {
-                let noise = root
-                    .child("network", k as u64)
-                    .child("eval_noise", round as u64);
-                let b = &eval_batch;
+                let noise = root.child("network", k as u64).child("eval_noise", index);
                 s.net
                     .sample_noise(&mut s.traj, b.steps, b.batch, &mut noise.stream("noise", 0));
                 let mut readout = vec![];
@@ -344,23 +451,102 @@ pub fn train_reversal(
             })
             .collect();
         let mean = perf.iter().sum::<f64>() / perf.len() as f64;
-        history.push((phase, mean, trimmed_mean(&perf, 0.1), train_seconds));
-        final_perf = perf;
-        progress(round + 1, mean);
+        let tm = trimmed_mean(&perf, 0.1);
+        self.final_perf = perf;
+        let stage = self.plan.get(index as usize).and_then(|p| p.0);
+        Ok(Evaluation {
+            cells: vec![
+                (step as usize * cfg.updates_per_round).to_string(),
+                stage_name(stage),
+                format!("{mean:.5}"),
+                format!("{tm:.5}"),
+                format!("{:.3}", self.train_seconds),
+                train_loss.map_or(String::new(), |l| format!("{l:.6}")),
+            ],
+            values: [
+                ("mean_accuracy".to_string(), mean),
+                ("trimmed_mean".to_string(), tm),
+            ]
+            .into(),
+            headline: format!("mean accuracy {mean:.4}"),
+        })
     }
-    Ok(ReversalResult {
+
+    fn all_finite(&self) -> bool {
+        nets_finite(&self.nets)
+    }
+
+    fn export(&self, _step: u64, out: &mut Arrays) {
+        export_nets(&self.nets, out);
+    }
+}
+
+/// Train `cfg.networks` networks for `cfg.rounds` rounds in the run directory `dir`, or continue
+/// such a run from its newest checkpoint (`resume`). Writes `config.toml`, `metrics.csv` (a row
+/// per round), checkpoints, `model.npz` and `summary.json`.
+pub fn train_reversal(
+    cfg: &ReversalConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RoundsOptions,
+) -> Result<ReversalResult> {
+    cfg.validate()?;
+    let run = if resume {
+        RunDir::open(dir)?
+    } else {
+        RunDir::create_fresh(dir)?
+    };
+    let mut learner = ReversalLearner::new(cfg)?;
+    let resumed = if resume {
+        let (arrays, state) = biornn_run::resume(&run)?;
+        learner.load_state("", &arrays)?;
+        Some(state)
+    } else {
+        run.write_config(&toml::to_string(cfg).expect("a config serialises"))?;
+        None
+    };
+    let drive_opts = rounds_drive_options(cfg.rounds, cfg.checkpoint_every, Criterion::Never, opts);
+    let schedule = learner.schedule();
+    let out = drive(&run, &mut learner, &schedule, &drive_opts, resumed)?;
+    let history = read_history(&run.read_metrics());
+    let result = ReversalResult {
         name: cfg.name(),
-        rounds: cfg.rounds,
-        train_seconds,
-        history,
-        train_loss,
-        final_perf,
-    })
+        rounds: out.state.step,
+        train_seconds: learner.train_seconds,
+        history: history
+            .iter()
+            .map(|(s, v, _)| (*s, v[0], v[1], v[2]))
+            .collect(),
+        train_loss: history.iter().map(|h| h.2).collect(),
+        final_perf: learner.final_perf.clone(),
+    };
+    let summary = serde_json::json!({
+        "setting": result.name, "method": cfg.method.name(), "trial_skip": cfg.trial_skip,
+        "networks": cfg.networks, "seed": cfg.seed, "rounds": result.rounds,
+        "updates": result.rounds * cfg.updates_per_round, "train_seconds": result.train_seconds,
+        "final_perf": result.final_perf,
+    });
+    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    Ok(result)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Train in a fresh temporary run directory.
+    fn run(cfg: &ReversalConfig) -> Result<ReversalResult> {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "biornn-reversal-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let r = train_reversal(cfg, &dir, false, &RoundsOptions::default());
+        std::fs::remove_dir_all(&dir).ok();
+        r
+    }
 
     /// The loss's gradient with respect to the logits and rates against finite differences of the
     /// loss as written (in f32, so a loose tolerance), on a short batch.
@@ -482,8 +668,8 @@ mod tests {
         cfg.rounds = 3;
         cfg.stage_rounds = 2;
         cfg.updates_per_round = 2;
-        let a = train_reversal(&cfg, &mut |_, _| {}).unwrap();
-        let b = train_reversal(&cfg, &mut |_, _| {}).unwrap();
+        let a = run(&cfg).unwrap();
+        let b = run(&cfg).unwrap();
         assert_eq!(a.final_perf, b.final_perf);
         assert_eq!(a.train_loss, b.train_loss);
         assert_eq!(a.history.len(), 3);
@@ -531,8 +717,8 @@ mod tests {
         let mut one = plain.clone();
         one.method = Method::parse("sctt-t10-s2-b1").unwrap();
         one.trial_skip = true;
-        let a = train_reversal(&plain, &mut |_, _| {}).unwrap();
-        let b = train_reversal(&one, &mut |_, _| {}).unwrap();
+        let a = run(&plain).unwrap();
+        let b = run(&one).unwrap();
         assert_eq!(a.train_loss, b.train_loss);
         assert_eq!(a.final_perf, b.final_perf);
     }

@@ -10,7 +10,7 @@ use crate::eval::{evaluate, min_mean, TaskScore};
 use crate::optim::{clip, Optimizer};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful, StepDecay};
 use biornn_model::{Ctrnn, Grads};
-use biornn_numerics::{Error, Result, Streams};
+use biornn_numerics::{Result, Streams};
 use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
 use biornn_tasks::{generate_into, BatchSpec, Task, TaskBatch};
 use serde::Serialize;
@@ -125,10 +125,10 @@ impl BpttLearner {
 
 impl Stateful for BpttLearner {
     fn save_state(&self, _prefix: &str, out: &mut Arrays) {
-        save_training_state(&self.net, &self.opt, out);
+        save_training_state("", &self.net, &self.opt, out);
     }
     fn load_state(&mut self, _prefix: &str, arrays: &Arrays) -> Result<()> {
-        load_training_state(&mut self.net, &mut self.opt, arrays)
+        load_training_state("", &mut self.net, &mut self.opt, arrays)
     }
 }
 
@@ -214,6 +214,7 @@ fn drive_options(cfg: &RunConfig, opts: &TrainOptions) -> (DriveOptions, StepDec
     let drive = DriveOptions {
         max_steps: tc.max_steps,
         eval_every: tc.eval_every,
+        eval_at_start: true,
         checkpoint_every: tc.checkpoint_every,
         keep_checkpoints: 3,
         criterion: Criterion::AtLeast {
@@ -267,7 +268,7 @@ fn run(
 /// Train the network a config describes, writing everything into `run_dir`.
 pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Summary> {
     cfg.validate()?;
-    let dir = RunDir::create_at(run_dir)?;
+    let dir = RunDir::create_fresh(run_dir)?;
     // Written first: an unwritable directory is reported now, not after an hour of training.
     dir.write_config(&cfg.to_toml())?;
     let mut learner = BpttLearner::fresh(cfg)?;
@@ -282,22 +283,4 @@ pub fn resume(run_dir: &Path, opts: &TrainOptions) -> Result<Summary> {
     dir.truncate_metrics(state.step)?;
     let mut learner = BpttLearner::new(&loaded.config, loaded.net, opt)?;
     run(&loaded.config, &dir, &mut learner, Some(state), opts)
-}
-
-/// Train `k` independent networks with seeds `cfg.seed .. cfg.seed + k`, in parallel, each in
-/// `base/seed-<seed>`. Each network's result is the one it gets when trained alone.
-pub fn train_seeds(cfg: &RunConfig, base: &Path, k: usize) -> Result<Vec<(u64, Summary)>> {
-    use rayon::prelude::*;
-    (0..k as u64)
-        .into_par_iter()
-        .map(|i| {
-            let mut c = cfg.clone();
-            c.seed = cfg.seed + i;
-            let dir = base.join(format!("seed-{}", c.seed));
-            std::fs::create_dir_all(dir.join("checkpoints"))
-                .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
-            let s = train(&c, &dir, &TrainOptions::default())?;
-            Ok((c.seed, s))
-        })
-        .collect()
 }

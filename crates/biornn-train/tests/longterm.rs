@@ -3,7 +3,23 @@
 
 use biornn_model::SkipKind;
 use biornn_tasks::temporalskip::TsRule;
-use biornn_train::longterm::{train_long_term, BlockScope, LongTermConfig, Method};
+use biornn_train::longterm::{
+    train_long_term, BlockScope, LongTermConfig, LongTermResult, Method, RoundsOptions,
+};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Train in a fresh temporary run directory.
+fn run(cfg: &LongTermConfig) -> biornn_numerics::Result<LongTermResult> {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "biornn-longterm-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let r = train_long_term(cfg, &dir, false, &RoundsOptions::default());
+    std::fs::remove_dir_all(&dir).ok();
+    r
+}
 
 fn small(task: TsRule, method: Method) -> LongTermConfig {
     LongTermConfig {
@@ -20,7 +36,7 @@ fn small(task: TsRule, method: Method) -> LongTermConfig {
 
 #[test]
 fn beta_one_and_cd_at_theta_one_equal_plain_training() {
-    let base = train_long_term(&small(TsRule::DlyGo, Method::Base), &mut |_, _| {}).unwrap();
+    let base = run(&small(TsRule::DlyGo, Method::Base)).unwrap();
     assert_eq!(base.rounds, 6);
     assert_eq!(base.history.len(), 6);
     let sctt = Method::Skip {
@@ -29,20 +45,17 @@ fn beta_one_and_cd_at_theta_one_equal_plain_training() {
         stages: 2,
         beta0: 1.0,
     };
-    let skip_at_one = train_long_term(&small(TsRule::DlyGo, sctt), &mut |_, _| {}).unwrap();
-    let cd_at_one = train_long_term(
-        &LongTermConfig {
-            keep_optimizer: true,
-            ..small(
-                TsRule::DlyGo,
-                Method::Cd {
-                    stages: 2,
-                    theta_max: 1,
-                },
-            )
-        },
-        &mut |_, _| {},
-    )
+    let skip_at_one = run(&small(TsRule::DlyGo, sctt)).unwrap();
+    let cd_at_one = run(&LongTermConfig {
+        keep_optimizer: true,
+        ..small(
+            TsRule::DlyGo,
+            Method::Cd {
+                stages: 2,
+                theta_max: 1,
+            },
+        )
+    })
     .unwrap();
     for other in [&skip_at_one, &cd_at_one] {
         assert_eq!(other.final_perf, base.final_perf);
@@ -54,7 +67,7 @@ fn beta_one_and_cd_at_theta_one_equal_plain_training() {
     }
     // a real skip changes training
     let dasc = Method::parse("dasc-t10-s2-b0.2").unwrap();
-    let changed = train_long_term(&small(TsRule::DlyGo, dasc), &mut |_, _| {}).unwrap();
+    let changed = run(&small(TsRule::DlyGo, dasc)).unwrap();
     assert_ne!(changed.train_loss, base.train_loss);
     // stages are recorded: 2 rounds each (4 / 2), then plain
     let phases: Vec<Option<usize>> = changed.history.iter().map(|h| h.0).collect();
@@ -63,25 +76,21 @@ fn beta_one_and_cd_at_theta_one_equal_plain_training() {
 
 #[test]
 fn cd_trial_scope_and_a_reachable_criterion() {
-    let cd = train_long_term(
-        &small(TsRule::Dms, Method::parse("cd-s2").unwrap()),
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let cd = run(&small(TsRule::Dms, Method::parse("cd-s2").unwrap())).unwrap();
     assert_eq!(cd.rounds, 6);
     assert!(cd.train_seconds > 0.0);
     let trial = LongTermConfig {
         scope: BlockScope::Trial,
         ..small(TsRule::Go, Method::parse("sctt-t10-s2-b0.5").unwrap())
     };
-    let r = train_long_term(&trial, &mut |_, _| {}).unwrap();
+    let r = run(&trial).unwrap();
     assert_eq!(r.network_rounds.len(), 3);
     // a criterion of 0 is met after the first round, and every network counts as there
     let easy = LongTermConfig {
         criterion: 0.0,
         ..small(TsRule::Go, Method::Base)
     };
-    let r = train_long_term(&easy, &mut |_, _| {}).unwrap();
+    let r = run(&easy).unwrap();
     assert!(r.reached && r.rounds == 1);
     assert!(r.network_rounds.iter().all(|n| *n == Some(1)));
     assert!(LongTermConfig {

@@ -321,26 +321,3 @@ fn a_corrupt_checkpoint_is_an_error() {
     assert!(e.contains(&tmp.display().to_string()), "{e}");
     std::fs::remove_file(&tmp).ok();
 }
-
-#[test]
-fn networks_trained_together_equal_networks_trained_alone() {
-    let tmp = std::env::temp_dir().join(format!("biornn-seeds-{}", std::process::id()));
-    let mut c = tiny_run(6);
-    c.seed = 40;
-    let base = trainer::create_run_dir(&tmp, "many").unwrap();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    let results = pool.install(|| trainer::train_seeds(&c, &base, 3).unwrap());
-    assert_eq!(
-        results.iter().map(|r| r.0).collect::<Vec<_>>(),
-        vec![40, 41, 42]
-    );
-    let mut alone = c.clone();
-    alone.seed = 41;
-    let dir = trainer::create_run_dir(&tmp, "alone").unwrap();
-    let solo = run_in_pool(&alone, 1, &dir);
-    assert_eq!(final_arrays(&base.join("seed-41")), solo);
-    std::fs::remove_dir_all(&tmp).ok();
-}

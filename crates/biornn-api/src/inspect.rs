@@ -1,0 +1,242 @@
+//! Looking at tasks and trained runs: the task list, a batch of trials written to `.npz`, the
+//! per-task performance of a run, and its analysis and report.
+
+use biornn_analysis::run::Subject;
+use biornn_analysis::{Analysis, AnalysisOptions, Part};
+use biornn_numerics::npz::{write_npz, NpyArray};
+use biornn_numerics::{Error, Result, Streams};
+use biornn_report::NamedFigure;
+use biornn_run::{weights_file, RunDir};
+use biornn_tasks::yang::{YangRule, YangTask, N_INPUT, N_OUTPUT};
+use biornn_tasks::{generate, BatchSpec, Task, Timing};
+use biornn_train::checkpoint;
+use biornn_train::engine::Engine;
+use biornn_train::eval::{self, TaskScore};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One task of a battery, for listings.
+pub struct TaskInfo {
+    pub index: usize,
+    pub name: &'static str,
+    pub epochs: Vec<&'static str>,
+    pub description: &'static str,
+}
+
+/// The battery's one-line description of its inputs and outputs, and its tasks.
+pub fn yang_tasks() -> (String, Vec<TaskInfo>) {
+    let header = format!("battery yang20 (Yang et al. 2019): {N_INPUT} inputs (0 fixation, 1-32 ring 1, 33-64 ring 2, 65-84 rule), {N_OUTPUT} outputs (0 fixation, 1-32 ring)");
+    let tasks = YangRule::ALL
+        .iter()
+        .map(|r| TaskInfo {
+            index: r.index(),
+            name: r.name(),
+            epochs: r.epoch_names().to_vec(),
+            description: r.description(),
+        })
+        .collect();
+    (header, tasks)
+}
+
+/// What `biornn task dump` writes.
+#[derive(Debug, Clone)]
+pub struct DumpSpec {
+    pub task: String,
+    pub batch: usize,
+    pub seed: u64,
+    pub no_noise: bool,
+    pub dt: f64,
+    pub per_trial_timing: bool,
+    pub easy: bool,
+    pub out: PathBuf,
+}
+
+/// Write a batch of trials to `.npz`: x [T,B,in], y [T,B,out], mask, y_loc [T,B], class, lengths,
+/// epoch boundaries and every latent trial parameter. Returns (trials, task name, steps).
+pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
+    let rule = biornn_tasks::config::parse_rule("task", &spec.task)?;
+    if spec.batch == 0 || spec.batch > 1 << 16 {
+        return Err(Error::invalid("--batch", spec.batch, "allowed: 1 to 65536"));
+    }
+    let dt = spec.dt;
+    if !(dt.is_finite() && dt > 0.0 && dt <= 100.0) {
+        return Err(Error::invalid("--dt", dt, "allowed: a step in (0, 100] ms"));
+    }
+    let task = YangTask {
+        rule,
+        easy: spec.easy,
+    };
+    let bspec = BatchSpec {
+        dt,
+        batch_size: spec.batch,
+        timing: if spec.per_trial_timing {
+            Timing::PerTrial
+        } else {
+            Timing::PerBatch
+        },
+        input_noise_std: if spec.no_noise {
+            0.0
+        } else {
+            biornn_tasks::TaskConfig {
+                dt,
+                ..Default::default()
+            }
+            .input_noise_std(100.0)
+        },
+    };
+    let b = generate(&task, &bspec, &Streams::new(spec.seed), 0);
+    let (t, n) = (b.steps, b.batch);
+    let mut m: BTreeMap<String, NpyArray> = BTreeMap::new();
+    m.insert("x".into(), NpyArray::f32(&[t, n, b.n_in], b.x.clone()));
+    m.insert("y".into(), NpyArray::f32(&[t, n, b.n_out], b.y.clone()));
+    m.insert(
+        "mask".into(),
+        NpyArray::f32(&[t, n, b.n_out], b.cost.clone()),
+    );
+    m.insert("y_loc".into(), NpyArray::f32(&[t, n], b.y_loc.clone()));
+    m.insert("class".into(), NpyArray::i32(&[t, n], b.class.clone()));
+    m.insert(
+        "lengths".into(),
+        NpyArray::i32(&[n], b.lengths.iter().map(|l| *l as i32).collect()),
+    );
+    for (name, on, off) in &b.epochs {
+        m.insert(format!("epoch_{name}_on"), NpyArray::i32(&[n], on.clone()));
+        m.insert(
+            format!("epoch_{name}_off"),
+            NpyArray::i32(&[n], off.clone()),
+        );
+    }
+    for (name, v) in &b.latents {
+        m.insert((*name).to_string(), NpyArray::new::<f64>(&[n], v.clone()));
+    }
+    m.insert("task".into(), NpyArray::string(task.name()));
+    m.insert("dt".into(), NpyArray::f32(&[], vec![dt as f32]));
+    write_npz(&spec.out, &m)?;
+    Ok((n, task.name().to_string(), t))
+}
+
+/// The per-task performance of a run's weights.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub checkpoint: String,
+    pub step: usize,
+    pub recurrent_noise: bool,
+    pub tasks: Vec<TaskScore>,
+    pub min_perf: f64,
+    pub mean_perf: f64,
+}
+
+/// Evaluate the final weights of a run (or its newest checkpoint, or a weights file) on `trials`
+/// trials per task; `recurrent_noise` overrides the run's setting.
+pub fn evaluate_run(
+    run: &Path,
+    trials: usize,
+    recurrent_noise: Option<bool>,
+) -> Result<EvalReport> {
+    if trials == 0 {
+        return Err(Error::invalid("--trials", 0, "allowed: a positive count"));
+    }
+    let path = weights_file(run)?;
+    let mut loaded = checkpoint::load(&path)?;
+    if let Some(on) = recurrent_noise {
+        loaded.config.train.eval_recurrent_noise = on;
+    }
+    let scores = eval::evaluate(&loaded.net, &loaded.config, trials, &mut Engine::default())?;
+    let (min_perf, mean_perf) = eval::min_mean(&scores);
+    Ok(EvalReport {
+        checkpoint: path.display().to_string(),
+        step: loaded.step,
+        recurrent_noise: loaded.config.train.eval_recurrent_noise,
+        tasks: scores,
+        min_perf,
+        mean_perf,
+    })
+}
+
+/// The trained network of a run: `model.npz`, or the newest good checkpoint while it trains.
+pub fn load_weights(run: &RunDir) -> Result<checkpoint::Loaded> {
+    let files = run.weights_files();
+    if files.is_empty() {
+        return Err(Error::new(format!(
+            "{}: no model.npz and no checkpoints",
+            run.path().display()
+        )));
+    }
+    let mut failures = vec![];
+    for f in &files {
+        match checkpoint::load(f) {
+            Ok(l) => return Ok(l),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    Err(Error::new(format!(
+        "{}: no readable model.npz or checkpoint ({})",
+        run.path().display(),
+        failures.join("; ")
+    )))
+}
+
+/// What `biornn analyze` and `biornn report` run.
+#[derive(Debug, Clone)]
+pub struct AnalyzeSpec {
+    /// comma-separated: fixed-points, pca, psychometric, variance, lesion
+    pub what: String,
+    pub task: Option<String>,
+    pub inits: usize,
+    pub seed: u64,
+    /// extra unit sets to silence, e.g. `3,5,10-19`
+    pub lesions: Vec<String>,
+}
+
+/// Analyse a run and write `RUN/analysis/`: results (`.npz`, `.csv`) and figures (`.png`,
+/// `.svg`). Returns the analysis, its figures and how many files were written where.
+pub fn analyze(
+    run: &Path,
+    spec: &AnalyzeSpec,
+) -> Result<(Analysis, Vec<NamedFigure>, usize, PathBuf)> {
+    let dir = RunDir::open(run)?;
+    let mut opts = AnalysisOptions {
+        parts: Part::parse_list(&spec.what)?,
+        task: spec.task.clone(),
+        seed: spec.seed,
+        ..AnalysisOptions::default()
+    };
+    opts.fixed_points.n_inits = spec.inits;
+    for text in &spec.lesions {
+        let units = biornn_analysis::run::parse_units(text)?;
+        // no commas in the name: it is a CSV field
+        opts.lesion_sets
+            .push((format!("units {}", text.replace(',', " ")), units));
+    }
+    opts.fixed_points.validate()?;
+    let loaded = load_weights(&dir)?;
+    let cfg = &loaded.config;
+    let score = |net: &biornn_model::Ctrnn<f32>, trials: usize| -> Result<Vec<f64>> {
+        let scores = eval::evaluate(net, cfg, trials, &mut Engine::default())?;
+        Ok(scores.iter().map(|s| s.perf).collect())
+    };
+    let subject = Subject {
+        net: loaded.net.clone(),
+        task: cfg.task.clone(),
+        tau: cfg.model.tau,
+        step: loaded.step,
+        score: &score,
+    };
+    let analysis = biornn_analysis::analyze(run, &subject, &opts)?;
+    let log = biornn_report::RunLog::read(run);
+    let out = dir.analysis_dir();
+    let mut written = biornn_analysis::write_results(&analysis, &out)?;
+    let figs = biornn_report::all_figures(&analysis, &log);
+    written.extend(biornn_report::write_figures(&figs, &out)?);
+    Ok((analysis, figs, written.len(), out))
+}
+
+/// [`analyze`], then `RUN/report.html`, one self-contained page. Returns the analysis and the
+/// page's path.
+pub fn report(run: &Path, spec: &AnalyzeSpec) -> Result<(Analysis, usize, PathBuf, PathBuf)> {
+    let (analysis, figs, written, out) = analyze(run, spec)?;
+    let log = biornn_report::RunLog::read(run);
+    let page = biornn_report::write_report(&analysis, &log, &figs)?;
+    Ok((analysis, written, out, page))
+}

@@ -1,0 +1,232 @@
+//! Summaries of many runs of the skip-connection paper's protocols: tables and figures over a
+//! directory of run directories (`biornn longterm-summary`, `biornn reversal-summary`).
+
+use crate::plot::{legend, palette, Axes, Figure};
+use biornn_numerics::npz::write_atomic;
+use biornn_numerics::{Error, Result};
+use biornn_run::RunDir;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// `writeln!` into a `String`, which cannot fail.
+macro_rules! tableln {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Quantile of per-network updates to criterion, networks that never got there counting as slower
+/// than any that did; `None` when the quantile falls among those.
+pub fn quantile_reached(values: &[Option<f64>], q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().map(|x| x.unwrap_or(f64::INFINITY)).collect();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return None;
+    }
+    let pos = q * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let x = v[lo] + (v[hi] - v[lo]) * (pos - lo as f64);
+    x.is_finite().then_some(x)
+}
+
+/// The directories in `p`, sorted.
+fn subdirs(p: &Path) -> Result<Vec<PathBuf>> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+        .map_err(|e| Error::new(format!("{}: {e}", p.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Write `fig` as PATH.svg and PATH.png; returns the PNG's path.
+fn write_figure(fig: &Figure, path: &Path) -> Result<PathBuf> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::new(format!("{}: {e}", parent.display())))?;
+    }
+    write_atomic(&path.with_extension("svg"), fig.to_svg().as_bytes())?;
+    write_atomic(&path.with_extension("png"), &fig.to_png(2.0))?;
+    Ok(path.with_extension("png"))
+}
+
+/// A column of a run's per-round history against another, as numbers (rows that do not parse,
+/// such as a run's first evaluation without a training loss, still count; rows whose two cells
+/// do not parse are skipped).
+fn history_columns(run: &Path, x: usize, y: usize) -> (Vec<f64>, Vec<f64>) {
+    RunDir::open(run)
+        .map(|r| r.read_metrics())
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            Some((
+                c.get(x)?.parse::<f64>().ok()?,
+                c.get(y)?.parse::<f64>().ok()?,
+            ))
+        })
+        .unzip()
+}
+
+/// A run's `summary.json`, `None` while it has not finished.
+fn read_summary(run: &Path) -> Result<Option<serde_json::Value>> {
+    let Some(text) = RunDir::open(run)?.read_summary() else {
+        return Ok(None);
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::new(format!("{}: {e}", run.display())))
+}
+
+/// Summarise long-term runs laid out as `DIR/TASK/METHOD` (each a run directory): a markdown
+/// table of updates to criterion per task and method, and, with `figure`, a grid of plots of the
+/// fraction of networks at criterion (one colour per method across panels) written as PATH.png
+/// and PATH.svg. Returns the table and the PNG's path.
+pub fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Option<PathBuf>)> {
+    let mut out = String::new();
+    let mut figure_path = None;
+    let read_dir = subdirs;
+    let fmt = |x: Option<f64>| x.map_or("not reached".to_string(), |v| format!("{v:.0}"));
+    tableln!(out, "| task | method | networks | at 0.99 | updates to 0.99, median [IQR] | trimmed mean 0.99 after | training s |");
+    tableln!(out, "|---|---|---|---|---|---|---|");
+    let tasks = read_dir(dir)?;
+    let mut panels = vec![];
+    for task_dir in &tasks {
+        let task = task_dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let mut curves = vec![];
+        for m_dir in read_dir(task_dir)? {
+            let Some(s) = read_summary(&m_dir)? else {
+                continue;
+            };
+            let per: Vec<Option<f64>> = s["network_updates_to_criterion"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_f64()).collect())
+                .unwrap_or_default();
+            let reached = per.iter().filter(|v| v.is_some()).count();
+            let group = if s["reached"].as_bool() == Some(true) {
+                format!("{} updates", s["updates"])
+            } else {
+                format!("not within {} updates", s["updates"])
+            };
+            tableln!(
+                out,
+                "| {task} | {} | {} | {reached} | {} [{}, {}] | {group} | {:.0} |",
+                s["method"].as_str().unwrap_or("?"),
+                per.len(),
+                fmt(quantile_reached(&per, 0.5)),
+                fmt(quantile_reached(&per, 0.25)),
+                fmt(quantile_reached(&per, 0.75)),
+                s["train_seconds"].as_f64().unwrap_or(f64::NAN)
+            );
+            let (xs, ys) = history_columns(&m_dir, 1, 4);
+            curves.push((s["method"].as_str().unwrap_or("?").to_string(), xs, ys));
+        }
+        panels.push((task, curves));
+    }
+    if let Some(path) = figure {
+        // one colour per method across all panels, three panels to a row
+        let mut methods: Vec<&str> = panels
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|c| c.0.as_str()))
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        let colour = |name: &str| palette(methods.iter().position(|m| *m == name).unwrap_or(0));
+        const PER_ROW: usize = 3;
+        let cols = panels.len().clamp(1, PER_ROW);
+        let rows = panels.len().div_ceil(PER_ROW).max(1);
+        let mut fig = Figure::new(40.0 + 330.0 * cols as f64, 320.0 * rows as f64);
+        for (k, (task, curves)) in panels.iter().enumerate() {
+            let xmax = curves
+                .iter()
+                .flat_map(|c| c.1.iter().copied())
+                .fold(1.0f64, f64::max);
+            let ax = Axes::new(
+                (
+                    60.0 + 330.0 * (k % PER_ROW) as f64,
+                    30.0 + 320.0 * (k / PER_ROW) as f64,
+                    250.0,
+                    230.0,
+                ),
+                (0.0, xmax),
+                (0.0, 1.0),
+            );
+            ax.frame(&mut fig, task, "updates", "fraction of networks at 0.99");
+            let mut entries = vec![];
+            for (name, xs, ys) in curves {
+                ax.line(&mut fig, xs, ys, colour(name), 1.5);
+                entries.push((name.clone(), colour(name)));
+            }
+            legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+        }
+        figure_path = Some(write_figure(&fig, path)?);
+    }
+    Ok((out, figure_path))
+}
+
+/// Summarise rule-reversal runs laid out as `DIR/SETTING`: a markdown table of the accuracy
+/// reached per setting and, with `figure`, a plot of accuracy against updates. Returns the table
+/// and the PNG's path.
+pub fn reversal_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Option<PathBuf>)> {
+    let mut out = String::new();
+    let mut figure_path = None;
+    tableln!(out, "| setting | networks | updates | accuracy at the end, mean | median [IQR] | mean over the last 10% of rounds | training s |");
+    tableln!(out, "|---|---|---|---|---|---|---|");
+    let mut curves = vec![];
+    for d in subdirs(dir)? {
+        let Some(s) = read_summary(&d)? else {
+            continue;
+        };
+        let acc: Vec<Option<f64>> = s["final_perf"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_f64()).collect())
+            .unwrap_or_default();
+        let vals: Vec<f64> = acc.iter().flatten().copied().collect();
+        let q = |x: f64| quantile_reached(&acc, x).unwrap_or(f64::NAN);
+        let name = s["setting"].as_str().unwrap_or("?").to_string();
+        let (xs, ys) = history_columns(&d, 1, 3);
+        // single evaluations are noisy (40 sequences): the mean over the last tenth of the rounds
+        let tail = &ys[ys.len() - ys.len().div_ceil(10)..];
+        tableln!(
+            out,
+            "| {name} | {} | {} | {:.3} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.0} |",
+            vals.len(),
+            s["updates"],
+            vals.iter().sum::<f64>() / vals.len().max(1) as f64,
+            q(0.5),
+            q(0.25),
+            q(0.75),
+            tail.iter().sum::<f64>() / tail.len().max(1) as f64,
+            s["train_seconds"].as_f64().unwrap_or(f64::NAN)
+        );
+        curves.push((name, xs, ys));
+    }
+    if let Some(path) = figure {
+        let mut fig = Figure::new(420.0, 330.0);
+        let xmax = curves
+            .iter()
+            .flat_map(|c| c.1.iter().copied())
+            .fold(1.0f64, f64::max);
+        let ax = Axes::new((60.0, 30.0, 330.0, 240.0), (0.0, xmax), (0.4, 1.0));
+        ax.frame(
+            &mut fig,
+            "rule reversal",
+            "updates",
+            "mean accuracy (plain network)",
+        );
+        let mut entries = vec![];
+        for (i, (name, xs, ys)) in curves.iter().enumerate() {
+            ax.line(&mut fig, xs, ys, palette(i), 1.2);
+            entries.push((name.clone(), palette(i)));
+        }
+        legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+        figure_path = Some(write_figure(&fig, path)?);
+    }
+    Ok((out, figure_path))
+}

@@ -1,0 +1,133 @@
+//! What the long-term and rule-reversal trainers share: K networks trained in rounds, their state
+//! as named arrays, a schedule of method stages, and their history read back from `metrics.csv`.
+
+use crate::checkpoint::{load_training_state, save_training_state};
+use crate::longterm::NetState;
+use biornn_core::{Arrays, Phase, Schedule};
+use biornn_numerics::Result;
+
+/// Method stages of `per_stage` rounds each, `count` of them, then plain training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    pub per_stage: usize,
+    pub count: usize,
+}
+
+impl Stages {
+    /// `count` stages sharing `stage_rounds` rounds (floor(stage_rounds / count) each).
+    pub fn new(count: usize, stage_rounds: usize) -> Stages {
+        Stages {
+            per_stage: if count == 0 { 0 } else { stage_rounds / count },
+            count,
+        }
+    }
+
+    /// The stage of round `round` (0-based), `None` for plain training.
+    pub fn at_round(&self, round: usize) -> Option<usize> {
+        (self.per_stage > 0)
+            .then(|| round / self.per_stage)
+            .filter(|e| *e < self.count)
+    }
+}
+
+impl Schedule for Stages {
+    fn at(&self, step: u64) -> Phase {
+        Phase {
+            stage: self.at_round(step as usize),
+            lr_factor: 1.0,
+            lr_scale: 1.0,
+        }
+    }
+}
+
+/// `plain` for plain training, else the stage's index.
+pub fn stage_name(stage: Option<usize>) -> String {
+    stage.map_or("plain".to_string(), |e| e.to_string())
+}
+
+/// Every network's raw parameters and optimiser state, under `net<k>/`.
+pub(crate) fn save_nets(nets: &[NetState], out: &mut Arrays) {
+    for (k, s) in nets.iter().enumerate() {
+        save_training_state(&format!("net{k}/"), &s.net, &s.opt, out);
+    }
+}
+
+pub(crate) fn load_nets(nets: &mut [NetState], arrays: &Arrays) -> Result<()> {
+    for (k, s) in nets.iter_mut().enumerate() {
+        load_training_state(&format!("net{k}/"), &mut s.net, &mut s.opt, arrays)?;
+    }
+    Ok(())
+}
+
+/// Every network's weights as users see them, under `net<k>/` (PsychRNN names).
+pub(crate) fn export_nets(nets: &[NetState], out: &mut Arrays) {
+    for (k, s) in nets.iter().enumerate() {
+        let mut m = Arrays::new();
+        biornn_core::Network::export(&s.net, &mut m);
+        out.extend(m.into_iter().map(|(name, a)| (format!("net{k}/{name}"), a)));
+    }
+}
+
+pub(crate) fn nets_finite(nets: &[NetState]) -> bool {
+    nets.iter()
+        .all(|s| s.net.params.all_finite() && s.opt.m.all_finite() && s.opt.v.all_finite())
+}
+
+/// Per-network rounds to criterion as an array (-1: not yet).
+pub(crate) fn put_rounds(out: &mut Arrays, key: &str, rounds: &[Option<usize>]) {
+    let v: Vec<f64> = rounds
+        .iter()
+        .map(|r| r.map_or(-1.0, |r| r as f64))
+        .collect();
+    biornn_core::arrays::put_f64(out, key, &[v.len()], &v);
+}
+
+pub(crate) fn take_rounds(arrays: &Arrays, key: &str, n: usize) -> Result<Vec<Option<usize>>> {
+    Ok(biornn_core::arrays::take_f64(arrays, key, &[n])?
+        .into_iter()
+        .map(|r| (r >= 0.0).then_some(r as usize))
+        .collect())
+}
+
+/// The rows of a rounds run's `metrics.csv` after round 0: (stage, the three numeric columns
+/// after it, train_loss), parsed from their text.
+pub fn read_history(metrics: &str) -> Vec<(Option<usize>, [f64; 3], f64)> {
+    metrics
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            let num = |i: usize| c.get(i).and_then(|v| v.parse::<f64>().ok());
+            Some((
+                c.get(2)?.parse::<usize>().ok(),
+                [num(3)?, num(4)?, num(5)?],
+                num(6)?,
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_take_their_share_of_rounds_then_plain() {
+        let s = Stages::new(3, 7);
+        let got: Vec<Option<usize>> = (0..8).map(|r| s.at_round(r)).collect();
+        assert_eq!(
+            got,
+            [
+                Some(0),
+                Some(0),
+                Some(1),
+                Some(1),
+                Some(2),
+                Some(2),
+                None,
+                None
+            ]
+        );
+        assert_eq!(Stages::new(0, 10).at_round(0), None);
+    }
+}
