@@ -24,6 +24,8 @@ for task in $tasks; do
   for method in $methods; do
     dir="$out/$task/$method"
     if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
+    # a setting killed part-way continues from its newest checkpoint
+    if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi
     $bin longterm "$task" --method "$method" --networks "$networks" --max-rounds "$max_rounds" --quiet --out "$dir"
   done
 done

@@ -27,6 +27,8 @@ bin=./target/release/biornn
 for setting in $settings; do
   dir="$out/$setting"
   if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
+  # a setting killed part-way continues from its newest checkpoint
+  if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi
   method=${setting%+trial}
   extra=()
   if [[ "$setting" == *+trial ]]; then extra=(--trial-skip); fi

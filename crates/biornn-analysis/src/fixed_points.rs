@@ -73,7 +73,7 @@ impl FixedPointOptions {
             return Err(Error::invalid("lr_init", self.lr_init, "allowed: > 0"));
         }
         if let Some(s) = self.outlier_distance_scale {
-            if !(s > 0.0) {
+            if s.is_nan() || s <= 0.0 {
                 return Err(Error::invalid("outlier_distance_scale", s, "allowed: > 0"));
             }
         }
@@ -196,7 +196,7 @@ pub fn find_fixed_points(
 ) -> Result<FixedPointResult> {
     opts.validate()?;
     let n = dynamics.dim();
-    if inits.is_empty() || inits.len() % n != 0 {
+    if inits.is_empty() || !inits.len().is_multiple_of(n) {
         return Err(Error::invalid(
             "inits",
             inits.len(),

@@ -179,6 +179,9 @@ pub struct Analysis {
     pub timings: Vec<(String, f64)>,
 }
 
+/// Per-task performance of a network on a number of trials per task.
+pub type ScoreFn<'a> = &'a (dyn Fn(&Ctrnn<f32>, usize) -> Result<Vec<f64>> + Sync);
+
 /// What is analysed: a trained CTRNN, the tasks it was trained on, and how its run scores a
 /// network. Analysis reads no run files and knows no learning rule: whoever loads the run (the
 /// `biornn-api` facade) hands these over.
@@ -192,7 +195,7 @@ pub struct Subject<'a> {
     pub step: usize,
     /// per-task performance of a network on `trials` trials per task, as the run evaluates it
     /// (the lesion analysis scores silenced copies)
-    pub score: &'a (dyn Fn(&Ctrnn<f32>, usize) -> Result<Vec<f64>> + Sync),
+    pub score: ScoreFn<'a>,
 }
 
 /// Run a batch through the network; recurrent noise from `noise` when given.

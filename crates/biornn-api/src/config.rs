@@ -102,6 +102,8 @@ impl Kind {
 }
 
 /// A config resolved into the settings of the system it builds.
+// made once per run: the size of its largest variant costs nothing worth a box
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Config {
     Bptt(RunConfig),

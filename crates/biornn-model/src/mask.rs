@@ -66,7 +66,7 @@ impl MaskSpec {
                 &format!("allowed: 0 to n_rec - 1 = {}", n_rec - 1),
             )),
             MaskSpec::Sheet { width, radius } => {
-                if *width == 0 || n_rec % width != 0 {
+                if *width == 0 || !n_rec.is_multiple_of(*width) {
                     return Err(Error::invalid(
                         &format!("{field}.width"),
                         width,
@@ -136,7 +136,7 @@ impl MaskSpec {
             MaskSpec::Blocks { sizes, between } => {
                 let mut area = Vec::with_capacity(rows);
                 for (a, s) in sizes.iter().enumerate() {
-                    area.extend(std::iter::repeat(a).take(*s));
+                    area.extend(std::iter::repeat_n(a, *s));
                 }
                 set(&mut m, &mut |i, j| {
                     area[i] == area[j] || rng.bernoulli(*between)

@@ -132,9 +132,14 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 5e-1;
     let e = p * r * r + r + 1.0;
     e * f32::from_bits(((k as i32 + 127) as u32) << 23)
+}
+
+/// Convert a slice between precisions (f32 weights into an f64 gradient check, and back).
+pub fn convert<A: Real, B: Real>(src: &[A]) -> Vec<B> {
+    src.iter().map(|v| B::from_f64(v.to_f64())).collect()
 }
 
 #[cfg(test)]
@@ -155,9 +160,4 @@ mod tests {
         assert_eq!(exp_f32(0.0), 1.0);
         assert!(exp_f32(-1000.0) < 1e-37 && exp_f32(1000.0).is_finite());
     }
-}
-
-/// Convert a slice between precisions (f32 weights into an f64 gradient check, and back).
-pub fn convert<A: Real, B: Real>(src: &[A]) -> Vec<B> {
-    src.iter().map(|v| B::from_f64(v.to_f64())).collect()
 }

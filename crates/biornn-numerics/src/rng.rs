@@ -65,7 +65,7 @@ pub struct RngStream {
     inner: ChaCha8Rng,
 }
 
-const ZIG_R: f64 = 3.654_152_885_361_008_8;
+const ZIG_R: f64 = 3.654_152_885_361_009;
 const ZIG_V: f64 = 0.004_928_673_233_99;
 
 /// Layer edges x_i and densities f(x_i) = exp(-x_i^2 / 2) of the 256-layer normal ziggurat.

@@ -273,6 +273,8 @@ impl Figure {
     }
 
     /// Text with its baseline at y; `vertical` turns it to read upwards.
+    // a text's position, content and style are all its own: a struct would only rename them
+    #[allow(clippy::too_many_arguments)]
     pub fn text(
         &mut self,
         x: f64,
@@ -607,7 +609,7 @@ pub fn base64(data: &[u8]) -> String {
 
 /// Round tick positions covering [lo, hi], about `n` of them.
 pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || hi <= lo {
         return vec![lo];
     }
     // the finest 1-2-5 step that gives at most n + 1 ticks

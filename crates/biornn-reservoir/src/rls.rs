@@ -92,7 +92,7 @@ impl Rule<Reservoir> for Rls {
             .zip(&self.target)
             .map(|(z, f)| step.weight as f64 * ((z - f) as f64).powi(2))
             .sum();
-        if step.weight == 0.0 || self.steps % self.every as u64 != 0 {
+        if step.weight == 0.0 || !self.steps.is_multiple_of(self.every as u64) {
             return Ok(loss);
         }
         for i in 0..n {

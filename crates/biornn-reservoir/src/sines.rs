@@ -58,7 +58,7 @@ impl Environment for Sines {
         self.t += 1;
         Step {
             weight: 1.0,
-            last: self.t % self.period_steps as u64 == 0,
+            last: self.t.is_multiple_of(self.period_steps as u64),
         }
     }
 }

@@ -377,7 +377,7 @@ mod tests {
         std::fs::write(a.checkpoint_path(15), b"junk").unwrap();
         let (v, p) = a.newest_good(|p| read_checked(p).map(|_| 1)).unwrap();
         assert_eq!((v, p), (1, a.checkpoint_path(10)));
-        let e = b.newest_good(|p| read_checked(p)).unwrap_err().to_string();
+        let e = b.newest_good(read_checked).unwrap_err().to_string();
         assert!(e.contains("no readable checkpoint"), "{e}");
         std::fs::remove_dir_all(&base).ok();
     }

@@ -204,7 +204,8 @@ pub fn drive(
     let mut last: Evaluation;
     loop {
         let finishing = state.step >= opts.max_steps;
-        let due = (state.step % opts.eval_every == 0 && (state.step > 0 || opts.eval_at_start))
+        let due = (state.step.is_multiple_of(opts.eval_every)
+            && (state.step > 0 || opts.eval_at_start))
             || finishing;
         if due && replay_eval_at == Some(state.step) {
             last = learner.evaluate(state.step as u64, None)?;
@@ -233,7 +234,7 @@ pub fn drive(
             state.loss_count = 0;
             state.evals += 1;
             // The first checkpoint comes at once, so a full disk is reported at the start.
-            if state.evals % opts.checkpoint_every == 0 || state.evals == 1 {
+            if state.evals.is_multiple_of(opts.checkpoint_every) || state.evals == 1 {
                 let mut saved = state;
                 saved.wall_s = w;
                 run.save_checkpoint(

@@ -17,7 +17,7 @@ impl Stages {
     /// `count` stages sharing `stage_rounds` rounds (floor(stage_rounds / count) each).
     pub fn new(count: usize, stage_rounds: usize) -> Stages {
         Stages {
-            per_stage: if count == 0 { 0 } else { stage_rounds / count },
+            per_stage: stage_rounds.checked_div(count).unwrap_or(0),
             count,
         }
     }

@@ -36,6 +36,7 @@ pub fn create_run_dir(base: &Path, name: &str) -> Result<PathBuf> {
     Ok(RunDir::create_unique(base, name)?.path().to_path_buf())
 }
 
+#[derive(Default)]
 pub struct TrainOptions {
     /// show a progress bar (only drawn when stderr is a terminal)
     pub progress: bool,
@@ -43,16 +44,6 @@ pub struct TrainOptions {
     pub verbose: bool,
     /// testing hook: the loss at this step is replaced by NaN once, to exercise the divergence guard
     pub inject_nan_at_step: Option<usize>,
-}
-
-impl Default for TrainOptions {
-    fn default() -> Self {
-        TrainOptions {
-            progress: false,
-            verbose: false,
-            inject_nan_at_step: None,
-        }
-    }
 }
 
 /// One CTRNN trained by BPTT on the tasks of a config.
