@@ -9,6 +9,7 @@
 pub mod dynamics;
 pub mod fixed_points;
 pub mod linearise;
+pub mod network;
 
 pub use dynamics::{AffineMap, CtrnnDynamics, Dynamics};
 pub use fixed_points::{

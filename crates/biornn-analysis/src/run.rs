@@ -611,7 +611,7 @@ pub fn write_results(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
     if let Some(fp) = &a.fixed_points {
         let r = &fp.result;
         let p = r.points.len();
-        let n = fp.input.len().max(1);
+        let n = fp.input.len();
         let dim = r
             .points
             .first()

@@ -1,8 +1,11 @@
 //! Looking at tasks and trained runs: the task list, a batch of trials written to `.npz`, the
 //! per-task performance of a run, and its analysis and report.
 
+use crate::config::Kind;
+use biornn_analysis::network::FreeRun;
 use biornn_analysis::run::Subject;
 use biornn_analysis::{Analysis, AnalysisOptions, Part};
+use biornn_core::Stateful;
 use biornn_numerics::npz::{write_npz, NpyArray};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_report::NamedFigure;
@@ -210,7 +213,56 @@ pub fn analyze(
             .push((format!("units {}", text.replace(',', " ")), units));
     }
     opts.fixed_points.validate()?;
-    let loaded = load_weights(&dir)?;
+    let kind = match dir.read_config() {
+        Some(text) => Kind::of_toml(&text).map_err(|e| e.context(dir.config_path().display()))?,
+        None => Kind::CtrnnBptt,
+    };
+    let analysis = match kind {
+        Kind::CtrnnBptt => analyze_ctrnn(&dir, &opts)?,
+        Kind::ReservoirRls => analyze_reservoir(&dir, &opts)?,
+        Kind::LongTerm | Kind::Reversal => {
+            return Err(Error::invalid(
+                "RUN",
+                run.display(),
+                "allowed: a run of one network (a long-term or rule-reversal run holds K networks, under net<k>/ in its model.npz; analysing them is not built yet)",
+            ))
+        }
+    };
+    let log = biornn_report::RunLog::read(run);
+    let out = dir.analysis_dir();
+    let mut written = biornn_analysis::write_results(&analysis, &out)?;
+    let figs = biornn_report::all_figures(&analysis, &log);
+    written.extend(biornn_report::write_figures(&figs, &out)?);
+    Ok((analysis, figs, written.len(), out))
+}
+
+/// A reservoir run, through the core traits alone: the trained network run freely (no input) for
+/// one period of its target from 8 random states, and the fixed points of its map.
+fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_reservoir::ForceRunConfig::from_toml(&text)?;
+    let mut learner = cfg.learner()?;
+    let path = dir.weights_file()?;
+    let arrays = biornn_run::checkpoint::read_checked(&path)?;
+    learner.load_state("", &arrays)?;
+    let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
+    let n = learner.net.n;
+    let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
+    let starts: Vec<f64> = (0..8 * n)
+        .map(|_| rng.normal() * cfg.network.init_std.max(0.1))
+        .collect();
+    let run = FreeRun {
+        input: &[],
+        starts: &starts,
+        steps: cfg.task.period_steps,
+        label: "free run",
+    };
+    biornn_analysis::network::analyze_network(dir.path(), &learner.net, step, &run, opts)
+}
+
+/// A CTRNN trained on the Yang battery: every analysis, on the run's tasks.
+fn analyze_ctrnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
+    let loaded = load_weights(dir)?;
     let cfg = &loaded.config;
     let score = |net: &biornn_model::Ctrnn<f32>, trials: usize| -> Result<Vec<f64>> {
         let scores = eval::evaluate(net, cfg, trials, &mut Engine::default())?;
@@ -223,13 +275,7 @@ pub fn analyze(
         step: loaded.step,
         score: &score,
     };
-    let analysis = biornn_analysis::analyze(run, &subject, &opts)?;
-    let log = biornn_report::RunLog::read(run);
-    let out = dir.analysis_dir();
-    let mut written = biornn_analysis::write_results(&analysis, &out)?;
-    let figs = biornn_report::all_figures(&analysis, &log);
-    written.extend(biornn_report::write_figures(&figs, &out)?);
-    Ok((analysis, figs, written.len(), out))
+    biornn_analysis::analyze(dir.path(), &subject, opts)
 }
 
 /// [`analyze`], then `RUN/report.html`, one self-contained page. Returns the analysis and the

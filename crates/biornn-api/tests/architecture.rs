@@ -67,7 +67,7 @@ fn layers_depend_downward_only() {
         ("tasks", &["numerics"][..]),
         ("model", &["numerics", "core"][..]),
         ("run", &["numerics", "core"][..]),
-        ("reservoir", &["numerics", "core"][..]),
+        ("reservoir", &["numerics", "core", "model"][..]),
         ("train", &["numerics", "core", "run", "tasks", "model"][..]),
         ("analysis", &["numerics", "core", "tasks", "model"][..]),
         ("report", &["numerics", "run", "analysis"][..]),

@@ -121,7 +121,7 @@ where
 impl<N, R, E> Stateful for Online<N, R, E>
 where
     N: Stepping,
-    R: Rule<N>,
+    R: Rule<N, E>,
     E: Environment,
 {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
@@ -140,7 +140,7 @@ where
 impl<N, R, E> Learner for Online<N, R, E>
 where
     N: Stepping + Clone,
-    R: Rule<N>,
+    R: Rule<N, E>,
     E: Environment + Clone,
 {
     fn columns(&self) -> Vec<String> {
@@ -149,8 +149,8 @@ where
             .to_vec()
     }
 
-    fn update(&mut self, step: u64, _phase: &Phase) -> Result<f64> {
-        self.rule.update(&mut self.net, &mut self.env, step)
+    fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+        self.rule.update(&mut self.net, &mut self.env, step, phase)
     }
 
     fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {

@@ -5,6 +5,8 @@
 use crate::config::ReservoirConfig;
 use biornn_core::arrays::{put_f32, take_f32};
 use biornn_core::{Arrays, Dynamics, Network, Stateful, Stepping, Tensor, TensorMut};
+use biornn_model::dynamics::CtrnnDynamics;
+use biornn_model::{Activation, StateConvention};
 use biornn_numerics::{Result, Streams};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,76 +209,39 @@ impl Network for Reservoir {
         put_f32(out, "alpha", &[], &[self.alpha]);
     }
     fn dynamics(&self, input: &[f64]) -> Box<dyn Dynamics + '_> {
-        Box::new(ReservoirDynamics::new(self, input))
+        Box::new(reservoir_dynamics(self, input))
     }
 }
 
-/// The reservoir with its readout fed back, at a constant input:
-/// F(x) = (1 - a) x + a (M tanh(x) + c), M = W + W_fb W_out, c = W_in u;
-/// J = (1 - a) I + a M diag(1 - tanh(x)^2).
-pub struct ReservoirDynamics {
-    n: usize,
-    alpha: f64,
-    m: Vec<f64>,
-    drive: Vec<f64>,
-}
-
-impl ReservoirDynamics {
-    pub fn new(net: &Reservoir, input: &[f64]) -> Self {
-        let (n, ni, no) = (net.n, net.n_in, net.n_out);
-        let mut m: Vec<f64> = net.w_rec.iter().map(|w| *w as f64).collect();
-        for i in 0..n {
+/// The reservoir with its readout fed back, at a constant input u, is a rate network in the
+/// current convention: F(x) = (1 - a) x + a (M tanh(x) + c) with M = W + W_fb W_out and
+/// c = W_in u, so its one-step map is the CTRNN's (`CtrnnDynamics`), with the CTRNN's batched,
+/// matrix-product Jacobian products. Its step is dt / tau, in units of tau.
+pub fn reservoir_dynamics(net: &Reservoir, input: &[f64]) -> CtrnnDynamics {
+    let (n, ni, no) = (net.n, net.n_in, net.n_out);
+    let mut m: Vec<f64> = net.w_rec.iter().map(|w| *w as f64).collect();
+    for i in 0..n {
+        for k in 0..no {
+            let fb = net.w_fb[i * no + k] as f64;
             for j in 0..n {
-                m[i * n + j] += (0..no)
-                    .map(|k| net.w_fb[i * no + k] as f64 * net.w_out[k * n + j] as f64)
-                    .sum::<f64>();
+                m[i * n + j] += fb * net.w_out[k * n + j] as f64;
             }
         }
-        let drive = (0..n)
-            .map(|i| {
-                (0..ni)
-                    .map(|k| net.w_in[i * ni + k] as f64 * input[k])
-                    .sum()
-            })
-            .collect();
-        ReservoirDynamics {
-            n,
-            alpha: net.alpha as f64,
-            m,
-            drive,
-        }
     }
-}
-
-impl Dynamics for ReservoirDynamics {
-    fn dim(&self) -> usize {
-        self.n
-    }
-    fn dt(&self) -> f64 {
-        // in units of the time constant: a = dt / tau
-        self.alpha
-    }
-    fn step(&self, x: &[f64], out: &mut [f64]) {
-        let n = self.n;
-        let r: Vec<f64> = x.iter().map(|v| v.tanh()).collect();
-        for i in 0..n {
-            let d: f64 = self.m[i * n..(i + 1) * n]
-                .iter()
-                .zip(&r)
-                .map(|(a, b)| a * b)
-                .sum();
-            out[i] = (1.0 - self.alpha) * x[i] + self.alpha * (d + self.drive[i]);
-        }
-    }
-    fn jacobian(&self, x: &[f64], out: &mut [f64]) {
-        let n = self.n;
-        for i in 0..n {
-            for j in 0..n {
-                let s = 1.0 - x[j].tanh().powi(2);
-                out[i * n + j] = self.alpha * self.m[i * n + j] * s
-                    + if i == j { 1.0 - self.alpha } else { 0.0 };
-            }
-        }
+    let drive = (0..n)
+        .map(|i| {
+            (0..ni)
+                .map(|k| net.w_in[i * ni + k] as f64 * input[k])
+                .sum()
+        })
+        .collect();
+    CtrnnDynamics {
+        activation: Activation::Tanh,
+        convention: StateConvention::Current,
+        alpha: vec![net.alpha as f64; n],
+        w_rec: m,
+        drive,
+        dt: net.alpha as f64,
     }
 }
 
@@ -284,5 +249,49 @@ impl Dynamics for ReservoirDynamics {
 impl Reservoir {
     pub(crate) fn rates_and_readout_for_test(&mut self) {
         self.rates_and_readout();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ReservoirConfig;
+
+    /// The map analysis sees is the step the network takes (with its feedback), and its Jacobian
+    /// products agree with finite differences of it.
+    #[test]
+    fn the_one_step_map_is_the_networks_step() {
+        let cfg = ReservoirConfig {
+            n_rec: 12,
+            ..Default::default()
+        };
+        let mut net = Reservoir::new(&cfg, 2, 1, &Streams::new(4)).unwrap();
+        let mut rng = Streams::new(5).stream("w", 0);
+        net.w_out
+            .iter_mut()
+            .for_each(|w| *w = 0.3 * rng.normal() as f32);
+        net.parameters_changed();
+        let u = [0.5f32, -1.0];
+        let x0 = net.x.clone();
+        let mut z = [0.0f32];
+        net.advance(&u, &mut z);
+        let f = net.dynamics(&[0.5, -1.0]);
+        let mut fx = vec![0.0; 12];
+        f.step(&x0.iter().map(|v| *v as f64).collect::<Vec<_>>(), &mut fx);
+        for (a, b) in fx.iter().zip(&net.x) {
+            assert!((a - *b as f64).abs() < 1e-5, "{a} vs {b}");
+        }
+        let x: Vec<f64> = (0..12).map(|i| 0.1 * i as f64 - 0.5).collect();
+        let v: Vec<f64> = (0..12).map(|i| (i as f64).sin()).collect();
+        let (mut jv, mut plus, mut minus) = (vec![0.0; 12], vec![0.0; 12], vec![0.0; 12]);
+        f.jvp(&x, &v, &mut jv);
+        let h = 1e-6;
+        let shifted = |s: f64| x.iter().zip(&v).map(|(a, b)| a + s * b).collect::<Vec<_>>();
+        f.step(&shifted(h), &mut plus);
+        f.step(&shifted(-h), &mut minus);
+        for i in 0..12 {
+            let fd = (plus[i] - minus[i]) / (2.0 * h);
+            assert!((fd - jv[i]).abs() < 1e-7, "{i}: {fd} vs {}", jv[i]);
+        }
     }
 }

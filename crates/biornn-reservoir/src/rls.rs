@@ -5,7 +5,7 @@
 use crate::config::RlsConfig;
 use crate::network::Reservoir;
 use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
-use biornn_core::{Arrays, Environment, Rule, Stateful, Stepping};
+use biornn_core::{Arrays, Environment, Phase, Rule, Stateful, Stepping};
 use biornn_numerics::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ impl Stateful for Rls {
     }
 }
 
-impl Rule<Reservoir> for Rls {
+impl<E: Environment + ?Sized> Rule<Reservoir, E> for Rls {
     fn kind(&self) -> &'static str {
         "rls"
     }
@@ -65,8 +65,9 @@ impl Rule<Reservoir> for Rls {
     fn update(
         &mut self,
         net: &mut Reservoir,
-        env: &mut dyn Environment,
+        env: &mut E,
         _index: u64,
+        _phase: &Phase,
     ) -> Result<f64> {
         if env.n_in() != net.n_in || env.n_out() != net.n_out {
             return Err(Error::new(format!(
@@ -157,7 +158,12 @@ mod tests {
         };
         // target at t = 1: phase pi/2: sin + sin(pi)/2 + sin(3pi/2)/6 + sin(2pi)/3 = 1 - 1/6
         let f = 1.0 - 1.0 / 6.0;
-        let loss = l.rule.update(&mut l.net, &mut env, 0).unwrap();
+        let phase = Phase {
+            stage: None,
+            lr_factor: 1.0,
+            lr_scale: 1.0,
+        };
+        let loss = l.rule.update(&mut l.net, &mut env, 0, &phase).unwrap();
         let x = 0.9f64 * 0.5; // (1 - a) x with no drive
         assert!((l.net.x[0] as f64 - x).abs() < 1e-7);
         let r = l.net.r[0] as f64;

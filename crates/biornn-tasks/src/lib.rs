@@ -7,6 +7,7 @@
 //! [`reversal`] its cross-trial rule-reversal task.
 
 pub mod batch;
+pub mod battery;
 pub mod config;
 pub mod reversal;
 pub mod temporalskip;
@@ -16,6 +17,7 @@ pub mod yang;
 pub use batch::{
     generate, generate_groups, generate_into, generate_trials, BatchSpec, TaskBatch, Timing,
 };
+pub use battery::{BatchSource, Battery};
 pub use config::TaskConfig;
 pub use trial::Trial;
 

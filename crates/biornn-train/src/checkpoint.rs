@@ -38,6 +38,37 @@ pub fn save(path: &Path, net: &Ctrnn<f32>, cfg: &RunConfig, step: usize) -> Resu
     write_sealed(path, to_arrays(net, cfg, step))
 }
 
+/// The raw parameters (`<prefix>raw_<name>`): what the optimiser steps, before masks and signs.
+pub fn save_raw(prefix: &str, net: &Ctrnn<f32>, m: &mut BTreeMap<String, NpyArray>) {
+    let shapes = net.param_shapes();
+    for (k, name) in PARAM_NAMES.iter().enumerate() {
+        m.insert(
+            format!("{prefix}raw_{name}"),
+            NpyArray::f32(&shapes[k], net.params.tensors()[k].clone()),
+        );
+    }
+}
+
+/// Read back what [`save_raw`] wrote into `net` (constraints re-applied).
+pub fn load_raw(
+    prefix: &str,
+    net: &mut Ctrnn<f32>,
+    arrays: &BTreeMap<String, NpyArray>,
+) -> Result<()> {
+    let shapes = net.param_shapes();
+    let mut raw = net.params.clone();
+    for (k, name) in PARAM_NAMES.iter().enumerate() {
+        *raw.tensors_mut()[k] =
+            take_real::<f32>(arrays, &format!("{prefix}raw_{name}"), &shapes[k])?;
+    }
+    if !raw.all_finite() {
+        return Err(Error::new("raw weights contain NaN or infinity"));
+    }
+    net.params = raw;
+    net.refresh();
+    Ok(())
+}
+
 /// What a resumed run needs beyond the weights: the raw parameters (`raw_<name>`) and the
 /// optimiser's moments (`opt_m_<name>`, `opt_v_<name>`, `opt_t`).
 pub fn save_training_state(
@@ -46,48 +77,19 @@ pub fn save_training_state(
     opt: &Optimizer<f32>,
     m: &mut BTreeMap<String, NpyArray>,
 ) {
-    let shapes = net.param_shapes();
-    for (k, name) in PARAM_NAMES.iter().enumerate() {
-        m.insert(
-            format!("{prefix}raw_{name}"),
-            NpyArray::f32(&shapes[k], net.params.tensors()[k].clone()),
-        );
-        m.insert(
-            format!("{prefix}opt_m_{name}"),
-            NpyArray::f32(&shapes[k], opt.m.tensors()[k].clone()),
-        );
-        m.insert(
-            format!("{prefix}opt_v_{name}"),
-            NpyArray::f32(&shapes[k], opt.v.tensors()[k].clone()),
-        );
-    }
-    biornn_core::arrays::put_u64(m, &format!("{prefix}opt_t"), opt.t);
+    save_raw(prefix, net, m);
+    opt.save(prefix, &net.param_shapes(), m);
 }
 
-/// Read back what [`save_training_state`] wrote: the raw parameters into `net` (constraints
-/// re-applied) and the optimiser's moments into `opt`.
+/// Read back what [`save_training_state`] wrote.
 pub fn load_training_state(
     prefix: &str,
     net: &mut Ctrnn<f32>,
     opt: &mut Optimizer<f32>,
     arrays: &BTreeMap<String, NpyArray>,
 ) -> Result<()> {
-    let shapes = net.param_shapes();
-    let mut raw = net.params.clone();
-    for (k, name) in PARAM_NAMES.iter().enumerate() {
-        let take =
-            |what: &str| take_real::<f32>(arrays, &format!("{prefix}{what}{name}"), &shapes[k]);
-        *raw.tensors_mut()[k] = take("raw_")?;
-        *opt.m.tensors_mut()[k] = take("opt_m_")?;
-        *opt.v.tensors_mut()[k] = take("opt_v_")?;
-    }
-    if !raw.all_finite() {
-        return Err(Error::new("raw weights contain NaN or infinity"));
-    }
-    net.params = raw;
-    net.refresh();
-    opt.t = take_real::<f64>(arrays, &format!("{prefix}opt_t"), &[])?[0] as u64;
-    Ok(())
+    opt.load(prefix, &net.param_shapes(), arrays)?;
+    load_raw(prefix, net, arrays)
 }
 
 /// A training checkpoint read back: the network with its raw parameters, the optimiser and counters.

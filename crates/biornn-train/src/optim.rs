@@ -2,9 +2,16 @@
 //! schedule.
 
 use crate::config::{OptimizerKind, TrainConfig};
-use biornn_model::{Ctrnn, Grads, Params};
-use biornn_numerics::Real;
+use biornn_core::arrays::{put_u64, take_u64};
+use biornn_core::Arrays;
+use biornn_model::ctrnn::PARAM_NAMES;
+use biornn_model::{Ctrnn, Grads};
+use biornn_numerics::npz::{take_real, NpyArray};
+use biornn_numerics::{Real, Result};
 
+/// An optimiser over named parameter tensors: it keeps its moments per name and steps whatever
+/// tensors it is handed in that order, so it serves any network (`step_tensors`, `step_network`);
+/// `step` is the CTRNN's shorthand.
 #[derive(Debug, Clone)]
 pub struct Optimizer<T> {
     kind: OptimizerKind,
@@ -12,38 +19,66 @@ pub struct Optimizer<T> {
     beta2: f64,
     eps: f64,
     momentum: f64,
-    /// first moments (Adam) or velocities (SGD)
-    pub m: Params<T>,
-    /// second moments (Adam)
-    pub v: Params<T>,
+    /// the parameters' names and sizes, in the order tensors are handed to a step
+    pub names: Vec<String>,
+    /// first moments (Adam) or velocities (SGD), one per parameter
+    pub m: Vec<Vec<T>>,
+    /// second moments (Adam), one per parameter
+    pub v: Vec<Vec<T>>,
     /// number of updates taken
     pub t: u64,
 }
 
 impl<T: Real> Optimizer<T> {
-    pub fn new(cfg: &TrainConfig, n_in: usize, n_rec: usize, n_out: usize) -> Self {
+    /// For parameters of the given names and sizes.
+    pub fn named(cfg: &TrainConfig, params: &[(&str, usize)]) -> Self {
         Optimizer {
             kind: cfg.optimizer,
             beta1: cfg.adam_beta1,
             beta2: cfg.adam_beta2,
             eps: cfg.adam_eps,
             momentum: cfg.momentum,
-            m: Params::zeros(n_in, n_rec, n_out),
-            v: Params::zeros(n_in, n_rec, n_out),
+            names: params.iter().map(|(n, _)| n.to_string()).collect(),
+            m: params.iter().map(|(_, len)| vec![T::ZERO; *len]).collect(),
+            v: params.iter().map(|(_, len)| vec![T::ZERO; *len]).collect(),
             t: 0,
         }
     }
 
-    /// One update of the raw parameters, then the constraints are re-applied.
-    pub fn step(&mut self, net: &mut Ctrnn<T>, grads: &Grads<T>, lr: f64) {
+    /// For a CTRNN's parameters (`biornn_model::ctrnn::PARAM_NAMES`).
+    pub fn new(cfg: &TrainConfig, n_in: usize, n_rec: usize, n_out: usize) -> Self {
+        let sizes = [
+            n_rec * n_in,
+            n_rec * n_rec,
+            n_out * n_rec,
+            n_rec,
+            n_out,
+            n_rec,
+        ];
+        let params: Vec<(&str, usize)> = PARAM_NAMES.iter().copied().zip(sizes).collect();
+        Self::named(cfg, &params)
+    }
+
+    pub fn all_finite(&self) -> bool {
+        self.m
+            .iter()
+            .chain(&self.v)
+            .all(|t| t.iter().all(|x| x.to_f64().is_finite()))
+    }
+
+    /// One update of `params` (in the order of [`Optimizer::names`]) by `grads`.
+    pub fn step_tensors(&mut self, params: &mut [&mut [T]], grads: &[&[T]], lr: f64) {
+        assert_eq!(params.len(), self.names.len(), "one tensor per parameter");
         self.t += 1;
         let (b1, b2) = (self.beta1, self.beta2);
         let bc1 = 1.0 - b1.powi(self.t as i32);
         let bc2 = 1.0 - b2.powi(self.t as i32);
-        let params = net.params.tensors_mut();
-        let ms = self.m.tensors_mut();
-        let vs = self.v.tensors_mut();
-        for (((p, g), m), v) in params.into_iter().zip(grads.tensors()).zip(ms).zip(vs) {
+        for (((p, g), m), v) in params
+            .iter_mut()
+            .zip(grads)
+            .zip(self.m.iter_mut())
+            .zip(self.v.iter_mut())
+        {
             match self.kind {
                 OptimizerKind::Adam => {
                     let (b1t, b2t) = (T::from_f64(b1), T::from_f64(b2));
@@ -67,7 +102,45 @@ impl<T: Real> Optimizer<T> {
                 }
             }
         }
+    }
+
+    /// One update of a CTRNN's raw parameters, then its constraints are re-applied.
+    pub fn step(&mut self, net: &mut Ctrnn<T>, grads: &Grads<T>, lr: f64) {
+        let mut params: Vec<&mut [T]> = net
+            .params
+            .tensors_mut()
+            .into_iter()
+            .map(|v| v.as_mut_slice())
+            .collect();
+        let grads: Vec<&[T]> = grads.tensors().iter().map(|g| g.as_slice()).collect();
+        self.step_tensors(&mut params, &grads, lr);
         net.project();
+    }
+
+    /// The moments as named arrays: `<prefix>opt_m_<name>`, `<prefix>opt_v_<name>`, `<prefix>opt_t`,
+    /// each tensor with the shape given for its name.
+    pub fn save(&self, prefix: &str, shapes: &[Vec<usize>], out: &mut Arrays) {
+        for (k, name) in self.names.iter().enumerate() {
+            out.insert(
+                format!("{prefix}opt_m_{name}"),
+                NpyArray::new::<T>(&shapes[k], self.m[k].clone()),
+            );
+            out.insert(
+                format!("{prefix}opt_v_{name}"),
+                NpyArray::new::<T>(&shapes[k], self.v[k].clone()),
+            );
+        }
+        put_u64(out, &format!("{prefix}opt_t"), self.t);
+    }
+
+    /// Read back what [`Optimizer::save`] wrote.
+    pub fn load(&mut self, prefix: &str, shapes: &[Vec<usize>], arrays: &Arrays) -> Result<()> {
+        for (k, name) in self.names.iter().enumerate() {
+            self.m[k] = take_real::<T>(arrays, &format!("{prefix}opt_m_{name}"), &shapes[k])?;
+            self.v[k] = take_real::<T>(arrays, &format!("{prefix}opt_v_{name}"), &shapes[k])?;
+        }
+        self.t = take_u64(arrays, &format!("{prefix}opt_t"))?;
+        Ok(())
     }
 }
 

@@ -70,7 +70,7 @@ pub(crate) fn export_nets(nets: &[NetState], out: &mut Arrays) {
 
 pub(crate) fn nets_finite(nets: &[NetState]) -> bool {
     nets.iter()
-        .all(|s| s.net.params.all_finite() && s.opt.m.all_finite() && s.opt.v.all_finite())
+        .all(|s| s.net.params.all_finite() && s.opt.all_finite())
 }
 
 /// Per-network rounds to criterion as an array (-1: not yet).

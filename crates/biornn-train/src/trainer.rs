@@ -1,18 +1,19 @@
-//! BPTT training of a CTRNN on the Yang battery, as a [`Learner`] that the run layer's driver
-//! runs: it samples a task per update, computes the batch's loss and exact gradient, clips and takes
-//! the optimiser's step; evaluation is the per-task performance. The run directory, checkpoints,
+//! BPTT as a learning rule ([`Bptt`], a `biornn_core::Rule` over batches of trials), and a CTRNN
+//! trained by it on the Yang battery as a [`Learner`] that the run layer's driver runs
+//! ([`BpttLearner`]); evaluation is the per-task performance. The run directory, checkpoints,
 //! resume and the divergence guard are the driver's (`biornn_run`).
 
-use crate::checkpoint::{self, load_training_state, save_training_state};
-use crate::config::RunConfig;
+use crate::checkpoint::{self, load_raw, save_raw};
+use crate::config::{RunConfig, TrainConfig};
 use crate::engine::Engine;
 use crate::eval::{evaluate, min_mean, TaskScore};
 use crate::optim::{clip, Optimizer};
-use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful, StepDecay};
+use biornn_core::{Arrays, Evaluation, Learner, Phase, Rule, Stateful, StepDecay};
 use biornn_model::{Ctrnn, Grads};
 use biornn_numerics::{Result, Streams};
 use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
-use biornn_tasks::{generate_into, BatchSpec, Task, TaskBatch};
+use biornn_tasks::yang::YangTask;
+use biornn_tasks::{BatchSource, BatchSpec, Battery, Task};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,23 +47,77 @@ pub struct TrainOptions {
     pub inject_nan_at_step: Option<usize>,
 }
 
-/// One CTRNN trained by BPTT on the tasks of a config.
+/// Backpropagation through time for the CTRNN on batches of trials: the loss and its exact
+/// gradient (`Engine`), clipping, and a step of the optimiser over the named parameters. Its
+/// state is the optimiser's moments.
+pub struct Bptt {
+    train: TrainConfig,
+    opt: Optimizer<f32>,
+    /// the parameters' shapes, for the optimiser's named arrays
+    shapes: Vec<Vec<usize>>,
+    /// recurrent noise, indexed by update
+    noise: Streams,
+    grads: Grads<f32>,
+    engine: Engine<f32>,
+}
+
+impl Bptt {
+    pub fn new(train: &TrainConfig, net: &Ctrnn<f32>, opt: Optimizer<f32>, noise: Streams) -> Self {
+        Bptt {
+            train: train.clone(),
+            opt,
+            shapes: net.param_shapes().to_vec(),
+            noise,
+            grads: Grads::zeros(net.n_in, net.n_rec, net.n_out),
+            engine: Engine::default(),
+        }
+    }
+}
+
+impl Stateful for Bptt {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        self.opt.save(prefix, &self.shapes, out);
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        self.opt.load(prefix, &self.shapes, arrays)
+    }
+}
+
+impl<E: BatchSource + ?Sized> Rule<Ctrnn<f32>, E> for Bptt {
+    fn kind(&self) -> &'static str {
+        "bptt"
+    }
+
+    fn update(
+        &mut self,
+        net: &mut Ctrnn<f32>,
+        env: &mut E,
+        index: u64,
+        phase: &Phase,
+    ) -> Result<f64> {
+        let tc = &self.train;
+        let batch = env.batch(index);
+        let report =
+            self.engine
+                .loss_and_grad(net, batch, tc, Some((&self.noise, index)), &mut self.grads);
+        if !report.total.is_finite() || !self.grads.all_finite() {
+            return Ok(f64::NAN);
+        }
+        clip(&mut self.grads, tc.clip_value, tc.clip_norm);
+        let lr = tc.learning_rate * phase.lr_factor * phase.lr_scale;
+        self.opt.step(net, &self.grads, lr);
+        Ok(report.total)
+    }
+}
+
+/// One CTRNN, the BPTT rule and the config's battery of tasks, as the driver's learner:
+/// evaluation is the per-task performance.
 pub struct BpttLearner {
     cfg: RunConfig,
     net: Ctrnn<f32>,
-    opt: Optimizer<f32>,
-    tasks: Vec<biornn_tasks::yang::YangTask>,
-    weights: Vec<f64>,
-    streams: Streams,
-    train_streams: Streams,
-    noise_streams: Streams,
-    spec: BatchSpec,
-    grads: Grads<f32>,
-    engine: Engine<f32>,
+    rule: Bptt,
+    env: Battery<YangTask>,
     eval_engine: Engine<f32>,
-    batch: TaskBatch,
-    /// the task of the last update (for messages)
-    last_task: usize,
     /// the last evaluation's scores (for the summary)
     scores: Vec<TaskScore>,
 }
@@ -70,28 +125,19 @@ pub struct BpttLearner {
 impl BpttLearner {
     pub fn new(cfg: &RunConfig, net: Ctrnn<f32>, opt: Optimizer<f32>) -> Result<Self> {
         let streams = Streams::new(cfg.seed);
-        let (n_in, n_out) = (cfg.task.n_in(), cfg.task.n_out());
+        let spec = BatchSpec {
+            dt: cfg.task.dt,
+            batch_size: cfg.train.batch_size,
+            timing: cfg.task.timing,
+            input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
+        };
         Ok(BpttLearner {
-            tasks: cfg.task.tasks()?,
-            weights: cfg.task.weights()?,
-            train_streams: streams.child("train", 0),
-            noise_streams: streams.child("noise", 0),
-            streams,
-            spec: BatchSpec {
-                dt: cfg.task.dt,
-                batch_size: cfg.train.batch_size,
-                timing: cfg.task.timing,
-                input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
-            },
-            grads: Grads::zeros(n_in, cfg.model.n_rec, n_out),
-            engine: Engine::default(),
+            env: Battery::new(cfg.task.tasks()?, cfg.task.weights()?, spec, &streams),
+            rule: Bptt::new(&cfg.train, &net, opt, streams.child("noise", 0)),
             eval_engine: Engine::default(),
-            batch: TaskBatch::default(),
-            last_task: 0,
             scores: vec![],
             cfg: cfg.clone(),
             net,
-            opt,
         })
     }
 
@@ -116,10 +162,12 @@ impl BpttLearner {
 
 impl Stateful for BpttLearner {
     fn save_state(&self, _prefix: &str, out: &mut Arrays) {
-        save_training_state("", &self.net, &self.opt, out);
+        save_raw("", &self.net, out);
+        self.rule.save_state("", out);
     }
     fn load_state(&mut self, _prefix: &str, arrays: &Arrays) -> Result<()> {
-        load_training_state("", &mut self.net, &mut self.opt, arrays)
+        self.rule.load_state("", arrays)?;
+        load_raw("", &mut self.net, arrays)
     }
 }
 
@@ -128,39 +176,18 @@ impl Learner for BpttLearner {
         ["trials", "train_loss", "eval_loss"]
             .iter()
             .map(|s| s.to_string())
-            .chain(self.tasks.iter().map(|t| format!("perf_{}", t.name())))
+            .chain(
+                self.env
+                    .tasks()
+                    .iter()
+                    .map(|t| format!("perf_{}", t.name())),
+            )
             .chain(["min_perf", "mean_perf"].iter().map(|s| s.to_string()))
             .collect()
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
-        let tc = &self.cfg.train;
-        let r = self
-            .streams
-            .stream("rule", step)
-            .weighted_index(&self.weights);
-        self.last_task = r;
-        generate_into(
-            &self.tasks[r],
-            &self.spec,
-            &self.train_streams,
-            step,
-            &mut self.batch,
-        );
-        let report = self.engine.loss_and_grad(
-            &self.net,
-            &self.batch,
-            tc,
-            Some((&self.noise_streams, step)),
-            &mut self.grads,
-        );
-        if !report.total.is_finite() || !self.grads.all_finite() {
-            return Ok(f64::NAN);
-        }
-        clip(&mut self.grads, tc.clip_value, tc.clip_norm);
-        let lr = tc.learning_rate * phase.lr_factor * phase.lr_scale;
-        self.opt.step(&mut self.net, &self.grads, lr);
-        Ok(report.total)
+        self.rule.update(&mut self.net, &mut self.env, step, phase)
     }
 
     fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
@@ -187,7 +214,7 @@ impl Learner for BpttLearner {
     }
 
     fn all_finite(&self) -> bool {
-        self.net.params.all_finite() && self.opt.m.all_finite() && self.opt.v.all_finite()
+        self.net.params.all_finite() && self.rule.opt.all_finite()
     }
 
     fn export(&self, step: u64, out: &mut Arrays) {
@@ -195,7 +222,7 @@ impl Learner for BpttLearner {
     }
 
     fn describe(&self, _step: u64) -> String {
-        format!(", task {}", self.tasks[self.last_task].name())
+        self.env.describe()
     }
 }
 
