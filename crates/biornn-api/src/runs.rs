@@ -1,10 +1,10 @@
 //! Building and running what a config describes, in a run directory.
 
 use crate::config::{Config, Kind};
-use biornn_core::{Learner, Stateful, StepDecay};
+use biornn_core::{Learner, StepDecay};
 use biornn_numerics::{Error, Result};
 use biornn_reservoir::ForceRunConfig;
-use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
+use biornn_run::{drive, open_run, Criterion, DriveOptions, RunDir};
 use biornn_train::longterm::{LongTermConfig, LongTermResult, RoundsOptions};
 use biornn_train::reversal::{ReversalConfig, ReversalResult};
 use biornn_train::trainer::{self, TrainOptions};
@@ -102,11 +102,7 @@ pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished>
             let s = trainer::train(c, dir, &train_options(opts))?;
             Ok(bptt_finished(dir, &s))
         }
-        Config::Force(c) => {
-            let run = RunDir::create_fresh(dir)?;
-            run.write_config(&c.to_toml())?;
-            force(c, &run, None, opts)
-        }
+        Config::Force(c) => force(c, dir, false, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, false, opts)?)),
     }
@@ -202,8 +198,7 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
             let text = run.read_config().unwrap_or_default();
             let cfg = ForceRunConfig::from_toml(&text)
                 .map_err(|e| e.context(run.config_path().display()))?;
-            let resumed = biornn_run::resume(&run)?;
-            force(&cfg, &run, Some(resumed), opts)
+            force(&cfg, dir, true, opts)
         }
         Kind::LongTerm | Kind::Reversal => match Config::load(&run.config_path())? {
             Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(&c, dir, true, opts)?)),
@@ -216,21 +211,10 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
     }
 }
 
-/// A reservoir trained online by RLS, through the driver.
-fn force(
-    cfg: &ForceRunConfig,
-    run: &RunDir,
-    resumed: Option<(biornn_core::Arrays, LoopState)>,
-    opts: &RunOptions,
-) -> Result<Finished> {
+/// A reservoir trained online by RLS, through the driver, from the start or resumed.
+fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> Result<Finished> {
     let mut learner = cfg.learner()?;
-    let state = match resumed {
-        Some((arrays, state)) => {
-            learner.load_state("", &arrays)?;
-            Some(state)
-        }
-        None => None,
-    };
+    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
     let t = &cfg.train;
     let drive_opts = DriveOptions {
         max_steps: t.max_steps,
@@ -257,7 +241,7 @@ fn force(
         factor: 1.0,
     };
     let out = drive(
-        run,
+        &run,
         &mut learner as &mut dyn Learner,
         &schedule,
         &drive_opts,

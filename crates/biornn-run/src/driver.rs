@@ -10,6 +10,7 @@ use biornn_core::{Arrays, Evaluation, Learner, Schedule};
 use biornn_numerics::{Error, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::time::Instant;
 
 /// The loop's counters, saved in every checkpoint (`state_*`) so a resumed run continues from them.
@@ -157,6 +158,27 @@ pub fn resume(run: &RunDir) -> Result<(Arrays, LoopState)> {
     let _ = path;
     run.truncate_metrics(state.step)?;
     Ok((arrays, state))
+}
+
+/// The run directory `dir` for `learner`, ready for [`drive`]: with `resume`, the existing run,
+/// with the learner's state and the loop's counters read back from its newest good checkpoint;
+/// otherwise a fresh directory with `config` written first (an unwritable one fails at once).
+pub fn open_run(
+    dir: &Path,
+    resume: bool,
+    config: &str,
+    learner: &mut dyn Learner,
+) -> Result<(RunDir, Option<LoopState>)> {
+    if resume {
+        let run = RunDir::open(dir)?;
+        let (arrays, state) = self::resume(&run)?;
+        learner.load_state("", &arrays)?;
+        Ok((run, Some(state)))
+    } else {
+        let run = RunDir::create_fresh(dir)?;
+        run.write_config(config)?;
+        Ok((run, None))
+    }
 }
 
 /// Train `learner` in `run` until the criterion or the budget. A fresh run (`resumed` `None`)

@@ -19,4 +19,4 @@ pub mod dir;
 pub mod driver;
 
 pub use dir::{weights_file, RunDir};
-pub use driver::{drive, resume, Criterion, DriveOptions, LoopState, Outcome};
+pub use driver::{drive, open_run, resume, Criterion, DriveOptions, LoopState, Outcome};

@@ -29,7 +29,7 @@ use biornn_model::{
     Activation, Ctrnn, DascDerivative, Grads, ModelConfig, Skip, SkipKind, TimePlan, Trajectory,
 };
 use biornn_numerics::{Error, Result, Streams};
-use biornn_run::{drive, Criterion, DriveOptions, RunDir};
+use biornn_run::{drive, open_run, Criterion, DriveOptions};
 use biornn_tasks::temporalskip::{score_counts, ScoreCounts, TsRule, TsTask};
 use biornn_tasks::{generate_into, BatchSpec, TaskBatch, Timing};
 use rayon::prelude::*;
@@ -845,20 +845,9 @@ pub fn train_long_term(
     opts: &RoundsOptions,
 ) -> Result<LongTermResult> {
     cfg.validate()?;
-    let run = if resume {
-        RunDir::open(dir)?
-    } else {
-        RunDir::create_fresh(dir)?
-    };
     let mut learner = LongTermLearner::new(cfg)?;
-    let resumed = if resume {
-        let (arrays, state) = biornn_run::resume(&run)?;
-        learner.load_state("", &arrays)?;
-        Some(state)
-    } else {
-        run.write_config(&toml::to_string(cfg).expect("a config serialises"))?;
-        None
-    };
+    let config = toml::to_string(cfg).expect("a config serialises");
+    let (run, resumed) = open_run(dir, resume, &config, &mut learner)?;
     let drive_opts = rounds_drive_options(
         cfg.max_rounds,
         cfg.checkpoint_every,

@@ -35,7 +35,7 @@ use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::config::Readout;
 use biornn_model::{Ctrnn, DascDerivative, ModelConfig, Skip, TimePlan, Trajectory};
 use biornn_numerics::{Error, Result, Streams};
-use biornn_run::{drive, Criterion, RunDir};
+use biornn_run::{drive, open_run, Criterion};
 use biornn_tasks::reversal::{
     answer, generate_reversal, score, ReversalBatch, ReversalTask, N_INPUT, N_OUTPUT, TRIALS,
 };
@@ -491,20 +491,9 @@ pub fn train_reversal(
     opts: &RoundsOptions,
 ) -> Result<ReversalResult> {
     cfg.validate()?;
-    let run = if resume {
-        RunDir::open(dir)?
-    } else {
-        RunDir::create_fresh(dir)?
-    };
     let mut learner = ReversalLearner::new(cfg)?;
-    let resumed = if resume {
-        let (arrays, state) = biornn_run::resume(&run)?;
-        learner.load_state("", &arrays)?;
-        Some(state)
-    } else {
-        run.write_config(&toml::to_string(cfg).expect("a config serialises"))?;
-        None
-    };
+    let config = toml::to_string(cfg).expect("a config serialises");
+    let (run, resumed) = open_run(dir, resume, &config, &mut learner)?;
     let drive_opts = rounds_drive_options(cfg.rounds, cfg.checkpoint_every, Criterion::Never, opts);
     let schedule = learner.schedule();
     let out = drive(&run, &mut learner, &schedule, &drive_opts, resumed)?;
