@@ -125,12 +125,14 @@ impl Default for Config {
 impl Config {
     /// Parse and check TOML text.
     pub fn from_toml(text: &str) -> Result<Config> {
-        Ok(match Kind::of_toml(text)? {
+        let cfg = match Kind::of_toml(text)? {
             Kind::CtrnnBptt => Config::Bptt(RunConfig::from_toml(text)?),
             Kind::ReservoirRls => Config::Force(ForceRunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
             Kind::Reversal => Config::Reversal(parse(text)?),
-        })
+        };
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     pub fn load(path: &Path) -> Result<Config> {
@@ -285,5 +287,46 @@ mod tests {
             assert_eq!(c.kind(), k);
             assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
         }
+    }
+
+    #[test]
+    fn protocol_configs_round_trip_and_bad_values_are_named() {
+        use biornn_tasks::temporalskip::TsRule;
+        use biornn_train::longterm::Method;
+        let lt = Config::LongTerm(LongTermConfig::reference(
+            TsRule::DlyGo,
+            Method::parse("dasc-t40-s2-b0.5").unwrap(),
+            3,
+        ));
+        let text = lt.to_toml();
+        assert_eq!(Config::from_toml(&text).unwrap(), lt);
+        for (from, to, field) in [
+            ("batch = 20", "batch = 0", "batch"),
+            ("eval_trials = 200", "eval_trials = 0", "eval_trials"),
+            ("dt = 5.0", "dt = 0.0", "dt"),
+            (
+                "updates_per_round = 10",
+                "updates_per_round = 0",
+                "updates_per_round",
+            ),
+            ("task = \"dlygo\"", "task = \"dlygoo\"", "task"),
+            (
+                "method = \"dasc-t40-s2-b0.5\"",
+                "method = \"dasc\"",
+                "method",
+            ),
+        ] {
+            assert!(text.contains(from), "{from} not in {text}");
+            let e = Config::from_toml(&text.replace(from, to))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{to}: {e}");
+        }
+        let rv = Config::Reversal(ReversalConfig::reference(Method::Base, true, 2));
+        assert_eq!(Config::from_toml(&rv.to_toml()).unwrap(), rv);
+        // seeds past what TOML holds are refused before anything is written
+        let mut big = Config::default();
+        big.set_seed(u64::MAX);
+        assert!(big.validate().unwrap_err().to_string().contains("seed"));
     }
 }

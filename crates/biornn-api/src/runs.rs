@@ -281,6 +281,20 @@ pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<
         return Err(Error::invalid("--seeds", k, "allowed: 1 to 10000"));
     }
     cfg.validate()?;
+    if cfg
+        .seed()
+        .checked_add(k as u64 - 1)
+        .is_none_or(|last| last > i64::MAX as u64)
+    {
+        return Err(Error::invalid(
+            "--seeds",
+            k,
+            &format!(
+                "allowed: seeds up to 9223372036854775807 (seed {} + {k} - 1 is past it)",
+                cfg.seed()
+            ),
+        ));
+    }
     let base = RunDir::create_unique(runs, &cfg.name())?;
     let results = (0..k as u64)
         .into_par_iter()

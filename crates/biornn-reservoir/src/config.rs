@@ -96,10 +96,10 @@ impl ReservoirConfig {
             "allowed: reservoir",
         )?;
         check(
-            (1..=20_000).contains(&self.n_rec),
+            (1..=5000).contains(&self.n_rec),
             "network.n_rec",
             self.n_rec,
-            "allowed: 1 to 20000",
+            "allowed: 1 to 5000 (the RLS matrix has n_rec^2 entries)",
         )?;
         check(
             self.density > 0.0 && self.density <= 1.0,

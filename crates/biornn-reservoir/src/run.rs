@@ -75,6 +75,13 @@ impl ForceRunConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
+        if self.seed > i64::MAX as u64 {
+            return Err(Error::invalid(
+                "seed",
+                self.seed,
+                "allowed: 0 to 9223372036854775807 (what a config file can hold)",
+            ));
+        }
         self.network.validate()?;
         self.rule.validate()?;
         self.task.validate()?;

@@ -31,6 +31,17 @@ impl RunDir {
     /// A fresh run directory `<base>/<name>`, adding `-2`, `-3`, ... if it exists, checked to be
     /// writable now rather than after an hour of training.
     pub fn create_unique(base: &Path, name: &str) -> Result<RunDir> {
+        let one_component = Path::new(name).components().count() == 1
+            && !name.contains(['/', '\\'])
+            && name != ".."
+            && name != ".";
+        if name.is_empty() || !one_component {
+            return Err(Error::invalid(
+                "name",
+                format!("\"{name}\""),
+                "allowed: a directory name without separators, . or ..",
+            ));
+        }
         std::fs::create_dir_all(base)
             .map_err(|e| Error::new(format!("cannot create {}: {e}", base.display())))?;
         let mut dir = base.join(name);
@@ -56,10 +67,11 @@ impl RunDir {
     }
 
     /// The run directory `path` for a new run: created if missing, refused if it already holds a
-    /// run (a config, metrics or checkpoints), which is to be resumed instead.
+    /// run that started (metrics or checkpoints), which is to be resumed instead. A config alone
+    /// (a run that never started) is overwritten.
     pub fn create_fresh(path: &Path) -> Result<RunDir> {
         let run = Self::create_at(path)?;
-        if run.has_checkpoint() || run.metrics_path().exists() || run.config_path().exists() {
+        if run.has_checkpoint() || run.metrics_path().exists() {
             return Err(Error::new(format!(
                 "{} already holds a run: resume it with `biornn train --resume {}`, or choose another directory",
                 path.display(),
@@ -75,8 +87,9 @@ impl RunDir {
         self.checkpoints().is_ok_and(|c| !c.is_empty())
     }
 
-    /// Forget a run that was killed before its first checkpoint (its config and metrics header),
-    /// so that it can start over in the same directory. Refused once a checkpoint exists.
+    /// Forget a run that was killed before its first checkpoint (its metrics header; the config
+    /// stays, to be rewritten when it starts over), so that it can start over in the same
+    /// directory. Refused once a checkpoint exists.
     pub fn clear_unstarted(&self) -> Result<()> {
         if self.has_checkpoint() {
             return Err(Error::new(format!(
@@ -84,10 +97,9 @@ impl RunDir {
                 self.path.display()
             )));
         }
-        for f in [self.metrics_path(), self.config_path()] {
-            if f.exists() {
-                std::fs::remove_file(&f).map_err(|e| io_err(&f, e))?;
-            }
+        let f = self.metrics_path();
+        if f.exists() {
+            std::fs::remove_file(&f).map_err(|e| io_err(&f, e))?;
         }
         Ok(())
     }
@@ -215,7 +227,15 @@ impl RunDir {
                     .starts_with('.')
             })
             .collect();
-        files.sort();
+        // by step, so that order holds past the zero padding
+        files.sort_by_key(|p| {
+            let step = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.strip_prefix("step_"))
+                .and_then(|s| s.parse::<u64>().ok());
+            (step, p.clone())
+        });
         Ok(files)
     }
 

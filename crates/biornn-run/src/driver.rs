@@ -147,17 +147,16 @@ fn checkpoint_arrays(learner: &dyn Learner, state: &LoopState) -> Arrays {
     m
 }
 
-/// Read a checkpoint for [`drive`] to continue from: the arrays (for the caller to rebuild its
-/// learner from, then [`Learner::load_state`]) and the loop's counters.
+/// Read the newest good checkpoint for [`drive`] to continue from: the arrays (for the caller to
+/// rebuild its learner from, then [`Learner::load_state`]) and the loop's counters. The caller
+/// then drops the metrics rows after it ([`RunDir::truncate_metrics`]), once the state has loaded.
 pub fn resume(run: &RunDir) -> Result<(Arrays, LoopState)> {
-    let ((arrays, state), path) = run.newest_good(|p| {
+    let (found, _) = run.newest_good(|p| {
         let a = crate::checkpoint::read_checked(p)?;
         let s = LoopState::load(&a).map_err(|e| e.context(p.display()))?;
         Ok((a, s))
     })?;
-    let _ = path;
-    run.truncate_metrics(state.step)?;
-    Ok((arrays, state))
+    Ok(found)
 }
 
 /// The run directory `dir` for `learner`, ready for [`drive`]: with `resume`, the existing run,
@@ -173,6 +172,7 @@ pub fn open_run(
         let run = RunDir::open(dir)?;
         let (arrays, state) = self::resume(&run)?;
         learner.load_state("", &arrays)?;
+        run.truncate_metrics(state.step)?;
         Ok((run, Some(state)))
     } else {
         let run = RunDir::create_fresh(dir)?;
@@ -290,9 +290,8 @@ pub fn drive(
             learner.load_state("", &snapshot.0)?;
             state = snapshot.1;
             if divergences > opts.max_divergences {
-                let mut m = Arrays::new();
-                learner.export(state.step as u64, &mut m);
-                run.write_model(m)?;
+                // the last good state, whole, so that it can be analysed and inspected
+                run.write_model(checkpoint_arrays(learner, &state))?;
                 return Err(Error::new(format!(
                     "training diverged {divergences} times (the last at step {failed_at}{what}); \
                      stopping. The last good weights (step {}) are in {}. {}",

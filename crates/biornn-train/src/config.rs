@@ -215,6 +215,7 @@ impl RunConfig {
                 "allowed with network.kind = \"ctrnn\": \"bptt\"",
             ));
         }
+        crate::rounds::check_seed(self.seed)?;
         self.task.validate()?;
         self.model.validate(self.task.dt)?;
         let t = &self.train;

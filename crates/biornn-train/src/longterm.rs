@@ -19,8 +19,8 @@ use crate::engine::gather_input;
 use crate::loss::l1_slope;
 use crate::optim::Optimizer;
 use crate::rounds::{
-    export_nets, load_nets, nets_finite, put_rounds, read_history, save_nets, stage_name,
-    take_rounds, Stages,
+    check_settings, export_nets, load_nets, nets_finite, put_rounds, read_history, save_nets,
+    stage_name, take_rounds, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -327,12 +327,17 @@ impl LongTermConfig {
                 "allowed: longterm",
             ));
         }
-        if self.checkpoint_every == 0 {
-            return Err(Error::invalid("checkpoint_every", 0, "allowed: at least 1"));
-        }
-        if self.networks == 0 {
-            return Err(Error::invalid("networks", 0, "allowed: at least 1"));
-        }
+        check_settings(
+            &[
+                ("checkpoint_every", self.checkpoint_every),
+                ("networks", self.networks),
+                ("batch", self.batch),
+                ("eval_trials", self.eval_trials),
+                ("updates_per_round", self.updates_per_round),
+            ],
+            self.dt,
+            self.seed,
+        )?;
         if self.n_rec < 5 {
             return Err(Error::invalid(
                 "n_rec",

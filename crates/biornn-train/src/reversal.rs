@@ -28,7 +28,8 @@ use crate::longterm::{
 };
 use crate::longterm::{rounds_drive_options, ten, RoundsOptions};
 use crate::rounds::{
-    export_nets, load_nets, nets_finite, read_history, save_nets, stage_name, Stages,
+    check_settings, export_nets, load_nets, nets_finite, read_history, save_nets, stage_name,
+    Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -108,12 +109,15 @@ impl ReversalConfig {
                 "allowed: reversal",
             ));
         }
-        if self.checkpoint_every == 0 {
-            return Err(Error::invalid("checkpoint_every", 0, "allowed: at least 1"));
-        }
-        if self.networks == 0 {
-            return Err(Error::invalid("networks", 0, "allowed: at least 1"));
-        }
+        check_settings(
+            &[
+                ("checkpoint_every", self.checkpoint_every),
+                ("networks", self.networks),
+                ("updates_per_round", self.updates_per_round),
+            ],
+            self.dt,
+            self.seed,
+        )?;
         if self.n_rec == 0 {
             return Err(Error::invalid("n_rec", 0, "allowed: at least 1"));
         }

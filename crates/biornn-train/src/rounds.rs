@@ -4,7 +4,7 @@
 use crate::checkpoint::{load_training_state, save_training_state};
 use crate::longterm::NetState;
 use biornn_core::{Arrays, Phase, Schedule};
-use biornn_numerics::Result;
+use biornn_numerics::{Error, Result};
 
 /// Method stages of `per_stage` rounds each, `count` of them, then plain training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +38,32 @@ impl Schedule for Stages {
             lr_scale: 1.0,
         }
     }
+}
+
+/// Checks shared by the rounds protocols' configs: counts of at least one, a positive finite step
+/// and a seed a TOML file can hold.
+pub(crate) fn check_settings(counts: &[(&str, usize)], dt: f64, seed: u64) -> Result<()> {
+    for (field, v) in counts {
+        if *v == 0 {
+            return Err(Error::invalid(field, v, "allowed: at least 1"));
+        }
+    }
+    if !(dt.is_finite() && dt > 0.0) {
+        return Err(Error::invalid("dt", dt, "allowed: a positive step in ms"));
+    }
+    check_seed(seed)
+}
+
+/// A seed that a config file can hold (TOML integers are signed 64-bit).
+pub fn check_seed(seed: u64) -> Result<()> {
+    if seed > i64::MAX as u64 {
+        return Err(Error::invalid(
+            "seed",
+            seed,
+            "allowed: 0 to 9223372036854775807",
+        ));
+    }
+    Ok(())
 }
 
 /// `plain` for plain training, else the stage's index.
