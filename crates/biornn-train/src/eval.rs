@@ -4,6 +4,7 @@ use crate::config::RunConfig;
 use crate::engine::Engine;
 use biornn_model::Ctrnn;
 use biornn_numerics::{Result, Streams};
+use biornn_tasks::yang::YangTask;
 use biornn_tasks::{generate_groups, BatchSpec, Task};
 use serde::Serialize;
 
@@ -27,6 +28,17 @@ pub fn evaluate(
     trials: usize,
     engine: &mut Engine<f32>,
 ) -> Result<Vec<TaskScore>> {
+    Ok(evaluate_tasks(net, cfg, &cfg.task.tasks()?, trials, engine))
+}
+
+/// [`evaluate`] on tasks already resolved from the config (a trainer resolves them once).
+pub fn evaluate_tasks(
+    net: &Ctrnn<f32>,
+    cfg: &RunConfig,
+    tasks: &[YangTask],
+    trials: usize,
+    engine: &mut Engine<f32>,
+) -> Vec<TaskScore> {
     let eval_streams = Streams::new(cfg.seed).child("eval", 0);
     let spec = BatchSpec {
         dt: cfg.task.dt,
@@ -35,9 +47,9 @@ pub fn evaluate(
         input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
     };
     let mut scores = vec![];
-    for task in cfg.task.tasks()? {
+    for task in tasks {
         let streams = eval_streams.child("task", task.rule.index() as u64);
-        let batch = generate_groups(&task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
+        let batch = generate_groups(task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
         let trials = batch.batch;
         let judge = |o: &[f32], y: f32| task.correct(o, y);
         let noise_streams = Streams::new(cfg.seed).child("eval_noise", 0);
@@ -53,7 +65,7 @@ pub fn evaluate(
             trials,
         });
     }
-    Ok(scores)
+    scores
 }
 
 pub fn min_mean(scores: &[TaskScore]) -> (f64, f64) {

@@ -20,7 +20,7 @@ use crate::loss::l1_slope;
 use crate::optim::Optimizer;
 use crate::rounds::{
     check_settings, export_nets, load_nets, nets_finite, put_rounds, read_history, save_nets,
-    stage_name, take_rounds, Stages,
+    stage_name, take_rounds, train_round, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -467,6 +467,8 @@ pub(crate) struct NetState {
     pub(crate) grads: Grads<f32>,
     pub(crate) d_out: Vec<f32>,
     pub(crate) d_rate: Vec<f32>,
+    /// the readout at a pause of a closed-loop pass
+    pub(crate) readout: Vec<f32>,
 }
 
 impl NetState {
@@ -491,6 +493,7 @@ impl NetState {
                     grads: Grads::zeros(n_in, model.n_rec, n_out),
                     d_out: vec![],
                     d_rate: vec![],
+                    readout: vec![],
                 })
             })
             .collect()
@@ -754,25 +757,16 @@ impl Learner for LongTermLearner {
             *plan = plan_for(b, stage.as_ref(), cfg);
         }
         let t0 = Instant::now();
-        let (root, batches) = (&self.root, &self.batches);
         let lr = self.lr * phase.lr_factor * phase.lr_scale;
-        let losses: Vec<f64> = self
-            .nets
-            .par_iter_mut()
-            .enumerate()
-            .map(|(k, s)| {
-                s.net.set_dt(dt_train);
-                let mut total = 0.0;
-                for (b, plan, i) in batches {
-                    let noise = root.child("network", k as u64).child("train_noise", *i);
-                    total += update(s, b, plan, &noise, lr);
-                }
-                s.net.set_dt(cfg.dt);
-                total / batches.len() as f64
-            })
-            .collect();
+        let loss = train_round(
+            &mut self.nets,
+            &self.root,
+            &self.batches,
+            (dt_train, cfg.dt),
+            |s, b, plan, noise| update(s, b, plan, noise, lr),
+        );
         self.train_seconds += t0.elapsed().as_secs_f64();
-        Ok(losses.iter().sum::<f64>() / losses.len() as f64)
+        Ok(loss)
     }
 
     fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {

@@ -29,7 +29,7 @@ use crate::longterm::{
 use crate::longterm::{rounds_drive_options, ten, RoundsOptions};
 use crate::rounds::{
     check_settings, export_nets, load_nets, nets_finite, read_history, save_nets, stage_name,
-    Stages,
+    train_round, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -393,33 +393,21 @@ impl Learner for ReversalLearner {
             *plan = plan_for(b, stage.as_ref(), cfg);
         }
         let t0 = Instant::now();
-        let (root, batches) = (&self.root, &self.batches);
         let lr = self.lr * phase.lr_factor * phase.lr_scale;
-        let losses: Vec<f64> = self
-            .nets
-            .par_iter_mut()
-            .enumerate()
-            .map(|(k, s)| {
-                s.net.set_dt(dt_train);
-                let mut readout = vec![];
-                let mut total = 0.0;
-                for (b, plan, i) in batches {
-                    let noise = root.child("network", k as u64).child("train_noise", *i);
-                    s.net.sample_noise(
-                        &mut s.traj,
-                        b.steps,
-                        b.batch,
-                        &mut noise.stream("noise", 0),
-                    );
-                    run_closed_loop(&s.net, b, true, plan, &mut s.traj, &mut readout);
-                    total += reversal_loss(s, b) + s.backward_and_step(1e-5, lr);
-                }
-                s.net.set_dt(cfg.dt);
-                total / batches.len() as f64
-            })
-            .collect();
+        let loss = train_round(
+            &mut self.nets,
+            &self.root,
+            &self.batches,
+            (dt_train, cfg.dt),
+            |s, b, plan, noise| {
+                s.net
+                    .sample_noise(&mut s.traj, b.steps, b.batch, &mut noise.stream("noise", 0));
+                run_closed_loop(&s.net, b, true, plan, &mut s.traj, &mut s.readout);
+                reversal_loss(s, b) + s.backward_and_step(1e-5, lr)
+            },
+        );
         self.train_seconds += t0.elapsed().as_secs_f64();
-        Ok(losses.iter().sum::<f64>() / losses.len() as f64)
+        Ok(loss)
     }
 
     /// After round `step` (1-based), on the batch and noise of index `step - 1`, as the reference.

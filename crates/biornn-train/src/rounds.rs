@@ -4,7 +4,9 @@
 use crate::checkpoint::{load_training_state, save_training_state};
 use crate::longterm::NetState;
 use biornn_core::{Arrays, Phase, Schedule};
-use biornn_numerics::{Error, Result};
+use biornn_model::TimePlan;
+use biornn_numerics::{Error, Result, Streams};
+use rayon::prelude::*;
 
 /// Method stages of `per_stage` rounds each, `count` of them, then plain training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,33 @@ pub fn check_seed(seed: u64) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// One round of every network, in parallel: each takes `batches` in order at the step `dt_train`,
+/// with its own noise (`network<k>` / `train_noise<i>` for batch `i`), then returns to `dt`.
+/// Returns the loss averaged over the batches, then over the networks.
+pub(crate) fn train_round<B: Sync>(
+    nets: &mut [NetState],
+    root: &Streams,
+    batches: &[(B, TimePlan, u64)],
+    (dt_train, dt): (f64, f64),
+    update: impl Fn(&mut NetState, &B, &TimePlan, &Streams) -> f64 + Sync,
+) -> f64 {
+    let losses: Vec<f64> = nets
+        .par_iter_mut()
+        .enumerate()
+        .map(|(k, s)| {
+            s.net.set_dt(dt_train);
+            let mut total = 0.0;
+            for (b, plan, i) in batches {
+                let noise = root.child("network", k as u64).child("train_noise", *i);
+                total += update(s, b, plan, &noise);
+            }
+            s.net.set_dt(dt);
+            total / batches.len() as f64
+        })
+        .collect();
+    losses.iter().sum::<f64>() / losses.len() as f64
 }
 
 /// `plain` for plain training, else the stage's index.

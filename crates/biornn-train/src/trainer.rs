@@ -6,7 +6,7 @@
 use crate::checkpoint::{self, load_raw, save_raw};
 use crate::config::{RunConfig, TrainConfig};
 use crate::engine::Engine;
-use crate::eval::{evaluate, min_mean, TaskScore};
+use crate::eval::{evaluate_tasks, min_mean, TaskScore};
 use crate::optim::{clip, Optimizer};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Rule, Stateful, StepDecay};
 use biornn_model::{Ctrnn, Grads};
@@ -192,7 +192,13 @@ impl Learner for BpttLearner {
 
     fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
         let tc = &self.cfg.train;
-        self.scores = evaluate(&self.net, &self.cfg, tc.eval_trials, &mut self.eval_engine)?;
+        self.scores = evaluate_tasks(
+            &self.net,
+            &self.cfg,
+            self.env.tasks(),
+            tc.eval_trials,
+            &mut self.eval_engine,
+        );
         let (min_perf, mean_perf) = min_mean(&self.scores);
         let eval_loss = self.scores.iter().map(|s| s.loss).sum::<f64>() / self.scores.len() as f64;
         let mut cells = vec![
