@@ -7,7 +7,7 @@
 use crate::fixed_points::{find_fixed_points, sample_states};
 use crate::pca::Pca;
 use crate::run::{Analysis, AnalysisOptions, FixedPointAnalysis, Part, PcaResult};
-use biornn_core::Network;
+use biornn_core::{Dynamics, Network};
 use biornn_numerics::{Error, Result, Streams};
 use std::path::Path;
 use std::time::Instant;
@@ -23,8 +23,7 @@ pub struct FreeRun<'a> {
 }
 
 /// The trajectories of `F` from each start: `[start][t][dim]`, flattened, the start included.
-fn trajectories(net: &dyn Network, run: &FreeRun) -> Result<Vec<f64>> {
-    let dynamics = net.dynamics(run.input);
+fn trajectories(dynamics: &dyn Dynamics, run: &FreeRun) -> Result<Vec<f64>> {
     let n = dynamics.dim();
     if run.starts.is_empty() || !run.starts.len().is_multiple_of(n) || run.steps < 2 {
         return Err(Error::invalid(
@@ -59,8 +58,9 @@ pub fn analyze_network(
     let streams = Streams::new(opts.seed).child("analysis", 0);
     let mut timings = vec![];
     let mut t0 = Instant::now();
-    let states = trajectories(net, run)?;
-    let n = net.dynamics(run.input).dim();
+    let dynamics = net.dynamics(run.input);
+    let states = trajectories(&*dynamics, run)?;
+    let n = dynamics.dim();
     let starts = run.starts.len() / n;
     let pca = Pca::fit(&states, n, 10.min(n));
     let project = |x: &[f64]| {
@@ -85,7 +85,6 @@ pub fn analyze_network(
     timings.push(("pca".to_string(), t0.elapsed().as_secs_f64()));
     t0 = Instant::now();
     let fixed_points = if wants(Part::FixedPoints) {
-        let dynamics = net.dynamics(run.input);
         let inits = sample_states(
             &states,
             n,

@@ -1,6 +1,6 @@
 //! Building and running what a config describes, in a run directory.
 
-use crate::config::{Config, Kind};
+use crate::config::Config;
 use biornn_core::{Learner, StepDecay};
 use biornn_numerics::{Error, Result};
 use biornn_reservoir::ForceRunConfig;
@@ -171,43 +171,30 @@ pub fn fresh_run_dir(runs: &Path, name: &str) -> Result<PathBuf> {
 /// Continue the run in `dir` from its newest readable checkpoint, whatever it trains.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
     let run = RunDir::open(dir)?;
+    let bptt = || -> Result<Finished> {
+        // the checkpoint holds the config a BPTT run resumes with
+        let s = trainer::resume(dir, &train_options(opts))?;
+        Ok(bptt_finished(dir, &s))
+    };
+    // runs written before the run layer may have no config.toml: they are BPTT runs
+    let Some(text) = run.read_config() else {
+        return bptt();
+    };
+    let cfg = Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
     // killed before its first checkpoint: the run starts over from its config (it is deterministic)
     if !run.has_checkpoint() && !run.model_path().exists() {
-        if let Some(text) = run.read_config() {
-            let cfg =
-                Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
-            eprintln!(
-                "{}: no checkpoint yet; starting the run over",
-                dir.display()
-            );
-            run.clear_unstarted()?;
-            return train_in(&cfg, dir, opts);
-        }
+        eprintln!(
+            "{}: no checkpoint yet; starting the run over",
+            dir.display()
+        );
+        run.clear_unstarted()?;
+        return train_in(&cfg, dir, opts);
     }
-    // runs written before configs named their kind are BPTT runs
-    let kind = match run.read_config() {
-        Some(text) => Kind::of_toml(&text).map_err(|e| e.context(run.config_path().display()))?,
-        None => Kind::CtrnnBptt,
-    };
-    match kind {
-        Kind::CtrnnBptt => {
-            let s = trainer::resume(dir, &train_options(opts))?;
-            Ok(bptt_finished(dir, &s))
-        }
-        Kind::ReservoirRls => {
-            let text = run.read_config().unwrap_or_default();
-            let cfg = ForceRunConfig::from_toml(&text)
-                .map_err(|e| e.context(run.config_path().display()))?;
-            force(&cfg, dir, true, opts)
-        }
-        Kind::LongTerm | Kind::Reversal => match Config::load(&run.config_path())? {
-            Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(&c, dir, true, opts)?)),
-            Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(&c, dir, true, opts)?)),
-            _ => Err(Error::new(format!(
-                "{}: changed while it was read",
-                run.config_path().display()
-            ))),
-        },
+    match &cfg {
+        Config::Bptt(_) => bptt(),
+        Config::Force(c) => force(c, dir, true, opts),
+        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, true, opts)?)),
+        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, true, opts)?)),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The run directory: every file name and layout lives here and nowhere else.
 
-use crate::checkpoint::{read_checked, write_sealed};
+use crate::checkpoint::write_sealed;
 use biornn_core::Arrays;
 use biornn_numerics::npz::write_atomic;
 use biornn_numerics::{Error, Result};
@@ -282,11 +282,6 @@ impl RunDir {
         write_sealed(&self.model_path(), arrays)
     }
 
-    /// Read `model.npz`, checked.
-    pub fn read_model(&self) -> Result<Arrays> {
-        read_checked(&self.model_path())
-    }
-
     pub fn write_summary(&self, json: &str) -> Result<()> {
         write_atomic(&self.summary_path(), json.as_bytes())
     }
@@ -355,6 +350,7 @@ impl MetricsWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::read_checked;
 
     fn tmp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("biornn-rundir-{}-{name}", std::process::id()))

@@ -15,7 +15,7 @@ use biornn_model::ctrnn::PARAM_NAMES;
 use biornn_model::{Ctrnn, MaskSpec, Params};
 use biornn_numerics::npz::{take_real, NpyArray};
 use biornn_numerics::{Error, Result, Streams};
-use biornn_run::checkpoint::{read_checked, write_sealed};
+use biornn_run::checkpoint::read_checked;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -32,11 +32,6 @@ pub fn to_arrays(net: &Ctrnn<f32>, cfg: &RunConfig, step: usize) -> BTreeMap<Str
 }
 
 pub use biornn_run::LoopState;
-
-/// Weights only (what `eval` and numpy users need).
-pub fn save(path: &Path, net: &Ctrnn<f32>, cfg: &RunConfig, step: usize) -> Result<()> {
-    write_sealed(path, to_arrays(net, cfg, step))
-}
 
 /// The raw parameters (`<prefix>raw_<name>`): what the optimiser steps, before masks and signs.
 pub fn save_raw(prefix: &str, net: &Ctrnn<f32>, m: &mut BTreeMap<String, NpyArray>) {

@@ -18,8 +18,9 @@ use crate::config::{OptimizerKind, TrainConfig};
 use crate::engine::gather_input;
 use crate::loss::l1_slope;
 use crate::optim::Optimizer;
+pub use crate::rounds::RoundsOptions;
 use crate::rounds::{
-    check_settings, export_nets, load_nets, nets_finite, put_rounds, read_history, save_nets,
+    check_settings, export_nets, load_nets, nets_finite, put_rounds, run_rounds, save_nets,
     stage_name, take_rounds, train_round, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
@@ -29,7 +30,7 @@ use biornn_model::{
     Activation, Ctrnn, DascDerivative, Grads, ModelConfig, Skip, SkipKind, TimePlan, Trajectory,
 };
 use biornn_numerics::{Error, Result, Streams};
-use biornn_run::{drive, open_run, Criterion, DriveOptions};
+use biornn_run::Criterion;
 use biornn_tasks::temporalskip::{score_counts, ScoreCounts, TsRule, TsTask};
 use biornn_tasks::{generate_into, BatchSpec, TaskBatch, Timing};
 use rayon::prelude::*;
@@ -280,16 +281,12 @@ pub struct LongTermConfig {
     pub euler_noise: bool,
     pub seed: u64,
     /// rounds between checkpoints
-    #[serde(default = "ten")]
+    #[serde(default = "crate::rounds::ten")]
     pub checkpoint_every: usize,
 }
 
 fn longterm_protocol() -> String {
     "longterm".into()
-}
-
-pub(crate) fn ten() -> usize {
-    10
 }
 
 impl LongTermConfig {
@@ -320,14 +317,8 @@ impl LongTermConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.protocol != "longterm" {
-            return Err(Error::invalid(
-                "protocol",
-                &self.protocol,
-                "allowed: longterm",
-            ));
-        }
         check_settings(
+            (&self.protocol, "longterm"),
             &[
                 ("checkpoint_every", self.checkpoint_every),
                 ("networks", self.networks),
@@ -826,14 +817,6 @@ impl Learner for LongTermLearner {
     }
 }
 
-/// How a rounds run reports and checkpoints.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RoundsOptions {
-    /// a line after every round
-    pub verbose: bool,
-    pub progress: bool,
-}
-
 /// Train `cfg.networks` networks with `cfg.method` in the run directory `dir` until the criterion
 /// or the round limit, or continue such a run from its newest checkpoint (`resume`). Writes
 /// `config.toml`, `metrics.csv` (a row per round), checkpoints, `model.npz` and `summary.json`.
@@ -845,33 +828,31 @@ pub fn train_long_term(
 ) -> Result<LongTermResult> {
     cfg.validate()?;
     let mut learner = LongTermLearner::new(cfg)?;
-    let config = toml::to_string(cfg).expect("a config serialises");
-    let (run, resumed) = open_run(dir, resume, &config, &mut learner)?;
-    let drive_opts = rounds_drive_options(
-        cfg.max_rounds,
-        cfg.checkpoint_every,
-        Criterion::AtLeast {
-            key: "trimmed_mean".into(),
-            level: cfg.criterion,
-        },
-        opts,
-    );
     let schedule = learner.schedule();
-    let out = drive(&run, &mut learner, &schedule, &drive_opts, resumed)?;
-    let history = read_history(&run.read_metrics());
+    let criterion = Criterion::AtLeast {
+        key: "trimmed_mean".into(),
+        level: cfg.criterion,
+    };
+    let (max, every) = (cfg.max_rounds, cfg.checkpoint_every);
+    let done = run_rounds(
+        &mut learner,
+        cfg,
+        dir,
+        resume,
+        (max, every, criterion),
+        &schedule,
+        opts,
+    )?;
     let result = LongTermResult {
         method: cfg.method.name(),
         task: cfg.task.name().to_string(),
-        rounds: out.state.step,
-        reached: out.reached,
+        rounds: done.rounds,
+        reached: done.reached,
         train_seconds: learner.train_seconds,
-        history: history
-            .iter()
-            .map(|(s, v, _)| (*s, v[0], v[1], v[2]))
-            .collect(),
+        history: done.history,
         network_rounds: learner.network_rounds.clone(),
         final_perf: learner.final_perf.clone(),
-        train_loss: history.iter().map(|h| h.2).collect(),
+        train_loss: done.train_loss,
     };
     let upr = cfg.updates_per_round;
     let summary = serde_json::json!({
@@ -881,34 +862,9 @@ pub fn train_long_term(
         "network_updates_to_criterion": result.network_rounds.iter().map(|n| n.map(|v| v * upr)).collect::<Vec<_>>(),
         "final_perf": result.final_perf,
     });
-    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    done.run
+        .write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
     Ok(result)
-}
-
-/// The driver's settings for a rounds protocol: one update per round, an evaluation after every
-/// round (none before the first), the round budget and the criterion.
-pub(crate) fn rounds_drive_options(
-    max_rounds: usize,
-    checkpoint_every: usize,
-    criterion: Criterion,
-    opts: &RoundsOptions,
-) -> DriveOptions {
-    DriveOptions {
-        max_steps: max_rounds,
-        eval_every: 1,
-        eval_at_start: false,
-        checkpoint_every,
-        keep_checkpoints: 2,
-        criterion,
-        divergence_lr_factor: 0.5,
-        max_divergences: 3,
-        divergence_hint:
-            "The protocol's learning rate is the reference's; try fewer stages or another seed."
-                .into(),
-        progress: opts.progress,
-        verbose: opts.verbose,
-        inject_nan_at_step: None,
-    }
 }
 
 #[cfg(test)]

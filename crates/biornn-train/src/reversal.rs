@@ -26,17 +26,16 @@ use crate::longterm::{
     reference_model, reference_optimizer, trimmed_mean, validate_schedule, BlockScope, Method,
     NetState, Stage,
 };
-use crate::longterm::{rounds_drive_options, ten, RoundsOptions};
 use crate::rounds::{
-    check_settings, export_nets, load_nets, nets_finite, read_history, save_nets, stage_name,
-    train_round, Stages,
+    check_settings, export_nets, load_nets, nets_finite, run_rounds, save_nets, stage_name,
+    train_round, RoundsOptions, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::config::Readout;
 use biornn_model::{Ctrnn, DascDerivative, ModelConfig, Skip, TimePlan, Trajectory};
 use biornn_numerics::{Error, Result, Streams};
-use biornn_run::{drive, open_run, Criterion};
+use biornn_run::Criterion;
 use biornn_tasks::reversal::{
     answer, generate_reversal, score, ReversalBatch, ReversalTask, N_INPUT, N_OUTPUT, TRIALS,
 };
@@ -70,7 +69,7 @@ pub struct ReversalConfig {
     pub euler_noise: bool,
     pub seed: u64,
     /// rounds between checkpoints
-    #[serde(default = "ten")]
+    #[serde(default = "crate::rounds::ten")]
     pub checkpoint_every: usize,
 }
 
@@ -102,14 +101,8 @@ impl ReversalConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.protocol != "reversal" {
-            return Err(Error::invalid(
-                "protocol",
-                &self.protocol,
-                "allowed: reversal",
-            ));
-        }
         check_settings(
+            (&self.protocol, "reversal"),
             &[
                 ("checkpoint_every", self.checkpoint_every),
                 ("networks", self.networks),
@@ -430,14 +423,13 @@ impl Learner for ReversalLearner {
                 let noise = root.child("network", k as u64).child("eval_noise", index);
                 s.net
                     .sample_noise(&mut s.traj, b.steps, b.batch, &mut noise.stream("noise", 0));
-                let mut readout = vec![];
                 run_closed_loop(
                     &s.net,
                     b,
                     true,
                     &TimePlan::plain(),
                     &mut s.traj,
-                    &mut readout,
+                    &mut s.readout,
                 );
                 score(b, &s.traj.output)
             })
@@ -484,21 +476,15 @@ pub fn train_reversal(
 ) -> Result<ReversalResult> {
     cfg.validate()?;
     let mut learner = ReversalLearner::new(cfg)?;
-    let config = toml::to_string(cfg).expect("a config serialises");
-    let (run, resumed) = open_run(dir, resume, &config, &mut learner)?;
-    let drive_opts = rounds_drive_options(cfg.rounds, cfg.checkpoint_every, Criterion::Never, opts);
     let schedule = learner.schedule();
-    let out = drive(&run, &mut learner, &schedule, &drive_opts, resumed)?;
-    let history = read_history(&run.read_metrics());
+    let budget = (cfg.rounds, cfg.checkpoint_every, Criterion::Never);
+    let done = run_rounds(&mut learner, cfg, dir, resume, budget, &schedule, opts)?;
     let result = ReversalResult {
         name: cfg.name(),
-        rounds: out.state.step,
+        rounds: done.rounds,
         train_seconds: learner.train_seconds,
-        history: history
-            .iter()
-            .map(|(s, v, _)| (*s, v[0], v[1], v[2]))
-            .collect(),
-        train_loss: history.iter().map(|h| h.2).collect(),
+        history: done.history,
+        train_loss: done.train_loss,
         final_perf: learner.final_perf.clone(),
     };
     let summary = serde_json::json!({
@@ -507,7 +493,8 @@ pub fn train_reversal(
         "updates": result.rounds * cfg.updates_per_round, "train_seconds": result.train_seconds,
         "final_perf": result.final_perf,
     });
-    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    done.run
+        .write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
     Ok(result)
 }
 

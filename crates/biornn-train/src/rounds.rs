@@ -3,10 +3,13 @@
 
 use crate::checkpoint::{load_training_state, save_training_state};
 use crate::longterm::NetState;
-use biornn_core::{Arrays, Phase, Schedule};
+use biornn_core::{Arrays, Learner, Phase, Schedule};
 use biornn_model::TimePlan;
 use biornn_numerics::{Error, Result, Streams};
+use biornn_run::{drive, open_run, Criterion, DriveOptions, RunDir};
 use rayon::prelude::*;
+use serde::Serialize;
+use std::path::Path;
 
 /// Method stages of `per_stage` rounds each, `count` of them, then plain training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +47,19 @@ impl Schedule for Stages {
 
 /// Checks shared by the rounds protocols' configs: counts of at least one, a positive finite step
 /// and a seed a TOML file can hold.
-pub(crate) fn check_settings(counts: &[(&str, usize)], dt: f64, seed: u64) -> Result<()> {
+pub(crate) fn check_settings(
+    (protocol, expected): (&str, &str),
+    counts: &[(&str, usize)],
+    dt: f64,
+    seed: u64,
+) -> Result<()> {
+    if protocol != expected {
+        return Err(Error::invalid(
+            "protocol",
+            protocol,
+            &format!("allowed: {expected}"),
+        ));
+    }
     for (field, v) in counts {
         if *v == 0 {
             return Err(Error::invalid(field, v, "allowed: at least 1"));
@@ -93,6 +108,74 @@ pub(crate) fn train_round<B: Sync>(
         })
         .collect();
     losses.iter().sum::<f64>() / losses.len() as f64
+}
+
+/// How a rounds run reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoundsOptions {
+    /// a line after every round
+    pub verbose: bool,
+    pub progress: bool,
+}
+
+/// Rounds between checkpoints when a config does not say.
+pub(crate) fn ten() -> usize {
+    10
+}
+
+/// A finished rounds run: its directory, how far it went, and its per-round history read back
+/// from `metrics.csv` (so it is whole across resumes).
+pub(crate) struct RoundsDone {
+    pub run: RunDir,
+    pub rounds: usize,
+    pub reached: bool,
+    /// per round: (stage, the three numeric columns after it)
+    pub history: Vec<(Option<usize>, f64, f64, f64)>,
+    pub train_loss: Vec<f64>,
+}
+
+/// Run a rounds protocol's `learner` in `dir` (fresh, with `config` written, or resumed): one
+/// update per round, an evaluation after every round (none before the first), to `max_rounds`
+/// or `criterion`, with a checkpoint every `checkpoint_every` rounds.
+pub(crate) fn run_rounds(
+    learner: &mut dyn Learner,
+    config: &impl Serialize,
+    dir: &Path,
+    resume: bool,
+    (max_rounds, checkpoint_every, criterion): (usize, usize, Criterion),
+    schedule: &Stages,
+    opts: &RoundsOptions,
+) -> Result<RoundsDone> {
+    let text = toml::to_string(config).map_err(|e| Error::new(format!("config: {e}")))?;
+    let (run, resumed) = open_run(dir, resume, &text, learner)?;
+    let drive_opts = DriveOptions {
+        max_steps: max_rounds,
+        eval_every: 1,
+        eval_at_start: false,
+        checkpoint_every,
+        keep_checkpoints: 2,
+        criterion,
+        divergence_lr_factor: 0.5,
+        max_divergences: 3,
+        divergence_hint:
+            "The protocol's learning rate is the reference's; try fewer stages or another seed."
+                .into(),
+        progress: opts.progress,
+        verbose: opts.verbose,
+        inject_nan_at_step: None,
+    };
+    let out = drive(&run, learner, schedule, &drive_opts, resumed)?;
+    let rows = read_history(&run.read_metrics());
+    Ok(RoundsDone {
+        rounds: out.state.step,
+        reached: out.reached,
+        history: rows
+            .iter()
+            .map(|(s, v, _)| (*s, v[0], v[1], v[2]))
+            .collect(),
+        train_loss: rows.iter().map(|r| r.2).collect(),
+        run,
+    })
 }
 
 /// `plain` for plain training, else the stage's index.

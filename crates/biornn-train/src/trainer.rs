@@ -154,10 +154,6 @@ impl BpttLearner {
         let opt = Optimizer::<f32>::new(&cfg.train, n_in, cfg.model.n_rec, n_out);
         Self::new(cfg, net, opt)
     }
-
-    pub fn net(&self) -> &Ctrnn<f32> {
-        &self.net
-    }
 }
 
 impl Stateful for BpttLearner {
