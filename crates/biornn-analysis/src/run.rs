@@ -9,13 +9,14 @@ use crate::variance::{cluster_units, variance_across_trials, Clustering};
 use biornn_model::{Ctrnn, StateConvention, Trajectory};
 use biornn_numerics::npz::{write_atomic, write_npz, NpyArray};
 use biornn_numerics::{Error, Result, Streams};
-use biornn_tasks::yang::{build, YangTask};
+use biornn_tasks::yang::{build, YangRule};
 use biornn_tasks::TaskConfig;
 use biornn_tasks::{generate, BatchSpec, Task, TaskBatch, Timing};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The parts of an analysis, as named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -227,7 +228,7 @@ fn rates_of(traj: &Trajectory<f32>, n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn noise_free_batch(task: &YangTask, dt: f64, trials: usize, streams: &Streams) -> TaskBatch {
+fn noise_free_batch(task: &dyn Task, dt: f64, trials: usize, streams: &Streams) -> TaskBatch {
     let spec = BatchSpec {
         dt,
         batch_size: trials,
@@ -245,15 +246,19 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
     let tasks = subject.task.tasks()?;
     let streams = Streams::new(opts.seed).child("analysis", 0);
     let focus = match &opts.task {
-        None => tasks[0],
-        Some(name) => *tasks.iter().find(|t| t.name() == name).ok_or_else(|| {
-            let known: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
-            Error::invalid(
-                "--task",
-                name,
-                &format!("allowed: a task of this run ({})", known.join(", ")),
-            )
-        })?,
+        None => tasks[0].clone(),
+        Some(name) => tasks
+            .iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = tasks.iter().map(|t| t.name()).collect();
+                Error::invalid(
+                    "--task",
+                    name,
+                    &format!("allowed: a task of this run ({})", known.join(", ")),
+                )
+            })?
+            .clone(),
     };
     let mut timings = vec![];
     let mut clock = std::time::Instant::now();
@@ -266,12 +271,7 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
     let examples: Vec<ExampleTrial> = tasks
         .iter()
         .map(|task| {
-            let b = noise_free_batch(
-                task,
-                dt,
-                1,
-                &streams.child("example", task.rule.index() as u64),
-            );
+            let b = noise_free_batch(task, dt, 1, &streams.child("example", task.key()));
             let traj = simulate(net, &b, None);
             ExampleTrial {
                 task: task.name().to_string(),
@@ -295,7 +295,7 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
 
     // trajectories of the focus task, condition-averaged by stimulus direction
     let wants = |p: Part| opts.parts.contains(&p);
-    let focus_batch = noise_free_batch(&focus, dt, opts.trials, &streams.child("focus", 0));
+    let focus_batch = noise_free_batch(focus.as_ref(), dt, opts.trials, &streams.child("focus", 0));
     let focus_traj = simulate(net, &focus_batch, None);
     let focus_rates = rates_of(&focus_traj, n);
     let pca = if wants(Part::Pca) || wants(Part::FixedPoints) {
@@ -411,7 +411,7 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
                     task,
                     dt,
                     opts.trials,
-                    &streams.child("variance", task.rule.index() as u64),
+                    &streams.child("variance", task.key()),
                 );
                 let traj = simulate(net, &b, None);
                 // from the end of the first (fixation) epoch on
@@ -533,7 +533,7 @@ pub fn lesion_units(net: &Ctrnn<f32>, units: &[usize]) -> Ctrnn<f32> {
 
 fn psychometric_curves(
     subject: &Subject,
-    tasks: &[YangTask],
+    tasks: &[Arc<dyn Task>],
     opts: &AnalysisOptions,
     streams: &Streams,
 ) -> Result<Vec<Curve>> {
@@ -541,12 +541,15 @@ fn psychometric_curves(
     let dt = subject.task.dt;
     let input_noise = subject.task.input_noise_std(subject.tau) as f32;
     let mut jobs = vec![];
-    for task in tasks
+    // the curves are defined for Yang's decision tasks only
+    let rules = tasks
         .iter()
-        .filter(|t| PSYCHOMETRIC_RULES.contains(&t.rule))
-    {
+        .filter(|_| subject.task.battery == "yang20")
+        .filter_map(|t| YangRule::from_name(t.name()))
+        .filter(|r| PSYCHOMETRIC_RULES.contains(r));
+    for rule in rules {
         for (d, &duration) in DURATIONS.iter().enumerate() {
-            jobs.push((task.rule, d, duration));
+            jobs.push((rule, d, duration));
         }
     }
     let locs = opts.psychometric_locations.max(1);

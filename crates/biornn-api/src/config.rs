@@ -228,7 +228,7 @@ impl Config {
         Ok(match self {
             Config::Bptt(c) => format!(
                 "ctrnn trained by bptt: {} tasks, {} units, dt {} ms",
-                c.task.rule_list()?.len(),
+                c.task.task_names()?.len(),
                 c.model.n_rec,
                 c.task.dt
             ),

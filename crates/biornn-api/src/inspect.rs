@@ -1,7 +1,7 @@
 //! Looking at tasks and trained runs: the task list, a batch of trials written to `.npz`, the
 //! per-task performance of a run, and its analysis and report.
 
-use crate::config::Kind;
+use crate::config::{Config, Kind};
 use biornn_analysis::network::FreeRun;
 use biornn_analysis::run::Subject;
 use biornn_analysis::{Analysis, AnalysisOptions, Part};
@@ -10,8 +10,7 @@ use biornn_numerics::npz::{write_npz, NpyArray};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_report::NamedFigure;
 use biornn_run::{weights_file, RunDir};
-use biornn_tasks::yang::{YangRule, YangTask, N_INPUT, N_OUTPUT};
-use biornn_tasks::{generate, BatchSpec, Task, Timing};
+use biornn_tasks::{generate, BatchSpec, BatteryDef, Registry, Task, TaskConfig, Timing};
 use biornn_train::checkpoint;
 use biornn_train::engine::Engine;
 use biornn_train::eval::{self, TaskScore};
@@ -21,30 +20,59 @@ use std::path::{Path, PathBuf};
 
 /// One task of a battery, for listings.
 pub struct TaskInfo {
-    pub index: usize,
-    pub name: &'static str,
+    pub index: u64,
+    pub name: String,
     pub epochs: Vec<&'static str>,
-    pub description: &'static str,
+    pub description: String,
 }
 
-/// The battery's one-line description of its inputs and outputs, and its tasks.
-pub fn yang_tasks() -> (String, Vec<TaskInfo>) {
-    let header = format!("battery yang20 (Yang et al. 2019): {N_INPUT} inputs (0 fixation, 1-32 ring 1, 33-64 ring 2, 65-84 rule), {N_OUTPUT} outputs (0 fixation, 1-32 ring)");
-    let tasks = YangRule::ALL
-        .iter()
-        .map(|r| TaskInfo {
-            index: r.index(),
-            name: r.name(),
-            epochs: r.epoch_names().to_vec(),
-            description: r.description(),
+/// One battery for listings: its name, its one-line description of inputs and outputs, its named
+/// sets and its tasks.
+pub struct BatteryInfo {
+    pub name: &'static str,
+    pub description: String,
+    pub sets: Vec<(&'static str, usize)>,
+    pub tasks: Vec<TaskInfo>,
+}
+
+/// The batteries a config can name (all of them, or the one called `only`).
+pub fn batteries(only: Option<&str>) -> Result<Vec<BatteryInfo>> {
+    let registry = Registry::standard();
+    let chosen: Vec<&dyn BatteryDef> = match only {
+        Some(name) => vec![registry.battery("--battery", name)?],
+        None => registry.batteries().collect(),
+    };
+    let options = TaskConfig::default();
+    chosen
+        .into_iter()
+        .map(|b| {
+            let tasks = b
+                .task_names()
+                .iter()
+                .map(|name| {
+                    let t = registry.task(b.name(), name, &options)?;
+                    Ok(TaskInfo {
+                        index: t.key(),
+                        name: name.clone(),
+                        epochs: t.epoch_names().to_vec(),
+                        description: t.summary(),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(BatteryInfo {
+                name: b.name(),
+                description: b.description(),
+                sets: b.sets().iter().map(|(n, s)| (*n, s.len())).collect(),
+                tasks,
+            })
         })
-        .collect();
-    (header, tasks)
+        .collect()
 }
 
 /// What `biornn task dump` writes.
 #[derive(Debug, Clone)]
 pub struct DumpSpec {
+    pub battery: String,
     pub task: String,
     pub batch: usize,
     pub seed: u64,
@@ -58,7 +86,11 @@ pub struct DumpSpec {
 /// Write a batch of trials to `.npz`: x [T,B,in], y [T,B,out], mask, y_loc [T,B], class, lengths,
 /// epoch boundaries and every latent trial parameter. Returns (trials, task name, steps).
 pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
-    let rule = biornn_tasks::config::parse_rule("task", &spec.task)?;
+    let options = TaskConfig {
+        easy: spec.easy,
+        ..Default::default()
+    };
+    let task = Registry::standard().task(&spec.battery, &spec.task, &options)?;
     if spec.batch == 0 || spec.batch > 1 << 16 {
         return Err(Error::invalid("--batch", spec.batch, "allowed: 1 to 65536"));
     }
@@ -66,10 +98,6 @@ pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
     if !(dt.is_finite() && dt > 0.0 && dt <= 100.0) {
         return Err(Error::invalid("--dt", dt, "allowed: a step in (0, 100] ms"));
     }
-    let task = YangTask {
-        rule,
-        easy: spec.easy,
-    };
     let bspec = BatchSpec {
         dt,
         batch_size: spec.batch,
@@ -81,7 +109,7 @@ pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
         input_noise_std: if spec.no_noise {
             0.0
         } else {
-            biornn_tasks::TaskConfig {
+            TaskConfig {
                 dt,
                 ..Default::default()
             }
@@ -190,6 +218,8 @@ pub struct AnalyzeSpec {
     pub seed: u64,
     /// extra unit sets to silence, e.g. `3,5,10-19`
     pub lesions: Vec<String>,
+    /// which network of a run that trains several side by side (default: the first)
+    pub net: Option<usize>,
 }
 
 /// Analyse a run and write `RUN/analysis/`: results (`.npz`, `.csv`) and figures (`.png`,
@@ -218,15 +248,18 @@ pub fn analyze(
         None => Kind::CtrnnBptt,
     };
     let analysis = match kind {
-        Kind::CtrnnBptt => analyze_ctrnn(&dir, &opts)?,
-        Kind::ReservoirRls => analyze_reservoir(&dir, &opts)?,
-        Kind::LongTerm | Kind::Reversal => {
-            return Err(Error::invalid(
-                "RUN",
-                run.display(),
-                "allowed: a run of one network (a long-term or rule-reversal run holds K networks, under net<k>/ in its model.npz; analysing them is not built yet)",
-            ))
+        Kind::CtrnnBptt => {
+            if let Some(k) = spec.net.filter(|k| *k > 0) {
+                return Err(Error::invalid(
+                    "--net",
+                    k,
+                    "allowed: 0 (this run trains one network)",
+                ));
+            }
+            analyze_ctrnn(&dir, &opts)?
         }
+        Kind::ReservoirRls => analyze_reservoir(&dir, &opts, spec.net)?,
+        Kind::LongTerm | Kind::Reversal => analyze_protocol_member(&dir, &opts, spec.net)?,
     };
     let log = biornn_report::RunLog::read(run);
     let out = dir.analysis_dir();
@@ -238,14 +271,20 @@ pub fn analyze(
 
 /// A reservoir run, through the core traits alone: the trained network run freely (no input) for
 /// one period of its target from 8 random states, and the fixed points of its map.
-fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
+/// With several networks side by side, network `net` (default the first).
+fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions, net: Option<usize>) -> Result<Analysis> {
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_reservoir::ForceRunConfig::from_toml(&text)?;
-    let mut learner = cfg.learner()?;
-    let path = dir.weights_file()?;
-    let arrays = biornn_run::checkpoint::read_checked(&path)?;
-    learner.load_state("", &arrays)?;
-    let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
+    let (arrays, step) = final_state(dir)?;
+    let k = member(net, cfg.train.networks)?;
+    let mut learners = cfg.learners()?;
+    let mut learner = learners.swap_remove(k);
+    let prefix = if cfg.train.networks == 1 {
+        String::new()
+    } else {
+        biornn_run::ensemble::member_prefix(k)
+    };
+    learner.load_state(&prefix, &arrays)?;
     let n = learner.net.n;
     let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
     let starts: Vec<f64> = (0..8 * n)
@@ -260,7 +299,77 @@ fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     biornn_analysis::network::analyze_network(dir.path(), &learner.net, step, &run, opts)
 }
 
-/// A CTRNN trained on the Yang battery: every analysis, on the run's tasks.
+/// The state a run ended with (or the newest checkpoint's, while it trains) and its step.
+fn final_state(dir: &RunDir) -> Result<(biornn_core::Arrays, usize)> {
+    let arrays = biornn_run::checkpoint::read_checked(&dir.weights_file()?)?;
+    let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
+    Ok((arrays, step))
+}
+
+/// Which of `networks` networks `--net` asks for.
+fn member(net: Option<usize>, networks: usize) -> Result<usize> {
+    let k = net.unwrap_or(0);
+    if k >= networks {
+        return Err(Error::invalid(
+            "--net",
+            k,
+            &format!(
+                "allowed: 0 to {} (this run trains {networks})",
+                networks - 1
+            ),
+        ));
+    }
+    Ok(k)
+}
+
+/// Network `net` (default the first) of a long-term or rule-reversal run, through the core traits:
+/// its fixed points and free runs from 8 random states under the input it holds between stimuli
+/// (long-term: fixation and the task's rule; rule reversal: none).
+fn analyze_protocol_member(
+    dir: &RunDir,
+    opts: &AnalysisOptions,
+    net: Option<usize>,
+) -> Result<Analysis> {
+    let text = dir.read_config().unwrap_or_default();
+    let (arrays, step) = final_state(dir)?;
+    let (ctrnn, input, label) = match Config::from_toml(&text)? {
+        Config::LongTerm(cfg) => {
+            let k = member(net, cfg.networks)?;
+            let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
+            learner.load_state("", &arrays)?;
+            let mut input = vec![0.0; biornn_tasks::temporalskip::N_INPUT];
+            input[0] = 1.0;
+            input[65 + cfg.task.index()] = 1.0;
+            let label = format!("network {k}, fixating on {}", cfg.task.name());
+            (learner.network(k).cloned(), input, label)
+        }
+        Config::Reversal(cfg) => {
+            let k = member(net, cfg.networks)?;
+            let mut learner = biornn_train::reversal::ReversalLearner::new(&cfg)?;
+            learner.load_state("", &arrays)?;
+            let input = vec![0.0; biornn_tasks::reversal::N_INPUT];
+            (
+                learner.network(k).cloned(),
+                input,
+                format!("network {k}, no input"),
+            )
+        }
+        _ => return Err(Error::new("not a long-term or rule-reversal run")),
+    };
+    let ctrnn = ctrnn.ok_or_else(|| Error::new("the run holds no such network"))?;
+    let n = ctrnn.n_rec;
+    let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
+    let starts: Vec<f64> = (0..8 * n).map(|_| rng.normal() * 0.5).collect();
+    let run = FreeRun {
+        input: &input,
+        starts: &starts,
+        steps: 400,
+        label: &label,
+    };
+    biornn_analysis::network::analyze_network(dir.path(), &ctrnn, step, &run, opts)
+}
+
+/// A CTRNN trained on a battery of tasks: every analysis, on the run's tasks.
 fn analyze_ctrnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let loaded = load_weights(dir)?;
     let cfg = &loaded.config;

@@ -4,7 +4,7 @@ use crate::config::Config;
 use biornn_core::{Learner, StepDecay};
 use biornn_numerics::{Error, Result};
 use biornn_reservoir::ForceRunConfig;
-use biornn_run::{drive, open_run, Criterion, DriveOptions, RunDir};
+use biornn_run::{drive, open_run, Criterion, DriveOptions, Ensemble, RunDir};
 use biornn_train::longterm::{LongTermConfig, LongTermResult, RoundsOptions};
 use biornn_train::reversal::{ReversalConfig, ReversalResult};
 use biornn_train::trainer::{self, TrainOptions};
@@ -199,10 +199,21 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
 }
 
 /// A reservoir trained online by RLS, through the driver, from the start or resumed.
+/// With `train.networks` > 1, the networks train side by side as one [`Ensemble`] and the
+/// criterion is their trimmed mean.
 fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> Result<Finished> {
-    let mut learner = cfg.learner()?;
-    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
     let t = &cfg.train;
+    let (mut single, mut ensemble) = (None, None);
+    let (learner, key): (&mut dyn Learner, &str) = if t.networks == 1 {
+        (single.insert(cfg.learner()?), "eval_r2")
+    } else {
+        let members = cfg.learners()?;
+        (
+            ensemble.insert(Ensemble::new(members, "eval_r2", 0.1)?),
+            "trimmed_mean",
+        )
+    };
+    let (run, state) = open_run(dir, resume, &cfg.to_toml(), learner)?;
     let drive_opts = DriveOptions {
         max_steps: t.max_steps,
         eval_every: t.eval_every,
@@ -212,7 +223,7 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
         criterion: t
             .target_r2
             .map_or(Criterion::Never, |level| Criterion::AtLeast {
-                key: "eval_r2".into(),
+                key: key.into(),
                 level,
             }),
         // RLS has no learning rate to lower: a divergence stops the run
@@ -227,24 +238,41 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
         steps: vec![],
         factor: 1.0,
     };
-    let out = drive(
-        &run,
-        &mut learner as &mut dyn Learner,
-        &schedule,
-        &drive_opts,
-        state,
-    )?;
+    let out = drive(&run, learner, &schedule, &drive_opts, state)?;
     let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
-    let summary = serde_json::json!({
+    // (summary key, printed label, evaluation value)
+    let found: &[(&str, &str, &str)] = if t.networks == 1 {
+        &[
+            ("eval_mse", "eval mse", "eval_mse"),
+            ("eval_r2", "eval r2", "eval_r2"),
+        ]
+    } else {
+        &[
+            (
+                "eval_r2_trimmed_mean",
+                "eval r2, trimmed mean",
+                "trimmed_mean",
+            ),
+            ("eval_r2_min", "eval r2, min", "min"),
+            ("eval_r2_max", "eval r2, max", "max"),
+        ]
+    };
+    let mut summary = serde_json::json!({
         "kind": "reservoir/rls",
         "steps": out.state.step,
         "wall_s": out.state.wall_s,
         "reached_target": out.reached,
         "target_r2": t.target_r2,
-        "eval_mse": value("eval_mse"),
-        "eval_r2": value("eval_r2"),
         "seed": cfg.seed,
+        "networks": t.networks,
     });
+    for (key, _, v) in found {
+        summary[*key] = serde_json::json!(value(v));
+    }
+    let scores = found
+        .iter()
+        .map(|(_, label, v)| (label.to_string(), value(v)))
+        .collect();
     run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
     Ok(Finished {
         dir: run.path().to_path_buf(),
@@ -252,10 +280,7 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
         steps: out.state.step,
         trials: None,
         wall_s: out.state.wall_s,
-        scores: vec![
-            ("eval mse".into(), value("eval_mse")),
-            ("eval r2".into(), value("eval_r2")),
-        ],
+        scores,
         per_task: vec![],
     })
 }

@@ -54,6 +54,7 @@ fn a_run_from_before_the_run_layer_loads_evaluates_analyses_and_resumes() {
         inits: 8,
         seed: 0,
         lesions: vec![],
+        net: None,
     };
     let (a, _, written, _) = inspect::analyze(&dir, &spec).unwrap();
     assert_eq!(a.loaded_step, 20);

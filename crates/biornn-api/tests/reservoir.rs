@@ -32,6 +32,7 @@ fn a_reservoir_run_trains_evaluates_and_is_analysed_through_the_shared_pieces() 
         inits: 16,
         seed: 0,
         lesions: vec![],
+        net: None,
     };
     let (a, written, _, page) = inspect::report(&f.dir, &spec).unwrap();
     assert_eq!(a.loaded_step, 3000);
@@ -45,4 +46,67 @@ fn a_reservoir_run_trains_evaluates_and_is_analysed_through_the_shared_pieces() 
         .all(|p| p.lin.jacobian.len() == 60 * 60));
     assert!(a.pca.is_some() && written >= 4 && page.exists());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// K networks at once: three reservoirs side by side in one run, each the network its seed trains
+/// alone, summarised by their trimmed mean; each can be analysed.
+#[test]
+fn reservoirs_side_by_side_are_each_the_run_of_their_seed() {
+    let base = std::env::temp_dir().join(format!("biornn-api-force3-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let text = |seed: u64, networks: usize| {
+        format!(
+            "seed = {seed}\n[network]\nkind = \"reservoir\"\nn_rec = 40\n[task]\nperiod_steps = 200\n\
+             [train]\nmax_steps = 800\neval_every = 400\neval_steps = 200\nnetworks = {networks}\n"
+        )
+    };
+    let three = Config::from_toml(&text(1, 3)).unwrap();
+    let f = biornn_api::train(&three, &base.join("three"), &RunOptions::default()).unwrap();
+    let metrics = std::fs::read_to_string(f.dir.join("metrics.csv")).unwrap();
+    assert!(
+        metrics.starts_with(
+            "step,eval_r2_trimmed_mean,eval_r2_min,eval_r2_max,net0_eval_r2,net1_eval_r2,net2_eval_r2,wall_s\n"
+        ),
+        "{metrics}"
+    );
+    let model = biornn_numerics::npz::read_npz(&f.dir.join("model.npz")).unwrap();
+    let alone = Config::from_toml(&text(2, 1)).unwrap();
+    let g = biornn_api::train(&alone, &base.join("seed2"), &RunOptions::default()).unwrap();
+    let single = biornn_numerics::npz::read_npz(&g.dir.join("model.npz")).unwrap();
+    let mut compared = 0;
+    for (name, a) in &single {
+        // the driver's counters, the seal and the config text are the run's, not the network's
+        if name.starts_with("state_") || name == "checksum" || name == "config_toml" {
+            continue;
+        }
+        assert_eq!(model.get(&format!("net1/{name}")), Some(a), "{name}");
+        compared += 1;
+    }
+    assert!(compared >= 3, "{compared}");
+    let r2 =
+        |f: &biornn_api::Finished, label: &str| f.scores.iter().find(|s| s.0 == label).unwrap().1;
+    let (lo, hi) = (r2(&f, "eval r2, min"), r2(&f, "eval r2, max"));
+    assert!(lo <= r2(&g, "eval r2") && r2(&g, "eval r2") <= hi);
+    let spec = AnalyzeSpec {
+        what: "fixed-points".into(),
+        task: None,
+        inits: 8,
+        seed: 0,
+        lesions: vec![],
+        net: Some(2),
+    };
+    let (a, _, _, _) = inspect::analyze(&f.dir, &spec).unwrap();
+    assert!(a.fixed_points.is_some());
+    let err = inspect::analyze(
+        &f.dir,
+        &AnalyzeSpec {
+            net: Some(3),
+            ..spec
+        },
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("--net") && err.contains("0 to 2"), "{err}");
+    std::fs::remove_dir_all(&base).ok();
 }

@@ -184,6 +184,9 @@ enum BenchCommand {
 #[derive(clap::Args)]
 struct DumpArgs {
     task: String,
+    /// the battery the task comes from (`biornn task list` shows them)
+    #[arg(long, default_value = "yang20")]
+    battery: String,
     #[arg(long, default_value_t = 8)]
     batch: usize,
     #[arg(long, default_value_t = 0)]
@@ -206,6 +209,7 @@ struct DumpArgs {
 impl DumpArgs {
     fn spec(&self) -> DumpSpec {
         DumpSpec {
+            battery: self.battery.clone(),
             task: self.task.clone(),
             batch: self.batch,
             seed: self.seed,
@@ -220,8 +224,12 @@ impl DumpArgs {
 
 #[derive(Subcommand)]
 enum TaskCommand {
-    /// Every task with its inputs, outputs and epochs.
-    List,
+    /// Every battery's tasks with their inputs, outputs and epochs.
+    List {
+        /// only this battery
+        #[arg(long)]
+        battery: Option<String>,
+    },
     /// Write a batch of trials to .npz: x [T,B,in], y [T,B,out], mask, y_loc [T,B], class, lengths,
     /// epoch boundaries and every latent trial parameter.
     Dump(DumpArgs),
@@ -351,19 +359,27 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Task {
-            command: TaskCommand::List,
+            command: TaskCommand::List { battery },
         } => {
-            let (header, tasks) = inspect::yang_tasks();
-            println!("{header}");
-            println!("{:<3} {:<16} {:<38} description", "#", "task", "epochs");
-            for t in tasks {
-                println!(
-                    "{:<3} {:<16} {:<38} {}",
-                    t.index,
-                    t.name,
-                    t.epochs.join(" "),
-                    t.description
-                );
+            for (i, b) in inspect::batteries(battery.as_deref())?.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                println!("battery {} ({})", b.name, b.description);
+                let sets: Vec<String> = std::iter::once(format!("all ({})", b.tasks.len()))
+                    .chain(b.sets.iter().map(|(n, k)| format!("{n} ({k})")))
+                    .collect();
+                println!("sets: {}", sets.join(", "));
+                println!("{:<3} {:<16} {:<38} description", "#", "task", "epochs");
+                for t in &b.tasks {
+                    println!(
+                        "{:<3} {:<16} {:<38} {}",
+                        t.index,
+                        t.name,
+                        t.epochs.join(" "),
+                        t.description
+                    );
+                }
             }
             Ok(())
         }
@@ -525,6 +541,10 @@ struct AnalyzeArgs {
     /// also silence these units in the lesion analysis, e.g. 3,5,10-19 (repeat for several sets)
     #[arg(long, value_name = "UNITS")]
     lesion: Vec<String>,
+    /// which network of a run that trains several side by side (long-term, rule reversal,
+    /// reservoirs with train.networks > 1); default the first
+    #[arg(long, value_name = "K")]
+    net: Option<usize>,
 }
 
 impl AnalyzeArgs {
@@ -535,6 +555,7 @@ impl AnalyzeArgs {
             inits: self.inits,
             seed: self.seed,
             lesions: self.lesion.clone(),
+            net: self.net,
         }
     }
 }

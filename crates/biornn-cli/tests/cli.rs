@@ -229,6 +229,28 @@ fn longterm_runs_and_rejects_bad_input() {
     assert!(std::fs::read_to_string(dir.join("summary.json"))
         .unwrap()
         .contains("\"network_updates_to_criterion\""));
+    // each of the K networks can be analysed, one at a time
+    let text = succeed(biornn().arg("analyze").arg(&dir).args([
+        "--what",
+        "fixed-points,pca",
+        "--inits",
+        "8",
+        "--net",
+        "1",
+    ]));
+    assert!(text.contains("fixed points"), "{text}");
+    assert!(dir.join("analysis/fixed_points.npz").exists());
+    let out = biornn()
+        .arg("analyze")
+        .arg(&dir)
+        .args(["--net", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--net") && err.contains("0 to 1"),
+        "{err}"
+    );
     for (args, words) in [
         (vec!["longterm", "dlygoo"], vec!["TASK", "dlygoo", "dlygo"]),
         (
@@ -353,6 +375,13 @@ fn reversal_runs_summarises_and_rejects_bad_input() {
         "{history}"
     );
     run("base", &[]);
+    let text = succeed(
+        biornn()
+            .arg("analyze")
+            .arg(dir.join("base"))
+            .args(["--what", "pca", "--net", "1"]),
+    );
+    assert!(text.contains("analysis"), "{text}");
     let out = biornn()
         .arg("reversal-summary")
         .arg(&dir)

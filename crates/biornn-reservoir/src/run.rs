@@ -19,8 +19,12 @@ pub struct OnlineTrainConfig {
     pub eval_steps: usize,
     /// a checkpoint every this many evaluations
     pub checkpoint_every: usize,
-    /// stop once the free run explains this fraction of the target's variance (absent: run the budget)
+    /// stop once the free run explains this fraction of the target's variance (absent: run the budget);
+    /// with several networks, once the trimmed mean over them does
     pub target_r2: Option<f64>,
+    /// networks trained side by side, seeds `seed .. seed + networks` (each the network that seed
+    /// trains alone), stored under `net<k>/`
+    pub networks: usize,
 }
 
 impl Default for OnlineTrainConfig {
@@ -31,6 +35,7 @@ impl Default for OnlineTrainConfig {
             eval_steps: 1200,
             checkpoint_every: 1,
             target_r2: None,
+            networks: 1,
         }
     }
 }
@@ -90,10 +95,29 @@ impl ForceRunConfig {
             ("train.eval_every", t.eval_every),
             ("train.eval_steps", t.eval_steps),
             ("train.checkpoint_every", t.checkpoint_every),
+            ("train.networks", t.networks),
         ] {
             if v == 0 {
                 return Err(Error::invalid(f, v, "allowed: a positive count"));
             }
+        }
+        if t.networks > 64 {
+            return Err(Error::invalid(
+                "train.networks",
+                t.networks,
+                "allowed: 1 to 64 (each holds an n_rec^2 RLS matrix)",
+            ));
+        }
+        if self
+            .seed
+            .checked_add(t.networks as u64 - 1)
+            .is_none_or(|s| s > i64::MAX as u64)
+        {
+            return Err(Error::invalid(
+                "seed",
+                self.seed,
+                "allowed: seed + train.networks - 1 at most 9223372036854775807",
+            ));
         }
         if let Some(r) = t.target_r2 {
             if !(r.is_finite() && r <= 1.0) {
@@ -110,14 +134,21 @@ impl ForceRunConfig {
     /// The untrained learner: the reservoir drawn from the seed, P = I / alpha, the target at its start.
     pub fn learner(&self) -> Result<ForceLearner> {
         self.validate()?;
+        self.member(self.seed)
+    }
+
+    /// The untrained learners of every network, seeds `seed .. seed + train.networks`.
+    pub fn learners(&self) -> Result<Vec<ForceLearner>> {
+        self.validate()?;
+        (0..self.train.networks as u64)
+            .map(|k| self.member(self.seed + k))
+            .collect()
+    }
+
+    fn member(&self, seed: u64) -> Result<ForceLearner> {
         let env = Sines::new(&self.task);
         use biornn_core::Environment;
-        let net = Reservoir::new(
-            &self.network,
-            env.n_in(),
-            env.n_out(),
-            &Streams::new(self.seed),
-        )?;
+        let net = Reservoir::new(&self.network, env.n_in(), env.n_out(), &Streams::new(seed))?;
         Ok(Online {
             rule: Rls::new(&self.rule, net.n)?,
             net,

@@ -12,11 +12,14 @@
 //!
 //! [`RunDir`] creates, opens and reads them; [`checkpoint`] seals and checks `.npz` files;
 //! [`drive`] is the loop that every rule runs through: updates, evaluations, the metrics row,
-//! checkpoints, the stopping criterion, the divergence guard and resume.
+//! checkpoints, the stopping criterion, the divergence guard and resume; [`Ensemble`] trains K
+//! networks at once as one learner.
 
 pub mod checkpoint;
 pub mod dir;
 pub mod driver;
+pub mod ensemble;
 
 pub use dir::{weights_file, RunDir};
 pub use driver::{drive, open_run, resume, Criterion, DriveOptions, LoopState, Outcome};
+pub use ensemble::{trimmed_mean, Ensemble};

@@ -180,6 +180,10 @@ impl TaskBatch {
         self.y_loc[(self.lengths[b] - 1) * self.batch + b]
     }
 
+    pub fn last_class(&self, b: usize) -> i32 {
+        self.class[(self.lengths[b] - 1) * self.batch + b]
+    }
+
     pub fn latent(&self, name: &str) -> Option<&[f64]> {
         self.latents
             .iter()

@@ -1,18 +1,20 @@
 //! The `[task]` section of a run's config.
 
 use crate::batch::Timing;
-use crate::yang::{YangRule, YangTask};
+use crate::registry::Registry;
 use crate::Task;
 use biornn_numerics::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskConfig {
-    /// the task family; "yang20" (Yang et al. 2019) for now
+    /// the battery the tasks come from: "yang20" (Yang et al. 2019) or "temporalskip" (Soo et al. 2023)
     pub battery: String,
-    /// which tasks to train on; ["all"] for the whole battery (default: the six go/anti tasks)
+    /// which tasks to train on, by name; ["all"] (or one of the battery's named sets, alone) for the
+    /// whole battery (default: the six go/anti tasks)
     pub rules: Vec<String>,
     /// relative sampling weight per rule (the paper's rule_prob_map); 1 for rules not listed
     pub rule_weights: BTreeMap<String, f64>,
@@ -78,34 +80,15 @@ pub fn suggest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Stri
         .unwrap_or_default()
 }
 
-/// Look up a Yang rule by name, with an error that lists what exists.
-pub fn parse_rule(field: &str, name: &str) -> Result<YangRule> {
-    YangRule::from_name(name).ok_or_else(|| {
-        Error::invalid(
-            field,
-            format!("\"{name}\""),
-            &format!(
-                "unknown task{}; known: {}",
-                suggest(name, YangRule::ALL.iter().map(|r| r.name())),
-                YangRule::ALL
-                    .iter()
-                    .map(|r| r.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-    })
-}
-
 impl TaskConfig {
+    /// Check the section against the standard batteries.
     pub fn validate(&self) -> Result<()> {
-        if self.battery != "yang20" {
-            return Err(Error::invalid(
-                "task.battery",
-                format!("\"{}\"", self.battery),
-                "allowed: \"yang20\"",
-            ));
-        }
+        self.validate_in(&Registry::standard())
+    }
+
+    /// Check the section against the batteries of `registry`.
+    pub fn validate_in(&self, registry: &Registry) -> Result<()> {
+        registry.battery("task.battery", &self.battery)?;
         if self.rules.is_empty() {
             return Err(Error::invalid(
                 "task.rules",
@@ -113,10 +96,9 @@ impl TaskConfig {
                 "list at least one task, or [\"all\"]",
             ));
         }
-        let rules = self.rule_list()?;
+        let rules = registry.task_names(self)?;
         for (name, w) in &self.rule_weights {
-            let r = parse_rule(&format!("task.rule_weights.{name}"), name)?;
-            if !rules.contains(&r) {
+            if !rules.contains(name) {
                 return Err(Error::invalid(
                     &format!("task.rule_weights.{name}"),
                     w,
@@ -131,7 +113,7 @@ impl TaskConfig {
                 ));
             }
         }
-        if self.weights()?.iter().all(|w| *w == 0.0) {
+        if self.weights_in(registry)?.iter().all(|w| *w == 0.0) {
             return Err(Error::invalid(
                 "task.rule_weights",
                 "all zero",
@@ -155,62 +137,38 @@ impl TaskConfig {
         Ok(())
     }
 
-    pub fn rule_list(&self) -> Result<Vec<YangRule>> {
-        if self.rules.len() == 1 && self.rules[0] == "all" {
-            return Ok(YangRule::ALL.to_vec());
-        }
-        let mut out = vec![];
-        for (i, name) in self.rules.iter().enumerate() {
-            let r = parse_rule(&format!("task.rules[{i}]"), name)?;
-            if out.contains(&r) {
-                return Err(Error::invalid(
-                    &format!("task.rules[{i}]"),
-                    format!("\"{name}\""),
-                    "listed twice",
-                ));
-            }
-            out.push(r);
-        }
-        Ok(out)
+    /// The names of the tasks the section trains, in order ("all" and named sets expanded).
+    pub fn task_names(&self) -> Result<Vec<String>> {
+        Registry::standard().task_names(self)
     }
 
+    /// The sampling weight of each task of [`TaskConfig::task_names`].
     pub fn weights(&self) -> Result<Vec<f64>> {
-        Ok(self
-            .rule_list()?
+        self.weights_in(&Registry::standard())
+    }
+
+    fn weights_in(&self, registry: &Registry) -> Result<Vec<f64>> {
+        Ok(registry
+            .task_names(self)?
             .iter()
-            .map(|r| self.rule_weights.get(r.name()).copied().unwrap_or(1.0))
+            .map(|name| self.rule_weights.get(name).copied().unwrap_or(1.0))
             .collect())
     }
 
-    pub fn tasks(&self) -> Result<Vec<YangTask>> {
-        Ok(self
-            .rule_list()?
-            .into_iter()
-            .map(|rule| YangTask {
-                rule,
-                easy: self.easy,
-            })
-            .collect())
+    /// The tasks the section trains, built by the standard registry.
+    pub fn tasks(&self) -> Result<Vec<Arc<dyn Task>>> {
+        Registry::standard().tasks(self)
+    }
+
+    /// The battery's numbers of inputs and outputs.
+    pub fn sizes(&self) -> Result<(usize, usize)> {
+        let registry = Registry::standard();
+        let b = registry.battery("task.battery", &self.battery)?;
+        Ok((b.n_in(), b.n_out()))
     }
 
     /// The input-noise standard deviation for a network with time constant `tau` (ms).
     pub fn input_noise_std(&self, tau: f64) -> f64 {
         self.sigma_x * (2.0 * tau / self.dt).sqrt()
-    }
-
-    pub fn n_in(&self) -> usize {
-        YangTask {
-            rule: YangRule::FdGo,
-            easy: false,
-        }
-        .n_in()
-    }
-
-    pub fn n_out(&self) -> usize {
-        YangTask {
-            rule: YangRule::FdGo,
-            easy: false,
-        }
-        .n_out()
     }
 }

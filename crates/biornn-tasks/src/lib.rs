@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod battery;
 pub mod config;
+pub mod registry;
 pub mod reversal;
 pub mod temporalskip;
 pub mod trial;
@@ -19,14 +20,28 @@ pub use batch::{
 };
 pub use battery::{BatchSource, Battery};
 pub use config::TaskConfig;
+pub use registry::{BatteryDef, Registry};
 pub use trial::Trial;
 
 use biornn_numerics::RngStream;
 
+/// A trial's last step as a task judges it: the network's output there, the target angle
+/// (negative: the network should fixate) and the target class (0 fixate, k + 1 ring unit k).
+#[derive(Debug, Clone, Copy)]
+pub struct LastStep<'a> {
+    pub output: &'a [f32],
+    pub y_loc: f32,
+    pub class: i32,
+}
+
 /// A task that can produce trials. Timing and batch-level choices come from `shared` (the same stream
 /// for every trial of a batch when timing is drawn per batch), per-trial content from `content`.
+/// Tasks are built by name through the [`Registry`].
 pub trait Task: Send + Sync {
     fn name(&self) -> &str;
+    /// The task's number in its battery. It names the task's evaluation and analysis streams, so
+    /// the same task sees the same trials whatever else a run trains on.
+    fn key(&self) -> u64;
     fn n_in(&self) -> usize;
     fn n_out(&self) -> usize;
     /// One line for `biornn task list`.
@@ -40,7 +55,40 @@ pub trait Task: Send + Sync {
     }
     /// Build a trial into `out`, reusing its buffers.
     fn trial_into(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream, out: &mut Trial);
-    /// Whether the output at a trial's last step counts as correct, given the target angle there
-    /// (negative: the network should fixate).
-    fn correct(&self, output_last: &[f32], y_loc_last: f32) -> bool;
+    /// Whether a trial counts as correct, judged at its last step.
+    fn correct(&self, last: &LastStep) -> bool;
+}
+
+/// A shared task is a task (trainers hold the registry's `Arc<dyn Task>`).
+impl<T: Task + ?Sized> Task for std::sync::Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn key(&self) -> u64 {
+        (**self).key()
+    }
+    fn n_in(&self) -> usize {
+        (**self).n_in()
+    }
+    fn n_out(&self) -> usize {
+        (**self).n_out()
+    }
+    fn summary(&self) -> String {
+        (**self).summary()
+    }
+    fn epoch_names(&self) -> &'static [&'static str] {
+        (**self).epoch_names()
+    }
+    fn trial_into(
+        &self,
+        dt: f64,
+        shared: &mut RngStream,
+        content: &mut RngStream,
+        out: &mut Trial,
+    ) {
+        (**self).trial_into(dt, shared, content, out)
+    }
+    fn correct(&self, last: &LastStep) -> bool {
+        (**self).correct(last)
+    }
 }

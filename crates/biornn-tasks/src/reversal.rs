@@ -16,9 +16,15 @@
 //! during the forward pass (see `biornn_model::Ctrnn::forward_start`); the batch holds the stimuli.
 //!
 //! Inputs: 0 stimulus A, 1 stimulus B, 2 "right", 3 "wrong". Outputs: two logits (a softmax).
+//!
+//! Batch trainers (BPTT) take whole [`ReversalBatch`]es and fill the feedback in during their
+//! forward pass; online rules take the same sequences one step at a time from [`ReversalEnv`], a
+//! closed-loop [`Environment`] that computes the feedback from the answers it is given.
 
 use crate::temporalskip::{jittered, steps};
-use biornn_numerics::Streams;
+use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
+use biornn_core::{Arrays, Environment, Stateful, Step};
+use biornn_numerics::{Result, Streams};
 
 pub const N_INPUT: usize = 4;
 pub const N_OUTPUT: usize = 2;
@@ -217,6 +223,155 @@ pub fn score(batch: &ReversalBatch, logits: &[f32]) -> f64 {
     total / TRIALS as f64
 }
 
+/// The rule-reversal task as a closed-loop stream of time steps: the sequences of batch 0, then
+/// of batch 1, and so on, each exactly a column of [`generate_reversal`]'s batch, with the feedback
+/// of each trial computed from the answer the network gives at the trial's last response step
+/// (through [`Environment::answer`]; an answer never given counts as answer 0, as a tie does).
+/// The target is the ideal answer, one-hot, over each trial's scored response steps (weight 1);
+/// every other step, the pre-trial period included, has weight 0.
+pub struct ReversalEnv {
+    task: ReversalTask,
+    dt: f64,
+    streams: Streams,
+    batch: ReversalBatch,
+    /// the batch index `batch` holds, when it holds one
+    built: Option<u64>,
+    /// where the stream stands: the next step is step `t` of sequence `seq` of batch `index`
+    index: u64,
+    seq: usize,
+    t: usize,
+    /// the answer given at each trial's last response step in the current sequence
+    answers: [Option<usize>; TRIALS],
+}
+
+impl ReversalEnv {
+    /// Sequences drawn from `streams` as [`generate_reversal`] draws its batches; `dt` in ms.
+    pub fn new(task: ReversalTask, dt: f64, streams: Streams) -> Self {
+        ReversalEnv {
+            task,
+            dt,
+            streams,
+            batch: ReversalBatch::default(),
+            built: None,
+            index: 0,
+            seq: 0,
+            t: 0,
+            answers: [None; TRIALS],
+        }
+    }
+
+    /// The batch the current sequence belongs to.
+    pub fn batch(&mut self) -> &ReversalBatch {
+        if self.built != Some(self.index) {
+            generate_reversal(
+                &self.task,
+                self.dt,
+                &self.streams,
+                self.index,
+                &mut self.batch,
+            );
+            self.built = Some(self.index);
+        }
+        &self.batch
+    }
+
+    /// Where the stream stands: (batch index, sequence in the batch, step in the sequence).
+    pub fn position(&self) -> (u64, usize, usize) {
+        (self.index, self.seq, self.t)
+    }
+}
+
+impl Stateful for ReversalEnv {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        put_u64(out, &format!("{prefix}batch"), self.index);
+        put_u64(out, &format!("{prefix}sequence"), self.seq as u64);
+        put_u64(out, &format!("{prefix}step"), self.t as u64);
+        let answers: Vec<f64> = self
+            .answers
+            .iter()
+            .map(|a| a.map_or(-1.0, |a| a as f64))
+            .collect();
+        put_f64(out, &format!("{prefix}answers"), &[TRIALS], &answers);
+    }
+
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        self.index = take_u64(arrays, &format!("{prefix}batch"))?;
+        self.seq = take_u64(arrays, &format!("{prefix}sequence"))? as usize;
+        self.t = take_u64(arrays, &format!("{prefix}step"))? as usize;
+        let answers = take_f64(arrays, &format!("{prefix}answers"), &[TRIALS])?;
+        for (a, v) in self.answers.iter_mut().zip(answers) {
+            *a = (v >= 0.0).then_some(v as usize);
+        }
+        let (batch, steps) = (self.batch().batch, self.batch.steps);
+        if self.seq >= batch || self.t >= steps {
+            return Err(biornn_numerics::Error::invalid(
+                &format!("{prefix}step"),
+                format!("sequence {} step {}", self.seq, self.t),
+                &format!("a position inside a batch of {batch} sequences of {steps} steps"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Environment for ReversalEnv {
+    fn name(&self) -> &str {
+        "reversal"
+    }
+    fn n_in(&self) -> usize {
+        N_INPUT
+    }
+    fn n_out(&self) -> usize {
+        N_OUTPUT
+    }
+
+    fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> Step {
+        let (seq, t) = (self.seq, self.t);
+        let answers = self.answers;
+        let batch = self.batch();
+        let c = N_INPUT * (t * batch.batch + seq);
+        input[..N_INPUT].copy_from_slice(&batch.x[c..c + N_INPUT]);
+        target[..N_OUTPUT].fill(0.0);
+        let mut weight = 0.0;
+        for (k, trial) in batch.trials.iter().enumerate() {
+            if (trial.reward..trial.wait).contains(&t) {
+                input[..N_INPUT].copy_from_slice(&batch.feedback(seq, k, answers[k].unwrap_or(0)));
+            }
+            if trial.scored(batch.wait).contains(&t) {
+                target[batch.ideal(seq, k)] = 1.0;
+                weight = 1.0;
+            }
+        }
+        let (n_seq, steps) = (batch.batch, batch.steps);
+        let last = t + 1 == steps;
+        self.t += 1;
+        if last {
+            self.t = 0;
+            self.answers = [None; TRIALS];
+            self.seq += 1;
+            if self.seq == n_seq {
+                self.seq = 0;
+                self.index += 1;
+            }
+        }
+        Step { weight, last }
+    }
+
+    fn answer(&mut self, output: &[f32]) {
+        // the step just handed out was step t - 1 of this sequence (a sequence never ends on a
+        // response step, so a wrap to t = 0 never needs an answer)
+        let t = self.t;
+        if t == 0 {
+            return;
+        }
+        let given = answer(output);
+        let batch = self.batch();
+        if let Some(k) = batch.trials.iter().position(|tr| tr.reward == t) {
+            self.answers[k] = Some(given);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +500,87 @@ mod tests {
         // ties answer 0
         assert_eq!(answer(&[0.5, 0.5]), 0);
         assert_eq!(answer(&[0.5, 0.6]), 1);
+    }
+
+    /// The outputs a made-up network gives: answer 1 exactly when (seq + t) is odd.
+    fn made_up_output(seq: usize, t: usize) -> [f32; N_OUTPUT] {
+        if (seq + t) % 2 == 1 {
+            [0.0, 1.0]
+        } else {
+            [1.0, 0.0]
+        }
+    }
+
+    #[test]
+    fn the_online_stream_is_the_batch_with_feedback_from_the_answers() {
+        let task = ReversalTask {
+            per_pattern: 1,
+            jitter: true,
+        };
+        let streams = Streams::new(11);
+        let mut env = ReversalEnv::new(task, 50.0, streams);
+        let (mut input, mut target) = ([0f32; N_INPUT], [0f32; N_OUTPUT]);
+        let mut b = ReversalBatch::default();
+        let mut feedback_steps = [0usize; 2];
+        for index in 0..2u64 {
+            generate_reversal(&task, 50.0, &streams, index, &mut b);
+            for seq in 0..b.batch {
+                for t in 0..b.steps {
+                    assert_eq!(env.position(), (index, seq, t));
+                    let step = env.next(&mut input, &mut target);
+                    env.answer(&made_up_output(seq, t));
+                    let mut want = b.x[N_INPUT * (t * b.batch + seq)..][..N_INPUT].to_vec();
+                    let (mut want_target, mut weight) = ([0f32; N_OUTPUT], 0.0);
+                    for (k, tr) in b.trials.iter().enumerate() {
+                        if (tr.reward..tr.wait).contains(&t) {
+                            let given = answer(&made_up_output(seq, tr.reward - 1));
+                            want = b.feedback(seq, k, given).to_vec();
+                            feedback_steps[given] += 1;
+                        }
+                        if tr.scored(b.wait).contains(&t) {
+                            want_target[b.ideal(seq, k)] = 1.0;
+                            weight = 1.0;
+                        }
+                    }
+                    assert_eq!(input.to_vec(), want, "batch {index} seq {seq} step {t}");
+                    assert_eq!((target, step.weight), (want_target, weight));
+                    assert_eq!(step.last, t + 1 == b.steps);
+                }
+            }
+        }
+        // both answers occurred, so both kinds of feedback were checked
+        assert!(feedback_steps[0] > 0 && feedback_steps[1] > 0);
+    }
+
+    #[test]
+    fn the_online_stream_resumes_mid_sequence() {
+        let task = ReversalTask::default();
+        let mut env = ReversalEnv::new(task, 50.0, Streams::new(3));
+        let (mut input, mut target) = ([0f32; N_INPUT], [0f32; N_OUTPUT]);
+        let mut run = |env: &mut ReversalEnv, n: usize| -> Vec<f32> {
+            let mut seen = vec![];
+            for _ in 0..n {
+                let (_, seq, t) = env.position();
+                let step = env.next(&mut input, &mut target);
+                env.answer(&made_up_output(seq, t));
+                seen.extend_from_slice(&input);
+                seen.extend_from_slice(&target);
+                seen.push(step.weight);
+            }
+            seen
+        };
+        // stop inside a reward epoch of the second sequence, after its first answers
+        let first = env.batch().steps + env.batch().trials[2].reward + 3;
+        run(&mut env, first);
+        let mut saved = Arrays::new();
+        env.save_state("env_", &mut saved);
+        let rest = run(&mut env, 500);
+        let mut again = ReversalEnv::new(task, 50.0, Streams::new(3));
+        again.load_state("env_", &saved).unwrap();
+        assert_eq!(run(&mut again, 500), rest);
+        // a position outside the batch is refused
+        put_u64(&mut saved, "env_step", 1 << 20);
+        let err = again.load_state("env_", &saved).unwrap_err().to_string();
+        assert!(err.contains("env_step"), "{err}");
     }
 }

@@ -403,6 +403,9 @@ impl Task for TsTask {
     fn name(&self) -> &str {
         self.rule.name()
     }
+    fn key(&self) -> u64 {
+        self.rule.index() as u64
+    }
     fn n_in(&self) -> usize {
         N_INPUT
     }
@@ -501,12 +504,12 @@ impl Task for TsTask {
     }
 
     /// The reference scores whole batches ([`score_batch`]); per trial, the answer at the last step.
-    fn correct(&self, output_last: &[f32], y_loc_last: f32) -> bool {
-        let fixating = output_last[0] > 0.5;
-        if y_loc_last < 0.0 {
+    fn correct(&self, last: &crate::LastStep) -> bool {
+        let fixating = last.output[0] > 0.5;
+        if last.y_loc < 0.0 {
             fixating
         } else {
-            !fixating && circ_dist(ring_angle(&output_last[1..]), y_loc_last as f64) < 0.2 * PI
+            !fixating && circ_dist(ring_angle(&last.output[1..]), last.y_loc as f64) < 0.2 * PI
         }
     }
 }

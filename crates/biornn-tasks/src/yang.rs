@@ -702,6 +702,9 @@ impl Task for YangTask {
     fn name(&self) -> &str {
         self.rule.name()
     }
+    fn key(&self) -> u64 {
+        self.rule.index() as u64
+    }
     fn n_in(&self) -> usize {
         N_INPUT
     }
@@ -723,7 +726,7 @@ impl Task for YangTask {
     ) {
         build_into(&sample(self.rule, dt, self.easy, shared, content), dt, out)
     }
-    fn correct(&self, output_last: &[f32], y_loc_last: f32) -> bool {
-        correct(output_last, y_loc_last)
+    fn correct(&self, last: &crate::LastStep) -> bool {
+        correct(last.output, last.y_loc)
     }
 }

@@ -165,7 +165,7 @@ pub fn bench_eval(
     let cfg = bench_config(n, batch, chunks);
     let net = Ctrnn::<f32>::new(&cfg.model, N_IN, N_OUT, 20.0, &Streams::new(cfg.seed))?;
     let mut engine = Engine::<f32>::default();
-    let judge = |o: &[f32], y: f32| biornn_tasks::yang::correct(o, y);
+    let judge = |l: &biornn_tasks::LastStep| biornn_tasks::yang::correct(l.output, l.y_loc);
     let mut b = TaskBatch::default();
     let ms = time_iterations(warmup, iters, |i| {
         fixed_length_batch_into(steps, batch, i as u64, &mut b);

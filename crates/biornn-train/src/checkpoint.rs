@@ -124,7 +124,8 @@ pub fn load(path: &Path) -> Result<Loaded> {
     model.mask.input = MaskSpec::Dense;
     model.mask.recurrent = MaskSpec::Dense;
     model.mask.output = MaskSpec::Dense;
-    let (ni, no, n) = (config.task.n_in(), config.task.n_out(), model.n_rec);
+    let (ni, no) = config.task.sizes().map_err(ctx)?;
+    let n = model.n_rec;
     let mut net = Ctrnn::<f32>::new(&model, ni, no, config.task.dt, &Streams::new(config.seed))
         .map_err(ctx)?;
     let get = |k: &str, shape: &[usize]| take_real::<f32>(&arrays, k, shape).map_err(ctx);

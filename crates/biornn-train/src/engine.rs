@@ -5,7 +5,7 @@ use crate::config::{LossKind, TrainConfig};
 use crate::loss;
 use biornn_model::{Ctrnn, Grads, Trajectory};
 use biornn_numerics::{Real, Streams};
-use biornn_tasks::TaskBatch;
+use biornn_tasks::{LastStep, TaskBatch};
 use rayon::prelude::*;
 
 /// One chunk's reusable buffers: nothing is allocated once they have reached the batch's size.
@@ -171,14 +171,14 @@ impl<T: Real> Engine<T> {
     }
 
     /// Forward only: the output loss and the number of trials correct by the task's metric.
-    /// `correct(output_last, y_loc_last)` judges one trial. Recurrent noise only when `noise` is given.
+    /// `correct` judges one trial at its last step. Recurrent noise only when `noise` is given.
     pub fn evaluate(
         &mut self,
         net: &Ctrnn<T>,
         batch: &TaskBatch,
         cfg: &TrainConfig,
         noise: Option<(&Streams, u64)>,
-        correct: &(dyn Fn(&[f32], f32) -> bool + Sync),
+        correct: &(dyn Fn(&LastStep) -> bool + Sync),
     ) -> (f64, usize) {
         let (ranges, norm, noise_streams) = self.prepare(net, batch, cfg, noise);
         self.work
@@ -204,7 +204,11 @@ impl<T: Real> Engine<T> {
                         {
                             *o = v.to_f64() as f32;
                         }
-                        correct(&last, batch.last_y_loc(b0 + j))
+                        correct(&LastStep {
+                            output: &last,
+                            y_loc: batch.last_y_loc(b0 + j),
+                            class: batch.last_class(b0 + j),
+                        })
                     })
                     .count();
             });

@@ -4,7 +4,6 @@ use crate::config::RunConfig;
 use crate::engine::Engine;
 use biornn_model::Ctrnn;
 use biornn_numerics::{Result, Streams};
-use biornn_tasks::yang::YangTask;
 use biornn_tasks::{generate_groups, BatchSpec, Task};
 use serde::Serialize;
 
@@ -35,7 +34,7 @@ pub fn evaluate(
 pub fn evaluate_tasks(
     net: &Ctrnn<f32>,
     cfg: &RunConfig,
-    tasks: &[YangTask],
+    tasks: &[impl Task],
     trials: usize,
     engine: &mut Engine<f32>,
 ) -> Vec<TaskScore> {
@@ -48,15 +47,15 @@ pub fn evaluate_tasks(
     };
     let mut scores = vec![];
     for task in tasks {
-        let streams = eval_streams.child("task", task.rule.index() as u64);
+        let streams = eval_streams.child("task", task.key());
         let batch = generate_groups(task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
         let trials = batch.batch;
-        let judge = |o: &[f32], y: f32| task.correct(o, y);
+        let judge = |l: &biornn_tasks::LastStep| task.correct(l);
         let noise_streams = Streams::new(cfg.seed).child("eval_noise", 0);
         let noise = cfg
             .train
             .eval_recurrent_noise
-            .then_some((&noise_streams, task.rule.index() as u64));
+            .then_some((&noise_streams, task.key()));
         let (loss, correct) = engine.evaluate(net, &batch, &cfg.train, noise, &judge);
         scores.push(TaskScore {
             task: task.name().to_string(),

@@ -30,7 +30,7 @@ use biornn_model::{
     Activation, Ctrnn, DascDerivative, Grads, ModelConfig, Skip, SkipKind, TimePlan, Trajectory,
 };
 use biornn_numerics::{Error, Result, Streams};
-use biornn_run::Criterion;
+use biornn_run::{trimmed_mean, Criterion};
 use biornn_tasks::temporalskip::{score_counts, ScoreCounts, TsRule, TsTask};
 use biornn_tasks::{generate_into, BatchSpec, TaskBatch, Timing};
 use rayon::prelude::*;
@@ -436,20 +436,6 @@ pub struct LongTermResult {
     pub train_loss: Vec<f64>,
 }
 
-/// Mean of the sorted values `[floor(trim n), floor((1 - trim) n))`, the reference's
-/// `[int(0.1 N):int(0.9 N)]`.
-pub(crate) fn trimmed_mean(perf: &[f64], trim: f64) -> f64 {
-    let mut p = perf.to_vec();
-    p.sort_by(f64::total_cmp);
-    let n = p.len();
-    let lo = (trim * n as f64).floor() as usize;
-    let hi = (((1.0 - trim) * n as f64).floor() as usize)
-        .max(lo + 1)
-        .min(n);
-    let kept = &p[lo.min(n.saturating_sub(1))..hi];
-    kept.iter().sum::<f64>() / kept.len().max(1) as f64
-}
-
 /// One network in training, with its optimiser and reused buffers.
 pub(crate) struct NetState {
     pub(crate) net: Ctrnn<f32>,
@@ -693,6 +679,11 @@ impl LongTermLearner {
     pub fn schedule(&self) -> Stages {
         self.schedule
     }
+
+    /// Network `k` of the K trained side by side.
+    pub fn network(&self, k: usize) -> Option<&Ctrnn<f32>> {
+        self.nets.get(k).map(|s| &s.net)
+    }
 }
 
 impl Stateful for LongTermLearner {
@@ -923,19 +914,5 @@ mod tests {
                 "{e}"
             );
         }
-    }
-
-    #[test]
-    fn trimmed_mean_drops_the_ends() {
-        let p: Vec<f64> = (0..10).map(|i| i as f64).collect();
-        assert_eq!(trimmed_mean(&p, 0.1), 4.5);
-        let mut q = vec![1.0; 8];
-        q.extend([0.0, 0.0]);
-        // the worst one of ten is dropped, one 0 remains among eight
-        assert!((trimmed_mean(&q, 0.1) - 7.0 / 8.0).abs() < 1e-12);
-        // 15 networks: the reference keeps sorted indices 1..13
-        let r: Vec<f64> = (0..15).map(|i| i as f64).collect();
-        assert_eq!(trimmed_mean(&r, 0.1), (1..13).sum::<usize>() as f64 / 12.0);
-        assert_eq!(trimmed_mean(&[0.5], 0.1), 0.5);
     }
 }

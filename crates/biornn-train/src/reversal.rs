@@ -23,8 +23,7 @@
 
 use crate::config::TrainConfig;
 use crate::longterm::{
-    reference_model, reference_optimizer, trimmed_mean, validate_schedule, BlockScope, Method,
-    NetState, Stage,
+    reference_model, reference_optimizer, validate_schedule, BlockScope, Method, NetState, Stage,
 };
 use crate::rounds::{
     check_settings, export_nets, load_nets, nets_finite, run_rounds, save_nets, stage_name,
@@ -35,6 +34,7 @@ use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::config::Readout;
 use biornn_model::{Ctrnn, DascDerivative, ModelConfig, Skip, TimePlan, Trajectory};
 use biornn_numerics::{Error, Result, Streams};
+use biornn_run::trimmed_mean;
 use biornn_run::Criterion;
 use biornn_tasks::reversal::{
     answer, generate_reversal, score, ReversalBatch, ReversalTask, N_INPUT, N_OUTPUT, TRIALS,
@@ -332,6 +332,11 @@ impl ReversalLearner {
     /// The stages schedule the driver follows.
     pub fn schedule(&self) -> Stages {
         Stages::new(self.stages.len(), self.cfg.stage_rounds)
+    }
+
+    /// Network `k` of the K trained side by side.
+    pub fn network(&self, k: usize) -> Option<&Ctrnn<f32>> {
+        self.nets.get(k).map(|s| &s.net)
     }
 }
 

@@ -12,11 +12,11 @@ use biornn_core::{Arrays, Evaluation, Learner, Phase, Rule, Stateful, StepDecay}
 use biornn_model::{Ctrnn, Grads};
 use biornn_numerics::{Result, Streams};
 use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
-use biornn_tasks::yang::YangTask;
 use biornn_tasks::{BatchSource, BatchSpec, Battery, Task};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -116,7 +116,7 @@ pub struct BpttLearner {
     cfg: RunConfig,
     net: Ctrnn<f32>,
     rule: Bptt,
-    env: Battery<YangTask>,
+    env: Battery<Arc<dyn Task>>,
     eval_engine: Engine<f32>,
     /// the last evaluation's scores (for the summary)
     scores: Vec<TaskScore>,
@@ -143,7 +143,7 @@ impl BpttLearner {
 
     /// A fresh network and optimiser for `cfg`.
     pub fn fresh(cfg: &RunConfig) -> Result<Self> {
-        let (n_in, n_out) = (cfg.task.n_in(), cfg.task.n_out());
+        let (n_in, n_out) = cfg.task.sizes()?;
         let net = Ctrnn::<f32>::new(
             &cfg.model,
             n_in,

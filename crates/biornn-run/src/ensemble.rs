@@ -1,0 +1,304 @@
+//! K networks at once: any learner, K times (K seeds), as one learner for the driver. Members
+//! update and evaluate side by side on threads of their own; each member's result depends only on
+//! its own seed, never on the number of threads. A checkpoint holds member k under `net<k>/`, as
+//! `model.npz` does, and the stopping criterion tests the trimmed mean of one value over the
+//! members (the skip-connection paper's "middle 80% of 20 networks").
+
+use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
+use biornn_numerics::{Error, Result};
+use std::collections::BTreeMap;
+
+/// The mean of `values` after dropping the lowest and the highest `trim` fraction (rounded down;
+/// at least one value is kept).
+pub fn trimmed_mean(values: &[f64], trim: f64) -> f64 {
+    let mut p = values.to_vec();
+    p.sort_by(f64::total_cmp);
+    let n = p.len();
+    let lo = (trim * n as f64).floor() as usize;
+    let hi = (((1.0 - trim) * n as f64).floor() as usize)
+        .max(lo + 1)
+        .min(n);
+    let kept = &p[lo.min(n.saturating_sub(1))..hi];
+    kept.iter().sum::<f64>() / kept.len().max(1) as f64
+}
+
+/// The state prefix of member `k`.
+pub fn member_prefix(k: usize) -> String {
+    format!("net{k}/")
+}
+
+/// K learners trained side by side as one. Its metrics row holds the trimmed mean, minimum and
+/// maximum of the members' `value`, then `value` per member; its evaluation's values are
+/// `trimmed_mean`, `min`, `max` and `mean` of it.
+pub struct Ensemble<L> {
+    members: Vec<L>,
+    value: String,
+    trim: f64,
+}
+
+impl<L: Learner> Ensemble<L> {
+    /// `members` (at least one) summarised by their evaluations' `value`, trimming `trim` of them
+    /// at each end (0.1: the middle 80%).
+    pub fn new(members: Vec<L>, value: &str, trim: f64) -> Result<Self> {
+        if members.is_empty() {
+            return Err(Error::invalid(
+                "networks",
+                0,
+                "allowed: at least one network",
+            ));
+        }
+        if !(0.0..0.5).contains(&trim) {
+            return Err(Error::invalid(
+                "trim",
+                trim,
+                "allowed: a fraction in [0, 0.5)",
+            ));
+        }
+        Ok(Ensemble {
+            members,
+            value: value.to_string(),
+            trim,
+        })
+    }
+
+    pub fn members(&self) -> &[L] {
+        &self.members
+    }
+}
+
+/// Run `f` on every member, each on a thread of its own, and collect the results in member order.
+fn each<L: Send, T: Send>(members: &mut [L], f: impl Fn(&mut L) -> T + Sync) -> Vec<T> {
+    if members.len() == 1 {
+        return vec![f(&mut members[0])];
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = members
+            .iter_mut()
+            .map(|m| scope.spawn(move || f(m)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+impl<L: Learner> Stateful for Ensemble<L> {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        for (k, m) in self.members.iter().enumerate() {
+            m.save_state(&format!("{prefix}{}", member_prefix(k)), out);
+        }
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        for (k, m) in self.members.iter_mut().enumerate() {
+            m.load_state(&format!("{prefix}{}", member_prefix(k)), arrays)?;
+        }
+        Ok(())
+    }
+}
+
+impl<L: Learner> Learner for Ensemble<L> {
+    fn columns(&self) -> Vec<String> {
+        let v = &self.value;
+        let mut c = vec![
+            format!("{v}_trimmed_mean"),
+            format!("{v}_min"),
+            format!("{v}_max"),
+        ];
+        c.extend((0..self.members.len()).map(|k| format!("net{k}_{v}")));
+        c
+    }
+
+    /// Every member's update; the loss is their mean (not finite when any member's is not).
+    fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+        let losses = each(&mut self.members, |m| m.update(step, phase));
+        let mut sum = 0.0;
+        for l in losses {
+            sum += l?;
+        }
+        Ok(sum / self.members.len() as f64)
+    }
+
+    fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+        let found = each(&mut self.members, |m| m.evaluate(step, train_loss));
+        let mut per_member = vec![];
+        for (k, e) in found.into_iter().enumerate() {
+            let e = e?;
+            let v = e.values.get(&self.value).copied().ok_or_else(|| {
+                Error::new(format!(
+                    "network {k}'s evaluation has no value `{}` (it has: {})",
+                    self.value,
+                    e.values.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            per_member.push(v);
+        }
+        let trimmed = trimmed_mean(&per_member, self.trim);
+        let min = per_member.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = per_member.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let mean = per_member.iter().sum::<f64>() / per_member.len() as f64;
+        let mut cells: Vec<String> = [trimmed, min, max].iter().map(|v| format!("{v}")).collect();
+        cells.extend(per_member.iter().map(|v| format!("{v}")));
+        let values: BTreeMap<String, f64> = [
+            ("trimmed_mean", trimmed),
+            ("min", min),
+            ("max", max),
+            ("mean", mean),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Ok(Evaluation {
+            cells,
+            values,
+            headline: format!(
+                "{} over {} networks: trimmed mean {trimmed:.4}  min {min:.4}  max {max:.4}",
+                self.value,
+                self.members.len()
+            ),
+        })
+    }
+
+    fn all_finite(&self) -> bool {
+        self.members.iter().all(|m| m.all_finite())
+    }
+
+    fn export(&self, step: u64, out: &mut Arrays) {
+        for (k, m) in self.members.iter().enumerate() {
+            let mut mine = Arrays::new();
+            m.export(step, &mut mine);
+            let prefix = member_prefix(k);
+            out.extend(mine.into_iter().map(|(n, a)| (format!("{prefix}{n}"), a)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use biornn_core::arrays::{put_f64, take_f64};
+
+    /// A learner that walks towards 1 at its own speed.
+    struct Walker {
+        speed: f64,
+        x: f64,
+    }
+
+    impl Stateful for Walker {
+        fn save_state(&self, prefix: &str, out: &mut Arrays) {
+            put_f64(out, &format!("{prefix}x"), &[1], &[self.x]);
+        }
+        fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+            self.x = take_f64(arrays, &format!("{prefix}x"), &[1])?[0];
+            Ok(())
+        }
+    }
+
+    impl Learner for Walker {
+        fn columns(&self) -> Vec<String> {
+            vec!["x".into()]
+        }
+        fn update(&mut self, _: u64, phase: &Phase) -> Result<f64> {
+            self.x += self.speed * phase.lr_factor * (1.0 - self.x);
+            Ok(1.0 - self.x)
+        }
+        fn evaluate(&mut self, _: u64, _: Option<f64>) -> Result<Evaluation> {
+            Ok(Evaluation {
+                cells: vec![format!("{}", self.x)],
+                values: [("x".to_string(), self.x)].into(),
+                headline: String::new(),
+            })
+        }
+        fn all_finite(&self) -> bool {
+            self.x.is_finite()
+        }
+        fn export(&self, _: u64, out: &mut Arrays) {
+            put_f64(out, "x", &[1], &[self.x]);
+        }
+    }
+
+    fn walkers(speeds: &[f64]) -> Ensemble<Walker> {
+        let members = speeds
+            .iter()
+            .map(|&speed| Walker { speed, x: 0.0 })
+            .collect();
+        Ensemble::new(members, "x", 0.1).unwrap()
+    }
+
+    const PHASE: Phase = Phase {
+        stage: None,
+        lr_factor: 1.0,
+        lr_scale: 1.0,
+    };
+
+    #[test]
+    fn trimmed_mean_drops_the_ends() {
+        let p: Vec<f64> = (0..10).map(|i| i as f64).collect();
+        assert_eq!(trimmed_mean(&p, 0.1), 4.5);
+        assert_eq!(trimmed_mean(&[3.0], 0.1), 3.0);
+        let mut q = vec![1.0; 8];
+        q.extend([0.0, 0.0]);
+        // the worst one of ten is dropped, one 0 remains among eight
+        assert!((trimmed_mean(&q, 0.1) - 7.0 / 8.0).abs() < 1e-12);
+        // 15 networks: wmws2/temporalskip keeps sorted indices 1..13
+        let r: Vec<f64> = (0..15).map(|i| i as f64).collect();
+        assert_eq!(trimmed_mean(&r, 0.1), (1..13).sum::<usize>() as f64 / 12.0);
+        assert_eq!(trimmed_mean(&[1.0, 2.0, 9.0], 0.0), 4.0);
+    }
+
+    #[test]
+    fn members_update_side_by_side_and_are_summarised() {
+        let speeds: Vec<f64> = (1..=10).map(|i| i as f64 / 20.0).collect();
+        let mut e = walkers(&speeds);
+        let loss = e.update(0, &PHASE).unwrap();
+        // after one update x_k = speed_k and the loss is the mean of 1 - x_k
+        let mean_speed = speeds.iter().sum::<f64>() / 10.0;
+        assert!((loss - (1.0 - mean_speed)).abs() < 1e-12);
+        let ev = e.evaluate(1, None).unwrap();
+        assert_eq!(ev.values["min"], 0.05);
+        assert_eq!(ev.values["max"], 0.5);
+        // the middle 80%: speeds 2..=9 of 20
+        assert!((ev.values["trimmed_mean"] - 44.0 / 160.0).abs() < 1e-12);
+        assert_eq!(e.columns().len(), ev.cells.len());
+        assert_eq!(e.columns()[3], "net0_x");
+    }
+
+    #[test]
+    fn state_and_export_hold_each_member_under_its_prefix() {
+        let mut e = walkers(&[0.1, 0.2, 0.3]);
+        for step in 0..3 {
+            e.update(step, &PHASE).unwrap();
+        }
+        let mut state = Arrays::new();
+        e.save_state("", &mut state);
+        let mut exported = Arrays::new();
+        e.export(3, &mut exported);
+        assert_eq!(
+            state.keys().collect::<Vec<_>>(),
+            ["net0/x", "net1/x", "net2/x"]
+        );
+        assert_eq!(state, exported);
+        let mut again = walkers(&[0.1, 0.2, 0.3]);
+        again.load_state("", &state).unwrap();
+        for step in 3..6 {
+            e.update(step, &PHASE).unwrap();
+            again.update(step, &PHASE).unwrap();
+        }
+        assert_eq!(
+            e.members().iter().map(|m| m.x).collect::<Vec<_>>(),
+            again.members().iter().map(|m| m.x).collect::<Vec<_>>()
+        );
+        // a missing member is an error, not a silent default
+        state.remove("net2/x");
+        assert!(again.load_state("", &state).is_err());
+    }
+
+    #[test]
+    fn a_member_without_the_value_is_named() {
+        let mut e = Ensemble::new(vec![Walker { speed: 0.1, x: 0.0 }], "r2", 0.1).unwrap();
+        let err = e.evaluate(0, None).unwrap_err().to_string();
+        assert!(err.contains("`r2`") && err.contains("x"), "{err}");
+        assert!(Ensemble::<Walker>::new(vec![], "x", 0.1).is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! Tasks by name. A *battery* is a named family of tasks that share one layout of inputs and
+//! outputs; a run's `[task]` section names its battery and its tasks, and the [`Registry`] builds
+//! them. A battery may build its tasks from another battery's (ask the registry it is handed), which
+//! is how a battery of modified tasks composes with the one it modifies.
+//!
+//! Only this module maps names to task types: the trainers, evaluation and analysis hold tasks as
+//! `Arc<dyn Task>` and never match on a battery's enum.
+
+use crate::config::{suggest, TaskConfig};
+use crate::temporalskip::{TsRule, TsTask};
+use crate::yang::{YangRule, YangTask};
+use crate::Task;
+use biornn_numerics::{Error, Result};
+use std::sync::Arc;
+
+/// A named family of tasks with one input and output layout.
+pub trait BatteryDef: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// One line for listings: where the battery comes from and its channel layout.
+    fn description(&self) -> String;
+    fn n_in(&self) -> usize;
+    fn n_out(&self) -> usize;
+    /// Every task name, in the battery's order.
+    fn task_names(&self) -> Vec<String>;
+    /// Named subsets a config may give in place of a list (`["all"]`); `all` is always there.
+    fn sets(&self) -> Vec<(&'static str, Vec<String>)> {
+        vec![]
+    }
+    /// The task called `name` with the config's options, or `None` when the battery has no such
+    /// task. `registry` lets a battery build on another battery's tasks.
+    fn build(&self, name: &str, cfg: &TaskConfig, registry: &Registry) -> Option<Arc<dyn Task>>;
+}
+
+/// The batteries a run can name.
+pub struct Registry {
+    batteries: Vec<Box<dyn BatteryDef>>,
+}
+
+impl Registry {
+    /// No batteries at all (add them with [`Registry::register`]).
+    pub fn empty() -> Self {
+        Registry { batteries: vec![] }
+    }
+
+    /// The batteries biornn ships: `yang20` and `temporalskip`.
+    pub fn standard() -> Self {
+        let mut r = Registry::empty();
+        r.register(Box::new(Yang20));
+        r.register(Box::new(TemporalSkip));
+        r
+    }
+
+    /// Add a battery; one with the same name is replaced.
+    pub fn register(&mut self, battery: Box<dyn BatteryDef>) {
+        self.batteries.retain(|b| b.name() != battery.name());
+        self.batteries.push(battery);
+    }
+
+    pub fn batteries(&self) -> impl Iterator<Item = &dyn BatteryDef> {
+        self.batteries.iter().map(|b| b.as_ref())
+    }
+
+    /// The battery called `name`, or an error for `field` listing those that exist.
+    pub fn battery(&self, field: &str, name: &str) -> Result<&dyn BatteryDef> {
+        self.batteries().find(|b| b.name() == name).ok_or_else(|| {
+            let known: Vec<&str> = self.batteries().map(|b| b.name()).collect();
+            Error::invalid(
+                field,
+                format!("\"{name}\""),
+                &format!(
+                    "unknown battery{}; known: {}",
+                    suggest(name, known.iter().copied()),
+                    known.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// The task names a config's `rules` stand for: the list itself, or a named set given alone
+    /// (`["all"]`). Errors name the entry that is unknown or repeated.
+    pub fn task_names(&self, cfg: &TaskConfig) -> Result<Vec<String>> {
+        let battery = self.battery("task.battery", &cfg.battery)?;
+        let all = battery.task_names();
+        if let [only] = cfg.rules.as_slice() {
+            if only == "all" {
+                return Ok(all);
+            }
+            if let Some((_, set)) = battery.sets().into_iter().find(|(n, _)| n == only) {
+                return Ok(set);
+            }
+        }
+        let mut out: Vec<String> = vec![];
+        for (i, name) in cfg.rules.iter().enumerate() {
+            let field = format!("task.rules[{i}]");
+            if !all.contains(name) {
+                return Err(unknown_task(&field, name, battery));
+            }
+            if out.contains(name) {
+                return Err(Error::invalid(
+                    &field,
+                    format!("\"{name}\""),
+                    "listed twice",
+                ));
+            }
+            out.push(name.clone());
+        }
+        Ok(out)
+    }
+
+    /// Build the tasks a config names, in its order.
+    pub fn tasks(&self, cfg: &TaskConfig) -> Result<Vec<Arc<dyn Task>>> {
+        let battery = self.battery("task.battery", &cfg.battery)?;
+        self.task_names(cfg)?
+            .iter()
+            .map(|name| self.task(battery.name(), name, cfg))
+            .collect()
+    }
+
+    /// One task of a battery, with the options of `cfg` (whose own battery and rules are ignored).
+    pub fn task(&self, battery: &str, name: &str, cfg: &TaskConfig) -> Result<Arc<dyn Task>> {
+        let b = self.battery("task.battery", battery)?;
+        let task = b
+            .build(name, cfg, self)
+            .ok_or_else(|| unknown_task("task", name, b))?;
+        if (task.n_in(), task.n_out()) != (b.n_in(), b.n_out()) {
+            return Err(Error::invalid(
+                "task",
+                format!("\"{name}\""),
+                &format!(
+                    "battery {} declares {} inputs and {} outputs but its task has {} and {}",
+                    b.name(),
+                    b.n_in(),
+                    b.n_out(),
+                    task.n_in(),
+                    task.n_out()
+                ),
+            ));
+        }
+        Ok(task)
+    }
+}
+
+fn unknown_task(field: &str, name: &str, battery: &dyn BatteryDef) -> Error {
+    let all = battery.task_names();
+    let mut sets = vec!["all".to_string()];
+    sets.extend(battery.sets().into_iter().map(|(n, _)| n.to_string()));
+    Error::invalid(
+        field,
+        format!("\"{name}\""),
+        &format!(
+            "unknown task in battery {}{}; known: {} (or one set alone: {})",
+            battery.name(),
+            suggest(name, all.iter().map(|s| s.as_str())),
+            all.join(", "),
+            sets.join(", ")
+        ),
+    )
+}
+
+/// The 20 tasks of Yang et al. (2019), [`crate::yang`].
+struct Yang20;
+
+impl BatteryDef for Yang20 {
+    fn name(&self) -> &'static str {
+        "yang20"
+    }
+    fn description(&self) -> String {
+        format!(
+            "Yang et al. 2019: {} inputs (0 fixation, 1-32 ring 1, 33-64 ring 2, 65-84 rule), {} outputs (0 fixation, 1-32 ring)",
+            crate::yang::N_INPUT,
+            crate::yang::N_OUTPUT
+        )
+    }
+    fn n_in(&self) -> usize {
+        crate::yang::N_INPUT
+    }
+    fn n_out(&self) -> usize {
+        crate::yang::N_OUTPUT
+    }
+    fn task_names(&self) -> Vec<String> {
+        YangRule::ALL.iter().map(|r| r.name().to_string()).collect()
+    }
+    fn build(&self, name: &str, cfg: &TaskConfig, _: &Registry) -> Option<Arc<dyn Task>> {
+        let rule = YangRule::from_name(name)?;
+        Some(Arc::new(YangTask {
+            rule,
+            easy: cfg.easy,
+        }))
+    }
+}
+
+/// The re-timed suite of Soo et al. (2023), [`crate::temporalskip`].
+struct TemporalSkip;
+
+impl BatteryDef for TemporalSkip {
+    fn name(&self) -> &'static str {
+        "temporalskip"
+    }
+    fn description(&self) -> String {
+        format!(
+            "Soo et al. 2023 (Yang's tasks re-timed for dt = 5 ms, a 1 s pre-trial, loss lsq_mean): {} inputs (0 fixation, 1-32 ring 1, 33-64 ring 2, 65-84 rule), {} outputs (0 fixation, 1-32 ring)",
+            crate::temporalskip::N_INPUT,
+            crate::temporalskip::N_OUTPUT
+        )
+    }
+    fn n_in(&self) -> usize {
+        crate::temporalskip::N_INPUT
+    }
+    fn n_out(&self) -> usize {
+        crate::temporalskip::N_OUTPUT
+    }
+    fn task_names(&self) -> Vec<String> {
+        TsRule::ALL.iter().map(|r| r.name().to_string()).collect()
+    }
+    fn sets(&self) -> Vec<(&'static str, Vec<String>)> {
+        vec![(
+            "trained",
+            TsRule::TRAINED
+                .iter()
+                .map(|r| r.name().to_string())
+                .collect(),
+        )]
+    }
+    fn build(&self, name: &str, _: &TaskConfig, _: &Registry) -> Option<Arc<dyn Task>> {
+        Some(Arc::new(TsTask::new(TsRule::from_name(name)?)))
+    }
+}
