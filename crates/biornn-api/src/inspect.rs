@@ -88,9 +88,15 @@ pub struct DumpSpec {
 pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
     let options = TaskConfig {
         easy: spec.easy,
+        dt: spec.dt,
         ..Default::default()
     };
-    let task = Registry::standard().task(&spec.battery, &spec.task, &options)?;
+    let registry = Registry::standard();
+    registry
+        .battery("--battery", &spec.battery)?
+        .validate(&options)
+        .map_err(|e| Error::invalid("--dt", spec.dt, &format!("{e}")))?;
+    let task = registry.task(&spec.battery, &spec.task, &options)?;
     if spec.batch == 0 || spec.batch > 1 << 16 {
         return Err(Error::invalid("--batch", spec.batch, "allowed: 1 to 65536"));
     }
@@ -261,8 +267,25 @@ pub fn analyze(
         Kind::ReservoirRls => analyze_reservoir(&dir, &opts, spec.net)?,
         Kind::LongTerm | Kind::Reversal => analyze_protocol_member(&dir, &opts, spec.net)?,
     };
+    // a run of several networks keeps each network's analysis in a folder of its own
+    let several = match kind {
+        Kind::ReservoirRls => {
+            let text = dir.read_config().unwrap_or_default();
+            biornn_reservoir::ForceRunConfig::from_toml(&text)?
+                .train
+                .networks
+                > 1
+        }
+        Kind::LongTerm | Kind::Reversal => true,
+        Kind::CtrnnBptt => false,
+    };
     let log = biornn_report::RunLog::read(run);
-    let out = dir.analysis_dir();
+    let out = if several {
+        dir.analysis_dir()
+            .join(format!("net{}", spec.net.unwrap_or(0)))
+    } else {
+        dir.analysis_dir()
+    };
     let mut written = biornn_analysis::write_results(&analysis, &out)?;
     let figs = biornn_report::all_figures(&analysis, &log);
     written.extend(biornn_report::write_figures(&figs, &out)?);
@@ -277,8 +300,7 @@ fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions, net: Option<usize>) -
     let cfg = biornn_reservoir::ForceRunConfig::from_toml(&text)?;
     let (arrays, step) = final_state(dir)?;
     let k = member(net, cfg.train.networks)?;
-    let mut learners = cfg.learners()?;
-    let mut learner = learners.swap_remove(k);
+    let mut learner = cfg.member(cfg.seed + k as u64)?;
     let prefix = if cfg.train.networks == 1 {
         String::new()
     } else {
@@ -286,6 +308,11 @@ fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions, net: Option<usize>) -
     };
     learner.load_state(&prefix, &arrays)?;
     let n = learner.net.n;
+    let label = if cfg.train.networks == 1 {
+        "free run".to_string()
+    } else {
+        format!("network {k}, free run")
+    };
     let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
     let starts: Vec<f64> = (0..8 * n)
         .map(|_| rng.normal() * cfg.network.init_std.max(0.1))
@@ -294,7 +321,7 @@ fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions, net: Option<usize>) -
         input: &[],
         starts: &starts,
         steps: cfg.task.period_steps,
-        label: "free run",
+        label: &label,
     };
     biornn_analysis::network::analyze_network(dir.path(), &learner.net, step, &run, opts)
 }
@@ -315,7 +342,7 @@ fn member(net: Option<usize>, networks: usize) -> Result<usize> {
             k,
             &format!(
                 "allowed: 0 to {} (this run trains {networks})",
-                networks - 1
+                networks.saturating_sub(1)
             ),
         ));
     }

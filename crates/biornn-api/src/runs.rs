@@ -293,6 +293,19 @@ pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<
         return Err(Error::invalid("--seeds", k, "allowed: 1 to 10000"));
     }
     cfg.validate()?;
+    if let Config::Force(c) = cfg {
+        if c.train.networks > 1 {
+            return Err(Error::invalid(
+                "--seeds",
+                k,
+                &format!(
+                    "allowed: no --seeds when train.networks > 1 (the run already trains seeds {} to {}; neighbouring seed runs would train the same networks)",
+                    c.seed,
+                    c.seed + c.train.networks as u64 - 1
+                ),
+            ));
+        }
+    }
     if cfg
         .seed()
         .checked_add(k as u64 - 1)

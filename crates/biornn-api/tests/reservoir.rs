@@ -65,7 +65,7 @@ fn reservoirs_side_by_side_are_each_the_run_of_their_seed() {
     let metrics = std::fs::read_to_string(f.dir.join("metrics.csv")).unwrap();
     assert!(
         metrics.starts_with(
-            "step,eval_r2_trimmed_mean,eval_r2_min,eval_r2_max,net0_eval_r2,net1_eval_r2,net2_eval_r2,wall_s\n"
+            "step,train_loss,eval_r2_trimmed_mean,eval_r2_min,eval_r2_max,net0_eval_r2,net1_eval_r2,net2_eval_r2,wall_s\n"
         ),
         "{metrics}"
     );
@@ -95,8 +95,10 @@ fn reservoirs_side_by_side_are_each_the_run_of_their_seed() {
         lesions: vec![],
         net: Some(2),
     };
-    let (a, _, _, _) = inspect::analyze(&f.dir, &spec).unwrap();
+    let (a, _, _, out) = inspect::analyze(&f.dir, &spec).unwrap();
     assert!(a.fixed_points.is_some());
+    // each network's analysis has a folder of its own
+    assert!(out.ends_with("analysis/net2") && out.join("fixed_points.npz").exists());
     let err = inspect::analyze(
         &f.dir,
         &AnalyzeSpec {
@@ -109,4 +111,64 @@ fn reservoirs_side_by_side_are_each_the_run_of_their_seed() {
     .to_string();
     assert!(err.contains("--net") && err.contains("0 to 2"), "{err}");
     std::fs::remove_dir_all(&base).ok();
+}
+
+/// The closed-loop rule-reversal task as an online environment: a reservoir whose readout learns by
+/// RLS at every step while its own answers decide the feedback it sees, stopped in the middle of a
+/// sequence and resumed bit for bit.
+#[test]
+fn an_online_rule_runs_on_the_closed_loop_reversal_task_and_resumes_mid_sequence() {
+    use biornn_core::{Arrays, Learner, Online, Phase, Stateful};
+    use biornn_numerics::Streams;
+    use biornn_reservoir::{Reservoir, ReservoirConfig, Rls, RlsConfig};
+    use biornn_tasks::reversal::{ReversalEnv, ReversalTask, N_INPUT, N_OUTPUT};
+
+    let fresh = || {
+        let net = Reservoir::new(
+            &ReservoirConfig {
+                n_rec: 50,
+                ..Default::default()
+            },
+            N_INPUT,
+            N_OUTPUT,
+            &Streams::new(4),
+        )
+        .unwrap();
+        Online {
+            rule: Rls::new(&RlsConfig::default(), net.n).unwrap(),
+            net,
+            env: ReversalEnv::new(ReversalTask::default(), 50.0, Streams::new(5)),
+            eval_steps: 200,
+        }
+    };
+    let phase = Phase {
+        stage: None,
+        lr_factor: 1.0,
+        lr_scale: 1.0,
+    };
+    let mut a = fresh();
+    // 1.3 sequences of about 230 steps: the stop falls inside the second sequence
+    for step in 0..300 {
+        a.update(step, &phase).unwrap();
+    }
+    assert_eq!(a.env.position().1, 1);
+    let mut saved = Arrays::new();
+    a.save_state("", &mut saved);
+    let mut b = fresh();
+    b.load_state("", &saved).unwrap();
+    let mut losses = (vec![], vec![]);
+    for step in 300..700 {
+        losses.0.push(a.update(step, &phase).unwrap().to_bits());
+        losses.1.push(b.update(step, &phase).unwrap().to_bits());
+    }
+    assert_eq!(losses.0, losses.1);
+    let (mut sa, mut sb) = (Arrays::new(), Arrays::new());
+    a.save_state("", &mut sa);
+    b.save_state("", &mut sb);
+    assert_eq!(sa, sb);
+    assert!(a.all_finite());
+    // the evaluation runs copies forward and leaves the run where it was
+    let before = a.env.position();
+    a.evaluate(700, None).unwrap();
+    assert_eq!(a.env.position(), before);
 }

@@ -239,7 +239,7 @@ fn longterm_runs_and_rejects_bad_input() {
         "1",
     ]));
     assert!(text.contains("fixed points"), "{text}");
-    assert!(dir.join("analysis/fixed_points.npz").exists());
+    assert!(dir.join("analysis/net1/fixed_points.npz").exists());
     let out = biornn()
         .arg("analyze")
         .arg(&dir)

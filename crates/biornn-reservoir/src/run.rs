@@ -145,7 +145,9 @@ impl ForceRunConfig {
             .collect()
     }
 
-    fn member(&self, seed: u64) -> Result<ForceLearner> {
+    /// The untrained learner of the network with seed `seed` (network k of a run has seed
+    /// `seed + k`).
+    pub fn member(&self, seed: u64) -> Result<ForceLearner> {
         let env = Sines::new(&self.task);
         use biornn_core::Environment;
         let net = Reservoir::new(&self.network, env.n_in(), env.n_out(), &Streams::new(seed))?;

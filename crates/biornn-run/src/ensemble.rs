@@ -6,6 +6,7 @@
 
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::{Error, Result};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// The mean of `values` after dropping the lowest and the highest `trim` fraction (rounded down;
@@ -27,9 +28,9 @@ pub fn member_prefix(k: usize) -> String {
     format!("net{k}/")
 }
 
-/// K learners trained side by side as one. Its metrics row holds the trimmed mean, minimum and
-/// maximum of the members' `value`, then `value` per member; its evaluation's values are
-/// `trimmed_mean`, `min`, `max` and `mean` of it.
+/// K learners trained side by side as one. Its metrics row holds the training loss (the members'
+/// mean), the trimmed mean, minimum and maximum of the members' `value`, then `value` per member;
+/// its evaluation's values are `trimmed_mean`, `min`, `max` and `mean` of it.
 pub struct Ensemble<L> {
     members: Vec<L>,
     value: String,
@@ -66,22 +67,10 @@ impl<L: Learner> Ensemble<L> {
     }
 }
 
-/// Run `f` on every member, each on a thread of its own, and collect the results in member order.
-fn each<L: Send, T: Send>(members: &mut [L], f: impl Fn(&mut L) -> T + Sync) -> Vec<T> {
-    if members.len() == 1 {
-        return vec![f(&mut members[0])];
-    }
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = members
-            .iter_mut()
-            .map(|m| scope.spawn(move || f(m)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+/// Run `f` on every member, side by side on the thread pool, and collect the results in member
+/// order (members are independent, so the results do not depend on the number of threads).
+fn each<L: Send, T: Send>(members: &mut [L], f: impl Fn(&mut L) -> T + Sync + Send) -> Vec<T> {
+    members.par_iter_mut().map(f).collect()
 }
 
 impl<L: Learner> Stateful for Ensemble<L> {
@@ -102,6 +91,7 @@ impl<L: Learner> Learner for Ensemble<L> {
     fn columns(&self) -> Vec<String> {
         let v = &self.value;
         let mut c = vec![
+            "train_loss".to_string(),
             format!("{v}_trimmed_mean"),
             format!("{v}_min"),
             format!("{v}_max"),
@@ -138,7 +128,8 @@ impl<L: Learner> Learner for Ensemble<L> {
         let min = per_member.iter().copied().fold(f64::INFINITY, f64::min);
         let max = per_member.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mean = per_member.iter().sum::<f64>() / per_member.len() as f64;
-        let mut cells: Vec<String> = [trimmed, min, max].iter().map(|v| format!("{v}")).collect();
+        let mut cells = vec![train_loss.map_or(String::new(), |l| format!("{l:.6e}"))];
+        cells.extend([trimmed, min, max].iter().map(|v| format!("{v}")));
         cells.extend(per_member.iter().map(|v| format!("{v}")));
         let values: BTreeMap<String, f64> = [
             ("trimmed_mean", trimmed),
@@ -261,7 +252,8 @@ mod tests {
         // the middle 80%: speeds 2..=9 of 20
         assert!((ev.values["trimmed_mean"] - 44.0 / 160.0).abs() < 1e-12);
         assert_eq!(e.columns().len(), ev.cells.len());
-        assert_eq!(e.columns()[3], "net0_x");
+        assert_eq!(e.columns()[4], "net0_x");
+        assert_eq!(e.columns()[0], "train_loss");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `[task]` section of a run's config.
 
 use crate::batch::Timing;
+use crate::modcog::ModCogOptions;
 use crate::registry::Registry;
 use crate::Task;
 use biornn_numerics::{Error, Result};
@@ -25,6 +26,9 @@ pub struct TaskConfig {
     pub timing: Timing,
     /// gyyang's easy_task: larger coherences in the decision tasks
     pub easy: bool,
+    /// Mod-Cog's options (battery "modcog")
+    #[serde(skip_serializing_if = "ModCogOptions::is_default")]
+    pub modcog: ModCogOptions,
 }
 
 impl Default for TaskConfig {
@@ -47,6 +51,7 @@ impl Default for TaskConfig {
             sigma_x: 0.01,
             timing: Timing::PerBatch,
             easy: false,
+            modcog: ModCogOptions::default(),
         }
     }
 }
@@ -88,7 +93,9 @@ impl TaskConfig {
 
     /// Check the section against the batteries of `registry`.
     pub fn validate_in(&self, registry: &Registry) -> Result<()> {
-        registry.battery("task.battery", &self.battery)?;
+        registry
+            .battery("task.battery", &self.battery)?
+            .validate(self)?;
         if self.rules.is_empty() {
             return Err(Error::invalid(
                 "task.rules",
@@ -98,6 +105,13 @@ impl TaskConfig {
         }
         let rules = registry.task_names(self)?;
         for (name, w) in &self.rule_weights {
+            // a name the battery does not know gets the did-you-mean of the task lookup
+            registry.named_task(
+                &format!("task.rule_weights.{name}"),
+                &self.battery,
+                name,
+                self,
+            )?;
             if !rules.contains(name) {
                 return Err(Error::invalid(
                     &format!("task.rule_weights.{name}"),
@@ -162,9 +176,7 @@ impl TaskConfig {
 
     /// The battery's numbers of inputs and outputs.
     pub fn sizes(&self) -> Result<(usize, usize)> {
-        let registry = Registry::standard();
-        let b = registry.battery("task.battery", &self.battery)?;
-        Ok((b.n_in(), b.n_out()))
+        Registry::standard().sizes(self)
     }
 
     /// The input-noise standard deviation for a network with time constant `tau` (ms).

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod battery;
 pub mod config;
+pub mod modcog;
 pub mod registry;
 pub mod reversal;
 pub mod temporalskip;
@@ -20,7 +21,7 @@ pub use batch::{
 };
 pub use battery::{BatchSource, Battery};
 pub use config::TaskConfig;
-pub use registry::{BatteryDef, Registry};
+pub use registry::{BatteryDef, Context, Registry};
 pub use trial::Trial;
 
 use biornn_numerics::RngStream;

@@ -7,28 +7,46 @@
 //! `Arc<dyn Task>` and never match on a battery's enum.
 
 use crate::config::{suggest, TaskConfig};
+use crate::modcog::{ModCogTask, Variant};
 use crate::temporalskip::{TsRule, TsTask};
 use crate::yang::{YangRule, YangTask};
 use crate::Task;
 use biornn_numerics::{Error, Result};
 use std::sync::Arc;
 
+/// What a battery builds a task for: the run's `[task]` section and the names of every task the
+/// run trains, in order (a task's one-hot input may depend on them, as Mod-Cog's does).
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub cfg: &'a TaskConfig,
+    pub names: &'a [String],
+}
+
 /// A named family of tasks with one input and output layout.
 pub trait BatteryDef: Send + Sync {
     fn name(&self) -> &'static str;
     /// One line for listings: where the battery comes from and its channel layout.
     fn description(&self) -> String;
-    fn n_in(&self) -> usize;
+    /// Input channels when a run trains `n_tasks` of the battery's tasks.
+    fn n_in(&self, n_tasks: usize) -> usize;
     fn n_out(&self) -> usize;
+    /// Check the options of `cfg` that this battery reads (the step, its own section).
+    fn validate(&self, _cfg: &TaskConfig) -> Result<()> {
+        Ok(())
+    }
     /// Every task name, in the battery's order.
     fn task_names(&self) -> Vec<String>;
+    /// The task another name stands for (a reference's spelling), if any.
+    fn alias(&self, _name: &str) -> Option<String> {
+        None
+    }
     /// Named subsets a config may give in place of a list (`["all"]`); `all` is always there.
     fn sets(&self) -> Vec<(&'static str, Vec<String>)> {
         vec![]
     }
-    /// The task called `name` with the config's options, or `None` when the battery has no such
-    /// task. `registry` lets a battery build on another battery's tasks.
-    fn build(&self, name: &str, cfg: &TaskConfig, registry: &Registry) -> Option<Arc<dyn Task>>;
+    /// The task called `name` for the run of `ctx`, or `None` when the battery has no such task.
+    /// `registry` lets a battery build on another battery's tasks.
+    fn build(&self, name: &str, ctx: &Context, registry: &Registry) -> Option<Arc<dyn Task>>;
 }
 
 /// The batteries a run can name.
@@ -42,11 +60,12 @@ impl Registry {
         Registry { batteries: vec![] }
     }
 
-    /// The batteries biornn ships: `yang20` and `temporalskip`.
+    /// The batteries biornn ships: `yang20`, `temporalskip` and `modcog`.
     pub fn standard() -> Self {
         let mut r = Registry::empty();
         r.register(Box::new(Yang20));
         r.register(Box::new(TemporalSkip));
+        r.register(Box::new(ModCog));
         r
     }
 
@@ -92,6 +111,7 @@ impl Registry {
         let mut out: Vec<String> = vec![];
         for (i, name) in cfg.rules.iter().enumerate() {
             let field = format!("task.rules[{i}]");
+            let name = &battery.alias(name).unwrap_or_else(|| name.clone());
             if !all.contains(name) {
                 return Err(unknown_task(&field, name, battery));
             }
@@ -109,27 +129,52 @@ impl Registry {
 
     /// Build the tasks a config names, in its order.
     pub fn tasks(&self, cfg: &TaskConfig) -> Result<Vec<Arc<dyn Task>>> {
-        let battery = self.battery("task.battery", &cfg.battery)?;
-        self.task_names(cfg)?
+        let names = self.task_names(cfg)?;
+        names
             .iter()
-            .map(|name| self.task(battery.name(), name, cfg))
+            .map(|name| self.task(&cfg.battery, name, cfg))
             .collect()
     }
 
-    /// One task of a battery, with the options of `cfg` (whose own battery and rules are ignored).
+    /// The numbers of inputs and outputs of a config's tasks.
+    pub fn sizes(&self, cfg: &TaskConfig) -> Result<(usize, usize)> {
+        let b = self.battery("task.battery", &cfg.battery)?;
+        Ok((b.n_in(self.task_names(cfg)?.len()), b.n_out()))
+    }
+
+    /// One task of a battery, with the options of `cfg`. When `cfg` trains that battery and names
+    /// the task, the task is built for that run; otherwise for a run of the whole battery.
     pub fn task(&self, battery: &str, name: &str, cfg: &TaskConfig) -> Result<Arc<dyn Task>> {
+        self.named_task("task", battery, name, cfg)
+    }
+
+    /// [`Registry::task`], with errors about the name given as the field `field`.
+    pub fn named_task(
+        &self,
+        field: &str,
+        battery: &str,
+        name: &str,
+        cfg: &TaskConfig,
+    ) -> Result<Arc<dyn Task>> {
         let b = self.battery("task.battery", battery)?;
+        let run_names = (cfg.battery == battery)
+            .then(|| self.task_names(cfg).ok())
+            .flatten()
+            .filter(|names| names.iter().any(|n| n == name));
+        let names = run_names.unwrap_or_else(|| b.task_names());
+        let ctx = Context { cfg, names: &names };
         let task = b
-            .build(name, cfg, self)
-            .ok_or_else(|| unknown_task("task", name, b))?;
-        if (task.n_in(), task.n_out()) != (b.n_in(), b.n_out()) {
+            .build(name, &ctx, self)
+            .ok_or_else(|| unknown_task(field, name, b))?;
+        let n_in = b.n_in(names.len());
+        if (task.n_in(), task.n_out()) != (n_in, b.n_out()) {
             return Err(Error::invalid(
-                "task",
+                field,
                 format!("\"{name}\""),
                 &format!(
                     "battery {} declares {} inputs and {} outputs but its task has {} and {}",
                     b.name(),
-                    b.n_in(),
+                    n_in,
                     b.n_out(),
                     task.n_in(),
                     task.n_out()
@@ -171,7 +216,7 @@ impl BatteryDef for Yang20 {
             crate::yang::N_OUTPUT
         )
     }
-    fn n_in(&self) -> usize {
+    fn n_in(&self, _: usize) -> usize {
         crate::yang::N_INPUT
     }
     fn n_out(&self) -> usize {
@@ -180,11 +225,11 @@ impl BatteryDef for Yang20 {
     fn task_names(&self) -> Vec<String> {
         YangRule::ALL.iter().map(|r| r.name().to_string()).collect()
     }
-    fn build(&self, name: &str, cfg: &TaskConfig, _: &Registry) -> Option<Arc<dyn Task>> {
+    fn build(&self, name: &str, ctx: &Context, _: &Registry) -> Option<Arc<dyn Task>> {
         let rule = YangRule::from_name(name)?;
         Some(Arc::new(YangTask {
             rule,
-            easy: cfg.easy,
+            easy: ctx.cfg.easy,
         }))
     }
 }
@@ -203,7 +248,7 @@ impl BatteryDef for TemporalSkip {
             crate::temporalskip::N_OUTPUT
         )
     }
-    fn n_in(&self) -> usize {
+    fn n_in(&self, _: usize) -> usize {
         crate::temporalskip::N_INPUT
     }
     fn n_out(&self) -> usize {
@@ -221,7 +266,79 @@ impl BatteryDef for TemporalSkip {
                 .collect(),
         )]
     }
-    fn build(&self, name: &str, _: &TaskConfig, _: &Registry) -> Option<Arc<dyn Task>> {
+    fn build(&self, name: &str, _: &Context, _: &Registry) -> Option<Arc<dyn Task>> {
         Some(Arc::new(TsTask::new(TsRule::from_name(name)?)))
+    }
+}
+
+/// Mod-Cog, [`crate::modcog`]: 126 tasks; a run's one-hot input covers the tasks it trains.
+struct ModCog;
+
+impl BatteryDef for ModCog {
+    fn name(&self) -> &'static str {
+        "modcog"
+    }
+    fn description(&self) -> String {
+        format!(
+            "Khona et al. 2023, mikailkhona/Mod_Cog: {} + n inputs (0 fixation, 1-16 ring 1, 17-32 ring 2, then the one-hot of the run's n tasks), {} outputs (classes: 0 fixate, k + 1 ring unit k)",
+            crate::modcog::N_OBS,
+            crate::modcog::N_ACTIONS
+        )
+    }
+    fn n_in(&self, n_tasks: usize) -> usize {
+        crate::modcog::N_OBS + n_tasks
+    }
+    fn n_out(&self) -> usize {
+        crate::modcog::N_ACTIONS
+    }
+    fn validate(&self, cfg: &TaskConfig) -> Result<()> {
+        if !crate::modcog::dt_fits(cfg.dt) {
+            return Err(Error::invalid(
+                "task.dt",
+                cfg.dt,
+                "allowed for modcog: a step that divides 100 ms (100, 50, 25, 20, 10, 5, ...)",
+            ));
+        }
+        Ok(())
+    }
+    fn task_names(&self) -> Vec<String> {
+        Variant::all().iter().map(|v| v.name()).collect()
+    }
+    fn sets(&self) -> Vec<(&'static str, Vec<String>)> {
+        let all = self.task_names();
+        let pick = |f: &dyn Fn(&Variant) -> bool| -> Vec<String> {
+            Variant::all()
+                .iter()
+                .filter(|v| f(v))
+                .map(|v| v.name())
+                .collect()
+        };
+        vec![
+            ("modcog82", all[..82].to_vec()),
+            ("modcog126", all),
+            ("base", pick(&|v| v.int == 0 && v.seq == 0)),
+            ("seq", pick(&|v| v.int == 0 && v.seq != 0)),
+            ("int", pick(&|v| v.int != 0 && v.seq == 0)),
+            ("intseq", pick(&|v| v.int != 0 && v.seq != 0)),
+        ]
+    }
+    fn alias(&self, name: &str) -> Option<String> {
+        name.strip_suffix("intseq")
+            .map(|base| format!("{base}intrseqr"))
+    }
+    fn build(&self, name: &str, ctx: &Context, _: &Registry) -> Option<Arc<dyn Task>> {
+        let variant = Variant::from_name(name)?;
+        let canonical = variant.name();
+        let key = Variant::all().iter().position(|v| *v == variant)? as u64;
+        let channel = ctx
+            .names
+            .iter()
+            .position(|n| n == name || *n == canonical)?;
+        Some(Arc::new(ModCogTask::new(
+            variant,
+            key,
+            (channel, ctx.names.len()),
+            ctx.cfg.modcog,
+        )))
     }
 }

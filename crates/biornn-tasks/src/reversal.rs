@@ -229,6 +229,7 @@ pub fn score(batch: &ReversalBatch, logits: &[f32]) -> f64 {
 /// (through [`Environment::answer`]; an answer never given counts as answer 0, as a tie does).
 /// The target is the ideal answer, one-hot, over each trial's scored response steps (weight 1);
 /// every other step, the pre-trial period included, has weight 0.
+#[derive(Debug, Clone)]
 pub struct ReversalEnv {
     task: ReversalTask,
     dt: f64,
@@ -295,21 +296,48 @@ impl Stateful for ReversalEnv {
     }
 
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
-        self.index = take_u64(arrays, &format!("{prefix}batch"))?;
-        self.seq = take_u64(arrays, &format!("{prefix}sequence"))? as usize;
-        self.t = take_u64(arrays, &format!("{prefix}step"))? as usize;
-        let answers = take_f64(arrays, &format!("{prefix}answers"), &[TRIALS])?;
-        for (a, v) in self.answers.iter_mut().zip(answers) {
-            *a = (v >= 0.0).then_some(v as usize);
+        use biornn_numerics::Error;
+        let index = take_u64(arrays, &format!("{prefix}batch"))?;
+        let seq = take_u64(arrays, &format!("{prefix}sequence"))?;
+        let t = take_u64(arrays, &format!("{prefix}step"))?;
+        let mut answers = [None; TRIALS];
+        for (a, v) in
+            answers
+                .iter_mut()
+                .zip(take_f64(arrays, &format!("{prefix}answers"), &[TRIALS])?)
+        {
+            *a = match v {
+                -1.0 => None,
+                0.0 => Some(0),
+                1.0 => Some(1),
+                _ => {
+                    return Err(Error::invalid(
+                        &format!("{prefix}answers"),
+                        v,
+                        "allowed: -1 (none yet), 0 or 1",
+                    ))
+                }
+            };
         }
-        let (batch, steps) = (self.batch().batch, self.batch.steps);
-        if self.seq >= batch || self.t >= steps {
-            return Err(biornn_numerics::Error::invalid(
-                &format!("{prefix}step"),
-                format!("sequence {} step {}", self.seq, self.t),
-                &format!("a position inside a batch of {batch} sequences of {steps} steps"),
+        // the batch at `index` says how far the position may go; check before taking it
+        let mut b = ReversalBatch::default();
+        generate_reversal(&self.task, self.dt, &self.streams, index, &mut b);
+        if seq >= b.batch as u64 {
+            return Err(Error::invalid(
+                &format!("{prefix}sequence"),
+                seq,
+                &format!("allowed: below {}, the sequences of a batch", b.batch),
             ));
         }
+        if t >= b.steps as u64 {
+            return Err(Error::invalid(
+                &format!("{prefix}step"),
+                t,
+                &format!("allowed: below {}, the steps of a sequence", b.steps),
+            ));
+        }
+        (self.index, self.seq, self.t, self.answers) = (index, seq as usize, t as usize, answers);
+        (self.batch, self.built) = (b, Some(index));
         Ok(())
     }
 }

@@ -5,7 +5,8 @@ use biornn_numerics::{RngStream, Streams};
 use biornn_tasks::temporalskip::{TsRule, TsTask};
 use biornn_tasks::yang::{YangRule, YangTask};
 use biornn_tasks::{
-    generate, BatchSpec, BatteryDef, LastStep, Registry, Task, TaskBatch, TaskConfig, Timing, Trial,
+    generate, BatchSpec, BatteryDef, Context, LastStep, Registry, Task, TaskBatch, TaskConfig,
+    Timing, Trial,
 };
 use std::sync::Arc;
 
@@ -168,7 +169,7 @@ impl BatteryDef for LoudGo {
     fn description(&self) -> String {
         "yang20's go tasks, stimuli doubled".into()
     }
-    fn n_in(&self) -> usize {
+    fn n_in(&self, _: usize) -> usize {
         85
     }
     fn n_out(&self) -> usize {
@@ -177,11 +178,11 @@ impl BatteryDef for LoudGo {
     fn task_names(&self) -> Vec<String> {
         vec!["fdgo".into(), "delaygo".into()]
     }
-    fn build(&self, name: &str, cfg: &TaskConfig, registry: &Registry) -> Option<Arc<dyn Task>> {
+    fn build(&self, name: &str, ctx: &Context, registry: &Registry) -> Option<Arc<dyn Task>> {
         if !self.task_names().iter().any(|n| n == name) {
             return None;
         }
-        let base = registry.task("yang20", name, cfg).ok()?;
+        let base = registry.task("yang20", name, ctx.cfg).ok()?;
         Some(Arc::new(Louder(base)))
     }
 }
@@ -231,7 +232,7 @@ impl BatteryDef for Mislabelled {
     fn description(&self) -> String {
         String::new()
     }
-    fn n_in(&self) -> usize {
+    fn n_in(&self, _: usize) -> usize {
         33
     }
     fn n_out(&self) -> usize {
@@ -240,8 +241,8 @@ impl BatteryDef for Mislabelled {
     fn task_names(&self) -> Vec<String> {
         vec!["fdgo".into()]
     }
-    fn build(&self, name: &str, cfg: &TaskConfig, registry: &Registry) -> Option<Arc<dyn Task>> {
-        registry.task("yang20", name, cfg).ok()
+    fn build(&self, name: &str, ctx: &Context, registry: &Registry) -> Option<Arc<dyn Task>> {
+        registry.task("yang20", name, ctx.cfg).ok()
     }
 }
 
