@@ -226,12 +226,31 @@ impl Config {
     /// One line on what the config builds, e.g. `6 tasks, 128 units, dt 20 ms`.
     pub fn describe(&self) -> Result<String> {
         Ok(match self {
-            Config::Bptt(c) => format!(
-                "ctrnn trained by bptt: {} tasks, {} units, dt {} ms",
-                c.task.task_names()?.len(),
-                c.model.n_rec,
-                c.task.dt
-            ),
+            Config::Bptt(c) => {
+                let (n_in, n_out) = c.task.sizes()?;
+                let net = biornn_model::Ctrnn::<f32>::new(
+                    &c.model,
+                    n_in,
+                    n_out,
+                    c.task.dt,
+                    &biornn_numerics::Streams::new(c.seed),
+                )?;
+                let density = biornn_model::mask::density(
+                    &net.mask_rec.iter().map(|v| *v as f64).collect::<Vec<_>>(),
+                );
+                let sparse = if density < 1.0 {
+                    format!(" (recurrent density {:.2}%)", 100.0 * density)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "ctrnn trained by bptt: {} tasks of {}, {} units{sparse}, dt {} ms",
+                    c.task.task_names()?.len(),
+                    c.task.battery,
+                    c.model.n_rec,
+                    c.task.dt
+                )
+            }
             Config::Force(c) => format!(
                 "reservoir trained by rls: {} units, target {} ({} steps a period)",
                 c.network.n_rec, c.task.kind, c.task.period_steps

@@ -71,11 +71,23 @@ fn bptt_finished(dir: &Path, s: &trainer::Summary) -> Finished {
         steps: s.steps,
         trials: Some(s.trials),
         wall_s: s.wall_s,
-        scores: vec![
-            ("min perf".into(), s.min_perf),
-            ("mean perf".into(), s.mean_perf),
-        ],
-        per_task: s.perf.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        scores: [
+            ("min perf", Some(s.min_perf)),
+            ("mean perf", Some(s.mean_perf)),
+            ("min acc", s.min_acc),
+            ("mean acc", s.mean_acc),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| (name.to_string(), v)))
+        .collect(),
+        // per task: the step accuracy where the tasks score steps, else the fraction correct
+        per_task: s
+            .accuracy
+            .as_ref()
+            .unwrap_or(&s.perf)
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
     }
 }
 

@@ -22,6 +22,26 @@ pub enum MaskSpec {
     /// units on a 2-D sheet `width` wide, filled row by row; i and j connect when their Euclidean
     /// distance is at most `radius` (recurrent only)
     Sheet { width: usize, radius: f64 },
+    /// the locality rule of LM-RNNs (Khona et al. 2023; the paper's exact rule is unknown, this is
+    /// our parameterisation): units on a ring (no `width`) or on a sheet `width` wide, filled row
+    /// by row; i and j connect when their distance is at most `radius` (`rule = "hard"`), or with
+    /// probability exp(-d^2 / (2 lambda^2)) (`rule = "gaussian"`). A ring always wraps; a sheet
+    /// wraps into a torus with `periodic`. `metric`: "euclidean" or "chebyshev". Self-connections
+    /// are always in (d = 0). (recurrent only)
+    Local {
+        #[serde(default)]
+        width: Option<usize>,
+        #[serde(default)]
+        radius: f64,
+        #[serde(default)]
+        periodic: bool,
+        #[serde(default)]
+        metric: Metric,
+        #[serde(default)]
+        rule: LocalRule,
+        #[serde(default)]
+        lambda: f64,
+    },
     /// areas of the given sizes along the diagonal, dense inside; between areas each connection exists
     /// with probability `between` (recurrent only)
     Blocks {
@@ -33,6 +53,54 @@ pub enum MaskSpec {
     File { path: PathBuf, key: String },
 }
 
+/// How the distance between two units on a sheet is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    #[default]
+    Euclidean,
+    Chebyshev,
+}
+
+/// Whether a local mask connects within a radius or with a probability falling with distance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalRule {
+    #[default]
+    Hard,
+    Gaussian,
+}
+
+/// The distance between units `i` and `j` on a ring of `n` (no width) or a sheet `width` wide.
+pub fn unit_distance(
+    i: usize,
+    j: usize,
+    n: usize,
+    width: Option<usize>,
+    periodic: bool,
+    metric: Metric,
+) -> f64 {
+    let Some(w) = width else {
+        let d = i.abs_diff(j);
+        return d.min(n - d) as f64;
+    };
+    let h = n / w;
+    let axis = |a: usize, b: usize, size: usize| {
+        let d = a.abs_diff(b);
+        (if periodic { d.min(size - d) } else { d }) as f64
+    };
+    let (dx, dy) = (axis(i % w, j % w, w), axis(i / w, j / w, h));
+    match metric {
+        Metric::Euclidean => (dx * dx + dy * dy).sqrt(),
+        Metric::Chebyshev => dx.max(dy),
+    }
+}
+
+/// The fraction of a mask's entries that are connections.
+pub fn density(mask: &[f64]) -> f64 {
+    mask.iter().filter(|v| **v != 0.0).count() as f64 / mask.len().max(1) as f64
+}
+
 impl MaskSpec {
     fn square_only(&self) -> bool {
         matches!(
@@ -41,6 +109,7 @@ impl MaskSpec {
                 | MaskSpec::AutapseOnly
                 | MaskSpec::Ring { .. }
                 | MaskSpec::Sheet { .. }
+                | MaskSpec::Local { .. }
                 | MaskSpec::Blocks { .. }
         )
     }
@@ -81,6 +150,40 @@ impl MaskSpec {
                     ));
                 }
                 Ok(())
+            }
+            MaskSpec::Local {
+                width,
+                radius,
+                rule,
+                lambda,
+                ..
+            } => {
+                if let Some(w) = width {
+                    if *w == 0 || !n_rec.is_multiple_of(*w) {
+                        return Err(Error::invalid(
+                            &format!("{field}.width"),
+                            w,
+                            &format!("must divide n_rec = {n_rec} (leave it out for a ring)"),
+                        ));
+                    }
+                }
+                match rule {
+                    LocalRule::Hard if !(radius.is_finite() && *radius >= 0.0) => {
+                        Err(Error::invalid(
+                            &format!("{field}.radius"),
+                            radius,
+                            "allowed: a distance >= 0 (in units; 0 keeps self-connections only)",
+                        ))
+                    }
+                    LocalRule::Gaussian if !(lambda.is_finite() && *lambda > 0.0) => {
+                        Err(Error::invalid(
+                            &format!("{field}.lambda"),
+                            lambda,
+                            "allowed: a length > 0 (rule = \"gaussian\" connects with probability exp(-d^2 / (2 lambda^2)))",
+                        ))
+                    }
+                    _ => Ok(()),
+                }
             }
             MaskSpec::Blocks { sizes, between } => {
                 if sizes.iter().sum::<usize>() != n_rec || sizes.contains(&0) {
@@ -132,6 +235,23 @@ impl MaskSpec {
                 let (xi, yi) = ((i % width) as f64, (i / width) as f64);
                 let (xj, yj) = ((j % width) as f64, (j / width) as f64);
                 ((xi - xj).powi(2) + (yi - yj).powi(2)).sqrt() <= *radius
+            }),
+            MaskSpec::Local {
+                width,
+                radius,
+                periodic,
+                metric,
+                rule,
+                lambda,
+            } => set(&mut m, &mut |i, j| {
+                let d = unit_distance(i, j, rows, *width, *periodic, *metric);
+                match rule {
+                    LocalRule::Hard => d <= *radius + 1e-9,
+                    // the diagonal is always in, and costs no draw
+                    LocalRule::Gaussian => {
+                        i == j || rng.bernoulli((-d * d / (2.0 * lambda * lambda)).exp())
+                    }
+                }
             }),
             MaskSpec::Blocks { sizes, between } => {
                 let mut area = Vec::with_capacity(rows);
@@ -189,6 +309,83 @@ mod tests {
             4,
         );
         assert_eq!(&m[0..4], &[1.0, 1.0, 1.0, 0.0]);
+    }
+
+    fn local(width: Option<usize>, radius: f64, periodic: bool, metric: Metric) -> MaskSpec {
+        MaskSpec::Local {
+            width,
+            radius,
+            periodic,
+            metric,
+            rule: LocalRule::Hard,
+            lambda: 0.0,
+        }
+    }
+
+    /// The densities of shared/reference/modcog_lmrnn.md section 4.3, worked out there by hand.
+    #[test]
+    fn local_masks_have_the_densities_worked_out_by_hand() {
+        let ring = build(local(None, 5.0, false, Metric::Euclidean), 256);
+        assert_eq!(density(&ring), 11.0 / 256.0);
+        for (radius, metric, neighbours) in [
+            (2f64.sqrt(), Metric::Euclidean, 9.0),
+            (2.0, Metric::Euclidean, 13.0),
+            (1.0, Metric::Chebyshev, 9.0),
+            (2.0, Metric::Chebyshev, 25.0),
+        ] {
+            let torus = build(local(Some(16), radius, true, metric), 256);
+            assert_eq!(density(&torus), neighbours / 256.0, "{radius} {metric:?}");
+            // every unit of a torus has the same number of neighbours
+            assert!(
+                (0..256).all(|i| torus[i * 256..(i + 1) * 256].iter().sum::<f64>() == neighbours)
+            );
+        }
+        // without wrapping, a corner unit of a 4x4 sheet reaches only its own quarter
+        let sheet = build(local(Some(4), 1.0, false, Metric::Chebyshev), 16);
+        assert_eq!(sheet[..16].iter().sum::<f64>(), 4.0);
+        assert_eq!(sheet[5 * 16..6 * 16].iter().sum::<f64>(), 9.0);
+        // radius 0 is the autapse network
+        assert_eq!(
+            build(local(None, 0.0, false, Metric::Euclidean), 5),
+            build(MaskSpec::AutapseOnly, 5)
+        );
+    }
+
+    #[test]
+    fn gaussian_local_masks_fall_off_with_distance() {
+        let spec = MaskSpec::Local {
+            width: None,
+            radius: 0.0,
+            periodic: false,
+            metric: Metric::Euclidean,
+            rule: LocalRule::Gaussian,
+            lambda: 3.0,
+        };
+        let m = build(spec.clone(), 400);
+        let at = |d: usize| (0..400).map(|i| m[i * 400 + (i + d) % 400]).sum::<f64>() / 400.0;
+        assert_eq!(at(0), 1.0);
+        // P(d) = exp(-d^2 / 18): 0.95 at 1, 0.61 at 3, 0.011 at 9
+        assert!(
+            (at(1) - 0.946).abs() < 0.05 && (at(3) - 0.607).abs() < 0.08,
+            "{} {}",
+            at(1),
+            at(3)
+        );
+        assert!(at(9) < 0.04 && at(20) == 0.0);
+        let bad = MaskSpec::Local {
+            width: Some(3),
+            radius: 1.0,
+            periodic: true,
+            metric: Metric::Euclidean,
+            rule: LocalRule::Gaussian,
+            lambda: 0.0,
+        };
+        let e = bad.validate("model.mask.recurrent", 400).unwrap_err();
+        assert!(e.message.contains("model.mask.recurrent.width"), "{e}");
+        let e = bad.validate("model.mask.recurrent", 9).unwrap_err();
+        assert!(e.message.contains("model.mask.recurrent.lambda"), "{e}");
+        let e = spec.validate("model.mask.input", 400).unwrap_err();
+        assert!(e.message.contains("model.mask.input.kind"), "{e}");
     }
 
     #[test]

@@ -35,6 +35,66 @@ pub struct LastStep<'a> {
     pub class: i32,
 }
 
+/// One trial's outputs and targets at every one of its steps, as a task scores them.
+#[derive(Debug, Clone, Copy)]
+pub struct TrialOutputs<'a> {
+    /// the network's outputs, `[len, n_out]`
+    pub output: &'a [f32],
+    pub n_out: usize,
+    /// the target class per step (0 fixate, k + 1 ring unit k)
+    pub class: &'a [i32],
+    /// the target angle per step (negative: fixate)
+    pub y_loc: &'a [f32],
+    /// the trial's epochs `(name, on, off)` in steps
+    pub epochs: &'a [(&'static str, usize, usize)],
+}
+
+impl TrialOutputs<'_> {
+    pub fn len(&self) -> usize {
+        self.class.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.class.is_empty()
+    }
+    /// The outputs at step `t`.
+    pub fn at(&self, t: usize) -> &[f32] {
+        &self.output[t * self.n_out..(t + 1) * self.n_out]
+    }
+    /// The last step, as [`Task::correct`] judges it.
+    pub fn last(&self) -> LastStep<'_> {
+        let t = self.len() - 1;
+        LastStep {
+            output: self.at(t),
+            y_loc: self.y_loc[t],
+            class: self.class[t],
+        }
+    }
+    /// The steps of the epoch called `name`, if the trial has it.
+    pub fn epoch(&self, name: &str) -> Option<std::ops::Range<usize>> {
+        self.epochs.iter().find(|e| e.0 == name).map(|e| e.1..e.2)
+    }
+}
+
+/// How one trial went: whether it counts as correct, and how many of the steps the task scores
+/// were right.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrialScore {
+    pub correct: bool,
+    pub steps_right: usize,
+    pub steps_scored: usize,
+}
+
+/// The index of the largest value (the first of ties), as numpy's `argmax`.
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (k, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = k;
+        }
+    }
+    best
+}
+
 /// A task that can produce trials. Timing and batch-level choices come from `shared` (the same stream
 /// for every trial of a batch when timing is drawn per batch), per-trial content from `content`.
 /// Tasks are built by name through the [`Registry`].
@@ -58,6 +118,20 @@ pub trait Task: Send + Sync {
     fn trial_into(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream, out: &mut Trial);
     /// Whether a trial counts as correct, judged at its last step.
     fn correct(&self, last: &LastStep) -> bool;
+    /// Whether the task scores steps ([`Task::score`] counts more than the last step), so that
+    /// evaluations report a step accuracy beside the fraction of trials correct.
+    fn scores_steps(&self) -> bool {
+        false
+    }
+    /// A whole trial's score. By default the last step decides, and it is the one step scored.
+    fn score(&self, trial: &TrialOutputs) -> TrialScore {
+        let correct = self.correct(&trial.last());
+        TrialScore {
+            correct,
+            steps_right: correct as usize,
+            steps_scored: 1,
+        }
+    }
 }
 
 /// A shared task is a task (trainers hold the registry's `Arc<dyn Task>`).
@@ -91,5 +165,11 @@ impl<T: Task + ?Sized> Task for std::sync::Arc<T> {
     }
     fn correct(&self, last: &LastStep) -> bool {
         (**self).correct(last)
+    }
+    fn scores_steps(&self) -> bool {
+        (**self).scores_steps()
+    }
+    fn score(&self, trial: &TrialOutputs) -> TrialScore {
+        (**self).score(trial)
     }
 }

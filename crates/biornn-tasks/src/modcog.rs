@@ -21,6 +21,12 @@
 //! - int+seq: `*intrseqr`, `*intrseql`, `*intlseqr`, `*intlseql` (the reference builds only
 //!   `*intseq`, which is `intrseqr`; the others come from its parameters).
 //!
+//! Latent trial parameters (in `task dump` and the batch): `ring` (the stimulus ring, -1 both),
+//! `stim_index` and `stim1_loc` (the first stimulus's ring index and angle), `target_index` (the
+//! answer's ring index before seq, -1 for no-go), `delay_ms`, `match` (delay-match) and
+//! `evidence_margin` (dm: evidence for the first stimulus minus the second; 0 is a tie, decided by
+//! the reference's 1e-6 jitter).
+//!
 //! Every duration is floored to whole steps of dt as NeuroGym's `sample_time` does; dt must divide
 //! 100 ms (100 as the reference, 20 as Yang). The reference's bugs (shared/reference section 3.6)
 //! are corrected by default, each reproducible by a `faithful_*` option ([`ModCogOptions`]):
@@ -28,7 +34,7 @@
 //! Draws the reference takes from numpy's global generator come here from the trial's own stream.
 
 use crate::trial::Trial;
-use crate::{LastStep, Task};
+use crate::{argmax, LastStep, Task, TrialOutputs, TrialScore};
 use biornn_numerics::RngStream;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
@@ -466,6 +472,7 @@ impl ModCogTask {
         for (name, value) in [
             ("ring", ring as f64),
             ("stim_index", index as f64),
+            ("stim1_loc", theta(index)),
             ("target_index", index as f64),
             ("delay_ms", delay_ms),
             ("match", f64::NAN),
@@ -557,6 +564,7 @@ impl ModCogTask {
                 },
             ),
             ("stim_index", i1 as f64),
+            ("stim1_loc", theta(i1)),
             ("target_index", target as f64),
             ("delay_ms", if delayed { 500.0 } else { 0.0 }),
             ("match", f64::NAN),
@@ -629,6 +637,7 @@ impl ModCogTask {
         for (name, value) in [
             ("ring", ring as f64),
             ("stim_index", sample as f64),
+            ("stim1_loc", theta(sample)),
             ("target_index", if go { target as f64 } else { -1.0 }),
             ("delay_ms", delay_ms),
             ("match", matched as usize as f64),
@@ -692,15 +701,25 @@ impl Task for ModCogTask {
 
     /// The arg-max class at the last step is the target class.
     fn correct(&self, last: &LastStep) -> bool {
-        let best = last
-            .output
-            .iter()
-            .enumerate()
-            .fold(
-                (0, f32::NEG_INFINITY),
-                |b, (k, &v)| if v > b.1 { (k, v) } else { b },
-            )
-            .0;
-        best as i32 == last.class
+        argmax(last.output) as i32 == last.class
+    }
+
+    fn scores_steps(&self) -> bool {
+        true
+    }
+
+    /// The decision steps are scored: each is right when its arg-max class is the target; the
+    /// trial is correct when every one is right.
+    fn score(&self, trial: &TrialOutputs) -> TrialScore {
+        let decision = trial.epoch("decision").unwrap_or(0..0);
+        let steps_scored = decision.len();
+        let steps_right = decision
+            .filter(|&t| argmax(trial.at(t)) as i32 == trial.class[t])
+            .count();
+        TrialScore {
+            correct: steps_scored > 0 && steps_right == steps_scored,
+            steps_right,
+            steps_scored,
+        }
     }
 }

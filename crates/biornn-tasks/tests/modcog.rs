@@ -487,3 +487,49 @@ fn int_seq_combines_both_in_all_four_signs() {
         }
     }
 }
+
+#[test]
+fn a_trial_scores_its_decision_steps() {
+    use biornn_tasks::TrialOutputs;
+    let go = task("go", 100.0, ModCogOptions::default());
+    let t = trial(&*go, 100.0, 3);
+    let i = latent(&t, "stim_index") as usize;
+    let class: Vec<i32> = classes(&t).iter().map(|c| *c as i32).collect();
+    let epochs: Vec<(&'static str, usize, usize)> = epochs(&t);
+    // outputs favour the target class everywhere but two decision steps
+    let mut output = vec![0f32; t.len * 17];
+    for s in 0..t.len {
+        let want = if s == 16 || s == 18 {
+            (i + 2) % 17
+        } else {
+            class[s] as usize
+        };
+        output[s * 17 + want] = 1.0;
+    }
+    let view = TrialOutputs {
+        output: &output,
+        n_out: 17,
+        class: &class,
+        y_loc: &t.y_loc,
+        epochs: &epochs,
+    };
+    let score = go.score(&view);
+    assert_eq!(
+        (score.correct, score.steps_right, score.steps_scored),
+        (false, 3, 5)
+    );
+    assert!(go.scores_steps());
+    // the last step alone is right
+    assert!(go.correct(&view.last()));
+    let mut fixed = output.clone();
+    for s in [16, 18] {
+        fixed[s * 17..(s + 1) * 17].fill(0.0);
+        fixed[s * 17 + i + 1] = 1.0;
+    }
+    let view = TrialOutputs {
+        output: &fixed,
+        ..view
+    };
+    assert_eq!(go.score(&view).steps_right, 5);
+    assert!(go.score(&view).correct);
+}

@@ -165,7 +165,15 @@ pub fn bench_eval(
     let cfg = bench_config(n, batch, chunks);
     let net = Ctrnn::<f32>::new(&cfg.model, N_IN, N_OUT, 20.0, &Streams::new(cfg.seed))?;
     let mut engine = Engine::<f32>::default();
-    let judge = |l: &biornn_tasks::LastStep| biornn_tasks::yang::correct(l.output, l.y_loc);
+    let judge = |trial: &biornn_tasks::TrialOutputs| {
+        let last = trial.last();
+        let correct = biornn_tasks::yang::correct(last.output, last.y_loc);
+        biornn_tasks::TrialScore {
+            correct,
+            steps_right: correct as usize,
+            steps_scored: 1,
+        }
+    };
     let mut b = TaskBatch::default();
     let ms = time_iterations(warmup, iters, |i| {
         fixed_length_batch_into(steps, batch, i as u64, &mut b);

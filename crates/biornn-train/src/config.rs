@@ -25,6 +25,32 @@ pub enum OptimizerKind {
     Sgd,
 }
 
+/// The evaluation value a run stops on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Criterion {
+    #[default]
+    MinPerf,
+    MeanPerf,
+    MinAcc,
+    MeanAcc,
+}
+
+impl Criterion {
+    pub fn is_default(&self) -> bool {
+        *self == Criterion::default()
+    }
+    /// The name of the evaluation value (and metrics column).
+    pub fn key(self) -> &'static str {
+        match self {
+            Criterion::MinPerf => "min_perf",
+            Criterion::MeanPerf => "mean_perf",
+            Criterion::MinAcc => "min_acc",
+            Criterion::MeanAcc => "mean_acc",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
@@ -32,8 +58,13 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// the run stops after this many updates at the latest
     pub max_steps: usize,
-    /// the run stops once the minimum per-task performance reaches this
+    /// the run stops once `criterion` reaches this
     pub target_perf: f64,
+    /// what `target_perf` applies to: "min_perf" (every task's fraction of trials correct),
+    /// "mean_perf", or, for tasks that score steps (Mod-Cog), "min_acc" or "mean_acc" (the
+    /// fraction of decision steps right)
+    #[serde(skip_serializing_if = "Criterion::is_default")]
+    pub criterion: Criterion,
     pub optimizer: OptimizerKind,
     pub learning_rate: f64,
     pub adam_beta1: f64,
@@ -80,6 +111,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             max_steps: 100_000,
             target_perf: 0.95,
+            criterion: Criterion::MinPerf,
             optimizer: OptimizerKind::Adam,
             learning_rate: 1e-3,
             adam_beta1: 0.9,
@@ -274,6 +306,15 @@ impl RunConfig {
             ("train.l2_weight", t.l2_weight),
         ] {
             non_negative(f, v)?;
+        }
+        if matches!(t.criterion, Criterion::MinAcc | Criterion::MeanAcc)
+            && !self.task.tasks()?.iter().all(|task| task.scores_steps())
+        {
+            return Err(Error::invalid(
+                "train.criterion",
+                format!("\"{}\"", t.criterion.key()),
+                "allowed for tasks that do not score steps: \"min_perf\" or \"mean_perf\"",
+            ));
         }
         if !(0.0..=1.0).contains(&t.target_perf) {
             return Err(Error::invalid(

@@ -5,7 +5,7 @@ use crate::config::{LossKind, TrainConfig};
 use crate::loss;
 use biornn_model::{Ctrnn, Grads, Trajectory};
 use biornn_numerics::{Real, Streams};
-use biornn_tasks::{LastStep, TaskBatch};
+use biornn_tasks::{TaskBatch, TrialOutputs, TrialScore};
 use rayon::prelude::*;
 
 /// One chunk's reusable buffers: nothing is allocated once they have reached the batch's size.
@@ -17,7 +17,23 @@ pub struct ChunkWork<T> {
     d_rate: Vec<T>,
     grads: Option<Grads<T>>,
     loss: f64,
-    correct: usize,
+    counts: Counts,
+}
+
+/// What an evaluation counted: trials correct, and the steps the tasks score, right and in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub correct: usize,
+    pub steps_right: usize,
+    pub steps_scored: usize,
+}
+
+impl Counts {
+    fn add(&mut self, s: TrialScore) {
+        self.correct += s.correct as usize;
+        self.steps_right += s.steps_right;
+        self.steps_scored += s.steps_scored;
+    }
 }
 
 impl<T: Real> ChunkWork<T> {
@@ -170,16 +186,16 @@ impl<T: Real> Engine<T> {
         report
     }
 
-    /// Forward only: the output loss and the number of trials correct by the task's metric.
-    /// `correct` judges one trial at its last step. Recurrent noise only when `noise` is given.
+    /// Forward only: the output loss and what the task's `score` counts over the trials (trials
+    /// correct, steps right). Recurrent noise only when `noise` is given.
     pub fn evaluate(
         &mut self,
         net: &Ctrnn<T>,
         batch: &TaskBatch,
         cfg: &TrainConfig,
         noise: Option<(&Streams, u64)>,
-        correct: &(dyn Fn(&LastStep) -> bool + Sync),
-    ) -> (f64, usize) {
+        score: &(dyn Fn(&TrialOutputs) -> TrialScore + Sync),
+    ) -> (f64, Counts) {
         let (ranges, norm, noise_streams) = self.prepare(net, batch, cfg, noise);
         self.work
             .par_iter_mut()
@@ -193,28 +209,49 @@ impl<T: Real> Engine<T> {
                     loss::softmax_in_place(&mut w.traj.output, net.n_out);
                 }
                 let no = net.n_out;
-                let mut last = vec![0f32; no];
-                w.correct = (0..bc)
-                    .filter(|&j| {
-                        let t = batch.lengths[b0 + j] - 1;
+                // one trial's outputs and targets gathered from the time-major chunk
+                let (mut output, mut class, mut y_loc, mut epochs) =
+                    (vec![], vec![], vec![], vec![]);
+                w.counts = Counts::default();
+                for j in 0..bc {
+                    let b = b0 + j;
+                    let len = batch.lengths[b];
+                    output.clear();
+                    class.clear();
+                    y_loc.clear();
+                    epochs.clear();
+                    for t in 0..len {
                         let col = t * bc + j;
-                        for (o, v) in last
-                            .iter_mut()
-                            .zip(&w.traj.output[col * no..(col + 1) * no])
-                        {
-                            *o = v.to_f64() as f32;
+                        output.extend(
+                            w.traj.output[col * no..(col + 1) * no]
+                                .iter()
+                                .map(|v| v.to_f64() as f32),
+                        );
+                        class.push(batch.class[t * batch.batch + b]);
+                        y_loc.push(batch.y_loc[t * batch.batch + b]);
+                    }
+                    for (name, on, off) in &batch.epochs {
+                        if on[b] >= 0 {
+                            epochs.push((*name, on[b] as usize, off[b] as usize));
                         }
-                        correct(&LastStep {
-                            output: &last,
-                            y_loc: batch.last_y_loc(b0 + j),
-                            class: batch.last_class(b0 + j),
-                        })
-                    })
-                    .count();
+                    }
+                    w.counts.add(score(&TrialOutputs {
+                        output: &output,
+                        n_out: no,
+                        class: &class,
+                        y_loc: &y_loc,
+                        epochs: &epochs,
+                    }));
+                }
             });
         let loss = self.work.iter().map(|w| w.loss).sum();
-        let correct = self.work.iter().map(|w| w.correct).sum();
-        (loss, correct)
+        let mut counts = Counts::default();
+        for w in &self.work {
+            counts.correct += w.counts.correct;
+            counts.steps_right += w.counts.steps_right;
+            counts.steps_scored += w.counts.steps_scored;
+        }
+        (loss, counts)
     }
 
     /// The chunks' trajectories of the last call (for analysis and dumps).

@@ -10,7 +10,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskScore {
     pub task: String,
+    /// the fraction of trials correct
     pub perf: f64,
+    /// the fraction of scored steps right, for tasks that score steps (Mod-Cog's decision steps)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
     pub loss: f64,
     pub trials: usize,
 }
@@ -50,21 +54,32 @@ pub fn evaluate_tasks(
         let streams = eval_streams.child("task", task.key());
         let batch = generate_groups(task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
         let trials = batch.batch;
-        let judge = |l: &biornn_tasks::LastStep| task.correct(l);
+        let judge = |trial: &biornn_tasks::TrialOutputs| task.score(trial);
         let noise_streams = Streams::new(cfg.seed).child("eval_noise", 0);
         let noise = cfg
             .train
             .eval_recurrent_noise
             .then_some((&noise_streams, task.key()));
-        let (loss, correct) = engine.evaluate(net, &batch, &cfg.train, noise, &judge);
+        let (loss, counts) = engine.evaluate(net, &batch, &cfg.train, noise, &judge);
         scores.push(TaskScore {
             task: task.name().to_string(),
-            perf: correct as f64 / trials as f64,
+            perf: counts.correct as f64 / trials as f64,
+            accuracy: task
+                .scores_steps()
+                .then(|| counts.steps_right as f64 / counts.steps_scored.max(1) as f64),
             loss,
             trials,
         });
     }
     scores
+}
+
+/// The smallest and the mean step accuracy, when the tasks score steps.
+pub fn min_mean_accuracy(scores: &[TaskScore]) -> Option<(f64, f64)> {
+    let acc: Option<Vec<f64>> = scores.iter().map(|s| s.accuracy).collect();
+    let acc = acc.filter(|a| !a.is_empty())?;
+    let min = acc.iter().copied().fold(f64::INFINITY, f64::min);
+    Some((min, acc.iter().sum::<f64>() / acc.len() as f64))
 }
 
 pub fn min_mean(scores: &[TaskScore]) -> (f64, f64) {

@@ -6,7 +6,7 @@
 use crate::checkpoint::{self, load_raw, save_raw};
 use crate::config::{RunConfig, TrainConfig};
 use crate::engine::Engine;
-use crate::eval::{evaluate_tasks, min_mean, TaskScore};
+use crate::eval::{evaluate_tasks, min_mean, min_mean_accuracy, TaskScore};
 use crate::optim::{clip, Optimizer};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Rule, Stateful, StepDecay};
 use biornn_model::{Ctrnn, Grads};
@@ -26,6 +26,13 @@ pub struct Summary {
     pub perf: BTreeMap<String, f64>,
     pub min_perf: f64,
     pub mean_perf: f64,
+    /// per task, the fraction of scored steps right (tasks that score steps only)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<BTreeMap<String, f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_acc: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_acc: Option<f64>,
     pub reached_target: bool,
     pub target_perf: f64,
     pub seed: u64,
@@ -141,6 +148,11 @@ impl BpttLearner {
         })
     }
 
+    /// Whether the tasks score steps, so that evaluations report step accuracies too.
+    fn scores_steps(&self) -> bool {
+        self.env.tasks().iter().all(|t| t.scores_steps())
+    }
+
     /// A fresh network and optimiser for `cfg`.
     pub fn fresh(cfg: &RunConfig) -> Result<Self> {
         let (n_in, n_out) = cfg.task.sizes()?;
@@ -179,6 +191,18 @@ impl Learner for BpttLearner {
                     .map(|t| format!("perf_{}", t.name())),
             )
             .chain(["min_perf", "mean_perf"].iter().map(|s| s.to_string()))
+            .chain(
+                self.scores_steps()
+                    .then(|| {
+                        self.env
+                            .tasks()
+                            .iter()
+                            .map(|t| format!("acc_{}", t.name()))
+                            .chain(["min_acc".to_string(), "mean_acc".to_string()])
+                    })
+                    .into_iter()
+                    .flatten(),
+            )
             .collect()
     }
 
@@ -204,14 +228,27 @@ impl Learner for BpttLearner {
         ];
         cells.extend(self.scores.iter().map(|s| format!("{:.4}", s.perf)));
         cells.extend([format!("{min_perf:.4}"), format!("{mean_perf:.4}")]);
+        let mut values: std::collections::BTreeMap<String, f64> = [
+            ("min_perf".to_string(), min_perf),
+            ("mean_perf".to_string(), mean_perf),
+        ]
+        .into();
+        let mut headline = format!("min perf {min_perf:.3}  mean perf {mean_perf:.3}");
+        if let Some((min_acc, mean_acc)) = min_mean_accuracy(&self.scores) {
+            cells.extend(
+                self.scores
+                    .iter()
+                    .map(|s| format!("{:.4}", s.accuracy.unwrap_or(f64::NAN))),
+            );
+            cells.extend([format!("{min_acc:.4}"), format!("{mean_acc:.4}")]);
+            values.insert("min_acc".into(), min_acc);
+            values.insert("mean_acc".into(), mean_acc);
+            headline += &format!("  min acc {min_acc:.3}  mean acc {mean_acc:.3}");
+        }
         Ok(Evaluation {
             cells,
-            values: [
-                ("min_perf".to_string(), min_perf),
-                ("mean_perf".to_string(), mean_perf),
-            ]
-            .into(),
-            headline: format!("min perf {min_perf:.3}  mean perf {mean_perf:.3}"),
+            values,
+            headline,
         })
     }
 
@@ -238,7 +275,7 @@ fn drive_options(cfg: &RunConfig, opts: &TrainOptions) -> (DriveOptions, StepDec
         checkpoint_every: tc.checkpoint_every,
         keep_checkpoints: 3,
         criterion: Criterion::AtLeast {
-            key: "min_perf".into(),
+            key: tc.criterion.key().into(),
             level: tc.target_perf,
         },
         divergence_lr_factor: tc.divergence_lr_factor,
@@ -276,6 +313,13 @@ fn run(
             .collect(),
         min_perf,
         mean_perf,
+        accuracy: learner
+            .scores
+            .iter()
+            .map(|s| s.accuracy.map(|a| (s.task.clone(), a)))
+            .collect(),
+        min_acc: min_mean_accuracy(&learner.scores).map(|m| m.0),
+        mean_acc: min_mean_accuracy(&learner.scores).map(|m| m.1),
         reached_target: outcome.reached,
         target_perf: cfg.train.target_perf,
         seed: cfg.seed,

@@ -1,0 +1,99 @@
+//! Mod-Cog end to end: every task dumps; a small network trains on class targets with the
+//! cross-entropy loss, reports decision-step accuracy per task, and is analysed.
+
+use biornn_api::inspect::{self, AnalyzeSpec, DumpSpec};
+use biornn_api::{Config, RunOptions};
+
+#[test]
+fn every_modcog_task_dumps_to_npz() {
+    let dir = std::env::temp_dir().join(format!("biornn-modcog-dump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let batteries = inspect::batteries(Some("modcog")).unwrap();
+    assert_eq!(batteries[0].tasks.len(), 126);
+    for t in &batteries[0].tasks {
+        let spec = DumpSpec {
+            battery: "modcog".into(),
+            task: t.name.clone(),
+            batch: 2,
+            seed: 1,
+            no_noise: true,
+            dt: 100.0,
+            per_trial_timing: true,
+            easy: false,
+            out: dir.join("t.npz"),
+        };
+        let (n, name, steps) = inspect::dump_task(&spec).unwrap();
+        assert_eq!((n, name.as_str()), (2, t.name.as_str()));
+        assert!((4..=40).contains(&steps), "{name}: {steps} steps");
+        let a = biornn_numerics::npz::read_npz(&spec.out).unwrap();
+        // 33 observations and the one-hot of the whole battery; a class per step
+        assert_eq!(a["x"].shape, vec![steps, 2, 33 + 126]);
+        assert_eq!(a["class"].shape, vec![steps, 2]);
+    }
+    let bad = DumpSpec {
+        battery: "modcog".into(),
+        task: "go".into(),
+        batch: 2,
+        seed: 1,
+        no_noise: true,
+        dt: 30.0,
+        per_trial_timing: true,
+        easy: false,
+        out: dir.join("t.npz"),
+    };
+    let err = inspect::dump_task(&bad).unwrap_err().to_string();
+    assert!(err.contains("--dt") && err.contains("100 ms"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_modcog_run_reports_decision_accuracy_and_is_analysed() {
+    let dir = std::env::temp_dir().join(format!("biornn-modcog-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = Config::from_toml(
+        "[task]\nbattery = \"modcog\"\nrules = [\"dlygo\", \"dmsseqr\"]\ndt = 100.0\nsigma_x = 0.0\n\
+         [model]\nn_rec = 24\nreadout = \"logits\"\n\
+         [model.mask]\nrecurrent = { kind = \"local\", radius = 2.0 }\n\
+         [train]\nloss = \"cross_entropy\"\nbatch_size = 8\nmax_steps = 6\neval_every = 3\n\
+         eval_trials = 8\ncriterion = \"mean_acc\"\ntarget_perf = 1.0\n",
+    )
+    .unwrap();
+    assert!(
+        cfg.describe().unwrap().contains("recurrent density 20.83%"),
+        "{}",
+        cfg.describe().unwrap()
+    );
+    let f = biornn_api::train(&cfg, &dir, &RunOptions::default()).unwrap();
+    let metrics = std::fs::read_to_string(f.dir.join("metrics.csv")).unwrap();
+    let header = metrics.lines().next().unwrap();
+    assert!(
+        header.ends_with(
+            "perf_dlygo,perf_dmsseqr,min_perf,mean_perf,acc_dlygo,acc_dmsseqr,min_acc,mean_acc,wall_s"
+        ),
+        "{header}"
+    );
+    assert_eq!(metrics.lines().count(), 1 + 3);
+    assert!(f.scores.iter().any(|s| s.0 == "mean acc"));
+    let summary = std::fs::read_to_string(f.dir.join("summary.json")).unwrap();
+    assert!(
+        summary.contains("\"accuracy\"") && summary.contains("\"mean_acc\""),
+        "{summary}"
+    );
+    // the step criterion needs tasks that score steps
+    let err = Config::from_toml("[train]\ncriterion = \"mean_acc\"\n")
+        .and_then(|c| c.validate())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("train.criterion"), "{err}");
+    let spec = AnalyzeSpec {
+        what: "fixed-points,pca,variance".into(),
+        task: Some("dmsseqr".into()),
+        inits: 8,
+        seed: 0,
+        lesions: vec![],
+        net: None,
+    };
+    let (a, _, written, _) = inspect::analyze(&f.dir, &spec).unwrap();
+    assert!(a.pca.is_some() && a.fixed_points.is_some() && written > 0);
+    std::fs::remove_dir_all(&dir).ok();
+}
