@@ -11,7 +11,7 @@ pub mod runs;
 pub use biornn_analysis::Analysis;
 pub use biornn_model::DascDerivative;
 pub use biornn_numerics::{Error, Result};
-pub use biornn_report::summaries::{longterm_summary, reversal_summary};
+pub use biornn_report::summaries::{curves_summary, longterm_summary, reversal_summary};
 pub use biornn_train::bench;
 pub use biornn_train::longterm::{BlockScope, LongTermConfig, LongTermResult, Method};
 pub use biornn_train::reversal::{ReversalConfig, ReversalResult};

@@ -103,6 +103,23 @@ enum Command {
         #[arg(long)]
         figure: Option<PathBuf>,
     },
+    /// Compare settings of runs laid out as DIR/SETTING/RUN: updates to a level of a metrics
+    /// column and its value at budgets, as a markdown table (and a plot of it against updates).
+    RunsSummary {
+        dir: PathBuf,
+        /// the metrics.csv column, e.g. mean_acc, min_perf, eval_r2
+        #[arg(long, default_value = "min_perf")]
+        value: String,
+        /// the level counted as reached
+        #[arg(long, default_value_t = 0.9)]
+        level: f64,
+        /// also report the value after these many updates, e.g. 1000,3000
+        #[arg(long, value_delimiter = ',')]
+        budgets: Vec<usize>,
+        /// write the plot here (as .png and .svg)
+        #[arg(long)]
+        figure: Option<PathBuf>,
+    },
     /// Inspect tasks.
     Task {
         #[command(subcommand)]
@@ -322,6 +339,19 @@ fn run(command: Command) -> Result<()> {
         Command::ReversalSummary { dir, figure } => {
             summary(biornn_api::reversal_summary(&dir, figure.as_deref())?)
         }
+        Command::RunsSummary {
+            dir,
+            value,
+            level,
+            budgets,
+            figure,
+        } => summary(biornn_api::curves_summary(
+            &dir,
+            &value,
+            level,
+            &budgets,
+            figure.as_deref(),
+        )?),
         Command::Eval {
             run,
             trials,

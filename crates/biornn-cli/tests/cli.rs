@@ -415,3 +415,63 @@ fn reversal_runs_summarises_and_rejects_bad_input() {
         }
     }
 }
+
+#[test]
+fn runs_summary_compares_settings_by_a_metrics_column() {
+    // setting "a" with two seeds (one reaches 0.9 at step 20, one never), setting "b" a run itself
+    let dir = tmp("runs_summary");
+    let _ = std::fs::remove_dir_all(&dir);
+    let write = |d: PathBuf, rows: &str| {
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("config.toml"), "name = \"x\"\n").unwrap();
+        std::fs::write(
+            d.join("metrics.csv"),
+            format!("step,mean_acc,wall_s\n{rows}"),
+        )
+        .unwrap();
+    };
+    write(
+        dir.join("a/seed-1"),
+        "0,0.1,1\n10,0.5,2\n20,0.95,3\n30,0.97,4\n",
+    );
+    write(dir.join("a/seed-2"), "0,0.1,1\n10,0.3,2\n20,0.4,3\n");
+    write(dir.join("b"), "0,0.2,1\n10,0.91,2\n");
+    let fig = dir.join("fig");
+    let text = succeed(
+        biornn()
+            .arg("runs-summary")
+            .arg(&dir)
+            .args([
+                "--value",
+                "mean_acc",
+                "--level",
+                "0.9",
+                "--budgets",
+                "10,25",
+                "--figure",
+            ])
+            .arg(&fig),
+    );
+    // a: one of two reached (the quartiles lean towards the run that did not); at 10 the mean of 0.5
+    // and 0.3; at 25 only seed 1 got that far
+    assert!(
+        text.contains("| a | 2 | 1 | not reached [not reached, not reached] | 0.400 (2) | 0.950 (1) | 0.685 | 30 |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| b | 1 | 1 | 10 [10, 10] | 0.910 (1) | - (0) | 0.910 | 10 |"),
+        "{text}"
+    );
+    assert!(fig.with_extension("svg").exists() && fig.with_extension("png").exists());
+    let out = biornn()
+        .arg("runs-summary")
+        .arg(&dir)
+        .args(["--value", "mean_accc"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--value") && err.contains("mean_acc"),
+        "{err}"
+    );
+}

@@ -230,3 +230,141 @@ pub fn reversal_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
     }
     Ok((out, figure_path))
 }
+
+/// One run's evaluations of a metrics column: `(step, value)` for the rows where both parse.
+fn column_by_name(run: &Path, column: &str) -> Result<Vec<(f64, f64)>> {
+    let text = RunDir::open(run)?.read_metrics();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let Some(k) = header.iter().position(|h| *h == column) else {
+        return Err(Error::invalid(
+            "--value",
+            column,
+            &format!(
+                "allowed: a column of {}/metrics.csv ({})",
+                run.display(),
+                header.join(", ")
+            ),
+        ));
+    };
+    Ok(lines
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            Some((c.first()?.parse().ok()?, c.get(k)?.parse().ok()?))
+        })
+        .collect())
+}
+
+/// Summarise settings laid out as `DIR/SETTING/RUN` (or `DIR/SETTING` when a setting is a run):
+/// per setting, the runs, how many reached `level` of the metrics column `value`, the updates
+/// they needed (median and IQR, runs that did not count as slower), and `value` at each budget
+/// (mean over runs of the last evaluation at or before it); with `figure`, `value` against updates,
+/// one colour per setting. Returns the table and the PNG's path.
+pub fn curves_summary(
+    dir: &Path,
+    value: &str,
+    level: f64,
+    budgets: &[usize],
+    figure: Option<&Path>,
+) -> Result<(String, Option<PathBuf>)> {
+    let mut out = String::new();
+    let fmt = |x: Option<f64>| x.map_or("not reached".to_string(), |v| format!("{v:.0}"));
+    let budget_heads: String = budgets
+        .iter()
+        .map(|b| format!(" {value} at {b} |"))
+        .collect();
+    tableln!(
+        out,
+        "| setting | runs | at {level} | updates to {level}, median [IQR] |{budget_heads} last {value}, mean | updates |"
+    );
+    tableln!(
+        out,
+        "|---|---|---|---|{}---|---|",
+        "---|".repeat(budgets.len())
+    );
+    let mut curves = vec![];
+    for setting_dir in subdirs(dir)? {
+        let setting = setting_dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let runs = if RunDir::open(&setting_dir).is_ok_and(|r| r.read_config().is_some()) {
+            vec![setting_dir.clone()]
+        } else {
+            subdirs(&setting_dir)?
+                .into_iter()
+                .filter(|d| RunDir::open(d).is_ok_and(|r| r.read_config().is_some()))
+                .collect()
+        };
+        if runs.is_empty() {
+            continue;
+        }
+        let mut reached = vec![];
+        let mut at_budget = vec![vec![]; budgets.len()];
+        let (mut last, mut steps) = (vec![], vec![]);
+        for run in &runs {
+            let rows = column_by_name(run, value)?;
+            reached.push(rows.iter().find(|r| r.1 >= level).map(|r| r.0));
+            // a budget counts only for runs that got that far
+            let got_to = rows.last().map_or(0.0, |r| r.0);
+            for (k, b) in budgets.iter().enumerate() {
+                if got_to < *b as f64 {
+                    continue;
+                }
+                if let Some(r) = rows.iter().rev().find(|r| r.0 <= *b as f64) {
+                    at_budget[k].push(r.1);
+                }
+            }
+            if let Some(r) = rows.last() {
+                last.push(r.1);
+                steps.push(r.0);
+            }
+            curves.push((setting.clone(), rows));
+        }
+        let mean = |v: &[f64]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.3}", v.iter().sum::<f64>() / v.len() as f64)
+            }
+        };
+        let budget_cells: String = at_budget
+            .iter()
+            .zip(budgets)
+            .map(|(v, _)| format!(" {} ({}) |", mean(v), v.len()))
+            .collect();
+        let max_steps = steps.iter().copied().fold(0.0f64, f64::max);
+        tableln!(
+            out,
+            "| {setting} | {} | {} | {} [{}, {}] |{budget_cells} {} | {max_steps:.0} |",
+            runs.len(),
+            reached.iter().filter(|r| r.is_some()).count(),
+            fmt(quantile_reached(&reached, 0.5)),
+            fmt(quantile_reached(&reached, 0.25)),
+            fmt(quantile_reached(&reached, 0.75)),
+            mean(&last),
+        );
+    }
+    let mut figure_path = None;
+    if let Some(path) = figure {
+        let mut names: Vec<&str> = curves.iter().map(|c| c.0.as_str()).collect();
+        names.dedup();
+        let colour = |name: &str| palette(names.iter().position(|m| *m == name).unwrap_or(0));
+        let xmax = curves
+            .iter()
+            .flat_map(|c| c.1.iter().map(|r| r.0))
+            .fold(1.0f64, f64::max);
+        let mut fig = Figure::new(460.0, 340.0);
+        let ax = Axes::new((60.0, 30.0, 370.0, 250.0), (0.0, xmax), (0.0, 1.0));
+        ax.frame(&mut fig, value, "updates", value);
+        for (name, rows) in &curves {
+            let (xs, ys): (Vec<f64>, Vec<f64>) = rows.iter().copied().unzip();
+            ax.line(&mut fig, &xs, &ys, colour(name), 1.2);
+        }
+        let entries: Vec<(String, _)> = names.iter().map(|n| (n.to_string(), colour(n))).collect();
+        legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+        figure_path = Some(write_figure(&fig, path)?);
+    }
+    Ok((out, figure_path))
+}
