@@ -169,6 +169,17 @@ enum BenchCommand {
     Train(BenchShape),
     /// Forward-only evaluation: task batch, forward, loss.
     Eval(BenchShape),
+    /// Training iterations on a local ring mask: the sparse kernels against dense masking.
+    Sparse {
+        #[command(flatten)]
+        shape: BenchShape,
+        /// the ring mask's radius: density (2 radius + 1) / n
+        #[arg(long, default_value_t = 20.0)]
+        radius: f64,
+        /// a random mask of this density instead of the ring
+        #[arg(long)]
+        random: Option<f64>,
+    },
     /// Generating one batch of Yang trials.
     Tasks {
         #[arg(long, default_value_t = 64)]
@@ -502,6 +513,19 @@ fn bench(command: BenchCommand) -> Result<()> {
                 println!("faer_gflops={:.2}", c.gflops());
                 println!("fraction_of_faer={:.3}", r.gflops() / c.gflops());
             }
+        }
+        BenchCommand::Sparse {
+            shape: s,
+            radius,
+            random,
+        } => {
+            check(&s)?;
+            let (density, sparse, dense) =
+                bench::bench_sparse(s.n, s.batch, s.steps, s.chunks, s.iters, radius, random)?;
+            println!("density={density:.4}");
+            println!("sparse_ms_per_iter={:.4}", sparse.median_ms());
+            println!("dense_ms_per_iter={:.4}", dense.median_ms());
+            println!("speedup={:.2}", dense.median_ms() / sparse.median_ms());
         }
         BenchCommand::Tasks {
             batch,

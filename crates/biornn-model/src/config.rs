@@ -2,6 +2,7 @@
 //! unknown keys, and `validate` names the field, the value and what is allowed.
 
 use crate::mask::MaskSpec;
+use crate::sparse::SparseKernels;
 use crate::Activation;
 use biornn_numerics::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -157,6 +158,10 @@ pub struct MaskConfig {
     pub input_units: Option<[usize; 2]>,
     /// `[start, end)`: only these units are read out (all when absent)
     pub readout_units: Option<[usize; 2]>,
+    /// run the recurrent products over the mask's entries only: "auto" (when the recurrent density
+    /// is at most 20%), "on" or "off"
+    #[serde(skip_serializing_if = "SparseKernels::is_default")]
+    pub sparse_kernels: SparseKernels,
 }
 
 impl Default for MaskConfig {
@@ -167,6 +172,7 @@ impl Default for MaskConfig {
             output: MaskSpec::Dense,
             input_units: None,
             readout_units: None,
+            sparse_kernels: SparseKernels::Auto,
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::config::{
     Trainable,
 };
 use crate::skip::{Block, DascDerivative, Skip, SkipKind, TimePlan};
+use crate::sparse::{SparseKernels, SparseRec};
 use crate::{activation::sigmoid, init, Activation};
 use biornn_numerics::linalg::{cm, cm_mut, gemm, rm, rm_mut};
 use biornn_numerics::{real::convert, Real, Result, RngStream, Streams};
@@ -153,6 +154,8 @@ pub struct Trajectory<T> {
     next_span: usize,
     noise_inside: bool,
     noise_outside: bool,
+    /// one value per recurrent weight of a sparse network, for its gradient
+    sparse_grad: Vec<T>,
 }
 
 impl<T: Real> Trajectory<T> {
@@ -348,6 +351,10 @@ pub struct Ctrnn<T> {
     pub params: Params<T>,
     /// the weights the dynamics use: masks and signs applied to `params`
     eff: Params<T>,
+    /// when the recurrent products run sparse
+    pub sparse_kernels: SparseKernels,
+    /// the effective recurrent weights at the mask's entries, when they run sparse
+    sparse: Option<SparseRec<T>>,
 }
 
 impl<T: Real> Ctrnn<T> {
@@ -461,6 +468,8 @@ impl<T: Real> Ctrnn<T> {
             noise: cfg.noise.clone(),
             eff: params.clone(),
             params,
+            sparse_kernels: cfg.mask.sparse_kernels,
+            sparse: None,
         };
         net.set_dt(dt);
         net.project();
@@ -516,6 +525,8 @@ impl<T: Real> Ctrnn<T> {
             noise: self.noise.clone(),
             params: self.params.convert(),
             eff: self.eff.convert(),
+            sparse_kernels: self.sparse_kernels,
+            sparse: None,
         };
         net.set_dt(self.dt);
         net.refresh();
@@ -564,6 +575,24 @@ impl<T: Real> Ctrnn<T> {
         self.eff.b_rec.copy_from_slice(&self.params.b_rec);
         self.eff.b_out.copy_from_slice(&self.params.b_out);
         self.eff.init_state.copy_from_slice(&self.params.init_state);
+        // the same pattern takes the new values; a new one (a loaded checkpoint may have replaced
+        // the mask) is measured again
+        if let Some(s) = self
+            .sparse
+            .as_mut()
+            .filter(|s| s.same_pattern(&self.mask_rec))
+        {
+            s.update(&self.mask_rec, &self.eff.w_rec);
+        } else if self.sparse_kernels.runs_sparse(&self.mask_rec, n) {
+            self.sparse = Some(SparseRec::new(&self.mask_rec, &self.eff.w_rec, n));
+        } else {
+            self.sparse = None;
+        }
+    }
+
+    /// Whether the recurrent products run sparse.
+    pub fn runs_sparse(&self) -> bool {
+        self.sparse.is_some()
     }
 
     /// Enforce the constraints on the raw parameters (called after every optimiser update): masked
@@ -816,7 +845,10 @@ impl<T: Real> Ctrnn<T> {
             let (prev_rates, _) = traj.rate.split_at(blk * (t + 1));
             let r_prev = &prev_rates[blk * t..];
             let z = &mut traj.drive[blk * t..blk * (t + 1)];
-            gemm(cm_mut(z, n, batch), true, w_rec, cm(r_prev, n, batch));
+            match &self.sparse {
+                Some(csr) => csr.mul(z, true, r_prev),
+                None => gemm(cm_mut(z, n, batch), true, w_rec, cm(r_prev, n, batch)),
+            }
             let (s_before, s_after) = traj.state.split_at_mut(blk * (t + 1));
             let s_prev = &s_before[blk * t..];
             let s_next = &mut s_after[..blk];
@@ -1030,12 +1062,15 @@ impl<T: Real> Ctrnn<T> {
             let (left, right) = traj.delta.split_at_mut(blk * (t + 1));
             let d = &mut left[blk * t..];
             if t + 1 < steps {
-                gemm(
-                    cm_mut(d, n, batch),
-                    true,
-                    w_rec_t,
-                    cm(&right[..blk], n, batch),
-                );
+                match &self.sparse {
+                    Some(csr) => csr.mul_t(d, true, &right[..blk]),
+                    None => gemm(
+                        cm_mut(d, n, batch),
+                        true,
+                        w_rec_t,
+                        cm(&right[..blk], n, batch),
+                    ),
+                }
             }
             let z = &traj.drive[blk * t..blk * (t + 1)];
             let s = &traj.state[blk * (t + 1)..blk * (t + 2)];
@@ -1088,12 +1123,15 @@ impl<T: Real> Ctrnn<T> {
         }
 
         // Initial state: it feeds step 0 through W_rec and through the leak.
-        gemm(
-            cm_mut(&mut traj.scratch, n, batch),
-            false,
-            w_rec_t,
-            cm(&traj.delta[..blk], n, batch),
-        );
+        match &self.sparse {
+            Some(csr) => csr.mul_t(&mut traj.scratch, false, &traj.delta[..blk]),
+            None => gemm(
+                cm_mut(&mut traj.scratch, n, batch),
+                false,
+                w_rec_t,
+                cm(&traj.delta[..blk], n, batch),
+            ),
+        }
         grads.init_state.fill(T::ZERO);
         for b in 0..batch {
             let o = b * n;
@@ -1118,12 +1156,20 @@ impl<T: Real> Ctrnn<T> {
 
         // Weight gradients as single large products over all steps.
         let dz = cm(&traj.delta, n, tb);
-        gemm(
-            rm_mut(&mut grads.w_rec, n, n),
-            false,
-            dz,
-            cm(&traj.rate[..n * tb], n, tb).transpose(),
-        );
+        match &self.sparse {
+            Some(csr) => csr.sampled_grad(
+                &mut grads.w_rec,
+                &traj.delta,
+                &traj.rate[..n * tb],
+                &mut traj.sparse_grad,
+            ),
+            None => gemm(
+                rm_mut(&mut grads.w_rec, n, n),
+                false,
+                dz,
+                cm(&traj.rate[..n * tb], n, tb).transpose(),
+            ),
+        }
         gemm(
             rm_mut(&mut grads.w_in, n, ni),
             false,

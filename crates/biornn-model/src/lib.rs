@@ -13,6 +13,7 @@ pub mod init;
 pub mod mask;
 pub mod network;
 pub mod skip;
+pub mod sparse;
 
 pub use activation::Activation;
 pub use config::{

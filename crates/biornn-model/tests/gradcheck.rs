@@ -605,3 +605,75 @@ fn closed_loop_pass_equals_a_straight_pass_on_its_input() {
         }
     }
 }
+
+/// The sparse recurrent kernels (a local mask run over its entries only): the gradient matches
+/// finite differences, with Dale's law and both conventions, and equals the dense kernels' to
+/// rounding.
+#[test]
+fn sparse_recurrent_kernels() {
+    use biornn_model::mask::{LocalRule, Metric};
+    use biornn_model::sparse::SparseKernels;
+    let local = MaskSpec::Local {
+        width: None,
+        radius: 1.0,
+        periodic: false,
+        metric: Metric::Euclidean,
+        rule: LocalRule::Hard,
+        lambda: 0.0,
+    };
+    for state in [StateConvention::Rate, StateConvention::Current] {
+        for dale in [false, true] {
+            let cfg = |kernels| ModelConfig {
+                state,
+                activation: Activation::Softplus,
+                dale: DaleConfig {
+                    enabled: dale,
+                    excitatory_fraction: 0.6,
+                    ..Default::default()
+                },
+                init: InitConfig {
+                    w_rec: RecInit::Randgauss,
+                    ..Default::default()
+                },
+                mask: MaskConfig {
+                    recurrent: local.clone(),
+                    sparse_kernels: kernels,
+                    ..Default::default()
+                },
+                ..base(8)
+            };
+            let label = format!("sparse {state:?} dale {dale}");
+            check(cfg(SparseKernels::On), &label);
+            // the same network through sparse and dense kernels
+            let streams = Streams::new(3);
+            let sparse =
+                Ctrnn::<f64>::new(&cfg(SparseKernels::On), N_IN, N_OUT, 20.0, &streams).unwrap();
+            let dense =
+                Ctrnn::<f64>::new(&cfg(SparseKernels::Off), N_IN, N_OUT, 20.0, &streams).unwrap();
+            assert!(sparse.runs_sparse() && !dense.runs_sparse());
+            let mut rng = streams.stream("probe", 0);
+            let tb = STEPS * BATCH;
+            let input: Vec<f64> = (0..N_IN * tb).map(|_| rng.normal()).collect();
+            let d_out: Vec<f64> = (0..N_OUT * tb).map(|_| rng.normal()).collect();
+            let mut result = vec![];
+            for net in [&sparse, &dense] {
+                let mut traj = Trajectory::default();
+                net.forward_with(&input, STEPS, BATCH, false, &TimePlan::plain(), &mut traj);
+                let mut d = d_out.clone();
+                net.readout_backward(&traj, &mut d);
+                let mut grads = Grads::zeros(N_IN, 8, N_OUT);
+                net.backward(&mut traj, &d, None, &mut grads);
+                result.push((traj.output.clone(), grads));
+            }
+            let close = |a: &[f64], b: &[f64]| {
+                a.iter()
+                    .zip(b)
+                    .all(|(x, y)| (x - y).abs() <= 1e-12 * (1.0 + y.abs()))
+            };
+            assert!(close(&result[0].0, &result[1].0), "{label}: outputs");
+            for (a, b) in result[0].1.tensors().iter().zip(result[1].1.tensors()) {
+                assert!(close(a, b), "{label}: gradients");
+            }
+        }
+    }
+}

@@ -135,7 +135,65 @@ pub fn bench_train(
     iters: usize,
     warmup: usize,
 ) -> Result<BenchResult> {
-    let cfg = bench_config(n, batch, chunks);
+    bench_train_config(&bench_config(n, batch, chunks), steps, iters, warmup)
+}
+
+/// Training iterations of a network whose recurrent weights lie on a ring mask of `radius`
+/// (density (2 radius + 1) / n; stored by diagonals), or with `random` on a random mask of that
+/// density (stored by rows), through the sparse kernels and through dense masking, in alternating
+/// rounds so that both see the same machine. Returns the density and the two timings (sparse,
+/// dense).
+pub fn bench_sparse(
+    n: usize,
+    batch: usize,
+    steps: usize,
+    chunks: usize,
+    iters: usize,
+    radius: f64,
+    random: Option<f64>,
+) -> Result<(f64, BenchResult, BenchResult)> {
+    use biornn_model::sparse::SparseKernels;
+    let config = |kernels| {
+        let mut cfg = bench_config(n, batch, chunks);
+        cfg.model.mask.recurrent = match random {
+            Some(density) => biornn_model::MaskSpec::Random { density },
+            None => biornn_model::MaskSpec::Local {
+                width: None,
+                radius,
+                periodic: false,
+                metric: biornn_model::mask::Metric::Euclidean,
+                rule: biornn_model::mask::LocalRule::Hard,
+                lambda: 0.0,
+            },
+        };
+        cfg.model.mask.sparse_kernels = kernels;
+        cfg
+    };
+    let (sparse_cfg, dense_cfg) = (config(SparseKernels::On), config(SparseKernels::Off));
+    sparse_cfg.validate()?;
+    let (mut sparse, mut dense) = (vec![], vec![]);
+    for _ in 0..3 {
+        sparse.extend(bench_train_config(&sparse_cfg, steps, iters, 1)?.ms);
+        dense.extend(bench_train_config(&dense_cfg, steps, iters, 1)?.ms);
+    }
+    let net = Ctrnn::<f32>::new(&sparse_cfg.model, N_IN, N_OUT, 20.0, &Streams::new(1))?;
+    let nnz = net.mask_rec.iter().filter(|m| **m != 0.0).count();
+    let flops = train_flops(n, batch, steps);
+    Ok((
+        nnz as f64 / (n * n) as f64,
+        BenchResult { ms: sparse, flops },
+        BenchResult { ms: dense, flops },
+    ))
+}
+
+/// Time `iters` training iterations of the network `cfg` describes after `warmup` untimed ones.
+fn bench_train_config(
+    cfg: &RunConfig,
+    steps: usize,
+    iters: usize,
+    warmup: usize,
+) -> Result<BenchResult> {
+    let (n, batch) = (cfg.model.n_rec, cfg.train.batch_size);
     let streams = Streams::new(cfg.seed);
     let mut net = Ctrnn::<f32>::new(&cfg.model, N_IN, N_OUT, 20.0, &streams)?;
     let mut engine = Engine::<f32>::default();
