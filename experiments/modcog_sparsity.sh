@@ -13,8 +13,8 @@
 #   local4   r = 5, 11/256 = 4.30%            local8  r = 10, 21/256 = 8.20%
 #   local16  r = 20, 41/256 = 16.0%           local32 r = 41, 83/256 = 32.4%
 #   dense    100%                             sheet16 16 x 16 torus, Euclidean r = sqrt 2, 9/256 = 3.52%
-# Every run resumes where it stopped: run the script again to extend a killed sweep, or with a larger
-# MAX_STEPS after raising it (finished runs are kept; delete a setting's folder to redo it).
+# Every run resumes where it stopped: run the script again to continue a killed sweep, or with a
+# larger MAX_STEPS to continue finished runs to it (bit for bit the runs trained to it at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 settings=${SETTINGS:-"autapse local4 local16 dense"}
@@ -46,7 +46,16 @@ mask() {
 for setting in $settings; do
   for seed in $seeds; do
     dir="$out/$setting/seed-$seed"
-    if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
+    if [[ -f "$dir/summary.json" ]]; then
+      # a finished run continues up to a larger budget, to the run trained to it at once
+      done_steps=$(sed -n 's/^ *"steps": *\([0-9]*\).*/\1/p' "$dir/summary.json" | head -1)
+      if grep -q '"reached_target": false' "$dir/summary.json" && (( done_steps < max_steps )); then
+        $bin train --resume "$dir" --max-steps "$max_steps" --quiet
+      else
+        echo "have $dir ($done_steps updates)"
+      fi
+      continue
+    fi
     if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi
     cfg=$(mktemp --suffix=.toml)
     { cat "$base"; printf '\n[model.mask]\nrecurrent = %s\n' "$(mask "$setting")"; } > "$cfg"

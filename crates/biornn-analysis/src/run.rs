@@ -120,9 +120,14 @@ pub struct ExampleTrial {
     pub input: Vec<f32>,
     /// `[T, n_out]`
     pub target: Vec<f32>,
+    /// `[T, n_out]`; class probabilities (the softmax of the logits) for a network that answers
+    /// with classes
     pub output: Vec<f32>,
     /// epochs `(name, on, off)` in steps
     pub epochs: Vec<(String, usize, usize)>,
+    /// for a network that answers with classes (a logits readout): the target class and the
+    /// network's arg-max class at each step
+    pub classes: Option<(Vec<i32>, Vec<i32>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -273,7 +278,22 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
         .map(|task| {
             let b = noise_free_batch(task, dt, 1, &streams.child("example", task.key()));
             let traj = simulate(net, &b, None);
+            let n_out = b.n_out;
+            let mut output = traj.output.clone();
+            let classes = (net.readout == biornn_model::Readout::Logits).then(|| {
+                for row in output.chunks_exact_mut(n_out) {
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let z: f32 = row.iter().map(|v| (v - max).exp()).sum();
+                    row.iter_mut().for_each(|v| *v = (*v - max).exp() / z);
+                }
+                let chosen = output
+                    .chunks_exact(n_out)
+                    .map(|row| biornn_tasks::argmax(row) as i32)
+                    .collect();
+                (b.class.clone(), chosen)
+            });
             ExampleTrial {
+                classes,
                 task: task.name().to_string(),
                 steps: b.steps,
                 dt,
@@ -281,7 +301,7 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
                 n_out: b.n_out,
                 input: b.x.clone(),
                 target: b.y.clone(),
-                output: traj.output.clone(),
+                output,
                 epochs: b
                     .epochs
                     .iter()

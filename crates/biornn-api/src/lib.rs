@@ -17,5 +17,6 @@ pub use biornn_train::longterm::{BlockScope, LongTermConfig, LongTermResult, Met
 pub use biornn_train::reversal::{ReversalConfig, ReversalResult};
 pub use config::{Config, Kind};
 pub use runs::{
-    fresh_run_dir, longterm, resume, reversal, train, train_in, train_seeds, Finished, RunOptions,
+    fresh_run_dir, longterm, resume, resume_to, reversal, train, train_in, train_seeds, Finished,
+    RunOptions,
 };

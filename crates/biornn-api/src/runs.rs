@@ -182,17 +182,45 @@ pub fn fresh_run_dir(runs: &Path, name: &str) -> Result<PathBuf> {
 
 /// Continue the run in `dir` from its newest readable checkpoint, whatever it trains.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
+    resume_to(dir, None, opts)
+}
+
+/// [`resume`], and with `max_steps` a new budget: a finished run then continues from its final
+/// state up to it (the config in the run directory records the new budget). Up to a budget that is
+/// a multiple of the evaluation interval, the result is the run trained to that budget at once.
+pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Result<Finished> {
     let run = RunDir::open(dir)?;
+    if let Some(n) = max_steps {
+        if let Some(done) = run.checkpoint_final_model()? {
+            if n <= done {
+                return Err(Error::invalid(
+                    "--max-steps",
+                    n,
+                    &format!("allowed: more than the {done} updates the run has done"),
+                ));
+            }
+        }
+    }
     let bptt = || -> Result<Finished> {
         // the checkpoint holds the config a BPTT run resumes with
-        let s = trainer::resume(dir, &train_options(opts))?;
+        let s = trainer::resume(
+            dir,
+            &TrainOptions {
+                max_steps,
+                ..train_options(opts)
+            },
+        )?;
         Ok(bptt_finished(dir, &s))
     };
     // runs written before the run layer may have no config.toml: they are BPTT runs
     let Some(text) = run.read_config() else {
         return bptt();
     };
-    let cfg = Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
+    let mut cfg = Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
+    if let Some(n) = max_steps {
+        cfg.set_max_steps(n);
+        run.write_config(&cfg.to_toml())?;
+    }
     // killed before its first checkpoint: the run starts over from its config (it is deterministic)
     if !run.has_checkpoint() && !run.model_path().exists() {
         eprintln!(

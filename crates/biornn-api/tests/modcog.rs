@@ -95,5 +95,18 @@ fn a_modcog_run_reports_decision_accuracy_and_is_analysed() {
     };
     let (a, _, written, _) = inspect::analyze(&f.dir, &spec).unwrap();
     assert!(a.pca.is_some() && a.fixed_points.is_some() && written > 0);
+    // the example trials carry the class targets and the network's classes, step by step, and
+    // the outputs as class probabilities
+    for ex in &a.examples {
+        let (target, chosen) = ex.classes.as_ref().unwrap();
+        assert_eq!((target.len(), chosen.len()), (ex.steps, ex.steps));
+        assert!(
+            target[..ex.epochs[0].2].iter().all(|c| *c == 0),
+            "fixate first"
+        );
+        for row in ex.output.chunks_exact(ex.n_out) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

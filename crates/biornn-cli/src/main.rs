@@ -33,7 +33,8 @@ enum Command {
         /// root seed (overrides the config)
         #[arg(long)]
         seed: Option<u64>,
-        /// maximum number of updates (overrides train.max_steps)
+        /// maximum number of updates (overrides train.max_steps); with --resume, a new budget that
+        /// continues a finished run
         #[arg(long)]
         max_steps: Option<usize>,
         /// no per-evaluation lines
@@ -43,7 +44,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seeds: usize,
         /// continue the run in this directory from its newest good checkpoint
-        #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "name", "seed", "max_steps", "seeds"])]
+        #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "name", "seed", "seeds"])]
         resume: Option<PathBuf>,
     },
     /// Per-task performance of a trained run (a run directory or a checkpoint .npz).
@@ -297,7 +298,7 @@ fn run(command: Command) -> Result<()> {
             };
             if let Some(dir) = resume {
                 eprintln!("resuming {}", dir.display());
-                println!("{}", biornn_api::resume(&dir, &run_opts)?);
+                println!("{}", biornn_api::resume_to(&dir, max_steps, &run_opts)?);
                 return Ok(());
             }
             let mut cfg = match &config {

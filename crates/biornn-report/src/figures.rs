@@ -137,17 +137,22 @@ pub fn performance(perf: &[(String, f64)]) -> Figure {
     fig
 }
 
-/// One panel per task: inputs, targets and outputs over time, as heatmaps, plus the fixation
-/// output against its target.
+/// The most example panels drawn (a battery of 82 tasks would make a figure metres tall).
+const MAX_EXAMPLES: usize = 12;
+
+/// One panel per task (the first [`MAX_EXAMPLES`]): inputs, targets and outputs over time, as
+/// heatmaps, plus the fixation output against its target (for a network that answers with
+/// classes: the target class against the network's).
 pub fn examples(a: &Analysis) -> Figure {
     let panel_w = 250.0;
-    let cols = 3usize.min(a.examples.len().max(1));
-    let rows = a.examples.len().div_ceil(cols);
+    let shown = &a.examples[..a.examples.len().min(MAX_EXAMPLES)];
+    let cols = 3usize.min(shown.len().max(1));
+    let rows = shown.len().div_ceil(cols);
     let mut fig = Figure::new(
         30.0 + cols as f64 * (panel_w + 40.0),
         20.0 + rows as f64 * 330.0,
     );
-    for (k, ex) in a.examples.iter().enumerate() {
+    for (k, ex) in shown.iter().enumerate() {
         let (ox, oy) = (
             50.0 + (k % cols) as f64 * (panel_w + 40.0),
             30.0 + (k / cols) as f64 * 330.0,
@@ -191,22 +196,35 @@ pub fn examples(a: &Analysis) -> Figure {
             );
             y += h + 8.0;
         }
-        // fixation output (unit 0) against its target
+        let xs: Vec<f64> = (0..t).map(|s| s as f64 * ex.dt).collect();
+        // classes: the target class against the arg-max class; otherwise the fixation output
+        // (unit 0) against its target
+        let (label, ymax, want, got) = match &ex.classes {
+            Some((target, chosen)) => (
+                "class",
+                (ex.n_out - 1) as f64,
+                target.iter().map(|c| *c as f64).collect::<Vec<_>>(),
+                chosen.iter().map(|c| *c as f64).collect::<Vec<_>>(),
+            ),
+            None => (
+                "fix",
+                1.0,
+                (0..t).map(|s| ex.target[s * ex.n_out] as f64).collect(),
+                (0..t).map(|s| ex.output[s * ex.n_out] as f64).collect(),
+            ),
+        };
         let ax = Axes::new(
             (ox, y + 6.0, panel_w, 60.0),
             (0.0, t as f64 * ex.dt),
-            (0.0, 1.0),
+            (0.0, ymax),
         );
         ax.frame(&mut fig, "", "time (ms)", "");
-        let xs: Vec<f64> = (0..t).map(|s| s as f64 * ex.dt).collect();
-        let fix_t: Vec<f64> = (0..t).map(|s| ex.target[s * ex.n_out] as f64).collect();
-        let fix_o: Vec<f64> = (0..t).map(|s| ex.output[s * ex.n_out] as f64).collect();
-        ax.line(&mut fig, &xs, &fix_t, Color::GREY, 2.0);
-        ax.line(&mut fig, &xs, &fix_o, palette(3), 1.2);
+        ax.line(&mut fig, &xs, &want, Color::GREY, 2.0);
+        ax.line(&mut fig, &xs, &got, palette(3), 1.2);
         fig.text(
             ox - 4.0,
             y + 30.0,
-            "fix",
+            label,
             9.0,
             Anchor::End,
             false,

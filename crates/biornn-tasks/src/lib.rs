@@ -47,6 +47,8 @@ pub struct TrialOutputs<'a> {
     pub y_loc: &'a [f32],
     /// the trial's epochs `(name, on, off)` in steps
     pub epochs: &'a [(&'static str, usize, usize)],
+    /// the trial's latent parameters
+    pub latents: &'a [(&'static str, f64)],
 }
 
 impl TrialOutputs<'_> {
@@ -69,6 +71,11 @@ impl TrialOutputs<'_> {
             class: self.class[t],
         }
     }
+    /// The latent parameter called `name`, if the trial has it.
+    pub fn latent(&self, name: &str) -> Option<f64> {
+        self.latents.iter().find(|l| l.0 == name).map(|l| l.1)
+    }
+
     /// The steps of the epoch called `name`, if the trial has it.
     pub fn epoch(&self, name: &str) -> Option<std::ops::Range<usize>> {
         self.epochs.iter().find(|e| e.0 == name).map(|e| e.1..e.2)
@@ -82,6 +89,9 @@ pub struct TrialScore {
     pub correct: bool,
     pub steps_right: usize,
     pub steps_scored: usize,
+    /// the right answer is a coin flip by construction (Mod-Cog's exact evidence ties), so the
+    /// trial is also reported apart
+    pub ambiguous: bool,
 }
 
 /// The index of the largest value (the first of ties), as numpy's `argmax`.
@@ -130,6 +140,7 @@ pub trait Task: Send + Sync {
             correct,
             steps_right: correct as usize,
             steps_scored: 1,
+            ambiguous: false,
         }
     }
 }

@@ -720,6 +720,10 @@ impl Task for ModCogTask {
             correct: steps_scored > 0 && steps_right == steps_scored,
             steps_right,
             steps_scored,
+            // exactly equal evidence (multidm, multidlydm): the reference's jitter decides
+            ambiguous: trial
+                .latent("evidence_margin")
+                .is_some_and(|m| m.abs() < 1e-9),
         }
     }
 }

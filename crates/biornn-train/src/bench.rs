@@ -230,6 +230,7 @@ pub fn bench_eval(
             correct,
             steps_right: correct as usize,
             steps_scored: 1,
+            ambiguous: false,
         }
     };
     let mut b = TaskBatch::default();

@@ -26,6 +26,10 @@ pub struct Counts {
     pub correct: usize,
     pub steps_right: usize,
     pub steps_scored: usize,
+    /// trials whose answer is a coin flip by construction, and the steps of the others
+    pub ambiguous: usize,
+    pub clear_steps_right: usize,
+    pub clear_steps_scored: usize,
 }
 
 impl Counts {
@@ -33,6 +37,20 @@ impl Counts {
         self.correct += s.correct as usize;
         self.steps_right += s.steps_right;
         self.steps_scored += s.steps_scored;
+        self.ambiguous += s.ambiguous as usize;
+        if !s.ambiguous {
+            self.clear_steps_right += s.steps_right;
+            self.clear_steps_scored += s.steps_scored;
+        }
+    }
+
+    fn merge(&mut self, o: &Counts) {
+        self.correct += o.correct;
+        self.steps_right += o.steps_right;
+        self.steps_scored += o.steps_scored;
+        self.ambiguous += o.ambiguous;
+        self.clear_steps_right += o.clear_steps_right;
+        self.clear_steps_scored += o.clear_steps_scored;
     }
 }
 
@@ -210,8 +228,8 @@ impl<T: Real> Engine<T> {
                 }
                 let no = net.n_out;
                 // one trial's outputs and targets gathered from the time-major chunk
-                let (mut output, mut class, mut y_loc, mut epochs) =
-                    (vec![], vec![], vec![], vec![]);
+                let (mut output, mut class, mut y_loc, mut epochs, mut latents) =
+                    (vec![], vec![], vec![], vec![], vec![]);
                 w.counts = Counts::default();
                 for j in 0..bc {
                     let b = b0 + j;
@@ -235,21 +253,22 @@ impl<T: Real> Engine<T> {
                             epochs.push((*name, on[b] as usize, off[b] as usize));
                         }
                     }
+                    latents.clear();
+                    latents.extend(batch.latents.iter().map(|(name, v)| (*name, v[b])));
                     w.counts.add(score(&TrialOutputs {
                         output: &output,
                         n_out: no,
                         class: &class,
                         y_loc: &y_loc,
                         epochs: &epochs,
+                        latents: &latents,
                     }));
                 }
             });
         let loss = self.work.iter().map(|w| w.loss).sum();
         let mut counts = Counts::default();
         for w in &self.work {
-            counts.correct += w.counts.correct;
-            counts.steps_right += w.counts.steps_right;
-            counts.steps_scored += w.counts.steps_scored;
+            counts.merge(&w.counts);
         }
         (loss, counts)
     }

@@ -15,6 +15,12 @@ pub struct TaskScore {
     /// the fraction of scored steps right, for tasks that score steps (Mod-Cog's decision steps)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
+    /// trials whose answer is a coin flip by construction (Mod-Cog's evidence ties), and the step
+    /// accuracy without them, when there are any
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ambiguous_trials: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy_without_ambiguous: Option<f64>,
     pub loss: f64,
     pub trials: usize,
 }
@@ -67,6 +73,9 @@ pub fn evaluate_tasks(
             accuracy: task
                 .scores_steps()
                 .then(|| counts.steps_right as f64 / counts.steps_scored.max(1) as f64),
+            ambiguous_trials: (counts.ambiguous > 0).then_some(counts.ambiguous),
+            accuracy_without_ambiguous: (counts.ambiguous > 0)
+                .then(|| counts.clear_steps_right as f64 / counts.clear_steps_scored.max(1) as f64),
             loss,
             trials,
         });

@@ -33,6 +33,10 @@ pub struct Summary {
     pub min_acc: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_acc: Option<f64>,
+    /// per task with trials whose answer is a coin flip (Mod-Cog's evidence ties): the step
+    /// accuracy without them
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub accuracy_without_ties: BTreeMap<String, f64>,
     pub reached_target: bool,
     pub target_perf: f64,
     pub seed: u64,
@@ -52,6 +56,8 @@ pub struct TrainOptions {
     pub verbose: bool,
     /// testing hook: the loss at this step is replaced by NaN once, to exercise the divergence guard
     pub inject_nan_at_step: Option<usize>,
+    /// on resume: the new budget (`train.max_steps`), to continue a finished run
+    pub max_steps: Option<usize>,
 }
 
 /// Backpropagation through time for the CTRNN on batches of trials: the loss and its exact
@@ -318,6 +324,11 @@ fn run(
             .iter()
             .map(|s| s.accuracy.map(|a| (s.task.clone(), a)))
             .collect(),
+        accuracy_without_ties: learner
+            .scores
+            .iter()
+            .filter_map(|s| s.accuracy_without_ambiguous.map(|a| (s.task.clone(), a)))
+            .collect(),
         min_acc: min_mean_accuracy(&learner.scores).map(|m| m.0),
         mean_acc: min_mean_accuracy(&learner.scores).map(|m| m.1),
         reached_target: outcome.reached,
@@ -343,7 +354,10 @@ pub fn train(cfg: &RunConfig, run_dir: &Path, opts: &TrainOptions) -> Result<Sum
 /// skipped. The result is bit-identical to a run that was never interrupted.
 pub fn resume(run_dir: &Path, opts: &TrainOptions) -> Result<Summary> {
     let dir = RunDir::open(run_dir)?;
-    let ((loaded, opt, state), _) = dir.newest_good(checkpoint::load_training)?;
+    let ((mut loaded, opt, state), _) = dir.newest_good(checkpoint::load_training)?;
+    if let Some(n) = opts.max_steps {
+        loaded.config.train.max_steps = n;
+    }
     dir.truncate_metrics(state.step)?;
     let mut learner = BpttLearner::new(&loaded.config, loaded.net, opt)?;
     run(&loaded.config, &dir, &mut learner, Some(state), opts)
