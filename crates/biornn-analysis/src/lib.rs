@@ -6,6 +6,7 @@
 //! unit clusters) and [`lesion`] work on trained CTRNNs and their tasks. [`run_analysis`] ties them
 //! to a run directory: it is what `biornn analyze` calls.
 
+pub mod autapse;
 pub mod dynamics;
 pub mod fixed_points;
 pub mod linearise;

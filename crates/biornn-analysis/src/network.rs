@@ -114,6 +114,7 @@ pub fn analyze_network(
         psychometric: vec![],
         variance: None,
         lesion: None,
+        autapse: None,
         timings,
     })
 }

@@ -181,6 +181,8 @@ pub struct Analysis {
     pub psychometric: Vec<Curve>,
     pub variance: Option<VarianceResult>,
     pub lesion: Option<LesionResult>,
+    /// for an autapse network (diagonal W_rec): how each unit holds its memory
+    pub autapse: Option<crate::autapse::AutapseResult>,
     /// seconds per part
     pub timings: Vec<(String, f64)>,
 }
@@ -318,6 +320,7 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
     let focus_batch = noise_free_batch(focus.as_ref(), dt, opts.trials, &streams.child("focus", 0));
     let focus_traj = simulate(net, &focus_batch, None);
     let focus_rates = rates_of(&focus_traj, n);
+    let autapse = crate::autapse::analyze_autapses(net, &focus_traj, &focus_batch, focus.name());
     let pca = if wants(Part::Pca) || wants(Part::FixedPoints) {
         let bins = 8;
         let locs = focus_batch.latent("stim1_loc").unwrap_or(&[]);
@@ -530,6 +533,7 @@ pub fn analyze(run: &Path, subject: &Subject, opts: &AnalysisOptions) -> Result<
         psychometric,
         variance,
         lesion,
+        autapse,
         timings,
     })
 }
@@ -810,6 +814,19 @@ pub fn write_results(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
             csv_write(&path, &text)?;
             written.push(path);
         }
+    }
+    if let Some(au) = &a.autapse {
+        let mut csv = "unit,self_weight,slope,loop_gain,memory_ms\n".to_string();
+        for u in 0..au.gain.len() {
+            let _ = writeln!(
+                csv,
+                "{u},{:.6},{:.6},{:.6},{:.3}",
+                au.self_weight[u], au.slope[u], au.gain[u], au.memory_ms[u]
+            );
+        }
+        let path = dir.join("autapse.csv");
+        csv_write(&path, &csv)?;
+        written.push(path);
     }
     if let Some(v) = &a.variance {
         let nt = v.tasks.len();

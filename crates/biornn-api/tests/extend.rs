@@ -106,3 +106,22 @@ fn a_finished_longterm_run_continues_to_more_rounds() {
     ) = (12, 4, 2, 8, 2);
     extends_to_the_run_trained_at_once("longterm", Config::LongTerm(c), 2, 4);
 }
+
+/// NeuroGym's layout (trials back to back, cut into windows): a resumed run replays its rows'
+/// streams and continues them exactly.
+#[test]
+fn a_stream_layout_run_continues_to_a_larger_budget() {
+    extends_to_the_run_trained_at_once(
+        "stream",
+        Config::from_toml(
+            "[task]\nbattery = \"modcog\"\nrules = [\"go\", \"dms\"]\ndt = 100.0\nsigma_x = 0.0\n\
+             layout = \"stream\"\nwindow = 30\n\
+             [model]\nn_rec = 16\nreadout = \"logits\"\n\
+             [train]\nloss = \"cross_entropy\"\nbatch_size = 4\neval_every = 5\neval_trials = 8\n\
+             target_perf = 1.0\n",
+        )
+        .unwrap(),
+        10,
+        20,
+    );
+}

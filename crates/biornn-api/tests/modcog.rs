@@ -110,3 +110,38 @@ fn a_modcog_run_reports_decision_accuracy_and_is_analysed() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn an_autapse_network_is_analysed_unit_by_unit() {
+    let dir = std::env::temp_dir().join(format!("biornn-autapse-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = Config::from_toml(
+        "[task]\nrules = [\"delaygo\"]\n[model]\nn_rec = 12\n\
+         [model.mask]\nrecurrent = { kind = \"autapse_only\" }\n\
+         [train]\nbatch_size = 8\nmax_steps = 4\neval_every = 2\neval_trials = 8\n",
+    )
+    .unwrap();
+    let f = biornn_api::train(&cfg, &dir, &RunOptions::default()).unwrap();
+    let spec = AnalyzeSpec {
+        what: "pca".into(),
+        task: None,
+        inits: 8,
+        seed: 0,
+        lesions: vec![],
+        net: None,
+    };
+    let (a, figs, _, out) = inspect::analyze(&f.dir, &spec).unwrap();
+    let au = a
+        .autapse
+        .as_ref()
+        .expect("a diagonal network gets the autapse analysis");
+    assert_eq!(au.epoch, "delay1");
+    assert_eq!(au.gain.len(), 12);
+    for u in 0..12 {
+        assert!((au.gain[u] - au.self_weight[u] * au.slope[u]).abs() < 1e-12);
+    }
+    assert!(figs.iter().any(|f| f.name == "autapse"));
+    let csv = std::fs::read_to_string(out.join("autapse.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 13);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -757,3 +757,51 @@ pub fn lesions(a: &Analysis) -> Option<Figure> {
     }
     Some(fig)
 }
+
+/// An autapse network's units: self-weight against the activation's slope, with the curve of loop
+/// gain 1 (left), and the histogram of loop gains (right).
+pub fn autapse(au: &biornn_analysis::autapse::AutapseResult) -> Figure {
+    let mut fig = Figure::new(760.0, 320.0);
+    let wmax = au
+        .self_weight
+        .iter()
+        .map(|w| w.abs())
+        .fold(1.2f64, f64::max)
+        .min(10.0);
+    let smax = au.slope.iter().copied().fold(1.2f64, f64::max).min(10.0);
+    let ax = Axes::new((60.0, 30.0, 290.0, 240.0), (-wmax, wmax), (0.0, smax));
+    ax.frame(&mut fig, "units", "self-weight w_ii", "slope f'(x)");
+    // w f' = 1
+    let xs: Vec<f64> = (1..=100)
+        .map(|k| 1.0 / smax + (wmax - 1.0 / smax) * k as f64 / 100.0)
+        .collect();
+    let ys: Vec<f64> = xs.iter().map(|x| 1.0 / x).collect();
+    ax.line(&mut fig, &xs, &ys, Color::GREY, 1.5);
+    for ((w, s), g) in au.self_weight.iter().zip(&au.slope).zip(&au.gain) {
+        let (px, py) = ax.map(w.clamp(-wmax, wmax), s.clamp(0.0, smax));
+        let c = diverging((g - 1.0).clamp(-1.0, 1.0));
+        fig.circle(px, py, 3.0, Some(c), c);
+    }
+    // histogram of gains in [-1, 3]
+    let bins = 40;
+    let (lo, hi) = (-1.0, 3.0);
+    let mut counts = vec![0usize; bins];
+    for g in &au.gain {
+        let k = (((g - lo) / (hi - lo)) * bins as f64).floor();
+        counts[(k.max(0.0) as usize).min(bins - 1)] += 1;
+    }
+    let cmax = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let hx = Axes::new((440.0, 30.0, 290.0, 240.0), (lo, hi), (0.0, cmax));
+    hx.frame(&mut fig, "loop gain", "g = w_ii f'(x)", "units");
+    let bw = (hi - lo) / bins as f64;
+    for (k, c) in counts.iter().enumerate() {
+        if *c == 0 {
+            continue;
+        }
+        let (x0, y0) = hx.map(lo + k as f64 * bw, *c as f64);
+        let (x1, y1) = hx.map(lo + (k + 1) as f64 * bw, 0.0);
+        fig.rect(x0, y0, x1 - x0, y1 - y0, Some(palette(0)), None);
+    }
+    hx.line(&mut fig, &[1.0, 1.0], &[0.0, cmax], Color::GREY, 1.0);
+    fig
+}

@@ -126,6 +126,15 @@ pub fn all_figures(a: &Analysis, log: &RunLog) -> Vec<NamedFigure> {
     push("clusters", "Task variance and clusters", "Variance of each active unit across trials per task, normalised by its maximum, units grouped by k-means with k chosen by the silhouette score (right).".into(), figures::clusters(a));
     push("connectivity", "Connectivity", "Effective recurrent weights (post x pre), units sorted by cluster and, within a cluster, excitatory first.".into(), figures::connectivity(a));
     push("lesions", "Lesions", "Performance per task after silencing each cluster (and each population under Dale's law): outgoing recurrent and readout weights set to zero.".into(), figures::lesions(a));
+    if let Some(au) = &a.autapse {
+        let near = au.gain.iter().filter(|g| (**g - 1.0).abs() < 0.1).count();
+        push(
+            "autapse",
+            "How the autapses hold memory",
+            format!("An autapse network (diagonal W_rec): each unit's self-weight against its activation's slope, averaged over the {} of {} trials. Units near the curve w f' = 1 have loop gain near 1 and keep a value over a delay (memory time constant tau / |1 - g|); {near} of {} units are within 0.1 of it. Colour: loop gain (blue below 1, red above).", au.epoch, au.task, au.gain.len()),
+            Some(figures::autapse(au)),
+        );
+    }
     out
 }
 

@@ -84,8 +84,6 @@ impl TaskBatch {
                         cr: &mut [f32],
                         lr: &mut [f32],
                         kr: &mut [i32]| {
-            let n_ring = n_out - 1;
-            let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
             for (b, tr) in trials.iter().enumerate() {
                 let (xb, yb, cb) = (
                     &mut xr[b * n_in..(b + 1) * n_in],
@@ -96,14 +94,8 @@ impl TaskBatch {
                     xb.copy_from_slice(&tr.x[t * n_in..(t + 1) * n_in]);
                     yb.copy_from_slice(&tr.y[t * n_out..(t + 1) * n_out]);
                     cb.copy_from_slice(&tr.cost[t * n_out..(t + 1) * n_out]);
-                    let loc = tr.y_loc[t];
-                    lr[b] = loc;
-                    // the ring unit whose preferred angle k * spacing is nearest the target
-                    kr[b] = if loc < 0.0 {
-                        0
-                    } else {
-                        1 + ((loc as f64 / spacing).round() as usize % n_ring) as i32
-                    };
+                    lr[b] = tr.y_loc[t];
+                    kr[b] = class_of(tr.y_loc[t], n_out);
                 } else {
                     // padding: no input, no loss
                     xb.fill(0.0);
@@ -189,6 +181,18 @@ impl TaskBatch {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// The class target of a step whose target angle is `loc` (negative: fixate, class 0) with
+/// `n_out` outputs: 1 + the ring unit whose preferred angle 2 pi k / (n_out - 1) is nearest.
+pub(crate) fn class_of(loc: f32, n_out: usize) -> i32 {
+    let n_ring = n_out.saturating_sub(1).max(1);
+    if loc < 0.0 {
+        0
+    } else {
+        let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
+        1 + ((loc as f64 / spacing).round() as usize % n_ring) as i32
     }
 }
 

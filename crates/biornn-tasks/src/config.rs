@@ -29,6 +29,34 @@ pub struct TaskConfig {
     /// Mod-Cog's options (battery "modcog")
     #[serde(skip_serializing_if = "ModCogOptions::is_default")]
     pub modcog: ModCogOptions,
+    /// how training batches are laid out: "trials" (one trial per row, padded and masked, as
+    /// gyyang) or "stream" (NeuroGym's Dataset: trials back to back, cut into windows)
+    #[serde(skip_serializing_if = "Layout::is_default")]
+    pub layout: Layout,
+    /// with layout "stream": steps per window (NeuroGym's seq_len)
+    #[serde(skip_serializing_if = "is_default_window")]
+    pub window: usize,
+}
+
+/// How training batches are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    #[default]
+    Trials,
+    Stream,
+}
+
+impl Layout {
+    pub fn is_default(&self) -> bool {
+        *self == Layout::Trials
+    }
+}
+
+const DEFAULT_WINDOW: usize = 350;
+
+fn is_default_window(w: &usize) -> bool {
+    *w == DEFAULT_WINDOW
 }
 
 impl Default for TaskConfig {
@@ -52,6 +80,8 @@ impl Default for TaskConfig {
             timing: Timing::PerBatch,
             easy: false,
             modcog: ModCogOptions::default(),
+            layout: Layout::Trials,
+            window: DEFAULT_WINDOW,
         }
     }
 }
@@ -139,6 +169,13 @@ impl TaskConfig {
                 "task.dt",
                 self.dt,
                 "allowed: a positive step in ms",
+            ));
+        }
+        if self.layout == Layout::Stream && !(1..=100_000).contains(&self.window) {
+            return Err(Error::invalid(
+                "task.window",
+                self.window,
+                "allowed: 1 to 100000 steps",
             ));
         }
         if !(self.sigma_x.is_finite() && self.sigma_x >= 0.0) {

@@ -19,7 +19,7 @@ pub mod yang;
 pub use batch::{
     generate, generate_groups, generate_into, generate_trials, BatchSpec, TaskBatch, Timing,
 };
-pub use battery::{BatchSource, Battery};
+pub use battery::{BatchSource, Battery, StreamBattery};
 pub use config::TaskConfig;
 pub use registry::{BatteryDef, Context, Registry};
 pub use trial::Trial;

@@ -12,7 +12,8 @@ use biornn_core::{Arrays, Evaluation, Learner, Phase, Rule, Stateful, StepDecay}
 use biornn_model::{Ctrnn, Grads};
 use biornn_numerics::{Result, Streams};
 use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
-use biornn_tasks::{BatchSource, BatchSpec, Battery, Task};
+use biornn_tasks::config::Layout;
+use biornn_tasks::{BatchSource, BatchSpec, Battery, StreamBattery, Task};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -129,7 +130,10 @@ pub struct BpttLearner {
     cfg: RunConfig,
     net: Ctrnn<f32>,
     rule: Bptt,
-    env: Battery<Arc<dyn Task>>,
+    /// the tasks, in the config's order (evaluated one by one)
+    tasks: Vec<Arc<dyn Task>>,
+    /// the training batches (one trial per row, or trials back to back)
+    env: Box<dyn BatchSource>,
     eval_engine: Engine<f32>,
     /// the last evaluation's scores (for the summary)
     scores: Vec<TaskScore>,
@@ -144,8 +148,19 @@ impl BpttLearner {
             timing: cfg.task.timing,
             input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
         };
+        let (tasks, weights) = (cfg.task.tasks()?, cfg.task.weights()?);
         Ok(BpttLearner {
-            env: Battery::new(cfg.task.tasks()?, cfg.task.weights()?, spec, &streams),
+            env: match cfg.task.layout {
+                Layout::Trials => Box::new(Battery::new(tasks.clone(), weights, spec, &streams)),
+                Layout::Stream => Box::new(StreamBattery::new(
+                    tasks.clone(),
+                    weights,
+                    spec,
+                    cfg.task.window,
+                    &streams,
+                )),
+            },
+            tasks,
             rule: Bptt::new(&cfg.train, &net, opt, streams.child("noise", 0)),
             eval_engine: Engine::default(),
             scores: vec![],
@@ -156,7 +171,7 @@ impl BpttLearner {
 
     /// Whether the tasks score steps, so that evaluations report step accuracies too.
     fn scores_steps(&self) -> bool {
-        self.env.tasks().iter().all(|t| t.scores_steps())
+        self.tasks.iter().all(|t| t.scores_steps())
     }
 
     /// A fresh network and optimiser for `cfg`.
@@ -190,18 +205,12 @@ impl Learner for BpttLearner {
         ["trials", "train_loss", "eval_loss"]
             .iter()
             .map(|s| s.to_string())
-            .chain(
-                self.env
-                    .tasks()
-                    .iter()
-                    .map(|t| format!("perf_{}", t.name())),
-            )
+            .chain(self.tasks.iter().map(|t| format!("perf_{}", t.name())))
             .chain(["min_perf", "mean_perf"].iter().map(|s| s.to_string()))
             .chain(
                 self.scores_steps()
                     .then(|| {
-                        self.env
-                            .tasks()
+                        self.tasks
                             .iter()
                             .map(|t| format!("acc_{}", t.name()))
                             .chain(["min_acc".to_string(), "mean_acc".to_string()])
@@ -213,7 +222,7 @@ impl Learner for BpttLearner {
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
-        self.rule.update(&mut self.net, &mut self.env, step, phase)
+        self.rule.update(&mut self.net, &mut *self.env, step, phase)
     }
 
     fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
@@ -221,7 +230,7 @@ impl Learner for BpttLearner {
         self.scores = evaluate_tasks(
             &self.net,
             &self.cfg,
-            self.env.tasks(),
+            &self.tasks,
             tc.eval_trials,
             &mut self.eval_engine,
         );
