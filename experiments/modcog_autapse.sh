@@ -25,6 +25,7 @@ if [[ "${1:-}" == "--smoke" ]]; then
 fi
 cargo build --release -q
 bin=./target/release/biornn
+source experiments/lib.bash
 mask() {
   case "$1" in
     autapse) echo '{ kind = "autapse_only" }' ;;
@@ -45,20 +46,11 @@ config() {
 for battery in $batteries; do
   for arch in $archs; do
     dir="$out/$battery/$arch"
-    if [[ -f "$dir/summary.json" ]]; then
-      done_steps=$(sed -n 's/^ *"steps": *\([0-9]*\).*/\1/p' "$dir/summary.json" | head -1)
-      if grep -q '"reached_target": false' "$dir/summary.json" && (( done_steps < max_steps )); then
-        $bin train --resume "$dir" --max-steps "$max_steps" --quiet > /dev/null
-      fi
-    elif [[ -f "$dir/config.toml" ]]; then
-      $bin train --resume "$dir" --quiet > /dev/null
-    else
-      cfg=$(mktemp --suffix=.toml)
-      { config "$battery"; printf '\n[model.mask]\nrecurrent = %s\n' "$(mask "$arch")"; } > "$cfg"
-      if $smoke; then sed -i 's/^eval_trials = .*/eval_trials = 4/; s/^eval_every = .*/eval_every = 2/' "$cfg"; fi
-      $bin train "$cfg" --seed "$seed" --max-steps "$max_steps" --runs "$out/$battery" --name "$arch" --quiet > /dev/null
-      rm -f "$cfg"
-    fi
+    cfg=$(mktemp --suffix=.toml)
+    { config "$battery"; printf '\n[model.mask]\nrecurrent = %s\n' "$(mask "$arch")"; } > "$cfg"
+    if $smoke; then smoke_config "$cfg"; fi
+    train_to "$dir" "$max_steps" "$seed" "$cfg" > /dev/null
+    rm -f "$cfg"
     if [[ "$arch" == autapse ]]; then $bin analyze "$dir" --what pca --inits 16 > /dev/null; fi
   done
   echo "## $battery"

@@ -30,6 +30,7 @@ if [[ "${1:-}" == "--smoke" ]]; then
 fi
 cargo build --release -q
 bin=./target/release/biornn
+source experiments/lib.bash
 mask() {
   case "$1" in
     autapse) echo '{ kind = "local", radius = 0.0 }' ;;
@@ -45,23 +46,10 @@ mask() {
 }
 for setting in $settings; do
   for seed in $seeds; do
-    dir="$out/$setting/seed-$seed"
-    if [[ -f "$dir/summary.json" ]]; then
-      # a finished run continues up to a larger budget, to the run trained to it at once
-      done_steps=$(sed -n 's/^ *"steps": *\([0-9]*\).*/\1/p' "$dir/summary.json" | head -1)
-      if grep -q '"reached_target": false' "$dir/summary.json" && (( done_steps < max_steps )); then
-        $bin train --resume "$dir" --max-steps "$max_steps" --quiet
-      else
-        echo "have $dir ($done_steps updates)"
-      fi
-      continue
-    fi
-    if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi
     cfg=$(mktemp --suffix=.toml)
     { cat "$base"; printf '\n[model.mask]\nrecurrent = %s\n' "$(mask "$setting")"; } > "$cfg"
-    if $smoke; then sed -i 's/^eval_trials = .*/eval_trials = 4/; s/^eval_every = .*/eval_every = 2/' "$cfg"; fi
-    $bin check "$cfg" | head -1
-    $bin train "$cfg" --seed "$seed" --max-steps "$max_steps" --runs "$out/$setting" --name "seed-$seed" --quiet
+    if $smoke; then smoke_config "$cfg"; fi
+    train_to "$out/$setting/seed-$seed" "$max_steps" "$seed" "$cfg"
     rm -f "$cfg"
   done
 done

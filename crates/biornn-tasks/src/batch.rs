@@ -57,6 +57,20 @@ impl TaskBatch {
         out
     }
 
+    /// Give the batch this shape, reusing its buffers: every per-step array sized (old values
+    /// left in place for the caller to overwrite), the lengths, latents and epochs emptied.
+    pub fn reshape(&mut self, steps: usize, batch: usize, n_in: usize, n_out: usize) {
+        (self.steps, self.batch, self.n_in, self.n_out) = (steps, batch, n_in, n_out);
+        self.x.resize(steps * batch * n_in, 0.0);
+        self.y.resize(steps * batch * n_out, 0.0);
+        self.cost.resize(steps * batch * n_out, 0.0);
+        self.y_loc.resize(steps * batch, -1.0);
+        self.class.resize(steps * batch, -1);
+        self.lengths.clear();
+        self.latents.clear();
+        self.epochs.clear();
+    }
+
     /// Assemble trials into this batch, reusing its buffers (no allocation once they are large
     /// enough).
     pub fn assemble_from(&mut self, trials: &[Trial]) {
@@ -65,17 +79,9 @@ impl TaskBatch {
         let n_out = trials[0].n_out;
         let steps = trials.iter().map(|t| t.len).max().unwrap_or(0);
         let out = self;
-        (out.steps, out.batch, out.n_in, out.n_out) = (steps, batch, n_in, n_out);
         // Every element is written below (copied, or set on padding), so no clearing pass.
-        out.x.resize(steps * batch * n_in, 0.0);
-        out.y.resize(steps * batch * n_out, 0.0);
-        out.cost.resize(steps * batch * n_out, 0.0);
-        out.y_loc.resize(steps * batch, -1.0);
-        out.class.resize(steps * batch, -1);
-        out.lengths.clear();
+        out.reshape(steps, batch, n_in, n_out);
         out.lengths.extend(trials.iter().map(|t| t.len));
-        out.latents.clear();
-        out.epochs.clear();
         // One time step of the batch (all trials) per work item, split over the cores: the copy is
         // memory-bound and one core alone cannot saturate the memory bus.
         let fill_row = |t: usize,

@@ -156,17 +156,9 @@ impl<T: Task> BatchSource for StreamBattery<T> {
                 .collect();
         }
         let (n_in, n_out) = (self.tasks[0].n_in(), self.tasks[0].n_out());
-        let out = &mut self.batch;
-        (out.steps, out.batch, out.n_in, out.n_out) = (window, rows, n_in, n_out);
-        out.x.resize(window * rows * n_in, 0.0);
-        out.y.resize(window * rows * n_out, 0.0);
-        out.cost.resize(window * rows * n_out, 0.0);
-        out.y_loc.resize(window * rows, -1.0);
-        out.class.resize(window * rows, -1);
-        out.lengths.clear();
-        out.lengths.resize(rows, window);
-        out.latents.clear();
-        out.epochs.clear();
+        // every step of every row is written below
+        self.batch.reshape(window, rows, n_in, n_out);
+        self.batch.lengths.resize(rows, window);
         let mut rows_state = std::mem::take(&mut self.rows);
         for (b, row) in rows_state.iter_mut().enumerate() {
             for t in 0..window {

@@ -1,0 +1,29 @@
+# Shared by the experiment scripts (sourced; not a script of its own, so CI does not run it): run one training run to a budget, whatever state
+# it was left in.
+
+# train_to DIR MAX_STEPS SEED CONFIG: the run in DIR trained to MAX_STEPS updates. A new run starts
+# from the config file CONFIG; a killed one resumes from its newest checkpoint; a finished one short
+# of MAX_STEPS (and of its criterion) continues to it, bit for bit the run trained to it at once.
+# Needs $bin (the biornn binary).
+train_to() {
+  local dir=$1 max_steps=$2 seed=$3 config=$4
+  if [[ -f "$dir/summary.json" ]]; then
+    local done_steps
+    done_steps=$(sed -n 's/^ *"steps": *\([0-9]*\).*/\1/p' "$dir/summary.json" | head -1)
+    if grep -q '"reached_target": false' "$dir/summary.json" && (( done_steps < max_steps )); then
+      $bin train --resume "$dir" --max-steps "$max_steps" --quiet
+    else
+      echo "have $dir ($done_steps updates)"
+    fi
+  elif [[ -f "$dir/config.toml" ]]; then
+    $bin train --resume "$dir" --quiet
+  else
+    $bin train "$config" --seed "$seed" --max-steps "$max_steps" \
+      --runs "$(dirname "$dir")" --name "$(basename "$dir")" --quiet
+  fi
+}
+
+# smoke_config FILE: shrink a config's evaluations for a smoke run.
+smoke_config() {
+  sed -i 's/^eval_trials = .*/eval_trials = 4/; s/^eval_every = .*/eval_every = 2/' "$1"
+}
