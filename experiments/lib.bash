@@ -3,7 +3,8 @@
 
 # train_to DIR MAX_STEPS SEED CONFIG: the run in DIR trained to MAX_STEPS updates. A new run starts
 # from the config file CONFIG; a killed one resumes from its newest checkpoint; a finished one short
-# of MAX_STEPS (and of its criterion) continues to it, bit for bit the run trained to it at once.
+# of MAX_STEPS (and of its criterion) continues to it: bit for bit the run trained to it at once
+# when its old budget was a multiple of its evaluation interval.
 # Needs $bin (the biornn binary).
 train_to() {
   local dir=$1 max_steps=$2 seed=$3 config=$4

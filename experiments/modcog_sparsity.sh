@@ -14,7 +14,8 @@
 #   local16  r = 20, 41/256 = 16.0%           local32 r = 41, 83/256 = 32.4%
 #   dense    100%                             sheet16 16 x 16 torus, Euclidean r = sqrt 2, 9/256 = 3.52%
 # Every run resumes where it stopped: run the script again to continue a killed sweep, or with a
-# larger MAX_STEPS to continue finished runs to it (bit for bit the runs trained to it at once).
+# larger MAX_STEPS to continue finished runs to it (bit for bit the runs trained to it at once, as
+# the budgets are multiples of the evaluation interval).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 settings=${SETTINGS:-"autapse local4 local16 dense"}

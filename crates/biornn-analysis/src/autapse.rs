@@ -41,7 +41,9 @@ pub fn analyze_autapses(
 ) -> Option<AutapseResult> {
     let n = net.n_rec;
     let w = &net.effective().w_rec;
-    if !is_diagonal(w, n) {
+    // the wiring, not the weights of the moment, makes an autapse network
+    let diagonal_mask = (0..n * n).all(|k| k / n == k % n || net.mask_rec[k] == 0.0);
+    if !diagonal_mask || !is_diagonal(w, n) {
         return None;
     }
     // the delay epoch where there is one, else everything after the first epoch: (on, off) per trial
@@ -155,9 +157,9 @@ mod tests {
         assert!(a.memory_ms[0].is_infinite());
         assert_eq!(a.memory_ms[1], 200.0);
         assert_eq!(a.memory_ms[2], 200.0);
-        // a network with lateral weights is not analysed
+        // a network with lateral connections is not analysed, even while its weights are diagonal
         let mut p = net.params.clone();
-        p.w_rec[1] = 0.3;
+        p.w_rec[1] = 0.0;
         let mut lateral = Ctrnn::<f32>::new(
             &ModelConfig {
                 mask: Default::default(),

@@ -186,8 +186,10 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
 }
 
 /// [`resume`], and with `max_steps` a new budget: a finished run then continues from its final
-/// state up to it (the config in the run directory records the new budget). Up to a budget that is
-/// a multiple of the evaluation interval, the result is the run trained to that budget at once.
+/// state up to it (the config in the run directory records the new budget). When the old budget
+/// was a multiple of the evaluation interval, the result is the run trained to the new budget at
+/// once, bit for bit; otherwise the weights are, but `metrics.csv` keeps the extra row at the old
+/// budget (and the training-loss average after it restarts there).
 pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Result<Finished> {
     let run = RunDir::open(dir)?;
     if let Some(n) = max_steps {

@@ -125,3 +125,29 @@ fn a_stream_layout_run_continues_to_a_larger_budget() {
         20,
     );
 }
+
+/// A budget at or below what the run has done is refused, whether that state is in `model.npz` or
+/// only in a checkpoint (a run killed while being taken further).
+#[test]
+fn a_budget_below_the_newest_state_is_refused() {
+    let dir = std::env::temp_dir().join(format!("biornn-extend-{}-refuse", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = RunOptions::default();
+    let mut cfg = Config::from_toml(
+        "[model]\nn_rec = 8\n[train]\nbatch_size = 4\neval_every = 5\neval_trials = 4\ntarget_perf = 1.0\n",
+    )
+    .unwrap();
+    cfg.set_max_steps(10);
+    biornn_api::train_in(&cfg, &dir, &opts).unwrap();
+    biornn_api::resume_to(&dir, Some(20), &opts).unwrap();
+    // as if killed after its last checkpoint, before model.npz was written
+    std::fs::remove_file(dir.join("model.npz")).unwrap();
+    let err = biornn_api::resume_to(&dir, Some(15), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--max-steps") && err.contains("20 updates"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

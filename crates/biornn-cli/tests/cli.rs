@@ -436,6 +436,12 @@ fn runs_summary_compares_settings_by_a_metrics_column() {
     );
     write(dir.join("a/seed-2"), "0,0.1,1\n10,0.3,2\n20,0.4,3\n");
     write(dir.join("b"), "0,0.2,1\n10,0.91,2\n");
+    // b stopped at step 10 because it reached its criterion: its last value stands at later budgets
+    std::fs::write(
+        dir.join("b/summary.json"),
+        "{\"steps\": 10, \"reached_target\": true}",
+    )
+    .unwrap();
     let fig = dir.join("fig");
     let text = succeed(
         biornn()
@@ -459,7 +465,7 @@ fn runs_summary_compares_settings_by_a_metrics_column() {
         "{text}"
     );
     assert!(
-        text.contains("| b | 1 | 1 | 10 [10, 10] | 0.910 (1) | - (0) | 0.910 | 10 |"),
+        text.contains("| b | 1 | 1 | 10 [10, 10] | 0.910 (1) | 0.910 (1) | 0.910 | 10 |"),
         "{text}"
     );
     assert!(fig.with_extension("svg").exists() && fig.with_extension("png").exists());

@@ -158,8 +158,8 @@ pub struct MaskConfig {
     pub input_units: Option<[usize; 2]>,
     /// `[start, end)`: only these units are read out (all when absent)
     pub readout_units: Option<[usize; 2]>,
-    /// run the recurrent products over the mask's entries only: "auto" (when the recurrent density
-    /// is at most 20%), "on" or "off"
+    /// run the recurrent products over the mask's entries only: "auto" (a banded mask such as a
+    /// local ring at most 20% dense, a scattered one at most 4%), "on" or "off"
     #[serde(skip_serializing_if = "SparseKernels::is_default")]
     pub sparse_kernels: SparseKernels,
 }

@@ -577,7 +577,9 @@ impl<T: Real> Ctrnn<T> {
         self.eff.init_state.copy_from_slice(&self.params.init_state);
         // the same pattern takes the new values; a new one (a loaded checkpoint may have replaced
         // the mask) is measured again
-        if let Some(s) = self
+        if self.sparse_kernels == SparseKernels::Off {
+            self.sparse = None;
+        } else if let Some(s) = self
             .sparse
             .as_mut()
             .filter(|s| s.same_pattern(&self.mask_rec))

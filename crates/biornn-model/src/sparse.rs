@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SparseKernels {
-    /// sparse when the recurrent mask's density is at most [`AUTO_DENSITY`]
+    /// sparse when the recurrent mask is banded and at most [`AUTO_DENSITY`] dense, or scattered
+    /// and at most [`AUTO_ROWS_DENSITY`]
     #[default]
     Auto,
     On,
@@ -37,6 +38,9 @@ impl SparseKernels {
 
     /// Whether a mask (`n x n`, row-major) runs sparse.
     pub fn runs_sparse<T: Real>(self, mask: &[T], n: usize) -> bool {
+        if self == SparseKernels::Off {
+            return false;
+        }
         let (nnz, banded) = pattern_shape(mask, n);
         let density = nnz as f64 / (n * n).max(1) as f64;
         match self {

@@ -258,8 +258,10 @@ fn column_by_name(run: &Path, column: &str) -> Result<Vec<(f64, f64)>> {
 /// Summarise settings laid out as `DIR/SETTING/RUN` (or `DIR/SETTING` when a setting is a run):
 /// per setting, the runs, how many reached `level` of the metrics column `value`, the updates
 /// they needed (median and IQR, runs that did not count as slower), and `value` at each budget
-/// (mean over runs of the last evaluation at or before it); with `figure`, `value` against updates,
-/// one colour per setting. Returns the table and the PNG's path.
+/// (mean over runs of the last evaluation at or before it, with the number of runs counted: those
+/// that got that far, and those that stopped earlier at their criterion, whose last value stands);
+/// with `figure`, `value` against updates, one colour per setting. Returns the table and the PNG's
+/// path.
 pub fn curves_summary(
     dir: &Path,
     value: &str,
@@ -306,10 +308,14 @@ pub fn curves_summary(
         for run in &runs {
             let rows = column_by_name(run, value)?;
             reached.push(rows.iter().find(|r| r.1 >= level).map(|r| r.0));
-            // a budget counts only for runs that got that far
+            // a budget counts for runs that got that far, and for runs that stopped before it
+            // because they reached their criterion (their last value stands)
             let got_to = rows.last().map_or(0.0, |r| r.0);
+            let stopped_at_criterion = read_summary(run)?.is_some_and(|s| {
+                s["reached_target"].as_bool() == Some(true) || s["reached"].as_bool() == Some(true)
+            });
             for (k, b) in budgets.iter().enumerate() {
-                if got_to < *b as f64 {
+                if got_to < *b as f64 && !stopped_at_criterion {
                     continue;
                 }
                 if let Some(r) = rows.iter().rev().find(|r| r.0 <= *b as f64) {

@@ -239,19 +239,11 @@ impl RunDir {
         Ok(files)
     }
 
-    /// Make the final state in `model.npz` the newest checkpoint, so that a finished run can
-    /// continue with a larger budget. Returns the step of the state a resume now starts from
-    /// (`None` when `model.npz` is absent or holds no training state, as runs written before the
-    /// run layer).
+    /// Make the final state in `model.npz` the newest checkpoint when it is newer than every
+    /// checkpoint, so that a finished run can continue with a larger budget. Returns the step a
+    /// resume now starts from: the newer of the two (`None` when there is neither, or only a
+    /// `model.npz` without training state, as runs written before the run layer).
     pub fn checkpoint_final_model(&self) -> Result<Option<usize>> {
-        let model = self.model_path();
-        if !model.exists() {
-            return Ok(None);
-        }
-        let arrays = crate::checkpoint::read_checked(&model)?;
-        let Ok(state) = crate::driver::LoopState::load(&arrays) else {
-            return Ok(None);
-        };
         let newest = self.checkpoints()?.last().and_then(|p| {
             p.file_stem()?
                 .to_str()?
@@ -259,12 +251,20 @@ impl RunDir {
                 .parse::<usize>()
                 .ok()
         });
+        let model = self.model_path();
+        if !model.exists() {
+            return Ok(newest);
+        }
+        let arrays = crate::checkpoint::read_checked(&model)?;
+        let Ok(state) = crate::driver::LoopState::load(&arrays) else {
+            return Ok(newest);
+        };
         if newest.is_none_or(|s| s < state.step) {
             let bytes = std::fs::read(&model)
                 .map_err(|e| Error::new(format!("{}: {e}", model.display())))?;
             write_atomic(&self.checkpoint_path(state.step), &bytes)?;
         }
-        Ok(Some(state.step))
+        Ok(Some(newest.map_or(state.step, |c| c.max(state.step))))
     }
 
     /// Keep only the newest `keep` step checkpoints.

@@ -194,7 +194,7 @@ impl TaskBatch {
 /// `n_out` outputs: 1 + the ring unit whose preferred angle 2 pi k / (n_out - 1) is nearest.
 pub(crate) fn class_of(loc: f32, n_out: usize) -> i32 {
     let n_ring = n_out.saturating_sub(1).max(1);
-    if loc < 0.0 {
+    if loc < 0.0 || n_out < 2 {
         0
     } else {
         let spacing = 2.0 * std::f64::consts::PI / n_ring as f64;
