@@ -55,27 +55,32 @@ for setting in $settings; do
   done
 done
 $bin runs-summary "$out" --value mean_acc --level 0.9 --budgets "$budgets" --figure "$figure"
-# decision accuracy by family at each run's last evaluation, mean over seeds (base: the 20 tasks)
+# decision accuracy by task family (base: the 20 tasks) per setting, mean over seeds, at the
+# largest budget every run has reached
 python3 - "$out" <<'PY' || true
 import csv, glob, os, sys
-print("| setting | seeds | updates | base | seq | int | all |")
-print("|---|---|---|---|---|---|---|")
+runs = {}
 for setting in sorted(os.listdir(sys.argv[1])):
-    rows = [list(csv.DictReader(open(f)))[-1] for f in sorted(glob.glob(f"{sys.argv[1]}/{setting}/*/metrics.csv"))]
-    rows = [r for r in rows if "mean_acc" in r]
-    if not rows:
-        continue
-    def fam(r, keep):
-        v = [float(x) for k, x in r.items() if k.startswith("acc_") and keep(k[4:])]
-        return sum(v) / max(len(v), 1)
-    groups = {
-        "base": lambda t: not any(s in t for s in ("seqr", "seql", "intr", "intl")),
-        "seq": lambda t: t.endswith(("seqr", "seql")) and "int" not in t,
-        "int": lambda t: ("intr" in t or "intl" in t) and "seq" not in t,
-    }
-    cells = [sum(fam(r, g) for r in rows) / len(rows) for g in groups.values()]
-    mean = sum(float(r["mean_acc"]) for r in rows) / len(rows)
-    steps = ",".join(sorted({r["step"] for r in rows}))
-    print(f"| {setting} | {len(rows)} | {steps} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {mean:.3f} |")
+    for f in sorted(glob.glob(f"{sys.argv[1]}/{setting}/*/metrics.csv")):
+        rows = [r for r in csv.DictReader(open(f)) if r.get("mean_acc")]
+        if rows:
+            runs.setdefault(setting, []).append(rows)
+if runs:
+    common = min(int(rows[-1]["step"]) for rs in runs.values() for rows in rs)
+    print(f"| setting | seeds | base | seq | int | all (at {common} updates) |")
+    print("|---|---|---|---|---|---|")
+    groups = [
+        lambda t: not any(s in t for s in ("seqr", "seql", "intr", "intl")),
+        lambda t: t.endswith(("seqr", "seql")) and "int" not in t,
+        lambda t: ("intr" in t or "intl" in t) and "seq" not in t,
+    ]
+    for setting, rs in runs.items():
+        at = [[r for r in rows if int(r["step"]) <= common][-1] for rows in rs]
+        def fam(r, keep):
+            v = [float(x) for k, x in r.items() if k.startswith("acc_") and keep(k[4:])]
+            return sum(v) / max(len(v), 1)
+        cells = [sum(fam(r, g) for r in at) / len(at) for g in groups]
+        mean = sum(float(r["mean_acc"]) for r in at) / len(at)
+        print(f"| {setting} | {len(at)} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {mean:.3f} |")
 PY
 if $smoke; then rm -rf "$out"; fi
