@@ -41,6 +41,12 @@ impl SparseKernels {
         if self == SparseKernels::Off {
             return false;
         }
+        // refresh asks at every update while the network runs dense: a count settles most masks
+        // (a dense one among them) without the scan of diagonals
+        let nnz = mask.iter().filter(|m| **m != T::ZERO).count();
+        if !self.applies(nnz as f64 / (n * n).max(1) as f64) {
+            return false;
+        }
         let (nnz, banded) = pattern_shape(mask, n);
         let density = nnz as f64 / (n * n).max(1) as f64;
         match self {
