@@ -237,7 +237,14 @@ pub fn generate_trials_into(
             Timing::PerTrial => timing.stream("trial", b as u64),
         };
         let mut c = content.stream("trial", b as u64);
-        task.trial_into(spec.dt, &mut shared, &mut c, trial);
+        // a batch's rows are consecutive trials: grouped tasks take turns within it
+        match task.group_size() {
+            1 => task.trial_into(spec.dt, &mut shared, &mut c, trial),
+            g => {
+                let mut group = content.stream("group", (b / g) as u64);
+                task.member_into(spec.dt, &mut shared, &mut group, &mut c, b % g, trial)
+            }
+        }
         if spec.input_noise_std > 0.0 {
             let mut rng = noise.stream("trial", b as u64).bulk();
             rng.add_normal_f32(&mut trial.x, spec.input_noise_std as f32);

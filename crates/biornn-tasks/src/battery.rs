@@ -89,6 +89,8 @@ pub struct StreamBattery<T: Task> {
 struct Row {
     k: u64,
     task: Option<usize>,
+    /// how many trials of each task the row has had, for grouped tasks' turns
+    count: Vec<u64>,
     trial: Trial,
     start: u64,
 }
@@ -133,7 +135,18 @@ impl<T: Task> StreamBattery<T> {
         let mut shared = s.stream("timing", k);
         let mut content = s.stream("content", k);
         row.start += row.trial.len as u64;
-        self.tasks[task].trial_into(self.spec.dt, &mut shared, &mut content, &mut row.trial);
+        row.count.resize(self.tasks.len(), 0);
+        let n = row.count[task];
+        row.count[task] += 1;
+        let (dt, out) = (self.spec.dt, &mut row.trial);
+        match self.tasks[task].group_size() as u64 {
+            1 => self.tasks[task].trial_into(dt, &mut shared, &mut content, out),
+            g => {
+                let mut group = s.child("group", task as u64).stream("group", n / g);
+                let member = (n % g) as usize;
+                self.tasks[task].member_into(dt, &mut shared, &mut group, &mut content, member, out)
+            }
+        }
         row.task = Some(task);
         row.k += 1;
     }
@@ -150,6 +163,7 @@ impl<T: Task> BatchSource for StreamBattery<T> {
                 .map(|_| Row {
                     k: 0,
                     task: None,
+                    count: vec![],
                     trial: Trial::new(n_in, n_out, self.spec.dt),
                     start: 0,
                 })

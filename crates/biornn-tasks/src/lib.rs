@@ -126,6 +126,25 @@ pub trait Task: Send + Sync {
     }
     /// Build a trial into `out`, reusing its buffers.
     fn trial_into(&self, dt: f64, shared: &mut RngStream, content: &mut RngStream, out: &mut Trial);
+    /// How many consecutive trials of this task form a group (Mod-Cog's two ring copies, which
+    /// take turns); 1, the default, when every trial stands alone. Generators that lay out trials
+    /// in sequence build member `n % g` of group `n / g` with [`Task::member_into`].
+    fn group_size(&self) -> usize {
+        1
+    }
+    /// Member `member` of a group of [`Task::group_size`] trials: draws the members share come
+    /// from `group` (the same stream for the whole group), the member's own from `content`.
+    fn member_into(
+        &self,
+        dt: f64,
+        shared: &mut RngStream,
+        _group: &mut RngStream,
+        content: &mut RngStream,
+        _member: usize,
+        out: &mut Trial,
+    ) {
+        self.trial_into(dt, shared, content, out)
+    }
     /// Whether a trial counts as correct, judged at its last step.
     fn correct(&self, last: &LastStep) -> bool;
     /// Whether the task scores steps ([`Task::score`] counts more than the last step), so that
@@ -173,6 +192,20 @@ impl<T: Task + ?Sized> Task for std::sync::Arc<T> {
         out: &mut Trial,
     ) {
         (**self).trial_into(dt, shared, content, out)
+    }
+    fn group_size(&self) -> usize {
+        (**self).group_size()
+    }
+    fn member_into(
+        &self,
+        dt: f64,
+        shared: &mut RngStream,
+        group: &mut RngStream,
+        content: &mut RngStream,
+        member: usize,
+        out: &mut Trial,
+    ) {
+        (**self).member_into(dt, shared, group, content, member, out)
     }
     fn correct(&self, last: &LastStep) -> bool {
         (**self).correct(last)

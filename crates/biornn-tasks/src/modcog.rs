@@ -30,8 +30,12 @@
 //! Every duration is floored to whole steps of dt as NeuroGym's `sample_time` does; dt must divide
 //! 100 ms (100 as the reference, 20 as Yang). The reference's bugs (shared/reference section 3.6)
 //! are corrected by default, each reproducible by a `faithful_*` option ([`ModCogOptions`]):
-//! (1) the label wrap, (3) the delay-match delay drawn once per task, (6) the DMC category boundary.
-//! Draws the reference takes from numpy's global generator come here from the trial's own stream.
+//! (1) the label wrap, (3) the delay-match delay drawn once per task, (4) the two ring copies
+//! seeded alike, (6) the DMC category boundary. Draws the reference takes from numpy's global
+//! generator come here from the trial's own stream.
+//!
+//! Reach and delay-match tasks exist in the reference as two ring copies that take turns
+//! ([`RingOrder`]); here they are groups of two trials ([`Task::group_size`]).
 
 use crate::trial::Trial;
 use crate::{argmax, LastStep, Task, TrialOutputs, TrialScore};
@@ -57,6 +61,19 @@ pub enum CostSteps {
     Decision,
 }
 
+/// Which ring a reach or delay-match trial shows its stimuli in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RingOrder {
+    /// the reference's two ring copies of the task take turns, ring 1 first (its `RandomSchedule`
+    /// over two environments never repeats one): in a batch, even rows ring 1 and odd rows ring 2;
+    /// in a stream, each row's trials of the task alternate
+    #[default]
+    Alternate,
+    /// each trial draws its ring (biornn before the alternation was built)
+    Random,
+}
+
 /// `[task.modcog]`: Mod-Cog's options. The defaults are the corrected behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,6 +87,13 @@ pub struct ModCogOptions {
     /// dmc, dnmc: the sample at index 8 counts as category 0 but a test at 8 as category 1, so some
     /// non-match tests sit on the sample (corrected: indices 8-15 are category 1 for both)
     pub faithful_dmc_boundary: bool,
+    /// reach and delay-match: the two ring copies share one seeded stream, as seeding the
+    /// reference's battery seeds both copies alike, so each ring-2 trial repeats the ring-1 trial
+    /// before it except for the int or delay-match delay, which the reference draws from numpy's
+    /// global generator (corrected: every trial draws its own). Needs `ring_order = "alternate"`.
+    pub faithful_shared_seed: bool,
+    /// reach and delay-match: "alternate" (the reference's) or "random"
+    pub ring_order: RingOrder,
     /// which steps count in the loss: "all" or "decision"
     pub cost: CostSteps,
 }
@@ -346,6 +370,33 @@ pub fn seq_label(index: usize, seq: i8, t: usize, dt: f64, faithful_wrap: bool) 
     }
 }
 
+/// Where a trial's draws come from: `main`, except the ring when the ring copies take turns, and
+/// the int and delay-match delays when `own` is given (the reference's numpy global draws under
+/// `faithful_shared_seed`).
+struct Draws<'a> {
+    main: &'a mut RngStream,
+    own: Option<&'a mut RngStream>,
+    ring: Option<usize>,
+}
+
+impl<'a> Draws<'a> {
+    fn new(main: &'a mut RngStream, own: Option<&'a mut RngStream>, ring: Option<usize>) -> Self {
+        Draws { main, own, ring }
+    }
+    fn ring(&mut self) -> usize {
+        match self.ring {
+            Some(ring) => ring,
+            None => self.main.below(2),
+        }
+    }
+    fn delay(&mut self) -> &mut RngStream {
+        match self.own.as_deref_mut() {
+            Some(own) => own,
+            None => self.main,
+        }
+    }
+}
+
 /// A Mod-Cog task as built for a run: the variant, its channel in the task one-hot and the width of
 /// that one-hot (the number of tasks the run trains).
 #[derive(Debug, Clone, PartialEq)]
@@ -413,6 +464,23 @@ impl ModCogTask {
         steps(rng.uniform_in(200.0, 1200.0), dt)
     }
 
+    fn build(&self, dt: f64, d: &mut Draws, t: &mut Trial) {
+        t.reset(self.n_in(), N_ACTIONS, dt);
+        match self.variant.base.family() {
+            Family::Reach { anti, reaction } => self.reach(anti, reaction, dt, d, t),
+            Family::Dm {
+                weights,
+                rings,
+                delayed,
+            } => self.dm(weights, rings, delayed, dt, d.main, t),
+            Family::Match {
+                category,
+                go_on_match,
+            } => self.delay_match(category, go_on_match, dt, d, t),
+        }
+        t.set_input(0..t.len, N_OBS + self.one_hot.0, 1.0);
+    }
+
     /// Write the targets: fixate everywhere, and over `decision` the label of `index` (moved by
     /// seq) when the trial asks for an answer.
     fn set_targets(
@@ -442,12 +510,12 @@ impl ModCogTask {
         }
     }
 
-    fn reach(&self, anti: bool, reaction: bool, dt: f64, rng: &mut RngStream, t: &mut Trial) {
+    fn reach(&self, anti: bool, reaction: bool, dt: f64, d: &mut Draws, t: &mut Trial) {
         let v = &self.variant;
-        let index = rng.below(RING);
-        let ring = rng.below(2);
+        let index = d.main.below(RING);
+        let ring = d.ring();
         let delay_ms = if v.int != 0 {
-            100.0 * rng.below(12) as f64
+            100.0 * d.delay().below(12) as f64
         } else {
             500.0
         };
@@ -579,13 +647,13 @@ impl ModCogTask {
         category: bool,
         go_on_match: bool,
         dt: f64,
-        rng: &mut RngStream,
+        d: &mut Draws,
         t: &mut Trial,
     ) {
         let v = &self.variant;
-        let matched = rng.below(2) == 0;
-        let ring = rng.below(2);
-        let sample = rng.below(RING);
+        let matched = d.main.below(2) == 0;
+        let ring = d.ring();
+        let sample = d.main.below(RING);
         let half = RING / 2;
         let test = if category {
             let sample_category = if self.options.faithful_dmc_boundary {
@@ -598,20 +666,20 @@ impl ModCogTask {
             } else {
                 1 - sample_category
             };
-            rng.below(half) + test_category * half
+            d.main.below(half) + test_category * half
         } else if matched {
             sample
         } else {
             (sample + half) % RING
         };
         let (delay_steps, delay_ms) = if v.int != 0 {
-            let ms = 100.0 * rng.below(12) as f64;
+            let ms = 100.0 * d.delay().below(12) as f64;
             (steps(ms, dt), ms)
         } else if self.options.faithful_match_delay {
             let s = self.instance_delay(ring, dt);
             (s, s as f64 * dt)
         } else {
-            let s = steps(rng.uniform_in(200.0, 1200.0), dt);
+            let s = steps(d.delay().uniform_in(200.0, 1200.0), dt);
             (s, s as f64 * dt)
         };
         let fixation = t.add_period_steps("fixation", steps(300.0, dt));
@@ -627,7 +695,7 @@ impl ModCogTask {
         let sd = 1.0 / dt.sqrt();
         for s in sample_on.chain(test_on) {
             for c in first..first + RING {
-                t.x[s * t.n_in + c] += (rng.normal() * sd) as f32;
+                t.x[s * t.n_in + c] += (d.main.normal() * sd) as f32;
             }
         }
         let go = matched == go_on_match;
@@ -682,21 +750,41 @@ impl Task for ModCogTask {
     }
 
     /// Everything comes from the trial's own stream (`content`): Mod-Cog draws timing per trial.
+    /// A lone trial of a task whose rings take turns is the first of its group (ring 1).
     fn trial_into(&self, dt: f64, _shared: &mut RngStream, content: &mut RngStream, t: &mut Trial) {
-        t.reset(self.n_in(), N_ACTIONS, dt);
-        match self.variant.base.family() {
-            Family::Reach { anti, reaction } => self.reach(anti, reaction, dt, content, t),
-            Family::Dm {
-                weights,
-                rings,
-                delayed,
-            } => self.dm(weights, rings, delayed, dt, content, t),
-            Family::Match {
-                category,
-                go_on_match,
-            } => self.delay_match(category, go_on_match, dt, content, t),
+        let ring = (self.group_size() > 1).then_some(0);
+        self.build(dt, &mut Draws::new(content, None, ring), t);
+    }
+
+    /// Reach and delay-match tasks come as two ring copies that take turns
+    /// ([`RingOrder::Alternate`]).
+    fn group_size(&self) -> usize {
+        let copies = !matches!(self.variant.base.family(), Family::Dm { .. });
+        if copies && self.options.ring_order == RingOrder::Alternate {
+            2
+        } else {
+            1
         }
-        t.set_input(0..t.len, N_OBS + self.one_hot.0, 1.0);
+    }
+
+    /// Member `member` shows ring `member + 1`. Under `faithful_shared_seed` both members draw
+    /// from the group's stream, all but the delays the reference takes from numpy's global
+    /// generator.
+    fn member_into(
+        &self,
+        dt: f64,
+        _shared: &mut RngStream,
+        group: &mut RngStream,
+        content: &mut RngStream,
+        member: usize,
+        t: &mut Trial,
+    ) {
+        let mut draws = if self.options.faithful_shared_seed {
+            Draws::new(group, Some(content), Some(member))
+        } else {
+            Draws::new(content, None, Some(member))
+        };
+        self.build(dt, &mut draws, t);
     }
 
     /// The arg-max class at the last step is the target class.

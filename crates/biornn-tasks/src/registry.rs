@@ -299,6 +299,15 @@ impl BatteryDef for ModCog {
                 "allowed for modcog: a step that divides 100 ms (100, 50, 25, 20, 10, 5, ...)",
             ));
         }
+        let options = &cfg.modcog;
+        if options.faithful_shared_seed && options.ring_order != crate::modcog::RingOrder::Alternate
+        {
+            return Err(Error::invalid(
+                "task.modcog.ring_order",
+                "random",
+                "allowed with faithful_shared_seed = true: \"alternate\" (the copies it pairs take turns)",
+            ));
+        }
         Ok(())
     }
     fn task_names(&self) -> Vec<String> {

@@ -3,8 +3,13 @@
 //! the reference's bug.
 
 use biornn_numerics::Streams;
-use biornn_tasks::modcog::{bump, seq_label, theta, CostSteps, ModCogOptions, N_OBS, RING};
-use biornn_tasks::{Registry, Task, TaskConfig, Trial};
+use biornn_tasks::modcog::{
+    bump, seq_label, theta, CostSteps, ModCogOptions, RingOrder, N_OBS, RING,
+};
+use biornn_tasks::{
+    generate_trials, BatchSource, BatchSpec, Registry, StreamBattery, Task, TaskConfig, Timing,
+    Trial,
+};
 use std::f64::consts::PI;
 use std::sync::Arc;
 
@@ -25,9 +30,20 @@ fn task(name: &str, dt: f64, options: ModCogOptions) -> Arc<dyn Task> {
     cfg.tasks().unwrap().remove(0)
 }
 
+/// A trial of `task`; where ring copies take turns, seed parity picks the member (both rings).
 fn trial(task: &dyn Task, dt: f64, seed: u64) -> Trial {
     let s = Streams::new(seed);
-    task.trial(dt, &mut s.stream("shared", 0), &mut s.stream("content", 0))
+    let (mut shared, mut content) = (s.stream("shared", 0), s.stream("content", 0));
+    match task.group_size() {
+        1 => task.trial(dt, &mut shared, &mut content),
+        g => {
+            let mut t = Trial::new(task.n_in(), task.n_out(), dt);
+            let member = seed as usize % g;
+            let mut group = s.stream("group", 0);
+            task.member_into(dt, &mut shared, &mut group, &mut content, member, &mut t);
+            t
+        }
+    }
 }
 
 fn latent(t: &Trial, name: &str) -> f64 {
@@ -567,4 +583,132 @@ fn exact_evidence_ties_are_marked_ambiguous() {
         (20..80).contains(&ties) && clear > 200,
         "{ties} ties of 300"
     );
+}
+
+fn spec(batch_size: usize) -> BatchSpec {
+    BatchSpec {
+        dt: 100.0,
+        batch_size,
+        timing: Timing::PerTrial,
+        input_noise_std: 0.0,
+    }
+}
+
+/// Which ring the trial's stimuli are in, read from the inputs.
+fn ring_shown(t: &Trial) -> usize {
+    let energy = |first: usize| -> f32 {
+        (0..t.len)
+            .map(|s| (first..first + RING).map(|c| x(t, s, c).abs()).sum::<f32>())
+            .sum()
+    };
+    (energy(1 + RING) > energy(1)) as usize
+}
+
+#[test]
+fn reach_and_delay_match_rings_take_turns_as_the_references_two_copies() {
+    for name in ["go", "dlyanti", "dms", "dnmcintl"] {
+        let t = task(name, 100.0, ModCogOptions::default());
+        assert_eq!(t.group_size(), 2, "{name}");
+        let trials = generate_trials(&*t, &spec(6), &Streams::new(3), 0);
+        let rings: Vec<usize> = trials.iter().map(|t| latent(t, "ring") as usize).collect();
+        assert_eq!(rings, [0, 1, 0, 1, 0, 1], "{name}");
+        assert_eq!(trials.iter().map(ring_shown).collect::<Vec<_>>(), rings);
+        // corrected: the two members of a group are drawn apart
+        let same = (0..3).all(|g| {
+            latent(&trials[2 * g], "stim_index") == latent(&trials[2 * g + 1], "stim_index")
+        });
+        assert!(
+            !same,
+            "{name}: members repeat each other without faithful_shared_seed"
+        );
+    }
+    // dm tasks have no copies: their rings are the task's
+    assert_eq!(task("dm1", 100.0, ModCogOptions::default()).group_size(), 1);
+    // "random" draws the ring per trial (both seen among lone trials)
+    let random = task(
+        "go",
+        100.0,
+        ModCogOptions {
+            ring_order: RingOrder::Random,
+            ..Default::default()
+        },
+    );
+    assert_eq!(random.group_size(), 1);
+    let rings: std::collections::BTreeSet<usize> = (0..20)
+        .map(|seed| latent(&trial(&*random, 100.0, seed), "ring") as usize)
+        .collect();
+    assert_eq!(rings.len(), 2);
+}
+
+#[test]
+fn in_a_stream_each_rows_trials_of_a_task_alternate_rings_ring_1_first() {
+    // go trials are 20 steps at dt 100: a window of 20 is one trial per row
+    let cfg = config(&["go"], 100.0, ModCogOptions::default());
+    let mut battery = StreamBattery::new(
+        cfg.tasks().unwrap(),
+        vec![1.0],
+        spec(3),
+        20,
+        &Streams::new(5),
+    );
+    for i in 0..6u64 {
+        let b = battery.batch(i).clone();
+        for row in 0..3 {
+            let mut t = Trial::new(b.n_in, b.n_out, 100.0);
+            t.len = 20;
+            t.x = (0..20)
+                .flat_map(|s| b.x[(s * 3 + row) * b.n_in..(s * 3 + row + 1) * b.n_in].to_vec())
+                .collect();
+            assert_eq!(ring_shown(&t), (i % 2) as usize, "window {i} row {row}");
+        }
+    }
+}
+
+#[test]
+fn faithful_shared_seed_repeats_each_trial_on_the_other_ring_but_the_delay() {
+    let options = ModCogOptions {
+        faithful_shared_seed: true,
+        ..Default::default()
+    };
+    // int reach: the same location, the int delay drawn apart (as numpy's global generator)
+    let int = task("dlygointr", 100.0, options);
+    let trials = generate_trials(&*int, &spec(40), &Streams::new(1), 0);
+    let mut delays_differ = 0;
+    for pair in trials.chunks(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!((latent(a, "ring"), latent(b, "ring")), (0.0, 1.0));
+        assert_eq!(latent(a, "stim_index"), latent(b, "stim_index"));
+        delays_differ += (latent(a, "delay_ms") != latent(b, "delay_ms")) as usize;
+    }
+    assert!(delays_differ >= 10, "{delays_differ} of 20 pairs");
+    // delay-match: sample, test, match and the noise values repeat on the other ring
+    let dms = task("dnms", 100.0, options);
+    let trials = generate_trials(&*dms, &spec(8), &Streams::new(2), 0);
+    for pair in trials.chunks(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        for name in ["stim_index", "match", "target_index"] {
+            assert_eq!(latent(a, name), latent(b, name), "{name}");
+        }
+        let (ea, eb) = (epochs(a), epochs(b));
+        // the sample epoch's inputs, ring 1 in the first and ring 2 in the second
+        for s in ea[1].1..ea[1].2 {
+            assert_eq!(eb[1].1 + (s - ea[1].1), s);
+            for c in 0..RING {
+                assert_eq!(x(a, s, 1 + c), x(b, s, 1 + RING + c));
+                assert_eq!(x(b, s, 1 + c), 0.0);
+            }
+        }
+    }
+    // the option needs the rings to take turns
+    let bad = config(
+        &["go"],
+        100.0,
+        ModCogOptions {
+            faithful_shared_seed: true,
+            ring_order: RingOrder::Random,
+            ..Default::default()
+        },
+    );
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("task.modcog.ring_order"), "{err}");
 }
