@@ -54,12 +54,23 @@ pub fn analyze_network(
     run: &FreeRun,
     opts: &AnalysisOptions,
 ) -> Result<Analysis> {
+    analyze_dynamics(run_dir, &*net.dynamics(run.input), step, run, opts)
+}
+
+/// [`analyze_network`] for a one-step map given directly (`run.input` is then only recorded), for
+/// networks whose parameters are not f32 tensors (R2N2 trains in f64).
+pub fn analyze_dynamics(
+    run_dir: &Path,
+    dynamics: &dyn Dynamics,
+    step: usize,
+    run: &FreeRun,
+    opts: &AnalysisOptions,
+) -> Result<Analysis> {
     let wants = |p: Part| opts.parts.contains(&p);
     let streams = Streams::new(opts.seed).child("analysis", 0);
     let mut timings = vec![];
     let mut t0 = Instant::now();
-    let dynamics = net.dynamics(run.input);
-    let states = trajectories(&*dynamics, run)?;
+    let states = trajectories(dynamics, run)?;
     let n = dynamics.dim();
     let starts = run.starts.len() / n;
     let pca = Pca::fit(&states, n, 10.min(n));
@@ -92,7 +103,7 @@ pub fn analyze_network(
             opts.fixed_points.noise_scale,
             &mut streams.stream("fixed_point_inits", 0),
         );
-        let result = find_fixed_points(&*dynamics, &inits, &opts.fixed_points)?;
+        let result = find_fixed_points(dynamics, &inits, &opts.fixed_points)?;
         let projected = result.points.iter().map(|p| project(&p.x)).collect();
         Some(FixedPointAnalysis {
             task: run.label.to_string(),

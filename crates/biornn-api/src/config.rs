@@ -1,6 +1,7 @@
 //! Configs resolved by what they build.
 
 use biornn_numerics::{Error, Result};
+use biornn_r2n2::R2n2RunConfig;
 use biornn_reservoir::ForceRunConfig;
 use biornn_train::longterm::LongTermConfig;
 use biornn_train::reversal::ReversalConfig;
@@ -14,6 +15,8 @@ pub enum Kind {
     CtrnnBptt,
     /// `reservoir` trained by `rls`
     ReservoirRls,
+    /// `r2n2` (the reversible network) trained by `r2n2` (BPTT during backward replay)
+    R2n2Replay,
     /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
     /// time, to a trimmed-mean criterion (the skip-connection paper's delayed tasks)
     LongTerm,
@@ -22,13 +25,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::CtrnnBptt, Kind::ReservoirRls];
+    pub const ALL: [Kind; 3] = [Kind::CtrnnBptt, Kind::ReservoirRls, Kind::R2n2Replay];
 
     /// `(network kind, rule kind)`
     pub fn names(self) -> (&'static str, &'static str) {
         match self {
             Kind::CtrnnBptt => ("ctrnn", "bptt"),
             Kind::ReservoirRls => ("reservoir", "rls"),
+            Kind::R2n2Replay => ("r2n2", "r2n2"),
             Kind::LongTerm | Kind::Reversal => ("ctrnn", "bptt"),
         }
     }
@@ -65,10 +69,10 @@ impl Kind {
         let network = kind_of("network", "ctrnn")?;
         let rule = kind_of(
             "rule",
-            if network == "reservoir" {
-                "rls"
-            } else {
-                "bptt"
+            match network.as_str() {
+                "reservoir" => "rls",
+                "r2n2" => "r2n2",
+                _ => "bptt",
             },
         )?;
         if let Some(k) = Kind::ALL
@@ -108,6 +112,7 @@ impl Kind {
 pub enum Config {
     Bptt(RunConfig),
     Force(ForceRunConfig),
+    R2n2(R2n2RunConfig),
     LongTerm(LongTermConfig),
     Reversal(ReversalConfig),
 }
@@ -128,6 +133,7 @@ impl Config {
         let cfg = match Kind::of_toml(text)? {
             Kind::CtrnnBptt => Config::Bptt(RunConfig::from_toml(text)?),
             Kind::ReservoirRls => Config::Force(ForceRunConfig::from_toml(text)?),
+            Kind::R2n2Replay => Config::R2n2(R2n2RunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
             Kind::Reversal => Config::Reversal(parse(text)?),
         };
@@ -146,6 +152,7 @@ impl Config {
         match kind {
             Kind::CtrnnBptt => biornn_train::config::DEFAULT_CONFIG_TOML,
             Kind::ReservoirRls => biornn_reservoir::DEFAULT_FORCE_TOML,
+            Kind::R2n2Replay => biornn_r2n2::DEFAULT_R2N2_TOML,
             Kind::LongTerm | Kind::Reversal => "",
         }
     }
@@ -154,6 +161,7 @@ impl Config {
         match self {
             Config::Bptt(_) => Kind::CtrnnBptt,
             Config::Force(_) => Kind::ReservoirRls,
+            Config::R2n2(_) => Kind::R2n2Replay,
             Config::LongTerm(_) => Kind::LongTerm,
             Config::Reversal(_) => Kind::Reversal,
         }
@@ -163,6 +171,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.to_toml(),
             Config::Force(c) => c.to_toml(),
+            Config::R2n2(c) => c.to_toml(),
             Config::LongTerm(c) => toml::to_string(c).expect("a config serialises"),
             Config::Reversal(c) => toml::to_string(c).expect("a config serialises"),
         }
@@ -172,6 +181,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.validate(),
             Config::Force(c) => c.validate(),
+            Config::R2n2(c) => c.validate(),
             Config::LongTerm(c) => c.validate(),
             Config::Reversal(c) => c.validate(),
         }
@@ -181,6 +191,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.name.clone(),
             Config::Force(c) => c.name.clone(),
+            Config::R2n2(c) => c.name.clone(),
             Config::LongTerm(c) => format!("{}-{}", c.task.name(), c.method.name()),
             Config::Reversal(c) => format!("reversal-{}", c.name()),
         }
@@ -190,6 +201,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.seed,
             Config::Force(c) => c.seed,
+            Config::R2n2(c) => c.seed,
             Config::LongTerm(c) => c.seed,
             Config::Reversal(c) => c.seed,
         }
@@ -199,6 +211,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.name = name.to_string(),
             Config::Force(c) => c.name = name.to_string(),
+            Config::R2n2(c) => c.name = name.to_string(),
             // named by task and method
             Config::LongTerm(_) | Config::Reversal(_) => {}
         }
@@ -208,6 +221,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.seed = seed,
             Config::Force(c) => c.seed = seed,
+            Config::R2n2(c) => c.seed = seed,
             Config::LongTerm(c) => c.seed = seed,
             Config::Reversal(c) => c.seed = seed,
         }
@@ -218,6 +232,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.train.max_steps = steps,
             Config::Force(c) => c.train.max_steps = steps,
+            Config::R2n2(c) => c.train.max_steps = steps,
             Config::LongTerm(c) => c.max_rounds = steps,
             Config::Reversal(c) => c.rounds = steps,
         }
@@ -255,6 +270,21 @@ impl Config {
                 "reservoir trained by rls: {} units, target {} ({} steps a period)",
                 c.network.n_rec, c.task.kind, c.task.period_steps
             ),
+            Config::R2n2(c) => format!(
+                "r2n2 trained by replay ({}{}): 2 x {} units, a^n b^n with n = {} .. {}",
+                match c.rule.feedback {
+                    biornn_r2n2::Feedback::Bp => "bp",
+                    biornn_r2n2::Feedback::Fa => "fa",
+                },
+                if c.rule.code_parity {
+                    ", code parity"
+                } else {
+                    ""
+                },
+                c.network.n_hidden,
+                c.task.m,
+                c.task.m + 3
+            ),
             Config::LongTerm(c) => format!(
                 "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",
                 c.networks,
@@ -291,7 +321,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("network.kind") && e.contains("lstm") && e.contains("ctrnn, reservoir"),
+            e.contains("network.kind")
+                && e.contains("lstm")
+                && e.contains("ctrnn, reservoir, r2n2"),
             "{e}"
         );
         let e = Kind::of_toml("[rule]\nkind = \"rls\"\n")

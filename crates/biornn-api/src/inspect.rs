@@ -265,6 +265,16 @@ pub fn analyze(
             analyze_ctrnn(&dir, &opts)?
         }
         Kind::ReservoirRls => analyze_reservoir(&dir, &opts, spec.net)?,
+        Kind::R2n2Replay => {
+            if let Some(k) = spec.net.filter(|k| *k > 0) {
+                return Err(Error::invalid(
+                    "--net",
+                    k,
+                    "allowed: 0 (this run trains one network)",
+                ));
+            }
+            analyze_r2n2(&dir, &opts)?
+        }
         Kind::LongTerm | Kind::Reversal => analyze_protocol_member(&dir, &opts, spec.net)?,
     };
     // a run of several networks keeps each network's analysis in a folder of its own
@@ -277,7 +287,7 @@ pub fn analyze(
                 > 1
         }
         Kind::LongTerm | Kind::Reversal => true,
-        Kind::CtrnnBptt => false,
+        Kind::CtrnnBptt | Kind::R2n2Replay => false,
     };
     let log = biornn_report::RunLog::read(run);
     let out = if several {
@@ -324,6 +334,31 @@ fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions, net: Option<usize>) -
         label: &label,
     };
     biornn_analysis::network::analyze_network(dir.path(), &learner.net, step, &run, opts)
+}
+
+/// An R2N2 run: the trained network run freely for 60 steps from 8 random states while it is
+/// shown symbol a, and the fixed points of that map (state `[h_A; h_B]`).
+fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_r2n2::R2n2RunConfig::from_toml(&text)?;
+    let (arrays, step) = final_state(dir)?;
+    let mut learner = biornn_r2n2::R2n2Learner::new(&cfg, cfg.seed)?;
+    learner.load_state("", &arrays)?;
+    let input = vec![1.0, 0.0, 0.0];
+    let dynamics = biornn_r2n2::R2n2Dynamics {
+        net: &learner.net,
+        input: input.clone(),
+    };
+    let n = 2 * learner.net.shape.n;
+    let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
+    let starts: Vec<f64> = (0..8 * n).map(|_| rng.normal() * 0.5).collect();
+    let run = FreeRun {
+        input: &input,
+        starts: &starts,
+        steps: 60,
+        label: "free run, input a",
+    };
+    biornn_analysis::network::analyze_dynamics(dir.path(), &dynamics, step, &run, opts)
 }
 
 /// The state a run ended with (or the newest checkpoint's, while it trains) and its step.

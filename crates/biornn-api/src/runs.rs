@@ -115,6 +115,7 @@ pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished>
             Ok(bptt_finished(dir, &s))
         }
         Config::Force(c) => force(c, dir, false, opts),
+        Config::R2n2(c) => r2n2(c, dir, false, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, false, opts)?)),
     }
@@ -235,6 +236,7 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
     match &cfg {
         Config::Bptt(_) => bptt(),
         Config::Force(c) => force(c, dir, true, opts),
+        Config::R2n2(c) => r2n2(c, dir, true, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, true, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, true, opts)?)),
     }
@@ -323,6 +325,69 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
         trials: None,
         wall_s: out.state.wall_s,
         scores,
+        per_task: vec![],
+    })
+}
+
+/// An R2N2 network learning by replay, one sequence per update, through the driver, from the
+/// start or resumed.
+fn r2n2(
+    cfg: &biornn_r2n2::R2n2RunConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let t = &cfg.train;
+    let mut learner = biornn_r2n2::R2n2Learner::new(cfg, cfg.seed)?;
+    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
+    let drive_opts = DriveOptions {
+        max_steps: t.max_steps,
+        eval_every: t.eval_every,
+        eval_at_start: true,
+        checkpoint_every: t.checkpoint_every,
+        keep_checkpoints: 3,
+        criterion: t
+            .target_success
+            .map_or(Criterion::Never, |level| Criterion::AtLeast {
+                key: "eval_success".into(),
+                level,
+            }),
+        divergence_lr_factor: 0.5,
+        max_divergences: 3,
+        divergence_hint: "Try a lower rule.learning_rate.".into(),
+        progress: opts.progress,
+        verbose: opts.verbose,
+        inject_nan_at_step: None,
+    };
+    let schedule = StepDecay {
+        steps: vec![],
+        factor: 1.0,
+    };
+    let out = drive(&run, &mut learner, &schedule, &drive_opts, state)?;
+    let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
+    let summary = serde_json::json!({
+        "kind": "r2n2/r2n2",
+        "steps": out.state.step,
+        "wall_s": out.state.wall_s,
+        "reached_target": out.reached,
+        "target_success": t.target_success,
+        "seed": cfg.seed,
+        "eval_success": value("eval_success"),
+        "eval_loss": value("eval_loss"),
+        "train_success": value("train_success"),
+    });
+    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    Ok(Finished {
+        dir: run.path().to_path_buf(),
+        reached: out.reached,
+        steps: out.state.step,
+        trials: Some(out.state.step),
+        wall_s: out.state.wall_s,
+        scores: vec![
+            ("eval success".into(), value("eval_success")),
+            ("train success".into(), value("train_success")),
+            ("eval loss".into(), value("eval_loss")),
+        ],
         per_task: vec![],
     })
 }

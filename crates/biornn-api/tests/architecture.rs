@@ -68,6 +68,7 @@ fn layers_depend_downward_only() {
         ("model", &["numerics", "core"][..]),
         ("run", &["numerics", "core"][..]),
         ("reservoir", &["numerics", "core", "model"][..]),
+        ("r2n2", &["numerics", "core"][..]),
         ("train", &["numerics", "core", "run", "tasks", "model"][..]),
         ("analysis", &["numerics", "core", "tasks", "model"][..]),
         ("report", &["numerics", "run", "analysis"][..]),
@@ -81,6 +82,7 @@ fn layers_depend_downward_only() {
                 "model",
                 "train",
                 "reservoir",
+                "r2n2",
                 "analysis",
                 "report",
             ][..],
@@ -110,7 +112,7 @@ fn layers_depend_downward_only() {
 /// Analysis never depends on a learning rule: it works on what a network is, whoever trained it.
 #[test]
 fn analysis_and_report_never_depend_on_a_learning_rule() {
-    let rules = ["train", "reservoir"];
+    let rules = ["train", "reservoir", "r2n2"];
     let deps = dependencies();
     for name in ["analysis", "report"] {
         for r in rules {

@@ -128,8 +128,9 @@ enum Command {
     },
     /// Print the default config, commented.
     Config {
-        /// which system: ctrnn (trained by BPTT) or reservoir (trained online by RLS)
-        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir"])]
+        /// which system: ctrnn (trained by BPTT), reservoir (trained online by RLS) or r2n2
+        /// (the reversible network, trained by BPTT during backward replay)
+        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2"])]
         kind: String,
     },
     /// Validate a config without running it.
@@ -439,6 +440,7 @@ fn run(command: Command) -> Result<()> {
         Command::Config { kind } => {
             let kind = match kind.as_str() {
                 "reservoir" => biornn_api::Kind::ReservoirRls,
+                "r2n2" => biornn_api::Kind::R2n2Replay,
                 _ => biornn_api::Kind::CtrnnBptt,
             };
             print!("{}", Config::default_toml(kind));

@@ -45,6 +45,27 @@ eval_every = 700
 eval_steps = 600
 "#;
 
+/// R2N2 learning a^n b^n by replay: one sequence per update, a checkpoint at every evaluation;
+/// a resume must restore the weights, Adam's moments, the position in the epoch's order and the
+/// success count since the last evaluation.
+const R2N2: &str = r#"
+name = "k"
+seed = 4
+[network]
+kind = "r2n2"
+n_hidden = 48
+[rule]
+kind = "r2n2"
+feedback = "fa"
+[task]
+kind = "anbn"
+m = 6
+[train]
+max_steps = 16000
+eval_every = 300
+checkpoint_every = 1
+"#;
+
 /// The final arrays but the clocks.
 fn final_arrays(dir: &Path) -> BTreeMap<String, NpyArray> {
     let mut m = read_npz(&dir.join("model.npz")).unwrap();
@@ -185,6 +206,11 @@ fn killed_and_resumed_equals_uninterrupted() {
 #[test]
 fn an_online_rule_killed_mid_sequence_resumes_bit_identically() {
     train_killed_and_resumed("reservoir", RESERVOIR, Duration::from_secs(300));
+}
+
+#[test]
+fn a_replay_rule_killed_between_sequences_resumes_bit_identically() {
+    train_killed_and_resumed("r2n2", R2N2, Duration::from_secs(300));
 }
 
 /// `biornn longterm ... --out RUN` and `biornn train --resume RUN`.

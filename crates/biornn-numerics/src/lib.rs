@@ -6,6 +6,7 @@
 pub mod error;
 pub mod linalg;
 pub mod npz;
+pub mod optim;
 pub mod real;
 pub mod rng;
 

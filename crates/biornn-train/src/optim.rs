@@ -7,6 +7,7 @@ use biornn_core::Arrays;
 use biornn_model::ctrnn::PARAM_NAMES;
 use biornn_model::{Ctrnn, Grads};
 use biornn_numerics::npz::{take_real, NpyArray};
+use biornn_numerics::optim::{adam_step, AdamConstants};
 use biornn_numerics::{Real, Result};
 
 /// An optimiser over named parameter tensors: it keeps its moments per name and steps whatever
@@ -71,8 +72,6 @@ impl<T: Real> Optimizer<T> {
         assert_eq!(params.len(), self.names.len(), "one tensor per parameter");
         self.t += 1;
         let (b1, b2) = (self.beta1, self.beta2);
-        let bc1 = 1.0 - b1.powi(self.t as i32);
-        let bc2 = 1.0 - b2.powi(self.t as i32);
         for (((p, g), m), v) in params
             .iter_mut()
             .zip(grads)
@@ -81,16 +80,12 @@ impl<T: Real> Optimizer<T> {
         {
             match self.kind {
                 OptimizerKind::Adam => {
-                    let (b1t, b2t) = (T::from_f64(b1), T::from_f64(b2));
-                    let step = T::from_f64(lr / bc1);
-                    let sqrt_bc2 = T::from_f64(bc2.sqrt());
-                    let eps = T::from_f64(self.eps);
-                    for i in 0..p.len() {
-                        let gi = g[i];
-                        m[i] = b1t * m[i] + (T::ONE - b1t) * gi;
-                        v[i] = b2t * v[i] + (T::ONE - b2t) * gi * gi;
-                        p[i] -= step * m[i] / (v[i].sqrt() / sqrt_bc2 + eps);
-                    }
+                    let c = AdamConstants {
+                        beta1: b1,
+                        beta2: b2,
+                        eps: self.eps,
+                    };
+                    adam_step(p, g, m, v, self.t, lr, c);
                 }
                 OptimizerKind::Sgd => {
                     let mu = T::from_f64(self.momentum);

@@ -1,0 +1,57 @@
+//! R2N2, a rule that learns by replay: it goes through the same entry point, driver, run directory,
+//! resume and analysis as the CTRNN.
+
+use biornn_api::inspect::{self, AnalyzeSpec};
+use biornn_api::{Config, RunOptions};
+
+const ANBN: &str = "[network]\nkind = \"r2n2\"\nn_hidden = 16\n[task]\nkind = \"anbn\"\nm = 1\n\
+                    [train]\nmax_steps = 2000\neval_every = 400\ncheckpoint_every = 1\n";
+
+#[test]
+fn an_r2n2_run_trains_resumes_and_is_analysed_through_the_shared_pieces() {
+    let dir = std::env::temp_dir().join(format!("biornn-api-r2n2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = Config::from_toml(ANBN).unwrap();
+    assert_eq!(cfg.kind(), biornn_api::Kind::R2n2Replay);
+    let f = biornn_api::train(&cfg, &dir.join("whole"), &RunOptions::default()).unwrap();
+    assert_eq!(f.steps, 2000);
+    let metrics = std::fs::read_to_string(f.dir.join("metrics.csv")).unwrap();
+    assert!(
+        metrics.starts_with("step,train_loss,train_success,eval_loss,eval_success,wall_s\n"),
+        "{metrics}"
+    );
+    assert_eq!(metrics.lines().count(), 1 + 6);
+    // the loss falls from the untrained network's
+    let eval_loss = |line: &str| line.split(',').nth(3).unwrap().parse::<f64>().unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert!(eval_loss(lines[6]) < 0.9 * eval_loss(lines[1]), "{metrics}");
+
+    // half the budget, then resumed to the whole: the same weights bit for bit
+    let mut half = cfg.clone();
+    half.set_max_steps(1200);
+    let h = biornn_api::train(&half, &dir.join("half"), &RunOptions::default()).unwrap();
+    let r = biornn_api::resume_to(&h.dir, Some(2000), &RunOptions::default()).unwrap();
+    assert_eq!(r.steps, 2000);
+    let read = |d: &std::path::Path| biornn_numerics::npz::read_npz(&d.join("model.npz")).unwrap();
+    let (a, b) = (read(&f.dir), read(&r.dir));
+    for name in ["w_I2A", "w_B2A", "w_A2B", "w_B2O", "wFA_A2B"] {
+        assert_eq!(a[name], b[name], "{name}");
+    }
+
+    let spec = AnalyzeSpec {
+        what: "pca,fixed-points".into(),
+        task: None,
+        inits: 16,
+        seed: 0,
+        lesions: vec![],
+        net: None,
+    };
+    let (an, written, _, page) = inspect::report(&f.dir, &spec).unwrap();
+    assert_eq!(an.loaded_step, 2000);
+    let fp = an.fixed_points.as_ref().unwrap();
+    assert!(!fp.result.points.is_empty());
+    // the state is both populations: 2 x 16
+    assert!(fp.result.points.iter().all(|p| p.x.len() == 32));
+    assert!(an.pca.is_some() && written >= 4 && page.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,56 @@
+//! The optimiser steps every learning rule shares, over plain slices, so a rule with its own
+//! parameter layout (the CTRNN's named tensors, R2N2's four matrices) steps the same way.
+
+use crate::Real;
+
+/// Adam's constants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConstants {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+/// One Adam step of `p` by gradient `g` with moments `m`, `v`, the `t`-th (from 1):
+/// p -= lr m_hat / (sqrt(v_hat) + eps), as PyTorch and numpy_ml write it.
+pub fn adam_step<T: Real>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    t: u64,
+    lr: f64,
+    c: AdamConstants,
+) {
+    let bc1 = 1.0 - c.beta1.powi(t as i32);
+    let bc2 = 1.0 - c.beta2.powi(t as i32);
+    let (b1t, b2t) = (T::from_f64(c.beta1), T::from_f64(c.beta2));
+    let step = T::from_f64(lr / bc1);
+    let sqrt_bc2 = T::from_f64(bc2.sqrt());
+    let eps = T::from_f64(c.eps);
+    for i in 0..p.len() {
+        let gi = g[i];
+        m[i] = b1t * m[i] + (T::ONE - b1t) * gi;
+        v[i] = b2t * v[i] + (T::ONE - b2t) * gi * gi;
+        p[i] -= step * m[i] / (v[i].sqrt() / sqrt_bc2 + eps);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_adam_step_moves_each_parameter_by_about_lr() {
+        let c = AdamConstants {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-7,
+        };
+        let (mut p, mut m, mut v) = (vec![1.0f64, -2.0], vec![0.0; 2], vec![0.0; 2]);
+        adam_step(&mut p, &[0.5, -3.0], &mut m, &mut v, 1, 0.01, c);
+        // m_hat = g, v_hat = g^2: each moves by lr |g| / (|g| + eps) against its gradient
+        assert!((p[0] - (1.0 - 0.01 * 0.5 / (0.5 + 1e-7))).abs() < 1e-15);
+        assert!((p[1] - (-2.0 + 0.01 * 3.0 / (3.0 + 1e-7))).abs() < 1e-15);
+    }
+}

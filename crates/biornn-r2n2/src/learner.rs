@@ -1,0 +1,297 @@
+//! One R2N2 network learning a^n b^n, one sequence per update, as the driver sees it. Each update
+//! takes the next sequence from the environment as it is experienced (the inputs and targets are
+//! kept as one sequence, the role the paper gives the cache), replays it forward from a start
+//! state, then backward with the backward weights reset to -W, and takes one Adam step.
+
+use crate::anbn::{success, Anbn, SET};
+use crate::config::{InitState, R2n2RunConfig};
+use crate::network::{R2n2, State};
+use crate::replay::{forward, replay_gradient, Grads, Objective, ReplayOptions};
+use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
+use biornn_core::{Arrays, Environment, Evaluation, Learner, Phase, Stateful};
+use biornn_numerics::optim::{adam_step, AdamConstants};
+use biornn_numerics::{Result, Streams};
+
+/// The trained matrices' names in `.npz` files: the reference's (`models.py`).
+pub const WEIGHT_NAMES: [&str; 4] = ["w_I2A", "w_B2A", "w_A2B", "w_B2O"];
+
+pub struct R2n2Learner {
+    pub net: R2n2<f64>,
+    pub env: Anbn,
+    cfg: R2n2RunConfig,
+    streams: Streams,
+    /// Adam's moments per matrix (in [`WEIGHT_NAMES`] order) and its step count
+    m: [Vec<f64>; 4],
+    v: [Vec<f64>; 4],
+    t: u64,
+    /// training sequences since the last evaluation, and how many succeeded
+    seen: u64,
+    succeeded: u64,
+    inputs: Vec<f64>,
+    targets: Vec<f64>,
+    outputs: Vec<f64>,
+    grads: Grads<f64>,
+}
+
+impl R2n2Learner {
+    pub fn new(cfg: &R2n2RunConfig, seed: u64) -> Result<Self> {
+        cfg.validate()?;
+        let streams = Streams::new(seed);
+        let net = R2n2::new(cfg.shape(), &streams)?;
+        let zeros = |w: &Vec<f64>| vec![0.0; w.len()];
+        let m = [
+            zeros(&net.w_ia),
+            zeros(&net.w_ba),
+            zeros(&net.w_ab),
+            zeros(&net.w_bo),
+        ];
+        Ok(R2n2Learner {
+            grads: Grads::zeros_like(&net),
+            v: m.clone(),
+            m,
+            env: Anbn::new(cfg.task.m, &streams),
+            net,
+            cfg: cfg.clone(),
+            streams,
+            t: 0,
+            seen: 0,
+            succeeded: 0,
+            inputs: vec![],
+            targets: vec![],
+            outputs: vec![],
+        })
+    }
+
+    fn weights_mut(&mut self) -> [&mut Vec<f64>; 4] {
+        let n = &mut self.net;
+        [&mut n.w_ia, &mut n.w_ba, &mut n.w_ab, &mut n.w_bo]
+    }
+
+    fn weights(&self) -> [&Vec<f64>; 4] {
+        let n = &self.net;
+        [&n.w_ia, &n.w_ba, &n.w_ab, &n.w_bo]
+    }
+
+    /// The start state of a replay, from stream `purpose` at `index`.
+    fn start_state(&self, purpose: &str, index: u64) -> State<f64> {
+        let n = self.net.shape.n;
+        match self.cfg.network.init_state {
+            InitState::Constant => State {
+                a: vec![0.2; n],
+                b: vec![0.2; n],
+            },
+            InitState::ClippedGaussian => {
+                let mut rng = self.streams.stream(purpose, index);
+                let mut draw = || (rng.normal() * 3.0).clamp(-0.2, 0.2);
+                State {
+                    a: (0..n).map(|_| draw()).collect(),
+                    b: (0..n).map(|_| draw()).collect(),
+                }
+            }
+        }
+    }
+
+    /// Take the next sequence from the environment into `inputs` and `targets`.
+    fn experience(&mut self) {
+        let (n_in, n_out) = (self.env.n_in(), self.env.n_out());
+        let (mut x, mut y) = (vec![0.0f32; n_in], vec![0.0f32; n_out]);
+        self.inputs.clear();
+        self.targets.clear();
+        loop {
+            let step = self.env.next(&mut x, &mut y);
+            self.inputs.extend(x.iter().map(|v| *v as f64));
+            self.targets.extend(y.iter().map(|v| *v as f64));
+            if step.last {
+                break;
+            }
+        }
+    }
+
+    /// Mean loss per step and success of one sequence replayed forward from `h0`.
+    fn score(&mut self, h0: &mut State<f64>, inputs: &[f64], targets: &[f64]) -> (f64, bool) {
+        let steps = inputs.len() / self.net.shape.n_in;
+        let loss = forward(
+            &self.net,
+            h0,
+            inputs,
+            &Objective::Mse(targets),
+            &mut self.outputs,
+        );
+        (
+            loss / steps as f64,
+            success(&self.outputs, targets, self.net.shape.n_out),
+        )
+    }
+}
+
+impl Stateful for R2n2Learner {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        let w = self.weights();
+        for (k, name) in WEIGHT_NAMES.iter().enumerate() {
+            put_f64(out, &format!("{prefix}{name}"), &[w[k].len()], w[k]);
+            put_f64(
+                out,
+                &format!("{prefix}adam_m_{name}"),
+                &[w[k].len()],
+                &self.m[k],
+            );
+            put_f64(
+                out,
+                &format!("{prefix}adam_v_{name}"),
+                &[w[k].len()],
+                &self.v[k],
+            );
+        }
+        put_u64(out, &format!("{prefix}adam_t"), self.t);
+        put_u64(out, &format!("{prefix}seen"), self.seen);
+        put_u64(out, &format!("{prefix}succeeded"), self.succeeded);
+        self.env.save_state(&format!("{prefix}env_"), out);
+    }
+
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        for k in 0..4 {
+            let name = WEIGHT_NAMES[k];
+            let len = self.m[k].len();
+            *self.weights_mut()[k] = take_f64(arrays, &format!("{prefix}{name}"), &[len])?;
+            self.m[k] = take_f64(arrays, &format!("{prefix}adam_m_{name}"), &[len])?;
+            self.v[k] = take_f64(arrays, &format!("{prefix}adam_v_{name}"), &[len])?;
+        }
+        self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
+        self.seen = take_u64(arrays, &format!("{prefix}seen"))?;
+        self.succeeded = take_u64(arrays, &format!("{prefix}succeeded"))?;
+        self.net.hard_reset_backward();
+        self.env.load_state(&format!("{prefix}env_"), arrays)
+    }
+}
+
+impl Learner for R2n2Learner {
+    fn columns(&self) -> Vec<String> {
+        ["train_loss", "train_success", "eval_loss", "eval_success"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+        self.experience();
+        let (inputs, targets) = (
+            std::mem::take(&mut self.inputs),
+            std::mem::take(&mut self.targets),
+        );
+        let mut h = self.start_state("r2n2_start", step);
+        let (loss, ok) = self.score(&mut h, &inputs, &targets);
+        self.seen += 1;
+        self.succeeded += ok as u64;
+        // backward replay from where the forward replay ended
+        self.net.hard_reset_backward();
+        let options = ReplayOptions {
+            feedback: self.cfg.rule.feedback,
+            code_parity: self.cfg.rule.code_parity,
+        };
+        let objective = Objective::Mse(&targets);
+        replay_gradient(
+            &self.net,
+            &mut h,
+            &inputs,
+            &objective,
+            options,
+            &mut self.grads,
+        );
+        // the reference divides by the sequence's length (its inputs and one more symbol)
+        let divisor = (inputs.len() / self.net.shape.n_in + 1) as f64;
+        let r = &self.cfg.rule;
+        let lr = r.learning_rate * phase.lr_factor * phase.lr_scale;
+        let c = AdamConstants {
+            beta1: r.adam_beta1,
+            beta2: r.adam_beta2,
+            eps: r.adam_eps,
+        };
+        self.t += 1;
+        let grads = [
+            &mut self.grads.w_ia,
+            &mut self.grads.w_ba,
+            &mut self.grads.w_ab,
+            &mut self.grads.w_bo,
+        ];
+        let net = &mut self.net;
+        let weights = [&mut net.w_ia, &mut net.w_ba, &mut net.w_ab, &mut net.w_bo];
+        for (k, (w, g)) in weights.into_iter().zip(grads).enumerate() {
+            for v in g.iter_mut() {
+                *v /= divisor;
+            }
+            adam_step(w, g, &mut self.m[k], &mut self.v[k], self.t, lr, c);
+        }
+        self.inputs = inputs;
+        self.targets = targets;
+        Ok(loss)
+    }
+
+    fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+        let (mut loss, mut ok) = (0.0, 0);
+        for k in 0..SET {
+            let seq = crate::anbn::sequence(self.env.m + k);
+            let w = crate::anbn::SYMBOLS;
+            let (inputs, targets) = (seq[..seq.len() - w].to_vec(), seq[w..].to_vec());
+            let mut h = self.start_state("r2n2_eval_start", k as u64);
+            let (l, s) = self.score(&mut h, &inputs, &targets);
+            loss += l / SET as f64;
+            ok += s as usize;
+        }
+        let eval_success = ok as f64 / SET as f64;
+        let train_success = if self.seen > 0 {
+            self.succeeded as f64 / self.seen as f64
+        } else {
+            f64::NAN
+        };
+        self.seen = 0;
+        self.succeeded = 0;
+        let cell = |v: f64| {
+            if v.is_nan() {
+                String::new()
+            } else {
+                format!("{v:.6}")
+            }
+        };
+        Ok(Evaluation {
+            cells: vec![
+                train_loss.map_or(String::new(), |l| format!("{l:.6e}")),
+                cell(train_success),
+                format!("{loss:.6e}"),
+                cell(eval_success),
+            ],
+            values: [
+                ("eval_success".to_string(), eval_success),
+                ("eval_loss".to_string(), loss),
+                ("train_success".to_string(), train_success),
+            ]
+            .into(),
+            headline: format!(
+                "success {eval_success:.2}  train {}  loss {loss:.3e}",
+                if train_success.is_nan() {
+                    "-".to_string()
+                } else {
+                    format!("{train_success:.3}")
+                }
+            ),
+        })
+    }
+
+    fn all_finite(&self) -> bool {
+        self.weights()
+            .iter()
+            .chain(self.m.iter().collect::<Vec<_>>().iter())
+            .chain(self.v.iter().collect::<Vec<_>>().iter())
+            .all(|w| w.iter().all(|v| v.is_finite()))
+    }
+
+    fn export(&self, _step: u64, out: &mut Arrays) {
+        let (s, n) = (self.net.shape, &self.net);
+        let shapes = [[s.n, s.n_in], [s.n, s.n], [s.n, s.n], [s.n_out, s.n]];
+        for (k, w) in self.weights().iter().enumerate() {
+            put_f64(out, WEIGHT_NAMES[k], &shapes[k], w);
+        }
+        put_f64(out, "wFA_A2B", &[s.n, s.n], &n.fa_ab);
+        put_f64(out, "wFA_B2A", &[s.n, s.n], &n.fa_ba);
+        put_f64(out, "wFA_B2O", &[s.n, s.n_out], &n.fa_bo);
+        put_f64(out, "tau", &[], &[s.tau]);
+    }
+}
