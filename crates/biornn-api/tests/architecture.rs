@@ -68,7 +68,7 @@ fn layers_depend_downward_only() {
         ("model", &["numerics", "core"][..]),
         ("run", &["numerics", "core"][..]),
         ("reservoir", &["numerics", "core", "model"][..]),
-        ("r2n2", &["numerics", "core"][..]),
+        ("r2n2", &["numerics", "core", "tasks"][..]),
         ("train", &["numerics", "core", "run", "tasks", "model"][..]),
         ("analysis", &["numerics", "core", "tasks", "model"][..]),
         ("report", &["numerics", "run", "analysis"][..]),

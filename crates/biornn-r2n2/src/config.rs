@@ -4,6 +4,7 @@
 use crate::network::Shape;
 use crate::replay::Feedback;
 use biornn_numerics::{Error, Result};
+use biornn_tasks::anbn::{AnbnConfig, SequenceTrainConfig};
 use serde::{Deserialize, Serialize};
 
 /// Where each sequence's replay starts.
@@ -75,48 +76,6 @@ impl Default for R2n2RuleConfig {
     }
 }
 
-/// `[task] kind = "anbn"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SequenceTaskConfig {
-    pub kind: String,
-    /// a^n b^n: the dataset is the four sequences n = m .. m + 3 (the reference's m: 1, 6, 11, 16,
-    /// 21, 26)
-    pub m: usize,
-}
-
-impl Default for SequenceTaskConfig {
-    fn default() -> Self {
-        SequenceTaskConfig {
-            kind: "anbn".into(),
-            m: 1,
-        }
-    }
-}
-
-/// `[train]`: one update per sequence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SequenceTrainConfig {
-    /// sequences (updates) at the most: the reference's 10,000 epochs of 4 are 40,000
-    pub max_steps: usize,
-    pub eval_every: usize,
-    pub checkpoint_every: usize,
-    /// stop once the evaluation's success rate reaches this (absent: run the budget)
-    pub target_success: Option<f64>,
-}
-
-impl Default for SequenceTrainConfig {
-    fn default() -> Self {
-        SequenceTrainConfig {
-            max_steps: 40_000,
-            eval_every: 400,
-            checkpoint_every: 5,
-            target_success: None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct R2n2RunConfig {
@@ -124,7 +83,7 @@ pub struct R2n2RunConfig {
     pub seed: u64,
     pub network: R2n2NetworkConfig,
     pub rule: R2n2RuleConfig,
-    pub task: SequenceTaskConfig,
+    pub task: AnbnConfig,
     pub train: SequenceTrainConfig,
 }
 
@@ -135,7 +94,7 @@ impl Default for R2n2RunConfig {
             seed: 1,
             network: R2n2NetworkConfig::default(),
             rule: R2n2RuleConfig::default(),
-            task: SequenceTaskConfig::default(),
+            task: AnbnConfig::default(),
             train: SequenceTrainConfig::default(),
         }
     }
@@ -170,8 +129,8 @@ impl R2n2RunConfig {
     pub fn shape(&self) -> Shape {
         Shape {
             n: self.network.n_hidden,
-            n_in: crate::anbn::SYMBOLS,
-            n_out: crate::anbn::SYMBOLS,
+            n_in: biornn_tasks::anbn::SYMBOLS,
+            n_out: biornn_tasks::anbn::SYMBOLS,
             tau: self.network.tau,
             g_forward: self.network.g_forward,
             g_backward: self.network.g_backward,
@@ -188,7 +147,7 @@ impl R2n2RunConfig {
         }
         expect_kind("network.kind", &self.network.kind, "r2n2")?;
         expect_kind("rule.kind", &self.rule.kind, "r2n2")?;
-        expect_kind("task.kind", &self.task.kind, "anbn")?;
+        self.task.validate()?;
         self.shape().validate()?;
         if self.network.n_hidden > 4096 {
             return Err(Error::invalid(
@@ -196,9 +155,6 @@ impl R2n2RunConfig {
                 self.network.n_hidden,
                 "allowed: 1 to 4096",
             ));
-        }
-        if self.task.m == 0 || self.task.m > 1000 {
-            return Err(Error::invalid("task.m", self.task.m, "allowed: 1 to 1000"));
         }
         let r = &self.rule;
         if !(r.learning_rate.is_finite() && r.learning_rate > 0.0) {
@@ -223,21 +179,7 @@ impl R2n2RunConfig {
                 "allowed: a positive number",
             ));
         }
-        let t = &self.train;
-        for (f, v) in [
-            ("train.max_steps", t.max_steps),
-            ("train.eval_every", t.eval_every),
-            ("train.checkpoint_every", t.checkpoint_every),
-        ] {
-            if v == 0 {
-                return Err(Error::invalid(f, v, "allowed: a positive count"));
-            }
-        }
-        if let Some(s) = t.target_success {
-            if !(0.0..=1.0).contains(&s) {
-                return Err(Error::invalid("train.target_success", s, "allowed: 0 to 1"));
-            }
-        }
+        self.train.validate()?;
         Ok(())
     }
 }

@@ -3,7 +3,6 @@
 //! kept as one sequence, the role the paper gives the cache), replays it forward from a start
 //! state, then backward with the backward weights reset to -W, and takes one Adam step.
 
-use crate::anbn::{success, Anbn, SET};
 use crate::config::{InitState, R2n2RunConfig};
 use crate::network::{R2n2, State};
 use crate::replay::{forward, replay_gradient, Grads, Objective, ReplayOptions};
@@ -11,6 +10,7 @@ use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
 use biornn_core::{Arrays, Environment, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::optim::{adam_step, AdamConstants};
 use biornn_numerics::{Result, Streams};
+use biornn_tasks::anbn::{dataset, evaluation, success, Anbn, SuccessCount, COLUMNS};
 
 /// The trained matrices' names in `.npz` files: the reference's (`models.py`).
 pub const WEIGHT_NAMES: [&str; 4] = ["w_I2A", "w_B2A", "w_A2B", "w_B2O"];
@@ -25,8 +25,7 @@ pub struct R2n2Learner {
     v: [Vec<f64>; 4],
     t: u64,
     /// training sequences since the last evaluation, and how many succeeded
-    seen: u64,
-    succeeded: u64,
+    count: SuccessCount,
     inputs: Vec<f64>,
     targets: Vec<f64>,
     outputs: Vec<f64>,
@@ -54,8 +53,7 @@ impl R2n2Learner {
             cfg: cfg.clone(),
             streams,
             t: 0,
-            seen: 0,
-            succeeded: 0,
+            count: SuccessCount::default(),
             inputs: vec![],
             targets: vec![],
             outputs: vec![],
@@ -143,8 +141,7 @@ impl Stateful for R2n2Learner {
             );
         }
         put_u64(out, &format!("{prefix}adam_t"), self.t);
-        put_u64(out, &format!("{prefix}seen"), self.seen);
-        put_u64(out, &format!("{prefix}succeeded"), self.succeeded);
+        self.count.save_state(prefix, out);
         self.env.save_state(&format!("{prefix}env_"), out);
     }
 
@@ -157,8 +154,7 @@ impl Stateful for R2n2Learner {
             self.v[k] = take_f64(arrays, &format!("{prefix}adam_v_{name}"), &[len])?;
         }
         self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
-        self.seen = take_u64(arrays, &format!("{prefix}seen"))?;
-        self.succeeded = take_u64(arrays, &format!("{prefix}succeeded"))?;
+        self.count.load_state(prefix, arrays)?;
         self.net.hard_reset_backward();
         self.env.load_state(&format!("{prefix}env_"), arrays)
     }
@@ -166,9 +162,7 @@ impl Stateful for R2n2Learner {
 
 impl Learner for R2n2Learner {
     fn columns(&self) -> Vec<String> {
-        ["train_loss", "train_success", "eval_loss", "eval_success"]
-            .map(String::from)
-            .to_vec()
+        COLUMNS.map(String::from).to_vec()
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
@@ -179,8 +173,7 @@ impl Learner for R2n2Learner {
         );
         let mut h = self.start_state("r2n2_start", step);
         let (loss, ok) = self.score(&mut h, &inputs, &targets);
-        self.seen += 1;
-        self.succeeded += ok as u64;
+        self.count.add(ok);
         // backward replay from where the forward replay ended
         self.net.hard_reset_backward();
         let options = ReplayOptions {
@@ -226,53 +219,21 @@ impl Learner for R2n2Learner {
     }
 
     fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+        let set = dataset(self.env.m);
         let (mut loss, mut ok) = (0.0, 0);
-        for k in 0..SET {
-            let seq = crate::anbn::sequence(self.env.m + k);
-            let w = crate::anbn::SYMBOLS;
-            let (inputs, targets) = (seq[..seq.len() - w].to_vec(), seq[w..].to_vec());
+        for (k, (inputs, targets)) in set.iter().enumerate() {
             let mut h = self.start_state("r2n2_eval_start", k as u64);
-            let (l, s) = self.score(&mut h, &inputs, &targets);
-            loss += l / SET as f64;
+            let (l, s) = self.score(&mut h, inputs, targets);
+            loss += l / set.len() as f64;
             ok += s as usize;
         }
-        let eval_success = ok as f64 / SET as f64;
-        let train_success = if self.seen > 0 {
-            self.succeeded as f64 / self.seen as f64
-        } else {
-            f64::NAN
-        };
-        self.seen = 0;
-        self.succeeded = 0;
-        let cell = |v: f64| {
-            if v.is_nan() {
-                String::new()
-            } else {
-                format!("{v:.6}")
-            }
-        };
-        Ok(Evaluation {
-            cells: vec![
-                train_loss.map_or(String::new(), |l| format!("{l:.6e}")),
-                cell(train_success),
-                format!("{loss:.6e}"),
-                cell(eval_success),
-            ],
-            values: [
-                ("eval_success".to_string(), eval_success),
-                ("eval_loss".to_string(), loss),
-                ("train_success".to_string(), train_success),
-            ]
-            .into(),
-            headline: format!(
-                "success {eval_success:.2}  train {}  loss {loss:.3e}",
-                if train_success.is_nan() {
-                    "-".to_string()
-                } else {
-                    format!("{train_success:.3}")
-                }
-            ),
-        })
+        let eval_success = ok as f64 / set.len() as f64;
+        Ok(evaluation(
+            train_loss,
+            self.count.take_rate(),
+            loss,
+            eval_success,
+        ))
     }
 
     fn all_finite(&self) -> bool {

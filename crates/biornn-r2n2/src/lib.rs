@@ -5,11 +5,9 @@
 //! - [`network`]: the network, its exact inverse and the backward weights (hard reset or fitted).
 //! - [`replay`]: the forward pass and the backward replay that computes the gradient (exact carry by
 //!   default, the published one under `code_parity`; backpropagation or feedback alignment).
-//! - [`anbn`]: the a^n b^n benchmark as an [`biornn_core::Environment`].
 //! - [`learner`]: one network learning from replay, as a [`biornn_core::Learner`] the run layer's
 //!   driver trains, checkpoints and resumes; [`config`] is its TOML.
 
-pub mod anbn;
 pub mod config;
 pub mod dynamics;
 pub mod learner;

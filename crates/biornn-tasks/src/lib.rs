@@ -6,6 +6,7 @@
 //! [`temporalskip`] is the re-timed suite of the skip-connection paper (Soo et al. 2023), and
 //! [`reversal`] its cross-trial rule-reversal task.
 
+pub mod anbn;
 pub mod batch;
 pub mod battery;
 pub mod config;

@@ -1,0 +1,337 @@
+//! a^n b^n next-symbol prediction (CogControlLab/R2N2 `data/anbngen.py`, `exp_anbn/*`): one-hot
+//! symbols a, b and EOL; a sequence is a^n EOL b^n EOL (2n + 2 symbols); a dataset is the four
+//! sequences with n in [m, m + 3]. Each epoch is one pass over the four in an order shuffled per
+//! epoch. The network sees symbol t and should answer symbol t + 1; a trial succeeds when the
+//! arg-max answer is wrong at most once (the end of the a-run cannot be predicted).
+
+use biornn_core::arrays::{put_u64, take_u64};
+use biornn_core::{Arrays, Environment, Evaluation, Stateful, Step};
+use biornn_numerics::{Error, Result, Streams};
+use serde::{Deserialize, Serialize};
+
+pub const SYMBOLS: usize = 3;
+/// sequences in a dataset
+pub const SET: usize = 4;
+
+/// The sequence a^n EOL b^n EOL, `(2n + 2) x 3` row-major.
+pub fn sequence(n: usize) -> Vec<f64> {
+    let len = 2 * n + 2;
+    let mut x = vec![0.0; len * SYMBOLS];
+    for t in 0..len {
+        let symbol = if t < n {
+            0
+        } else if t == n || t == len - 1 {
+            2
+        } else {
+            1
+        };
+        x[t * SYMBOLS + symbol] = 1.0;
+    }
+    x
+}
+
+/// Whether the arg-max of each output row names the hot symbol of its target row, at all steps but
+/// at most one.
+pub fn success(outputs: &[f64], targets: &[f64], width: usize) -> bool {
+    let argmax =
+        |row: &[f64]| (0..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best });
+    let wrong = outputs
+        .chunks(width)
+        .zip(targets.chunks(width))
+        .filter(|(o, y)| y[argmax(o)] != 1.0)
+        .count();
+    wrong <= 1
+}
+
+/// The dataset as a stream of steps: trial k is sequence `order(k / 4)[k % 4]`, step t hands out
+/// symbol t as input and symbol t + 1 as target, and the trial's last step is marked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anbn {
+    /// the smallest n (the dataset is n = m .. m + 3)
+    pub m: usize,
+    streams: Streams,
+    /// trials begun, and the step within the current one
+    trial: u64,
+    step: usize,
+}
+
+impl Anbn {
+    pub fn new(m: usize, streams: &Streams) -> Self {
+        Anbn {
+            m,
+            streams: *streams,
+            trial: 0,
+            step: 0,
+        }
+    }
+
+    /// The n of trial `k`: the epoch's order is a shuffle drawn from stream `anbn_order` by epoch.
+    pub fn n_of(&self, k: u64) -> usize {
+        let mut order = [0, 1, 2, 3];
+        let mut rng = self.streams.stream("anbn_order", k / SET as u64);
+        for i in (1..SET).rev() {
+            order.swap(i, rng.below(i + 1));
+        }
+        self.m + order[(k % SET as u64) as usize]
+    }
+
+    /// Trials handed out in full.
+    pub fn trials_done(&self) -> u64 {
+        self.trial
+    }
+}
+
+impl Stateful for Anbn {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        put_u64(out, &format!("{prefix}trial"), self.trial);
+        put_u64(out, &format!("{prefix}step"), self.step as u64);
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        self.trial = take_u64(arrays, &format!("{prefix}trial"))?;
+        self.step = take_u64(arrays, &format!("{prefix}step"))? as usize;
+        Ok(())
+    }
+}
+
+impl Environment for Anbn {
+    fn name(&self) -> &str {
+        "anbn"
+    }
+    fn n_in(&self) -> usize {
+        SYMBOLS
+    }
+    fn n_out(&self) -> usize {
+        SYMBOLS
+    }
+    fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> Step {
+        let n = self.n_of(self.trial);
+        let len = 2 * n + 2;
+        let seq = sequence(n);
+        let t = self.step;
+        for k in 0..SYMBOLS {
+            input[k] = seq[t * SYMBOLS + k] as f32;
+            target[k] = seq[(t + 1) * SYMBOLS + k] as f32;
+        }
+        let last = t + 2 == len;
+        if last {
+            self.trial += 1;
+            self.step = 0;
+        } else {
+            self.step += 1;
+        }
+        Step { weight: 1.0, last }
+    }
+}
+
+/// The four sequences of the dataset n = m .. m + 3 as (inputs, next-symbol targets), each
+/// `(2n + 1) x 3`.
+pub fn dataset(m: usize) -> Vec<(Vec<f64>, Vec<f64>)> {
+    (m..m + SET)
+        .map(|n| {
+            let seq = sequence(n);
+            (seq[..seq.len() - SYMBOLS].to_vec(), seq[SYMBOLS..].to_vec())
+        })
+        .collect()
+}
+
+/// `[task] kind = "anbn"` of the rules that learn one sequence per update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnbnConfig {
+    pub kind: String,
+    /// the dataset is the four sequences n = m .. m + 3 (the reference's m: 1, 6, 11, 16, 21, 26)
+    pub m: usize,
+}
+
+impl Default for AnbnConfig {
+    fn default() -> Self {
+        AnbnConfig {
+            kind: "anbn".into(),
+            m: 1,
+        }
+    }
+}
+
+impl AnbnConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.kind != "anbn" {
+            return Err(Error::invalid(
+                "task.kind",
+                format!("\"{}\"", self.kind),
+                "allowed here: \"anbn\"",
+            ));
+        }
+        if self.m == 0 || self.m > 1000 {
+            return Err(Error::invalid("task.m", self.m, "allowed: 1 to 1000"));
+        }
+        Ok(())
+    }
+}
+
+/// `[train]` of a rule that learns one sequence per update.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SequenceTrainConfig {
+    /// sequences (updates) at the most: the reference's 10,000 epochs of 4 are 40,000
+    pub max_steps: usize,
+    pub eval_every: usize,
+    pub checkpoint_every: usize,
+    /// stop once the evaluation's success rate reaches this (absent: run the budget)
+    pub target_success: Option<f64>,
+}
+
+impl Default for SequenceTrainConfig {
+    fn default() -> Self {
+        SequenceTrainConfig {
+            max_steps: 40_000,
+            eval_every: 400,
+            checkpoint_every: 5,
+            target_success: None,
+        }
+    }
+}
+
+impl SequenceTrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        for (f, v) in [
+            ("train.max_steps", self.max_steps),
+            ("train.eval_every", self.eval_every),
+            ("train.checkpoint_every", self.checkpoint_every),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(f, v, "allowed: a positive count"));
+            }
+        }
+        if let Some(s) = self.target_success {
+            if !(0.0..=1.0).contains(&s) {
+                return Err(Error::invalid("train.target_success", s, "allowed: 0 to 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Training sequences since the last evaluation and how many succeeded (state: a resumed run
+/// reports the same rates).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SuccessCount {
+    pub seen: u64,
+    pub succeeded: u64,
+}
+
+impl SuccessCount {
+    pub fn add(&mut self, ok: bool) {
+        self.seen += 1;
+        self.succeeded += ok as u64;
+    }
+    /// The rate since the last call (NaN when none), and start counting again.
+    pub fn take_rate(&mut self) -> f64 {
+        let rate = if self.seen > 0 {
+            self.succeeded as f64 / self.seen as f64
+        } else {
+            f64::NAN
+        };
+        *self = SuccessCount::default();
+        rate
+    }
+}
+
+impl Stateful for SuccessCount {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        put_u64(out, &format!("{prefix}seen"), self.seen);
+        put_u64(out, &format!("{prefix}succeeded"), self.succeeded);
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        self.seen = take_u64(arrays, &format!("{prefix}seen"))?;
+        self.succeeded = take_u64(arrays, &format!("{prefix}succeeded"))?;
+        Ok(())
+    }
+}
+
+/// The metrics columns of a sequence learner, in the order of [`evaluation`]'s cells.
+pub const COLUMNS: [&str; 4] = ["train_loss", "train_success", "eval_loss", "eval_success"];
+
+/// A sequence learner's evaluation row: the mean training loss and success rate since the last
+/// evaluation, and the loss and success over the dataset run without learning.
+pub fn evaluation(
+    train_loss: Option<f64>,
+    train_success: f64,
+    eval_loss: f64,
+    eval_success: f64,
+) -> Evaluation {
+    let cell = |v: f64| {
+        if v.is_nan() {
+            String::new()
+        } else {
+            format!("{v:.6}")
+        }
+    };
+    Evaluation {
+        cells: vec![
+            train_loss.map_or(String::new(), |l| format!("{l:.6e}")),
+            cell(train_success),
+            format!("{eval_loss:.6e}"),
+            cell(eval_success),
+        ],
+        values: [
+            ("eval_success".to_string(), eval_success),
+            ("eval_loss".to_string(), eval_loss),
+            ("train_success".to_string(), train_success),
+        ]
+        .into(),
+        headline: format!(
+            "success {eval_success:.2}  train {}  loss {eval_loss:.3e}",
+            if train_success.is_nan() {
+                "-".to_string()
+            } else {
+                format!("{train_success:.3}")
+            }
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_and_the_stream_follow_the_reference_generator() {
+        // n = 2: a a EOL b b EOL
+        let s = sequence(2);
+        let hot: Vec<usize> = s
+            .chunks(3)
+            .map(|r| r.iter().position(|v| *v == 1.0).unwrap())
+            .collect();
+        assert_eq!(hot, [0, 0, 2, 1, 1, 2]);
+        // each epoch of four trials is a permutation of n = m .. m + 3
+        let mut env = Anbn::new(6, &Streams::new(1));
+        let (mut x, mut y) = ([0.0f32; 3], [0.0f32; 3]);
+        for epoch in 0..5 {
+            let mut ns = vec![];
+            for _ in 0..SET {
+                let n = env.n_of(env.trials_done());
+                let mut steps = 0;
+                loop {
+                    steps += 1;
+                    if env.next(&mut x, &mut y).last {
+                        break;
+                    }
+                }
+                assert_eq!(steps, 2 * n + 1, "inputs 0..len-1");
+                ns.push(n);
+            }
+            ns.sort();
+            assert_eq!(ns, [6, 7, 8, 9], "epoch {epoch}");
+        }
+        // one wrong answer is allowed, two are not
+        let t = sequence(3)[3..].to_vec();
+        let mut o = t.clone();
+        assert!(success(&o, &t, 3));
+        o[0] = 0.0;
+        o[1] = 2.0;
+        assert!(success(&o, &t, 3));
+        o[4] = -1.0;
+        o[5] = 3.0;
+        assert!(!success(&o, &t, 3));
+    }
+}
