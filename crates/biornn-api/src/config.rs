@@ -2,7 +2,7 @@
 
 use biornn_numerics::{Error, Result};
 use biornn_r2n2::R2n2RunConfig;
-use biornn_reservoir::ForceRunConfig;
+use biornn_reservoir::{ForceRunConfig, RfloRunConfig};
 use biornn_train::longterm::LongTermConfig;
 use biornn_train::reversal::ReversalConfig;
 use biornn_train::RunConfig;
@@ -17,6 +17,10 @@ pub enum Kind {
     ReservoirRls,
     /// `r2n2` (the reversible network) trained by `r2n2` (BPTT during backward replay)
     R2n2Replay,
+    /// `leaky_rnn` trained by `rflo` (Murray's random-feedback local online learning)
+    LeakyRnnRflo,
+    /// `leaky_rnn` trained by `esn`: recurrent weights frozen (the R2N2 comparison's reservoir)
+    LeakyRnnEsn,
     /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
     /// time, to a trimmed-mean criterion (the skip-connection paper's delayed tasks)
     LongTerm,
@@ -25,7 +29,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::CtrnnBptt, Kind::ReservoirRls, Kind::R2n2Replay];
+    pub const ALL: [Kind; 5] = [
+        Kind::CtrnnBptt,
+        Kind::ReservoirRls,
+        Kind::R2n2Replay,
+        Kind::LeakyRnnRflo,
+        Kind::LeakyRnnEsn,
+    ];
 
     /// `(network kind, rule kind)`
     pub fn names(self) -> (&'static str, &'static str) {
@@ -33,6 +43,8 @@ impl Kind {
             Kind::CtrnnBptt => ("ctrnn", "bptt"),
             Kind::ReservoirRls => ("reservoir", "rls"),
             Kind::R2n2Replay => ("r2n2", "r2n2"),
+            Kind::LeakyRnnRflo => ("leaky_rnn", "rflo"),
+            Kind::LeakyRnnEsn => ("leaky_rnn", "esn"),
             Kind::LongTerm | Kind::Reversal => ("ctrnn", "bptt"),
         }
     }
@@ -72,6 +84,7 @@ impl Kind {
             match network.as_str() {
                 "reservoir" => "rls",
                 "r2n2" => "r2n2",
+                "leaky_rnn" => "rflo",
                 _ => "bptt",
             },
         )?;
@@ -81,7 +94,8 @@ impl Kind {
         {
             return Ok(*k);
         }
-        let networks: Vec<&str> = Kind::ALL.iter().map(|k| k.names().0).collect();
+        let mut networks: Vec<&str> = Kind::ALL.iter().map(|k| k.names().0).collect();
+        networks.dedup();
         if !networks.contains(&network.as_str()) {
             return Err(Error::invalid(
                 "network.kind",
@@ -113,6 +127,8 @@ pub enum Config {
     Bptt(RunConfig),
     Force(ForceRunConfig),
     R2n2(R2n2RunConfig),
+    /// a leaky RNN trained by RFLO or as an echo-state network
+    Rflo(RfloRunConfig),
     LongTerm(LongTermConfig),
     Reversal(ReversalConfig),
 }
@@ -134,6 +150,7 @@ impl Config {
             Kind::CtrnnBptt => Config::Bptt(RunConfig::from_toml(text)?),
             Kind::ReservoirRls => Config::Force(ForceRunConfig::from_toml(text)?),
             Kind::R2n2Replay => Config::R2n2(R2n2RunConfig::from_toml(text)?),
+            Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => Config::Rflo(RfloRunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
             Kind::Reversal => Config::Reversal(parse(text)?),
         };
@@ -153,6 +170,8 @@ impl Config {
             Kind::CtrnnBptt => biornn_train::config::DEFAULT_CONFIG_TOML,
             Kind::ReservoirRls => biornn_reservoir::DEFAULT_FORCE_TOML,
             Kind::R2n2Replay => biornn_r2n2::DEFAULT_R2N2_TOML,
+            Kind::LeakyRnnRflo => biornn_reservoir::DEFAULT_RFLO_TOML,
+            Kind::LeakyRnnEsn => biornn_reservoir::DEFAULT_ESN_TOML,
             Kind::LongTerm | Kind::Reversal => "",
         }
     }
@@ -162,6 +181,8 @@ impl Config {
             Config::Bptt(_) => Kind::CtrnnBptt,
             Config::Force(_) => Kind::ReservoirRls,
             Config::R2n2(_) => Kind::R2n2Replay,
+            Config::Rflo(c) if c.rule.kind == "esn" => Kind::LeakyRnnEsn,
+            Config::Rflo(_) => Kind::LeakyRnnRflo,
             Config::LongTerm(_) => Kind::LongTerm,
             Config::Reversal(_) => Kind::Reversal,
         }
@@ -172,6 +193,7 @@ impl Config {
             Config::Bptt(c) => c.to_toml(),
             Config::Force(c) => c.to_toml(),
             Config::R2n2(c) => c.to_toml(),
+            Config::Rflo(c) => c.to_toml(),
             Config::LongTerm(c) => toml::to_string(c).expect("a config serialises"),
             Config::Reversal(c) => toml::to_string(c).expect("a config serialises"),
         }
@@ -182,6 +204,7 @@ impl Config {
             Config::Bptt(c) => c.validate(),
             Config::Force(c) => c.validate(),
             Config::R2n2(c) => c.validate(),
+            Config::Rflo(c) => c.validate(),
             Config::LongTerm(c) => c.validate(),
             Config::Reversal(c) => c.validate(),
         }
@@ -192,6 +215,7 @@ impl Config {
             Config::Bptt(c) => c.name.clone(),
             Config::Force(c) => c.name.clone(),
             Config::R2n2(c) => c.name.clone(),
+            Config::Rflo(c) => c.name.clone(),
             Config::LongTerm(c) => format!("{}-{}", c.task.name(), c.method.name()),
             Config::Reversal(c) => format!("reversal-{}", c.name()),
         }
@@ -202,6 +226,7 @@ impl Config {
             Config::Bptt(c) => c.seed,
             Config::Force(c) => c.seed,
             Config::R2n2(c) => c.seed,
+            Config::Rflo(c) => c.seed,
             Config::LongTerm(c) => c.seed,
             Config::Reversal(c) => c.seed,
         }
@@ -212,6 +237,7 @@ impl Config {
             Config::Bptt(c) => c.name = name.to_string(),
             Config::Force(c) => c.name = name.to_string(),
             Config::R2n2(c) => c.name = name.to_string(),
+            Config::Rflo(c) => c.name = name.to_string(),
             // named by task and method
             Config::LongTerm(_) | Config::Reversal(_) => {}
         }
@@ -222,6 +248,7 @@ impl Config {
             Config::Bptt(c) => c.seed = seed,
             Config::Force(c) => c.seed = seed,
             Config::R2n2(c) => c.seed = seed,
+            Config::Rflo(c) => c.seed = seed,
             Config::LongTerm(c) => c.seed = seed,
             Config::Reversal(c) => c.seed = seed,
         }
@@ -233,6 +260,7 @@ impl Config {
             Config::Bptt(c) => c.train.max_steps = steps,
             Config::Force(c) => c.train.max_steps = steps,
             Config::R2n2(c) => c.train.max_steps = steps,
+            Config::Rflo(c) => c.train.max_steps = steps,
             Config::LongTerm(c) => c.max_rounds = steps,
             Config::Reversal(c) => c.rounds = steps,
         }
@@ -285,6 +313,13 @@ impl Config {
                 c.task.m,
                 c.task.m + 3
             ),
+            Config::Rflo(c) => format!(
+                "leaky rnn trained by {}: {} units, a^n b^n with n = {} .. {}",
+                c.rule.kind,
+                c.network.n_rec,
+                c.task.m,
+                c.task.m + 3
+            ),
             Config::LongTerm(c) => format!(
                 "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",
                 c.networks,
@@ -323,7 +358,7 @@ mod tests {
         assert!(
             e.contains("network.kind")
                 && e.contains("lstm")
-                && e.contains("ctrnn, reservoir, r2n2"),
+                && e.contains("ctrnn, reservoir, r2n2, leaky_rnn"),
             "{e}"
         );
         let e = Kind::of_toml("[rule]\nkind = \"rls\"\n")

@@ -275,6 +275,16 @@ pub fn analyze(
             }
             analyze_r2n2(&dir, &opts)?
         }
+        Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => {
+            if let Some(k) = spec.net.filter(|k| *k > 0) {
+                return Err(Error::invalid(
+                    "--net",
+                    k,
+                    "allowed: 0 (this run trains one network)",
+                ));
+            }
+            analyze_leaky_rnn(&dir, &opts)?
+        }
         Kind::LongTerm | Kind::Reversal => analyze_protocol_member(&dir, &opts, spec.net)?,
     };
     // a run of several networks keeps each network's analysis in a folder of its own
@@ -287,7 +297,7 @@ pub fn analyze(
                 > 1
         }
         Kind::LongTerm | Kind::Reversal => true,
-        Kind::CtrnnBptt | Kind::R2n2Replay => false,
+        Kind::CtrnnBptt | Kind::R2n2Replay | Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => false,
     };
     let log = biornn_report::RunLog::read(run);
     let out = if several {
@@ -352,6 +362,30 @@ fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let n = 2 * learner.net.shape.n;
     let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
     let starts: Vec<f64> = (0..8 * n).map(|_| rng.normal() * 0.5).collect();
+    let run = FreeRun {
+        input: &input,
+        starts: &starts,
+        steps: 60,
+        label: "free run, input a",
+    };
+    biornn_analysis::network::analyze_dynamics(dir.path(), &dynamics, step, &run, opts)
+}
+
+/// An RFLO or echo-state run: the trained network run freely for 60 steps from 8 random states
+/// while it is shown symbol a, and the fixed points of that map.
+fn analyze_leaky_rnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_reservoir::RfloRunConfig::from_toml(&text)?;
+    let (arrays, step) = final_state(dir)?;
+    let mut learner = biornn_reservoir::RfloLearner::new(&cfg)?;
+    learner.load_state("", &arrays)?;
+    let input = vec![1.0, 0.0, 0.0];
+    let dynamics = biornn_reservoir::rflo::LeakyRnnDynamics {
+        net: &learner.net,
+        input: input.clone(),
+    };
+    let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
+    let starts: Vec<f64> = (0..8 * learner.net.n).map(|_| rng.normal() * 0.5).collect();
     let run = FreeRun {
         input: &input,
         starts: &starts,

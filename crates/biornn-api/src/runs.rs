@@ -116,6 +116,7 @@ pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished>
         }
         Config::Force(c) => force(c, dir, false, opts),
         Config::R2n2(c) => r2n2(c, dir, false, opts),
+        Config::Rflo(c) => rflo(c, dir, false, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, false, opts)?)),
     }
@@ -237,6 +238,7 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
         Config::Bptt(_) => bptt(),
         Config::Force(c) => force(c, dir, true, opts),
         Config::R2n2(c) => r2n2(c, dir, true, opts),
+        Config::Rflo(c) => rflo(c, dir, true, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, true, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, true, opts)?)),
     }
@@ -329,17 +331,20 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
     })
 }
 
-/// An R2N2 network learning by replay, one sequence per update, through the driver, from the
-/// start or resumed.
-fn r2n2(
-    cfg: &biornn_r2n2::R2n2RunConfig,
+/// A learner that updates once per sequence (R2N2, RFLO, the echo-state network) through the
+/// driver, from the start or resumed; `kind` names it in `summary.json`.
+#[allow(clippy::too_many_arguments)]
+fn sequence_run(
+    learner: &mut dyn Learner,
+    kind: &str,
+    config_toml: &str,
+    seed: u64,
+    t: &biornn_tasks::anbn::SequenceTrainConfig,
     dir: &Path,
     resume: bool,
     opts: &RunOptions,
 ) -> Result<Finished> {
-    let t = &cfg.train;
-    let mut learner = biornn_r2n2::R2n2Learner::new(cfg, cfg.seed)?;
-    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
+    let (run, state) = open_run(dir, resume, config_toml, learner)?;
     let drive_opts = DriveOptions {
         max_steps: t.max_steps,
         eval_every: t.eval_every,
@@ -363,15 +368,15 @@ fn r2n2(
         steps: vec![],
         factor: 1.0,
     };
-    let out = drive(&run, &mut learner, &schedule, &drive_opts, state)?;
+    let out = drive(&run, learner, &schedule, &drive_opts, state)?;
     let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
     let summary = serde_json::json!({
-        "kind": "r2n2/r2n2",
+        "kind": kind,
         "steps": out.state.step,
         "wall_s": out.state.wall_s,
         "reached_target": out.reached,
         "target_success": t.target_success,
-        "seed": cfg.seed,
+        "seed": seed,
         "eval_success": value("eval_success"),
         "eval_loss": value("eval_loss"),
         "train_success": value("train_success"),
@@ -390,6 +395,49 @@ fn r2n2(
         ],
         per_task: vec![],
     })
+}
+
+/// An R2N2 network learning by replay, one sequence per update.
+fn r2n2(
+    cfg: &biornn_r2n2::R2n2RunConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let mut learner = biornn_r2n2::R2n2Learner::new(cfg, cfg.seed)?;
+    let toml = cfg.to_toml();
+    sequence_run(
+        &mut learner,
+        "r2n2/r2n2",
+        &toml,
+        cfg.seed,
+        &cfg.train,
+        dir,
+        resume,
+        opts,
+    )
+}
+
+/// A leaky RNN learning by RFLO or as an echo-state network, one sequence per update.
+fn rflo(
+    cfg: &biornn_reservoir::RfloRunConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let mut learner = biornn_reservoir::RfloLearner::new(cfg)?;
+    let kind = format!("leaky_rnn/{}", cfg.rule.kind);
+    let toml = cfg.to_toml();
+    sequence_run(
+        &mut learner,
+        &kind,
+        &toml,
+        cfg.seed,
+        &cfg.train,
+        dir,
+        resume,
+        opts,
+    )
 }
 
 /// Train `k` independent networks with seeds `seed .. seed + k`, in parallel, each in

@@ -67,7 +67,7 @@ fn layers_depend_downward_only() {
         ("tasks", &["numerics", "core"][..]),
         ("model", &["numerics", "core"][..]),
         ("run", &["numerics", "core"][..]),
-        ("reservoir", &["numerics", "core", "model"][..]),
+        ("reservoir", &["numerics", "core", "model", "tasks"][..]),
         ("r2n2", &["numerics", "core", "tasks"][..]),
         ("train", &["numerics", "core", "run", "tasks", "model"][..]),
         ("analysis", &["numerics", "core", "tasks", "model"][..]),

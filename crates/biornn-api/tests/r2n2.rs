@@ -55,3 +55,57 @@ fn an_r2n2_run_trains_resumes_and_is_analysed_through_the_shared_pieces() {
     assert!(an.pca.is_some() && written >= 4 && page.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The rules R2N2 is compared with, through the same pieces: RFLO and the echo-state network (a
+/// leaky RNN whose recurrent weights stay frozen).
+#[test]
+fn rflo_and_echo_state_runs_train_resume_and_are_analysed() {
+    let dir = std::env::temp_dir().join(format!("biornn-api-rflo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for kind in ["rflo", "esn"] {
+        let text = format!(
+            "[network]\nkind = \"leaky_rnn\"\nn_rec = 24\n[rule]\nkind = \"{kind}\"\n\
+             [train]\nmax_steps = 800\neval_every = 200\ncheckpoint_every = 1\n"
+        );
+        let cfg = Config::from_toml(&text).unwrap();
+        let f = biornn_api::train(&cfg, &dir.join(kind), &RunOptions::default()).unwrap();
+        assert_eq!(f.steps, 800);
+        let mut half = cfg.clone();
+        half.set_max_steps(400);
+        let h = biornn_api::train(
+            &half,
+            &dir.join(format!("{kind}-half")),
+            &RunOptions::default(),
+        )
+        .unwrap();
+        let r = biornn_api::resume_to(&h.dir, Some(800), &RunOptions::default()).unwrap();
+        let read =
+            |d: &std::path::Path| biornn_numerics::npz::read_npz(&d.join("model.npz")).unwrap();
+        let (a, b) = (read(&f.dir), read(&r.dir));
+        for name in ["w_in", "w_rec", "w_out"] {
+            assert_eq!(a[name], b[name], "{kind} {name}");
+        }
+        // the echo-state network never changes its recurrent weights
+        let first = biornn_reservoir::RfloLearner::new(match &cfg {
+            Config::Rflo(c) => c,
+            _ => unreachable!(),
+        })
+        .unwrap();
+        let trained = match &a["w_rec"].data {
+            biornn_numerics::npz::NpyData::F64(v) => v.clone(),
+            other => panic!("w_rec is {other:?}"),
+        };
+        assert_eq!(first.net.w_rec == trained, kind == "esn", "{kind}");
+        let spec = AnalyzeSpec {
+            what: "pca,fixed-points".into(),
+            task: None,
+            inits: 8,
+            seed: 0,
+            lesions: vec![],
+            net: None,
+        };
+        let (an, _, _, page) = inspect::report(&f.dir, &spec).unwrap();
+        assert!(an.fixed_points.is_some() && page.exists());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -128,9 +128,10 @@ enum Command {
     },
     /// Print the default config, commented.
     Config {
-        /// which system: ctrnn (trained by BPTT), reservoir (trained online by RLS) or r2n2
-        /// (the reversible network, trained by BPTT during backward replay)
-        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2"])]
+        /// which system: ctrnn (trained by BPTT), reservoir (trained online by RLS), r2n2 (the
+        /// reversible network, trained by BPTT during backward replay), rflo or esn (a leaky RNN
+        /// trained by RFLO, or with its recurrent weights frozen)
+        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn"])]
         kind: String,
     },
     /// Validate a config without running it.
@@ -441,6 +442,8 @@ fn run(command: Command) -> Result<()> {
             let kind = match kind.as_str() {
                 "reservoir" => biornn_api::Kind::ReservoirRls,
                 "r2n2" => biornn_api::Kind::R2n2Replay,
+                "rflo" => biornn_api::Kind::LeakyRnnRflo,
+                "esn" => biornn_api::Kind::LeakyRnnEsn,
                 _ => biornn_api::Kind::CtrnnBptt,
             };
             print!("{}", Config::default_toml(kind));

@@ -42,6 +42,46 @@ pub fn gemm<T: Real>(dst: MatMut<'_, T>, accumulate: bool, lhs: MatRef<'_, T>, r
     matmul(dst, beta, lhs, rhs, T::ONE, Par::Seq);
 }
 
+/// `y (+)= W x` for a row-major `W` of `y.len()` rows and `x.len()` columns: one sample's product,
+/// for rules that step a single network (batch 1).
+pub fn matvec<T: Real>(w: &[T], x: &[T], y: &mut [T], accumulate: bool) {
+    let cols = x.len();
+    for (i, yi) in y.iter_mut().enumerate() {
+        let row = &w[i * cols..(i + 1) * cols];
+        let mut s = T::ZERO;
+        for j in 0..cols {
+            s += row[j] * x[j];
+        }
+        *yi = if accumulate { *yi + s } else { s };
+    }
+}
+
+/// `y (+)= W^T x` for a row-major `W` of `x.len()` rows and `y.len()` columns.
+pub fn matvec_t<T: Real>(w: &[T], x: &[T], y: &mut [T], accumulate: bool) {
+    let cols = y.len();
+    if !accumulate {
+        y.fill(T::ZERO);
+    }
+    for (i, xi) in x.iter().enumerate() {
+        let row = &w[i * cols..(i + 1) * cols];
+        for j in 0..cols {
+            y[j] += row[j] * *xi;
+        }
+    }
+}
+
+/// `W += s u v^T` for a row-major `W` of `u.len()` rows and `v.len()` columns.
+pub fn add_outer<T: Real>(w: &mut [T], s: T, u: &[T], v: &[T]) {
+    let cols = v.len();
+    for (i, ui) in u.iter().enumerate() {
+        let su = s * *ui;
+        let row = &mut w[i * cols..(i + 1) * cols];
+        for j in 0..cols {
+            row[j] += su * v[j];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +96,21 @@ mod tests {
         assert_eq!(out, [4.0, 10.0, 2.0, 5.0]);
         gemm(cm_mut(&mut out, 2, 2), true, rm(&w, 2, 3), cm(&x, 3, 2));
         assert_eq!(out, [8.0, 20.0, 4.0, 10.0]);
+    }
+
+    #[test]
+    fn vector_products_by_hand() {
+        let w = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+        let mut y = [0.0; 2];
+        matvec(&w, &[1.0, 0.0, -1.0], &mut y, false);
+        assert_eq!(y, [-2.0, -2.0]);
+        matvec(&w, &[1.0, 0.0, -1.0], &mut y, true);
+        assert_eq!(y, [-4.0, -4.0]);
+        let mut z = [0.0; 3];
+        matvec_t(&w, &[1.0, -1.0], &mut z, false);
+        assert_eq!(z, [-3.0, -3.0, -3.0]);
+        let mut m = [0.0; 6];
+        add_outer(&mut m, 2.0, &[1.0, 2.0], &[1.0, 0.0, 3.0]);
+        assert_eq!(m, [2.0, 0.0, 6.0, 4.0, 0.0, 12.0]);
     }
 }

@@ -14,6 +14,7 @@
 //! Weights are row-major `(post, pre)`; the scalar type is generic so that reversal can be studied
 //! in f32 and f64 (f64 is the default: the inverse divides by c < 1 and so expands rounding).
 
+pub(crate) use biornn_numerics::linalg::{add_outer, matvec, matvec_t};
 use biornn_numerics::{Error, Real, Result, Streams};
 
 /// The sizes and constants a network is built from.
@@ -57,45 +58,6 @@ pub struct R2n2<T> {
     pub fa_ab: Vec<T>,
     pub fa_ba: Vec<T>,
     pub fa_bo: Vec<T>,
-}
-
-/// y (+)= W x for row-major W `(rows, cols)`.
-pub(crate) fn matvec<T: Real>(w: &[T], x: &[T], y: &mut [T], accumulate: bool) {
-    let cols = x.len();
-    for (i, yi) in y.iter_mut().enumerate() {
-        let row = &w[i * cols..(i + 1) * cols];
-        let mut s = T::ZERO;
-        for j in 0..cols {
-            s += row[j] * x[j];
-        }
-        *yi = if accumulate { *yi + s } else { s };
-    }
-}
-
-/// y (+)= W^T x for row-major W `(rows, cols)`: x has `rows` entries, y `cols`.
-pub(crate) fn matvec_t<T: Real>(w: &[T], x: &[T], y: &mut [T], accumulate: bool) {
-    let cols = y.len();
-    if !accumulate {
-        y.fill(T::ZERO);
-    }
-    for (i, xi) in x.iter().enumerate() {
-        let row = &w[i * cols..(i + 1) * cols];
-        for j in 0..cols {
-            y[j] += row[j] * *xi;
-        }
-    }
-}
-
-/// W += s u v^T for row-major W `(u.len(), v.len())`.
-pub(crate) fn add_outer<T: Real>(w: &mut [T], s: T, u: &[T], v: &[T]) {
-    let cols = v.len();
-    for (i, ui) in u.iter().enumerate() {
-        let su = s * *ui;
-        let row = &mut w[i * cols..(i + 1) * cols];
-        for j in 0..cols {
-            row[j] += su * v[j];
-        }
-    }
 }
 
 pub(crate) fn tanh_into<T: Real>(x: &[T], out: &mut [T]) {

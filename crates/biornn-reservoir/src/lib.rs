@@ -1,6 +1,10 @@
-//! Reservoir computing with a trained readout: a fixed random rate network whose readout is fed
-//! back into it, trained online at every time step by recursive least squares (FORCE learning,
-//! Sussillo and Abbott 2009), on a target that never restarts.
+//! Rules that train random rate networks without backpropagation through time:
+//! - reservoir computing with a trained readout: a fixed random rate network whose readout is fed
+//!   back into it, trained online at every time step by recursive least squares (FORCE learning,
+//!   Sussillo and Abbott 2009), on a target that never restarts;
+//! - RFLO (Murray 2019, [`rflo`]) on a leaky rate network, and the echo-state network the R2N2
+//!   comparison uses (the same network with its recurrent weights frozen), on a^n b^n
+//!   ([`rflo_run`]).
 //!
 //! Built only on `biornn-core`'s traits: [`Reservoir`] is a [`biornn_core::Network`] (and
 //! [`biornn_core::Stepping`]), [`Rls`] a [`biornn_core::Rule`], [`Sines`] an
@@ -9,12 +13,15 @@
 
 pub mod config;
 pub mod network;
+pub mod rflo;
+pub mod rflo_run;
 pub mod rls;
 pub mod run;
 pub mod sines;
 
 pub use config::{ReservoirConfig, RlsConfig, SinesConfig};
 pub use network::Reservoir;
+pub use rflo_run::{RfloLearner, RfloRunConfig, DEFAULT_ESN_TOML, DEFAULT_RFLO_TOML};
 pub use rls::Rls;
 pub use run::{ForceRunConfig, OnlineTrainConfig, DEFAULT_FORCE_TOML};
 pub use sines::Sines;

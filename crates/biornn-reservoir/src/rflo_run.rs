@@ -1,0 +1,367 @@
+//! An RFLO or echo-state run on a^n b^n: `[network] kind = "leaky_rnn"`, `[rule] kind = "rflo"`
+//! (every matrix learns) or `"esn"` (the reference's reservoir: W frozen, W_out by the delta rule
+//! and W_in by RFLO's random feedback), `[task] kind = "anbn"`, `[train]`. One sequence per
+//! update, plain SGD at the end of the trial as the reference scripts.
+
+use crate::rflo::{Feedback, LeakyRnn, LeakyRnnShape, Rates, RfloOptions, Trace, Workspace};
+use biornn_core::arrays::{put_f64, take_f64};
+use biornn_core::{Arrays, Environment, Evaluation, Learner, Phase, Stateful};
+use biornn_numerics::{Error, Result, Streams};
+use biornn_tasks::anbn::{
+    dataset, evaluation, success, Anbn, AnbnConfig, SequenceTrainConfig, SuccessCount, COLUMNS,
+    SYMBOLS,
+};
+use serde::{Deserialize, Serialize};
+
+/// `[network] kind = "leaky_rnn"`: Murray's leaky rate network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeakyRnnConfig {
+    pub kind: String,
+    pub n_rec: usize,
+    /// time constant in steps
+    pub tau: f64,
+    /// W ~ g N(0, 1/n_rec)
+    pub g: f64,
+    /// every unit's state at the start of a sequence
+    pub h0: f64,
+    /// W_in = 0.1 (U - 1), all negative, as the reference (corrected: 0.1 (2U - 1))
+    pub faithful_init: bool,
+}
+
+impl Default for LeakyRnnConfig {
+    fn default() -> Self {
+        LeakyRnnConfig {
+            kind: "leaky_rnn".into(),
+            n_rec: 64,
+            tau: 10.0,
+            g: 1.5,
+            h0: 0.1,
+            faithful_init: false,
+        }
+    }
+}
+
+/// `[rule] kind = "rflo" | "esn"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RfloRuleConfig {
+    pub kind: String,
+    /// eta of every trained matrix (the reference: 0.01 on a^n b^n, 0.1 on digits)
+    pub learning_rate: f64,
+    /// "random" (RFLO's B) or "readout" (W_out^T)
+    pub feedback: Feedback,
+    /// "local" (RFLO) or "full" (RTRL: n^3 memory, small networks only)
+    pub trace: Trace,
+    /// apply the changes at every step rather than at the end of the sequence
+    pub online: bool,
+    /// the reference's time indexing: x^0 only seeds q, the first output is 0, q lags by a step
+    pub faithful_timing: bool,
+    /// tanh' as 1/cosh^2(10 tanh(x/10)), as the reference
+    pub faithful_derivative: bool,
+}
+
+impl Default for RfloRuleConfig {
+    fn default() -> Self {
+        RfloRuleConfig {
+            kind: "rflo".into(),
+            learning_rate: 0.01,
+            feedback: Feedback::Random,
+            trace: Trace::Local,
+            online: false,
+            faithful_timing: false,
+            faithful_derivative: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RfloRunConfig {
+    pub name: String,
+    pub seed: u64,
+    pub network: LeakyRnnConfig,
+    pub rule: RfloRuleConfig,
+    pub task: AnbnConfig,
+    pub train: SequenceTrainConfig,
+}
+
+impl Default for RfloRunConfig {
+    fn default() -> Self {
+        RfloRunConfig {
+            name: "rflo-anbn".into(),
+            seed: 1,
+            network: LeakyRnnConfig::default(),
+            rule: RfloRuleConfig::default(),
+            task: AnbnConfig::default(),
+            train: SequenceTrainConfig::default(),
+        }
+    }
+}
+
+/// What `biornn config --kind rflo` prints.
+pub const DEFAULT_RFLO_TOML: &str = include_str!("default_rflo.toml");
+/// What `biornn config --kind esn` prints.
+pub const DEFAULT_ESN_TOML: &str = include_str!("default_esn.toml");
+
+impl RfloRunConfig {
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: RfloRunConfig = toml::from_str(text).map_err(|e| Error::new(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serialises")
+    }
+
+    pub fn shape(&self) -> LeakyRnnShape {
+        LeakyRnnShape {
+            n: self.network.n_rec,
+            n_in: SYMBOLS,
+            n_out: SYMBOLS,
+            tau: self.network.tau,
+            g: self.network.g,
+            h0: self.network.h0,
+            faithful_init: self.network.faithful_init,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.seed > i64::MAX as u64 {
+            return Err(Error::invalid(
+                "seed",
+                self.seed,
+                "allowed: 0 to 9223372036854775807 (what a config file can hold)",
+            ));
+        }
+        if self.network.kind != "leaky_rnn" {
+            return Err(Error::invalid(
+                "network.kind",
+                format!("\"{}\"", self.network.kind),
+                "allowed here: \"leaky_rnn\"",
+            ));
+        }
+        if !["rflo", "esn"].contains(&self.rule.kind.as_str()) {
+            return Err(Error::invalid(
+                "rule.kind",
+                format!("\"{}\"", self.rule.kind),
+                "allowed with network.kind = \"leaky_rnn\": rflo, esn",
+            ));
+        }
+        let n = self.network.n_rec;
+        if n == 0 || n > 4096 {
+            return Err(Error::invalid("network.n_rec", n, "allowed: 1 to 4096"));
+        }
+        if self.rule.trace == Trace::Full && n > 64 {
+            return Err(Error::invalid(
+                "network.n_rec",
+                n,
+                "allowed with rule.trace = \"full\": at most 64 (the trace holds n^3 numbers)",
+            ));
+        }
+        if !(self.network.tau.is_finite() && self.network.tau >= 1.0) {
+            return Err(Error::invalid(
+                "network.tau",
+                self.network.tau,
+                "allowed: a number of steps >= 1",
+            ));
+        }
+        for (f, v) in [
+            ("network.g", self.network.g),
+            ("network.h0", self.network.h0),
+        ] {
+            if !v.is_finite() {
+                return Err(Error::invalid(f, v, "allowed: a finite number"));
+            }
+        }
+        let lr = self.rule.learning_rate;
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::invalid(
+                "rule.learning_rate",
+                lr,
+                "allowed: a positive number",
+            ));
+        }
+        self.task.validate()?;
+        self.train.validate()
+    }
+}
+
+/// A leaky RNN learning a^n b^n by RFLO (or as an echo-state network), one sequence per update.
+pub struct RfloLearner {
+    pub net: LeakyRnn<f64>,
+    pub env: Anbn,
+    cfg: RfloRunConfig,
+    count: SuccessCount,
+    work: Workspace<f64>,
+    inputs: Vec<f64>,
+    targets: Vec<f64>,
+}
+
+/// The matrices' names in `.npz` files.
+const NAMES: [&str; 4] = ["w_in", "w_rec", "w_out", "B"];
+
+impl RfloLearner {
+    pub fn new(cfg: &RfloRunConfig) -> Result<Self> {
+        cfg.validate()?;
+        let streams = Streams::new(cfg.seed);
+        Ok(RfloLearner {
+            net: LeakyRnn::new(cfg.shape(), &streams)?,
+            env: Anbn::new(cfg.task.m, &streams),
+            cfg: cfg.clone(),
+            count: SuccessCount::default(),
+            work: Workspace::default(),
+            inputs: vec![],
+            targets: vec![],
+        })
+    }
+
+    fn options(&self) -> RfloOptions {
+        let r = &self.cfg.rule;
+        RfloOptions {
+            trace: r.trace,
+            feedback: r.feedback,
+            online: r.online,
+            faithful_timing: r.faithful_timing,
+            faithful_derivative: r.faithful_derivative,
+        }
+    }
+
+    fn matrices(&self) -> [(&'static str, [usize; 2], &Vec<f64>); 4] {
+        let n = &self.net;
+        [
+            (NAMES[0], [n.n, n.n_in], &n.w_in),
+            (NAMES[1], [n.n, n.n], &n.w_rec),
+            (NAMES[2], [n.n_out, n.n], &n.w_out),
+            (NAMES[3], [n.n, n.n_out], &n.b),
+        ]
+    }
+}
+
+impl Stateful for RfloLearner {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        for (name, shape, w) in self.matrices() {
+            put_f64(out, &format!("{prefix}{name}"), &shape, w);
+        }
+        self.count.save_state(prefix, out);
+        self.env.save_state(&format!("{prefix}env_"), out);
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        let shapes: Vec<[usize; 2]> = self.matrices().iter().map(|m| m.1).collect();
+        let n = &mut self.net;
+        for (k, w) in [&mut n.w_in, &mut n.w_rec, &mut n.w_out, &mut n.b]
+            .into_iter()
+            .enumerate()
+        {
+            *w = take_f64(arrays, &format!("{prefix}{}", NAMES[k]), &shapes[k])?;
+        }
+        self.count.load_state(prefix, arrays)?;
+        self.env.load_state(&format!("{prefix}env_"), arrays)
+    }
+}
+
+impl Learner for RfloLearner {
+    fn columns(&self) -> Vec<String> {
+        COLUMNS.map(String::from).to_vec()
+    }
+
+    fn update(&mut self, _step: u64, phase: &Phase) -> Result<f64> {
+        let (mut x, mut y) = (vec![0.0f32; SYMBOLS], vec![0.0f32; SYMBOLS]);
+        self.inputs.clear();
+        self.targets.clear();
+        loop {
+            let step = self.env.next(&mut x, &mut y);
+            self.inputs.extend(x.iter().map(|v| *v as f64));
+            self.targets.extend(y.iter().map(|v| *v as f64));
+            if step.last {
+                break;
+            }
+        }
+        let eta = self.cfg.rule.learning_rate * phase.lr_factor * phase.lr_scale;
+        let rates = Rates {
+            w_in: eta,
+            w_rec: if self.cfg.rule.kind == "esn" {
+                0.0
+            } else {
+                eta
+            },
+            w_out: eta,
+        };
+        let options = self.options();
+        let r = self.net.trial(
+            &self.inputs,
+            &self.targets,
+            options,
+            Some(rates),
+            &mut self.work,
+        );
+        self.count.add(success(&r.outputs, &self.targets, SYMBOLS));
+        Ok(r.loss / (self.inputs.len() / SYMBOLS) as f64)
+    }
+
+    fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+        let set = dataset(self.env.m);
+        let (mut loss, mut ok) = (0.0, 0);
+        let options = self.options();
+        for (inputs, targets) in &set {
+            let r = self
+                .net
+                .trial(inputs, targets, options, None, &mut self.work);
+            loss += r.loss / (inputs.len() / SYMBOLS) as f64 / set.len() as f64;
+            ok += success(&r.outputs, targets, SYMBOLS) as usize;
+        }
+        Ok(evaluation(
+            train_loss,
+            self.count.take_rate(),
+            loss,
+            ok as f64 / set.len() as f64,
+        ))
+    }
+
+    fn all_finite(&self) -> bool {
+        self.matrices()
+            .iter()
+            .all(|m| m.2.iter().all(|v| v.is_finite()))
+    }
+
+    fn export(&self, _step: u64, out: &mut Arrays) {
+        for (name, shape, w) in self.matrices() {
+            put_f64(out, name, &shape, w);
+        }
+        put_f64(out, "tau", &[], &[self.net.tau]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commented_default_is_the_default_and_bad_values_are_named() {
+        assert_eq!(
+            RfloRunConfig::from_toml(DEFAULT_RFLO_TOML).unwrap(),
+            RfloRunConfig::default()
+        );
+        let c = RfloRunConfig::default();
+        assert_eq!(RfloRunConfig::from_toml(&c.to_toml()).unwrap(), c);
+        for (text, field) in [
+            ("[rule]\nkind = \"force\"\n", "rule.kind"),
+            (
+                "[network]\nn_rec = 100\n[rule]\nkind = \"rflo\"\ntrace = \"full\"\n",
+                "network.n_rec",
+            ),
+            (
+                "[network]\nkind = \"leaky_rnn\"\ntau = 0.5\n",
+                "network.tau",
+            ),
+            (
+                "[rule]\nkind = \"esn\"\nlearning_rate = 0.0\n",
+                "rule.learning_rate",
+            ),
+        ] {
+            let e = RfloRunConfig::from_toml(text).unwrap_err().to_string();
+            assert!(e.contains(field), "{text}: {e}");
+        }
+    }
+}
