@@ -290,6 +290,103 @@ pub fn evaluation(
     }
 }
 
+/// The m values of the reference's datasets (`data/anbngen.py` builds them all; its scripts use
+/// the first six).
+pub const MS: [usize; 8] = [1, 6, 11, 16, 21, 26, 31, 36];
+
+/// a^n b^n as a [`crate::Task`], for the rules that learn from batches of trials (BPTT on the
+/// CTRNN, the comparison's usual alternative): trial n is drawn uniformly from m .. m + 3 (the
+/// reference instead shuffles each epoch of four, as [`Anbn`] does), input symbol t, target symbol
+/// t + 1, every step scored. The target class of a step is its symbol (0 a, 1 b, 2 EOL), so the
+/// cross-entropy loss and the class-based scores apply too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnbnTask {
+    pub m: usize,
+    pub key: u64,
+    name: String,
+}
+
+impl AnbnTask {
+    pub fn new(m: usize, key: u64) -> Self {
+        AnbnTask {
+            m,
+            key,
+            name: format!("anbn{m}"),
+        }
+    }
+}
+
+impl crate::Task for AnbnTask {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn key(&self) -> u64 {
+        self.key
+    }
+    fn n_in(&self) -> usize {
+        SYMBOLS
+    }
+    fn n_out(&self) -> usize {
+        SYMBOLS
+    }
+    fn summary(&self) -> String {
+        format!(
+            "a^n EOL b^n EOL with n in {} .. {}, next-symbol prediction; {} to {} steps",
+            self.m,
+            self.m + 3,
+            2 * self.m + 1,
+            2 * self.m + 7
+        )
+    }
+    fn epoch_names(&self) -> &'static [&'static str] {
+        &["sequence"]
+    }
+    fn trial_into(
+        &self,
+        dt: f64,
+        _shared: &mut biornn_numerics::RngStream,
+        content: &mut biornn_numerics::RngStream,
+        t: &mut crate::Trial,
+    ) {
+        t.reset(SYMBOLS, SYMBOLS, dt);
+        let n = self.m + content.below(SET);
+        let seq = sequence(n);
+        let steps = t.add_period_steps("sequence", 2 * n + 1);
+        for s in steps.clone() {
+            let hot = |row: usize| (0..SYMBOLS).find(|k| seq[row * SYMBOLS + k] == 1.0).unwrap();
+            let (input, target) = (hot(s), hot(s + 1));
+            t.set_input(s..s + 1, input, 1.0);
+            t.set_target(s..s + 1, target, 1.0);
+            // the class of a step is its target symbol (class_of: loc < 0 is 0, 0 is 1, pi is 2)
+            let loc = [-1.0, 0.0, std::f32::consts::PI][target];
+            t.set_y_loc(s..s + 1, loc);
+        }
+        t.set_cost(steps, 1.0);
+        t.latent("n", n as f64);
+    }
+    /// The last step: the final EOL predicted.
+    fn correct(&self, last: &crate::LastStep) -> bool {
+        crate::argmax(last.output) as i32 == last.class
+    }
+    fn scores_steps(&self) -> bool {
+        true
+    }
+    /// Every step's arg-max against its symbol; the trial succeeds with at most one wrong (the
+    /// reference's definition: the end of the a-run cannot be predicted).
+    fn score(&self, trial: &crate::TrialOutputs) -> crate::TrialScore {
+        let steps_scored = trial.len();
+        let steps_right = (0..steps_scored)
+            .filter(|&t| crate::argmax(trial.at(t)) as i32 == trial.class[t])
+            .count();
+        crate::TrialScore {
+            correct: steps_scored > 0 && steps_right + 1 >= steps_scored,
+            steps_right,
+            steps_scored,
+            ambiguous: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,12 +60,13 @@ impl Registry {
         Registry { batteries: vec![] }
     }
 
-    /// The batteries biornn ships: `yang20`, `temporalskip` and `modcog`.
+    /// The batteries biornn ships: `yang20`, `temporalskip`, `modcog` and `anbn`.
     pub fn standard() -> Self {
         let mut r = Registry::empty();
         r.register(Box::new(Yang20));
         r.register(Box::new(TemporalSkip));
         r.register(Box::new(ModCog));
+        r.register(Box::new(AnbnBattery));
         r
     }
 
@@ -349,5 +350,31 @@ impl BatteryDef for ModCog {
             (channel, ctx.names.len()),
             ctx.cfg.modcog,
         )))
+    }
+}
+
+/// a^n b^n next-symbol prediction ([`crate::anbn`]): one task per dataset n = m .. m + 3.
+struct AnbnBattery;
+
+impl BatteryDef for AnbnBattery {
+    fn name(&self) -> &'static str {
+        "anbn"
+    }
+    fn description(&self) -> String {
+        "a^n b^n (CogControlLab/R2N2 data/anbngen.py): 3 inputs and 3 outputs, one-hot a, b, EOL; task anbn<m> draws n from m .. m + 3".into()
+    }
+    fn n_in(&self, _: usize) -> usize {
+        crate::anbn::SYMBOLS
+    }
+    fn n_out(&self) -> usize {
+        crate::anbn::SYMBOLS
+    }
+    fn task_names(&self) -> Vec<String> {
+        crate::anbn::MS.iter().map(|m| format!("anbn{m}")).collect()
+    }
+    fn build(&self, name: &str, _: &Context, _: &Registry) -> Option<Arc<dyn Task>> {
+        let m: usize = name.strip_prefix("anbn")?.parse().ok()?;
+        let key = crate::anbn::MS.iter().position(|x| *x == m)? as u64;
+        Some(Arc::new(crate::anbn::AnbnTask::new(m, key)))
     }
 }
