@@ -113,7 +113,7 @@ impl R2n2Learner {
             h0,
             inputs,
             &Objective::Mse(targets),
-            &mut self.outputs,
+            Some(&mut self.outputs),
         );
         (
             loss / steps as f64,

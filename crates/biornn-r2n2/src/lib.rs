@@ -18,4 +18,7 @@ pub use config::{R2n2RunConfig, DEFAULT_R2N2_TOML};
 pub use dynamics::R2n2Dynamics;
 pub use learner::R2n2Learner;
 pub use network::{ForwardSamples, R2n2, Shape, State};
-pub use replay::{forward, replay_gradient, Feedback, Grads, Objective, ReplayOptions};
+pub use replay::{
+    forward, gradient_with_stored_states, replay_gradient, Feedback, Grads, Objective,
+    ReplayOptions,
+};

@@ -123,25 +123,30 @@ fn output_error<T: Real>(
 }
 
 /// Run forward from `h` (left at the final state) over `inputs` (`steps x n_in`), writing every
-/// step's output into `outputs` (`steps x n_out`); returns the summed loss.
+/// step's output into `outputs` (`steps x n_out`) when asked; returns the summed loss. Without
+/// `outputs` nothing grows with the sequence's length.
 pub fn forward<T: Real>(
     net: &R2n2<T>,
     h: &mut State<T>,
     inputs: &[T],
     objective: &Objective<T>,
-    outputs: &mut Vec<T>,
+    mut outputs: Option<&mut Vec<T>>,
 ) -> f64 {
     let (n, n_in, n_out) = (net.shape.n, net.shape.n_in, net.shape.n_out);
     let steps = inputs.len() / n_in;
-    outputs.resize(steps * n_out, T::ZERO);
-    let (mut rates, mut drive, mut delta) =
-        (vec![T::ZERO; n], vec![T::ZERO; n], vec![T::ZERO; n_out]);
+    if let Some(out) = outputs.as_deref_mut() {
+        out.resize(steps * n_out, T::ZERO);
+    }
+    let (mut rates, mut drive) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+    let (mut o, mut delta) = (vec![T::ZERO; n_out], vec![T::ZERO; n_out]);
     let mut loss = 0.0;
     for s in 0..steps {
         net.step(h, &inputs[s * n_in..(s + 1) * n_in], &mut rates, &mut drive);
-        let o = &mut outputs[s * n_out..(s + 1) * n_out];
-        net.output(h, &mut rates, o);
-        loss += output_error(objective, s, steps, o, &mut delta).0;
+        net.output(h, &mut rates, &mut o);
+        loss += output_error(objective, s, steps, &o, &mut delta).0;
+        if let Some(out) = outputs.as_deref_mut() {
+            out[s * n_out..(s + 1) * n_out].copy_from_slice(&o);
+        }
     }
     loss
 }
@@ -233,4 +238,79 @@ pub fn replay_gradient<T: Real>(
             }
         }
     }
+}
+
+/// The same gradient by ordinary BPTT: every state of the forward pass stored (O(n T) memory),
+/// then the adjoints carried back through the stored trajectory with the exact carry. The yardstick
+/// for replay's exactness and memory.
+pub fn gradient_with_stored_states<T: Real>(
+    net: &R2n2<T>,
+    h0: &State<T>,
+    inputs: &[T],
+    objective: &Objective<T>,
+    grads: &mut Grads<T>,
+) -> f64 {
+    let (n, n_in, n_out) = (net.shape.n, net.shape.n_in, net.shape.n_out);
+    let (c, d) = (T::from_f64(net.shape.c()), T::from_f64(net.shape.d()));
+    let steps = inputs.len() / n_in;
+    let mut states = Vec::with_capacity(steps + 1);
+    states.push(h0.clone());
+    let (mut rates, mut drive) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+    let mut o = vec![T::ZERO; n_out];
+    let mut delta = vec![T::ZERO; n_out];
+    let mut loss = 0.0;
+    for s in 0..steps {
+        let mut h = states[s].clone();
+        net.step(
+            &mut h,
+            &inputs[s * n_in..(s + 1) * n_in],
+            &mut rates,
+            &mut drive,
+        );
+        net.output(&h, &mut rates, &mut o);
+        loss += output_error(objective, s, steps, &o, &mut delta).0;
+        states.push(h);
+    }
+    for g in [
+        &mut grads.w_ia,
+        &mut grads.w_ba,
+        &mut grads.w_ab,
+        &mut grads.w_bo,
+    ] {
+        g.fill(T::ZERO);
+    }
+    let zeros = || vec![T::ZERO; n];
+    let (mut carry_a, mut carry_b, mut g_a, mut g_b, mut back) =
+        (zeros(), zeros(), zeros(), zeros(), zeros());
+    let (mut rate_a, mut rate_b) = (zeros(), zeros());
+    for s in (0..steps).rev() {
+        let (prev, next) = (&states[s], &states[s + 1]);
+        tanh_into(&next.a, &mut rate_a);
+        tanh_into(&next.b, &mut rate_b);
+        matvec(&net.w_bo, &rate_b, &mut o, false);
+        let (_, scored) = output_error(objective, s, steps, &o, &mut delta);
+        if scored {
+            matvec_t(&net.w_bo, &delta, &mut back, false);
+            add_outer(&mut grads.w_bo, T::ONE, &delta, &rate_b);
+        } else {
+            back.fill(T::ZERO);
+        }
+        for i in 0..n {
+            g_b[i] = carry_b[i] + (T::ONE - rate_b[i] * rate_b[i]) * back[i];
+        }
+        matvec_t(&net.w_ab, &g_b, &mut back, false);
+        for i in 0..n {
+            g_a[i] = carry_a[i] + d * (T::ONE - rate_a[i] * rate_a[i]) * back[i];
+        }
+        add_outer(&mut grads.w_ab, d, &g_b, &rate_a);
+        tanh_into(&prev.b, &mut rates);
+        add_outer(&mut grads.w_ba, d, &g_a, &rates);
+        add_outer(&mut grads.w_ia, d, &g_a, &inputs[s * n_in..(s + 1) * n_in]);
+        matvec_t(&net.w_ba, &g_a, &mut back, false);
+        for i in 0..n {
+            carry_a[i] = c * g_a[i];
+            carry_b[i] = c * g_b[i] + d * (T::ONE - rates[i] * rates[i]) * back[i];
+        }
+    }
+    loss
 }

@@ -4,8 +4,8 @@
 
 use biornn_numerics::Streams;
 use biornn_r2n2::{
-    forward, replay_gradient, Feedback, ForwardSamples, Grads, Objective, R2n2, ReplayOptions,
-    Shape, State,
+    forward, gradient_with_stored_states, replay_gradient, Feedback, ForwardSamples, Grads,
+    Objective, R2n2, ReplayOptions, Shape, State,
 };
 
 fn shape(n: usize, n_in: usize, n_out: usize) -> Shape {
@@ -41,7 +41,7 @@ fn data(steps: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
 
 fn loss(net: &R2n2<f64>, h0: &State<f64>, x: &[f64], obj: &Objective<f64>) -> f64 {
     let mut h = h0.clone();
-    forward(net, &mut h, x, obj, &mut vec![])
+    forward(net, &mut h, x, obj, None)
 }
 
 fn replay(
@@ -52,7 +52,7 @@ fn replay(
     o: ReplayOptions,
 ) -> Grads<f64> {
     let mut h = h0.clone();
-    forward(net, &mut h, x, obj, &mut vec![]);
+    forward(net, &mut h, x, obj, None);
     let mut g = Grads::zeros_like(net);
     replay_gradient(net, &mut h, x, obj, o, &mut g);
     g
@@ -129,7 +129,7 @@ fn forward_then_inverse_returns_the_start_state() {
     let (x, y) = data(60, 3);
     let obj = Objective::Mse(&y);
     let mut h = h0.clone();
-    forward(&net, &mut h, &x, &obj, &mut vec![]);
+    forward(&net, &mut h, &x, &obj, None);
     replay_gradient(
         &net,
         &mut h,
@@ -239,6 +239,12 @@ fn the_replay_gradient_equals_bptt_with_stored_states() {
     let want = bptt_stored(&net, &h0, &x, &y);
     for (got, want) in g.tensors().iter().zip(want.tensors()) {
         assert!(max_rel(got, want) < 1e-9, "{:e}", max_rel(got, want));
+    }
+    // the crate's own stored-state BPTT (the yardstick of the memory experiment) agrees too
+    let mut stored = Grads::zeros_like(&net);
+    gradient_with_stored_states(&net, &h0, &x, &Objective::Mse(&y), &mut stored);
+    for (got, want) in stored.tensors().iter().zip(want.tensors()) {
+        assert!(max_rel(got, want) < 1e-12, "{:e}", max_rel(got, want));
     }
 }
 

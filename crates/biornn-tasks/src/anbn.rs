@@ -353,7 +353,11 @@ impl crate::Task for AnbnTask {
         let seq = sequence(n);
         let steps = t.add_period_steps("sequence", 2 * n + 1);
         for s in steps.clone() {
-            let hot = |row: usize| (0..SYMBOLS).find(|k| seq[row * SYMBOLS + k] == 1.0).unwrap();
+            let hot = |row: usize| {
+                (0..SYMBOLS)
+                    .find(|k| seq[row * SYMBOLS + k] == 1.0)
+                    .unwrap()
+            };
             let (input, target) = (hot(s), hot(s + 1));
             t.set_input(s..s + 1, input, 1.0);
             t.set_target(s..s + 1, target, 1.0);
