@@ -53,16 +53,17 @@ impl Default for RlsConfig {
         RlsConfig {
             kind: "rls".into(),
             alpha: 1.0,
-            every: 1,
+            every: 2,
         }
     }
 }
 
-/// `[task] kind = "sines"`: FORCE's periodic target, a sum of four sines.
+/// `[task] kind = "sines" | "triangle"`: FORCE's periodic targets (Sussillo and Abbott 2009,
+/// Fig. 2): a sum of four sines, or a triangle wave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SinesConfig {
-    /// always "sines" here
+    /// "sines" or "triangle"
     pub kind: String,
     pub amplitude: f64,
     /// time steps in one period of the slowest sine
@@ -149,10 +150,10 @@ impl RlsConfig {
 impl SinesConfig {
     pub fn validate(&self) -> Result<()> {
         check(
-            self.kind == "sines",
+            self.kind == "sines" || self.kind == "triangle",
             "task.kind",
             &self.kind,
-            "allowed: sines",
+            "allowed: sines, triangle",
         )?;
         check(
             self.amplitude.is_finite(),
