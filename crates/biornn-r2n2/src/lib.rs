@@ -8,6 +8,7 @@
 //! - [`learner`]: one network learning from replay, as a [`biornn_core::Learner`] the run layer's
 //!   driver trains, checkpoints and resumes; [`config`] is its TOML.
 
+pub mod cache;
 pub mod config;
 pub mod dynamics;
 pub mod learner;
