@@ -2,7 +2,9 @@
 # a^n b^n next-symbol prediction (Cheng and Brown 2025, CogControlLab/R2N2 exp_anbn): R2N2 with
 # the exact replay gradient, with the published one (code_parity), with feedback alignment, RFLO,
 # the reference's echo-state network, and BPTT on a non-reversible CTRNN of the same unit count,
-# on the datasets n = m .. m + 3, several seeds each. Every run stops once all four sequences
+# on the datasets n = m .. m + 3, several seeds each; and R2N2 with the cache wired between
+# experience and replay (r2n2_wired: both replays fed from the cache's recall; m <= 6 only, as
+# the cache's cost grows with the square of its size and the sequence's length). Every run stops once all four sequences
 # succeed (at most one wrong prediction each) or after 40,000 sequences (the reference's 10,000
 # epochs of 4). Prints, per rule and m, how many seeds got there, the median sequences to it and
 # the training success over the last evaluation interval.
@@ -12,7 +14,7 @@
 # Runs resume where they stopped; run the script again to continue or to add seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rules=${RULES:-"r2n2_exact r2n2_parity r2n2_fa rflo esn bptt"}
+rules=${RULES:-"r2n2_exact r2n2_parity r2n2_fa rflo esn bptt r2n2_wired"}
 ms=${MS:-"1 6 11 16 21 26"}
 seeds=${SEEDS:-"1 2 3 4 5 6 7 8 9 10"}
 max_steps=${MAX_STEPS:-40000}
@@ -30,6 +32,7 @@ config() {
     r2n2_exact) sed "s/^m = .*/m = $m/" configs/r2n2_anbn.toml ;;
     r2n2_parity) sed "s/^m = .*/m = $m/; s/^code_parity = .*/code_parity = true/" configs/r2n2_anbn.toml ;;
     r2n2_fa) sed "s/^m = .*/m = $m/; s/^feedback = .*/feedback = \"fa\"/" configs/r2n2_anbn.toml ;;
+    r2n2_wired) sed "s/^m = .*/m = $m/; s/^wired = .*/wired = true/" configs/r2n2_anbn.toml ;;
     rflo) sed "s/^m = .*/m = $m/" configs/rflo_anbn.toml ;;
     esn) sed "s/^m = .*/m = $m/" configs/esn_anbn.toml ;;
     bptt) sed "s/^rules = .*/rules = [\"anbn$m\"]/" configs/ctrnn_anbn.toml ;;
@@ -43,6 +46,7 @@ config() {
 }
 for rule in $rules; do
   for m in $ms; do
+    if [[ "$rule" == r2n2_wired && "$m" -gt 6 ]]; then continue; fi
     for seed in $seeds; do
       cfg=$(mktemp --suffix=.toml)
       config "$rule" "$m" "$cfg"

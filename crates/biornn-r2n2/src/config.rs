@@ -60,6 +60,8 @@ pub struct R2n2RuleConfig {
     pub adam_beta2: f64,
     /// numpy_ml's default, as the reference
     pub adam_eps: f64,
+    /// the cache between experience and replay
+    pub cache: crate::wired::CacheConfig,
 }
 
 impl Default for R2n2RuleConfig {
@@ -72,6 +74,7 @@ impl Default for R2n2RuleConfig {
             adam_beta1: 0.9,
             adam_beta2: 0.999,
             adam_eps: 1e-7,
+            cache: crate::wired::CacheConfig::default(),
         }
     }
 }
@@ -179,6 +182,7 @@ impl R2n2RunConfig {
                 "allowed: a positive number",
             ));
         }
+        self.rule.cache.validate()?;
         self.train.validate()?;
         Ok(())
     }

@@ -6,10 +6,46 @@
 use crate::config::{InitState, R2n2RunConfig};
 use crate::network::{R2n2, State};
 use crate::replay::{forward, replay_gradient, Grads, Objective, ReplayOptions};
+use crate::wired::{recall_error, WiredCache};
 use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
 use biornn_core::{Arrays, Environment, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::optim::{adam_step, AdamConstants};
 use biornn_numerics::{Result, Streams};
+
+/// Mean recall errors of the forward and reverse recalls since the last evaluation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct RecallErrors {
+    forward: f64,
+    reverse: f64,
+    count: f64,
+}
+
+impl RecallErrors {
+    fn add(&mut self, forward: f64, reverse: f64) {
+        self.forward += forward;
+        self.reverse += reverse;
+        self.count += 1.0;
+    }
+    fn take_means(&mut self) -> (f64, f64) {
+        let n = self.count.max(1.0);
+        let means = (self.forward / n, self.reverse / n);
+        *self = RecallErrors::default();
+        if self.count == 0.0 && n == 1.0 && means == (0.0, 0.0) {
+            return means;
+        }
+        means
+    }
+    fn sums(&self) -> [f64; 3] {
+        [self.forward, self.reverse, self.count]
+    }
+    fn from_sums(s: &[f64]) -> Self {
+        RecallErrors {
+            forward: s[0],
+            reverse: s[1],
+            count: s[2],
+        }
+    }
+}
 use biornn_tasks::anbn::{dataset, evaluation, success, Anbn, SuccessCount, COLUMNS};
 
 /// The trained matrices' names in `.npz` files: the reference's (`models.py`).
@@ -26,6 +62,9 @@ pub struct R2n2Learner {
     t: u64,
     /// training sequences since the last evaluation, and how many succeeded
     count: SuccessCount,
+    /// the cache between experience and replay, when wired
+    cache: Option<WiredCache>,
+    recall: RecallErrors,
     inputs: Vec<f64>,
     targets: Vec<f64>,
     outputs: Vec<f64>,
@@ -54,6 +93,11 @@ impl R2n2Learner {
             streams,
             t: 0,
             count: SuccessCount::default(),
+            cache: cfg.rule.cache.wired.then(|| WiredCache {
+                cfg: cfg.rule.cache.clone(),
+                n_in: cfg.shape().n_in,
+            }),
+            recall: RecallErrors::default(),
             inputs: vec![],
             targets: vec![],
             outputs: vec![],
@@ -142,6 +186,10 @@ impl Stateful for R2n2Learner {
         }
         put_u64(out, &format!("{prefix}adam_t"), self.t);
         self.count.save_state(prefix, out);
+        if self.cache.is_some() {
+            let sums = self.recall.sums();
+            put_f64(out, &format!("{prefix}recall_sums"), &[3], &sums);
+        }
         self.env.save_state(&format!("{prefix}env_"), out);
     }
 
@@ -155,6 +203,10 @@ impl Stateful for R2n2Learner {
         }
         self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
         self.count.load_state(prefix, arrays)?;
+        if self.cache.is_some() {
+            let sums = take_f64(arrays, &format!("{prefix}recall_sums"), &[3])?;
+            self.recall = RecallErrors::from_sums(&sums);
+        }
         self.net.hard_reset_backward();
         self.env.load_state(&format!("{prefix}env_"), arrays)
     }
@@ -162,7 +214,11 @@ impl Stateful for R2n2Learner {
 
 impl Learner for R2n2Learner {
     fn columns(&self) -> Vec<String> {
-        COLUMNS.map(String::from).to_vec()
+        let mut c = COLUMNS.map(String::from).to_vec();
+        if self.cache.is_some() {
+            c.extend(["recall_error_forward".into(), "recall_error_reverse".into()]);
+        }
+        c
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
@@ -172,25 +228,55 @@ impl Learner for R2n2Learner {
             std::mem::take(&mut self.targets),
         );
         let mut h = self.start_state("r2n2_start", step);
-        let (loss, ok) = self.score(&mut h, &inputs, &targets);
+        // what the two replays are fed: the experience itself, or the cache's recall of it
+        let n_in = self.net.shape.n_in;
+        let recalled = if let Some(cache) = &self.cache {
+            let mut seq = inputs.clone();
+            seq.extend_from_slice(&targets[targets.len() - n_in..]);
+            let (f, r) = cache.recall(&seq, &self.streams, step)?;
+            self.recall
+                .add(recall_error(&seq, &f, n_in), recall_error(&seq, &r, n_in));
+            let split = |rows: &[f64]| -> (Vec<f64>, Vec<f64>) {
+                if rows.len() < 2 * n_in {
+                    return (vec![], vec![]);
+                }
+                (rows[..rows.len() - n_in].to_vec(), rows[n_in..].to_vec())
+            };
+            Some((split(&f), split(&r)))
+        } else {
+            None
+        };
+        let ((fwd_in, fwd_target), (back_in, back_target)) = match &recalled {
+            Some((f, r)) => ((&f.0[..], &f.1[..]), (&r.0[..], &r.1[..])),
+            None => ((&inputs[..], &targets[..]), (&inputs[..], &targets[..])),
+        };
+        let (loss, _) = self.score(&mut h, fwd_in, fwd_target);
+        // success: the predictions against the experienced sequence
+        let ok = fwd_target.len() == targets.len()
+            && success(&self.outputs, &targets, self.net.shape.n_out);
         self.count.add(ok);
+        if back_in.is_empty() {
+            self.inputs = inputs;
+            self.targets = targets;
+            return Ok(loss);
+        }
         // backward replay from where the forward replay ended
         self.net.hard_reset_backward();
         let options = ReplayOptions {
             feedback: self.cfg.rule.feedback,
             code_parity: self.cfg.rule.code_parity,
         };
-        let objective = Objective::Mse(&targets);
+        let objective = Objective::Mse(back_target);
         replay_gradient(
             &self.net,
             &mut h,
-            &inputs,
+            back_in,
             &objective,
             options,
             &mut self.grads,
         );
         // the reference divides by the sequence's length (its inputs and one more symbol)
-        let divisor = (inputs.len() / self.net.shape.n_in + 1) as f64;
+        let divisor = (back_in.len() / n_in + 1) as f64;
         let r = &self.cfg.rule;
         let lr = r.learning_rate * phase.lr_factor * phase.lr_scale;
         let c = AdamConstants {
@@ -228,12 +314,14 @@ impl Learner for R2n2Learner {
             ok += s as usize;
         }
         let eval_success = ok as f64 / set.len() as f64;
-        Ok(evaluation(
-            train_loss,
-            self.count.take_rate(),
-            loss,
-            eval_success,
-        ))
+        let mut e = evaluation(train_loss, self.count.take_rate(), loss, eval_success);
+        if self.cache.is_some() {
+            let (f, r) = self.recall.take_means();
+            e.cells.extend([format!("{f:.6}"), format!("{r:.6}")]);
+            e.values.insert("recall_error_forward".into(), f);
+            e.values.insert("recall_error_reverse".into(), r);
+        }
+        Ok(e)
     }
 
     fn all_finite(&self) -> bool {

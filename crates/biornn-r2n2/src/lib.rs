@@ -14,6 +14,7 @@ pub mod dynamics;
 pub mod learner;
 pub mod network;
 pub mod replay;
+pub mod wired;
 
 pub use config::{R2n2RunConfig, DEFAULT_R2N2_TOML};
 pub use dynamics::R2n2Dynamics;

@@ -65,7 +65,10 @@ fn an_external_gate_replays_the_sequence_in_reverse_or_forward() {
         let reached = (0..recall.steps())
             .map(|t| overlap(recall.at(t, N), &patterns[last * N..(last + 1) * N]))
             .fold(0.0, f64::max);
-        assert!(reached > 0.95, "{direction:?}: best overlap with the last pattern {reached}");
+        assert!(
+            reached > 0.95,
+            "{direction:?}: best overlap with the last pattern {reached}"
+        );
     }
 }
 

@@ -1,0 +1,33 @@
+//! The cache wired between experience and replay: when every recall is exact, learning is the
+//! same as from the stored sequence, update for update; recall errors are reported.
+
+use biornn_core::{Learner, Phase};
+use biornn_r2n2::{R2n2Learner, R2n2RunConfig};
+
+#[test]
+fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
+    let phase = Phase {
+        stage: None,
+        lr_factor: 1.0,
+        lr_scale: 1.0,
+    };
+    let mut cfg = R2n2RunConfig::default();
+    cfg.network.n_hidden = 8;
+    let mut plain = R2n2Learner::new(&cfg, 1).unwrap();
+    cfg.rule.cache.wired = true;
+    cfg.rule.cache.tag_units = 512;
+    let mut wired = R2n2Learner::new(&cfg, 1).unwrap();
+    assert_eq!(
+        wired.columns()[3..],
+        ["eval_success", "recall_error_forward", "recall_error_reverse"]
+    );
+    for step in 0..12 {
+        let a = plain.update(step, &phase).unwrap();
+        let b = wired.update(step, &phase).unwrap();
+        assert_eq!(a, b, "update {step}");
+    }
+    let e = wired.evaluate(12, None).unwrap();
+    assert_eq!(e.values["recall_error_forward"], 0.0);
+    assert_eq!(e.values["recall_error_reverse"], 0.0);
+    assert_eq!(plain.net, wired.net);
+}
