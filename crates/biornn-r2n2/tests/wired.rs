@@ -19,7 +19,11 @@ fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
     let mut wired = R2n2Learner::new(&cfg, 1).unwrap();
     assert_eq!(
         wired.columns()[3..],
-        ["eval_success", "recall_error_forward", "recall_error_reverse"]
+        [
+            "eval_success",
+            "recall_error_forward",
+            "recall_error_reverse"
+        ]
     );
     for step in 0..12 {
         let a = plain.update(step, &phase).unwrap();

@@ -10,6 +10,7 @@ pub mod anbn;
 pub mod batch;
 pub mod battery;
 pub mod config;
+pub mod digits;
 pub mod modcog;
 pub mod registry;
 pub mod reversal;

