@@ -346,6 +346,18 @@ fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions, net: Option<usize>) -
     biornn_analysis::network::analyze_network(dir.path(), &learner.net, step, &run, opts)
 }
 
+/// The constant input a sequence task's network is analysed under: symbol a for a^n b^n, a
+/// blank row for digits.
+fn held_input(task: &biornn_tasks::sequences::SequenceTaskConfig) -> (Vec<f64>, String) {
+    let mut input = vec![0.0; task.sizes().0];
+    if task.kind == "anbn" {
+        input[0] = 1.0;
+        (input, "free run, input a".into())
+    } else {
+        (input, "free run, blank rows".into())
+    }
+}
+
 /// An R2N2 run: the trained network run freely for 60 steps from 8 random states while it is
 /// shown symbol a, and the fixed points of that map (state `[h_A; h_B]`).
 fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
@@ -354,7 +366,7 @@ fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let (arrays, step) = final_state(dir)?;
     let mut learner = biornn_r2n2::R2n2Learner::new(&cfg, cfg.seed)?;
     learner.load_state("", &arrays)?;
-    let input = vec![1.0, 0.0, 0.0];
+    let (input, label) = held_input(&cfg.task);
     let dynamics = biornn_r2n2::R2n2Dynamics {
         net: &learner.net,
         input: input.clone(),
@@ -366,7 +378,7 @@ fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
         input: &input,
         starts: &starts,
         steps: 60,
-        label: "free run, input a",
+        label: &label,
     };
     biornn_analysis::network::analyze_dynamics(dir.path(), &dynamics, step, &run, opts)
 }
@@ -379,7 +391,7 @@ fn analyze_leaky_rnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let (arrays, step) = final_state(dir)?;
     let mut learner = biornn_reservoir::RfloLearner::new(&cfg)?;
     learner.load_state("", &arrays)?;
-    let input = vec![1.0, 0.0, 0.0];
+    let (input, label) = held_input(&cfg.task);
     let dynamics = biornn_reservoir::rflo::LeakyRnnDynamics {
         net: &learner.net,
         input: input.clone(),
@@ -390,7 +402,7 @@ fn analyze_leaky_rnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
         input: &input,
         starts: &starts,
         steps: 60,
-        label: "free run, input a",
+        label: &label,
     };
     biornn_analysis::network::analyze_dynamics(dir.path(), &dynamics, step, &run, opts)
 }

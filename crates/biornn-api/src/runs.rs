@@ -339,7 +339,7 @@ fn sequence_run(
     kind: &str,
     config_toml: &str,
     seed: u64,
-    t: &biornn_tasks::anbn::SequenceTrainConfig,
+    t: &biornn_tasks::sequences::SequenceTrainConfig,
     dir: &Path,
     resume: bool,
     opts: &RunOptions,

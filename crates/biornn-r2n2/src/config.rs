@@ -4,7 +4,7 @@
 use crate::network::Shape;
 use crate::replay::Feedback;
 use biornn_numerics::{Error, Result};
-use biornn_tasks::anbn::{AnbnConfig, SequenceTrainConfig};
+use biornn_tasks::sequences::{SequenceTaskConfig, SequenceTrainConfig};
 use serde::{Deserialize, Serialize};
 
 /// Where each sequence's replay starts.
@@ -86,7 +86,7 @@ pub struct R2n2RunConfig {
     pub seed: u64,
     pub network: R2n2NetworkConfig,
     pub rule: R2n2RuleConfig,
-    pub task: AnbnConfig,
+    pub task: SequenceTaskConfig,
     pub train: SequenceTrainConfig,
 }
 
@@ -97,7 +97,7 @@ impl Default for R2n2RunConfig {
             seed: 1,
             network: R2n2NetworkConfig::default(),
             rule: R2n2RuleConfig::default(),
-            task: AnbnConfig::default(),
+            task: SequenceTaskConfig::default(),
             train: SequenceTrainConfig::default(),
         }
     }
@@ -132,8 +132,8 @@ impl R2n2RunConfig {
     pub fn shape(&self) -> Shape {
         Shape {
             n: self.network.n_hidden,
-            n_in: biornn_tasks::anbn::SYMBOLS,
-            n_out: biornn_tasks::anbn::SYMBOLS,
+            n_in: self.task.sizes().0,
+            n_out: self.task.sizes().1,
             tau: self.network.tau,
             g_forward: self.network.g_forward,
             g_backward: self.network.g_backward,
@@ -183,6 +183,13 @@ impl R2n2RunConfig {
             ));
         }
         self.rule.cache.validate()?;
+        if self.rule.cache.wired && self.task.kind != "anbn" {
+            return Err(Error::invalid(
+                "rule.cache.wired",
+                true,
+                "allowed only with task.kind = \"anbn\" (the cache stores the predicted sequence)",
+            ));
+        }
         self.train.validate()?;
         Ok(())
     }

@@ -8,7 +8,7 @@ use crate::network::{R2n2, State};
 use crate::replay::{forward, replay_gradient, Grads, Objective, ReplayOptions};
 use crate::wired::{recall_error, WiredCache};
 use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
-use biornn_core::{Arrays, Environment, Evaluation, Learner, Phase, Stateful};
+use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::optim::{adam_step, AdamConstants};
 use biornn_numerics::{Result, Streams};
 
@@ -46,14 +46,14 @@ impl RecallErrors {
         }
     }
 }
-use biornn_tasks::anbn::{dataset, evaluation, success, Anbn, SuccessCount, COLUMNS};
+use biornn_tasks::sequences::{class_of, evaluation, Goal, SequenceEnv, SuccessCount, COLUMNS};
 
 /// The trained matrices' names in `.npz` files: the reference's (`models.py`).
 pub const WEIGHT_NAMES: [&str; 4] = ["w_I2A", "w_B2A", "w_A2B", "w_B2O"];
 
 pub struct R2n2Learner {
     pub net: R2n2<f64>,
-    pub env: Anbn,
+    pub env: Box<dyn SequenceEnv>,
     cfg: R2n2RunConfig,
     streams: Streams,
     /// Adam's moments per matrix (in [`WEIGHT_NAMES`] order) and its step count
@@ -87,7 +87,7 @@ impl R2n2Learner {
             grads: Grads::zeros_like(&net),
             v: m.clone(),
             m,
-            env: Anbn::new(cfg.task.m, &streams),
+            env: cfg.task.build(&streams)?,
             net,
             cfg: cfg.clone(),
             streams,
@@ -149,20 +149,28 @@ impl R2n2Learner {
         }
     }
 
-    /// Mean loss per step and success of one sequence replayed forward from `h0`.
+    /// The loss (per step when every step is scored) and success of one sequence replayed
+    /// forward from `h0`.
     fn score(&mut self, h0: &mut State<f64>, inputs: &[f64], targets: &[f64]) -> (f64, bool) {
         let steps = inputs.len() / self.net.shape.n_in;
-        let loss = forward(
-            &self.net,
-            h0,
-            inputs,
-            &Objective::Mse(targets),
-            Some(&mut self.outputs),
-        );
-        (
-            loss / steps as f64,
-            success(&self.outputs, targets, self.net.shape.n_out),
-        )
+        let objective = self.objective(targets);
+        let loss = forward(&self.net, h0, inputs, &objective, Some(&mut self.outputs));
+        let per = if self.env.goal() == Goal::NextStep {
+            steps as f64
+        } else {
+            1.0
+        };
+        let ok = self.outputs.len() == targets.len() && self.env.success(&self.outputs, targets);
+        (loss / per, ok)
+    }
+
+    fn objective<'t>(&self, targets: &'t [f64]) -> Objective<'t, f64> {
+        match self.env.goal() {
+            Goal::NextStep => Objective::Mse(targets),
+            Goal::ClassAtEnd => {
+                Objective::ClassAtEnd(class_of(&targets[targets.len() - self.net.shape.n_out..]))
+            }
+        }
     }
 }
 
@@ -252,8 +260,7 @@ impl Learner for R2n2Learner {
         };
         let (loss, _) = self.score(&mut h, fwd_in, fwd_target);
         // success: the predictions against the experienced sequence
-        let ok = fwd_target.len() == targets.len()
-            && success(&self.outputs, &targets, self.net.shape.n_out);
+        let ok = self.outputs.len() == targets.len() && self.env.success(&self.outputs, &targets);
         self.count.add(ok);
         if back_in.is_empty() {
             self.inputs = inputs;
@@ -266,7 +273,7 @@ impl Learner for R2n2Learner {
             feedback: self.cfg.rule.feedback,
             code_parity: self.cfg.rule.code_parity,
         };
-        let objective = Objective::Mse(back_target);
+        let objective = self.objective(back_target);
         replay_gradient(
             &self.net,
             &mut h,
@@ -305,7 +312,7 @@ impl Learner for R2n2Learner {
     }
 
     fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
-        let set = dataset(self.env.m);
+        let set = self.env.eval_set();
         let (mut loss, mut ok) = (0.0, 0);
         for (k, (inputs, targets)) in set.iter().enumerate() {
             let mut h = self.start_state("r2n2_eval_start", k as u64);

@@ -56,6 +56,10 @@ pub struct RfloOptions {
     pub online: bool,
     pub faithful_timing: bool,
     pub faithful_derivative: bool,
+    /// classification: only the last step is scored, by the cross-entropy of softmax(y) against
+    /// the class the last target row is one-hot for (the reference's
+    /// `run_trial_seq_classification`: e = onehot - softmax)
+    pub classify: bool,
 }
 
 /// Learning rates (eta) of the three matrices; 0 freezes one (the echo-state network freezes W).
@@ -208,11 +212,13 @@ impl<T: Real> LeakyRnn<T> {
                     }
                 }
             }
-            out.loss = 0.5
-                * targets[..n_out]
-                    .iter()
-                    .map(|y| y.to_f64().powi(2))
-                    .sum::<f64>();
+            if !options.classify {
+                out.loss = 0.5
+                    * targets[..n_out]
+                        .iter()
+                        .map(|y| y.to_f64().powi(2))
+                        .sum::<f64>();
+            }
             1
         } else {
             0
@@ -234,9 +240,27 @@ impl<T: Real> LeakyRnn<T> {
             }
             let y = &mut out.outputs[s * n_out..(s + 1) * n_out];
             matvec(&self.w_out, h, y, false);
-            for k in 0..n_out {
-                err[k] = targets[s * n_out + k] - y[k];
-                out.loss += 0.5 * err[k].to_f64().powi(2);
+            let target = &targets[s * n_out..(s + 1) * n_out];
+            if !options.classify {
+                for k in 0..n_out {
+                    err[k] = target[k] - y[k];
+                    out.loss += 0.5 * err[k].to_f64().powi(2);
+                }
+            } else if s + 1 == steps {
+                let class = (0..n_out).fold(0, |b, k| if target[k] > target[b] { k } else { b });
+                let max = y.iter().fold(y[0], |m, v| m.max(*v));
+                let mut sum = T::ZERO;
+                for k in 0..n_out {
+                    err[k] = (y[k] - max).exp();
+                    sum += err[k];
+                }
+                for k in 0..n_out {
+                    err[k] = -err[k] / sum;
+                }
+                out.loss -= (-err[class]).to_f64().ln();
+                err[class] += T::ONE;
+            } else {
+                err.fill(T::ZERO);
             }
             if rates.is_none() {
                 continue;

@@ -5,11 +5,10 @@
 
 use crate::rflo::{Feedback, LeakyRnn, LeakyRnnShape, Rates, RfloOptions, Trace, Workspace};
 use biornn_core::arrays::{put_f64, take_f64};
-use biornn_core::{Arrays, Environment, Evaluation, Learner, Phase, Stateful};
+use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::{Error, Result, Streams};
-use biornn_tasks::anbn::{
-    dataset, evaluation, success, Anbn, AnbnConfig, SequenceTrainConfig, SuccessCount, COLUMNS,
-    SYMBOLS,
+use biornn_tasks::sequences::{
+    evaluation, Goal, SequenceEnv, SequenceTaskConfig, SequenceTrainConfig, SuccessCount, COLUMNS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +81,7 @@ pub struct RfloRunConfig {
     pub seed: u64,
     pub network: LeakyRnnConfig,
     pub rule: RfloRuleConfig,
-    pub task: AnbnConfig,
+    pub task: SequenceTaskConfig,
     pub train: SequenceTrainConfig,
 }
 
@@ -93,7 +92,7 @@ impl Default for RfloRunConfig {
             seed: 1,
             network: LeakyRnnConfig::default(),
             rule: RfloRuleConfig::default(),
-            task: AnbnConfig::default(),
+            task: SequenceTaskConfig::default(),
             train: SequenceTrainConfig::default(),
         }
     }
@@ -118,8 +117,8 @@ impl RfloRunConfig {
     pub fn shape(&self) -> LeakyRnnShape {
         LeakyRnnShape {
             n: self.network.n_rec,
-            n_in: SYMBOLS,
-            n_out: SYMBOLS,
+            n_in: self.task.sizes().0,
+            n_out: self.task.sizes().1,
             tau: self.network.tau,
             g: self.network.g,
             h0: self.network.h0,
@@ -191,7 +190,7 @@ impl RfloRunConfig {
 /// A leaky RNN learning a^n b^n by RFLO (or as an echo-state network), one sequence per update.
 pub struct RfloLearner {
     pub net: LeakyRnn<f64>,
-    pub env: Anbn,
+    pub env: Box<dyn SequenceEnv>,
     cfg: RfloRunConfig,
     count: SuccessCount,
     work: Workspace<f64>,
@@ -208,7 +207,7 @@ impl RfloLearner {
         let streams = Streams::new(cfg.seed);
         Ok(RfloLearner {
             net: LeakyRnn::new(cfg.shape(), &streams)?,
-            env: Anbn::new(cfg.task.m, &streams),
+            env: cfg.task.build(&streams)?,
             cfg: cfg.clone(),
             count: SuccessCount::default(),
             work: Workspace::default(),
@@ -225,6 +224,15 @@ impl RfloLearner {
             online: r.online,
             faithful_timing: r.faithful_timing,
             faithful_derivative: r.faithful_derivative,
+            classify: self.env.goal() == Goal::ClassAtEnd,
+        }
+    }
+
+    /// What a sequence's loss is divided by: its steps when each is scored, else 1.
+    fn per_step(&self, steps: usize) -> f64 {
+        match self.env.goal() {
+            Goal::NextStep => steps as f64,
+            Goal::ClassAtEnd => 1.0,
         }
     }
 
@@ -267,7 +275,8 @@ impl Learner for RfloLearner {
     }
 
     fn update(&mut self, _step: u64, phase: &Phase) -> Result<f64> {
-        let (mut x, mut y) = (vec![0.0f32; SYMBOLS], vec![0.0f32; SYMBOLS]);
+        let (n_in, n_out) = (self.env.n_in(), self.env.n_out());
+        let (mut x, mut y) = (vec![0.0f32; n_in], vec![0.0f32; n_out]);
         self.inputs.clear();
         self.targets.clear();
         loop {
@@ -296,20 +305,21 @@ impl Learner for RfloLearner {
             Some(rates),
             &mut self.work,
         );
-        self.count.add(success(&r.outputs, &self.targets, SYMBOLS));
-        Ok(r.loss / (self.inputs.len() / SYMBOLS) as f64)
+        self.count.add(self.env.success(&r.outputs, &self.targets));
+        Ok(r.loss / self.per_step(self.inputs.len() / n_in))
     }
 
     fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
-        let set = dataset(self.env.m);
+        let set = self.env.eval_set();
         let (mut loss, mut ok) = (0.0, 0);
         let options = self.options();
+        let n_in = self.env.n_in();
         for (inputs, targets) in &set {
             let r = self
                 .net
                 .trial(inputs, targets, options, None, &mut self.work);
-            loss += r.loss / (inputs.len() / SYMBOLS) as f64 / set.len() as f64;
-            ok += success(&r.outputs, targets, SYMBOLS) as usize;
+            loss += r.loss / self.per_step(inputs.len() / n_in) / set.len() as f64;
+            ok += self.env.success(&r.outputs, targets) as usize;
         }
         Ok(evaluation(
             train_loss,

@@ -136,7 +136,15 @@ mod tests {
         };
         Online {
             net: Reservoir::new(&cfg, 0, 1, &Streams::new(3)).unwrap(),
-            rule: Rls::new(&RlsConfig::default(), n).unwrap(),
+            // learning at every step, as these hand-worked cases assume
+            rule: Rls::new(
+                &RlsConfig {
+                    every: 1,
+                    ..Default::default()
+                },
+                n,
+            )
+            .unwrap(),
             env: Sines::new(&SinesConfig::default()),
             eval_steps: 1200,
         }
@@ -152,6 +160,7 @@ mod tests {
         l.net.rates_and_readout_for_test();
         l.rule.p = vec![2.0];
         let mut env = Sines {
+            triangle: false,
             amplitude: 1.5,
             period_steps: 4,
             t: 1,

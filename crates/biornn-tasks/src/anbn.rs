@@ -5,9 +5,8 @@
 //! arg-max answer is wrong at most once (the end of the a-run cannot be predicted).
 
 use biornn_core::arrays::{put_u64, take_u64};
-use biornn_core::{Arrays, Environment, Evaluation, Stateful, Step};
-use biornn_numerics::{Error, Result, Streams};
-use serde::{Deserialize, Serialize};
+use biornn_core::{Arrays, Environment, Stateful, Step};
+use biornn_numerics::{Result, Streams};
 
 pub const SYMBOLS: usize = 3;
 /// sequences in a dataset
@@ -74,11 +73,6 @@ impl Anbn {
         }
         self.m + order[(k % SET as u64) as usize]
     }
-
-    /// Trials handed out in full.
-    pub fn trials_done(&self) -> u64 {
-        self.trial
-    }
 }
 
 impl Stateful for Anbn {
@@ -123,6 +117,21 @@ impl Environment for Anbn {
     }
 }
 
+impl crate::sequences::SequenceEnv for Anbn {
+    fn goal(&self) -> crate::sequences::Goal {
+        crate::sequences::Goal::NextStep
+    }
+    fn eval_set(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
+        dataset(self.m)
+    }
+    fn success(&self, outputs: &[f64], targets: &[f64]) -> bool {
+        success(outputs, targets, SYMBOLS)
+    }
+    fn trials_done(&self) -> u64 {
+        self.trial
+    }
+}
+
 /// The four sequences of the dataset n = m .. m + 3 as (inputs, next-symbol targets), each
 /// `(2n + 1) x 3`.
 pub fn dataset(m: usize) -> Vec<(Vec<f64>, Vec<f64>)> {
@@ -132,162 +141,6 @@ pub fn dataset(m: usize) -> Vec<(Vec<f64>, Vec<f64>)> {
             (seq[..seq.len() - SYMBOLS].to_vec(), seq[SYMBOLS..].to_vec())
         })
         .collect()
-}
-
-/// `[task] kind = "anbn"` of the rules that learn one sequence per update.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AnbnConfig {
-    pub kind: String,
-    /// the dataset is the four sequences n = m .. m + 3 (the reference's m: 1, 6, 11, 16, 21, 26)
-    pub m: usize,
-}
-
-impl Default for AnbnConfig {
-    fn default() -> Self {
-        AnbnConfig {
-            kind: "anbn".into(),
-            m: 1,
-        }
-    }
-}
-
-impl AnbnConfig {
-    pub fn validate(&self) -> Result<()> {
-        if self.kind != "anbn" {
-            return Err(Error::invalid(
-                "task.kind",
-                format!("\"{}\"", self.kind),
-                "allowed here: \"anbn\"",
-            ));
-        }
-        if self.m == 0 || self.m > 1000 {
-            return Err(Error::invalid("task.m", self.m, "allowed: 1 to 1000"));
-        }
-        Ok(())
-    }
-}
-
-/// `[train]` of a rule that learns one sequence per update.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SequenceTrainConfig {
-    /// sequences (updates) at the most: the reference's 10,000 epochs of 4 are 40,000
-    pub max_steps: usize,
-    pub eval_every: usize,
-    pub checkpoint_every: usize,
-    /// stop once the evaluation's success rate reaches this (absent: run the budget)
-    pub target_success: Option<f64>,
-}
-
-impl Default for SequenceTrainConfig {
-    fn default() -> Self {
-        SequenceTrainConfig {
-            max_steps: 40_000,
-            eval_every: 400,
-            checkpoint_every: 5,
-            target_success: None,
-        }
-    }
-}
-
-impl SequenceTrainConfig {
-    pub fn validate(&self) -> Result<()> {
-        for (f, v) in [
-            ("train.max_steps", self.max_steps),
-            ("train.eval_every", self.eval_every),
-            ("train.checkpoint_every", self.checkpoint_every),
-        ] {
-            if v == 0 {
-                return Err(Error::invalid(f, v, "allowed: a positive count"));
-            }
-        }
-        if let Some(s) = self.target_success {
-            if !(0.0..=1.0).contains(&s) {
-                return Err(Error::invalid("train.target_success", s, "allowed: 0 to 1"));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Training sequences since the last evaluation and how many succeeded (state: a resumed run
-/// reports the same rates).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct SuccessCount {
-    pub seen: u64,
-    pub succeeded: u64,
-}
-
-impl SuccessCount {
-    pub fn add(&mut self, ok: bool) {
-        self.seen += 1;
-        self.succeeded += ok as u64;
-    }
-    /// The rate since the last call (NaN when none), and start counting again.
-    pub fn take_rate(&mut self) -> f64 {
-        let rate = if self.seen > 0 {
-            self.succeeded as f64 / self.seen as f64
-        } else {
-            f64::NAN
-        };
-        *self = SuccessCount::default();
-        rate
-    }
-}
-
-impl Stateful for SuccessCount {
-    fn save_state(&self, prefix: &str, out: &mut Arrays) {
-        put_u64(out, &format!("{prefix}seen"), self.seen);
-        put_u64(out, &format!("{prefix}succeeded"), self.succeeded);
-    }
-    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
-        self.seen = take_u64(arrays, &format!("{prefix}seen"))?;
-        self.succeeded = take_u64(arrays, &format!("{prefix}succeeded"))?;
-        Ok(())
-    }
-}
-
-/// The metrics columns of a sequence learner, in the order of [`evaluation`]'s cells.
-pub const COLUMNS: [&str; 4] = ["train_loss", "train_success", "eval_loss", "eval_success"];
-
-/// A sequence learner's evaluation row: the mean training loss and success rate since the last
-/// evaluation, and the loss and success over the dataset run without learning.
-pub fn evaluation(
-    train_loss: Option<f64>,
-    train_success: f64,
-    eval_loss: f64,
-    eval_success: f64,
-) -> Evaluation {
-    let cell = |v: f64| {
-        if v.is_nan() {
-            String::new()
-        } else {
-            format!("{v:.6}")
-        }
-    };
-    Evaluation {
-        cells: vec![
-            train_loss.map_or(String::new(), |l| format!("{l:.6e}")),
-            cell(train_success),
-            format!("{eval_loss:.6e}"),
-            cell(eval_success),
-        ],
-        values: [
-            ("eval_success".to_string(), eval_success),
-            ("eval_loss".to_string(), eval_loss),
-            ("train_success".to_string(), train_success),
-        ]
-        .into(),
-        headline: format!(
-            "success {eval_success:.2}  train {}  loss {eval_loss:.3e}",
-            if train_success.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{train_success:.3}")
-            }
-        ),
-    }
 }
 
 /// The m values of the reference's datasets (`data/anbngen.py` builds them all; its scripts use
@@ -410,7 +263,7 @@ mod tests {
         for epoch in 0..5 {
             let mut ns = vec![];
             for _ in 0..SET {
-                let n = env.n_of(env.trials_done());
+                let n = env.n_of(crate::sequences::SequenceEnv::trials_done(&env));
                 let mut steps = 0;
                 loop {
                     steps += 1;

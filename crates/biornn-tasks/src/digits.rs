@@ -220,6 +220,172 @@ pub fn load_npm_json(dir: &Path, threshold: f64) -> Result<(Digits, Digits)> {
     Ok((train, test))
 }
 
+/// Row-wise digits as a stream of sequences (`[task] kind = "digits"`): each sequence is one
+/// training image's rows from `first_row` on (28 binary pixels a step), its class one-hot as the
+/// last step's target (earlier steps unscored); an epoch visits every training image once in an
+/// order drawn per epoch (stream `digits_order`). Evaluations run a fixed subset of the test set
+/// (the first `test_images` of a shuffle drawn from stream `digits_test`).
+#[derive(Debug, Clone)]
+pub struct DigitSequences {
+    train: std::sync::Arc<Digits>,
+    test: std::sync::Arc<Digits>,
+    first_row: usize,
+    test_order: Vec<usize>,
+    streams: biornn_numerics::Streams,
+    trial: u64,
+    step: usize,
+    /// the epoch whose order `order` holds
+    order_epoch: Option<u64>,
+    order: Vec<usize>,
+}
+
+fn shuffled(n: usize, rng: &mut biornn_numerics::RngStream) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        v.swap(i, rng.below(i + 1));
+    }
+    v
+}
+
+impl DigitSequences {
+    pub fn new(
+        train: Digits,
+        test: Digits,
+        first_row: usize,
+        test_images: usize,
+        streams: &biornn_numerics::Streams,
+    ) -> Result<Self> {
+        if train.is_empty() || test.is_empty() {
+            return Err(Error::new("digits: an empty training or test set"));
+        }
+        let mut order = shuffled(test.len(), &mut streams.stream("digits_test", 0));
+        order.truncate(test_images);
+        Ok(DigitSequences {
+            train: std::sync::Arc::new(train),
+            test: std::sync::Arc::new(test),
+            first_row,
+            test_order: order,
+            streams: *streams,
+            trial: 0,
+            step: 0,
+            order_epoch: None,
+            order: vec![],
+        })
+    }
+
+    /// The `[task]` section's digits.
+    pub fn load(
+        cfg: &crate::sequences::SequenceTaskConfig,
+        streams: &biornn_numerics::Streams,
+    ) -> Result<Self> {
+        use crate::sequences::DigitSource;
+        let (train, test) = match cfg.source {
+            DigitSource::Npm => load_npm_json(&cfg.path, cfg.threshold),
+            DigitSource::Idx => load_idx(&cfg.path, cfg.threshold),
+        }
+        .map_err(|e| e.context("task.path"))?;
+        Self::new(train, test, cfg.first_row, cfg.test_images, streams)
+    }
+
+    fn steps(&self) -> usize {
+        SIDE - self.first_row
+    }
+
+    /// The training image of sequence `k`.
+    fn image_of(&mut self, k: u64) -> usize {
+        let n = self.train.len() as u64;
+        let epoch = k / n;
+        if self.order_epoch != Some(epoch) {
+            self.order = shuffled(
+                self.train.len(),
+                &mut self.streams.stream("digits_order", epoch),
+            );
+            self.order_epoch = Some(epoch);
+        }
+        self.order[(k % n) as usize]
+    }
+
+    /// Training images.
+    pub fn train_len(&self) -> usize {
+        self.train.len()
+    }
+
+    fn targets(&self, class: u8) -> Vec<f64> {
+        let mut y = vec![0.0; self.steps() * CLASSES];
+        y[(self.steps() - 1) * CLASSES + class as usize] = 1.0;
+        y
+    }
+}
+
+impl biornn_core::Stateful for DigitSequences {
+    fn save_state(&self, prefix: &str, out: &mut biornn_core::Arrays) {
+        biornn_core::arrays::put_u64(out, &format!("{prefix}trial"), self.trial);
+        biornn_core::arrays::put_u64(out, &format!("{prefix}step"), self.step as u64);
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &biornn_core::Arrays) -> Result<()> {
+        self.trial = biornn_core::arrays::take_u64(arrays, &format!("{prefix}trial"))?;
+        self.step = biornn_core::arrays::take_u64(arrays, &format!("{prefix}step"))? as usize;
+        Ok(())
+    }
+}
+
+impl biornn_core::Environment for DigitSequences {
+    fn name(&self) -> &str {
+        "digits"
+    }
+    fn n_in(&self) -> usize {
+        SIDE
+    }
+    fn n_out(&self) -> usize {
+        CLASSES
+    }
+    fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> biornn_core::Step {
+        let i = self.image_of(self.trial);
+        let row = self.first_row + self.step;
+        let img = &self.train.pixels[i * SIDE * SIDE..(i + 1) * SIDE * SIDE];
+        for (x, p) in input.iter_mut().zip(&img[row * SIDE..(row + 1) * SIDE]) {
+            *x = *p as f32;
+        }
+        target.fill(0.0);
+        let last = self.step + 1 == self.steps();
+        if last {
+            target[self.train.labels[i] as usize] = 1.0;
+            self.trial += 1;
+            self.step = 0;
+        } else {
+            self.step += 1;
+        }
+        biornn_core::Step {
+            weight: last as u8 as f32,
+            last,
+        }
+    }
+}
+
+impl crate::sequences::SequenceEnv for DigitSequences {
+    fn goal(&self) -> crate::sequences::Goal {
+        crate::sequences::Goal::ClassAtEnd
+    }
+    fn eval_set(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
+        self.test_order
+            .iter()
+            .map(|&i| {
+                (
+                    self.test.rows(i, self.first_row),
+                    self.targets(self.test.labels[i]),
+                )
+            })
+            .collect()
+    }
+    fn success(&self, outputs: &[f64], targets: &[f64]) -> bool {
+        let last = |v: &[f64]| v[v.len() - CLASSES..].to_vec();
+        crate::sequences::class_of(&last(outputs)) == crate::sequences::class_of(&last(targets))
+    }
+    fn trials_done(&self) -> u64 {
+        self.trial
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +411,54 @@ mod tests {
         out.extend_from_slice(&crc32(data).to_le_bytes());
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
         out
+    }
+
+    #[test]
+    fn a_digit_is_a_sequence_of_its_rows_with_its_class_at_the_end() {
+        use crate::sequences::SequenceEnv;
+        use biornn_core::Environment;
+        // three images: image i has row 10 + i all on, labels 4, 7, 1
+        let mut pixels = vec![0u8; 3 * SIDE * SIDE];
+        for i in 0..3 {
+            for c in 0..SIDE {
+                pixels[i * SIDE * SIDE + (10 + i) * SIDE + c] = 1;
+            }
+        }
+        let set = Digits {
+            pixels,
+            labels: vec![4, 7, 1],
+        };
+        let mut env =
+            DigitSequences::new(set.clone(), set, 10, 2, &biornn_numerics::Streams::new(1))
+                .unwrap();
+        let (mut x, mut y) = ([0.0f32; SIDE], [0.0f32; CLASSES]);
+        let mut seen = vec![];
+        for _ in 0..3 {
+            let mut on_row = None;
+            for t in 0..18 {
+                let s = env.next(&mut x, &mut y);
+                if x[0] == 1.0 {
+                    on_row = Some(t);
+                }
+                assert_eq!(s.last, t == 17);
+                assert_eq!(s.weight, if t == 17 { 1.0 } else { 0.0 });
+            }
+            let class = (0..CLASSES).find(|k| y[*k] == 1.0).unwrap();
+            seen.push((on_row.unwrap(), class));
+        }
+        // an epoch visits each image once: (row 10 + i fed at step i, its label)
+        seen.sort();
+        assert_eq!(seen, [(0, 4), (1, 7), (2, 1)]);
+        assert_eq!(env.trials_done(), 3);
+        let eval = env.eval_set();
+        assert_eq!(eval.len(), 2);
+        assert_eq!(eval[0].0.len(), 18 * SIDE);
+        let mut out = vec![0.0; 18 * CLASSES];
+        let class = crate::sequences::class_of(&eval[0].1[17 * CLASSES..]);
+        out[17 * CLASSES + class] = 2.0;
+        assert!(env.success(&out, &eval[0].1));
+        out[17 * CLASSES + (class + 1) % CLASSES] = 3.0;
+        assert!(!env.success(&out, &eval[0].1));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod digits;
 pub mod modcog;
 pub mod registry;
 pub mod reversal;
+pub mod sequences;
 pub mod temporalskip;
 pub mod trial;
 pub mod yang;
