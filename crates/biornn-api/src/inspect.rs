@@ -358,8 +358,29 @@ fn held_input(task: &biornn_tasks::sequences::SequenceTaskConfig) -> (Vec<f64>, 
     }
 }
 
-/// An R2N2 run: the trained network run freely for 60 steps from 8 random states while it is
-/// shown symbol a, and the fixed points of that map (state `[h_A; h_B]`).
+/// A sequence rule's trained network through its one-step map (held at `input`): run freely for
+/// 60 steps from 8 random states, and the fixed points of the map.
+fn analyze_held(
+    dir: &RunDir,
+    opts: &AnalysisOptions,
+    dynamics: &dyn biornn_core::Dynamics,
+    step: usize,
+    (input, label): (&[f64], &str),
+) -> Result<Analysis> {
+    let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
+    let starts: Vec<f64> = (0..8 * dynamics.dim())
+        .map(|_| rng.normal() * 0.5)
+        .collect();
+    let run = FreeRun {
+        input,
+        starts: &starts,
+        steps: 60,
+        label,
+    };
+    biornn_analysis::network::analyze_dynamics(dir.path(), dynamics, step, &run, opts)
+}
+
+/// An R2N2 run through its one-step map (state `[h_A; h_B]`).
 fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_r2n2::R2n2RunConfig::from_toml(&text)?;
@@ -371,20 +392,10 @@ fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
         net: &learner.net,
         input: input.clone(),
     };
-    let n = 2 * learner.net.shape.n;
-    let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
-    let starts: Vec<f64> = (0..8 * n).map(|_| rng.normal() * 0.5).collect();
-    let run = FreeRun {
-        input: &input,
-        starts: &starts,
-        steps: 60,
-        label: &label,
-    };
-    biornn_analysis::network::analyze_dynamics(dir.path(), &dynamics, step, &run, opts)
+    analyze_held(dir, opts, &dynamics, step, (&input, &label))
 }
 
-/// An RFLO or echo-state run: the trained network run freely for 60 steps from 8 random states
-/// while it is shown symbol a, and the fixed points of that map.
+/// An RFLO or echo-state run through its one-step map.
 fn analyze_leaky_rnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_reservoir::RfloRunConfig::from_toml(&text)?;
@@ -396,15 +407,7 @@ fn analyze_leaky_rnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
         net: &learner.net,
         input: input.clone(),
     };
-    let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
-    let starts: Vec<f64> = (0..8 * learner.net.n).map(|_| rng.normal() * 0.5).collect();
-    let run = FreeRun {
-        input: &input,
-        starts: &starts,
-        steps: 60,
-        label: &label,
-    };
-    biornn_analysis::network::analyze_dynamics(dir.path(), &dynamics, step, &run, opts)
+    analyze_held(dir, opts, &dynamics, step, (&input, &label))
 }
 
 /// The state a run ended with (or the newest checkpoint's, while it trains) and its step.

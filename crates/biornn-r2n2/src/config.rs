@@ -4,7 +4,7 @@
 use crate::network::Shape;
 use crate::replay::Feedback;
 use biornn_numerics::{Error, Result};
-use biornn_tasks::sequences::{SequenceTaskConfig, SequenceTrainConfig};
+use biornn_tasks::sequences::{check_seed, SequenceTaskConfig, SequenceTrainConfig};
 use serde::{Deserialize, Serialize};
 
 /// Where each sequence's replay starts.
@@ -141,13 +141,7 @@ impl R2n2RunConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.seed > i64::MAX as u64 {
-            return Err(Error::invalid(
-                "seed",
-                self.seed,
-                "allowed: 0 to 9223372036854775807 (what a config file can hold)",
-            ));
-        }
+        check_seed(self.seed)?;
         expect_kind("network.kind", &self.network.kind, "r2n2")?;
         expect_kind("rule.kind", &self.rule.kind, "r2n2")?;
         self.task.validate()?;

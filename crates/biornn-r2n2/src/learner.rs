@@ -46,7 +46,9 @@ impl RecallErrors {
         }
     }
 }
-use biornn_tasks::sequences::{class_of, evaluation, Goal, SequenceEnv, SuccessCount, COLUMNS};
+use biornn_tasks::sequences::{
+    class_of, evaluation, next_sequence, Goal, SequenceEnv, SuccessCount, COLUMNS,
+};
 
 /// The trained matrices' names in `.npz` files: the reference's (`models.py`).
 pub const WEIGHT_NAMES: [&str; 4] = ["w_I2A", "w_B2A", "w_A2B", "w_B2O"];
@@ -135,18 +137,7 @@ impl R2n2Learner {
 
     /// Take the next sequence from the environment into `inputs` and `targets`.
     fn experience(&mut self) {
-        let (n_in, n_out) = (self.env.n_in(), self.env.n_out());
-        let (mut x, mut y) = (vec![0.0f32; n_in], vec![0.0f32; n_out]);
-        self.inputs.clear();
-        self.targets.clear();
-        loop {
-            let step = self.env.next(&mut x, &mut y);
-            self.inputs.extend(x.iter().map(|v| *v as f64));
-            self.targets.extend(y.iter().map(|v| *v as f64));
-            if step.last {
-                break;
-            }
-        }
+        next_sequence(&mut *self.env, &mut self.inputs, &mut self.targets);
     }
 
     /// The loss (per step when every step is scored) and success of one sequence replayed

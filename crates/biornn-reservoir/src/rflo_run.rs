@@ -8,7 +8,8 @@ use biornn_core::arrays::{put_f64, take_f64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_tasks::sequences::{
-    evaluation, Goal, SequenceEnv, SequenceTaskConfig, SequenceTrainConfig, SuccessCount, COLUMNS,
+    check_seed, evaluation, next_sequence, Goal, SequenceEnv, SequenceTaskConfig,
+    SequenceTrainConfig, SuccessCount, COLUMNS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -127,13 +128,7 @@ impl RfloRunConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.seed > i64::MAX as u64 {
-            return Err(Error::invalid(
-                "seed",
-                self.seed,
-                "allowed: 0 to 9223372036854775807 (what a config file can hold)",
-            ));
-        }
+        check_seed(self.seed)?;
         if self.network.kind != "leaky_rnn" {
             return Err(Error::invalid(
                 "network.kind",
@@ -275,18 +270,8 @@ impl Learner for RfloLearner {
     }
 
     fn update(&mut self, _step: u64, phase: &Phase) -> Result<f64> {
-        let (n_in, n_out) = (self.env.n_in(), self.env.n_out());
-        let (mut x, mut y) = (vec![0.0f32; n_in], vec![0.0f32; n_out]);
-        self.inputs.clear();
-        self.targets.clear();
-        loop {
-            let step = self.env.next(&mut x, &mut y);
-            self.inputs.extend(x.iter().map(|v| *v as f64));
-            self.targets.extend(y.iter().map(|v| *v as f64));
-            if step.last {
-                break;
-            }
-        }
+        let n_in = self.env.n_in();
+        next_sequence(&mut *self.env, &mut self.inputs, &mut self.targets);
         let eta = self.cfg.rule.learning_rate * phase.lr_factor * phase.lr_scale;
         let rates = Rates {
             w_in: eta,

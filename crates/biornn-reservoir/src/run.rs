@@ -80,13 +80,7 @@ impl ForceRunConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.seed > i64::MAX as u64 {
-            return Err(Error::invalid(
-                "seed",
-                self.seed,
-                "allowed: 0 to 9223372036854775807 (what a config file can hold)",
-            ));
-        }
+        biornn_tasks::sequences::check_seed(self.seed)?;
         self.network.validate()?;
         self.rule.validate()?;
         self.task.validate()?;

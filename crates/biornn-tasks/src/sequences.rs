@@ -31,6 +31,22 @@ pub trait SequenceEnv: Environment {
     fn trials_done(&self) -> u64;
 }
 
+/// Take the next whole sequence from `env` into `inputs` (`steps x n_in`) and `targets`
+/// (`steps x n_out`), as the network experiences it.
+pub fn next_sequence(env: &mut dyn SequenceEnv, inputs: &mut Vec<f64>, targets: &mut Vec<f64>) {
+    let (mut x, mut y) = (vec![0.0f32; env.n_in()], vec![0.0f32; env.n_out()]);
+    inputs.clear();
+    targets.clear();
+    loop {
+        let step = env.next(&mut x, &mut y);
+        inputs.extend(x.iter().map(|v| *v as f64));
+        targets.extend(y.iter().map(|v| *v as f64));
+        if step.last {
+            break;
+        }
+    }
+}
+
 /// The class of a one-hot target row (its largest entry).
 pub fn class_of(row: &[f64]) -> usize {
     (0..row.len()).fold(0, |best, k| if row[k] > row[best] { k } else { best })
@@ -45,6 +61,18 @@ pub enum DigitSource {
     Npm,
     /// an IDX directory (train-/t10k- images and labels, plain or gzipped)
     Idx,
+}
+
+/// A config's root seed: what a TOML integer can hold.
+pub fn check_seed(seed: u64) -> Result<()> {
+    if seed > i64::MAX as u64 {
+        return Err(Error::invalid(
+            "seed",
+            seed,
+            "allowed: 0 to 9223372036854775807 (what a config file can hold)",
+        ));
+    }
+    Ok(())
 }
 
 /// `[task]` of the rules that learn one sequence per update: `kind = "anbn"` (with `m`) or
