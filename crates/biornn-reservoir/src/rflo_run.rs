@@ -42,6 +42,18 @@ impl Default for LeakyRnnConfig {
     }
 }
 
+/// How an echo-state network's readout learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EsnReadout {
+    /// the delta rule at the end of each sequence, W_in by RFLO's random feedback (the reference)
+    #[default]
+    Delta,
+    /// ridge regression of the targets on the states, solved at each evaluation, W_in frozen (the
+    /// classic echo-state network)
+    Ridge,
+}
+
 /// `[rule] kind = "rflo" | "esn"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -59,6 +71,10 @@ pub struct RfloRuleConfig {
     pub faithful_timing: bool,
     /// tanh' as 1/cosh^2(10 tanh(x/10)), as the reference
     pub faithful_derivative: bool,
+    /// esn: "delta" (the reference's) or "ridge"
+    pub readout: EsnReadout,
+    /// ridge: added to the diagonal of the states' mean outer product
+    pub ridge: f64,
 }
 
 impl Default for RfloRuleConfig {
@@ -71,6 +87,8 @@ impl Default for RfloRuleConfig {
             online: false,
             faithful_timing: false,
             faithful_derivative: false,
+            readout: EsnReadout::Delta,
+            ridge: 1e-4,
         }
     }
 }
@@ -143,6 +161,20 @@ impl RfloRunConfig {
                 "allowed with network.kind = \"leaky_rnn\": rflo, esn",
             ));
         }
+        if self.rule.readout == EsnReadout::Ridge && self.rule.kind != "esn" {
+            return Err(Error::invalid(
+                "rule.readout",
+                "\"ridge\"",
+                "allowed with rule.kind = \"esn\" only (RFLO trains every matrix)",
+            ));
+        }
+        if !(self.rule.ridge.is_finite() && self.rule.ridge >= 0.0) {
+            return Err(Error::invalid(
+                "rule.ridge",
+                self.rule.ridge,
+                "allowed: a number >= 0",
+            ));
+        }
         let n = self.network.n_rec;
         if n == 0 || n > 4096 {
             return Err(Error::invalid("network.n_rec", n, "allowed: 1 to 4096"));
@@ -191,6 +223,17 @@ pub struct RfloLearner {
     work: Workspace<f64>,
     inputs: Vec<f64>,
     targets: Vec<f64>,
+    /// ridge readout: the states' and targets' summed products since the start, and how many rows
+    ridge: Option<RidgeSums>,
+    states: Vec<f64>,
+}
+
+/// Sum of h h^T `(n, n)`, of h y^T `(n, n_out)` and the row count.
+#[derive(Debug, Clone, PartialEq)]
+struct RidgeSums {
+    hh: Vec<f64>,
+    hy: Vec<f64>,
+    rows: f64,
 }
 
 /// The matrices' names in `.npz` files.
@@ -208,7 +251,63 @@ impl RfloLearner {
             work: Workspace::default(),
             inputs: vec![],
             targets: vec![],
+            ridge: (cfg.rule.kind == "esn" && cfg.rule.readout == EsnReadout::Ridge).then(|| {
+                let (n, n_out) = (cfg.network.n_rec, cfg.task.sizes().1);
+                RidgeSums {
+                    hh: vec![0.0; n * n],
+                    hy: vec![0.0; n * n_out],
+                    rows: 0.0,
+                }
+            }),
+            states: vec![],
         })
+    }
+
+    /// Add a sequence's states (every step, or the last when a class is read there) to the sums.
+    fn accumulate(&mut self) {
+        let Some(sums) = &mut self.ridge else { return };
+        let (n, n_out) = (self.net.n, self.net.n_out);
+        self.net.states(&self.inputs, &mut self.states);
+        let steps = self.inputs.len() / self.net.n_in;
+        let first = match self.env.goal() {
+            Goal::NextStep => 0,
+            Goal::ClassAtEnd => steps - 1,
+        };
+        for s in first..steps {
+            let h = &self.states[s * n..(s + 1) * n];
+            let y = &self.targets[s * n_out..(s + 1) * n_out];
+            biornn_numerics::linalg::add_outer(&mut sums.hh, 1.0, h, h);
+            biornn_numerics::linalg::add_outer(&mut sums.hy, 1.0, h, y);
+            sums.rows += 1.0;
+        }
+    }
+
+    /// W_out from the sums: (mean h h^T + ridge I)^-1 mean h y^T, transposed.
+    fn solve_readout(&mut self) -> Result<()> {
+        use faer::linalg::solvers::Solve;
+        let Some(sums) = &self.ridge else {
+            return Ok(());
+        };
+        if sums.rows == 0.0 {
+            return Ok(());
+        }
+        let (n, n_out) = (self.net.n, self.net.n_out);
+        let a = faer::Mat::<f64>::from_fn(n, n, |i, j| {
+            sums.hh[i * n + j] / sums.rows + if i == j { self.cfg.rule.ridge } else { 0.0 }
+        });
+        let b = faer::Mat::<f64>::from_fn(n, n_out, |i, k| sums.hy[i * n_out + k] / sums.rows);
+        let w = a.partial_piv_lu().solve(b);
+        if (0..n).any(|i| (0..n_out).any(|k| !w[(i, k)].is_finite())) {
+            return Err(Error::new(
+                "the ridge readout is singular: raise rule.ridge above 0",
+            ));
+        }
+        for k in 0..n_out {
+            for i in 0..n {
+                self.net.w_out[k * n + i] = w[(i, k)];
+            }
+        }
+        Ok(())
     }
 
     fn options(&self) -> RfloOptions {
@@ -248,6 +347,12 @@ impl Stateful for RfloLearner {
             put_f64(out, &format!("{prefix}{name}"), &shape, w);
         }
         self.count.save_state(prefix, out);
+        if let Some(r) = &self.ridge {
+            let (n, n_out) = (self.net.n, self.net.n_out);
+            put_f64(out, &format!("{prefix}ridge_hh"), &[n, n], &r.hh);
+            put_f64(out, &format!("{prefix}ridge_hy"), &[n, n_out], &r.hy);
+            put_f64(out, &format!("{prefix}ridge_rows"), &[], &[r.rows]);
+        }
         self.env.save_state(&format!("{prefix}env_"), out);
     }
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
@@ -260,6 +365,12 @@ impl Stateful for RfloLearner {
             *w = take_f64(arrays, &format!("{prefix}{}", NAMES[k]), &shapes[k])?;
         }
         self.count.load_state(prefix, arrays)?;
+        let (n, n_out) = (self.net.n, self.net.n_out);
+        if let Some(r) = &mut self.ridge {
+            r.hh = take_f64(arrays, &format!("{prefix}ridge_hh"), &[n, n])?;
+            r.hy = take_f64(arrays, &format!("{prefix}ridge_hy"), &[n, n_out])?;
+            r.rows = take_f64(arrays, &format!("{prefix}ridge_rows"), &[])?[0];
+        }
         self.env.load_state(&format!("{prefix}env_"), arrays)
     }
 }
@@ -283,18 +394,21 @@ impl Learner for RfloLearner {
             w_out: eta,
         };
         let options = self.options();
+        let learning = self.ridge.is_none().then_some(rates);
         let r = self.net.trial(
             &self.inputs,
             &self.targets,
             options,
-            Some(rates),
+            learning,
             &mut self.work,
         );
+        self.accumulate();
         self.count.add(self.env.success(&r.outputs, &self.targets));
         Ok(r.loss / self.per_step(self.inputs.len() / n_in))
     }
 
     fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+        self.solve_readout()?;
         let set = self.env.eval_set();
         let (mut loss, mut ok) = (0.0, 0);
         let options = self.options();
@@ -358,5 +472,55 @@ mod tests {
             let e = RfloRunConfig::from_toml(text).unwrap_err().to_string();
             assert!(e.contains(field), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn the_ridge_readout_solves_the_normal_equations_and_freezes_the_rest() {
+        use biornn_core::{Learner, Phase};
+        let mut cfg = RfloRunConfig::default();
+        cfg.network.n_rec = 12;
+        cfg.rule.kind = "esn".into();
+        cfg.rule.readout = EsnReadout::Ridge;
+        cfg.rule.ridge = 1e-3;
+        let mut l = RfloLearner::new(&cfg).unwrap();
+        let (w_in, w_rec) = (l.net.w_in.clone(), l.net.w_rec.clone());
+        let phase = Phase {
+            stage: None,
+            lr_factor: 1.0,
+            lr_scale: 1.0,
+        };
+        // one epoch: each of the four sequences once
+        for step in 0..4 {
+            l.update(step, &phase).unwrap();
+        }
+        l.evaluate(4, None).unwrap();
+        assert_eq!((&l.net.w_in, &l.net.w_rec), (&w_in, &w_rec));
+        // (mean h h' + ridge I) W_out' = mean h y' over every step of the four sequences
+        let (n, k) = (12, 3);
+        let (mut hh, mut hy, mut rows) = (vec![0.0; n * n], vec![0.0; n * k], 0.0);
+        let mut states = vec![];
+        for (x, y) in biornn_tasks::anbn::dataset(1) {
+            l.net.states(&x, &mut states);
+            for (h, t) in states.chunks(n).zip(y.chunks(k)) {
+                biornn_numerics::linalg::add_outer(&mut hh, 1.0, h, h);
+                biornn_numerics::linalg::add_outer(&mut hy, 1.0, h, t);
+                rows += 1.0;
+            }
+        }
+        for i in 0..n {
+            for c in 0..k {
+                let lhs: f64 = (0..n)
+                    .map(|j| {
+                        (hh[i * n + j] / rows + if i == j { 1e-3 } else { 0.0 })
+                            * l.net.w_out[c * n + j]
+                    })
+                    .sum();
+                assert!(
+                    (lhs - hy[i * k + c] / rows).abs() < 1e-10,
+                    "row {i} output {c}"
+                );
+            }
+        }
+        assert_eq!(l.env.n_out(), 3);
     }
 }
