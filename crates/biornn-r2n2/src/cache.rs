@@ -112,7 +112,9 @@ impl Cache {
     /// Store `patterns` (`k x n`, entries +-1) in one shot.
     pub fn store(&mut self, patterns: &[f64], direction: Direction) -> Result<()> {
         let n = self.n;
-        if patterns.is_empty() || patterns.len() % n != 0 || patterns.iter().any(|v| v.abs() != 1.0)
+        if patterns.is_empty()
+            || !patterns.len().is_multiple_of(n)
+            || patterns.iter().any(|v| v.abs() != 1.0)
         {
             return Err(Error::new(format!(
                 "cache.store: patterns must be k x {n} entries of +1 or -1 (got {} values)",
@@ -183,7 +185,7 @@ impl Cache {
         let k = self.stored;
         // the pair stored last is in W_2 when k - 2 is even; a reverse replay starts there
         let start_gate = |reverse: bool| -> f64 {
-            if !reverse || (k >= 2 && (k - 2) % 2 == 0) {
+            if !reverse || (k >= 2 && (k - 2).is_multiple_of(2)) {
                 1.0
             } else {
                 0.0

@@ -113,7 +113,7 @@ fn output_error<T: Real>(
                 sum += delta[k];
             }
             for d in delta.iter_mut() {
-                *d = *d / sum;
+                *d /= sum;
             }
             let loss = -delta[*class].to_f64().ln();
             delta[*class] -= T::ONE;

@@ -8,8 +8,10 @@ use biornn_reservoir::ForceRunConfig;
 
 /// Train `steps` steps, then run 10 periods freely (readout frozen): the relative RMS error.
 fn force(kind: &str, seed: u64, steps: u64) -> f64 {
-    let mut cfg = ForceRunConfig::default();
-    cfg.seed = seed;
+    let mut cfg = ForceRunConfig {
+        seed,
+        ..Default::default()
+    };
     cfg.task.kind = kind.into();
     let mut learner = cfg.learner().unwrap();
     let phase = Phase {

@@ -201,7 +201,7 @@ pub fn load_npm_json(dir: &Path, threshold: f64) -> Result<(Digits, Digits)> {
         let file: File = serde_json::from_str(&text)
             .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
         let n = file.data.len() / (SIDE * SIDE);
-        if n < 5 || file.data.len() % (SIDE * SIDE) != 0 {
+        if n < 5 || !file.data.len().is_multiple_of(SIDE * SIDE) {
             return Err(Error::new(format!(
                 "{}: {} values (allowed: a whole number, at least 5, of 784-pixel images)",
                 path.display(),
