@@ -299,7 +299,7 @@ impl Config {
                 c.network.n_rec, c.task.kind, c.task.period_steps
             ),
             Config::R2n2(c) => format!(
-                "r2n2 trained by replay ({}{}): 2 x {} units, a^n b^n with n = {} .. {}",
+                "r2n2 trained by replay ({}{}): 2 x {} units, {}",
                 match c.rule.feedback {
                     biornn_r2n2::Feedback::Bp => "bp",
                     biornn_r2n2::Feedback::Fa => "fa",
@@ -310,15 +310,13 @@ impl Config {
                     ""
                 },
                 c.network.n_hidden,
-                c.task.m,
-                c.task.m + 3
+                c.task.describe()
             ),
             Config::Rflo(c) => format!(
-                "leaky rnn trained by {}: {} units, a^n b^n with n = {} .. {}",
+                "leaky rnn trained by {}: {} units, {}",
                 c.rule.kind,
                 c.network.n_rec,
-                c.task.m,
-                c.task.m + 3
+                c.task.describe()
             ),
             Config::LongTerm(c) => format!(
                 "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",

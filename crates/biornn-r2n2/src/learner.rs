@@ -214,6 +214,7 @@ impl Stateful for R2n2Learner {
 impl Learner for R2n2Learner {
     fn columns(&self) -> Vec<String> {
         let mut c = COLUMNS.map(String::from).to_vec();
+        c.extend(self.env.closed_loop_metric().map(String::from));
         if self.cache.is_some() {
             c.extend(["recall_error_forward".into(), "recall_error_reverse".into()]);
         }
@@ -313,6 +314,12 @@ impl Learner for R2n2Learner {
         }
         let eval_success = ok as f64 / set.len() as f64;
         let mut e = evaluation(train_loss, self.count.take_rate(), loss, eval_success);
+        if let Some(name) = self.env.closed_loop_metric() {
+            let mut agent = ReplayAgent::new(&self.net);
+            let score = self.env.closed_loop(&mut agent);
+            e.cells.push(format!("{score:.6}"));
+            e.values.insert(name.into(), score);
+        }
         if self.cache.is_some() {
             let (f, r) = self.recall.take_means();
             e.cells.extend([format!("{f:.6}"), format!("{r:.6}")]);
@@ -340,5 +347,38 @@ impl Learner for R2n2Learner {
         put_f64(out, "wFA_B2A", &[s.n, s.n], &n.fa_ba);
         put_f64(out, "wFA_B2O", &[s.n, s.n_out], &n.fa_bo);
         put_f64(out, "tau", &[], &[s.tau]);
+    }
+}
+
+/// The trained network acting in a closed loop, from the constant start state 0.2 (the reference's
+/// `validate`).
+struct ReplayAgent<'a> {
+    net: &'a R2n2<f64>,
+    h: State<f64>,
+    rates: Vec<f64>,
+    drive: Vec<f64>,
+}
+
+impl<'a> ReplayAgent<'a> {
+    fn new(net: &'a R2n2<f64>) -> Self {
+        let n = net.shape.n;
+        ReplayAgent {
+            net,
+            h: State::zeros(n),
+            rates: vec![0.0; n],
+            drive: vec![0.0; n],
+        }
+    }
+}
+
+impl biornn_tasks::sequences::Agent for ReplayAgent<'_> {
+    fn reset(&mut self) {
+        self.h.a.fill(0.2);
+        self.h.b.fill(0.2);
+    }
+    fn step(&mut self, input: &[f64], output: &mut [f64]) {
+        self.net
+            .step(&mut self.h, input, &mut self.rates, &mut self.drive);
+        self.net.output(&self.h, &mut self.rates, output);
     }
 }

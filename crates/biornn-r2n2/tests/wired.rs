@@ -35,3 +35,27 @@ fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
     assert_eq!(e.values["recall_error_reverse"], 0.0);
     assert_eq!(plain.net, wired.net);
 }
+
+/// The T-maze through the same learner: sequences of 91 to 104 sensations, and the closed-loop
+/// reward rate beside the open-loop scores.
+#[test]
+fn the_t_maze_trains_and_is_tested_in_closed_loop() {
+    let phase = Phase {
+        stage: None,
+        lr_factor: 1.0,
+        lr_scale: 1.0,
+    };
+    let mut cfg = R2n2RunConfig::default();
+    cfg.network.n_hidden = 8;
+    cfg.task.kind = "tmaze".into();
+    cfg.task.repeats = 1;
+    let mut l = R2n2Learner::new(&cfg, 1).unwrap();
+    assert_eq!(l.columns().last().unwrap(), "reward_rate");
+    for step in 0..3 {
+        assert!(l.update(step, &phase).unwrap().is_finite());
+    }
+    let e = l.evaluate(3, None).unwrap();
+    let r = e.values["reward_rate"];
+    assert!((0.0..=1.0).contains(&r) && (r * 40.0).fract() == 0.0, "{r}");
+    assert_eq!(e.cells.len(), l.columns().len());
+}

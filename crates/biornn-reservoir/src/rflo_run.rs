@@ -377,7 +377,9 @@ impl Stateful for RfloLearner {
 
 impl Learner for RfloLearner {
     fn columns(&self) -> Vec<String> {
-        COLUMNS.map(String::from).to_vec()
+        let mut c = COLUMNS.map(String::from).to_vec();
+        c.extend(self.env.closed_loop_metric().map(String::from));
+        c
     }
 
     fn update(&mut self, _step: u64, phase: &Phase) -> Result<f64> {
@@ -420,12 +422,23 @@ impl Learner for RfloLearner {
             loss += r.loss / self.per_step(inputs.len() / n_in) / set.len() as f64;
             ok += self.env.success(&r.outputs, targets) as usize;
         }
-        Ok(evaluation(
+        let mut e = evaluation(
             train_loss,
             self.count.take_rate(),
             loss,
             ok as f64 / set.len() as f64,
-        ))
+        );
+        if let Some(name) = self.env.closed_loop_metric() {
+            let mut agent = LeakyAgent {
+                net: &self.net,
+                h: vec![],
+                u: vec![0.0; self.net.n],
+            };
+            let score = self.env.closed_loop(&mut agent);
+            e.cells.push(format!("{score:.6}"));
+            e.values.insert(name.into(), score);
+        }
+        Ok(e)
     }
 
     fn all_finite(&self) -> bool {
@@ -439,6 +452,28 @@ impl Learner for RfloLearner {
             put_f64(out, name, &shape, w);
         }
         put_f64(out, "tau", &[], &[self.net.tau]);
+    }
+}
+
+/// The trained network acting in a closed loop, from h0.
+struct LeakyAgent<'a> {
+    net: &'a LeakyRnn<f64>,
+    h: Vec<f64>,
+    u: Vec<f64>,
+}
+
+impl biornn_tasks::sequences::Agent for LeakyAgent<'_> {
+    fn reset(&mut self) {
+        self.h = vec![self.net.h0; self.net.n];
+    }
+    fn step(&mut self, input: &[f64], output: &mut [f64]) {
+        let net = self.net;
+        biornn_numerics::linalg::matvec(&net.w_rec, &self.h, &mut self.u, false);
+        biornn_numerics::linalg::matvec(&net.w_in, input, &mut self.u, true);
+        for (h, u) in self.h.iter_mut().zip(&self.u) {
+            *h += (u.tanh() - *h) / net.tau;
+        }
+        biornn_numerics::linalg::matvec(&net.w_out, &self.h, output, false);
     }
 }
 

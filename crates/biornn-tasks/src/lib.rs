@@ -16,6 +16,7 @@ pub mod registry;
 pub mod reversal;
 pub mod sequences;
 pub mod temporalskip;
+pub mod tmaze;
 pub mod trial;
 pub mod yang;
 

@@ -29,6 +29,21 @@ pub trait SequenceEnv: Environment {
     fn success(&self, outputs: &[f64], targets: &[f64]) -> bool;
     /// sequences handed out in full
     fn trials_done(&self) -> u64;
+    /// The name of the closed-loop score, for tasks that have one (the T-maze's reward rate).
+    fn closed_loop_metric(&self) -> Option<&'static str> {
+        None
+    }
+    /// The closed-loop score of `agent` (the network acting on what its answers do).
+    fn closed_loop(&self, _agent: &mut dyn Agent) -> f64 {
+        f64::NAN
+    }
+}
+
+/// A trained network acting in a closed loop: its state reset at each trial's start, then one
+/// step per input.
+pub trait Agent {
+    fn reset(&mut self);
+    fn step(&mut self, input: &[f64], output: &mut [f64]);
 }
 
 /// Take the next whole sequence from `env` into `inputs` (`steps x n_in`) and `targets`
@@ -75,8 +90,9 @@ pub fn check_seed(seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// `[task]` of the rules that learn one sequence per update: `kind = "anbn"` (with `m`) or
-/// `"digits"` (with `source`, `path`, `threshold`, `first_row`, `test_images`).
+/// `[task]` of the rules that learn one sequence per update: `kind = "anbn"` (with `m`),
+/// `"digits"` (with `source`, `path`, `threshold`, `first_row`, `test_images`) or `"tmaze"` (with
+/// `repeats`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SequenceTaskConfig {
@@ -93,6 +109,8 @@ pub struct SequenceTaskConfig {
     pub first_row: usize,
     /// digits: the test images each evaluation runs (the first of a fixed shuffle of the test set)
     pub test_images: usize,
+    /// tmaze: noisy copies of each optimal trajectory (the reference: 10, 2,880 sequences)
+    pub repeats: usize,
 }
 
 impl Default for SequenceTaskConfig {
@@ -105,6 +123,7 @@ impl Default for SequenceTaskConfig {
             threshold: 0.5,
             first_row: 10,
             test_images: 2000,
+            repeats: 10,
         }
     }
 }
@@ -140,21 +159,40 @@ impl SequenceTaskConfig {
                     ));
                 }
             }
+            "tmaze" => {
+                if self.repeats == 0 || self.repeats > 100 {
+                    return Err(Error::invalid(
+                        "task.repeats",
+                        self.repeats,
+                        "allowed: 1 to 100",
+                    ));
+                }
+            }
             other => {
                 return Err(Error::invalid(
                     "task.kind",
                     format!("\"{other}\""),
-                    "allowed: \"anbn\", \"digits\"",
+                    "allowed: \"anbn\", \"digits\", \"tmaze\"",
                 ))
             }
         }
         Ok(())
     }
 
+    /// A few words on the task, for `biornn check` and progress lines.
+    pub fn describe(&self) -> String {
+        match self.kind.as_str() {
+            "digits" => format!("row-wise digits from {}", self.path.display()),
+            "tmaze" => "the cue-guided T-maze".into(),
+            _ => format!("a^n b^n with n = {} .. {}", self.m, self.m + 3),
+        }
+    }
+
     /// Input and output widths.
     pub fn sizes(&self) -> (usize, usize) {
         match self.kind.as_str() {
             "digits" => (crate::digits::SIDE, crate::digits::CLASSES),
+            "tmaze" => (crate::tmaze::SENSATION, crate::tmaze::SENSATION),
             _ => (crate::anbn::SYMBOLS, crate::anbn::SYMBOLS),
         }
     }
@@ -164,6 +202,7 @@ impl SequenceTaskConfig {
         self.validate()?;
         Ok(match self.kind.as_str() {
             "digits" => Box::new(crate::digits::DigitSequences::load(self, streams)?),
+            "tmaze" => Box::new(crate::tmaze::TMazeSequences::new(self.repeats, streams)),
             _ => Box::new(crate::anbn::Anbn::new(self.m, streams)),
         })
     }

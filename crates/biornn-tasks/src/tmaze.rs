@@ -1,0 +1,394 @@
+//! The cue-guided delayed T-maze (CogControlLab/R2N2 `tasks.py: TMazeNavTask`, `exp2.py`). A stem
+//! of `cue` cells showing the cue (1: reward on the left, 2: on the right), then `delay` cells
+//! showing 0, the junction (3) on the last row, and two arms of `branch` cells (4); the agent
+//! starts at the top of the stem and the episode ends at either arm's end, rewarded at the cued one.
+//! Actions: 0 left, 1 up, 2 right, 3 down; a move into a wall stays put.
+//!
+//! The network predicts the next 11-d sensation: the previous action one-hot (4; a dummy "up" at
+//! the start), reward one-hot (2: none, reward), the cell's value one-hot (5), plus N(0, 0.01^2)
+//! noise. It is trained on optimal trajectories (down through the stem, then along the cued arm):
+//! cue 20-23, delay 50-55, branch 20-25, both cues, 10 noisy repeats: 2,880 sequences of 91 to 104
+//! steps. A sequence succeeds when every predicted action (the arg-max of the first 4 outputs) is
+//! the action taken. The test is closed loop: cue 22, delay 52, branch 24, 40 trials alternating
+//! the cue, the arg-max action executed and the real sensation fed back; the score is the
+//! fraction of trials rewarded.
+
+use crate::sequences::{Agent, Goal, SequenceEnv};
+use biornn_core::arrays::{put_u64, take_u64};
+use biornn_core::{Arrays, Environment, Stateful, Step};
+use biornn_numerics::{Result, RngStream, Streams};
+
+pub const SENSATION: usize = 11;
+const NOISE: f64 = 0.01;
+
+/// One maze and where the agent is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Maze {
+    pub cue: usize,
+    pub delay: usize,
+    pub branch: usize,
+    /// 1: reward on the left arm, 2: on the right
+    pub cue_type: u8,
+    pub row: usize,
+    pub col: usize,
+}
+
+impl Maze {
+    pub fn new(cue: usize, delay: usize, branch: usize, cue_type: u8) -> Self {
+        Maze {
+            cue,
+            delay,
+            branch,
+            cue_type,
+            row: 0,
+            col: branch,
+        }
+    }
+
+    /// The value a cell shows, or `None` for a wall.
+    pub fn value(&self, row: usize, col: usize) -> Option<u8> {
+        let last = self.cue + self.delay;
+        if row == last && col <= 2 * self.branch {
+            Some(if col == self.branch { 3 } else { 4 })
+        } else if row < last && col == self.branch {
+            Some(if row < self.cue { self.cue_type } else { 0 })
+        } else {
+            None
+        }
+    }
+
+    /// Move by `action`; returns (the cell's value, rewarded, done).
+    pub fn step(&mut self, action: usize) -> (u8, bool, bool) {
+        let (r, c) = (self.row as i64, self.col as i64);
+        let (nr, nc) = match action {
+            0 => (r, c - 1),
+            1 => (r - 1, c),
+            2 => (r, c + 1),
+            _ => (r + 1, c),
+        };
+        if nr >= 0 && nc >= 0 && self.value(nr as usize, nc as usize).is_some() {
+            self.row = nr as usize;
+            self.col = nc as usize;
+        }
+        let last = self.cue + self.delay;
+        let at_end = self.row == last && (self.col == 0 || self.col == 2 * self.branch);
+        let rewarded = at_end && (self.col == 0) == (self.cue_type == 1);
+        (
+            self.value(self.row, self.col).unwrap_or(0),
+            rewarded,
+            at_end,
+        )
+    }
+}
+
+/// The sensation after `action` with `reward` at a cell showing `value`, with noise.
+pub fn sensation(
+    action: usize,
+    reward: bool,
+    value: u8,
+    noise: &mut RngStream,
+) -> [f64; SENSATION] {
+    let mut s = [0.0; SENSATION];
+    s[action] = 1.0;
+    s[4 + reward as usize] = 1.0;
+    s[6 + value as usize] = 1.0;
+    for v in s.iter_mut() {
+        *v += NOISE * noise.normal();
+    }
+    s
+}
+
+/// The optimal trajectory's sensations, `(cue + delay + branch + 1) x 11`.
+pub fn optimal(
+    cue: usize,
+    delay: usize,
+    branch: usize,
+    cue_type: u8,
+    noise: &mut RngStream,
+) -> Vec<f64> {
+    let mut maze = Maze::new(cue, delay, branch, cue_type);
+    let mut out = sensation(1, false, cue_type, noise).to_vec();
+    let turn = if cue_type == 1 { 0 } else { 2 };
+    for t in 0..cue + delay + branch {
+        let action = if t < cue + delay { 3 } else { turn };
+        let (value, reward, _) = maze.step(action);
+        out.extend(sensation(action, reward, value, noise));
+    }
+    out
+}
+
+/// The arg-max of the action part of a sensation or prediction.
+fn action_of(row: &[f64]) -> usize {
+    (0..4).fold(0, |b, k| if row[k] > row[b] { k } else { b })
+}
+
+/// The training sequences as a stream (shuffled each epoch, stream `tmaze_order`), the
+/// evaluation set (every 10th sequence) and the closed-loop test.
+#[derive(Debug, Clone)]
+pub struct TMazeSequences {
+    data: std::sync::Arc<Vec<Vec<f64>>>,
+    streams: Streams,
+    trial: u64,
+    step: usize,
+    order_epoch: Option<u64>,
+    order: Vec<usize>,
+}
+
+impl TMazeSequences {
+    /// The reference's training set: cue 20-23, delay 50-55, branch 20-25, both cues, `repeats`
+    /// noisy copies each (noise from stream `tmaze_noise`).
+    pub fn new(repeats: usize, streams: &Streams) -> Self {
+        let mut data = vec![];
+        let mut k = 0;
+        for cue in 20..24 {
+            for delay in 50..56 {
+                for branch in 20..26 {
+                    for cue_type in [1, 2] {
+                        for _ in 0..repeats {
+                            let mut noise = streams.stream("tmaze_noise", k);
+                            data.push(optimal(cue, delay, branch, cue_type, &mut noise));
+                            k += 1;
+                        }
+                    }
+                }
+            }
+        }
+        TMazeSequences {
+            data: std::sync::Arc::new(data),
+            streams: *streams,
+            trial: 0,
+            step: 0,
+            order_epoch: None,
+            order: vec![],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    fn sequence_of(&mut self, k: u64) -> usize {
+        let n = self.data.len() as u64;
+        let epoch = k / n;
+        if self.order_epoch != Some(epoch) {
+            let mut v: Vec<usize> = (0..self.data.len()).collect();
+            let mut rng = self.streams.stream("tmaze_order", epoch);
+            for i in (1..v.len()).rev() {
+                v.swap(i, rng.below(i + 1));
+            }
+            self.order = v;
+            self.order_epoch = Some(epoch);
+        }
+        self.order[(k % n) as usize]
+    }
+}
+
+impl Stateful for TMazeSequences {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        put_u64(out, &format!("{prefix}trial"), self.trial);
+        put_u64(out, &format!("{prefix}step"), self.step as u64);
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        self.trial = take_u64(arrays, &format!("{prefix}trial"))?;
+        self.step = take_u64(arrays, &format!("{prefix}step"))? as usize;
+        Ok(())
+    }
+}
+
+impl Environment for TMazeSequences {
+    fn name(&self) -> &str {
+        "tmaze"
+    }
+    fn n_in(&self) -> usize {
+        SENSATION
+    }
+    fn n_out(&self) -> usize {
+        SENSATION
+    }
+    fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> Step {
+        let i = self.sequence_of(self.trial);
+        let seq = &self.data[i];
+        let t = self.step;
+        for k in 0..SENSATION {
+            input[k] = seq[t * SENSATION + k] as f32;
+            target[k] = seq[(t + 1) * SENSATION + k] as f32;
+        }
+        let last = (t + 2) * SENSATION == seq.len();
+        if last {
+            self.trial += 1;
+            self.step = 0;
+        } else {
+            self.step += 1;
+        }
+        Step { weight: 1.0, last }
+    }
+}
+
+impl SequenceEnv for TMazeSequences {
+    fn goal(&self) -> Goal {
+        Goal::NextStep
+    }
+    fn eval_set(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
+        self.data
+            .iter()
+            .step_by(10)
+            .map(|s| (s[..s.len() - SENSATION].to_vec(), s[SENSATION..].to_vec()))
+            .collect()
+    }
+    /// Every predicted action is the one taken.
+    fn success(&self, outputs: &[f64], targets: &[f64]) -> bool {
+        outputs
+            .chunks(SENSATION)
+            .zip(targets.chunks(SENSATION))
+            .all(|(o, y)| action_of(o) == action_of(y))
+    }
+    fn trials_done(&self) -> u64 {
+        self.trial
+    }
+    fn closed_loop_metric(&self) -> Option<&'static str> {
+        Some("reward_rate")
+    }
+    /// 40 trials in the cue-22, delay-52, branch-24 maze, cues alternating (left first), the
+    /// agent's arg-max action executed and the real sensation fed back (noise from stream
+    /// `tmaze_test_noise`); the fraction rewarded.
+    fn closed_loop(&self, agent: &mut dyn Agent) -> f64 {
+        let (cue, delay, branch) = (22, 52, 24);
+        let trials = 40;
+        let mut rewarded = 0;
+        let mut out = vec![0.0; SENSATION];
+        for k in 0..trials {
+            let cue_type = if k % 2 == 0 { 1 } else { 2 };
+            let mut maze = Maze::new(cue, delay, branch, cue_type);
+            let mut noise = self.streams.stream("tmaze_test_noise", k as u64);
+            let mut x = sensation(1, false, cue_type, &mut noise);
+            agent.reset();
+            for _ in 0..cue + delay + branch {
+                agent.step(&x, &mut out);
+                let action = action_of(&out);
+                let (value, reward, done) = maze.step(action);
+                x = sensation(action, reward, value, &mut noise);
+                if done {
+                    rewarded += reward as usize;
+                    break;
+                }
+            }
+        }
+        rewarded as f64 / trials as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_maze_and_its_optimal_trajectories_by_hand() {
+        // cue 2, delay 1, branch 2: stem rows 0-1 show the cue, row 2 shows 0, row 3 is the
+        // junction (3) with arms (4) to columns 0 and 4
+        let mut m = Maze::new(2, 1, 2, 2);
+        assert_eq!(
+            (m.value(0, 2), m.value(1, 2), m.value(2, 2)),
+            (Some(2), Some(2), Some(0))
+        );
+        assert_eq!(
+            (m.value(3, 2), m.value(3, 0), m.value(3, 4)),
+            (Some(3), Some(4), Some(4))
+        );
+        assert_eq!(
+            (m.value(0, 1), m.value(2, 3), m.value(3, 5)),
+            (None, None, None)
+        );
+        // walls and the top edge stop a move
+        assert_eq!(m.step(0), (2, false, false));
+        assert_eq!(m.step(1), (2, false, false));
+        assert_eq!((m.row, m.col), (0, 2));
+        for _ in 0..3 {
+            m.step(3);
+        }
+        assert_eq!((m.row, m.col), (3, 2));
+        assert_eq!(m.step(2), (4, false, false));
+        assert_eq!(m.step(2), (4, true, true));
+        // the left arm's end is not rewarded for cue 2
+        let mut m = Maze::new(2, 1, 2, 2);
+        for a in [3, 3, 3, 0, 0] {
+            m.step(a);
+        }
+        assert_eq!((m.col, m.step(0)), (0, (4, false, true)));
+
+        let seq = optimal(2, 1, 2, 1, &mut Streams::new(1).stream("n", 0));
+        assert_eq!(seq.len(), 6 * SENSATION);
+        let rows: Vec<(usize, usize, usize)> = seq
+            .chunks(SENSATION)
+            .map(|r| {
+                let arg =
+                    |a: usize, b: usize| (a..b).fold(a, |m, k| if r[k] > r[m] { k } else { m }) - a;
+                (arg(0, 4), arg(4, 6), arg(6, 11))
+            })
+            .collect();
+        // (previous action, reward, value): start (up, none, cue 1), down x3, left x2
+        assert_eq!(
+            rows,
+            [
+                (1, 0, 1),
+                (3, 0, 1),
+                (3, 0, 0),
+                (3, 0, 3),
+                (0, 0, 4),
+                (0, 1, 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_training_set_is_the_references_2880_sequences_of_91_to_104_steps() {
+        let env = TMazeSequences::new(10, &Streams::new(1));
+        assert_eq!(env.len(), 2880);
+        let lens: Vec<usize> = env.data.iter().map(|s| s.len() / SENSATION).collect();
+        assert_eq!(
+            (lens.iter().min(), lens.iter().max()),
+            (Some(&91), Some(&104))
+        );
+        // an oracle that replays the optimal policy scores every closed-loop trial
+        struct Oracle {
+            t: usize,
+            cue: usize,
+        }
+        impl Agent for Oracle {
+            fn reset(&mut self) {
+                self.t = 0;
+            }
+            fn step(&mut self, input: &[f64], out: &mut [f64]) {
+                if self.t == 0 {
+                    self.cue = if input[7] > input[8] { 1 } else { 2 };
+                }
+                out.fill(0.0);
+                out[if self.t < 74 {
+                    3
+                } else if self.cue == 1 {
+                    0
+                } else {
+                    2
+                }] = 1.0;
+                self.t += 1;
+            }
+        }
+        assert_eq!(env.closed_loop(&mut Oracle { t: 0, cue: 0 }), 1.0);
+        // one that always turns left gets half
+        struct Left(usize);
+        impl Agent for Left {
+            fn reset(&mut self) {
+                self.0 = 0;
+            }
+            fn step(&mut self, _: &[f64], out: &mut [f64]) {
+                out.fill(0.0);
+                out[if self.0 < 74 { 3 } else { 0 }] = 1.0;
+                self.0 += 1;
+            }
+        }
+        assert_eq!(env.closed_loop(&mut Left(0)), 0.5);
+    }
+}
