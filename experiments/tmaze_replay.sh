@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The cue-guided delayed T-maze (Cheng and Brown 2025, CogControlLab/R2N2 exp2.py): R2N2 with
-# feedback alignment (the reference's), with backpropagation, and RFLO, trained on the 2,880
-# optimal trajectories (91 to 104 steps) until 85% of the evaluation sequences have every action
-# predicted (at most 100 epochs), then tested in closed loop (cue 22, delay 52, branch 24, 40
-# trials). Prints epochs to criterion and the closed-loop reward rate.
+# feedback alignment (the reference's), the same with the two adaptive replay rules of exp7.py
+# (replays per epoch = (1 - last epoch's success) N) and exp8.py (from the last epoch's loss),
+# R2N2 with backpropagation, and RFLO, trained on the 2,880 optimal trajectories (91 to 104 steps)
+# until 85% of the evaluation sequences have every action predicted (at most 288,000 sequences),
+# then tested in closed loop (cue 22, delay 52, branch 24, 40 trials). Prints sequences and epochs
+# to criterion, the closed-loop reward rate, and for the adaptive rules the replays per epoch
+# against the training success (the paper's "replay adapts to performance").
 #
 #   experiments/tmaze_replay.sh           SEEDS="1 2 3" RULES="r2n2_fa r2n2_bp rflo" EPOCHS=100
 #   experiments/tmaze_replay.sh --smoke   one rule, 2 noisy copies, 40 sequences (CI)
 # Runs resume where they stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rules=${RULES:-"r2n2_fa r2n2_bp rflo"}
+rules=${RULES:-"r2n2_fa r2n2_fa_success r2n2_fa_loss r2n2_bp rflo"}
 seeds=${SEEDS:-"1 2 3"}
 epochs=${EPOCHS:-100}
 out=${OUT:-runs/tmaze_replay}
@@ -27,6 +30,8 @@ for rule in $rules; do
     case "$rule" in
       r2n2_fa) cat configs/r2n2_tmaze.toml ;;
       r2n2_bp) sed 's/^feedback = .*/feedback = "bp"/' configs/r2n2_tmaze.toml ;;
+      r2n2_fa_success) sed 's/^repeats = .*/repeats = 10\nreplay = "success"/' configs/r2n2_tmaze.toml ;;
+      r2n2_fa_loss) sed 's/^repeats = .*/repeats = 10\nreplay = "loss"/' configs/r2n2_tmaze.toml ;;
       rflo) sed 's/^kind = "anbn" .*/kind = "tmaze"/; s/^m = .*/repeats = 10/' configs/rflo_anbn.toml \
               | sed 's/^n_rec = .*/n_rec = 128/; s/^max_steps = .*/max_steps = 288000/; s/^eval_every = .*/eval_every = 2880/' \
               | sed 's/^# target_success = .*/target_success = 0.85/; s/^checkpoint_every = .*/checkpoint_every = 1/' ;;
@@ -43,10 +48,10 @@ done
 python3 - "$out" <<'PY'
 import csv, glob, json, os, statistics, sys
 root = sys.argv[1]
-print("| rule | seeds | reached 85% | epochs to it (median) | closed-loop reward rate at the end (mean) |")
-print("|---|---|---|---|---|")
+print("| rule | seeds | reached 85% | sequences to it (median) | epochs | closed-loop reward rate at the end (mean) |")
+print("|---|---|---|---|---|---|")
 for rule in sorted(os.listdir(root)):
-    reached, epochs, reward = 0, [], []
+    reached, seqs, epochs, reward = 0, [], [], []
     runs = sorted(glob.glob(f"{root}/{rule}/seed-*"))
     for r in runs:
         try:
@@ -56,11 +61,21 @@ for rule in sorted(os.listdir(root)):
         rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
         if s.get("reached_target"):
             reached += 1
-            epochs.append(s["steps"] / 2880)
+            seqs.append(s["steps"])
+            if rows and rows[-1].get("epoch"):
+                epochs.append(float(rows[-1]["epoch"]) + 1)
         if rows and rows[-1].get("reward_rate"):
             reward.append(float(rows[-1]["reward_rate"]))
-    med = statistics.median(epochs) if epochs else float("nan")
+    med = statistics.median(seqs) if seqs else float("nan")
+    ep = statistics.median(epochs) if epochs else float("nan")
     rw = statistics.mean(reward) if reward else float("nan")
-    print(f"| {rule} | {len(runs)} | {reached} | {med:.1f} | {rw:.3f} |")
+    print(f"| {rule} | {len(runs)} | {reached} | {med:.0f} | {ep:.0f} | {rw:.3f} |")
+# replay against performance, the adaptive rules' first seed
+for rule in ("r2n2_fa_success", "r2n2_fa_loss"):
+    f = f"{root}/{rule}/seed-1/metrics.csv"
+    if os.path.exists(f):
+        print(f"\n{rule}, seed 1: | sequences | epoch | replays this epoch | training success |")
+        for r in csv.DictReader(open(f)):
+            print(f"| {r['step']} | {r.get('epoch', '')} | {r.get('replays_this_epoch', '')} | {r.get('train_success', '')} |")
 PY
 if $smoke; then rm -rf "$out"; fi

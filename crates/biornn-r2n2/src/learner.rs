@@ -47,7 +47,8 @@ impl RecallErrors {
     }
 }
 use biornn_tasks::sequences::{
-    class_of, evaluation, next_sequence, Goal, SequenceEnv, SuccessCount, COLUMNS,
+    class_of, columns, evaluation, extend_evaluation, next_sequence, Goal, SequenceEnv,
+    SuccessCount,
 };
 
 /// The trained matrices' names in `.npz` files: the reference's (`models.py`).
@@ -213,8 +214,7 @@ impl Stateful for R2n2Learner {
 
 impl Learner for R2n2Learner {
     fn columns(&self) -> Vec<String> {
-        let mut c = COLUMNS.map(String::from).to_vec();
-        c.extend(self.env.closed_loop_metric().map(String::from));
+        let mut c = columns(&*self.env);
         if self.cache.is_some() {
             c.extend(["recall_error_forward".into(), "recall_error_reverse".into()]);
         }
@@ -254,6 +254,7 @@ impl Learner for R2n2Learner {
         // success: the predictions against the experienced sequence
         let ok = self.outputs.len() == targets.len() && self.env.success(&self.outputs, &targets);
         self.count.add(ok);
+        self.env.outcome(ok, loss);
         if back_in.is_empty() {
             self.inputs = inputs;
             self.targets = targets;
@@ -314,12 +315,8 @@ impl Learner for R2n2Learner {
         }
         let eval_success = ok as f64 / set.len() as f64;
         let mut e = evaluation(train_loss, self.count.take_rate(), loss, eval_success);
-        if let Some(name) = self.env.closed_loop_metric() {
-            let mut agent = ReplayAgent::new(&self.net);
-            let score = self.env.closed_loop(&mut agent);
-            e.cells.push(format!("{score:.6}"));
-            e.values.insert(name.into(), score);
-        }
+        let mut agent = ReplayAgent::new(&self.net);
+        extend_evaluation(&*self.env, &mut e, Some(&mut agent));
         if self.cache.is_some() {
             let (f, r) = self.recall.take_means();
             e.cells.extend([format!("{f:.6}"), format!("{r:.6}")]);

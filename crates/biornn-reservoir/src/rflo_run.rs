@@ -8,8 +8,8 @@ use biornn_core::arrays::{put_f64, take_f64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_tasks::sequences::{
-    check_seed, evaluation, next_sequence, Goal, SequenceEnv, SequenceTaskConfig,
-    SequenceTrainConfig, SuccessCount, COLUMNS,
+    check_seed, columns, evaluation, extend_evaluation, next_sequence, Goal, SequenceEnv,
+    SequenceTaskConfig, SequenceTrainConfig, SuccessCount,
 };
 use serde::{Deserialize, Serialize};
 
@@ -377,9 +377,7 @@ impl Stateful for RfloLearner {
 
 impl Learner for RfloLearner {
     fn columns(&self) -> Vec<String> {
-        let mut c = COLUMNS.map(String::from).to_vec();
-        c.extend(self.env.closed_loop_metric().map(String::from));
-        c
+        columns(&*self.env)
     }
 
     fn update(&mut self, _step: u64, phase: &Phase) -> Result<f64> {
@@ -405,8 +403,11 @@ impl Learner for RfloLearner {
             &mut self.work,
         );
         self.accumulate();
-        self.count.add(self.env.success(&r.outputs, &self.targets));
-        Ok(r.loss / self.per_step(self.inputs.len() / n_in))
+        let ok = self.env.success(&r.outputs, &self.targets);
+        let loss = r.loss / self.per_step(self.inputs.len() / n_in);
+        self.count.add(ok);
+        self.env.outcome(ok, loss);
+        Ok(loss)
     }
 
     fn evaluate(&mut self, _step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
@@ -428,16 +429,12 @@ impl Learner for RfloLearner {
             loss,
             ok as f64 / set.len() as f64,
         );
-        if let Some(name) = self.env.closed_loop_metric() {
-            let mut agent = LeakyAgent {
-                net: &self.net,
-                h: vec![],
-                u: vec![0.0; self.net.n],
-            };
-            let score = self.env.closed_loop(&mut agent);
-            e.cells.push(format!("{score:.6}"));
-            e.values.insert(name.into(), score);
-        }
+        let mut agent = LeakyAgent {
+            net: &self.net,
+            h: vec![],
+            u: vec![0.0; self.net.n],
+        };
+        extend_evaluation(&*self.env, &mut e, Some(&mut agent));
         Ok(e)
     }
 

@@ -37,6 +37,37 @@ pub trait SequenceEnv: Environment {
     fn closed_loop(&self, _agent: &mut dyn Agent) -> f64 {
         f64::NAN
     }
+    /// How the sequence just handed out went in training (tasks that adapt what they replay).
+    fn outcome(&mut self, _success: bool, _loss: f64) {}
+    /// Names and values of the task's own progress columns (the T-maze's epoch and replays).
+    fn progress_names(&self) -> Vec<&'static str> {
+        vec![]
+    }
+    fn progress(&self) -> Vec<f64> {
+        vec![]
+    }
+}
+
+/// The evaluation row's extra columns of a sequence task: its closed-loop score (run with the
+/// agent `make` builds) and its progress, appended to `e`.
+pub fn extend_evaluation(env: &dyn SequenceEnv, e: &mut Evaluation, agent: Option<&mut dyn Agent>) {
+    if let (Some(name), Some(agent)) = (env.closed_loop_metric(), agent) {
+        let score = env.closed_loop(agent);
+        e.cells.push(format!("{score:.6}"));
+        e.values.insert(name.into(), score);
+    }
+    for (name, v) in env.progress_names().into_iter().zip(env.progress()) {
+        e.cells.push(format!("{v}"));
+        e.values.insert(name.into(), v);
+    }
+}
+
+/// The metrics columns of a sequence learner on `env`.
+pub fn columns(env: &dyn SequenceEnv) -> Vec<String> {
+    let mut c: Vec<String> = COLUMNS.map(String::from).to_vec();
+    c.extend(env.closed_loop_metric().map(String::from));
+    c.extend(env.progress_names().into_iter().map(String::from));
+    c
 }
 
 /// A trained network acting in a closed loop: its state reset at each trial's start, then one
@@ -111,6 +142,8 @@ pub struct SequenceTaskConfig {
     pub test_images: usize,
     /// tmaze: noisy copies of each optimal trajectory (the reference: 10, 2,880 sequences)
     pub repeats: usize,
+    /// tmaze: sequences replayed per epoch: "all", "success" (exp7) or "loss" (exp8)
+    pub replay: crate::tmaze::ReplayControl,
 }
 
 impl Default for SequenceTaskConfig {
@@ -124,6 +157,7 @@ impl Default for SequenceTaskConfig {
             first_row: 10,
             test_images: 2000,
             repeats: 10,
+            replay: crate::tmaze::ReplayControl::All,
         }
     }
 }
@@ -202,7 +236,11 @@ impl SequenceTaskConfig {
         self.validate()?;
         Ok(match self.kind.as_str() {
             "digits" => Box::new(crate::digits::DigitSequences::load(self, streams)?),
-            "tmaze" => Box::new(crate::tmaze::TMazeSequences::new(self.repeats, streams)),
+            "tmaze" => Box::new(crate::tmaze::TMazeSequences::new(
+                self.repeats,
+                self.replay,
+                streams,
+            )),
             _ => Box::new(crate::anbn::Anbn::new(self.m, streams)),
         })
     }

@@ -122,22 +122,46 @@ fn action_of(row: &[f64]) -> usize {
     (0..4).fold(0, |b, k| if row[k] > row[b] { k } else { b })
 }
 
-/// The training sequences as a stream (shuffled each epoch, stream `tmaze_order`), the
-/// evaluation set (every 10th sequence) and the closed-loop test.
+/// How many stored sequences each epoch replays (the reference's `exp7.py`, `exp8.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayControl {
+    /// every stored sequence, each epoch (`exp2.py`)
+    #[default]
+    All,
+    /// floor((1 - r) N), r the success rate over the previous epoch's replays (0 at first):
+    /// replay shrinks as the network gets it right (`exp7.py`)
+    Success,
+    /// max(floor(min(0.1 ln e + 1, 1) N), 100), e the mean loss per step over the previous
+    /// epoch's replays (1 at first) (`exp8.py`)
+    Loss,
+}
+
+/// The training sequences as a stream: each epoch replays `n_rep` of them, drawn without
+/// replacement (the first `n_rep` of a shuffle from stream `tmaze_order` by epoch), with `n_rep`
+/// set by the [`ReplayControl`] from the previous epoch's outcomes (at least one); the evaluation
+/// set (every 10th sequence) and the closed-loop test.
 #[derive(Debug, Clone)]
 pub struct TMazeSequences {
     data: std::sync::Arc<Vec<Vec<f64>>>,
     streams: Streams,
+    control: ReplayControl,
     trial: u64,
     step: usize,
-    order_epoch: Option<u64>,
-    order: Vec<usize>,
+    epoch: u64,
+    /// the epoch's sequences and where the stream stands in them
+    plan: Vec<usize>,
+    pos: usize,
+    /// the previous epoch's success rate (control `success`) or mean loss (`loss`)
+    prev: f64,
+    /// this epoch's outcomes so far: successes, summed loss, sequences
+    outcomes: [f64; 3],
 }
 
 impl TMazeSequences {
     /// The reference's training set: cue 20-23, delay 50-55, branch 20-25, both cues, `repeats`
     /// noisy copies each (noise from stream `tmaze_noise`).
-    pub fn new(repeats: usize, streams: &Streams) -> Self {
+    pub fn new(repeats: usize, control: ReplayControl, streams: &Streams) -> Self {
         let mut data = vec![];
         let mut k = 0;
         for cue in 20..24 {
@@ -153,14 +177,24 @@ impl TMazeSequences {
                 }
             }
         }
-        TMazeSequences {
+        let mut env = TMazeSequences {
             data: std::sync::Arc::new(data),
             streams: *streams,
+            control,
             trial: 0,
             step: 0,
-            order_epoch: None,
-            order: vec![],
-        }
+            epoch: 0,
+            plan: vec![],
+            pos: 0,
+            prev: if control == ReplayControl::Loss {
+                1.0
+            } else {
+                0.0
+            },
+            outcomes: [0.0; 3],
+        };
+        env.plan = env.plan_of(0, env.replays());
+        env
     }
 
     pub fn len(&self) -> usize {
@@ -171,19 +205,46 @@ impl TMazeSequences {
         self.data.is_empty()
     }
 
-    fn sequence_of(&mut self, k: u64) -> usize {
-        let n = self.data.len() as u64;
-        let epoch = k / n;
-        if self.order_epoch != Some(epoch) {
-            let mut v: Vec<usize> = (0..self.data.len()).collect();
-            let mut rng = self.streams.stream("tmaze_order", epoch);
-            for i in (1..v.len()).rev() {
-                v.swap(i, rng.below(i + 1));
-            }
-            self.order = v;
-            self.order_epoch = Some(epoch);
+    /// Sequences the current epoch replays, from the previous epoch's outcomes.
+    fn replays(&self) -> usize {
+        let n = self.data.len() as f64;
+        let k = match self.control {
+            ReplayControl::All => n,
+            ReplayControl::Success => ((1.0 - self.prev) * n).floor(),
+            ReplayControl::Loss => ((0.1 * self.prev.ln() + 1.0).min(1.0) * n)
+                .floor()
+                .max(100.0),
+        };
+        (k as usize).clamp(1, self.data.len())
+    }
+
+    fn plan_of(&self, epoch: u64, replays: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..self.data.len()).collect();
+        let mut rng = self.streams.stream("tmaze_order", epoch);
+        for i in (1..v.len()).rev() {
+            v.swap(i, rng.below(i + 1));
         }
-        self.order[(k % n) as usize]
+        v.truncate(replays);
+        v
+    }
+
+    /// The epoch now replaying and how many sequences it replays.
+    pub fn epoch(&self) -> (u64, usize) {
+        (self.epoch, self.plan.len())
+    }
+
+    fn next_epoch(&mut self) {
+        let [ok, loss, count] = self.outcomes;
+        if count > 0.0 {
+            self.prev = match self.control {
+                ReplayControl::Loss => loss / count,
+                _ => ok / count,
+            };
+        }
+        self.outcomes = [0.0; 3];
+        self.epoch += 1;
+        self.plan = self.plan_of(self.epoch, self.replays());
+        self.pos = 0;
     }
 }
 
@@ -191,10 +252,27 @@ impl Stateful for TMazeSequences {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
         put_u64(out, &format!("{prefix}trial"), self.trial);
         put_u64(out, &format!("{prefix}step"), self.step as u64);
+        put_u64(out, &format!("{prefix}epoch"), self.epoch);
+        put_u64(out, &format!("{prefix}pos"), self.pos as u64);
+        put_u64(out, &format!("{prefix}replays"), self.plan.len() as u64);
+        let o = &self.outcomes;
+        biornn_core::arrays::put_f64(
+            out,
+            &format!("{prefix}control"),
+            &[4],
+            &[self.prev, o[0], o[1], o[2]],
+        );
     }
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
         self.trial = take_u64(arrays, &format!("{prefix}trial"))?;
         self.step = take_u64(arrays, &format!("{prefix}step"))? as usize;
+        self.epoch = take_u64(arrays, &format!("{prefix}epoch"))?;
+        self.pos = take_u64(arrays, &format!("{prefix}pos"))? as usize;
+        let replays = take_u64(arrays, &format!("{prefix}replays"))? as usize;
+        let c = biornn_core::arrays::take_f64(arrays, &format!("{prefix}control"), &[4])?;
+        self.prev = c[0];
+        self.outcomes = [c[1], c[2], c[3]];
+        self.plan = self.plan_of(self.epoch, replays.clamp(1, self.data.len()));
         Ok(())
     }
 }
@@ -210,8 +288,10 @@ impl Environment for TMazeSequences {
         SENSATION
     }
     fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> Step {
-        let i = self.sequence_of(self.trial);
-        let seq = &self.data[i];
+        if self.step == 0 && self.pos == self.plan.len() {
+            self.next_epoch();
+        }
+        let seq = &self.data[self.plan[self.pos]];
         let t = self.step;
         for k in 0..SENSATION {
             input[k] = seq[t * SENSATION + k] as f32;
@@ -221,6 +301,7 @@ impl Environment for TMazeSequences {
         if last {
             self.trial += 1;
             self.step = 0;
+            self.pos += 1;
         } else {
             self.step += 1;
         }
@@ -251,6 +332,17 @@ impl SequenceEnv for TMazeSequences {
     }
     fn closed_loop_metric(&self) -> Option<&'static str> {
         Some("reward_rate")
+    }
+    fn outcome(&mut self, success: bool, loss: f64) {
+        self.outcomes[0] += success as u8 as f64;
+        self.outcomes[1] += loss;
+        self.outcomes[2] += 1.0;
+    }
+    fn progress_names(&self) -> Vec<&'static str> {
+        vec!["epoch", "replays_this_epoch"]
+    }
+    fn progress(&self) -> Vec<f64> {
+        vec![self.epoch as f64, self.plan.len() as f64]
     }
     /// 40 trials in the cue-22, delay-52, branch-24 maze, cues alternating (left first), the
     /// agent's arg-max action executed and the real sensation fed back (noise from stream
@@ -345,7 +437,7 @@ mod tests {
 
     #[test]
     fn the_training_set_is_the_references_2880_sequences_of_91_to_104_steps() {
-        let env = TMazeSequences::new(10, &Streams::new(1));
+        let env = TMazeSequences::new(10, ReplayControl::All, &Streams::new(1));
         assert_eq!(env.len(), 2880);
         let lens: Vec<usize> = env.data.iter().map(|s| s.len() / SENSATION).collect();
         assert_eq!(
@@ -390,5 +482,75 @@ mod tests {
             }
         }
         assert_eq!(env.closed_loop(&mut Left(0)), 0.5);
+    }
+}
+
+#[cfg(test)]
+mod replay_tests {
+    use super::*;
+
+    /// Run `k` whole sequences through the stream, reporting `outcome` for each.
+    fn run(env: &mut TMazeSequences, k: usize, success: bool, loss: f64) {
+        let (mut x, mut y) = ([0.0f32; SENSATION], [0.0f32; SENSATION]);
+        for _ in 0..k {
+            while !env.next(&mut x, &mut y).last {}
+            env.outcome(success, loss);
+        }
+    }
+
+    #[test]
+    fn replay_shrinks_with_success_and_with_loss_as_exp7_and_exp8_say() {
+        let streams = Streams::new(3);
+        let mut env = TMazeSequences::new(1, ReplayControl::Success, &streams);
+        let n = env.len();
+        assert_eq!(n, 288);
+        assert_eq!(env.epoch(), (0, n));
+        run(&mut env, n, true, 0.1);
+        // every replay succeeded: the next epoch replays floor((1 - 1) N), at least one
+        run(&mut env, 1, false, 0.1);
+        assert_eq!(env.epoch(), (1, 1));
+        // that one failed: all N again
+        run(&mut env, 1, false, 0.1);
+        assert_eq!(env.epoch(), (2, n));
+        // the rest of epoch 2: every fourth wrong; with the one above, 1 + 72 of 288 wrong, so
+        // epoch 3 replays floor(73 / 288 N) = 73
+        for k in 0..n - 1 {
+            run(&mut env, 1, k % 4 != 0, 0.1);
+        }
+        run(&mut env, 1, true, 0.1);
+        assert_eq!(env.epoch(), (3, 73));
+
+        let mut env = TMazeSequences::new(1, ReplayControl::Loss, &streams);
+        assert_eq!(env.epoch(), (0, n));
+        run(&mut env, n, false, (-4.9f64).exp());
+        run(&mut env, 1, false, 1e-9);
+        // mean loss e^-4.9: min(0.1 ln e + 1, 1) = 0.51 of N (146.88), at least 100
+        assert_eq!(env.epoch(), (1, 146));
+        // a tiny loss: 0.1 ln e + 1 < 0, so the floor of 100 applies
+        run(&mut env, 145, false, 1e-9);
+        run(&mut env, 1, false, 1.0);
+        assert_eq!(env.epoch(), (2, 100));
+        // an epoch's sequences are distinct
+        let mut seen = std::collections::BTreeSet::new();
+        for i in &env.plan {
+            assert!(seen.insert(*i));
+        }
+    }
+
+    #[test]
+    fn the_epoch_and_its_outcomes_resume() {
+        let streams = Streams::new(4);
+        let mut a = TMazeSequences::new(1, ReplayControl::Success, &streams);
+        run(&mut a, 300, true, 0.2);
+        let mut saved = Arrays::new();
+        a.save_state("", &mut saved);
+        let mut b = TMazeSequences::new(1, ReplayControl::Success, &streams);
+        b.load_state("", &saved).unwrap();
+        run(&mut a, 50, false, 0.3);
+        run(&mut b, 50, false, 0.3);
+        assert_eq!(
+            (a.epoch(), a.plan.clone(), a.outcomes),
+            (b.epoch(), b.plan.clone(), b.outcomes)
+        );
     }
 }
