@@ -50,7 +50,10 @@ fn the_t_maze_trains_and_is_tested_in_closed_loop() {
     cfg.task.kind = "tmaze".into();
     cfg.task.repeats = 1;
     let mut l = R2n2Learner::new(&cfg, 1).unwrap();
-    assert_eq!(l.columns().last().unwrap(), "reward_rate");
+    assert_eq!(
+        l.columns()[4..],
+        ["reward_rate", "epoch", "replays_this_epoch"]
+    );
     for step in 0..3 {
         assert!(l.update(step, &phase).unwrap().is_finite());
     }
