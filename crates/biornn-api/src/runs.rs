@@ -4,7 +4,7 @@ use crate::config::Config;
 use biornn_core::{Learner, StepDecay};
 use biornn_numerics::{Error, Result};
 use biornn_reservoir::ForceRunConfig;
-use biornn_run::{drive, open_run, Criterion, DriveOptions, Ensemble, RunDir};
+use biornn_run::{drive, open_run, Criterion, DriveOptions, Ensemble, LoopState, Outcome, RunDir};
 use biornn_train::longterm::{LongTermConfig, LongTermResult, RoundsOptions};
 use biornn_train::reversal::{ReversalConfig, ReversalResult};
 use biornn_train::trainer::{self, TrainOptions};
@@ -280,11 +280,7 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
         verbose: opts.verbose,
         inject_nan_at_step: None,
     };
-    let schedule = StepDecay {
-        steps: vec![],
-        factor: 1.0,
-    };
-    let out = drive(&run, learner, &schedule, &drive_opts, state)?;
+    let out = drive_constant(&run, learner, &drive_opts, state)?;
     let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
     // (summary key, printed label, evaluation value)
     let found: &[(&str, &str, &str)] = if t.networks == 1 {
@@ -331,6 +327,20 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
     })
 }
 
+/// Drive `learner` at a constant learning rate (no schedule): the online and sequence rules.
+fn drive_constant(
+    run: &RunDir,
+    learner: &mut dyn Learner,
+    opts: &DriveOptions,
+    state: Option<LoopState>,
+) -> Result<Outcome> {
+    let schedule = StepDecay {
+        steps: vec![],
+        factor: 1.0,
+    };
+    drive(run, learner, &schedule, opts, state)
+}
+
 /// A learner that updates once per sequence (R2N2, RFLO, the echo-state network) through the
 /// driver, from the start or resumed; `kind` names it in `summary.json`.
 #[allow(clippy::too_many_arguments)]
@@ -364,11 +374,7 @@ fn sequence_run(
         verbose: opts.verbose,
         inject_nan_at_step: None,
     };
-    let schedule = StepDecay {
-        steps: vec![],
-        factor: 1.0,
-    };
-    let out = drive(&run, learner, &schedule, &drive_opts, state)?;
+    let out = drive_constant(&run, learner, &drive_opts, state)?;
     let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
     let summary = serde_json::json!({
         "kind": kind,

@@ -4,13 +4,16 @@
 use biornn_core::{Learner, Phase};
 use biornn_r2n2::{R2n2Learner, R2n2RunConfig};
 
+/// The schedule's phase of a plain run.
+const PLAIN: Phase = Phase {
+    stage: None,
+    lr_factor: 1.0,
+    lr_scale: 1.0,
+};
+
 #[test]
 fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
-    let phase = Phase {
-        stage: None,
-        lr_factor: 1.0,
-        lr_scale: 1.0,
-    };
+    let phase = PLAIN;
     let mut cfg = R2n2RunConfig::default();
     cfg.network.n_hidden = 8;
     let mut plain = R2n2Learner::new(&cfg, 1).unwrap();
@@ -40,11 +43,7 @@ fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
 /// reward rate beside the open-loop scores.
 #[test]
 fn the_t_maze_trains_and_is_tested_in_closed_loop() {
-    let phase = Phase {
-        stage: None,
-        lr_factor: 1.0,
-        lr_scale: 1.0,
-    };
+    let phase = PLAIN;
     let mut cfg = R2n2RunConfig::default();
     cfg.network.n_hidden = 8;
     cfg.task.kind = "tmaze".into();
