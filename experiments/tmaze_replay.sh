@@ -6,7 +6,8 @@
 # until 85% of the evaluation sequences have every action predicted (at most 288,000 sequences),
 # then tested in closed loop (cue 22, delay 52, branch 24, 40 trials). Prints sequences and epochs
 # to criterion, the closed-loop reward rate, and for the adaptive rules the replays per epoch
-# against the training success (the paper's "replay adapts to performance").
+# against the training success (the paper's "replay adapts to performance"). RULES=alternation
+# runs R2N2-FA on the delayed-alternation T-maze of our design (configs/r2n2_alternation.toml).
 #
 #   experiments/tmaze_replay.sh           SEEDS="1 2 3" RULES="r2n2_fa r2n2_bp rflo" EPOCHS=100
 #   experiments/tmaze_replay.sh --smoke   one rule, 2 noisy copies, 40 sequences (CI)
@@ -32,6 +33,7 @@ for rule in $rules; do
       r2n2_bp) sed 's/^feedback = .*/feedback = "bp"/' configs/r2n2_tmaze.toml ;;
       r2n2_fa_success) sed 's/^repeats = .*/repeats = 10\nreplay = "success"/' configs/r2n2_tmaze.toml ;;
       r2n2_fa_loss) sed 's/^repeats = .*/repeats = 10\nreplay = "loss"/' configs/r2n2_tmaze.toml ;;
+      alternation) cat configs/r2n2_alternation.toml ;;
       rflo) sed 's/^kind = "anbn" .*/kind = "tmaze"/; s/^m = .*/repeats = 10/' configs/rflo_anbn.toml \
               | sed 's/^n_rec = .*/n_rec = 128/; s/^max_steps = .*/max_steps = 288000/; s/^eval_every = .*/eval_every = 2880/' \
               | sed 's/^# target_success = .*/target_success = 0.85/; s/^checkpoint_every = .*/checkpoint_every = 1/' ;;

@@ -193,7 +193,7 @@ impl SequenceTaskConfig {
                     ));
                 }
             }
-            "tmaze" => {
+            "tmaze" | "alternation" => {
                 if self.repeats == 0 || self.repeats > 100 {
                     return Err(Error::invalid(
                         "task.repeats",
@@ -206,7 +206,7 @@ impl SequenceTaskConfig {
                 return Err(Error::invalid(
                     "task.kind",
                     format!("\"{other}\""),
-                    "allowed: \"anbn\", \"digits\", \"tmaze\"",
+                    "allowed: \"anbn\", \"digits\", \"tmaze\", \"alternation\"",
                 ))
             }
         }
@@ -218,6 +218,7 @@ impl SequenceTaskConfig {
         match self.kind.as_str() {
             "digits" => format!("row-wise digits from {}", self.path.display()),
             "tmaze" => "the cue-guided T-maze".into(),
+            "alternation" => "the delayed-alternation T-maze".into(),
             _ => format!("a^n b^n with n = {} .. {}", self.m, self.m + 3),
         }
     }
@@ -226,7 +227,7 @@ impl SequenceTaskConfig {
     pub fn sizes(&self) -> (usize, usize) {
         match self.kind.as_str() {
             "digits" => (crate::digits::SIDE, crate::digits::CLASSES),
-            "tmaze" => (crate::tmaze::SENSATION, crate::tmaze::SENSATION),
+            "tmaze" | "alternation" => (crate::tmaze::SENSATION, crate::tmaze::SENSATION),
             _ => (crate::anbn::SYMBOLS, crate::anbn::SYMBOLS),
         }
     }
@@ -237,6 +238,11 @@ impl SequenceTaskConfig {
         Ok(match self.kind.as_str() {
             "digits" => Box::new(crate::digits::DigitSequences::load(self, streams)?),
             "tmaze" => Box::new(crate::tmaze::TMazeSequences::new(
+                self.repeats,
+                self.replay,
+                streams,
+            )),
+            "alternation" => Box::new(crate::tmaze::AlternationSequences::new(
                 self.repeats,
                 self.replay,
                 streams,

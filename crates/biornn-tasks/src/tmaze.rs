@@ -177,6 +177,11 @@ impl TMazeSequences {
                 }
             }
         }
+        Self::from_data(data, control, streams)
+    }
+
+    /// A stream over `data` (each sequence `rows x 11`), replayed as `control` says.
+    pub fn from_data(data: Vec<Vec<f64>>, control: ReplayControl, streams: &Streams) -> Self {
         let mut env = TMazeSequences {
             data: std::sync::Arc::new(data),
             streams: *streams,
@@ -551,6 +556,250 @@ mod replay_tests {
         assert_eq!(
             (a.epoch(), a.plan.clone(), a.outcomes),
             (b.epoch(), b.plan.clone(), b.outcomes)
+        );
+    }
+}
+
+/// The delayed-alternation T-maze, of our design (the paper names the rodent task; the reference
+/// code implements the cue-guided one above). No cue: the stem shows 0 throughout, and the reward
+/// waits at the arm opposite the one the previous trial ended at (the first trial of a session:
+/// the left arm). Trials follow one another in a session, separated by `ITI` steps in which the
+/// agent waits at the top of the stem (its action there is "up", into the wall), so the network
+/// must carry its last choice across the interval and down the stem. Training sequences are
+/// optimal sessions of 4 trials (stem 10-13, branch 5-8, either arm rewarded first, `repeats`
+/// noisy copies: 32 x repeats sequences of 76 to 100 steps); the closed-loop test is one session
+/// of 20 trials (stem 12, branch 6), the agent's own choices setting the next reward.
+#[derive(Debug, Clone)]
+pub struct AlternationSequences {
+    inner: TMazeSequences,
+}
+
+/// Steps waited between trials.
+pub const ITI: usize = 5;
+const SESSION: usize = 4;
+
+/// One optimal session: trials alternating from `first` (1 left, 2 right).
+pub fn alternation_session(
+    stem: usize,
+    branch: usize,
+    first: u8,
+    trials: usize,
+    noise: &mut RngStream,
+) -> Vec<f64> {
+    let mut out = vec![];
+    let mut side = first;
+    for k in 0..trials {
+        if k > 0 {
+            for _ in 0..ITI {
+                out.extend(sensation(1, false, 0, noise));
+            }
+        } else {
+            out.extend(sensation(1, false, 0, noise));
+        }
+        let mut maze = Maze::new(0, stem, branch, side);
+        let turn = if side == 1 { 0 } else { 2 };
+        for t in 0..stem + branch {
+            let action = if t < stem { 3 } else { turn };
+            let (value, reward, _) = maze.step(action);
+            out.extend(sensation(action, reward, value, noise));
+        }
+        side = 3 - side;
+    }
+    out
+}
+
+impl AlternationSequences {
+    pub fn new(repeats: usize, control: ReplayControl, streams: &Streams) -> Self {
+        let mut data = vec![];
+        let mut k = 0;
+        for stem in 10..14 {
+            for branch in 5..9 {
+                for first in [1, 2] {
+                    for _ in 0..repeats {
+                        let mut noise = streams.stream("alternation_noise", k);
+                        data.push(alternation_session(
+                            stem, branch, first, SESSION, &mut noise,
+                        ));
+                        k += 1;
+                    }
+                }
+            }
+        }
+        AlternationSequences {
+            inner: TMazeSequences::from_data(data, control, streams),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+}
+
+impl Stateful for AlternationSequences {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        self.inner.save_state(prefix, out)
+    }
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        self.inner.load_state(prefix, arrays)
+    }
+}
+
+impl Environment for AlternationSequences {
+    fn name(&self) -> &str {
+        "alternation"
+    }
+    fn n_in(&self) -> usize {
+        SENSATION
+    }
+    fn n_out(&self) -> usize {
+        SENSATION
+    }
+    fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> Step {
+        self.inner.next(input, target)
+    }
+}
+
+impl SequenceEnv for AlternationSequences {
+    fn goal(&self) -> Goal {
+        Goal::NextStep
+    }
+    fn eval_set(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
+        self.inner.eval_set()
+    }
+    fn success(&self, outputs: &[f64], targets: &[f64]) -> bool {
+        self.inner.success(outputs, targets)
+    }
+    fn trials_done(&self) -> u64 {
+        self.inner.trials_done()
+    }
+    fn closed_loop_metric(&self) -> Option<&'static str> {
+        Some("reward_rate")
+    }
+    fn outcome(&mut self, success: bool, loss: f64) {
+        self.inner.outcome(success, loss)
+    }
+    fn progress_names(&self) -> Vec<&'static str> {
+        self.inner.progress_names()
+    }
+    fn progress(&self) -> Vec<f64> {
+        self.inner.progress()
+    }
+    /// One session of 20 trials (stem 12, branch 6): the agent acts within trials, waits through
+    /// the intervals (its answers ignored), and each trial rewards the arm opposite the one the
+    /// previous trial ended at (left first; a trial that reached no end leaves the side as it
+    /// was). The fraction of trials rewarded.
+    fn closed_loop(&self, agent: &mut dyn Agent) -> f64 {
+        let (stem, branch, trials) = (12, 6, 20);
+        let mut noise = self.inner.streams.stream("alternation_test_noise", 0);
+        let mut out = vec![0.0; SENSATION];
+        let mut side = 1u8;
+        let mut rewarded = 0;
+        agent.reset();
+        let mut x = sensation(1, false, 0, &mut noise);
+        for k in 0..trials {
+            if k > 0 {
+                for _ in 0..ITI {
+                    agent.step(&x, &mut out);
+                    x = sensation(1, false, 0, &mut noise);
+                }
+            }
+            let mut maze = Maze::new(0, stem, branch, side);
+            for _ in 0..stem + branch {
+                agent.step(&x, &mut out);
+                let action = action_of(&out);
+                let (value, reward, done) = maze.step(action);
+                x = sensation(action, reward, value, &mut noise);
+                if done {
+                    rewarded += reward as usize;
+                    // the next reward waits at the other arm from the one reached
+                    side = if maze.col == 0 { 2 } else { 1 };
+                    break;
+                }
+            }
+        }
+        rewarded as f64 / trials as f64
+    }
+}
+
+#[cfg(test)]
+mod alternation_tests {
+    use super::*;
+
+    #[test]
+    fn sessions_alternate_and_a_policy_that_alternates_scores_every_trial() {
+        let env = AlternationSequences::new(1, ReplayControl::All, &Streams::new(2));
+        assert_eq!(env.len(), 32);
+        let lens: Vec<usize> = env.inner.data.iter().map(|s| s.len() / SENSATION).collect();
+        assert_eq!(
+            (lens.iter().min(), lens.iter().max()),
+            (Some(&76), Some(&100))
+        );
+        // stem 2, branch 1, two trials, left first: start, down, down, left (rewarded), then 5
+        // waits, start again... right (rewarded)
+        let s = alternation_session(2, 1, 1, 2, &mut Streams::new(1).stream("n", 0));
+        let rows: Vec<(usize, usize, usize)> = s
+            .chunks(SENSATION)
+            .map(|r| {
+                let arg =
+                    |a: usize, b: usize| (a..b).fold(a, |m, k| if r[k] > r[m] { k } else { m }) - a;
+                (arg(0, 4), arg(4, 6), arg(6, 11))
+            })
+            .collect();
+        let mut want = vec![(1, 0, 0), (3, 0, 0), (3, 0, 3), (0, 1, 4)];
+        want.extend(std::iter::repeat_n((1, 0, 0), ITI));
+        want.extend([(3, 0, 0), (3, 0, 3), (2, 1, 4)]);
+        assert_eq!(rows, want);
+        // a scripted agent for the test session (stem 12, branch 6: 18 steps a trial, 5 waits
+        // between): alternating turns earns every trial
+        struct Scripted {
+            g: usize,
+            alternate: bool,
+        }
+        impl Agent for Scripted {
+            fn reset(&mut self) {
+                self.g = 0;
+            }
+            fn step(&mut self, _: &[f64], out: &mut [f64]) {
+                let (trial, pos) = if self.g < 18 {
+                    (0, self.g as i64)
+                } else {
+                    let r = self.g - 18;
+                    (1 + r / 23, (r % 23) as i64 - ITI as i64)
+                };
+                let turn = if self.alternate && trial % 2 == 1 {
+                    2
+                } else {
+                    0
+                };
+                out.fill(0.0);
+                out[if pos < 0 {
+                    1
+                } else if pos < 12 {
+                    3
+                } else {
+                    turn
+                }] = 1.0;
+                self.g += 1;
+            }
+        }
+        assert_eq!(
+            env.closed_loop(&mut Scripted {
+                g: 0,
+                alternate: true
+            }),
+            1.0
+        );
+        // always left: the first trial only, as the reward then waits opposite its own choice
+        assert_eq!(
+            env.closed_loop(&mut Scripted {
+                g: 0,
+                alternate: false
+            }),
+            0.05
         );
     }
 }
