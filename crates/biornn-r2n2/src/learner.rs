@@ -275,8 +275,12 @@ impl Learner for R2n2Learner {
             options,
             &mut self.grads,
         );
-        // the reference divides by the sequence's length (its inputs and one more symbol)
-        let divisor = (back_in.len() / n_in + 1) as f64;
+        // the reference divides by the sequence's length (its inputs and one more symbol) for
+        // next-step prediction, and by 1 for classification (exp_mnist's apply_grads_Adam(1))
+        let divisor = match self.env.goal() {
+            Goal::NextStep => (back_in.len() / n_in + 1) as f64,
+            Goal::ClassAtEnd => 1.0,
+        };
         let r = &self.cfg.rule;
         let lr = r.learning_rate * phase.lr_factor * phase.lr_scale;
         let c = AdamConstants {

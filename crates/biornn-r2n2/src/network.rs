@@ -211,6 +211,12 @@ impl<T: Real> R2n2<T> {
     /// samples the fit recovers -W.
     pub fn solve_backward(&mut self, samples: &ForwardSamples<T>) -> Result<()> {
         let n = self.shape.n;
+        if samples.n != n {
+            return Err(Error::new(format!(
+                "solve_backward: samples of {} units for a network of {n} per population",
+                samples.n
+            )));
+        }
         let m = samples.len();
         if m < n + 1 {
             return Err(Error::new(format!(

@@ -179,6 +179,13 @@ impl RfloRunConfig {
         if n == 0 || n > 4096 {
             return Err(Error::invalid("network.n_rec", n, "allowed: 1 to 4096"));
         }
+        if self.rule.trace == Trace::Full && self.rule.faithful_timing {
+            return Err(Error::invalid(
+                "rule.faithful_timing",
+                true,
+                "allowed with rule.trace = \"local\" only (the full trace is exact RTRL of the run)",
+            ));
+        }
         if self.rule.trace == Trace::Full && n > 64 {
             return Err(Error::invalid(
                 "network.n_rec",

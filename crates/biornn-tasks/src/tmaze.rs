@@ -132,8 +132,9 @@ pub enum ReplayControl {
     /// floor((1 - r) N), r the success rate over the previous epoch's replays (0 at first):
     /// replay shrinks as the network gets it right (`exp7.py`)
     Success,
-    /// max(floor(min(0.1 ln e + 1, 1) N), 100), e the mean loss per step over the previous
-    /// epoch's replays (1 at first) (`exp8.py`)
+    /// max(floor(min(0.1 ln e + 1, 1) N), 100), e the mean over the previous epoch's replays of
+    /// each one's loss per step divided by its length, as exp8.py computes it (1 at first)
+    /// (`exp8.py`)
     Loss,
 }
 
@@ -338,9 +339,13 @@ impl SequenceEnv for TMazeSequences {
     fn closed_loop_metric(&self) -> Option<&'static str> {
         Some("reward_rate")
     }
+    /// `loss` is the sequence's mean loss per step; exp8.py records it divided again by the
+    /// sequence's length (`loss / T` of a loss already averaged over steps), and so does this.
     fn outcome(&mut self, success: bool, loss: f64) {
+        let done = self.plan[self.pos.saturating_sub(1).min(self.plan.len() - 1)];
+        let len = (self.data[done].len() / SENSATION) as f64;
         self.outcomes[0] += success as u8 as f64;
-        self.outcomes[1] += loss;
+        self.outcomes[1] += loss / len;
         self.outcomes[2] += 1.0;
     }
     fn progress_names(&self) -> Vec<&'static str> {
@@ -494,12 +499,16 @@ mod tests {
 mod replay_tests {
     use super::*;
 
-    /// Run `k` whole sequences through the stream, reporting `outcome` for each.
-    fn run(env: &mut TMazeSequences, k: usize, success: bool, loss: f64) {
+    /// Run `k` whole sequences through the stream, reporting for each a loss per step of `e`
+    /// times its length (so that exp8's e, the loss per step over the length, is `e`).
+    fn run(env: &mut TMazeSequences, k: usize, success: bool, e: f64) {
         let (mut x, mut y) = ([0.0f32; SENSATION], [0.0f32; SENSATION]);
         for _ in 0..k {
-            while !env.next(&mut x, &mut y).last {}
-            env.outcome(success, loss);
+            let mut steps = 1.0;
+            while !env.next(&mut x, &mut y).last {
+                steps += 1.0;
+            }
+            env.outcome(success, e * steps);
         }
     }
 
@@ -566,8 +575,8 @@ mod replay_tests {
 /// the left arm). Trials follow one another in a session, separated by `ITI` steps in which the
 /// agent waits at the top of the stem (its action there is "up", into the wall), so the network
 /// must carry its last choice across the interval and down the stem. Training sequences are
-/// optimal sessions of 4 trials (stem 10-13, branch 5-8, either arm rewarded first, `repeats`
-/// noisy copies: 32 x repeats sequences of 76 to 100 steps); the closed-loop test is one session
+/// optimal sessions of 4 trials (stem 10-13, branch 5-8, left first as in the test, `repeats`
+/// noisy copies: 16 x repeats sequences of 76 to 100 steps); the closed-loop test is one session
 /// of 20 trials (stem 12, branch 6), the agent's own choices setting the next reward.
 #[derive(Debug, Clone)]
 pub struct AlternationSequences {
@@ -614,14 +623,10 @@ impl AlternationSequences {
         let mut k = 0;
         for stem in 10..14 {
             for branch in 5..9 {
-                for first in [1, 2] {
-                    for _ in 0..repeats {
-                        let mut noise = streams.stream("alternation_noise", k);
-                        data.push(alternation_session(
-                            stem, branch, first, SESSION, &mut noise,
-                        ));
-                        k += 1;
-                    }
+                for _ in 0..repeats {
+                    let mut noise = streams.stream("alternation_noise", k);
+                    data.push(alternation_session(stem, branch, 1, SESSION, &mut noise));
+                    k += 1;
                 }
             }
         }
@@ -732,7 +737,7 @@ mod alternation_tests {
     #[test]
     fn sessions_alternate_and_a_policy_that_alternates_scores_every_trial() {
         let env = AlternationSequences::new(1, ReplayControl::All, &Streams::new(2));
-        assert_eq!(env.len(), 32);
+        assert_eq!(env.len(), 16);
         let lens: Vec<usize> = env.inner.data.iter().map(|s| s.len() / SENSATION).collect();
         assert_eq!(
             (lens.iter().min(), lens.iter().max()),
