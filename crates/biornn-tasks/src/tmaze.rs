@@ -575,8 +575,11 @@ mod replay_tests {
 /// the left arm). Trials follow one another in a session, separated by `ITI` steps in which the
 /// agent waits at the top of the stem (its action there is "up", into the wall), so the network
 /// must carry its last choice across the interval and down the stem. Training sequences are
-/// optimal sessions of 4 trials (stem 10-13, branch 5-8, left first as in the test, `repeats`
-/// noisy copies: 16 x repeats sequences of 76 to 100 steps); the closed-loop test is one session
+/// optimal sessions of 4 trials (stem 10-13, branch 5-8, either arm first, `repeats` noisy
+/// copies: 32 x repeats sequences of 76 to 100 steps). The first trial's turn cannot be foreseen,
+/// so a sequence succeeds with at most one action wrong (as a^n b^n's end of the a-run); starting
+/// sessions on one arm only lets a network learn the turns by trial number, which fails the
+/// closed-loop test's longer session. The closed-loop test is one session
 /// of 20 trials (stem 12, branch 6), the agent's own choices setting the next reward.
 #[derive(Debug, Clone)]
 pub struct AlternationSequences {
@@ -623,10 +626,14 @@ impl AlternationSequences {
         let mut k = 0;
         for stem in 10..14 {
             for branch in 5..9 {
-                for _ in 0..repeats {
-                    let mut noise = streams.stream("alternation_noise", k);
-                    data.push(alternation_session(stem, branch, 1, SESSION, &mut noise));
-                    k += 1;
+                for first in [1, 2] {
+                    for _ in 0..repeats {
+                        let mut noise = streams.stream("alternation_noise", k);
+                        data.push(alternation_session(
+                            stem, branch, first, SESSION, &mut noise,
+                        ));
+                        k += 1;
+                    }
                 }
             }
         }
@@ -675,8 +682,14 @@ impl SequenceEnv for AlternationSequences {
     fn eval_set(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
         self.inner.eval_set()
     }
+    /// Every predicted action right but at most one (the first trial's turn).
     fn success(&self, outputs: &[f64], targets: &[f64]) -> bool {
-        self.inner.success(outputs, targets)
+        let wrong = outputs
+            .chunks(SENSATION)
+            .zip(targets.chunks(SENSATION))
+            .filter(|(o, y)| action_of(o) != action_of(y))
+            .count();
+        wrong <= 1
     }
     fn trials_done(&self) -> u64 {
         self.inner.trials_done()
@@ -737,7 +750,20 @@ mod alternation_tests {
     #[test]
     fn sessions_alternate_and_a_policy_that_alternates_scores_every_trial() {
         let env = AlternationSequences::new(1, ReplayControl::All, &Streams::new(2));
-        assert_eq!(env.len(), 16);
+        assert_eq!(env.len(), 32);
+        // one wrong action is forgiven (the first turn cannot be foreseen), two are not
+        let (x, y) = env.eval_set().remove(0);
+        let mut out = y.clone();
+        assert!(env.success(&out, &y));
+        let steps = y.len() / SENSATION;
+        for (k, t) in [(0, 3), (1, steps - 1)] {
+            let row = &mut out[t * SENSATION..t * SENSATION + 4];
+            let right = action_of(row);
+            row.fill(0.0);
+            row[(right + 1) % 4] = 1.0;
+            assert_eq!(env.success(&out, &y), k == 0, "{k} wrong");
+        }
+        assert_eq!(x.len(), y.len());
         let lens: Vec<usize> = env.inner.data.iter().map(|s| s.len() / SENSATION).collect();
         assert_eq!(
             (lens.iter().min(), lens.iter().max()),
