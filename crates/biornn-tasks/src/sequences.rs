@@ -242,7 +242,7 @@ impl SequenceTaskConfig {
                 self.replay,
                 streams,
             )),
-            "alternation" => Box::new(crate::tmaze::AlternationSequences::new(
+            "alternation" => Box::new(crate::tmaze::TMazeSequences::alternation(
                 self.repeats,
                 self.replay,
                 streams,

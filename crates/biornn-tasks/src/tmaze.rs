@@ -157,6 +157,8 @@ pub struct TMazeSequences {
     prev: f64,
     /// this epoch's outcomes so far: successes, summed loss, sequences
     outcomes: [f64; 3],
+    /// the delayed-alternation maze (see [`TMazeSequences::alternation`]) rather than the cue-guided
+    alternation: bool,
 }
 
 impl TMazeSequences {
@@ -178,11 +180,16 @@ impl TMazeSequences {
                 }
             }
         }
-        Self::from_data(data, control, streams)
+        Self::from_data(data, control, streams, false)
     }
 
     /// A stream over `data` (each sequence `rows x 11`), replayed as `control` says.
-    pub fn from_data(data: Vec<Vec<f64>>, control: ReplayControl, streams: &Streams) -> Self {
+    fn from_data(
+        data: Vec<Vec<f64>>,
+        control: ReplayControl,
+        streams: &Streams,
+        alternation: bool,
+    ) -> Self {
         let mut env = TMazeSequences {
             data: std::sync::Arc::new(data),
             streams: *streams,
@@ -198,6 +205,7 @@ impl TMazeSequences {
                 0.0
             },
             outcomes: [0.0; 3],
+            alternation,
         };
         env.plan = env.plan_of(0, env.replays());
         env
@@ -285,7 +293,11 @@ impl Stateful for TMazeSequences {
 
 impl Environment for TMazeSequences {
     fn name(&self) -> &str {
-        "tmaze"
+        if self.alternation {
+            "alternation"
+        } else {
+            "tmaze"
+        }
     }
     fn n_in(&self) -> usize {
         SENSATION
@@ -326,12 +338,15 @@ impl SequenceEnv for TMazeSequences {
             .map(|s| (s[..s.len() - SENSATION].to_vec(), s[SENSATION..].to_vec()))
             .collect()
     }
-    /// Every predicted action is the one taken.
+    /// Every predicted action is the one taken (in the alternation maze, all but at most one: the
+    /// first trial's turn cannot be foreseen).
     fn success(&self, outputs: &[f64], targets: &[f64]) -> bool {
-        outputs
+        let wrong = outputs
             .chunks(SENSATION)
             .zip(targets.chunks(SENSATION))
-            .all(|(o, y)| action_of(o) == action_of(y))
+            .filter(|(o, y)| action_of(o) != action_of(y))
+            .count();
+        wrong <= self.alternation as usize
     }
     fn trials_done(&self) -> u64 {
         self.trial
@@ -358,6 +373,9 @@ impl SequenceEnv for TMazeSequences {
     /// agent's arg-max action executed and the real sensation fed back (noise from stream
     /// `tmaze_test_noise`); the fraction rewarded.
     fn closed_loop(&self, agent: &mut dyn Agent) -> f64 {
+        if self.alternation {
+            return self.alternation_closed_loop(agent);
+        }
         let (cue, delay, branch) = (22, 52, 24);
         let trials = 40;
         let mut rewarded = 0;
@@ -569,22 +587,18 @@ mod replay_tests {
     }
 }
 
-/// The delayed-alternation T-maze, of our design (the paper names the rodent task; the reference
-/// code implements the cue-guided one above). No cue: the stem shows 0 throughout, and the reward
-/// waits at the arm opposite the one the previous trial ended at (the first trial of a session:
-/// the left arm). Trials follow one another in a session, separated by `ITI` steps in which the
-/// agent waits at the top of the stem (its action there is "up", into the wall), so the network
-/// must carry its last choice across the interval and down the stem. Training sequences are
-/// optimal sessions of 4 trials (stem 10-13, branch 5-8, either arm first, `repeats` noisy
-/// copies: 32 x repeats sequences of 76 to 100 steps). The first trial's turn cannot be foreseen,
-/// so a sequence succeeds with at most one action wrong (as a^n b^n's end of the a-run); starting
-/// sessions on one arm only lets a network learn the turns by trial number, which fails the
-/// closed-loop test's longer session. The closed-loop test is one session
-/// of 20 trials (stem 12, branch 6), the agent's own choices setting the next reward.
-#[derive(Debug, Clone)]
-pub struct AlternationSequences {
-    inner: TMazeSequences,
-}
+// The delayed-alternation T-maze, of our design (the paper names the rodent task; the reference
+// code implements the cue-guided one above). No cue: the stem shows 0 throughout, and the reward
+// waits at the arm opposite the one the previous trial ended at (the first trial of a session:
+// the left arm). Trials follow one another in a session, separated by `ITI` steps in which the
+// agent waits at the top of the stem (its action there is "up", into the wall), so the network
+// must carry its last choice across the interval and down the stem. Training sequences are
+// optimal sessions of 4 trials (stem 10-13, branch 5-8, either arm first, `repeats` noisy
+// copies: 32 x repeats sequences of 76 to 100 steps). The first trial's turn cannot be foreseen,
+// so a sequence succeeds with at most one action wrong (as a^n b^n's end of the a-run); starting
+// sessions on one arm only lets a network learn the turns by trial number, which fails the
+// closed-loop test's longer session. The closed-loop test is one session
+// of 20 trials (stem 12, branch 6), the agent's own choices setting the next reward.
 
 /// Steps waited between trials.
 pub const ITI: usize = 5;
@@ -620,8 +634,9 @@ pub fn alternation_session(
     out
 }
 
-impl AlternationSequences {
-    pub fn new(repeats: usize, control: ReplayControl, streams: &Streams) -> Self {
+impl TMazeSequences {
+    /// The delayed-alternation maze's training sessions (above), replayed as `control` says.
+    pub fn alternation(repeats: usize, control: ReplayControl, streams: &Streams) -> Self {
         let mut data = vec![];
         let mut k = 0;
         for stem in 10..14 {
@@ -637,82 +652,16 @@ impl AlternationSequences {
                 }
             }
         }
-        AlternationSequences {
-            inner: TMazeSequences::from_data(data, control, streams),
-        }
+        Self::from_data(data, control, streams, true)
     }
 
-    pub fn len(&self) -> usize {
-        self.inner.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
-    }
-}
-
-impl Stateful for AlternationSequences {
-    fn save_state(&self, prefix: &str, out: &mut Arrays) {
-        self.inner.save_state(prefix, out)
-    }
-    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
-        self.inner.load_state(prefix, arrays)
-    }
-}
-
-impl Environment for AlternationSequences {
-    fn name(&self) -> &str {
-        "alternation"
-    }
-    fn n_in(&self) -> usize {
-        SENSATION
-    }
-    fn n_out(&self) -> usize {
-        SENSATION
-    }
-    fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> Step {
-        self.inner.next(input, target)
-    }
-}
-
-impl SequenceEnv for AlternationSequences {
-    fn goal(&self) -> Goal {
-        Goal::NextStep
-    }
-    fn eval_set(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
-        self.inner.eval_set()
-    }
-    /// Every predicted action right but at most one (the first trial's turn).
-    fn success(&self, outputs: &[f64], targets: &[f64]) -> bool {
-        let wrong = outputs
-            .chunks(SENSATION)
-            .zip(targets.chunks(SENSATION))
-            .filter(|(o, y)| action_of(o) != action_of(y))
-            .count();
-        wrong <= 1
-    }
-    fn trials_done(&self) -> u64 {
-        self.inner.trials_done()
-    }
-    fn closed_loop_metric(&self) -> Option<&'static str> {
-        Some("reward_rate")
-    }
-    fn outcome(&mut self, success: bool, loss: f64) {
-        self.inner.outcome(success, loss)
-    }
-    fn progress_names(&self) -> Vec<&'static str> {
-        self.inner.progress_names()
-    }
-    fn progress(&self) -> Vec<f64> {
-        self.inner.progress()
-    }
     /// One session of 20 trials (stem 12, branch 6): the agent acts within trials, waits through
     /// the intervals (its answers ignored), and each trial rewards the arm opposite the one the
     /// previous trial ended at (left first; a trial that reached no end leaves the side as it
     /// was). The fraction of trials rewarded.
-    fn closed_loop(&self, agent: &mut dyn Agent) -> f64 {
+    fn alternation_closed_loop(&self, agent: &mut dyn Agent) -> f64 {
         let (stem, branch, trials) = (12, 6, 20);
-        let mut noise = self.inner.streams.stream("alternation_test_noise", 0);
+        let mut noise = self.streams.stream("alternation_test_noise", 0);
         let mut out = vec![0.0; SENSATION];
         let mut side = 1u8;
         let mut rewarded = 0;
@@ -749,7 +698,7 @@ mod alternation_tests {
 
     #[test]
     fn sessions_alternate_and_a_policy_that_alternates_scores_every_trial() {
-        let env = AlternationSequences::new(1, ReplayControl::All, &Streams::new(2));
+        let env = TMazeSequences::alternation(1, ReplayControl::All, &Streams::new(2));
         assert_eq!(env.len(), 32);
         // one wrong action is forgiven (the first turn cannot be foreseen), two are not
         let (x, y) = env.eval_set().remove(0);
@@ -764,7 +713,7 @@ mod alternation_tests {
             assert_eq!(env.success(&out, &y), k == 0, "{k} wrong");
         }
         assert_eq!(x.len(), y.len());
-        let lens: Vec<usize> = env.inner.data.iter().map(|s| s.len() / SENSATION).collect();
+        let lens: Vec<usize> = env.data.iter().map(|s| s.len() / SENSATION).collect();
         assert_eq!(
             (lens.iter().min(), lens.iter().max()),
             (Some(&76), Some(&100))
