@@ -45,3 +45,15 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub fn io_context<T>(r: std::io::Result<T>, path: &std::path::Path) -> Result<T> {
     r.map_err(|e| Error::new(format!("{}: {e}", path.display())))
 }
+
+/// A config's root seed: what a TOML integer (signed 64-bit) can hold.
+pub fn check_seed(seed: u64) -> Result<()> {
+    if seed > i64::MAX as u64 {
+        return Err(Error::invalid(
+            "seed",
+            seed,
+            "allowed: 0 to 9223372036854775807 (what a config file can hold)",
+        ));
+    }
+    Ok(())
+}

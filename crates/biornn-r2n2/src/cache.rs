@@ -217,23 +217,21 @@ impl Cache {
                     -1.0
                 };
                 let last = if reverse { 0 } else { k.saturating_sub(1) };
-                for _ in 0..max_steps {
-                    let before: Vec<f64> = h.iter().map(|v| sgn(*v)).collect();
+                for t in 0..max_steps {
                     let l = 0.5 * (s + 1.0);
+                    // `step` leaves sgn(h) before the step in `rates`
                     self.step(&mut h, l, &mut rates, &mut drive);
-                    let o: Vec<f64> = h.iter().map(|v| sgn(*v)).collect();
                     recall.lambdas.push(l);
-                    recall.outputs.extend_from_slice(&o);
-                    if o == before {
+                    recall.outputs.extend(h.iter().map(|v| sgn(*v)));
+                    let o = &recall.outputs[t * n..(t + 1) * n];
+                    if o == rates.as_slice() {
                         s = -s;
-                        recall.settled.push(o.clone());
+                        recall.settled.push(o.to_vec());
                     }
                     let best = (0..k)
-                        .max_by(|a, b| {
-                            overlap(&o, &patterns[a * n..(a + 1) * n])
-                                .total_cmp(&overlap(&o, &patterns[b * n..(b + 1) * n]))
-                        })
-                        .unwrap_or(0);
+                        .map(|p| (p, overlap(o, &patterns[p * n..(p + 1) * n])))
+                        .max_by(|a, b| a.1.total_cmp(&b.1))
+                        .map_or(0, |(p, _)| p);
                     if best == last {
                         break;
                     }

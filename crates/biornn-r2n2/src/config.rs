@@ -3,8 +3,9 @@
 
 use crate::network::Shape;
 use crate::replay::Feedback;
+use biornn_numerics::error::check_seed;
 use biornn_numerics::{Error, Result};
-use biornn_tasks::sequences::{check_seed, SequenceTaskConfig, SequenceTrainConfig};
+use biornn_tasks::sequences::{SequenceTaskConfig, SequenceTrainConfig};
 use serde::{Deserialize, Serialize};
 
 /// Where each sequence's replay starts.

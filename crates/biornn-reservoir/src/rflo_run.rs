@@ -6,10 +6,11 @@
 use crate::rflo::{Feedback, LeakyRnn, LeakyRnnShape, Rates, RfloOptions, Trace, Workspace};
 use biornn_core::arrays::{put_f64, take_f64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
+use biornn_numerics::error::check_seed;
 use biornn_numerics::{Error, Result, Streams};
 use biornn_tasks::sequences::{
-    check_seed, columns, evaluation, extend_evaluation, next_sequence, Goal, SequenceEnv,
-    SequenceTaskConfig, SequenceTrainConfig, SuccessCount,
+    columns, evaluation, extend_evaluation, next_sequence, Goal, SequenceEnv, SequenceTaskConfig,
+    SequenceTrainConfig, SuccessCount,
 };
 use serde::{Deserialize, Serialize};
 

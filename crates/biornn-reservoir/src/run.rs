@@ -80,7 +80,7 @@ impl ForceRunConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        biornn_tasks::sequences::check_seed(self.seed)?;
+        biornn_numerics::error::check_seed(self.seed)?;
         self.network.validate()?;
         self.rule.validate()?;
         self.task.validate()?;

@@ -12,19 +12,23 @@ pub const SYMBOLS: usize = 3;
 /// sequences in a dataset
 pub const SET: usize = 4;
 
+/// Symbol `t` of a^n EOL b^n EOL: 0 a, 1 b, 2 EOL.
+fn symbol(n: usize, t: usize) -> usize {
+    if t < n {
+        0
+    } else if t == n || t == 2 * n + 1 {
+        2
+    } else {
+        1
+    }
+}
+
 /// The sequence a^n EOL b^n EOL, `(2n + 2) x 3` row-major.
 pub fn sequence(n: usize) -> Vec<f64> {
     let len = 2 * n + 2;
     let mut x = vec![0.0; len * SYMBOLS];
     for t in 0..len {
-        let symbol = if t < n {
-            0
-        } else if t == n || t == len - 1 {
-            2
-        } else {
-            1
-        };
-        x[t * SYMBOLS + symbol] = 1.0;
+        x[t * SYMBOLS + symbol(n, t)] = 1.0;
     }
     x
 }
@@ -52,16 +56,21 @@ pub struct Anbn {
     /// trials begun, and the step within the current one
     trial: u64,
     step: usize,
+    /// the current trial's n (derived from `trial`)
+    n: usize,
 }
 
 impl Anbn {
     pub fn new(m: usize, streams: &Streams) -> Self {
-        Anbn {
+        let mut env = Anbn {
             m,
             streams: *streams,
             trial: 0,
             step: 0,
-        }
+            n: 0,
+        };
+        env.n = env.n_of(0);
+        env
     }
 
     /// The n of trial `k`: the epoch's order is a shuffle drawn from stream `anbn_order` by epoch.
@@ -83,6 +92,7 @@ impl Stateful for Anbn {
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
         self.trial = take_u64(arrays, &format!("{prefix}trial"))?;
         self.step = take_u64(arrays, &format!("{prefix}step"))? as usize;
+        self.n = self.n_of(self.trial);
         Ok(())
     }
 }
@@ -98,18 +108,16 @@ impl Environment for Anbn {
         SYMBOLS
     }
     fn next(&mut self, input: &mut [f32], target: &mut [f32]) -> Step {
-        let n = self.n_of(self.trial);
-        let len = 2 * n + 2;
-        let seq = sequence(n);
-        let t = self.step;
-        for k in 0..SYMBOLS {
-            input[k] = seq[t * SYMBOLS + k] as f32;
-            target[k] = seq[(t + 1) * SYMBOLS + k] as f32;
-        }
-        let last = t + 2 == len;
+        let (n, t) = (self.n, self.step);
+        input.fill(0.0);
+        target.fill(0.0);
+        input[symbol(n, t)] = 1.0;
+        target[symbol(n, t + 1)] = 1.0;
+        let last = t + 2 == 2 * n + 2;
         if last {
             self.trial += 1;
             self.step = 0;
+            self.n = self.n_of(self.trial);
         } else {
             self.step += 1;
         }

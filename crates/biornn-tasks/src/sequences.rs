@@ -109,18 +109,6 @@ pub enum DigitSource {
     Idx,
 }
 
-/// A config's root seed: what a TOML integer can hold.
-pub fn check_seed(seed: u64) -> Result<()> {
-    if seed > i64::MAX as u64 {
-        return Err(Error::invalid(
-            "seed",
-            seed,
-            "allowed: 0 to 9223372036854775807 (what a config file can hold)",
-        ));
-    }
-    Ok(())
-}
-
 /// `[task]` of the rules that learn one sequence per update: `kind = "anbn"` (with `m`),
 /// `"digits"` (with `source`, `path`, `threshold`, `first_row`, `test_images`) or `"tmaze"` (with
 /// `repeats`).

@@ -71,17 +71,7 @@ pub(crate) fn check_settings(
     check_seed(seed)
 }
 
-/// A seed that a config file can hold (TOML integers are signed 64-bit).
-pub fn check_seed(seed: u64) -> Result<()> {
-    if seed > i64::MAX as u64 {
-        return Err(Error::invalid(
-            "seed",
-            seed,
-            "allowed: 0 to 9223372036854775807",
-        ));
-    }
-    Ok(())
-}
+pub use biornn_numerics::error::check_seed;
 
 /// One round of every network, in parallel: each takes `batches` in order at the step `dt_train`,
 /// with its own noise (`network<k>` / `train_noise<i>` for batch `i`), then returns to `dt`.
