@@ -13,6 +13,8 @@ use std::path::Path;
 pub enum Kind {
     /// `ctrnn` trained by `bptt` (the default when a config names neither)
     CtrnnBptt,
+    /// `ctrnn` trained by `rflo` (Murray's local credit in place of BPTT's, on the same batches)
+    CtrnnRflo,
     /// `reservoir` trained by `rls`
     ReservoirRls,
     /// `r2n2` (the reversible network) trained by `r2n2` (BPTT during backward replay)
@@ -29,8 +31,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::CtrnnBptt,
+        Kind::CtrnnRflo,
         Kind::ReservoirRls,
         Kind::R2n2Replay,
         Kind::LeakyRnnRflo,
@@ -41,6 +44,7 @@ impl Kind {
     pub fn names(self) -> (&'static str, &'static str) {
         match self {
             Kind::CtrnnBptt => ("ctrnn", "bptt"),
+            Kind::CtrnnRflo => ("ctrnn", "rflo"),
             Kind::ReservoirRls => ("reservoir", "rls"),
             Kind::R2n2Replay => ("r2n2", "r2n2"),
             Kind::LeakyRnnRflo => ("leaky_rnn", "rflo"),
@@ -147,7 +151,7 @@ impl Config {
     /// Parse and check TOML text.
     pub fn from_toml(text: &str) -> Result<Config> {
         let cfg = match Kind::of_toml(text)? {
-            Kind::CtrnnBptt => Config::Bptt(RunConfig::from_toml(text)?),
+            Kind::CtrnnBptt | Kind::CtrnnRflo => Config::Bptt(RunConfig::from_toml(text)?),
             Kind::ReservoirRls => Config::Force(ForceRunConfig::from_toml(text)?),
             Kind::R2n2Replay => Config::R2n2(R2n2RunConfig::from_toml(text)?),
             Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => Config::Rflo(RfloRunConfig::from_toml(text)?),
@@ -168,6 +172,7 @@ impl Config {
     pub fn default_toml(kind: Kind) -> &'static str {
         match kind {
             Kind::CtrnnBptt => biornn_train::config::DEFAULT_CONFIG_TOML,
+            Kind::CtrnnRflo => biornn_train::config::DEFAULT_RFLO_CONFIG_TOML,
             Kind::ReservoirRls => biornn_reservoir::DEFAULT_FORCE_TOML,
             Kind::R2n2Replay => biornn_r2n2::DEFAULT_R2N2_TOML,
             Kind::LeakyRnnRflo => biornn_reservoir::DEFAULT_RFLO_TOML,
@@ -178,6 +183,7 @@ impl Config {
 
     pub fn kind(&self) -> Kind {
         match self {
+            Config::Bptt(c) if c.rule.kind == "rflo" => Kind::CtrnnRflo,
             Config::Bptt(_) => Kind::CtrnnBptt,
             Config::Force(_) => Kind::ReservoirRls,
             Config::R2n2(_) => Kind::R2n2Replay,
@@ -287,7 +293,8 @@ impl Config {
                     String::new()
                 };
                 format!(
-                    "ctrnn trained by bptt: {} tasks of {}, {} units{sparse}, dt {} ms",
+                    "ctrnn trained by {}: {} tasks of {}, {} units{sparse}, dt {} ms",
+                    c.rule.kind,
                     c.task.task_names()?.len(),
                     c.task.battery,
                     c.model.n_rec,

@@ -254,7 +254,7 @@ pub fn analyze(
         None => Kind::CtrnnBptt,
     };
     let analysis = match kind {
-        Kind::CtrnnBptt => {
+        Kind::CtrnnBptt | Kind::CtrnnRflo => {
             if let Some(k) = spec.net.filter(|k| *k > 0) {
                 return Err(Error::invalid(
                     "--net",
@@ -297,7 +297,11 @@ pub fn analyze(
                 > 1
         }
         Kind::LongTerm | Kind::Reversal => true,
-        Kind::CtrnnBptt | Kind::R2n2Replay | Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => false,
+        Kind::CtrnnBptt
+        | Kind::CtrnnRflo
+        | Kind::R2n2Replay
+        | Kind::LeakyRnnRflo
+        | Kind::LeakyRnnEsn => false,
     };
     let log = biornn_report::RunLog::read(run);
     let out = if several {

@@ -130,8 +130,9 @@ enum Command {
     Config {
         /// which system: ctrnn (trained by BPTT), reservoir (trained online by RLS), r2n2 (the
         /// reversible network, trained by BPTT during backward replay), rflo or esn (a leaky RNN
-        /// trained by RFLO, or with its recurrent weights frozen)
-        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn"])]
+        /// trained by RFLO, or with its recurrent weights frozen), ctrnn_rflo (the CTRNN trained by
+        /// RFLO)
+        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn", "ctrnn_rflo"])]
         kind: String,
     },
     /// Validate a config without running it.
@@ -443,6 +444,7 @@ fn run(command: Command) -> Result<()> {
                 "reservoir" => biornn_api::Kind::ReservoirRls,
                 "r2n2" => biornn_api::Kind::R2n2Replay,
                 "rflo" => biornn_api::Kind::LeakyRnnRflo,
+                "ctrnn_rflo" => biornn_api::Kind::CtrnnRflo,
                 "esn" => biornn_api::Kind::LeakyRnnEsn,
                 _ => biornn_api::Kind::CtrnnBptt,
             };

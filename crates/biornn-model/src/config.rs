@@ -376,3 +376,14 @@ impl ModelConfig {
         }
     }
 }
+
+/// What a local rule (RFLO) broadcasts the readout error through, in place of BPTT's credit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feedback {
+    /// a fixed random B ~ N(0, 1/n_out)
+    #[default]
+    Random,
+    /// the readout's transpose W_out^T (what exact gradients use)
+    Readout,
+}

@@ -324,6 +324,20 @@ fn backward_block<T: Real, const RATE: bool>(
     }
 }
 
+/// How the backward pass assigns credit to the recurrent and input weights.
+#[derive(Debug, Clone, Copy)]
+pub enum Credit<'a, T> {
+    /// exact BPTT
+    Exact,
+    /// RFLO (Murray 2019): no credit flows back through W_rec, only along each unit's own leak,
+    /// and the output error reaches unit i through row i of `feedback` (`(n_rec, n_out)`), or
+    /// through W_out^T when `None`. Summed over the trial this is exactly the weight change of
+    /// RFLO's forward eligibility traces p_ij <- (1 - a_i) p_ij + a_i psi'(z_i) r_j, applied at the
+    /// end of the trial: the order of the two sums over time is swapped, which costs O(n) per step
+    /// instead of O(n^2).
+    Local(Option<&'a [T]>),
+}
+
 /// A continuous-time rate RNN.
 #[derive(Debug, Clone)]
 pub struct Ctrnn<T> {
@@ -1023,6 +1037,19 @@ impl<T: Real> Ctrnn<T> {
         d_rate: Option<&[T]>,
         grads: &mut Grads<T>,
     ) {
+        self.backward_with(traj, d_out_pre, d_rate, Credit::Exact, grads)
+    }
+
+    /// The backward pass with the credit assignment `credit`: exact BPTT or RFLO's local one.
+    /// RFLO runs on the plain time plan only (no skip connections, gradient from step 0).
+    pub fn backward_with(
+        &self,
+        traj: &mut Trajectory<T>,
+        d_out_pre: &[T],
+        d_rate: Option<&[T]>,
+        credit: Credit<'_, T>,
+        grads: &mut Grads<T>,
+    ) {
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
         let (steps, batch) = (traj.steps, traj.batch);
         let tb = steps * batch;
@@ -1033,13 +1060,21 @@ impl<T: Real> Ctrnn<T> {
         resize(&mut traj.scratch, blk);
         traj.ds_next.fill(T::ZERO);
 
-        // dL/dr from the readout for every step at once.
+        // dL/dr from the readout (or the error broadcast through the feedback) for every step at once.
+        let feedback = match credit {
+            Credit::Local(Some(b)) => {
+                assert_eq!(b.len(), n * no, "feedback is (n_rec, n_out)");
+                rm(b, n, no)
+            }
+            Credit::Exact | Credit::Local(None) => rm(&self.eff.w_out, no, n).transpose(),
+        };
         gemm(
             cm_mut(&mut traj.delta, n, tb),
             false,
-            rm(&self.eff.w_out, no, n).transpose(),
+            feedback,
             cm(d_out_pre, no, tb),
         );
+        let exact = matches!(credit, Credit::Exact);
         if let Some(dr) = d_rate {
             for (d, x) in traj.delta.iter_mut().zip(dr) {
                 *d += *x;
@@ -1050,6 +1085,10 @@ impl<T: Real> Ctrnn<T> {
         let w_rec_t = rm(&self.eff.w_rec, n, n).transpose();
         let g0 = traj.grad_start;
         let general = !traj.blocks.is_empty() || g0 > 0 || !traj.trial_spans.is_empty();
+        assert!(
+            exact || !general,
+            "RFLO's local credit runs on the plain time plan only"
+        );
         if general {
             resize(&mut traj.ds_extra, blk * (steps + 1));
             resize(&mut traj.df_extra, blk * (steps + 1));
@@ -1063,7 +1102,7 @@ impl<T: Real> Ctrnn<T> {
         for t in (g0..steps).rev() {
             let (left, right) = traj.delta.split_at_mut(blk * (t + 1));
             let d = &mut left[blk * t..];
-            if t + 1 < steps {
+            if t + 1 < steps && exact {
                 match &self.sparse {
                     Some(csr) => csr.mul_t(d, true, &right[..blk]),
                     None => gemm(
@@ -1124,8 +1163,9 @@ impl<T: Real> Ctrnn<T> {
             traj.delta[..blk * g0].fill(T::ZERO);
         }
 
-        // Initial state: it feeds step 0 through W_rec and through the leak.
+        // Initial state: it feeds step 0 through W_rec and through the leak (the leak only, for RFLO).
         match &self.sparse {
+            _ if !exact => traj.scratch.fill(T::ZERO),
             Some(csr) => csr.mul_t(&mut traj.scratch, false, &traj.delta[..blk]),
             None => gemm(
                 cm_mut(&mut traj.scratch, n, batch),

@@ -17,9 +17,9 @@ pub mod sparse;
 
 pub use activation::Activation;
 pub use config::{
-    DaleConfig, DaleMode, InitConfig, MaskConfig, ModelConfig, NoiseConfig, NoiseKind,
+    DaleConfig, DaleMode, Feedback, InitConfig, MaskConfig, ModelConfig, NoiseConfig, NoiseKind,
     NoisePlacement, Readout, StateConvention, Trainable,
 };
-pub use ctrnn::{Ctrnn, Grads, Params, Trajectory};
+pub use ctrnn::{Credit, Ctrnn, Grads, Params, Trajectory};
 pub use mask::MaskSpec;
 pub use skip::{DascDerivative, Skip, SkipKind, TimePlan};

@@ -26,16 +26,8 @@ use biornn_numerics::linalg::{add_outer, matvec, matvec_t};
 use biornn_numerics::{Error, Real, Result, Streams};
 use serde::{Deserialize, Serialize};
 
-/// What the error is broadcast through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Feedback {
-    /// a fixed random B ~ N(0, 1/n_out)
-    #[default]
-    Random,
-    /// the readout's transpose W_out^T (what exact gradients use)
-    Readout,
-}
+/// What the error is broadcast through (shared with RFLO on the CTRNN).
+pub use biornn_model::Feedback;
 
 /// Which eligibility trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The run config: `[task]`, `[model]`, `[train]` and the seed. Unknown keys are errors, and
 //! `validate` names the field, the value and what is allowed.
 
-use biornn_model::{ModelConfig, Readout};
+use biornn_model::{Feedback, ModelConfig, Readout};
 use biornn_numerics::{Error, Result};
 use biornn_tasks::TaskConfig;
 use serde::{Deserialize, Serialize};
@@ -152,17 +152,22 @@ impl Default for NetworkKind {
     }
 }
 
-/// `[rule]` of a BPTT run: only its kind, `bptt` (the rule's settings are `[train]`).
+/// `[rule]` of a CTRNN run: `bptt` (exact gradients) or `rflo` (Murray's local credit, the
+/// error broadcast through `feedback`); the optimiser's settings are `[train]` for both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuleKind {
     pub kind: String,
+    /// `rflo` only: `random` (a fixed B ~ N(0, 1/n_out), the default) or `readout` (W_out^T)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
 }
 
 impl Default for RuleKind {
     fn default() -> Self {
         RuleKind {
             kind: "bptt".into(),
+            feedback: None,
         }
     }
 }
@@ -199,6 +204,9 @@ impl Default for RunConfig {
 /// `RunConfig::default()`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("default_config.toml");
 
+/// A CTRNN trained by RFLO: what `biornn config ctrnn_rflo` prints (every other key as the default).
+pub const DEFAULT_RFLO_CONFIG_TOML: &str = include_str!("default_rflo_config.toml");
+
 fn positive(field: &str, v: f64) -> Result<()> {
     if !(v.is_finite() && v > 0.0) {
         return Err(Error::invalid(field, v, "allowed: a positive number"));
@@ -216,8 +224,12 @@ fn non_negative(field: &str, v: f64) -> Result<()> {
 impl RunConfig {
     /// Parse TOML text; unknown keys and wrong types are errors naming the key.
     pub fn from_toml(text: &str) -> Result<RunConfig> {
-        let cfg: RunConfig =
+        let mut cfg: RunConfig =
             toml::from_str(text).map_err(|e| Error::new(describe_toml_error(&e, text)))?;
+        if cfg.rule.kind == "rflo" && cfg.rule.feedback.is_none() {
+            // written out in the run's config.toml, as every default is
+            cfg.rule.feedback = Some(Feedback::default());
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -240,12 +252,22 @@ impl RunConfig {
                 "allowed with [model] and [train]: \"ctrnn\"",
             ));
         }
-        if self.rule.kind != "bptt" {
-            return Err(Error::invalid(
-                "rule.kind",
-                format!("\"{}\"", self.rule.kind),
-                "allowed with network.kind = \"ctrnn\": \"bptt\"",
-            ));
+        match (self.rule.kind.as_str(), self.rule.feedback) {
+            ("bptt", None) | ("rflo", _) => {}
+            ("bptt", Some(f)) => {
+                return Err(Error::invalid(
+                    "rule.feedback",
+                    format!("{f:?}").to_lowercase(),
+                    "allowed only with rule.kind = \"rflo\" (BPTT's credit is exact)",
+                ))
+            }
+            (k, _) => {
+                return Err(Error::invalid(
+                    "rule.kind",
+                    format!("\"{k}\""),
+                    "allowed with network.kind = \"ctrnn\": \"bptt\", \"rflo\"",
+                ))
+            }
         }
         crate::rounds::check_seed(self.seed)?;
         self.task.validate()?;

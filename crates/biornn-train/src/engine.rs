@@ -3,7 +3,7 @@
 
 use crate::config::{LossKind, TrainConfig};
 use crate::loss;
-use biornn_model::{Ctrnn, Grads, Trajectory};
+use biornn_model::{Credit, Ctrnn, Grads, Trajectory};
 use biornn_numerics::{Real, Streams};
 use biornn_tasks::{TaskBatch, TrialOutputs, TrialScore};
 use rayon::prelude::*;
@@ -158,6 +158,19 @@ impl<T: Real> Engine<T> {
         noise: Option<(&Streams, u64)>,
         grads: &mut Grads<T>,
     ) -> LossReport {
+        self.loss_and_grad_with(net, batch, cfg, noise, Credit::Exact, grads)
+    }
+
+    /// Loss and gradient of `batch` with the credit assignment `credit` (RFLO's local one, or exact).
+    pub fn loss_and_grad_with(
+        &mut self,
+        net: &Ctrnn<T>,
+        batch: &TaskBatch,
+        cfg: &TrainConfig,
+        noise: Option<(&Streams, u64)>,
+        credit: Credit<'_, T>,
+        grads: &mut Grads<T>,
+    ) -> LossReport {
         let (ranges, norm, noise_streams) = self.prepare(net, batch, cfg, noise);
         self.work
             .par_iter_mut()
@@ -190,7 +203,7 @@ impl<T: Real> Engine<T> {
                     .grads
                     .get_or_insert_with(|| Grads::zeros(net.n_in, net.n_rec, net.n_out));
                 let d_rate = with_rate.then_some(w.d_rate.as_slice());
-                net.backward(&mut w.traj, &w.d_output, d_rate, g);
+                net.backward_with(&mut w.traj, &w.d_output, d_rate, credit, g);
                 w.loss = l;
             });
         grads.fill_zero();

@@ -14,6 +14,7 @@ pub mod longterm;
 pub mod loss;
 pub mod optim;
 pub mod reversal;
+pub mod rflo;
 pub mod rounds;
 pub mod trainer;
 

@@ -8,8 +8,9 @@ use crate::config::{RunConfig, TrainConfig};
 use crate::engine::Engine;
 use crate::eval::{evaluate_tasks, min_mean, min_mean_accuracy, TaskScore};
 use crate::optim::{clip, Optimizer};
+use crate::rflo::Rflo;
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Rule, Stateful, StepDecay};
-use biornn_model::{Ctrnn, Grads};
+use biornn_model::{Credit, Ctrnn, Grads};
 use biornn_numerics::{Result, Streams};
 use biornn_run::{drive, Criterion, DriveOptions, LoopState, RunDir};
 use biornn_tasks::config::Layout;
@@ -88,6 +89,12 @@ impl Bptt {
     }
 }
 
+impl Bptt {
+    pub(crate) fn optimizer(&self) -> &Optimizer<f32> {
+        &self.opt
+    }
+}
+
 impl Stateful for Bptt {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
         self.opt.save(prefix, &self.shapes, out);
@@ -109,11 +116,30 @@ impl<E: BatchSource + ?Sized> Rule<Ctrnn<f32>, E> for Bptt {
         index: u64,
         phase: &Phase,
     ) -> Result<f64> {
+        self.update_with(net, env, index, phase, Credit::Exact)
+    }
+}
+
+impl Bptt {
+    /// One update with the credit assignment `credit` (exact here; RFLO's rule passes its own).
+    pub(crate) fn update_with<E: BatchSource + ?Sized>(
+        &mut self,
+        net: &mut Ctrnn<f32>,
+        env: &mut E,
+        index: u64,
+        phase: &Phase,
+        credit: Credit<'_, f32>,
+    ) -> Result<f64> {
         let tc = &self.train;
         let batch = env.batch(index);
-        let report =
-            self.engine
-                .loss_and_grad(net, batch, tc, Some((&self.noise, index)), &mut self.grads);
+        let report = self.engine.loss_and_grad_with(
+            net,
+            batch,
+            tc,
+            Some((&self.noise, index)),
+            credit,
+            &mut self.grads,
+        );
         if !report.total.is_finite() || !self.grads.all_finite() {
             return Ok(f64::NAN);
         }
@@ -124,12 +150,41 @@ impl<E: BatchSource + ?Sized> Rule<Ctrnn<f32>, E> for Bptt {
     }
 }
 
-/// One CTRNN, the BPTT rule and the config's battery of tasks, as the driver's learner:
-/// evaluation is the per-task performance.
+/// The rules that train a CTRNN on batches of trials (`[rule] kind`).
+enum CtrnnRule {
+    Bptt(Bptt),
+    Rflo(Rflo),
+}
+
+impl CtrnnRule {
+    fn optimizer(&self) -> &Optimizer<f32> {
+        match self {
+            CtrnnRule::Bptt(r) => r.optimizer(),
+            CtrnnRule::Rflo(r) => r.optimizer(),
+        }
+    }
+
+    fn as_rule(&mut self) -> &mut dyn Rule<Ctrnn<f32>, dyn BatchSource> {
+        match self {
+            CtrnnRule::Bptt(r) => r,
+            CtrnnRule::Rflo(r) => r,
+        }
+    }
+
+    fn as_state(&self) -> &dyn Stateful {
+        match self {
+            CtrnnRule::Bptt(r) => r,
+            CtrnnRule::Rflo(r) => r,
+        }
+    }
+}
+
+/// One CTRNN, its rule (BPTT or RFLO) and the config's battery of tasks, as the driver's
+/// learner: evaluation is the per-task performance.
 pub struct BpttLearner {
     cfg: RunConfig,
     net: Ctrnn<f32>,
-    rule: Bptt,
+    rule: CtrnnRule,
     /// the tasks, in the config's order (evaluated one by one)
     tasks: Vec<Arc<dyn Task>>,
     /// the training batches (one trial per row, or trials back to back)
@@ -161,7 +216,17 @@ impl BpttLearner {
                 )),
             },
             tasks,
-            rule: Bptt::new(&cfg.train, &net, opt, streams.child("noise", 0)),
+            rule: match (cfg.rule.kind.as_str(), cfg.rule.feedback) {
+                ("rflo", feedback) => CtrnnRule::Rflo(Rflo::new(
+                    &cfg.train,
+                    &net,
+                    opt,
+                    streams.child("noise", 0),
+                    feedback.unwrap_or_default(),
+                    &streams,
+                )),
+                _ => CtrnnRule::Bptt(Bptt::new(&cfg.train, &net, opt, streams.child("noise", 0))),
+            },
             eval_engine: Engine::default(),
             scores: vec![],
             cfg: cfg.clone(),
@@ -192,10 +257,13 @@ impl BpttLearner {
 impl Stateful for BpttLearner {
     fn save_state(&self, _prefix: &str, out: &mut Arrays) {
         save_raw("", &self.net, out);
-        self.rule.save_state("", out);
+        self.rule.as_state().save_state("", out);
     }
     fn load_state(&mut self, _prefix: &str, arrays: &Arrays) -> Result<()> {
-        self.rule.load_state("", arrays)?;
+        match &mut self.rule {
+            CtrnnRule::Bptt(r) => r.load_state("", arrays)?,
+            CtrnnRule::Rflo(r) => r.load_state("", arrays)?,
+        }
         load_raw("", &mut self.net, arrays)
     }
 }
@@ -222,7 +290,9 @@ impl Learner for BpttLearner {
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
-        self.rule.update(&mut self.net, &mut *self.env, step, phase)
+        self.rule
+            .as_rule()
+            .update(&mut self.net, &mut *self.env, step, phase)
     }
 
     fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
@@ -268,7 +338,7 @@ impl Learner for BpttLearner {
     }
 
     fn all_finite(&self) -> bool {
-        self.net.params.all_finite() && self.rule.opt.all_finite()
+        self.net.params.all_finite() && self.rule.optimizer().all_finite()
     }
 
     fn export(&self, step: u64, out: &mut Arrays) {
