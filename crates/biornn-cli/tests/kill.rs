@@ -204,6 +204,17 @@ fn killed_and_resumed_equals_uninterrupted() {
 }
 
 #[test]
+fn rflo_on_the_ctrnn_killed_and_resumed_equals_uninterrupted() {
+    // the same run with RFLO's local credit and its random feedback matrix (at Adam 1e-3 random
+    // feedback drives this network's weights up until it diverges: docs/REPLAY.md)
+    let config = format!(
+        "{}[rule]\nkind = \"rflo\"\n",
+        CONFIG.replace("[train]\n", "[train]\nlearning_rate = 0.0001\n")
+    );
+    train_killed_and_resumed("ctrnn-rflo", &config, Duration::from_secs(300));
+}
+
+#[test]
 fn an_online_rule_killed_mid_sequence_resumes_bit_identically() {
     train_killed_and_resumed("reservoir", RESERVOIR, Duration::from_secs(300));
 }
