@@ -2,16 +2,19 @@
 # FORCE (Sussillo and Abbott 2009): a chaotic reservoir (g = 1.5, 10% connectivity) whose readout
 # learns by RLS with output feedback, on the sum of four sines and on a triangle wave (period 1,200
 # steps), trained 24,000 steps (20 periods), then run freely with the readout frozen for 10
-# periods. Prints, per target and size, how many seeds keep the relative RMS error (RMSE over the
-# target's standard deviation) below 0.05, and its median.
+# periods; and the same on biornn's CTRNN (`[network] kind = "ctrnn"`: tanh units in the current
+# convention, 10% of connections, spectral radius 1.5, dt / tau = 0.1). Prints, per network,
+# target and size, how many seeds keep the relative RMS error (RMSE over the target's standard
+# deviation) below 0.05, and its median.
 #
-#   experiments/force.sh                 SEEDS="1 .. 10" SIZES="300 1000" TARGETS="sines triangle"
+#   experiments/force.sh   SEEDS="1 .. 10" SIZES="300 1000" TARGETS="sines triangle" NETWORKS="reservoir ctrnn"
 #   experiments/force.sh --smoke         one seed, 100 units, 600 steps (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1 2 3 4 5 6 7 8 9 10"}
 sizes=${SIZES:-"300 1000"}
 targets=${TARGETS:-"sines triangle"}
+networks=${NETWORKS:-"reservoir ctrnn"}
 steps=${MAX_STEPS:-24000}
 out=${OUT:-runs/force}
 smoke=false
@@ -20,11 +23,16 @@ if [[ "${1:-}" == "--smoke" ]]; then
 fi
 cargo build --release -q
 bin=${BIN:-./target/release/biornn}
-base=$($bin config --kind reservoir)
+for network in $networks; do
+if [[ $network == ctrnn ]]; then
+  base=$($bin config --kind ctrnn_force); prefix="ctrnn-"
+else
+  base=$($bin config --kind reservoir); prefix=""
+fi
 for target in $targets; do
   for n in $sizes; do
     for seed in $seeds; do
-      dir="$out/$target/n$n/seed-$seed"
+      dir="$out/$prefix$target/n$n/seed-$seed"
       [[ -f "$dir/summary.json" ]] && continue
       cfg=$(mktemp --suffix=.toml)
       # one evaluation, at the end: 10 periods run freely from where training stopped
@@ -36,20 +44,22 @@ for target in $targets; do
     done
   done
 done
+done
 python3 - "$out" <<'PY'
 import csv, glob, math, os, statistics, sys
 root = sys.argv[1]
-print("| target | units | seeds | relative RMS < 0.05 over 10 frozen periods | median relative RMS |")
-print("|---|---|---|---|---|")
-for target in sorted(os.listdir(root)):
-    for ndir in sorted(os.listdir(f"{root}/{target}"), key=lambda s: int(s[1:])):
+print("| network | target | units | seeds | relative RMS < 0.05 over 10 frozen periods | median relative RMS |")
+print("|---|---|---|---|---|---|")
+for name in sorted(os.listdir(root), key=lambda s: (s.startswith("ctrnn-"), s)):
+    network, target = ("ctrnn", name[6:]) if name.startswith("ctrnn-") else ("reservoir", name)
+    for ndir in sorted(os.listdir(f"{root}/{name}"), key=lambda s: int(s[1:])):
         rel = []
-        for r in sorted(glob.glob(f"{root}/{target}/{ndir}/seed-*/metrics.csv")):
+        for r in sorted(glob.glob(f"{root}/{name}/{ndir}/seed-*/metrics.csv")):
             rows = list(csv.DictReader(open(r)))
             r2 = float(rows[-1]["eval_r2"])
             rel.append(math.sqrt(max(0.0, 1.0 - r2)))
         ok = sum(v < 0.05 for v in rel)
         med = statistics.median(rel) if rel else float("nan")
-        print(f"| {target} | {ndir[1:]} | {len(rel)} | {ok} | {med:.3f} |")
+        print(f"| {network} | {target} | {ndir[1:]} | {len(rel)} | {ok} | {med:.3f} |")
 PY
 if $smoke; then rm -rf "$out"; fi

@@ -2,7 +2,7 @@
 
 use biornn_numerics::{Error, Result};
 use biornn_r2n2::R2n2RunConfig;
-use biornn_reservoir::{ForceRunConfig, RfloRunConfig};
+use biornn_reservoir::{CtrnnForceRunConfig, ForceRunConfig, RfloRunConfig};
 use biornn_train::longterm::LongTermConfig;
 use biornn_train::reversal::ReversalConfig;
 use biornn_train::RunConfig;
@@ -17,6 +17,8 @@ pub enum Kind {
     CtrnnRflo,
     /// `reservoir` trained by `rls`
     ReservoirRls,
+    /// `ctrnn` trained by `rls` (FORCE on the CTRNN: its readout fed back, RLS on it, never reset)
+    CtrnnForce,
     /// `r2n2` (the reversible network) trained by `r2n2` (BPTT during backward replay)
     R2n2Replay,
     /// `leaky_rnn` trained by `rflo` (Murray's random-feedback local online learning)
@@ -31,10 +33,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::CtrnnBptt,
         Kind::CtrnnRflo,
         Kind::ReservoirRls,
+        Kind::CtrnnForce,
         Kind::R2n2Replay,
         Kind::LeakyRnnRflo,
         Kind::LeakyRnnEsn,
@@ -46,6 +49,7 @@ impl Kind {
             Kind::CtrnnBptt => ("ctrnn", "bptt"),
             Kind::CtrnnRflo => ("ctrnn", "rflo"),
             Kind::ReservoirRls => ("reservoir", "rls"),
+            Kind::CtrnnForce => ("ctrnn", "rls"),
             Kind::R2n2Replay => ("r2n2", "r2n2"),
             Kind::LeakyRnnRflo => ("leaky_rnn", "rflo"),
             Kind::LeakyRnnEsn => ("leaky_rnn", "esn"),
@@ -92,14 +96,24 @@ impl Kind {
                 _ => "bptt",
             },
         )?;
+        // FORCE is RLS on a fed-back readout: either name selects it
+        let rule = if rule == "force" {
+            "rls".to_string()
+        } else {
+            rule
+        };
         if let Some(k) = Kind::ALL
             .iter()
             .find(|k| k.names() == (network.as_str(), rule.as_str()))
         {
             return Ok(*k);
         }
-        let mut networks: Vec<&str> = Kind::ALL.iter().map(|k| k.names().0).collect();
-        networks.dedup();
+        let mut networks: Vec<&str> = vec![];
+        for k in Kind::ALL {
+            if !networks.contains(&k.names().0) {
+                networks.push(k.names().0);
+            }
+        }
         if !networks.contains(&network.as_str()) {
             return Err(Error::invalid(
                 "network.kind",
@@ -130,6 +144,8 @@ impl Kind {
 pub enum Config {
     Bptt(RunConfig),
     Force(ForceRunConfig),
+    /// FORCE on the CTRNN
+    CtrnnForce(CtrnnForceRunConfig),
     R2n2(R2n2RunConfig),
     /// a leaky RNN trained by RFLO or as an echo-state network
     Rflo(RfloRunConfig),
@@ -153,6 +169,7 @@ impl Config {
         let cfg = match Kind::of_toml(text)? {
             Kind::CtrnnBptt | Kind::CtrnnRflo => Config::Bptt(RunConfig::from_toml(text)?),
             Kind::ReservoirRls => Config::Force(ForceRunConfig::from_toml(text)?),
+            Kind::CtrnnForce => Config::CtrnnForce(CtrnnForceRunConfig::from_toml(text)?),
             Kind::R2n2Replay => Config::R2n2(R2n2RunConfig::from_toml(text)?),
             Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => Config::Rflo(RfloRunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
@@ -174,6 +191,7 @@ impl Config {
             Kind::CtrnnBptt => biornn_train::config::DEFAULT_CONFIG_TOML,
             Kind::CtrnnRflo => biornn_train::config::DEFAULT_RFLO_CONFIG_TOML,
             Kind::ReservoirRls => biornn_reservoir::DEFAULT_FORCE_TOML,
+            Kind::CtrnnForce => biornn_reservoir::DEFAULT_CTRNN_FORCE_TOML,
             Kind::R2n2Replay => biornn_r2n2::DEFAULT_R2N2_TOML,
             Kind::LeakyRnnRflo => biornn_reservoir::DEFAULT_RFLO_TOML,
             Kind::LeakyRnnEsn => biornn_reservoir::DEFAULT_ESN_TOML,
@@ -186,6 +204,7 @@ impl Config {
             Config::Bptt(c) if c.rule.kind == "rflo" => Kind::CtrnnRflo,
             Config::Bptt(_) => Kind::CtrnnBptt,
             Config::Force(_) => Kind::ReservoirRls,
+            Config::CtrnnForce(_) => Kind::CtrnnForce,
             Config::R2n2(_) => Kind::R2n2Replay,
             Config::Rflo(c) if c.rule.kind == "esn" => Kind::LeakyRnnEsn,
             Config::Rflo(_) => Kind::LeakyRnnRflo,
@@ -198,6 +217,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.to_toml(),
             Config::Force(c) => c.to_toml(),
+            Config::CtrnnForce(c) => c.to_toml(),
             Config::R2n2(c) => c.to_toml(),
             Config::Rflo(c) => c.to_toml(),
             Config::LongTerm(c) => toml::to_string(c).expect("a config serialises"),
@@ -209,6 +229,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.validate(),
             Config::Force(c) => c.validate(),
+            Config::CtrnnForce(c) => c.validate(),
             Config::R2n2(c) => c.validate(),
             Config::Rflo(c) => c.validate(),
             Config::LongTerm(c) => c.validate(),
@@ -220,6 +241,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.name.clone(),
             Config::Force(c) => c.name.clone(),
+            Config::CtrnnForce(c) => c.name.clone(),
             Config::R2n2(c) => c.name.clone(),
             Config::Rflo(c) => c.name.clone(),
             Config::LongTerm(c) => format!("{}-{}", c.task.name(), c.method.name()),
@@ -231,6 +253,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.seed,
             Config::Force(c) => c.seed,
+            Config::CtrnnForce(c) => c.seed,
             Config::R2n2(c) => c.seed,
             Config::Rflo(c) => c.seed,
             Config::LongTerm(c) => c.seed,
@@ -242,6 +265,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.name = name.to_string(),
             Config::Force(c) => c.name = name.to_string(),
+            Config::CtrnnForce(c) => c.name = name.to_string(),
             Config::R2n2(c) => c.name = name.to_string(),
             Config::Rflo(c) => c.name = name.to_string(),
             // named by task and method
@@ -253,6 +277,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.seed = seed,
             Config::Force(c) => c.seed = seed,
+            Config::CtrnnForce(c) => c.seed = seed,
             Config::R2n2(c) => c.seed = seed,
             Config::Rflo(c) => c.seed = seed,
             Config::LongTerm(c) => c.seed = seed,
@@ -265,6 +290,7 @@ impl Config {
         match self {
             Config::Bptt(c) => c.train.max_steps = steps,
             Config::Force(c) => c.train.max_steps = steps,
+            Config::CtrnnForce(c) => c.train.max_steps = steps,
             Config::R2n2(c) => c.train.max_steps = steps,
             Config::Rflo(c) => c.train.max_steps = steps,
             Config::LongTerm(c) => c.max_rounds = steps,
@@ -304,6 +330,10 @@ impl Config {
             Config::Force(c) => format!(
                 "reservoir trained by rls: {} units, target {} ({} steps a period)",
                 c.network.n_rec, c.task.kind, c.task.period_steps
+            ),
+            Config::CtrnnForce(c) => format!(
+                "ctrnn trained by rls (force): {} units, target {} ({} steps a period)",
+                c.model.n_rec, c.task.kind, c.task.period_steps
             ),
             Config::R2n2(c) => format!(
                 "r2n2 trained by replay ({}{}): 2 x {} units, {}",
@@ -366,13 +396,18 @@ mod tests {
                 && e.contains("ctrnn, reservoir, r2n2, leaky_rnn"),
             "{e}"
         );
-        let e = Kind::of_toml("[rule]\nkind = \"rls\"\n")
+        let e = Kind::of_toml("[rule]\nkind = \"esn\"\n")
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("rule.kind") && e.contains("rls") && e.contains("bptt"),
+            e.contains("rule.kind") && e.contains("esn") && e.contains("bptt, rflo, rls"),
             "{e}"
         );
+        // FORCE on the CTRNN, by either name of its rule
+        for rule in ["rls", "force"] {
+            let text = format!("[rule]\nkind = \"{rule}\"\n");
+            assert_eq!(Kind::of_toml(&text).unwrap(), Kind::CtrnnForce);
+        }
         for k in Kind::ALL {
             let c = Config::from_toml(Config::default_toml(k)).unwrap();
             assert_eq!(c.kind(), k);

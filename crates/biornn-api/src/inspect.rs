@@ -265,6 +265,7 @@ pub fn analyze(
             analyze_ctrnn(&dir, &opts)?
         }
         Kind::ReservoirRls => analyze_reservoir(&dir, &opts, spec.net)?,
+        Kind::CtrnnForce => analyze_ctrnn_force(&dir, &opts, spec.net)?,
         Kind::R2n2Replay => {
             if let Some(k) = spec.net.filter(|k| *k > 0) {
                 return Err(Error::invalid(
@@ -296,6 +297,13 @@ pub fn analyze(
                 .networks
                 > 1
         }
+        Kind::CtrnnForce => {
+            let text = dir.read_config().unwrap_or_default();
+            biornn_reservoir::CtrnnForceRunConfig::from_toml(&text)?
+                .train
+                .networks
+                > 1
+        }
         Kind::LongTerm | Kind::Reversal => true,
         Kind::CtrnnBptt
         | Kind::CtrnnRflo
@@ -322,29 +330,76 @@ pub fn analyze(
 fn analyze_reservoir(dir: &RunDir, opts: &AnalysisOptions, net: Option<usize>) -> Result<Analysis> {
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_reservoir::ForceRunConfig::from_toml(&text)?;
+    let (networks, init_std) = (cfg.train.networks, cfg.network.init_std);
+    let build = |seed| cfg.member(seed);
+    analyze_force(
+        dir,
+        opts,
+        net,
+        (cfg.seed, networks),
+        init_std,
+        &cfg.task,
+        build,
+    )
+}
+
+fn analyze_ctrnn_force(
+    dir: &RunDir,
+    opts: &AnalysisOptions,
+    net: Option<usize>,
+) -> Result<Analysis> {
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_reservoir::CtrnnForceRunConfig::from_toml(&text)?;
+    let (networks, init_std) = (cfg.train.networks, cfg.network.init_std);
+    let build = |seed| cfg.member(seed);
+    analyze_force(
+        dir,
+        opts,
+        net,
+        (cfg.seed, networks),
+        init_std,
+        &cfg.task,
+        build,
+    )
+}
+
+/// A FORCE run's network `net` (its final state) analysed from free runs of one period, started
+/// around the spread of its initial state.
+fn analyze_force<N: biornn_reservoir::rls::TrainedReadout>(
+    dir: &RunDir,
+    opts: &AnalysisOptions,
+    net: Option<usize>,
+    (seed, networks): (u64, usize),
+    init_std: f64,
+    task: &biornn_reservoir::SinesConfig,
+    build: impl Fn(
+        u64,
+    )
+        -> Result<biornn_core::Online<N, biornn_reservoir::Rls, biornn_reservoir::Sines>>,
+) -> Result<Analysis> {
     let (arrays, step) = final_state(dir)?;
-    let k = member(net, cfg.train.networks)?;
-    let mut learner = cfg.member(cfg.seed + k as u64)?;
-    let prefix = if cfg.train.networks == 1 {
+    let k = member(net, networks)?;
+    let mut learner = build(seed + k as u64)?;
+    let prefix = if networks == 1 {
         String::new()
     } else {
         biornn_run::ensemble::member_prefix(k)
     };
     learner.load_state(&prefix, &arrays)?;
-    let n = learner.net.n;
-    let label = if cfg.train.networks == 1 {
+    let n = learner.net.n_units();
+    let label = if networks == 1 {
         "free run".to_string()
     } else {
         format!("network {k}, free run")
     };
     let mut rng = Streams::new(opts.seed).stream("free_run_starts", 0);
     let starts: Vec<f64> = (0..8 * n)
-        .map(|_| rng.normal() * cfg.network.init_std.max(0.1))
+        .map(|_| rng.normal() * init_std.max(0.1))
         .collect();
     let run = FreeRun {
         input: &[],
         starts: &starts,
-        steps: cfg.task.period_steps,
+        steps: task.period_steps,
         label: &label,
     };
     biornn_analysis::network::analyze_network(dir.path(), &learner.net, step, &run, opts)

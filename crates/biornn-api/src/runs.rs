@@ -3,7 +3,8 @@
 use crate::config::Config;
 use biornn_core::{Learner, StepDecay};
 use biornn_numerics::{Error, Result};
-use biornn_reservoir::ForceRunConfig;
+use biornn_reservoir::run::OnlineTrainConfig;
+use biornn_reservoir::{CtrnnForceRunConfig, ForceRunConfig};
 use biornn_run::{drive, open_run, Criterion, DriveOptions, Ensemble, LoopState, Outcome, RunDir};
 use biornn_train::longterm::{LongTermConfig, LongTermResult, RoundsOptions};
 use biornn_train::reversal::{ReversalConfig, ReversalResult};
@@ -114,7 +115,8 @@ pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished>
             let s = trainer::train(c, dir, &train_options(opts))?;
             Ok(bptt_finished(dir, &s))
         }
-        Config::Force(c) => force(c, dir, false, opts),
+        Config::Force(c) => force(force_run_of(c)?, dir, false, opts),
+        Config::CtrnnForce(c) => force(ctrnn_force_run_of(c)?, dir, false, opts),
         Config::R2n2(c) => r2n2(c, dir, false, opts),
         Config::Rflo(c) => rflo(c, dir, false, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
@@ -236,7 +238,8 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
     }
     match &cfg {
         Config::Bptt(_) => bptt(),
-        Config::Force(c) => force(c, dir, true, opts),
+        Config::Force(c) => force(force_run_of(c)?, dir, true, opts),
+        Config::CtrnnForce(c) => force(ctrnn_force_run_of(c)?, dir, true, opts),
         Config::R2n2(c) => r2n2(c, dir, true, opts),
         Config::Rflo(c) => rflo(c, dir, true, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, true, opts)?)),
@@ -244,22 +247,65 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
     }
 }
 
-/// A reservoir trained online by RLS, through the driver, from the start or resumed.
+/// What a FORCE run (on the reservoir or on the CTRNN) hands the driver: its untrained
+/// networks, its `[train]`, its resolved config and what it is.
+struct ForceRun<L> {
+    members: Vec<L>,
+    train: OnlineTrainConfig,
+    seed: u64,
+    toml: String,
+    kind: &'static str,
+}
+
+fn force_run_of(c: &ForceRunConfig) -> Result<ForceRun<biornn_reservoir::ForceLearner>> {
+    Ok(ForceRun {
+        members: c.learners()?,
+        train: c.train.clone(),
+        seed: c.seed,
+        toml: c.to_toml(),
+        kind: "reservoir/rls",
+    })
+}
+
+fn ctrnn_force_run_of(
+    c: &CtrnnForceRunConfig,
+) -> Result<ForceRun<biornn_reservoir::CtrnnForceLearner>> {
+    Ok(ForceRun {
+        members: c.learners()?,
+        train: c.train.clone(),
+        seed: c.seed,
+        toml: c.to_toml(),
+        kind: "ctrnn/rls",
+    })
+}
+
+/// Networks trained online by RLS (FORCE), through the driver, from the start or resumed.
 /// With `train.networks` > 1, the networks train side by side as one [`Ensemble`] and the
 /// criterion is their trimmed mean.
-fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> Result<Finished> {
-    let t = &cfg.train;
+fn force<L: Learner + 'static>(
+    cfg: ForceRun<L>,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let ForceRun {
+        mut members,
+        train,
+        seed,
+        toml,
+        kind,
+    } = cfg;
+    let t = &train;
     let (mut single, mut ensemble) = (None, None);
     let (learner, key): (&mut dyn Learner, &str) = if t.networks == 1 {
-        (single.insert(cfg.learner()?), "eval_r2")
+        (single.insert(members.remove(0)), "eval_r2")
     } else {
-        let members = cfg.learners()?;
         (
             ensemble.insert(Ensemble::new(members, "eval_r2", 0.1)?),
             "trimmed_mean",
         )
     };
-    let (run, state) = open_run(dir, resume, &cfg.to_toml(), learner)?;
+    let (run, state) = open_run(dir, resume, &toml, learner)?;
     let drive_opts = DriveOptions {
         max_steps: t.max_steps,
         eval_every: t.eval_every,
@@ -300,12 +346,12 @@ fn force(cfg: &ForceRunConfig, dir: &Path, resume: bool, opts: &RunOptions) -> R
         ]
     };
     let mut summary = serde_json::json!({
-        "kind": "reservoir/rls",
+        "kind": kind,
         "steps": out.state.step,
         "wall_s": out.state.wall_s,
         "reached_target": out.reached,
         "target_r2": t.target_r2,
-        "seed": cfg.seed,
+        "seed": seed,
         "networks": t.networks,
     });
     for (key, _, v) in found {
@@ -454,15 +500,20 @@ pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<
         return Err(Error::invalid("--seeds", k, "allowed: 1 to 10000"));
     }
     cfg.validate()?;
-    if let Config::Force(c) = cfg {
-        if c.train.networks > 1 {
+    let networks = match cfg {
+        Config::Force(c) => Some((c.seed, c.train.networks)),
+        Config::CtrnnForce(c) => Some((c.seed, c.train.networks)),
+        _ => None,
+    };
+    if let Some((seed, networks)) = networks {
+        if networks > 1 {
             return Err(Error::invalid(
                 "--seeds",
                 k,
                 &format!(
                     "allowed: no --seeds when train.networks > 1 (the run already trains seeds {} to {}; neighbouring seed runs would train the same networks)",
-                    c.seed,
-                    c.seed + c.train.networks as u64 - 1
+                    seed,
+                    seed + networks as u64 - 1
                 ),
             ));
         }

@@ -45,6 +45,27 @@ eval_every = 700
 eval_steps = 600
 "#;
 
+/// FORCE on the CTRNN (with a local mask): the same, for the CTRNN's state and readout.
+const CTRNN_FORCE: &str = r#"
+name = "k"
+seed = 3
+[network]
+kind = "ctrnn"
+[rule]
+kind = "force"
+[model]
+n_rec = 200
+[model.mask]
+recurrent = { kind = "local", radius = 20 }
+[task]
+kind = "sines"
+period_steps = 1200
+[train]
+max_steps = 30000
+eval_every = 700
+eval_steps = 600
+"#;
+
 /// R2N2 learning a^n b^n by replay: one sequence per update, a checkpoint at every evaluation;
 /// a resume must restore the weights, Adam's moments, the position in the epoch's order and the
 /// success count since the last evaluation.
@@ -217,6 +238,11 @@ fn rflo_on_the_ctrnn_killed_and_resumed_equals_uninterrupted() {
 #[test]
 fn an_online_rule_killed_mid_sequence_resumes_bit_identically() {
     train_killed_and_resumed("reservoir", RESERVOIR, Duration::from_secs(300));
+}
+
+#[test]
+fn force_on_the_ctrnn_killed_mid_sequence_resumes_bit_identically() {
+    train_killed_and_resumed("ctrnn-force", CTRNN_FORCE, Duration::from_secs(300));
 }
 
 #[test]

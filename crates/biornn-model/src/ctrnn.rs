@@ -19,7 +19,7 @@ use crate::config::{
 use crate::skip::{Block, DascDerivative, Skip, SkipKind, TimePlan};
 use crate::sparse::{SparseKernels, SparseRec};
 use crate::{activation::sigmoid, init, Activation};
-use biornn_numerics::linalg::{cm, cm_mut, gemm, rm, rm_mut};
+use biornn_numerics::linalg::{cm, cm_mut, gemm, matvec, rm, rm_mut};
 use biornn_numerics::{real::convert, Real, Result, RngStream, Streams};
 
 /// The trainable parameters, raw (before masks and sign constraints are applied).
@@ -1016,6 +1016,36 @@ impl<T: Real> Ctrnn<T> {
                 }
             }
         }
+    }
+
+    /// One noise-free step of one trial outside a trajectory, for rules that step a network
+    /// forever without resetting it (FORCE): the drive z = W_in u + W_rec r + b + `extra` (`extra`:
+    /// what else reaches the units, e.g. a fed-back readout, `n_rec` values), then the Euler update
+    /// of the state `s` and the rate `r` in place. `z` is scratch of `n_rec` values.
+    pub fn step_in_place(&self, u: &[T], extra: &[T], s: &mut [T], r: &mut [T], z: &mut [T]) {
+        let n = self.n_rec;
+        assert!(u.len() == self.n_in && extra.len() == n && s.len() == n && r.len() == n);
+        matvec(&self.eff.w_rec, r, z, false);
+        matvec(&self.eff.w_in, u, z, true);
+        for ((z, b), e) in z.iter_mut().zip(&self.eff.b_rec).zip(extra) {
+            *z += *b + *e;
+        }
+        let (alpha, conv) = (&self.alpha, self.convention);
+        with_activation!(self.activation, |f, _df| {
+            for i in 0..n {
+                let a = alpha[i];
+                match conv {
+                    StateConvention::Rate => {
+                        s[i] = (T::ONE - a) * s[i] + a * f(z[i]);
+                        r[i] = s[i];
+                    }
+                    StateConvention::Current => {
+                        s[i] = (T::ONE - a) * s[i] + a * z[i];
+                        r[i] = f(s[i]);
+                    }
+                }
+            }
+        })
     }
 
     /// Turn dL/dy (gradient w.r.t. `traj.output`, `[n_out, T*B]`) into dL/d(W_out r + b_out), in place.

@@ -80,7 +80,12 @@ impl Default for SinesConfig {
     }
 }
 
-fn check(ok: bool, field: &str, value: impl std::fmt::Display, allowed: &str) -> Result<()> {
+pub(crate) fn check(
+    ok: bool,
+    field: &str,
+    value: impl std::fmt::Display,
+    allowed: &str,
+) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -131,7 +136,12 @@ impl ReservoirConfig {
 
 impl RlsConfig {
     pub fn validate(&self) -> Result<()> {
-        check(self.kind == "rls", "rule.kind", &self.kind, "allowed: rls")?;
+        check(
+            self.kind == "rls" || self.kind == "force",
+            "rule.kind",
+            &self.kind,
+            "allowed: rls (or its other name, force)",
+        )?;
         check(
             self.alpha.is_finite() && self.alpha > 0.0,
             "rule.alpha",

@@ -57,23 +57,9 @@ impl Reservoir {
                 }
             })
             .collect();
-        let mut rng = streams.stream("reservoir_fb", 0);
-        let w_fb = (0..n * n_out)
-            .map(|_| {
-                let w = rng.uniform_in(-1.0, 1.0) as f32;
-                if cfg.feedback {
-                    w
-                } else {
-                    0.0
-                }
-            })
-            .collect();
+        let (w_fb, x0) = feedback_and_start(n, n_out, cfg.feedback, cfg.init_std, streams);
         let mut rng = streams.stream("reservoir_in", 0);
         let w_in = (0..n * n_in).map(|_| rng.normal() as f32).collect();
-        let mut rng = streams.stream("reservoir_x0", 0);
-        let x0: Vec<f32> = (0..n)
-            .map(|_| (rng.normal() * cfg.init_std) as f32)
-            .collect();
         let mut net = Reservoir {
             n,
             n_in,
@@ -109,6 +95,32 @@ impl Reservoir {
     }
 }
 
+/// The feedback weights `(n, n_out)`, U(-1, 1) (zero without feedback), from stream
+/// `reservoir_fb`, and the initial state N(0, init_std^2), from `reservoir_x0`: FORCE's draws,
+/// shared by the reservoir and the CTRNN it trains.
+pub(crate) fn feedback_and_start(
+    n: usize,
+    n_out: usize,
+    feedback: bool,
+    init_std: f64,
+    streams: &Streams,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = streams.stream("reservoir_fb", 0);
+    let w_fb = (0..n * n_out)
+        .map(|_| {
+            let w = rng.uniform_in(-1.0, 1.0) as f32;
+            if feedback {
+                w
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mut rng = streams.stream("reservoir_x0", 0);
+    let x0 = (0..n).map(|_| (rng.normal() * init_std) as f32).collect();
+    (w_fb, x0)
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -128,6 +140,15 @@ impl Stepping for Reservoir {
         }
         self.rates_and_readout();
         output.copy_from_slice(&self.z);
+    }
+}
+
+impl crate::rls::TrainedReadout for Reservoir {
+    fn rates(&self) -> &[f32] {
+        &self.r
+    }
+    fn readout_mut(&mut self) -> &mut [f32] {
+        &mut self.w_out
     }
 }
 

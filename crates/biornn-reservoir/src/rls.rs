@@ -3,7 +3,6 @@
 //! rates' correlation plus I / alpha) is kept in f64 and is the rule's state.
 
 use crate::config::RlsConfig;
-use crate::network::Reservoir;
 use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
 use biornn_core::{Arrays, Environment, Phase, Rule, Stateful, Stepping};
 use biornn_numerics::{Error, Result};
@@ -55,34 +54,37 @@ impl Stateful for Rls {
     }
 }
 
-impl<E: Environment + ?Sized> Rule<Reservoir, E> for Rls {
+/// A network whose linear readout y = W_out r RLS trains: the reservoir, the CTRNN with feedback.
+pub trait TrainedReadout: Stepping {
+    /// The rates the readout reads, `n_units` values.
+    fn rates(&self) -> &[f32];
+    /// W_out, `(n_out, n_units)` row-major, to change in place.
+    fn readout_mut(&mut self) -> &mut [f32];
+}
+
+impl<N: TrainedReadout, E: Environment + ?Sized> Rule<N, E> for Rls {
     fn kind(&self) -> &'static str {
         "rls"
     }
 
     /// One time step: the network answers, and the readout learns when the step is due. Returns
     /// the squared error of the answer before learning (weighted by the step's weight).
-    fn update(
-        &mut self,
-        net: &mut Reservoir,
-        env: &mut E,
-        _index: u64,
-        _phase: &Phase,
-    ) -> Result<f64> {
-        if env.n_in() != net.n_in || env.n_out() != net.n_out {
+    fn update(&mut self, net: &mut N, env: &mut E, _index: u64, _phase: &Phase) -> Result<f64> {
+        let (n_in, n_out) = (net.n_in(), net.n_out());
+        if env.n_in() != n_in || env.n_out() != n_out {
             return Err(Error::new(format!(
                 "task {} has {} inputs and {} outputs; the network has {} and {}",
                 env.name(),
                 env.n_in(),
                 env.n_out(),
-                net.n_in,
-                net.n_out
+                n_in,
+                n_out
             )));
         }
         let n = self.n;
-        self.input.resize(net.n_in, 0.0);
-        self.target.resize(net.n_out, 0.0);
-        self.output.resize(net.n_out, 0.0);
+        self.input.resize(n_in, 0.0);
+        self.target.resize(n_out, 0.0);
+        self.output.resize(n_out, 0.0);
         let step = env.next(&mut self.input, &mut self.target);
         net.advance(&self.input, &mut self.output);
         env.answer(&self.output);
@@ -96,14 +98,15 @@ impl<E: Environment + ?Sized> Rule<Reservoir, E> for Rls {
         if step.weight == 0.0 || !self.steps.is_multiple_of(self.every as u64) {
             return Ok(loss);
         }
+        let r = net.rates();
         for i in 0..n {
             self.pr[i] = self.p[i * n..(i + 1) * n]
                 .iter()
-                .zip(&net.r)
+                .zip(r)
                 .map(|(p, r)| p * *r as f64)
                 .sum();
         }
-        let rpr: f64 = self.pr.iter().zip(&net.r).map(|(a, r)| a * *r as f64).sum();
+        let rpr: f64 = self.pr.iter().zip(r).map(|(a, r)| a * *r as f64).sum();
         let c = 1.0 / (1.0 + rpr);
         for i in 0..n {
             let ci = c * self.pr[i];
@@ -111,9 +114,10 @@ impl<E: Environment + ?Sized> Rule<Reservoir, E> for Rls {
                 *p -= ci * prj;
             }
         }
-        for k in 0..net.n_out {
+        let w_out = net.readout_mut();
+        for k in 0..n_out {
             let e = (self.output[k] - self.target[k]) as f64;
-            for (w, pr) in net.w_out[k * n..(k + 1) * n].iter_mut().zip(&self.pr) {
+            for (w, pr) in w_out[k * n..(k + 1) * n].iter_mut().zip(&self.pr) {
                 *w -= (e * c * pr) as f32;
             }
         }
@@ -125,6 +129,7 @@ impl<E: Environment + ?Sized> Rule<Reservoir, E> for Rls {
 mod tests {
     use super::*;
     use crate::config::{ReservoirConfig, SinesConfig};
+    use crate::network::Reservoir;
     use crate::sines::Sines;
     use biornn_core::{Learner, Online, Phase};
     use biornn_numerics::Streams;

@@ -40,6 +40,50 @@ impl Default for OnlineTrainConfig {
     }
 }
 
+impl OnlineTrainConfig {
+    /// The counts are positive, the networks' seeds `seed ..` fit, the target is a fraction.
+    pub fn validate(&self, seed: u64) -> Result<()> {
+        let t = self;
+        for (f, v) in [
+            ("train.eval_every", t.eval_every),
+            ("train.eval_steps", t.eval_steps),
+            ("train.checkpoint_every", t.checkpoint_every),
+            ("train.networks", t.networks),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(f, v, "allowed: a positive count"));
+            }
+        }
+        if t.networks > 64 {
+            return Err(Error::invalid(
+                "train.networks",
+                t.networks,
+                "allowed: 1 to 64 (each holds an n_rec^2 RLS matrix)",
+            ));
+        }
+        if seed
+            .checked_add(t.networks as u64 - 1)
+            .is_none_or(|s| s > i64::MAX as u64)
+        {
+            return Err(Error::invalid(
+                "seed",
+                seed,
+                "allowed: seed + train.networks - 1 at most 9223372036854775807",
+            ));
+        }
+        if let Some(r) = t.target_r2 {
+            if !(r.is_finite() && r <= 1.0) {
+                return Err(Error::invalid(
+                    "train.target_r2",
+                    r,
+                    "allowed: a number <= 1",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForceRunConfig {
@@ -84,45 +128,7 @@ impl ForceRunConfig {
         self.network.validate()?;
         self.rule.validate()?;
         self.task.validate()?;
-        let t = &self.train;
-        for (f, v) in [
-            ("train.eval_every", t.eval_every),
-            ("train.eval_steps", t.eval_steps),
-            ("train.checkpoint_every", t.checkpoint_every),
-            ("train.networks", t.networks),
-        ] {
-            if v == 0 {
-                return Err(Error::invalid(f, v, "allowed: a positive count"));
-            }
-        }
-        if t.networks > 64 {
-            return Err(Error::invalid(
-                "train.networks",
-                t.networks,
-                "allowed: 1 to 64 (each holds an n_rec^2 RLS matrix)",
-            ));
-        }
-        if self
-            .seed
-            .checked_add(t.networks as u64 - 1)
-            .is_none_or(|s| s > i64::MAX as u64)
-        {
-            return Err(Error::invalid(
-                "seed",
-                self.seed,
-                "allowed: seed + train.networks - 1 at most 9223372036854775807",
-            ));
-        }
-        if let Some(r) = t.target_r2 {
-            if !(r.is_finite() && r <= 1.0) {
-                return Err(Error::invalid(
-                    "train.target_r2",
-                    r,
-                    "allowed: a number <= 1",
-                ));
-            }
-        }
-        Ok(())
+        self.train.validate(self.seed)
     }
 
     /// The untrained learner: the reservoir drawn from the seed, P = I / alpha, the target at its start.
