@@ -49,8 +49,20 @@ pub fn batteries(only: Option<&str>) -> Result<Vec<BatteryInfo>> {
             let tasks = b
                 .task_names()
                 .iter()
-                .map(|name| {
-                    let t = registry.task(b.name(), name, &options)?;
+                .enumerate()
+                .map(|(i, name)| {
+                    let t = match registry.task(b.name(), name, &options) {
+                        Ok(t) => t,
+                        // listed all the same, with the reason (a dataset not installed here)
+                        Err(e) => {
+                            return Ok(TaskInfo {
+                                index: i as u64,
+                                name: name.clone(),
+                                epochs: vec![],
+                                description: format!("unavailable here: {e}"),
+                            })
+                        }
+                    };
                     Ok(TaskInfo {
                         index: t.key(),
                         name: name.clone(),

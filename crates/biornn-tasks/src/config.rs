@@ -29,6 +29,9 @@ pub struct TaskConfig {
     /// Mod-Cog's options (battery "modcog")
     #[serde(skip_serializing_if = "ModCogOptions::is_default")]
     pub modcog: ModCogOptions,
+    /// where the digits battery reads its images (battery "digits")
+    #[serde(skip_serializing_if = "crate::digits::DigitsOptions::is_default")]
+    pub digits: crate::digits::DigitsOptions,
     /// how training batches are laid out: "trials" (one trial per row, padded and masked, as
     /// gyyang) or "stream" (NeuroGym's Dataset: trials back to back, cut into windows)
     #[serde(skip_serializing_if = "Layout::is_default")]
@@ -80,6 +83,7 @@ impl Default for TaskConfig {
             timing: Timing::PerBatch,
             easy: false,
             modcog: ModCogOptions::default(),
+            digits: crate::digits::DigitsOptions::default(),
             layout: Layout::Trials,
             window: DEFAULT_WINDOW,
         }

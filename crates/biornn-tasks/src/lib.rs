@@ -166,6 +166,11 @@ pub trait Task: Send + Sync {
             ambiguous: false,
         }
     }
+    /// The task evaluations score in its place: a dataset's held-out split (the digits' test
+    /// images). `None`, the default: the task itself, on fresh trials.
+    fn evaluation(&self) -> Option<std::sync::Arc<dyn Task>> {
+        None
+    }
 }
 
 /// A shared task is a task (trainers hold the registry's `Arc<dyn Task>`).
@@ -219,5 +224,8 @@ impl<T: Task + ?Sized> Task for std::sync::Arc<T> {
     }
     fn score(&self, trial: &TrialOutputs) -> TrialScore {
         (**self).score(trial)
+    }
+    fn evaluation(&self) -> Option<std::sync::Arc<dyn Task>> {
+        (**self).evaluation()
     }
 }

@@ -60,13 +60,14 @@ impl Registry {
         Registry { batteries: vec![] }
     }
 
-    /// The batteries biornn ships: `yang20`, `temporalskip`, `modcog` and `anbn`.
+    /// The batteries biornn ships: `yang20`, `temporalskip`, `modcog`, `anbn` and `digits`.
     pub fn standard() -> Self {
         let mut r = Registry::empty();
         r.register(Box::new(Yang20));
         r.register(Box::new(TemporalSkip));
         r.register(Box::new(ModCog));
         r.register(Box::new(AnbnBattery));
+        r.register(Box::new(DigitsBattery));
         r
     }
 
@@ -164,9 +165,11 @@ impl Registry {
             .filter(|names| names.iter().any(|n| n == name));
         let names = run_names.unwrap_or_else(|| b.task_names());
         let ctx = Context { cfg, names: &names };
-        let task = b
-            .build(name, &ctx, self)
-            .ok_or_else(|| unknown_task(field, name, b))?;
+        let Some(task) = b.build(name, &ctx, self) else {
+            // a battery that cannot build what it lists (its data missing) says why
+            b.validate(cfg)?;
+            return Err(unknown_task(field, name, b));
+        };
         let n_in = b.n_in(names.len());
         if (task.n_in(), task.n_out()) != (n_in, b.n_out()) {
             return Err(Error::invalid(
@@ -350,6 +353,38 @@ impl BatteryDef for ModCog {
             (channel, ctx.names.len()),
             ctx.cfg.modcog,
         )))
+    }
+}
+
+/// Row-wise digits ([`crate::digits`]): one task, `digits`, its images from `[task.digits]`.
+struct DigitsBattery;
+
+impl BatteryDef for DigitsBattery {
+    fn name(&self) -> &'static str {
+        "digits"
+    }
+    fn description(&self) -> String {
+        "row-wise binary digits (CogControlLab/R2N2 exp_mnist): 28 inputs (one image row a step), 10 outputs (the class, read at the last step); images from [task.digits]".into()
+    }
+    fn n_in(&self, _: usize) -> usize {
+        crate::digits::SIDE
+    }
+    fn n_out(&self) -> usize {
+        crate::digits::CLASSES
+    }
+    fn validate(&self, cfg: &TaskConfig) -> Result<()> {
+        crate::digits::DigitsTask::new(&cfg.digits).map(|_| ())
+    }
+    fn task_names(&self) -> Vec<String> {
+        vec!["digits".into()]
+    }
+    fn build(&self, name: &str, ctx: &Context, _: &Registry) -> Option<Arc<dyn Task>> {
+        if name != "digits" {
+            return None;
+        }
+        // validate has read the images; a failure here is reported there
+        let task = crate::digits::DigitsTask::new(&ctx.cfg.digits).ok()?;
+        Some(Arc::new(task))
     }
 }
 

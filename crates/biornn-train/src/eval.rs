@@ -58,6 +58,12 @@ pub fn evaluate_tasks(
     let mut scores = vec![];
     for task in tasks {
         let streams = eval_streams.child("task", task.key());
+        // a dataset's held-out split, where the task has one
+        let held_out = task.evaluation();
+        let task: &dyn Task = match &held_out {
+            Some(t) => &**t,
+            None => task,
+        };
         let batch = generate_groups(task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
         let trials = batch.batch;
         let judge = |trial: &biornn_tasks::TrialOutputs| task.score(trial);
