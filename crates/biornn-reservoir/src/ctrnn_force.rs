@@ -11,7 +11,7 @@
 //! the FORCE defaults above, not the BPTT defaults.
 
 use crate::config::{check, RlsConfig, SinesConfig};
-use crate::network::feedback_and_start;
+use crate::network::{feedback_and_start, trials_from_start};
 use crate::rls::TrainedReadout;
 use crate::run::OnlineTrainConfig;
 use crate::{Rls, Sines};
@@ -214,9 +214,7 @@ impl CtrnnForceRunConfig {
     /// The untrained learners of every network, seeds `seed .. seed + train.networks`.
     pub fn learners(&self) -> Result<Vec<Online<CtrnnFeedback, Rls, Sines>>> {
         self.validate()?;
-        (0..self.train.networks as u64)
-            .map(|k| self.member(self.seed + k))
-            .collect()
+        self.train.members(self.seed, |seed| self.member(seed))
     }
 }
 
@@ -360,19 +358,7 @@ impl Network for CtrnnFeedback {
         self.rates_and_readout();
     }
     fn forward(&self, input: &[f32], steps: usize, batch: usize, output: &mut Vec<f32>) {
-        let (ni, no) = (self.net.n_in, self.net.n_out);
-        output.resize(steps * batch * no, 0.0);
-        let mut net = self.clone();
-        for b in 0..batch {
-            net.reset();
-            for t in 0..steps {
-                let k = t * batch + b;
-                net.advance(
-                    &input[k * ni..(k + 1) * ni],
-                    &mut output[k * no..(k + 1) * no],
-                );
-            }
-        }
+        trials_from_start(self, CtrnnFeedback::reset, input, (steps, batch), output)
     }
     fn export(&self, out: &mut Arrays) {
         let (n, no) = (self.net.n_rec, self.net.n_out);

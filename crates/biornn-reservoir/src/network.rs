@@ -121,6 +121,31 @@ pub(crate) fn feedback_and_start(
     (w_fb, x0)
 }
 
+/// `Network::forward` of a network that steps on forever: each of `batch` trials of `steps`
+/// steps runs a copy from its start (`reset`), without learning; input `[T, B, n_in]`, output
+/// `[T, B, n_out]`.
+pub(crate) fn trials_from_start<N: Network + Stepping + Clone>(
+    net: &N,
+    reset: fn(&mut N),
+    input: &[f32],
+    (steps, batch): (usize, usize),
+    output: &mut Vec<f32>,
+) {
+    let (ni, no) = (net.n_in(), net.n_out());
+    output.resize(steps * batch * no, 0.0);
+    let mut net = net.clone();
+    for b in 0..batch {
+        reset(&mut net);
+        for t in 0..steps {
+            let k = t * batch + b;
+            net.advance(
+                &input[k * ni..(k + 1) * ni],
+                &mut output[k * no..(k + 1) * no],
+            );
+        }
+    }
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -205,20 +230,7 @@ impl Network for Reservoir {
         self.rates_and_readout();
     }
     fn forward(&self, input: &[f32], steps: usize, batch: usize, output: &mut Vec<f32>) {
-        let (ni, no) = (self.n_in, self.n_out);
-        output.resize(steps * batch * no, 0.0);
-        let mut net = self.clone();
-        for b in 0..batch {
-            net.reset();
-            for t in 0..steps {
-                let k = t * batch + b;
-                let (u, z) = (
-                    &input[k * ni..(k + 1) * ni],
-                    &mut output[k * no..(k + 1) * no],
-                );
-                net.advance(u, z);
-            }
-        }
+        trials_from_start(self, Reservoir::reset, input, (steps, batch), output)
     }
     fn export(&self, out: &mut Arrays) {
         let (n, ni, no) = (self.n, self.n_in, self.n_out);

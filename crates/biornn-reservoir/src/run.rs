@@ -41,6 +41,14 @@ impl Default for OnlineTrainConfig {
 }
 
 impl OnlineTrainConfig {
+    /// One untrained learner per network, built by `member` from seeds `seed .. seed + networks`
+    /// (network k of a run is the network seed `seed + k` trains alone).
+    pub fn members<L>(&self, seed: u64, member: impl Fn(u64) -> Result<L>) -> Result<Vec<L>> {
+        (0..self.networks as u64)
+            .map(|k| member(seed + k))
+            .collect()
+    }
+
     /// The counts are positive, the networks' seeds `seed ..` fit, the target is a fraction.
     pub fn validate(&self, seed: u64) -> Result<()> {
         let t = self;
@@ -140,9 +148,7 @@ impl ForceRunConfig {
     /// The untrained learners of every network, seeds `seed .. seed + train.networks`.
     pub fn learners(&self) -> Result<Vec<ForceLearner>> {
         self.validate()?;
-        (0..self.train.networks as u64)
-            .map(|k| self.member(self.seed + k))
-            .collect()
+        self.train.members(self.seed, |seed| self.member(seed))
     }
 
     /// The untrained learner of the network with seed `seed` (network k of a run has seed
