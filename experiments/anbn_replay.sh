@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # a^n b^n next-symbol prediction (Cheng and Brown 2025, CogControlLab/R2N2 exp_anbn): R2N2 with
-# the exact replay gradient, with the published one (code_parity), with feedback alignment, RFLO,
+# the exact replay gradient (trained in f64, and in f32), with the published one (code_parity), with feedback alignment, RFLO,
 # the reference's echo-state network, the classic one (ridge readout), and BPTT on a non-reversible CTRNN of the same unit count,
 # on the datasets n = m .. m + 3, several seeds each; and R2N2 with the cache wired between
 # experience and replay (r2n2_wired: both replays fed from the cache's recall; m <= 6 only, as
@@ -14,7 +14,7 @@
 # Runs resume where they stopped; run the script again to continue or to add seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rules=${RULES:-"r2n2_exact r2n2_parity r2n2_fa rflo esn esn_ridge bptt r2n2_wired"}
+rules=${RULES:-"r2n2_exact r2n2_f32 r2n2_parity r2n2_fa rflo esn esn_ridge bptt r2n2_wired"}
 ms=${MS:-"1 6 11 16 21 26"}
 seeds=${SEEDS:-"1 2 3 4 5 6 7 8 9 10"}
 max_steps=${MAX_STEPS:-40000}
@@ -30,6 +30,7 @@ config() {
   local rule=$1 m=$2 cfg=$3
   case "$rule" in
     r2n2_exact) sed "s/^m = .*/m = $m/" configs/r2n2_anbn.toml ;;
+    r2n2_f32) sed "s/^m = .*/m = $m/; s/^# precision = .*/precision = \"f32\"/" configs/r2n2_anbn.toml ;;
     r2n2_parity) sed "s/^m = .*/m = $m/; s/^code_parity = .*/code_parity = true/" configs/r2n2_anbn.toml ;;
     r2n2_fa) sed "s/^m = .*/m = $m/; s/^feedback = .*/feedback = \"fa\"/" configs/r2n2_anbn.toml ;;
     r2n2_wired) sed "s/^m = .*/m = $m/; s/^wired = .*/wired = true/" configs/r2n2_anbn.toml ;;

@@ -341,10 +341,11 @@ impl Config {
                     biornn_r2n2::Feedback::Bp => "bp",
                     biornn_r2n2::Feedback::Fa => "fa",
                 },
-                if c.rule.code_parity {
-                    ", code parity"
-                } else {
-                    ""
+                match (c.rule.code_parity, c.network.precision) {
+                    (true, biornn_r2n2::Precision::F32) => ", code parity, f32",
+                    (true, _) => ", code parity",
+                    (false, biornn_r2n2::Precision::F32) => ", f32",
+                    (false, _) => "",
                 },
                 c.network.n_hidden,
                 c.task.describe()

@@ -456,11 +456,10 @@ fn analyze_r2n2(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_r2n2::R2n2RunConfig::from_toml(&text)?;
     let (arrays, step) = final_state(dir)?;
-    let mut learner = biornn_r2n2::R2n2Learner::new(&cfg, cfg.seed)?;
-    learner.load_state("", &arrays)?;
+    let net = biornn_r2n2::trained_network(&cfg, &arrays)?;
     let (input, label) = held_input(&cfg.task);
     let dynamics = biornn_r2n2::R2n2Dynamics {
-        net: &learner.net,
+        net: &net,
         input: input.clone(),
     };
     analyze_held(dir, opts, &dynamics, step, (&input, &label))

@@ -456,10 +456,20 @@ fn r2n2(
     resume: bool,
     opts: &RunOptions,
 ) -> Result<Finished> {
-    let mut learner = biornn_r2n2::R2n2Learner::new(cfg, cfg.seed)?;
+    let (mut f64_learner, mut f32_learner);
+    let learner: &mut dyn Learner = match cfg.network.precision {
+        biornn_r2n2::Precision::F64 => {
+            f64_learner = biornn_r2n2::R2n2Learner::<f64>::new(cfg, cfg.seed)?;
+            &mut f64_learner
+        }
+        biornn_r2n2::Precision::F32 => {
+            f32_learner = biornn_r2n2::R2n2Learner::<f32>::new(cfg, cfg.seed)?;
+            &mut f32_learner
+        }
+    };
     let toml = cfg.to_toml();
     sequence_run(
-        &mut learner,
+        learner,
         "r2n2/r2n2",
         &toml,
         cfg.seed,

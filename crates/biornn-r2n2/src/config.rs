@@ -32,6 +32,24 @@ pub struct R2n2NetworkConfig {
     /// gain of the feedback-alignment matrices
     pub g_backward: f64,
     pub init_state: InitState,
+    /// the scalar the network trains in: "f64" (the reference's) or "f32"
+    #[serde(skip_serializing_if = "Precision::is_default")]
+    pub precision: Precision,
+}
+
+/// The floating-point type a network trains in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    #[default]
+    F64,
+    F32,
+}
+
+impl Precision {
+    pub fn is_default(&self) -> bool {
+        *self == Precision::F64
+    }
 }
 
 impl Default for R2n2NetworkConfig {
@@ -43,6 +61,7 @@ impl Default for R2n2NetworkConfig {
             g_forward: 1.5,
             g_backward: 1.4,
             init_state: InitState::ClippedGaussian,
+            precision: Precision::F64,
         }
     }
 }

@@ -3,14 +3,14 @@
 //! kept as one sequence, the role the paper gives the cache), replays it forward from a start
 //! state, then backward with the backward weights reset to -W, and takes one Adam step.
 
-use crate::config::{InitState, R2n2RunConfig};
+use crate::config::{InitState, Precision, R2n2RunConfig};
 use crate::network::{R2n2, State};
 use crate::replay::{forward, replay_gradient, Grads, Objective, ReplayOptions};
 use crate::wired::{recall_error, WiredCache};
 use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::optim::{adam_step, AdamConstants};
-use biornn_numerics::{Result, Streams};
+use biornn_numerics::{Real, Result, Streams};
 
 /// Mean recall errors of the forward and reverse recalls since the last evaluation.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -54,14 +54,16 @@ use biornn_tasks::sequences::{
 /// The trained matrices' names in `.npz` files: the reference's (`models.py`).
 pub const WEIGHT_NAMES: [&str; 4] = ["w_I2A", "w_B2A", "w_A2B", "w_B2O"];
 
-pub struct R2n2Learner {
-    pub net: R2n2<f64>,
+/// Generic over the scalar the network trains in (`[network] precision`): f64 as the reference,
+/// or f32. Sequences, losses and checkpoints are f64 either way (f32 values convert exactly).
+pub struct R2n2Learner<T: Real = f64> {
+    pub net: R2n2<T>,
     pub env: Box<dyn SequenceEnv>,
     cfg: R2n2RunConfig,
     streams: Streams,
     /// Adam's moments per matrix (in [`WEIGHT_NAMES`] order) and its step count
-    m: [Vec<f64>; 4],
-    v: [Vec<f64>; 4],
+    m: [Vec<T>; 4],
+    v: [Vec<T>; 4],
     t: u64,
     /// training sequences since the last evaluation, and how many succeeded
     count: SuccessCount,
@@ -70,16 +72,43 @@ pub struct R2n2Learner {
     recall: RecallErrors,
     inputs: Vec<f64>,
     targets: Vec<f64>,
+    /// a replay's inputs, targets and outputs in the training scalar
+    inputs_t: Vec<T>,
+    targets_t: Vec<T>,
+    outputs_t: Vec<T>,
     outputs: Vec<f64>,
-    grads: Grads<f64>,
+    grads: Grads<T>,
 }
 
-impl R2n2Learner {
+/// The network a run's state holds (`arrays`: a checkpoint or `model.npz`), in f64 for analysis,
+/// whatever scalar it trained in.
+pub fn trained_network(cfg: &R2n2RunConfig, arrays: &Arrays) -> Result<R2n2<f64>> {
+    Ok(match cfg.network.precision {
+        Precision::F64 => {
+            let mut l = R2n2Learner::<f64>::new(cfg, cfg.seed)?;
+            l.load_state("", arrays)?;
+            l.net
+        }
+        Precision::F32 => {
+            let mut l = R2n2Learner::<f32>::new(cfg, cfg.seed)?;
+            l.load_state("", arrays)?;
+            l.net.convert()
+        }
+    })
+}
+
+/// `to` = `from` in another scalar type, reusing `to`'s buffer.
+fn convert_into<A: Real, B: Real>(from: &[A], to: &mut Vec<B>) {
+    to.clear();
+    to.extend(from.iter().map(|v| B::from_f64(v.to_f64())));
+}
+
+impl<T: Real> R2n2Learner<T> {
     pub fn new(cfg: &R2n2RunConfig, seed: u64) -> Result<Self> {
         cfg.validate()?;
         let streams = Streams::new(seed);
         let net = R2n2::new(cfg.shape(), &streams)?;
-        let zeros = |w: &Vec<f64>| vec![0.0; w.len()];
+        let zeros = |w: &Vec<T>| vec![T::ZERO; w.len()];
         let m = [
             zeros(&net.w_ia),
             zeros(&net.w_ba),
@@ -103,31 +132,34 @@ impl R2n2Learner {
             recall: RecallErrors::default(),
             inputs: vec![],
             targets: vec![],
+            inputs_t: vec![],
+            targets_t: vec![],
+            outputs_t: vec![],
             outputs: vec![],
         })
     }
 
-    fn weights_mut(&mut self) -> [&mut Vec<f64>; 4] {
+    fn weights_mut(&mut self) -> [&mut Vec<T>; 4] {
         let n = &mut self.net;
         [&mut n.w_ia, &mut n.w_ba, &mut n.w_ab, &mut n.w_bo]
     }
 
-    fn weights(&self) -> [&Vec<f64>; 4] {
+    fn weights(&self) -> [&Vec<T>; 4] {
         let n = &self.net;
         [&n.w_ia, &n.w_ba, &n.w_ab, &n.w_bo]
     }
 
     /// The start state of a replay, from stream `purpose` at `index`.
-    fn start_state(&self, purpose: &str, index: u64) -> State<f64> {
+    fn start_state(&self, purpose: &str, index: u64) -> State<T> {
         let n = self.net.shape.n;
         match self.cfg.network.init_state {
             InitState::Constant => State {
-                a: vec![0.2; n],
-                b: vec![0.2; n],
+                a: vec![T::from_f64(0.2); n],
+                b: vec![T::from_f64(0.2); n],
             },
             InitState::ClippedGaussian => {
                 let mut rng = self.streams.stream(purpose, index);
-                let mut draw = || (rng.normal() * 3.0).clamp(-0.2, 0.2);
+                let mut draw = || T::from_f64((rng.normal() * 3.0).clamp(-0.2, 0.2));
                 State {
                     a: (0..n).map(|_| draw()).collect(),
                     b: (0..n).map(|_| draw()).collect(),
@@ -143,10 +175,19 @@ impl R2n2Learner {
 
     /// The loss (per step when every step is scored) and success of one sequence replayed
     /// forward from `h0`.
-    fn score(&mut self, h0: &mut State<f64>, inputs: &[f64], targets: &[f64]) -> (f64, bool) {
+    fn score(&mut self, h0: &mut State<T>, inputs: &[f64], targets: &[f64]) -> (f64, bool) {
         let steps = inputs.len() / self.net.shape.n_in;
-        let objective = self.objective(targets);
-        let loss = forward(&self.net, h0, inputs, &objective, Some(&mut self.outputs));
+        convert_into(inputs, &mut self.inputs_t);
+        convert_into(targets, &mut self.targets_t);
+        let objective = objective(&*self.env, self.net.shape.n_out, &self.targets_t);
+        let loss = forward(
+            &self.net,
+            h0,
+            &self.inputs_t,
+            &objective,
+            Some(&mut self.outputs_t),
+        );
+        convert_into(&self.outputs_t, &mut self.outputs);
         let per = if self.env.goal() == Goal::NextStep {
             steps as f64
         } else {
@@ -155,33 +196,44 @@ impl R2n2Learner {
         let ok = self.outputs.len() == targets.len() && self.env.success(&self.outputs, targets);
         (loss / per, ok)
     }
+}
 
-    fn objective<'t>(&self, targets: &'t [f64]) -> Objective<'t, f64> {
-        match self.env.goal() {
-            Goal::NextStep => Objective::Mse(targets),
-            Goal::ClassAtEnd => {
-                Objective::ClassAtEnd(class_of(&targets[targets.len() - self.net.shape.n_out..]))
-            }
+/// What a replay minimises, from the environment's goal.
+fn objective<'t, T: Real>(
+    env: &dyn SequenceEnv,
+    n_out: usize,
+    targets: &'t [T],
+) -> Objective<'t, T> {
+    match env.goal() {
+        Goal::NextStep => Objective::Mse(targets),
+        Goal::ClassAtEnd => {
+            let last: Vec<f64> = targets[targets.len() - n_out..]
+                .iter()
+                .map(|v| v.to_f64())
+                .collect();
+            Objective::ClassAtEnd(class_of(&last))
         }
     }
 }
 
-impl Stateful for R2n2Learner {
+impl<T: Real> Stateful for R2n2Learner<T> {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
         let w = self.weights();
+        let f64s = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<f64>>();
         for (k, name) in WEIGHT_NAMES.iter().enumerate() {
-            put_f64(out, &format!("{prefix}{name}"), &[w[k].len()], w[k]);
+            let len = [w[k].len()];
+            put_f64(out, &format!("{prefix}{name}"), &len, &f64s(w[k]));
             put_f64(
                 out,
                 &format!("{prefix}adam_m_{name}"),
-                &[w[k].len()],
-                &self.m[k],
+                &len,
+                &f64s(&self.m[k]),
             );
             put_f64(
                 out,
                 &format!("{prefix}adam_v_{name}"),
-                &[w[k].len()],
-                &self.v[k],
+                &len,
+                &f64s(&self.v[k]),
             );
         }
         put_u64(out, &format!("{prefix}adam_t"), self.t);
@@ -194,12 +246,18 @@ impl Stateful for R2n2Learner {
     }
 
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        let take = |key: String, len: usize| -> Result<Vec<T>> {
+            Ok(take_f64(arrays, &key, &[len])?
+                .into_iter()
+                .map(T::from_f64)
+                .collect())
+        };
         for k in 0..4 {
             let name = WEIGHT_NAMES[k];
             let len = self.m[k].len();
-            *self.weights_mut()[k] = take_f64(arrays, &format!("{prefix}{name}"), &[len])?;
-            self.m[k] = take_f64(arrays, &format!("{prefix}adam_m_{name}"), &[len])?;
-            self.v[k] = take_f64(arrays, &format!("{prefix}adam_v_{name}"), &[len])?;
+            *self.weights_mut()[k] = take(format!("{prefix}{name}"), len)?;
+            self.m[k] = take(format!("{prefix}adam_m_{name}"), len)?;
+            self.v[k] = take(format!("{prefix}adam_v_{name}"), len)?;
         }
         self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
         self.count.load_state(prefix, arrays)?;
@@ -212,7 +270,7 @@ impl Stateful for R2n2Learner {
     }
 }
 
-impl Learner for R2n2Learner {
+impl<T: Real> Learner for R2n2Learner<T> {
     fn columns(&self) -> Vec<String> {
         let mut c = columns(&*self.env);
         if self.cache.is_some() {
@@ -266,11 +324,13 @@ impl Learner for R2n2Learner {
             feedback: self.cfg.rule.feedback,
             code_parity: self.cfg.rule.code_parity,
         };
-        let objective = self.objective(back_target);
+        convert_into(back_in, &mut self.inputs_t);
+        convert_into(back_target, &mut self.targets_t);
+        let objective = objective(&*self.env, self.net.shape.n_out, &self.targets_t);
         replay_gradient(
             &self.net,
             &mut h,
-            back_in,
+            &self.inputs_t,
             &objective,
             options,
             &mut self.grads,
@@ -298,6 +358,7 @@ impl Learner for R2n2Learner {
         let net = &mut self.net;
         let weights = [&mut net.w_ia, &mut net.w_ba, &mut net.w_ab, &mut net.w_bo];
         for (k, (w, g)) in weights.into_iter().zip(grads).enumerate() {
+            let divisor = T::from_f64(divisor);
             for v in g.iter_mut() {
                 *v /= divisor;
             }
@@ -341,45 +402,54 @@ impl Learner for R2n2Learner {
     fn export(&self, _step: u64, out: &mut Arrays) {
         let (s, n) = (self.net.shape, &self.net);
         let shapes = [[s.n, s.n_in], [s.n, s.n], [s.n, s.n], [s.n_out, s.n]];
+        let f64s = |v: &[T]| v.iter().map(|x| x.to_f64()).collect::<Vec<f64>>();
         for (k, w) in self.weights().iter().enumerate() {
-            put_f64(out, WEIGHT_NAMES[k], &shapes[k], w);
+            put_f64(out, WEIGHT_NAMES[k], &shapes[k], &f64s(w));
         }
-        put_f64(out, "wFA_A2B", &[s.n, s.n], &n.fa_ab);
-        put_f64(out, "wFA_B2A", &[s.n, s.n], &n.fa_ba);
-        put_f64(out, "wFA_B2O", &[s.n, s.n_out], &n.fa_bo);
+        put_f64(out, "wFA_A2B", &[s.n, s.n], &f64s(&n.fa_ab));
+        put_f64(out, "wFA_B2A", &[s.n, s.n], &f64s(&n.fa_ba));
+        put_f64(out, "wFA_B2O", &[s.n, s.n_out], &f64s(&n.fa_bo));
         put_f64(out, "tau", &[], &[s.tau]);
     }
 }
 
 /// The trained network acting in a closed loop, from the constant start state 0.2 (the reference's
 /// `validate`).
-struct ReplayAgent<'a> {
-    net: &'a R2n2<f64>,
-    h: State<f64>,
-    rates: Vec<f64>,
-    drive: Vec<f64>,
+struct ReplayAgent<'a, T> {
+    net: &'a R2n2<T>,
+    h: State<T>,
+    rates: Vec<T>,
+    drive: Vec<T>,
+    input: Vec<T>,
+    output: Vec<T>,
 }
 
-impl<'a> ReplayAgent<'a> {
-    fn new(net: &'a R2n2<f64>) -> Self {
+impl<'a, T: Real> ReplayAgent<'a, T> {
+    fn new(net: &'a R2n2<T>) -> Self {
         let n = net.shape.n;
         ReplayAgent {
             net,
             h: State::zeros(n),
-            rates: vec![0.0; n],
-            drive: vec![0.0; n],
+            rates: vec![T::ZERO; n],
+            drive: vec![T::ZERO; n],
+            input: vec![],
+            output: vec![T::ZERO; net.shape.n_out],
         }
     }
 }
 
-impl biornn_tasks::sequences::Agent for ReplayAgent<'_> {
+impl<T: Real> biornn_tasks::sequences::Agent for ReplayAgent<'_, T> {
     fn reset(&mut self) {
-        self.h.a.fill(0.2);
-        self.h.b.fill(0.2);
+        self.h.a.fill(T::from_f64(0.2));
+        self.h.b.fill(T::from_f64(0.2));
     }
     fn step(&mut self, input: &[f64], output: &mut [f64]) {
+        convert_into(input, &mut self.input);
         self.net
-            .step(&mut self.h, input, &mut self.rates, &mut self.drive);
-        self.net.output(&self.h, &mut self.rates, output);
+            .step(&mut self.h, &self.input, &mut self.rates, &mut self.drive);
+        self.net.output(&self.h, &mut self.rates, &mut self.output);
+        for (o, v) in output.iter_mut().zip(&self.output) {
+            *o = v.to_f64();
+        }
     }
 }

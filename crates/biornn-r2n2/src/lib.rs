@@ -16,9 +16,9 @@ pub mod network;
 pub mod replay;
 pub mod wired;
 
-pub use config::{R2n2RunConfig, DEFAULT_R2N2_TOML};
+pub use config::{Precision, R2n2RunConfig, DEFAULT_R2N2_TOML};
 pub use dynamics::R2n2Dynamics;
-pub use learner::R2n2Learner;
+pub use learner::{trained_network, R2n2Learner};
 pub use network::{ForwardSamples, R2n2, Shape, State};
 pub use replay::{
     forward, gradient_with_stored_states, replay_gradient, Feedback, Grads, Objective,

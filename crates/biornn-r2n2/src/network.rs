@@ -152,6 +152,23 @@ impl<T: Real> R2n2<T> {
         Ok(net)
     }
 
+    /// The same network in another scalar type (training in f32, analysing in f64).
+    pub fn convert<U: Real>(&self) -> R2n2<U> {
+        let c = |v: &Vec<T>| v.iter().map(|x| U::from_f64(x.to_f64())).collect();
+        R2n2 {
+            shape: self.shape,
+            w_ia: c(&self.w_ia),
+            w_ba: c(&self.w_ba),
+            w_ab: c(&self.w_ab),
+            w_bo: c(&self.w_bo),
+            back_ba: c(&self.back_ba),
+            back_ab: c(&self.back_ab),
+            fa_ab: c(&self.fa_ab),
+            fa_ba: c(&self.fa_ba),
+            fa_bo: c(&self.fa_bo),
+        }
+    }
+
     fn cd(&self) -> (T, T) {
         (T::from_f64(self.shape.c()), T::from_f64(self.shape.d()))
     }

@@ -16,10 +16,10 @@ fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
     let phase = PLAIN;
     let mut cfg = R2n2RunConfig::default();
     cfg.network.n_hidden = 8;
-    let mut plain = R2n2Learner::new(&cfg, 1).unwrap();
+    let mut plain = R2n2Learner::<f64>::new(&cfg, 1).unwrap();
     cfg.rule.cache.wired = true;
     cfg.rule.cache.tag_units = 512;
-    let mut wired = R2n2Learner::new(&cfg, 1).unwrap();
+    let mut wired = R2n2Learner::<f64>::new(&cfg, 1).unwrap();
     assert_eq!(
         wired.columns()[3..],
         [
@@ -48,7 +48,7 @@ fn the_t_maze_trains_and_is_tested_in_closed_loop() {
     cfg.network.n_hidden = 8;
     cfg.task.kind = "tmaze".into();
     cfg.task.repeats = 1;
-    let mut l = R2n2Learner::new(&cfg, 1).unwrap();
+    let mut l = R2n2Learner::<f64>::new(&cfg, 1).unwrap();
     assert_eq!(
         l.columns()[4..],
         ["reward_rate", "epoch", "replays_this_epoch"]
