@@ -332,9 +332,10 @@ pub enum Credit<'a, T> {
     /// RFLO (Murray 2019): no credit flows back through W_rec, only along each unit's own leak,
     /// and the output error reaches unit i through row i of `feedback` (`(n_rec, n_out)`), or
     /// through W_out^T when `None`. Summed over the trial this is exactly the weight change of
-    /// RFLO's forward eligibility traces p_ij <- (1 - a_i) p_ij + a_i psi'(z_i) r_j, applied at the
-    /// end of the trial: the order of the two sums over time is swapped, which costs O(n) per step
-    /// instead of O(n^2).
+    /// RFLO's forward eligibility traces p_ij <- (1 - a_i) p_ij + a_i psi'(z_i) r_j, each times
+    /// the unit's error rho'(s_i) (B e)_i, applied at the end of the trial: the two sums over time
+    /// are swapped, so no n x n trace is kept per trial. Units the readout does not read (a
+    /// readout mask, Dale's `readout_from_excitatory`) get no error through W_out^T.
     Local(Option<&'a [T]>),
 }
 

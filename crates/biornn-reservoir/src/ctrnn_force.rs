@@ -147,6 +147,18 @@ impl CtrnnForceRunConfig {
             .map_err(|e: toml::de::Error| Error::new(e.to_string()))?;
         let mut base = toml::Table::try_from(CtrnnForceRunConfig::default())
             .expect("the default config serialises");
+        // an init that names its kind is taken whole: FORCE's rescaling to spectral radius 1.5
+        // belongs to its own random init, not to "diag" or "randortho"
+        let names_init = over
+            .get("model")
+            .and_then(|m| m.get("init"))
+            .and_then(|i| i.get("w_rec"))
+            .is_some();
+        if names_init {
+            if let Some(toml::Value::Table(m)) = base.get_mut("model") {
+                m.remove("init");
+            }
+        }
         merge(&mut base, over, 3);
         let cfg: CtrnnForceRunConfig = base
             .try_into()
@@ -194,6 +206,26 @@ impl CtrnnForceRunConfig {
             self.model.noise.sigma,
             "allowed: 0 (FORCE runs noise-free here)",
         )?;
+        // RLS trains the readout from every unit, signed
+        let m = &self.model;
+        check(
+            !(m.dale.enabled && m.dale.readout_from_excitatory),
+            "model.dale.readout_from_excitatory",
+            "true",
+            "allowed: false (FORCE's readout reads every unit)",
+        )?;
+        check(
+            m.mask.readout_units.is_none(),
+            "model.mask.readout_units",
+            format!("{:?}", m.mask.readout_units),
+            "allowed: none (FORCE's readout reads every unit)",
+        )?;
+        check(
+            m.mask.output == MaskSpec::Dense,
+            "model.mask.output",
+            format!("{:?}", m.mask.output),
+            "allowed: dense (FORCE's readout reads every unit)",
+        )?;
         self.rule.validate()?;
         self.task.validate()?;
         self.train.validate(self.seed)
@@ -227,14 +259,8 @@ impl CtrnnFeedback {
         n_out: usize,
         streams: &Streams,
     ) -> Result<Self> {
+        cfg.validate()?;
         let net = Ctrnn::<f32>::new(&cfg.model, n_in, n_out, cfg.network.dt, streams)?;
-        if net.mask_out.iter().any(|m| *m != 1.0) {
-            return Err(Error::invalid(
-                "model.mask",
-                "a readout mask",
-                "allowed: none (FORCE trains the readout from every unit; leave out output and readout_units)",
-            ));
-        }
         let n = net.n_rec;
         let (w_fb, s0) = feedback_and_start(
             n,
@@ -273,16 +299,6 @@ impl CtrnnFeedback {
             };
         }
         matvec(&self.w_out, &self.r, &mut self.y, false);
-    }
-
-    /// The CTRNN with FORCE's readout in place of its own (no readout bias), for export.
-    fn with_readout(&self) -> Ctrnn<f32> {
-        let mut net = self.net.clone();
-        let mut p = net.params.clone();
-        p.w_out.copy_from_slice(&self.w_out);
-        p.b_out.fill(0.0);
-        net.set_params(p);
-        net
     }
 }
 
@@ -362,7 +378,10 @@ impl Network for CtrnnFeedback {
     }
     fn export(&self, out: &mut Arrays) {
         let (n, no) = (self.net.n_rec, self.net.n_out);
-        self.with_readout().export(out);
+        // the CTRNN's weights, with FORCE's readout (no bias) in place of its own
+        self.net.export(out);
+        put_f32(out, "W_out", &[no, n], &self.w_out);
+        put_f32(out, "b_out", &[no], &vec![0.0; no]);
         put_f32(out, "W_fb", &[n, no], &self.w_fb);
         put_f32(out, "init_state", &[n], &self.s0);
     }

@@ -40,6 +40,10 @@ fn config_keys_left_out_keep_the_force_defaults_and_bad_ones_are_named() {
         c.model.mask.recurrent,
         biornn_model::MaskSpec::Ring { radius: 3 }
     );
+    // an init that names its kind replaces FORCE's whole (no rescaling to radius 1.5 left over)
+    let c = CtrnnForceRunConfig::from_toml("[model.init]\nw_rec = \"randortho\"\n").unwrap();
+    assert_eq!(c.model.init.spectral_radius, None);
+    assert_eq!(c.model.init.gain, None);
     // FORCE's other name
     assert!(CtrnnForceRunConfig::from_toml("[rule]\nkind = \"force\"\n").is_ok());
     for (text, field) in [
@@ -50,6 +54,14 @@ fn config_keys_left_out_keep_the_force_defaults_and_bad_ones_are_named() {
         ("[network]\nalpha = 0.1\n", "alpha"),
         ("[model]\nn_rec = 6000\n", "model.n_rec"),
         ("[rule]\nkind = \"bptt\"\n", "rule.kind"),
+        (
+            "[model.dale]\nenabled = true\n",
+            "model.dale.readout_from_excitatory",
+        ),
+        (
+            "[model.mask]\nreadout_units = [0, 10]\n",
+            "model.mask.readout_units",
+        ),
     ] {
         let e = CtrnnForceRunConfig::from_toml(text)
             .unwrap_err()
@@ -114,11 +126,20 @@ fn the_one_step_map_is_the_step_with_its_feedback() {
     for (a, b) in fx.iter().zip(&net.s) {
         assert!((a - *b as f64).abs() < 1e-5, "{a} vs {b}");
     }
-    // the export names the fed-back weights and FORCE's readout
+    // the export names the fed-back weights and FORCE's readout as trained, even under Dale's
+    // law (whose reparameterisation would fold signs into a CTRNN readout)
+    let mut c = small(true);
+    c.model.dale.enabled = true;
+    c.model.dale.readout_from_excitatory = false;
+    let mut net = CtrnnFeedback::new(&c, 0, 1, &Streams::new(6)).unwrap();
+    net.w_out
+        .iter_mut()
+        .for_each(|w| *w = 0.3 * rng.normal() as f32);
     let mut out = Arrays::new();
     net.export(&mut out);
     assert_eq!(out["W_fb"].shape, vec![20, 1]);
     assert_eq!(out["W_out"].shape, vec![1, 20]);
+    assert_eq!(out["W_out"].to_real::<f32>().unwrap(), net.w_out);
 }
 
 #[test]

@@ -620,9 +620,10 @@ impl DigitsOptions {
 }
 
 /// Row-wise digits as a task of the registry (battery `digits`, for BPTT on the CTRNN): a trial
-/// is one image drawn at random from the training set, its rows from `first_row` on as 28 binary
-/// inputs a step, its class (one of 10 outputs) the target of the last step alone. Evaluations
-/// score the same task on the test images ([`crate::Task::evaluation`]).
+/// is one image drawn at random (with replacement) from the training set, its rows from
+/// `first_row` on as 28 binary inputs a step, its class (one of 10 outputs) the target of the last
+/// step alone. Evaluations score the same task on images drawn at random from the test set
+/// ([`crate::Task::evaluation`]): an estimate of the test accuracy, not a pass over every image.
 pub struct DigitsTask {
     images: std::sync::Arc<Digits>,
     /// the test split, for evaluations (None: this is it)
