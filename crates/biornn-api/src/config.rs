@@ -1,5 +1,6 @@
 //! Configs resolved by what they build.
 
+use biornn_dendritic::EliseRunConfig;
 use biornn_numerics::{Error, Result};
 use biornn_r2n2::R2n2RunConfig;
 use biornn_reservoir::{CtrnnForceRunConfig, ForceRunConfig, RfloRunConfig};
@@ -25,6 +26,8 @@ pub enum Kind {
     LeakyRnnRflo,
     /// `leaky_rnn` trained by `esn`: recurrent weights frozen (the R2N2 comparison's reservoir)
     LeakyRnnEsn,
+    /// `elise` (two-compartment neurons with a scaffold) trained by `urbanczik_senn`
+    EliseUrbanczikSenn,
     /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
     /// time, to a trimmed-mean criterion (the skip-connection paper's delayed tasks)
     LongTerm,
@@ -33,7 +36,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::CtrnnBptt,
         Kind::CtrnnRflo,
         Kind::ReservoirRls,
@@ -41,6 +44,7 @@ impl Kind {
         Kind::R2n2Replay,
         Kind::LeakyRnnRflo,
         Kind::LeakyRnnEsn,
+        Kind::EliseUrbanczikSenn,
     ];
 
     /// `(network kind, rule kind)`
@@ -53,6 +57,7 @@ impl Kind {
             Kind::R2n2Replay => ("r2n2", "r2n2"),
             Kind::LeakyRnnRflo => ("leaky_rnn", "rflo"),
             Kind::LeakyRnnEsn => ("leaky_rnn", "esn"),
+            Kind::EliseUrbanczikSenn => ("elise", "urbanczik_senn"),
             Kind::LongTerm | Kind::Reversal => ("ctrnn", "bptt"),
         }
     }
@@ -93,6 +98,7 @@ impl Kind {
                 "reservoir" => "rls",
                 "r2n2" => "r2n2",
                 "leaky_rnn" => "rflo",
+                "elise" => "urbanczik_senn",
                 _ => "bptt",
             },
         )?;
@@ -149,6 +155,8 @@ pub enum Config {
     R2n2(R2n2RunConfig),
     /// a leaky RNN trained by RFLO or as an echo-state network
     Rflo(RfloRunConfig),
+    /// ELiSe: two-compartment neurons trained by the Urbanczik-Senn rule
+    Elise(EliseRunConfig),
     LongTerm(LongTermConfig),
     Reversal(ReversalConfig),
 }
@@ -172,6 +180,7 @@ impl Config {
             Kind::CtrnnForce => Config::CtrnnForce(CtrnnForceRunConfig::from_toml(text)?),
             Kind::R2n2Replay => Config::R2n2(R2n2RunConfig::from_toml(text)?),
             Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => Config::Rflo(RfloRunConfig::from_toml(text)?),
+            Kind::EliseUrbanczikSenn => Config::Elise(EliseRunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
             Kind::Reversal => Config::Reversal(parse(text)?),
         };
@@ -195,6 +204,7 @@ impl Config {
             Kind::R2n2Replay => biornn_r2n2::DEFAULT_R2N2_TOML,
             Kind::LeakyRnnRflo => biornn_reservoir::DEFAULT_RFLO_TOML,
             Kind::LeakyRnnEsn => biornn_reservoir::DEFAULT_ESN_TOML,
+            Kind::EliseUrbanczikSenn => biornn_dendritic::DEFAULT_ELISE_TOML,
             Kind::LongTerm | Kind::Reversal => "",
         }
     }
@@ -208,6 +218,7 @@ impl Config {
             Config::R2n2(_) => Kind::R2n2Replay,
             Config::Rflo(c) if c.rule.kind == "esn" => Kind::LeakyRnnEsn,
             Config::Rflo(_) => Kind::LeakyRnnRflo,
+            Config::Elise(_) => Kind::EliseUrbanczikSenn,
             Config::LongTerm(_) => Kind::LongTerm,
             Config::Reversal(_) => Kind::Reversal,
         }
@@ -220,6 +231,7 @@ impl Config {
             Config::CtrnnForce(c) => c.to_toml(),
             Config::R2n2(c) => c.to_toml(),
             Config::Rflo(c) => c.to_toml(),
+            Config::Elise(c) => c.to_toml(),
             Config::LongTerm(c) => toml::to_string(c).expect("a config serialises"),
             Config::Reversal(c) => toml::to_string(c).expect("a config serialises"),
         }
@@ -232,6 +244,7 @@ impl Config {
             Config::CtrnnForce(c) => c.validate(),
             Config::R2n2(c) => c.validate(),
             Config::Rflo(c) => c.validate(),
+            Config::Elise(c) => c.validate(),
             Config::LongTerm(c) => c.validate(),
             Config::Reversal(c) => c.validate(),
         }
@@ -244,6 +257,7 @@ impl Config {
             Config::CtrnnForce(c) => c.name.clone(),
             Config::R2n2(c) => c.name.clone(),
             Config::Rflo(c) => c.name.clone(),
+            Config::Elise(c) => c.name.clone(),
             Config::LongTerm(c) => format!("{}-{}", c.task.name(), c.method.name()),
             Config::Reversal(c) => format!("reversal-{}", c.name()),
         }
@@ -256,6 +270,7 @@ impl Config {
             Config::CtrnnForce(c) => c.seed,
             Config::R2n2(c) => c.seed,
             Config::Rflo(c) => c.seed,
+            Config::Elise(c) => c.seed,
             Config::LongTerm(c) => c.seed,
             Config::Reversal(c) => c.seed,
         }
@@ -268,6 +283,7 @@ impl Config {
             Config::CtrnnForce(c) => c.name = name.to_string(),
             Config::R2n2(c) => c.name = name.to_string(),
             Config::Rflo(c) => c.name = name.to_string(),
+            Config::Elise(c) => c.name = name.to_string(),
             // named by task and method
             Config::LongTerm(_) | Config::Reversal(_) => {}
         }
@@ -280,6 +296,7 @@ impl Config {
             Config::CtrnnForce(c) => c.seed = seed,
             Config::R2n2(c) => c.seed = seed,
             Config::Rflo(c) => c.seed = seed,
+            Config::Elise(c) => c.seed = seed,
             Config::LongTerm(c) => c.seed = seed,
             Config::Reversal(c) => c.seed = seed,
         }
@@ -293,6 +310,7 @@ impl Config {
             Config::CtrnnForce(c) => c.train.max_steps = steps,
             Config::R2n2(c) => c.train.max_steps = steps,
             Config::Rflo(c) => c.train.max_steps = steps,
+            Config::Elise(c) => c.train.max_steps = steps,
             Config::LongTerm(c) => c.max_rounds = steps,
             Config::Reversal(c) => c.rounds = steps,
         }
@@ -356,6 +374,13 @@ impl Config {
                 c.network.n_rec,
                 c.task.describe()
             ),
+            Config::Elise(c) => {
+                let p = c.pattern()?;
+                format!(
+                    "elise trained by urbanczik_senn ({:?}): {} visible and {} latent neurons, pattern {} ({} steps of {} ms)",
+                    c.network.mode, p.neurons, c.network.n_latent, p.name, p.steps, c.task.step_ms
+                )
+            }
             Config::LongTerm(c) => format!(
                 "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",
                 c.networks,

@@ -299,6 +299,12 @@ pub fn analyze(
             analyze_leaky_rnn(&dir, &opts)?
         }
         Kind::LongTerm | Kind::Reversal => analyze_protocol_member(&dir, &opts, spec.net)?,
+        Kind::EliseUrbanczikSenn => {
+            return Err(Error::new(format!(
+                "{}: the analysis of ELiSe runs is not built yet (its metrics.csv has the free and nudged errors per validation cycle)",
+                dir.path().display()
+            )))
+        }
     };
     // a run of several networks keeps each network's analysis in a folder of its own
     let several = match kind {
@@ -320,6 +326,7 @@ pub fn analyze(
         Kind::CtrnnBptt
         | Kind::CtrnnRflo
         | Kind::R2n2Replay
+        | Kind::EliseUrbanczikSenn
         | Kind::LeakyRnnRflo
         | Kind::LeakyRnnEsn => false,
     };

@@ -119,6 +119,7 @@ pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished>
         Config::CtrnnForce(c) => force(ctrnn_force_run_of(c)?, dir, false, opts),
         Config::R2n2(c) => r2n2(c, dir, false, opts),
         Config::Rflo(c) => rflo(c, dir, false, opts),
+        Config::Elise(c) => elise(c, dir, false, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, false, opts)?)),
     }
@@ -242,6 +243,7 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
         Config::CtrnnForce(c) => force(ctrnn_force_run_of(c)?, dir, true, opts),
         Config::R2n2(c) => r2n2(c, dir, true, opts),
         Config::Rflo(c) => rflo(c, dir, true, opts),
+        Config::Elise(c) => elise(c, dir, true, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, true, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, true, opts)?)),
     }
@@ -478,6 +480,64 @@ fn r2n2(
         resume,
         opts,
     )
+}
+
+/// An ELiSe network learning its pattern, one cycle per update; each evaluation reports the last
+/// free validation cycle beside the last nudged one.
+fn elise(
+    cfg: &biornn_dendritic::EliseRunConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let mut learner = biornn_dendritic::EliseLearner::new(cfg)?;
+    let t = &cfg.train;
+    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
+    let drive_opts = DriveOptions {
+        max_steps: t.max_steps,
+        eval_every: t.validate_every,
+        // the first validation cycle is the second cycle: evaluations follow each
+        eval_at_start: false,
+        checkpoint_every: t.checkpoint_every,
+        keep_checkpoints: 3,
+        criterion: Criterion::Never,
+        divergence_lr_factor: 0.5,
+        max_divergences: 0,
+        divergence_hint: "Try smaller rule.eta_other and rule.eta_visible.".into(),
+        progress: opts.progress,
+        verbose: opts.verbose,
+        inject_nan_at_step: None,
+    };
+    let out = drive_constant(&run, &mut learner, &drive_opts, state)?;
+    let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
+    let keys = [
+        "free_mse",
+        "free_correlation",
+        "nudged_mse",
+        "nudged_correlation",
+    ];
+    let mut summary = serde_json::json!({
+        "kind": "elise/urbanczik_senn",
+        "cycles": out.state.step,
+        "wall_s": out.state.wall_s,
+        "seed": cfg.seed,
+    });
+    for k in keys {
+        summary[k] = serde_json::json!(value(k));
+    }
+    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    Ok(Finished {
+        dir: run.path().to_path_buf(),
+        reached: false,
+        steps: out.state.step,
+        trials: None,
+        wall_s: out.state.wall_s,
+        scores: keys
+            .iter()
+            .map(|k| (k.replace('_', " "), value(k)))
+            .collect(),
+        per_task: vec![],
+    })
 }
 
 /// A leaky RNN learning by RFLO or as an echo-state network, one sequence per update.

@@ -69,6 +69,7 @@ fn layers_depend_downward_only() {
         ("run", &["numerics", "core"][..]),
         ("reservoir", &["numerics", "core", "model", "tasks"][..]),
         ("r2n2", &["numerics", "core", "tasks"][..]),
+        ("dendritic", &["numerics", "core"][..]),
         ("train", &["numerics", "core", "run", "tasks", "model"][..]),
         ("analysis", &["numerics", "core", "tasks", "model"][..]),
         ("report", &["numerics", "run", "analysis"][..]),
@@ -83,6 +84,7 @@ fn layers_depend_downward_only() {
                 "train",
                 "reservoir",
                 "r2n2",
+                "dendritic",
                 "analysis",
                 "report",
             ][..],
@@ -112,7 +114,7 @@ fn layers_depend_downward_only() {
 /// Analysis never depends on a learning rule: it works on what a network is, whoever trained it.
 #[test]
 fn analysis_and_report_never_depend_on_a_learning_rule() {
-    let rules = ["train", "reservoir", "r2n2"];
+    let rules = ["train", "reservoir", "r2n2", "dendritic"];
     let deps = dependencies();
     for name in ["analysis", "report"] {
         for r in rules {

@@ -131,8 +131,9 @@ enum Command {
         /// which system: ctrnn (trained by BPTT), reservoir (trained online by RLS), r2n2 (the
         /// reversible network, trained by BPTT during backward replay), rflo or esn (a leaky RNN
         /// trained by RFLO, or with its recurrent weights frozen), ctrnn_rflo (the CTRNN trained by
-        /// RFLO), ctrnn_force (FORCE on the CTRNN)
-        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn", "ctrnn_rflo", "ctrnn_force"])]
+        /// RFLO), ctrnn_force (FORCE on the CTRNN), elise (two-compartment neurons learning a
+        /// sequence by the Urbanczik-Senn rule)
+        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn", "ctrnn_rflo", "ctrnn_force", "elise"])]
         kind: String,
     },
     /// Validate a config without running it.
@@ -446,6 +447,7 @@ fn run(command: Command) -> Result<()> {
                 "rflo" => biornn_api::Kind::LeakyRnnRflo,
                 "ctrnn_rflo" => biornn_api::Kind::CtrnnRflo,
                 "ctrnn_force" => biornn_api::Kind::CtrnnForce,
+                "elise" => biornn_api::Kind::EliseUrbanczikSenn,
                 "esn" => biornn_api::Kind::LeakyRnnEsn,
                 _ => biornn_api::Kind::CtrnnBptt,
             };

@@ -66,6 +66,20 @@ eval_every = 700
 eval_steps = 600
 "#;
 
+/// ELiSe learning Für Elise: a checkpoint at every validation cycle, so a resume must restore
+/// every potential, trace and delay line of the never-reset network.
+const ELISE: &str = r#"
+name = "k"
+seed = 6
+[network]
+kind = "elise"
+n_latent = 20
+[train]
+max_steps = 400
+validate_every = 4
+checkpoint_every = 1
+"#;
+
 /// R2N2 learning a^n b^n by replay: one sequence per update, a checkpoint at every evaluation;
 /// a resume must restore the weights, Adam's moments, the position in the epoch's order and the
 /// success count since the last evaluation.
@@ -243,6 +257,11 @@ fn an_online_rule_killed_mid_sequence_resumes_bit_identically() {
 #[test]
 fn force_on_the_ctrnn_killed_mid_sequence_resumes_bit_identically() {
     train_killed_and_resumed("ctrnn-force", CTRNN_FORCE, Duration::from_secs(300));
+}
+
+#[test]
+fn elise_killed_mid_training_resumes_bit_identically() {
+    train_killed_and_resumed("elise", ELISE, Duration::from_secs(300));
 }
 
 #[test]

@@ -1,0 +1,265 @@
+//! The config of an ELiSe run: `[network] kind = "elise"`, `[rule] kind = "urbanczik_senn"`,
+//! `[task]` (the pattern), `[train]` (cycles). Unknown keys are errors.
+
+use crate::network::{Connect, EliseShape, Mode};
+use crate::params::NeuronParams;
+use crate::pattern::Pattern;
+use crate::scaffold::ScaffoldParams;
+use crate::UrbanczikSenn;
+use biornn_numerics::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EliseNetworkConfig {
+    pub kind: String,
+    /// latent neurons (the visible ones: one per pattern row)
+    pub n_latent: usize,
+    pub mode: Mode,
+    pub connect: Connect,
+    /// initial dendritic weights ~ N(mean, std^2), mV per unit rate
+    pub w_init_mean: f64,
+    pub w_init_std: f64,
+    /// the scaffold: outgoing persistence p, incoming acceptance q, no outgoing edge p0
+    pub scaffold_p: f64,
+    pub scaffold_q: f64,
+    pub scaffold_p0: f64,
+    /// the reference's scaffold draws (duplicate edges, rounded indices)
+    pub faithful_scaffold: bool,
+}
+
+impl Default for EliseNetworkConfig {
+    fn default() -> Self {
+        EliseNetworkConfig {
+            kind: "elise".into(),
+            n_latent: 50,
+            mode: Mode::WithDendrite,
+            connect: Connect::AllToAll,
+            w_init_mean: 0.0,
+            w_init_std: 0.5,
+            scaffold_p: 0.2,
+            scaffold_q: 0.15,
+            scaffold_p0: 0.04,
+            faithful_scaffold: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EliseRuleConfig {
+    pub kind: String,
+    /// per 0.1 ms step, weights between visible neurons
+    pub eta_visible: f64,
+    /// per 0.1 ms step, every other weight
+    pub eta_other: f64,
+}
+
+impl Default for EliseRuleConfig {
+    fn default() -> Self {
+        let r = UrbanczikSenn::default();
+        EliseRuleConfig {
+            kind: "urbanczik_senn".into(),
+            eta_visible: r.eta_visible,
+            eta_other: r.eta_other,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EliseTaskConfig {
+    /// a built-in pattern ("fuer_elise", "ode_to_joy") or a file in the reference's format
+    pub pattern: String,
+    /// the length of one pattern step, ms
+    pub step_ms: f64,
+    /// the teacher's nudging strength, 0 < lambda < 1
+    pub lambda: f64,
+}
+
+impl Default for EliseTaskConfig {
+    fn default() -> Self {
+        EliseTaskConfig {
+            pattern: "fuer_elise".into(),
+            step_ms: 10.0,
+            lambda: 0.6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EliseTrainConfig {
+    /// training cycles (one pattern period each; the reference's TC), the first nudged
+    pub max_steps: usize,
+    /// every this many cycles a free validation cycle, plasticity on (the reference's PF)
+    pub validate_every: usize,
+    /// a checkpoint every this many validation cycles
+    pub checkpoint_every: usize,
+}
+
+impl Default for EliseTrainConfig {
+    fn default() -> Self {
+        EliseTrainConfig {
+            max_steps: 10_000,
+            validate_every: 20,
+            checkpoint_every: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct EliseRunConfig {
+    pub name: String,
+    pub seed: u64,
+    pub network: EliseNetworkConfig,
+    pub rule: EliseRuleConfig,
+    pub task: EliseTaskConfig,
+    pub train: EliseTrainConfig,
+}
+
+/// The built-in patterns: the reference's Für Elise (13 neurons, 25 steps) and ours.
+pub const BUILTIN_PATTERNS: [(&str, &str); 2] = [
+    ("fuer_elise", include_str!("../patterns/fuer_elise.txt")),
+    ("ode_to_joy", include_str!("../patterns/ode_to_joy.txt")),
+];
+
+/// The commented default: what `biornn config --kind elise` prints.
+pub const DEFAULT_ELISE_TOML: &str = include_str!("default_elise.toml");
+
+fn check(ok: bool, field: &str, value: impl std::fmt::Display, allowed: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, value, allowed))
+    }
+}
+
+impl EliseRunConfig {
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: EliseRunConfig = toml::from_str(text).map_err(|e| Error::new(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serialises")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        biornn_numerics::error::check_seed(self.seed)?;
+        let n = &self.network;
+        check(n.kind == "elise", "network.kind", &n.kind, "allowed: elise")?;
+        check(
+            n.n_latent <= 1000,
+            "network.n_latent",
+            n.n_latent,
+            "allowed: 0 to 1000",
+        )?;
+        check(
+            n.w_init_mean.is_finite() && n.w_init_std.is_finite() && n.w_init_std >= 0.0,
+            "network.w_init_std",
+            n.w_init_std,
+            "allowed: a finite std >= 0 (and a finite mean)",
+        )?;
+        check(
+            (0.0..1.0).contains(&n.scaffold_p),
+            "network.scaffold_p",
+            n.scaffold_p,
+            "allowed: 0 <= p < 1",
+        )?;
+        check(
+            n.scaffold_q > 0.0 && n.scaffold_q <= 1.0,
+            "network.scaffold_q",
+            n.scaffold_q,
+            "allowed: 0 < q <= 1",
+        )?;
+        check(
+            (0.0..=1.0).contains(&n.scaffold_p0),
+            "network.scaffold_p0",
+            n.scaffold_p0,
+            "allowed: 0 to 1",
+        )?;
+        match n.connect {
+            Connect::AllToAll => {}
+            Connect::InnervationRatio { ratio: v } | Connect::Sparse { density: v, .. } => check(
+                (0.0..=1.0).contains(&v),
+                "network.connect",
+                v,
+                "allowed: a probability, 0 to 1",
+            )?,
+        }
+        let r = &self.rule;
+        check(
+            r.kind == "urbanczik_senn",
+            "rule.kind",
+            &r.kind,
+            "allowed: urbanczik_senn",
+        )?;
+        for (f, v) in [
+            ("rule.eta_visible", r.eta_visible),
+            ("rule.eta_other", r.eta_other),
+        ] {
+            check(v.is_finite() && v >= 0.0, f, v, "allowed: a rate >= 0")?;
+        }
+        let t = &self.task;
+        let dt = NeuronParams::default().dt;
+        check(
+            t.step_ms.is_finite()
+                && t.step_ms >= dt
+                && ((t.step_ms / dt).round() * dt - t.step_ms).abs() < 1e-9,
+            "task.step_ms",
+            t.step_ms,
+            "allowed: a whole number of 0.1 ms steps",
+        )?;
+        check(
+            t.lambda > 0.0 && t.lambda < 1.0,
+            "task.lambda",
+            t.lambda,
+            "allowed: 0 < lambda < 1",
+        )?;
+        self.pattern()?;
+        for (f, v) in [
+            ("train.validate_every", self.train.validate_every),
+            ("train.checkpoint_every", self.train.checkpoint_every),
+        ] {
+            check(v > 0, f, v, "allowed: a positive count")?;
+        }
+        Ok(())
+    }
+
+    /// The task's pattern: a built-in one by name, or read from its file.
+    pub fn pattern(&self) -> Result<Pattern> {
+        let name = &self.task.pattern;
+        match BUILTIN_PATTERNS.iter().find(|(n, _)| n == name) {
+            Some((n, text)) => Pattern::parse(text, n),
+            None => Pattern::load(std::path::Path::new(name)).map_err(|e| {
+                e.context(format!(
+                    "task.pattern (a file, or a built-in: {})",
+                    BUILTIN_PATTERNS.map(|(n, _)| n).join(", ")
+                ))
+            }),
+        }
+    }
+
+    /// The network's shape for a pattern of `n_vis` neurons.
+    pub fn shape(&self, n_vis: usize) -> EliseShape {
+        let n = &self.network;
+        EliseShape {
+            n_vis,
+            n_lat: n.n_latent,
+            mode: n.mode,
+            connect: n.connect,
+            scaffold: ScaffoldParams {
+                p: n.scaffold_p,
+                q: n.scaffold_q,
+                p0: n.scaffold_p0,
+                faithful: n.faithful_scaffold,
+            },
+            w_mean: n.w_init_mean,
+            w_std: n.w_init_std,
+            params: NeuronParams::default(),
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! A target pattern (0/1 per visible neuron and pattern step) and the teacher it makes (the
+//! reference's `initTeacherCounting`): the target potential u*(t) is E_L when off and E_L + 20 mV
+//! when on, with logistic ramps of slope 1/ms around the step boundaries, and the teacher's
+//! conductances nudge each visible soma towards it with strength lambda.
+
+use crate::params::NeuronParams;
+use biornn_numerics::{Error, Result};
+use std::path::Path;
+
+/// A binary pattern: `on[neuron * steps + step]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    pub name: String,
+    pub neurons: usize,
+    pub steps: usize,
+    pub on: Vec<bool>,
+}
+
+impl Pattern {
+    /// The reference's text format: a header `# name: NAME nNeurons: N nSteps: S`, then one row
+    /// per neuron of S values 0 or 1 separated by spaces.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let bad = |what: String| Error::new(format!("{source}: {what}"));
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header = lines.next().ok_or_else(|| bad("empty file".into()))?;
+        let words: Vec<&str> = header.split_whitespace().collect();
+        let field = |key: &str| -> Result<&str> {
+            let k = words
+                .iter()
+                .position(|w| *w == key)
+                .ok_or_else(|| bad(format!("header `{header}` lacks `{key}` (expected `# name: NAME nNeurons: N nSteps: S`)")))?;
+            words
+                .get(k + 1)
+                .copied()
+                .ok_or_else(|| bad(format!("header `{header}`: `{key}` has no value")))
+        };
+        if words.first() != Some(&"#") {
+            return Err(bad(format!(
+                "first line `{header}`: expected `# name: NAME nNeurons: N nSteps: S`"
+            )));
+        }
+        let name = field("name:")?.to_string();
+        let count = |key: &str| -> Result<usize> {
+            let v = field(key)?;
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| bad(format!("`{key} {v}`: expected a positive count")))
+        };
+        let (neurons, steps) = (count("nNeurons:")?, count("nSteps:")?);
+        let mut on = Vec::with_capacity(neurons * steps);
+        let mut rows = 0;
+        for (k, line) in lines.enumerate() {
+            let values: Vec<&str> = line.split_whitespace().collect();
+            if values.len() != steps {
+                return Err(bad(format!(
+                    "row {} has {} values (allowed: nSteps = {steps})",
+                    k + 1,
+                    values.len()
+                )));
+            }
+            for v in values {
+                on.push(match v {
+                    "0" => false,
+                    "1" => true,
+                    _ => return Err(bad(format!("row {}: value `{v}` (allowed: 0 or 1)", k + 1))),
+                });
+            }
+            rows += 1;
+        }
+        if rows != neurons {
+            return Err(bad(format!("{rows} rows (allowed: nNeurons = {neurons})")));
+        }
+        Ok(Pattern {
+            name,
+            neurons,
+            steps,
+            on,
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    pub fn is_on(&self, neuron: usize, step: usize) -> bool {
+        self.on[neuron * self.steps + step]
+    }
+}
+
+/// The teacher of one pattern cycle: per visible neuron and time step (of `dt`), the target
+/// potential and the nudging conductances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Teacher {
+    pub neurons: usize,
+    /// time steps in one cycle
+    pub len: usize,
+    /// `[t * neurons + neuron]`: a step's values for every visible neuron side by side
+    pub u_star: Vec<f64>,
+    pub g_e: Vec<f64>,
+    pub g_i: Vec<f64>,
+}
+
+fn ramp_up(p: &NeuronParams, x: f64) -> f64 {
+    20.0 / (1.0 + (-0.7 - x).exp()) + p.e_l
+}
+
+fn ramp_down(p: &NeuronParams, x: f64) -> f64 {
+    20.0 / (1.0 + (-0.7 + x).exp()) + p.e_l
+}
+
+impl Teacher {
+    /// The teacher of `pattern` with pattern steps `step_ms` long and nudging strength `lambda`
+    /// (0 < lambda < 1).
+    pub fn new(pattern: &Pattern, p: &NeuronParams, step_ms: f64, lambda: f64) -> Self {
+        let l = (step_ms / p.dt).round() as usize;
+        let len = pattern.steps * l;
+        let lf = l as f64;
+        let mut u_star = vec![p.e_l; pattern.neurons * len];
+        for id in 0..pattern.neurons {
+            for s in 0..pattern.steps {
+                let at = |k: usize| pattern.is_on(id, k);
+                let cur = at(s);
+                let prev = at((s + pattern.steps - 1) % pattern.steps);
+                let next = at((s + 1) % pattern.steps);
+                for t in 0..l {
+                    let tf = t as f64;
+                    let x = &mut u_star[(s * l + t) * pattern.neurons + id];
+                    // the reference's rules, in its order (later ones overwrite)
+                    if !cur && next {
+                        *x = if tf >= 2.0 / 3.0 * lf {
+                            ramp_up(p, (tf - lf) * p.dt)
+                        } else {
+                            p.e_l
+                        };
+                    } else if !cur && !next {
+                        *x = p.e_l;
+                    } else if cur && !prev {
+                        // the rise from the boundary: half the step before a fall, two thirds
+                        // before a hold
+                        let rise = if next { 2.0 / 3.0 } else { 0.5 };
+                        if tf <= rise * lf {
+                            *x = ramp_up(p, tf * p.dt);
+                        } else if next {
+                            *x = ramp_up(p, 10.0);
+                        }
+                    }
+                    if cur && !next {
+                        if !prev && tf >= 0.5 * lf {
+                            *x = ramp_down(p, (tf - lf) * p.dt);
+                        }
+                        if prev && tf >= lf / 3.0 {
+                            *x = ramp_down(p, (tf - lf) * p.dt);
+                        }
+                        if prev && tf < lf / 3.0 {
+                            *x = ramp_up(p, 10.0);
+                        }
+                    }
+                    if cur && prev && next {
+                        *x = ramp_up(p, 10.0);
+                    }
+                    if !cur && prev && tf <= lf / 3.0 {
+                        *x = ramp_down(p, tf * p.dt);
+                    }
+                }
+            }
+        }
+        // conductances whose reversal potential is u* and whose sum is lambda/(1-lambda)(g_L+g_D)
+        let total = lambda / (1.0 - lambda) * (p.g_l + p.g_d);
+        let g_e = u_star
+            .iter()
+            .map(|u| total * (p.e_i - u) / (p.e_i - p.e_e))
+            .collect();
+        let g_i = u_star
+            .iter()
+            .map(|u| total * (u - p.e_e) / (p.e_i - p.e_e))
+            .collect();
+        Teacher {
+            neurons: pattern.neurons,
+            len,
+            u_star,
+            g_e,
+            g_i,
+        }
+    }
+
+    /// The teacher's conductances `(g_E, g_I)` at step `t` of the cycle, one per visible neuron.
+    pub fn at(&self, t: usize) -> (&[f64], &[f64]) {
+        let k = self.neurons;
+        (&self.g_e[t * k..(t + 1) * k], &self.g_i[t * k..(t + 1) * k])
+    }
+
+    /// The target rates phi(u*) at step `t`, one per visible neuron.
+    pub fn target_rates(&self, p: &NeuronParams, t: usize) -> impl Iterator<Item = f64> + '_ {
+        let p = *p;
+        self.u_star[t * self.neurons..(t + 1) * self.neurons]
+            .iter()
+            .map(move |u| p.phi(*u))
+    }
+}

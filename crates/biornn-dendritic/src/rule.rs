@@ -1,0 +1,51 @@
+//! The Urbanczik-Senn rule (the reference's `updateWeights`): every dendritic weight moves at
+//! every step, in every phase, by eta (phi(u_i) - phi(v*_i)) psp_j: the postsynaptic soma's rate
+//! against its dendrite's prediction of it, times the presynaptic neuron's PSP trace. Nothing
+//! global: three local factors. The trace is kept per presynaptic neuron (all neurons share g_L).
+
+use crate::network::{Elise, Mode};
+
+/// The rule's learning rates, per 0.1 ms step (the reference's ETAV and ETAH).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UrbanczikSenn {
+    /// weights from visible onto visible neurons
+    pub eta_visible: f64,
+    /// every other weight (visible onto latent, latent onto latent and onto visible)
+    pub eta_other: f64,
+}
+
+impl Default for UrbanczikSenn {
+    fn default() -> Self {
+        UrbanczikSenn {
+            eta_visible: 1e-4,
+            eta_other: 1e-3,
+        }
+    }
+}
+
+impl UrbanczikSenn {
+    /// One update of `net`'s dendritic weights from its state after `step_neurons`. In the
+    /// reservoir mode only the weights onto visible neurons learn.
+    pub fn apply(&self, net: &mut Elise) {
+        let n = net.n();
+        let learning_rows = match net.mode {
+            Mode::Reservoir => net.n_vis,
+            Mode::WithDendrite | Mode::SomaOnly => n,
+        };
+        for i in 0..learning_rows {
+            let err = net.r[i] - net.r_v[i];
+            let row = &mut net.w[i * n..(i + 1) * n];
+            let mask = &net.dend[i * n..(i + 1) * n];
+            for j in 0..n {
+                if mask[j] {
+                    let eta = if i < net.n_vis && j < net.n_vis {
+                        self.eta_visible
+                    } else {
+                        self.eta_other
+                    };
+                    row[j] += eta * err * net.psp[j];
+                }
+            }
+        }
+    }
+}
