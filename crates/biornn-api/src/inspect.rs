@@ -301,7 +301,7 @@ pub fn analyze(
         Kind::LongTerm | Kind::Reversal => analyze_protocol_member(&dir, &opts, spec.net)?,
         Kind::EliseUrbanczikSenn => {
             return Err(Error::new(format!(
-                "{}: the analysis of ELiSe runs is not built yet (its metrics.csv has the free and nudged errors per validation cycle)",
+                "{}: an ELiSe run is taken apart by `biornn replay RUN` (replay, disruptions, the time-shift scores); fixed points and PCA of it are not built yet",
                 dir.path().display()
             )))
         }
@@ -492,6 +492,117 @@ fn final_state(dir: &RunDir) -> Result<(biornn_core::Arrays, usize)> {
     let arrays = biornn_run::checkpoint::read_checked(&dir.weights_file()?)?;
     let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
     Ok((arrays, step))
+}
+
+/// What `biornn replay` runs on a trained ELiSe network.
+#[derive(Debug, Clone)]
+pub struct ReplaySpec {
+    /// replay cycles, the first `nudged` with the teacher
+    pub cycles: usize,
+    pub nudged: usize,
+    /// "none" (plain replay) and disruptions by name (`biornn_dendritic::DISRUPTIONS`)
+    pub variants: Vec<String>,
+}
+
+/// One replay's free cycles, scored with the time-shift search.
+#[derive(Debug, Clone)]
+pub struct ReplayVariant {
+    pub name: String,
+    pub scores: Vec<biornn_dendritic::ShiftScore>,
+}
+
+/// Replay a trained ELiSe run from its final state, once per variant (each from the same state),
+/// and write `RUN/analysis/replay.csv` (variant, cycle, MSE, shift, correlation) and the plain
+/// replay's rates, `RUN/analysis/replay_rates.npz` (`rates` `[cycle, sample, neuron]` every
+/// 0.2 ms, `target` `[sample, neuron]`).
+pub fn replay(run: &Path, spec: &ReplaySpec) -> Result<(Vec<ReplayVariant>, PathBuf)> {
+    use rayon::prelude::*;
+    let dir = RunDir::open(run)?;
+    let text = dir.read_config().unwrap_or_default();
+    if Kind::of_toml(&text)? != Kind::EliseUrbanczikSenn {
+        return Err(Error::new(format!(
+            "{}: not an ELiSe run (`biornn replay` replays [network] kind = \"elise\")",
+            run.display()
+        )));
+    }
+    if spec.nudged >= spec.cycles {
+        return Err(Error::invalid(
+            "--nudged",
+            spec.nudged,
+            &format!("allowed: fewer than --cycles = {}", spec.cycles),
+        ));
+    }
+    let cfg = biornn_dendritic::EliseRunConfig::from_toml(&text)?;
+    let (arrays, _) = final_state(&dir)?;
+    let mut trained = biornn_dendritic::EliseLearner::new(&cfg)?;
+    trained.load_state("", &arrays)?;
+    let (n_vis, len, e_l) = (trained.net.n_vis, trained.teacher.len, trained.net.p.e_l);
+    let disruptions = spec
+        .variants
+        .iter()
+        .map(|v| match v.as_str() {
+            "none" => Ok(None),
+            name => biornn_dendritic::Disruption::preset(name, n_vis, len, e_l)
+                .map(Some)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "--disruption",
+                        name,
+                        &format!(
+                            "allowed: none, {}",
+                            biornn_dendritic::DISRUPTIONS.join(", ")
+                        ),
+                    )
+                }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let runs: Vec<(biornn_dendritic::Replay, Vec<biornn_dendritic::ShiftScore>)> = disruptions
+        .par_iter()
+        .map(|d| {
+            let mut learner = trained.clone();
+            let r = learner.replay(spec.cycles, spec.nudged, d.as_ref());
+            let scores = r.scores();
+            (r, scores)
+        })
+        .collect();
+    let out = dir.analysis_dir();
+    std::fs::create_dir_all(&out).map_err(|e| Error::new(format!("{}: {e}", out.display())))?;
+    let mut csv = String::from("variant,cycle,mse,shift_ms,correlation\n");
+    let mut variants = vec![];
+    for (name, (_, scores)) in spec.variants.iter().zip(&runs) {
+        for s in scores {
+            csv += &format!(
+                "{name},{},{:.6},{:.1},{:.4}\n",
+                s.cycle,
+                s.mse,
+                s.shift as f64 * 2.0 * trained.net.p.dt,
+                s.correlation
+            );
+        }
+        variants.push(ReplayVariant {
+            name: name.clone(),
+            scores: scores.clone(),
+        });
+    }
+    biornn_numerics::npz::write_atomic(&out.join("replay.csv"), csv.as_bytes())?;
+    if let Some((r, _)) = spec
+        .variants
+        .iter()
+        .position(|v| v == "none")
+        .map(|k| &runs[k])
+    {
+        let mut arrays = biornn_core::Arrays::new();
+        arrays.insert(
+            "rates".into(),
+            NpyArray::new::<f64>(&[r.cycles(), r.samples, r.n_vis], r.rates.clone()),
+        );
+        arrays.insert(
+            "target".into(),
+            NpyArray::new::<f64>(&[r.samples, r.n_vis], r.target.clone()),
+        );
+        write_npz(&out.join("replay_rates.npz"), &arrays)?;
+    }
+    Ok((variants, out))
 }
 
 /// Which of `networks` networks `--net` asks for.

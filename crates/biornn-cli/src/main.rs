@@ -67,6 +67,25 @@ enum Command {
         #[command(flatten)]
         opts: AnalyzeArgs,
     },
+    /// Replay a trained ELiSe run from its final state, plain and with disruptions (each from the
+    /// same state): the free cycles scored with the time-shift search, into RUN/analysis/replay.csv.
+    Replay {
+        run: PathBuf,
+        /// replay cycles (the reference's 100)
+        #[arg(long, default_value_t = 100)]
+        cycles: usize,
+        /// the first cycles nudged by the teacher (the reference's 3)
+        #[arg(long, default_value_t = 3)]
+        nudged: usize,
+        /// variants: none (plain replay), full, full_offset, small, small_offset (disruptions in
+        /// replay cycle 4)
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "none,full,full_offset,small,small_offset"
+        )]
+        disruption: Vec<String>,
+    },
     /// Write RUN/report.html: one self-contained page with training curves, example trials and
     /// every analysis figure (runs the analysis, and writes RUN/analysis/ as `analyze` does).
     Report {
@@ -338,6 +357,42 @@ fn run(command: Command) -> Result<()> {
             let (analysis, _, written, dir) = inspect::analyze(&run, &opts.spec())?;
             println!("{written} files in {}", dir.display());
             print_timings(&analysis);
+            Ok(())
+        }
+        Command::Replay {
+            run,
+            cycles,
+            nudged,
+            disruption,
+        } => {
+            let spec = inspect::ReplaySpec {
+                cycles,
+                nudged,
+                variants: disruption,
+            };
+            let (variants, dir) = inspect::replay(&run, &spec)?;
+            println!(
+                "{:<14} {:>10} {:>10} {:>16} {:>18}",
+                "variant", "first mse", "last mse", "mse in cycle 4", "recovered (cycle)"
+            );
+            for v in &variants {
+                let mse_at = |c: usize| v.scores.iter().find(|s| s.cycle == c).map(|s| s.mse);
+                let recovered = v
+                    .scores
+                    .iter()
+                    .find(|s| s.cycle > 4 && s.mse < 0.01)
+                    .map_or("-".to_string(), |s| s.cycle.to_string());
+                let fmt = |x: Option<f64>| x.map_or("-".to_string(), |m| format!("{m:.4}"));
+                println!(
+                    "{:<14} {:>10} {:>10} {:>16} {:>18}",
+                    v.name,
+                    fmt(v.scores.first().map(|s| s.mse)),
+                    fmt(v.scores.last().map(|s| s.mse)),
+                    fmt(mse_at(4)),
+                    recovered
+                );
+            }
+            println!("scores in {}", dir.join("replay.csv").display());
             Ok(())
         }
         Command::Report { run, opts } => {

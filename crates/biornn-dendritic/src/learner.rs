@@ -6,6 +6,7 @@
 use crate::config::EliseRunConfig;
 use crate::network::{DelayLine, Elise};
 use crate::pattern::Teacher;
+use crate::replay::pearson;
 use crate::UrbanczikSenn;
 use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -47,20 +48,7 @@ impl ScoreSums {
     }
     fn score(&self) -> CycleScore {
         let k = self.samples.max(1.0);
-        let correlation = self
-            .moments
-            .iter()
-            .map(|m| {
-                let cov = m[4] / k - m[0] * m[1] / (k * k);
-                let vx = m[2] / k - (m[0] / k).powi(2);
-                let vy = m[3] / k - (m[1] / k).powi(2);
-                if vx > 0.0 && vy > 0.0 {
-                    cov / (vx * vy).sqrt()
-                } else {
-                    0.0
-                }
-            })
-            .sum();
+        let correlation = self.moments.iter().map(|m| pearson(*m, k)).sum();
         CycleScore {
             mse: self.sq / (k * self.n as f64),
             correlation,
@@ -68,6 +56,7 @@ impl ScoreSums {
     }
 }
 
+#[derive(Clone)]
 pub struct EliseLearner {
     pub cfg: EliseRunConfig,
     pub net: Elise,

@@ -14,6 +14,7 @@ pub mod learner;
 pub mod network;
 pub mod params;
 pub mod pattern;
+pub mod replay;
 pub mod rule;
 pub mod scaffold;
 
@@ -22,4 +23,5 @@ pub use learner::EliseLearner;
 pub use network::{Elise, Mode};
 pub use params::NeuronParams;
 pub use pattern::{Pattern, Teacher};
+pub use replay::{Disruption, Replay, ShiftScore, DISRUPTIONS};
 pub use rule::UrbanczikSenn;

@@ -116,6 +116,8 @@ pub struct Elise {
     pub w: Vec<f64>,
     /// whether each dendritic connection exists
     pub dend: Vec<bool>,
+    /// the same as 0/1, for the products that skip absent connections
+    pub dend_gain: Vec<f64>,
     /// the scaffold's presynaptic partners of each neuron (latent neurons only)
     pub scaffold: Vec<Vec<usize>>,
     /// per neuron: the lengths of its rate, excitatory and inhibitory delay lines (steps)
@@ -202,6 +204,7 @@ impl Elise {
             n_lat,
             mode: shape.mode,
             w,
+            dend_gain: dend.iter().map(|d| *d as u8 as f64).collect(),
             dend,
             scaffold,
             rate_lines: delays.iter().map(|d| DelayLine::new(d[0], rest)).collect(),
@@ -241,16 +244,10 @@ impl Elise {
         for (d, line) in self.delayed.iter_mut().zip(&self.rate_lines) {
             *d = line.read();
         }
-        for i in 0..n {
+        // absent connections hold weight 0 (the rule never moves them)
+        for (i, v_in) in self.v_in.iter_mut().enumerate() {
             let row = &self.w[i * n..(i + 1) * n];
-            let mask = &self.dend[i * n..(i + 1) * n];
-            let mut sum = 0.0;
-            for j in 0..n {
-                if mask[j] {
-                    sum += self.delayed[j] * row[j];
-                }
-            }
-            self.v_in[i] = sum;
+            *v_in = row.iter().zip(&self.delayed).map(|(w, r)| w * r).sum();
         }
         let dt = p.dt;
         let beta = dt * p.g_l * (p.g_d / (p.g_d + p.g_l));

@@ -32,18 +32,21 @@ impl UrbanczikSenn {
             Mode::Reservoir => net.n_vis,
             Mode::WithDendrite | Mode::SomaOnly => n,
         };
+        let nv = net.n_vis;
         for i in 0..learning_rows {
             let err = net.r[i] - net.r_v[i];
+            let eta_from_visible = if i < nv {
+                self.eta_visible
+            } else {
+                self.eta_other
+            };
             let row = &mut net.w[i * n..(i + 1) * n];
-            let mask = &net.dend[i * n..(i + 1) * n];
-            for j in 0..n {
-                if mask[j] {
-                    let eta = if i < net.n_vis && j < net.n_vis {
-                        self.eta_visible
-                    } else {
-                        self.eta_other
-                    };
-                    row[j] += eta * err * net.psp[j];
+            let gain = &net.dend_gain[i * n..(i + 1) * n];
+            // absent connections have gain 0 and stay at 0
+            for (eta, cols) in [(eta_from_visible, 0..nv), (self.eta_other, nv..n)] {
+                let step = eta * err;
+                for j in cols {
+                    row[j] += step * gain[j] * net.psp[j];
                 }
             }
         }
