@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# ELiSe (Kriener, Völk et al. 2024; unibe-cns/temporal_sequence_learning): two-compartment
+# neurons with a developmental scaffold learn Für Elise (13 visible neurons, 25 steps of 10 ms)
+# by the always-on Urbanczik-Senn rule, 10,000 training cycles each (the reference's TC), every
+# 20th cycle free. Then each trained network replays 100 cycles (3 nudged) plainly and under the
+# reference's four disruptions (`biornn replay`).
+#   sizes      free-run error against cycles for 10, 20, 30, 50 and 100 latent neurons (Fig. 2)
+#   reservoir  the reservoir ablation (only weights onto visible neurons learn) at 50 (Fig. 3)
+#   tempo      the pattern at half and at double tempo (20 and 5 ms steps), 50 latent neurons
+# Prints the free-run and nudged errors at the end of training, and the replay table.
+#
+#   experiments/elise.sh            SEEDS="1 2 3" PARTS="sizes reservoir tempo" CYCLES=10000
+#   experiments/elise.sh --smoke    one seed, 10 latent neurons, 21 cycles, 6 replay cycles (CI)
+# Runs resume where they stopped; run the script again to continue or to add seeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seeds=${SEEDS:-"1 2 3"}
+parts=${PARTS:-"sizes reservoir tempo"}
+sizes=${SIZES:-"10 20 30 50 100"}
+cycles=${CYCLES:-10000}
+replay_cycles=${REPLAY_CYCLES:-100}
+out=${OUT:-runs/elise}
+smoke=false
+if [[ "${1:-}" == "--smoke" ]]; then
+  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo"; cycles=21; replay_cycles=6
+  out=$(mktemp -d)
+fi
+cargo build --release -q
+bin=${BIN:-./target/release/biornn}
+source experiments/lib.bash
+run() {  # run SETTING SEED SED-EXPRESSION
+  local setting=$1 seed=$2 edit=$3 cfg
+  cfg=$(mktemp --suffix=.toml)
+  $bin config --kind elise | sed "$edit" > "$cfg"
+  if $smoke; then sed -i 's/^n_latent = .*/n_latent = 10/' "$cfg"; fi
+  train_to "$out/$setting/seed-$seed" "$cycles" "$seed" "$cfg" > /dev/null
+  rm -f "$cfg"
+  if [[ ! -f "$out/$setting/seed-$seed/analysis/replay.csv" ]]; then
+    $bin replay "$out/$setting/seed-$seed" --cycles "$replay_cycles" > /dev/null
+  fi
+}
+for seed in $seeds; do
+  for part in $parts; do
+    case "$part" in
+      sizes) for n in $sizes; do run "latent$n" "$seed" "s/^n_latent = .*/n_latent = $n/"; done ;;
+      reservoir) run reservoir50 "$seed" 's/^mode = .*/mode = "reservoir"/' ;;
+      tempo)
+        run half_tempo "$seed" 's/^step_ms = .*/step_ms = 20.0/'
+        run double_tempo "$seed" 's/^step_ms = .*/step_ms = 5.0/' ;;
+      *) echo "unknown part $part" >&2; exit 1 ;;
+    esac
+  done
+done
+python3 - "$out" <<'PY'
+import csv, glob, os, statistics, sys
+root = sys.argv[1]
+def mean(xs):
+    return statistics.mean(xs) if xs else float("nan")
+print("| setting | seeds | cycles | free-run MSE | nudged MSE | free correlation (of 13) | replay MSE, last 10 free cycles | full silencing: cycles to MSE < 0.01 |")
+print("|---|---|---|---|---|---|---|---|")
+for setting in sorted(os.listdir(root)):
+    free, nudged, corr, rep, rec, steps = [], [], [], [], [], []
+    for r in sorted(glob.glob(f"{root}/{setting}/seed-*")):
+        rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
+        if not rows:
+            continue
+        last = rows[-1]
+        steps.append(int(last["step"]))
+        free.append(float(last["free_mse"])); nudged.append(float(last["nudged_mse"]))
+        corr.append(float(last["free_correlation"]))
+        try:
+            rr = list(csv.DictReader(open(f"{r}/analysis/replay.csv")))
+        except OSError:
+            continue
+        plain = [float(x["mse"]) for x in rr if x["variant"] == "none"]
+        rep.append(mean(plain[-10:]))
+        full = [(int(x["cycle"]), float(x["mse"])) for x in rr if x["variant"] == "full" and int(x["cycle"]) > 4]
+        back = [c - 4 for c, m in full if m < 0.01]
+        rec.append(str(back[0]) if back else "never")
+    if steps:
+        print(f"| {setting} | {len(steps)} | {min(steps)} | {mean(free):.4f} | {mean(nudged):.4f} | {mean(corr):.2f} | {mean(rep):.4f} | {', '.join(rec)} |")
+PY
+if $smoke; then rm -rf "$out"; fi
