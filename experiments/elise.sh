@@ -7,22 +7,23 @@
 #   sizes      free-run error against cycles for 10, 20, 30, 50 and 100 latent neurons (Fig. 2)
 #   reservoir  the reservoir ablation (only weights onto visible neurons learn) at 50 (Fig. 3)
 #   tempo      the pattern at half and at double tempo (20 and 5 ms steps), 50 latent neurons
+#   noisy      noisy targets (ours: OU noise of 2 mV, 10 ms on u*, resampled each cycle), 50 latent
 # Prints the free-run and nudged errors at the end of training, and the replay table.
 #
-#   experiments/elise.sh            SEEDS="1 2 3" PARTS="sizes reservoir tempo" CYCLES=10000
+#   experiments/elise.sh            SEEDS="1 2 3" PARTS="sizes reservoir tempo noisy" CYCLES=10000
 #   experiments/elise.sh --smoke    one seed, 10 latent neurons, 21 cycles, 6 replay cycles (CI)
 # Runs resume where they stopped; run the script again to continue or to add seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1 2 3"}
-parts=${PARTS:-"sizes reservoir tempo"}
+parts=${PARTS:-"sizes reservoir tempo noisy"}
 sizes=${SIZES:-"10 20 30 50 100"}
 cycles=${CYCLES:-10000}
 replay_cycles=${REPLAY_CYCLES:-100}
 out=${OUT:-runs/elise}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
-  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo"; cycles=21; replay_cycles=6
+  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo noisy"; cycles=21; replay_cycles=6
   out=$(mktemp -d)
 fi
 cargo build --release -q
@@ -47,6 +48,7 @@ for seed in $seeds; do
       tempo)
         run half_tempo "$seed" 's/^step_ms = .*/step_ms = 20.0/'
         run double_tempo "$seed" 's/^step_ms = .*/step_ms = 5.0/' ;;
+      noisy) run noisy50 "$seed" 's/^target_noise_std = .*/target_noise_std = 2.0/' ;;
       *) echo "unknown part $part" >&2; exit 1 ;;
     esac
   done

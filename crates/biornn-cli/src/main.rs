@@ -78,11 +78,11 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         nudged: usize,
         /// variants: none (plain replay), full, full_offset, small, small_offset (disruptions in
-        /// replay cycle 4)
+        /// replay cycle 4), cued (silenced in cycle 4, the first 50 ms of cycle 5 taught)
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "none,full,full_offset,small,small_offset"
+            default_value = "none,full,full_offset,small,small_offset,cued"
         )]
         disruption: Vec<String>,
     },

@@ -75,6 +75,10 @@ pub struct EliseTaskConfig {
     pub step_ms: f64,
     /// the teacher's nudging strength, 0 < lambda < 1
     pub lambda: f64,
+    /// noisy targets, resampled each cycle: the std (mV) of Ornstein-Uhlenbeck noise on u*
+    /// (0: none), and its time constant (ms); scores stay against the clean pattern
+    pub target_noise_std: f64,
+    pub target_noise_tau_ms: f64,
 }
 
 impl Default for EliseTaskConfig {
@@ -83,6 +87,8 @@ impl Default for EliseTaskConfig {
             pattern: "fuer_elise".into(),
             step_ms: 10.0,
             lambda: 0.6,
+            target_noise_std: 0.0,
+            target_noise_tau_ms: 10.0,
         }
     }
 }
@@ -218,6 +224,18 @@ impl EliseRunConfig {
             "task.lambda",
             t.lambda,
             "allowed: 0 < lambda < 1",
+        )?;
+        check(
+            t.target_noise_std.is_finite() && t.target_noise_std >= 0.0,
+            "task.target_noise_std",
+            t.target_noise_std,
+            "allowed: a std >= 0, mV",
+        )?;
+        check(
+            t.target_noise_tau_ms.is_finite() && t.target_noise_tau_ms > 0.0,
+            "task.target_noise_tau_ms",
+            t.target_noise_tau_ms,
+            "allowed: a positive time constant, ms",
         )?;
         self.pattern()?;
         for (f, v) in [

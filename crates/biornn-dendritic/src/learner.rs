@@ -67,6 +67,10 @@ pub struct EliseLearner {
     /// the last free (validation) and nudged cycles' scores
     pub last_free: Option<CycleScore>,
     pub last_nudged: Option<CycleScore>,
+    /// their visible rates every 2nd step, `[sample][neuron]` (exported for plots)
+    pub last_free_rates: Vec<f64>,
+    pub last_nudged_rates: Vec<f64>,
+    rates: Vec<f64>,
 }
 
 impl EliseLearner {
@@ -86,6 +90,9 @@ impl EliseLearner {
             cycles: 0,
             last_free: None,
             last_nudged: None,
+            last_free_rates: vec![],
+            last_nudged_rates: vec![],
+            rates: vec![],
         })
     }
 
@@ -95,20 +102,48 @@ impl EliseLearner {
         done >= 1 && (done - 1).is_multiple_of(self.cfg.train.validate_every as u64)
     }
 
-    /// One cycle, nudged or free, plasticity on; its score.
-    pub fn cycle(&mut self, free: bool) -> CycleScore {
+    /// Cycle `index`, nudged or free, plasticity on; its score against the clean pattern. With
+    /// noisy targets the teacher's target is the pattern plus noise drawn for this cycle.
+    pub fn cycle(&mut self, index: u64, free: bool) -> CycleScore {
         let mut sums = ScoreSums::new(self.net.n_vis);
         let p = self.net.p;
+        let t_cfg = &self.cfg.task;
+        let noisy = (t_cfg.target_noise_std > 0.0 && !free).then(|| {
+            let mut rng = Streams::new(self.cfg.seed).stream("elise_target_noise", index);
+            self.teacher.with_noise(
+                &p,
+                t_cfg.target_noise_std,
+                t_cfg.target_noise_tau_ms,
+                &mut rng,
+            )
+        });
+        let teacher = noisy.as_ref().unwrap_or(&self.teacher);
+        self.rates.clear();
         for t in 0..self.teacher.len {
-            let teacher = (!free).then(|| self.teacher.at(t));
-            self.net.step_neurons(teacher, None);
+            self.net.step_neurons((!free).then(|| teacher.at(t)), None);
             self.rule.apply(&mut self.net);
             self.net.step_scaffold();
             if t % 2 == 0 {
                 sums.add(self.net.output(), self.teacher.target_rates(&p, t));
+                self.rates.extend_from_slice(self.net.output());
             }
         }
+        let kept = if free {
+            &mut self.last_free_rates
+        } else {
+            &mut self.last_nudged_rates
+        };
+        std::mem::swap(kept, &mut self.rates);
         sums.score()
+    }
+
+    /// The clean target's rates every 2nd step, `[sample][neuron]`.
+    pub fn target_rates(&self) -> Vec<f64> {
+        let p = self.net.p;
+        (0..self.teacher.len)
+            .step_by(2)
+            .flat_map(|t| self.teacher.target_rates(&p, t).collect::<Vec<_>>())
+            .collect()
     }
 }
 
@@ -176,6 +211,12 @@ impl Stateful for EliseLearner {
         let s = |x: Option<CycleScore>| x.map_or([f64::NAN; 2], |c| [c.mse, c.correlation]);
         let scores = [s(self.last_free), s(self.last_nudged)].concat();
         put_f64(out, &format!("{prefix}last_scores"), &[4], &scores);
+        for (name, r) in [
+            ("last_free_rates", &self.last_free_rates),
+            ("last_nudged_rates", &self.last_nudged_rates),
+        ] {
+            put_f64(out, &format!("{prefix}{name}"), &[r.len()], r);
+        }
     }
 
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
@@ -208,6 +249,25 @@ impl Stateful for EliseLearner {
         };
         self.last_free = score(s[0], s[1]);
         self.last_nudged = score(s[2], s[3]);
+        let samples = self.teacher.len.div_ceil(2) * self.net.n_vis;
+        for (name, r, seen) in [
+            (
+                "last_free_rates",
+                &mut self.last_free_rates,
+                self.last_free.is_some(),
+            ),
+            (
+                "last_nudged_rates",
+                &mut self.last_nudged_rates,
+                self.last_nudged.is_some(),
+            ),
+        ] {
+            *r = take_f64(
+                arrays,
+                &format!("{prefix}{name}"),
+                &[if seen { samples } else { 0 }],
+            )?;
+        }
         Ok(())
     }
 }
@@ -222,7 +282,7 @@ impl Learner for EliseLearner {
 
     fn update(&mut self, step: u64, _phase: &Phase) -> Result<f64> {
         let free = self.is_free(step);
-        let score = self.cycle(free);
+        let score = self.cycle(step, free);
         if free {
             self.last_free = Some(score);
         } else {
@@ -275,5 +335,14 @@ impl Learner for EliseLearner {
             .collect();
         put_f64(out, "delays_steps", &[n, 3], &delays);
         put_f64(out, "n_visible", &[], &[net.n_vis as f64]);
+        // the last validation cycle, the nudged cycle before it and the target, every 0.2 ms
+        let k = net.n_vis;
+        for (name, r) in [
+            ("free_rates", &self.last_free_rates),
+            ("nudged_rates", &self.last_nudged_rates),
+            ("target_rates", &self.target_rates()),
+        ] {
+            put_f64(out, name, &[r.len() / k, k], r);
+        }
     }
 }

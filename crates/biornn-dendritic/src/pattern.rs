@@ -101,6 +101,22 @@ pub struct Teacher {
     pub u_star: Vec<f64>,
     pub g_e: Vec<f64>,
     pub g_i: Vec<f64>,
+    /// the nudging strength the conductances were made with
+    pub lambda: f64,
+}
+
+/// Conductances whose reversal potential is u* and whose sum is lambda/(1-lambda)(g_L+g_D).
+fn conductances(u_star: &[f64], p: &NeuronParams, lambda: f64) -> (Vec<f64>, Vec<f64>) {
+    let total = lambda / (1.0 - lambda) * (p.g_l + p.g_d);
+    let g_e = u_star
+        .iter()
+        .map(|u| total * (p.e_i - u) / (p.e_i - p.e_e))
+        .collect();
+    let g_i = u_star
+        .iter()
+        .map(|u| total * (u - p.e_e) / (p.e_i - p.e_e))
+        .collect();
+    (g_e, g_i)
 }
 
 fn ramp_up(p: &NeuronParams, x: f64) -> f64 {
@@ -167,22 +183,47 @@ impl Teacher {
                 }
             }
         }
-        // conductances whose reversal potential is u* and whose sum is lambda/(1-lambda)(g_L+g_D)
-        let total = lambda / (1.0 - lambda) * (p.g_l + p.g_d);
-        let g_e = u_star
-            .iter()
-            .map(|u| total * (p.e_i - u) / (p.e_i - p.e_e))
-            .collect();
-        let g_i = u_star
-            .iter()
-            .map(|u| total * (u - p.e_e) / (p.e_i - p.e_e))
-            .collect();
+        let (g_e, g_i) = conductances(&u_star, p, lambda);
         Teacher {
             neurons: pattern.neurons,
             len,
             u_star,
             g_e,
             g_i,
+            lambda,
+        }
+    }
+
+    /// This teacher with noise on its target potential (our reading of the paper's noisy targets,
+    /// correlated in time and resampled each cycle): per visible neuron an Ornstein-Uhlenbeck
+    /// process of standard deviation `std` mV and time constant `tau_ms`, started from its
+    /// stationary distribution, drawn from `rng`.
+    pub fn with_noise(
+        &self,
+        p: &NeuronParams,
+        std: f64,
+        tau_ms: f64,
+        rng: &mut biornn_numerics::RngStream,
+    ) -> Teacher {
+        let k = self.neurons;
+        let decay = (-p.dt / tau_ms).exp();
+        let kick = std * (1.0 - decay * decay).sqrt();
+        let mut x: Vec<f64> = (0..k).map(|_| std * rng.normal()).collect();
+        let mut u_star = self.u_star.clone();
+        for t in 0..self.len {
+            for (i, xi) in x.iter_mut().enumerate() {
+                u_star[t * k + i] += *xi;
+                *xi = decay * *xi + kick * rng.normal();
+            }
+        }
+        let (g_e, g_i) = conductances(&u_star, p, self.lambda);
+        Teacher {
+            neurons: k,
+            len: self.len,
+            u_star,
+            g_e,
+            g_i,
+            lambda: self.lambda,
         }
     }
 

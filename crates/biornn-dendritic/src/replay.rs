@@ -15,17 +15,21 @@ pub struct Disruption {
     pub steps: Range<usize>,
     pub neurons: Range<usize>,
     pub potential: f64,
+    /// a cue afterwards: the teacher on in this cycle for these steps only (cued completion)
+    pub cue: Option<(usize, Range<usize>)>,
 }
 
 /// The reference's four disruptions by name: `full` (every visible neuron silenced at E_L for a
 /// whole cycle), `full_offset` (held at E_L + 15 mV, a tonic rate of 0.71), `small` and
-/// `small_offset` (the same from 90 to 150 ms).
-pub const DISRUPTIONS: [&str; 4] = ["full", "full_offset", "small", "small_offset"];
+/// `small_offset` (the same from 90 to 150 ms); and ours, `cued`: the visible neurons silenced
+/// for the whole cycle 4, then the teacher on for the first 50 ms of cycle 5 only (cued
+/// completion: does the network finish the pattern from its opening?).
+pub const DISRUPTIONS: [&str; 5] = ["full", "full_offset", "small", "small_offset", "cued"];
 
 impl Disruption {
     pub fn preset(name: &str, n_vis: usize, cycle_len: usize, e_l: f64) -> Option<Self> {
         let (steps, offset) = match name {
-            "full" => (0..cycle_len, 0.0),
+            "full" | "cued" => (0..cycle_len, 0.0),
             "full_offset" => (0..cycle_len, 15.0),
             "small" => (900.min(cycle_len)..1500.min(cycle_len), 0.0),
             "small_offset" => (900.min(cycle_len)..1500.min(cycle_len), 15.0),
@@ -36,6 +40,7 @@ impl Disruption {
             steps,
             neurons: 0..n_vis,
             potential: e_l + offset,
+            cue: (name == "cued").then(|| (5, 0..500.min(cycle_len))),
         })
     }
 }
@@ -82,7 +87,10 @@ impl EliseLearner {
         let mut mask = vec![false; n_vis];
         for c in 0..cycles {
             for t in 0..len {
-                let teacher = (c < nudged).then(|| self.teacher.at(t));
+                let cued = disruption
+                    .and_then(|d| d.cue.as_ref())
+                    .is_some_and(|(cycle, steps)| *cycle == c && steps.contains(&t));
+                let teacher = (c < nudged || cued).then(|| self.teacher.at(t));
                 let clamp = disruption
                     .filter(|d| d.cycle == c && d.steps.contains(&t))
                     .map(|d| {

@@ -204,3 +204,51 @@ fn one_plasticity_update_by_hand() {
     assert_eq!(res.w[2 * n..], start[2 * n..]);
     assert_ne!(res.w[..2 * n], start[..2 * n]);
 }
+
+#[test]
+fn noisy_targets_are_an_ou_process_on_u_star() {
+    let pattern = Pattern::parse("# name: one nNeurons: 1 nSteps: 3\n0 1 0\n", "test").unwrap();
+    let p = NeuronParams::default();
+    let clean = Teacher::new(&pattern, &p, 10.0, 0.6);
+    // a long cycle: 1,000 steps of 10 ms, so the statistics settle
+    let long = Pattern::parse(
+        &format!(
+            "# name: long nNeurons: 1 nSteps: 1000\n{}\n",
+            vec!["0"; 1000].join(" ")
+        ),
+        "test",
+    )
+    .unwrap();
+    let rest = Teacher::new(&long, &p, 10.0, 0.6);
+    let mut rng = Streams::new(4).stream("elise_target_noise", 0);
+    let noisy = rest.with_noise(&p, 2.0, 10.0, &mut rng);
+    let x: Vec<f64> = noisy.u_star.iter().map(|u| u + 70.0).collect();
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    assert!(mean.abs() < 0.2, "mean {mean}");
+    assert!((var.sqrt() - 2.0).abs() < 0.2, "std {}", var.sqrt());
+    // correlated over tau = 10 ms = 100 steps: e^-1 at that lag
+    let lag = 100;
+    let c: f64 = x
+        .windows(lag + 1)
+        .map(|w| (w[0] - mean) * (w[lag] - mean))
+        .sum::<f64>()
+        / (n - lag as f64)
+        / var;
+    assert!((c - (-1.0f64).exp()).abs() < 0.1, "autocorrelation {c}");
+    // the conductances follow the noisy target; the same stream gives the same noise
+    close(
+        noisy.g_e[7],
+        3.15 * (-75.0 - noisy.u_star[7]) / -75.0,
+        "g_E",
+    );
+    let again = rest.with_noise(
+        &p,
+        2.0,
+        10.0,
+        &mut Streams::new(4).stream("elise_target_noise", 0),
+    );
+    assert_eq!(again, noisy);
+    assert_eq!(clean.lambda, 0.6);
+}

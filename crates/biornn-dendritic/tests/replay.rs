@@ -40,6 +40,9 @@ fn a_disruption_clamps_the_visible_somata_in_its_cycle() {
     let (n_vis, len) = (l.net.n_vis, l.teacher.len);
     let d = Disruption::preset("full", n_vis, len, -70.0).unwrap();
     assert_eq!((d.cycle, d.steps.clone(), d.potential), (4, 0..2500, -70.0));
+    assert_eq!(d.cue, None);
+    let cued = Disruption::preset("cued", n_vis, len, -70.0).unwrap();
+    assert_eq!(cued.cue, Some((5, 0..500)));
     assert!(Disruption::preset("half", n_vis, len, -70.0).is_none());
     for name in DISRUPTIONS {
         assert!(
