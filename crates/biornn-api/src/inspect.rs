@@ -605,6 +605,133 @@ pub fn replay(run: &Path, spec: &ReplaySpec) -> Result<(Vec<ReplayVariant>, Path
     Ok((variants, out))
 }
 
+/// The kind of the run in `run` (from its `config.toml`; a CTRNN trained by BPTT without one).
+pub fn run_kind(run: &Path) -> Result<Kind> {
+    let dir = RunDir::open(run)?;
+    match dir.read_config() {
+        Some(text) => Kind::of_toml(&text).map_err(|e| e.context(dir.config_path().display())),
+        None => Ok(Kind::CtrnnBptt),
+    }
+}
+
+/// The report of an ELiSe run, `RUN/report.html`: the target, the last nudged and the last free
+/// validation cycle as heat maps, the free and nudged errors against training cycles, and, when
+/// `biornn replay` has run, the error of each replay cycle per variant.
+pub fn elise_report(run: &Path) -> Result<PathBuf> {
+    use biornn_report::sequence::{curves, heatmaps, write_sequence_report, Raster};
+    use biornn_report::NamedFigure;
+    let dir = RunDir::open(run)?;
+    let (arrays, step) = final_state(&dir)?;
+    let get = |k: &str| -> Result<Vec<f64>> {
+        arrays
+            .get(k)
+            .ok_or_else(|| Error::new(format!("{}: no `{k}` (not an ELiSe run?)", run.display())))?
+            .to_real::<f64>()
+    };
+    let n_vis = get("n_visible")?.first().copied().unwrap_or(1.0) as usize;
+    let (target, nudged, free) = (
+        get("target_rates")?,
+        get("nudged_rates")?,
+        get("free_rates")?,
+    );
+    let mut figs = vec![NamedFigure {
+        name: "rates",
+        title: "Target, nudged and free output",
+        caption: format!(
+            "The visible rates over one cycle, every 0.2 ms: the target phi(u*), the last nudged cycle and the last free validation cycle before update {step}."
+        ),
+        figure: heatmaps(
+            &[
+                Raster { title: "target", rates: &target, neurons: n_vis },
+                Raster { title: "nudged", rates: &nudged, neurons: n_vis },
+                Raster { title: "free", rates: &free, neurons: n_vis },
+            ],
+            0.2,
+        ),
+    }];
+    // the errors per validation cycle, from metrics.csv
+    let text = dir.read_metrics();
+    let mut lines = text.lines();
+    let cols: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| cols.iter().position(|c| *c == name);
+    let (mut xs, mut fr, mut nu) = (vec![], vec![], vec![]);
+    if let (Some(c), Some(f), Some(n)) = (col("cycles"), col("free_mse"), col("nudged_mse")) {
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            let v = |i: usize| {
+                cells
+                    .get(i)
+                    .and_then(|x| x.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN)
+            };
+            xs.push(v(c));
+            fr.push(v(f));
+            nu.push(v(n));
+        }
+    }
+    figs.push(NamedFigure {
+        name: "training",
+        title: "Errors during training",
+        caption: "MSE of the visible rates against the target per validation cycle: free (no teacher) and nudged. Judge by the free error.".into(),
+        figure: curves(
+            "Errors during training",
+            "training cycles",
+            &[("free".into(), xs.clone(), fr), ("nudged".into(), xs, nu)],
+            true,
+        ),
+    });
+    let mut table = vec![];
+    if let Ok(csv) = std::fs::read_to_string(dir.analysis_dir().join("replay.csv")) {
+        let mut series: Vec<(String, Vec<f64>, Vec<f64>)> = vec![];
+        for line in csv.lines().skip(1) {
+            let c: Vec<&str> = line.split(',').collect();
+            let (Some(name), Some(cycle), Some(mse)) = (c.first(), c.get(1), c.get(2)) else {
+                continue;
+            };
+            let (Ok(cycle), Ok(mse)) = (cycle.parse::<f64>(), mse.parse::<f64>()) else {
+                continue;
+            };
+            match series.iter_mut().find(|s| s.0 == *name) {
+                Some(s) => {
+                    s.1.push(cycle);
+                    s.2.push(mse);
+                }
+                None => series.push((name.to_string(), vec![cycle], vec![mse])),
+            }
+        }
+        table.push(vec![
+            "replay".into(),
+            "first free cycle".into(),
+            "cycle 4".into(),
+            "last cycle".into(),
+        ]);
+        for (name, cycles, mse) in &series {
+            let at = |c: f64| {
+                cycles
+                    .iter()
+                    .position(|x| *x == c)
+                    .map_or("-".to_string(), |k| format!("{:.4}", mse[k]))
+            };
+            table.push(vec![
+                name.clone(),
+                mse.first().map_or("-".into(), |m| format!("{m:.4}")),
+                at(4.0),
+                mse.last().map_or("-".into(), |m| format!("{m:.4}")),
+            ]);
+        }
+        figs.push(NamedFigure {
+            name: "replay",
+            title: "Replay and disruptions",
+            caption: "The best MSE of each free replay cycle under the time-shift search, plain and with each disruption in cycle 4 (`biornn replay`).".into(),
+            figure: curves("Replay", "replay cycle", &series, true),
+        });
+    }
+    let intro = format!("ELiSe run at {step} training cycles, {n_vis} visible neurons.");
+    // the figures also as PNG and SVG files beside the analysis
+    biornn_report::write_figures(&figs, &dir.analysis_dir())?;
+    write_sequence_report(run, &intro, &figs, &table)
+}
+
 /// Which of `networks` networks `--net` asks for.
 fn member(net: Option<usize>, networks: usize) -> Result<usize> {
     let k = net.unwrap_or(0);

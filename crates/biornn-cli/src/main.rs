@@ -395,6 +395,12 @@ fn run(command: Command) -> Result<()> {
             println!("scores in {}", dir.join("replay.csv").display());
             Ok(())
         }
+        Command::Report { run, .. }
+            if inspect::run_kind(&run)? == biornn_api::Kind::EliseUrbanczikSenn =>
+        {
+            println!("report: {}", inspect::elise_report(&run)?.display());
+            Ok(())
+        }
         Command::Report { run, opts } => {
             let (analysis, written, dir, page) = inspect::report(&run, &opts.spec())?;
             println!("{written} files in {}", dir.display());

@@ -114,7 +114,7 @@ impl Default for EliseTrainConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EliseRunConfig {
     pub name: String,
@@ -123,6 +123,19 @@ pub struct EliseRunConfig {
     pub rule: EliseRuleConfig,
     pub task: EliseTaskConfig,
     pub train: EliseTrainConfig,
+}
+
+impl Default for EliseRunConfig {
+    fn default() -> Self {
+        EliseRunConfig {
+            name: "elise".into(),
+            seed: 1,
+            network: EliseNetworkConfig::default(),
+            rule: EliseRuleConfig::default(),
+            task: EliseTaskConfig::default(),
+            train: EliseTrainConfig::default(),
+        }
+    }
 }
 
 /// The built-in patterns: the reference's Für Elise (13 neurons, 25 steps) and ours.

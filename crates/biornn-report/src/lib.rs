@@ -4,6 +4,7 @@
 
 pub mod figures;
 pub mod plot;
+pub mod sequence;
 pub mod summaries;
 
 use biornn_analysis::Analysis;
@@ -155,7 +156,7 @@ pub fn write_figures(figs: &[NamedFigure], dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
