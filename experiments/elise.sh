@@ -58,16 +58,17 @@ import csv, glob, os, statistics, sys
 root = sys.argv[1]
 def mean(xs):
     return statistics.mean(xs) if xs else float("nan")
-print("| setting | seeds | cycles | free-run MSE | nudged MSE | free correlation (of 13) | replay MSE, last 10 free cycles | full silencing: cycles to MSE < 0.01 |")
-print("|---|---|---|---|---|---|---|---|")
+print("| setting | seeds | cycles | free-run MSE | nudged MSE | free correlation (of 13) | replay MSE, last 10 free cycles | full silencing: cycles to MSE < 0.01 | ms a cycle |")
+print("|---|---|---|---|---|---|---|---|---|")
 for setting in sorted(os.listdir(root)):
-    free, nudged, corr, rep, rec, steps = [], [], [], [], [], []
+    free, nudged, corr, rep, rec, steps, ms = [], [], [], [], [], [], []
     for r in sorted(glob.glob(f"{root}/{setting}/seed-*")):
         rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
         if not rows:
             continue
         last = rows[-1]
         steps.append(int(last["step"]))
+        ms.append(1000 * float(last["wall_s"]) / max(1, int(last["step"])))
         free.append(float(last["free_mse"])); nudged.append(float(last["nudged_mse"]))
         corr.append(float(last["free_correlation"]))
         try:
@@ -80,6 +81,6 @@ for setting in sorted(os.listdir(root)):
         back = [c - 4 for c, m in full if m < 0.01]
         rec.append(str(back[0]) if back else "never")
     if steps:
-        print(f"| {setting} | {len(steps)} | {min(steps)} | {mean(free):.4f} | {mean(nudged):.4f} | {mean(corr):.2f} | {mean(rep):.4f} | {', '.join(rec)} |")
+        print(f"| {setting} | {len(steps)} | {min(steps)} | {mean(free):.4f} | {mean(nudged):.4f} | {mean(corr):.2f} | {mean(rep):.4f} | {', '.join(rec)} | {mean(ms):.1f} |")
 PY
 if $smoke; then rm -rf "$out"; fi
