@@ -6,6 +6,7 @@ use crate::params::NeuronParams;
 use crate::pattern::Pattern;
 use crate::scaffold::ScaffoldParams;
 use crate::UrbanczikSenn;
+use biornn_numerics::error::check;
 use biornn_numerics::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -146,14 +147,6 @@ pub const BUILTIN_PATTERNS: [(&str, &str); 2] = [
 
 /// The commented default: what `biornn config --kind elise` prints.
 pub const DEFAULT_ELISE_TOML: &str = include_str!("default_elise.toml");
-
-fn check(ok: bool, field: &str, value: impl std::fmt::Display, allowed: &str) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(field, value, allowed))
-    }
-}
 
 impl EliseRunConfig {
     pub fn from_toml(text: &str) -> Result<Self> {

@@ -57,3 +57,13 @@ pub fn check_seed(seed: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// `Ok` when `ok`, else the error naming `field`, its `value` and what is `allowed`: the one-line
+/// check of a config's field.
+pub fn check(ok: bool, field: &str, value: impl std::fmt::Display, allowed: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, value, allowed))
+    }
+}

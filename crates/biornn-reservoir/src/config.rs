@@ -1,6 +1,7 @@
 //! The `[network]`, `[rule]` and `[task]` sections of a reservoir run. Unknown keys are errors.
 
-use biornn_numerics::{Error, Result};
+use biornn_numerics::error::check;
+use biornn_numerics::Result;
 use serde::{Deserialize, Serialize};
 
 /// `[network] kind = "reservoir"`.
@@ -77,19 +78,6 @@ impl Default for SinesConfig {
             amplitude: 1.3,
             period_steps: 1200,
         }
-    }
-}
-
-pub(crate) fn check(
-    ok: bool,
-    field: &str,
-    value: impl std::fmt::Display,
-    allowed: &str,
-) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(field, value, allowed))
     }
 }
 

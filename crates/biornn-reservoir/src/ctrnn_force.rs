@@ -10,7 +10,7 @@
 //! kind = "sines" | "triangle"`, `[train]`. Keys left out of `[model]` (and of its sections) keep
 //! the FORCE defaults above, not the BPTT defaults.
 
-use crate::config::{check, RlsConfig, SinesConfig};
+use crate::config::{RlsConfig, SinesConfig};
 use crate::network::{feedback_and_start, trials_from_start};
 use crate::rls::TrainedReadout;
 use crate::run::OnlineTrainConfig;
@@ -21,6 +21,7 @@ use biornn_core::{Tensor, TensorMut};
 use biornn_model::config::{MaskConfig, NoiseConfig, RecInit};
 use biornn_model::dynamics::CtrnnDynamics;
 use biornn_model::{Activation, Ctrnn, MaskSpec, ModelConfig, Readout, StateConvention};
+use biornn_numerics::error::check;
 use biornn_numerics::linalg::matvec;
 use biornn_numerics::{Error, Result, Streams};
 use serde::{Deserialize, Serialize};
