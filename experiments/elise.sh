@@ -8,9 +8,12 @@
 #   reservoir  the reservoir ablation (only weights onto visible neurons learn) at 50 (Fig. 3)
 #   tempo      the pattern at half and at double tempo (20 and 5 ms steps), 50 latent neurons
 #   noisy      noisy targets (ours: OU noise of 2 mV, 10 ms on u*, resampled each cycle), 50 latent
+#   scaffold   the scaffold's (p, q) on a 3 x 3 grid, 50 latent (Fig. 4)
+#   sparse     dendritic connections at density 0.3, with and without a protected scaffold (Fig. 4)
 # Prints the free-run and nudged errors at the end of training, and the replay table.
 #
 #   experiments/elise.sh            SEEDS="1 2 3" PARTS="sizes reservoir tempo noisy" CYCLES=10000
+#                                   (PARTS="scaffold sparse" for Fig. 4)
 #   experiments/elise.sh --smoke    one seed, 10 latent neurons, 21 cycles, 6 replay cycles (CI)
 # Runs resume where they stopped; run the script again to continue or to add seeds.
 set -euo pipefail
@@ -23,7 +26,7 @@ replay_cycles=${REPLAY_CYCLES:-100}
 out=${OUT:-runs/elise}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
-  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo noisy"; cycles=21; replay_cycles=6
+  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo noisy sparse"; cycles=21; replay_cycles=6
   out=$(mktemp -d)
 fi
 cargo build --release -q
@@ -49,6 +52,14 @@ for seed in $seeds; do
         run half_tempo "$seed" 's/^step_ms = .*/step_ms = 20.0/'
         run double_tempo "$seed" 's/^step_ms = .*/step_ms = 5.0/' ;;
       noisy) run noisy50 "$seed" 's/^target_noise_std = .*/target_noise_std = 2.0/' ;;
+      scaffold)
+        for p in 0.1 0.2 0.4; do for q in 0.05 0.15 0.3; do
+          run "scaffold_p${p}_q${q}" "$seed" "s/^scaffold_p = .*/scaffold_p = $p/; s/^scaffold_q = .*/scaffold_q = $q/"
+        done; done ;;
+      sparse)
+        for protect in true false; do
+          run "sparse0.3_protect_$protect" "$seed" "s/^connect = .*/connect = { kind = \"sparse\", density = 0.3, protect_scaffold = $protect }/"
+        done ;;
       *) echo "unknown part $part" >&2; exit 1 ;;
     esac
   done
