@@ -79,5 +79,40 @@ for rule in ("r2n2_fa_success", "r2n2_fa_loss"):
         print(f"\n{rule}, seed 1: | sequences | epoch | replays this epoch | training success |")
         for r in csv.DictReader(open(f)):
             print(f"| {r['step']} | {r.get('epoch', '')} | {r.get('replays_this_epoch', '')} | {r.get('train_success', '')} |")
+# the figure: replays per epoch against the training success before it, every seed of the fixed
+# and the two adaptive rules, as an SVG of our own (no plotting package needed)
+colors = {"r2n2_fa": "#1f77b4", "r2n2_fa_success": "#2ca02c", "r2n2_fa_loss": "#d62728"}
+names = {"r2n2_fa": "every sequence (exp2)", "r2n2_fa_success": "from success (exp7)",
+         "r2n2_fa_loss": "from loss (exp8)"}
+W, H, L, T, PW, PH = 560, 360, 70, 30, 420, 260
+lines, top = [], 1.0
+for rule in colors:
+    for f in sorted(glob.glob(f"{root}/{rule}/seed-*/metrics.csv")):
+        pts = [(float(r["train_success"]), float(r["replays_this_epoch"]))
+               for r in csv.DictReader(open(f)) if r.get("train_success") and r.get("replays_this_epoch")]
+        if pts:
+            top = max(top, max(y for _, y in pts))
+            lines.append((rule, pts))
+if lines:
+    sx = lambda x: L + PW * x
+    sy = lambda y: T + PH * (1 - y / top)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+           f'<rect x="{L}" y="{T}" width="{PW}" height="{PH}" fill="none" stroke="#888"/>',
+           f'<text x="{L + PW / 2}" y="{T + PH + 40}" text-anchor="middle">training success since the last evaluation</text>',
+           f'<text x="18" y="{T + PH / 2}" text-anchor="middle" transform="rotate(-90 18 {T + PH / 2})">sequences replayed in the epoch</text>']
+    for k in range(6):
+        x, y = k / 5, top * k / 5
+        out.append(f'<text x="{sx(x)}" y="{T + PH + 16}" text-anchor="middle">{x:.1f}</text>')
+        out.append(f'<text x="{L - 6}" y="{sy(y) + 4}" text-anchor="end">{y:.0f}</text>')
+    for rule, pts in lines:
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{colors[rule]}" stroke-width="1.5"/>')
+        for x, y in pts:
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colors[rule]}"/>')
+    for k, rule in enumerate(colors):
+        out.append(f'<text x="{L + 10}" y="{T + PH - 44 + 16 * k}" fill="{colors[rule]}">{names[rule]}</text>')
+    out.append("</svg>")
+    open(f"{root}/replay_against_performance.svg", "w").write("\n".join(out))
+    print(f"\nfigure: {root}/replay_against_performance.svg")
 PY
 if $smoke; then rm -rf "$out"; fi
