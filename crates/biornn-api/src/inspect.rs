@@ -525,6 +525,13 @@ pub fn replay(run: &Path, spec: &ReplaySpec) -> Result<(Vec<ReplayVariant>, Path
             run.display()
         )));
     }
+    if spec.cycles > 10_000 {
+        return Err(Error::invalid(
+            "--cycles",
+            spec.cycles,
+            "allowed: 1 to 10000 (every cycle's rates are kept for the scores)",
+        ));
+    }
     if spec.nudged >= spec.cycles {
         return Err(Error::invalid(
             "--nudged",

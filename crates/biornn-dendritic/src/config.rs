@@ -243,7 +243,18 @@ impl EliseRunConfig {
             t.target_noise_tau_ms,
             "allowed: a positive time constant, ms",
         )?;
-        self.pattern()?;
+        let pattern = self.pattern()?;
+        let steps = pattern.steps as f64 * (t.step_ms / dt).round();
+        check(
+            steps <= 1e6,
+            "task.step_ms",
+            t.step_ms,
+            &format!(
+                "allowed: a cycle of at most 100 s ({} pattern steps of at most {} ms)",
+                pattern.steps,
+                1e5 / pattern.steps as f64
+            ),
+        )?;
         for (f, v) in [
             ("train.validate_every", self.train.validate_every),
             ("train.checkpoint_every", self.train.checkpoint_every),

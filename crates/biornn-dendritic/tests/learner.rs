@@ -36,6 +36,7 @@ fn the_config_parses_and_bad_values_are_named() {
             "network.connect",
         ),
         ("[rule]\nkind = \"bptt\"\n", "rule.kind"),
+        ("[task]\nstep_ms = 100000.0\n", "task.step_ms"),
         ("[network]\nsize = 3\n", "size"),
     ] {
         let e = EliseRunConfig::from_toml(text).unwrap_err().to_string();
