@@ -8,25 +8,27 @@
 #   reservoir  the reservoir ablation (only weights onto visible neurons learn) at 50 (Fig. 3)
 #   tempo      the pattern at half and at double tempo (20 and 5 ms steps), 50 latent neurons
 #   noisy      noisy targets (ours: OU noise of 2 mV, 10 ms on u*, resampled each cycle), 50 latent
+#   two        two patterns in one latent pool of 50, each its own visible population (Für Elise
+#              and our Ode to Joy at once), beside Ode to Joy alone
 #   scaffold   the scaffold's (p, q) on a 3 x 3 grid, 50 latent (Fig. 4)
 #   sparse     dendritic connections at density 0.3, with and without a protected scaffold (Fig. 4)
 # Prints the free-run and nudged errors at the end of training, and the replay table.
 #
-#   experiments/elise.sh            SEEDS="1 2 3" PARTS="sizes reservoir tempo noisy" CYCLES=10000
+#   experiments/elise.sh            SEEDS="1 2 3" PARTS="sizes reservoir tempo noisy two" CYCLES=10000
 #                                   (PARTS="scaffold sparse" for Fig. 4)
 #   experiments/elise.sh --smoke    one seed, 10 latent neurons, 21 cycles, 6 replay cycles (CI)
 # Runs resume where they stopped; run the script again to continue or to add seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1 2 3"}
-parts=${PARTS:-"sizes reservoir tempo noisy"}
+parts=${PARTS:-"sizes reservoir tempo noisy two"}
 sizes=${SIZES:-"10 20 30 50 100"}
 cycles=${CYCLES:-10000}
 replay_cycles=${REPLAY_CYCLES:-100}
 out=${OUT:-runs/elise}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
-  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo noisy sparse"; cycles=21; replay_cycles=6
+  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo noisy two sparse"; cycles=21; replay_cycles=6
   out=$(mktemp -d)
 fi
 cargo build --release -q
@@ -52,6 +54,9 @@ for seed in $seeds; do
         run half_tempo "$seed" 's/^step_ms = .*/step_ms = 20.0/'
         run double_tempo "$seed" 's/^step_ms = .*/step_ms = 5.0/' ;;
       noisy) run noisy50 "$seed" 's/^target_noise_std = .*/target_noise_std = 2.0/' ;;
+      two)
+        run ode_to_joy50 "$seed" 's/^pattern = .*/pattern = "ode_to_joy"/'
+        run two_patterns50 "$seed" 's/^pattern = .*/pattern = ["fuer_elise", "ode_to_joy"]/' ;;
       scaffold)
         for p in 0.1 0.2 0.4; do for q in 0.05 0.15 0.3; do
           run "scaffold_p${p}_q${q}" "$seed" "s/^scaffold_p = .*/scaffold_p = $p/; s/^scaffold_q = .*/scaffold_q = $q/"
@@ -69,8 +74,9 @@ import csv, glob, os, statistics, sys
 root = sys.argv[1]
 def mean(xs):
     return statistics.mean(xs) if xs else float("nan")
-print("| setting | seeds | cycles | free-run MSE | nudged MSE | free correlation (of 13) | replay MSE, last 10 free cycles | full silencing: cycles to MSE < 0.01 | ms a cycle |")
+print("| setting | seeds | cycles | free-run MSE | nudged MSE | free correlation (of the visible) | replay MSE, last 10 free cycles | full silencing: cycles to MSE < 0.01 | ms a cycle |")
 print("|---|---|---|---|---|---|---|---|---|")
+parts = {}
 for setting in sorted(os.listdir(root)):
     free, nudged, corr, rep, rec, steps, ms = [], [], [], [], [], [], []
     for r in sorted(glob.glob(f"{root}/{setting}/seed-*")):
@@ -82,6 +88,9 @@ for setting in sorted(os.listdir(root)):
         ms.append(1000 * float(last["wall_s"]) / max(1, int(last["step"])))
         free.append(float(last["free_mse"])); nudged.append(float(last["nudged_mse"]))
         corr.append(float(last["free_correlation"]))
+        for k, v in last.items():
+            if k.startswith("free_mse_"):
+                parts.setdefault(setting, {}).setdefault(k[len("free_mse_"):], []).append(float(v))
         try:
             rr = list(csv.DictReader(open(f"{r}/analysis/replay.csv")))
         except OSError:
@@ -93,5 +102,7 @@ for setting in sorted(os.listdir(root)):
         rec.append(str(back[0]) if back else "never")
     if steps:
         print(f"| {setting} | {len(steps)} | {min(steps)} | {mean(free):.4f} | {mean(nudged):.4f} | {mean(corr):.2f} | {mean(rep):.4f} | {', '.join(rec)} | {mean(ms):.1f} |")
+for setting, by in parts.items():
+    print(f"\n{setting}, free-run MSE per pattern: " + ", ".join(f"{k} {mean(v):.4f}" for k, v in by.items()))
 PY
 if $smoke; then rm -rf "$out"; fi

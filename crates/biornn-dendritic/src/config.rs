@@ -67,11 +67,39 @@ impl Default for EliseRuleConfig {
     }
 }
 
+/// The pattern of a run: one, or several learned at once by separate visible populations that
+/// share the latent pool (`pattern = ["fuer_elise", "ode_to_joy"]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a pattern (a built-in name or a file), or a list of them"
+)]
+pub enum PatternChoice {
+    One(String),
+    Several(Vec<String>),
+}
+
+impl PatternChoice {
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            PatternChoice::One(n) => vec![n],
+            PatternChoice::Several(ns) => ns.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl From<&str> for PatternChoice {
+    fn from(name: &str) -> Self {
+        PatternChoice::One(name.into())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EliseTaskConfig {
-    /// a built-in pattern ("fuer_elise", "ode_to_joy") or a file in the reference's format
-    pub pattern: String,
+    /// a built-in pattern ("fuer_elise", "ode_to_joy") or a file in the reference's format; a
+    /// list of them: each its own visible population, all sharing the latent pool
+    pub pattern: PatternChoice,
     /// the length of one pattern step, ms
     pub step_ms: f64,
     /// the teacher's nudging strength, 0 < lambda < 1
@@ -144,6 +172,9 @@ pub const BUILTIN_PATTERNS: [(&str, &str); 2] = [
     ("fuer_elise", include_str!("../patterns/fuer_elise.txt")),
     ("ode_to_joy", include_str!("../patterns/ode_to_joy.txt")),
 ];
+
+/// The most patterns one network learns at once.
+pub const MAX_PATTERNS: usize = 8;
 
 /// The commented default: what `biornn config --kind elise` prints.
 pub const DEFAULT_ELISE_TOML: &str = include_str!("default_elise.toml");
@@ -264,18 +295,54 @@ impl EliseRunConfig {
         Ok(())
     }
 
-    /// The task's pattern: a built-in one by name, or read from its file.
-    pub fn pattern(&self) -> Result<Pattern> {
-        let name = &self.task.pattern;
-        match BUILTIN_PATTERNS.iter().find(|(n, _)| n == name) {
-            Some((n, text)) => Pattern::parse(text, n),
-            None => Pattern::load(std::path::Path::new(name)).map_err(|e| {
-                e.context(format!(
-                    "task.pattern (a file, or a built-in: {})",
-                    BUILTIN_PATTERNS.map(|(n, _)| n).join(", ")
-                ))
-            }),
+    /// The task's patterns, each a built-in one by name or read from its file, one per visible
+    /// population.
+    pub fn patterns(&self) -> Result<Vec<Pattern>> {
+        let names = self.task.pattern.names();
+        check(
+            (1..=MAX_PATTERNS).contains(&names.len()),
+            "task.pattern",
+            format!("{names:?}"),
+            &format!("allowed: 1 to {MAX_PATTERNS} patterns"),
+        )?;
+        let patterns = names
+            .iter()
+            .map(
+                |name| match BUILTIN_PATTERNS.iter().find(|(n, _)| n == name) {
+                    Some((n, text)) => Pattern::parse(text, n),
+                    None => Pattern::load(std::path::Path::new(name)).map_err(|e| {
+                        e.context(format!(
+                            "task.pattern (a file, or a built-in: {})",
+                            BUILTIN_PATTERNS.map(|(n, _)| n).join(", ")
+                        ))
+                    }),
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
+        for (k, p) in patterns.iter().enumerate() {
+            check(
+                !patterns[..k].iter().any(|q| q.name == p.name),
+                "task.pattern",
+                &p.name,
+                "allowed: patterns of distinct names (each names its population's scores)",
+            )?;
+            check(
+                names.len() == 1
+                    || p.name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)),
+                "task.pattern",
+                &p.name,
+                "allowed with several patterns: names of letters, digits, _, - and . (they name metrics columns)",
+            )?;
         }
+        Ok(patterns)
+    }
+
+    /// The pattern the visible neurons learn: the task's one, or its several stacked (see
+    /// [`Pattern::stack`]).
+    pub fn pattern(&self) -> Result<Pattern> {
+        Ok(Pattern::stack(&self.patterns()?))
     }
 
     /// The network's shape for a pattern of `n_vis` neurons.

@@ -5,12 +5,13 @@
 
 use crate::config::EliseRunConfig;
 use crate::network::{DelayLine, Elise};
-use crate::pattern::Teacher;
+use crate::pattern::{Pattern, Teacher};
 use crate::replay::pearson;
 use crate::UrbanczikSenn;
 use biornn_core::arrays::{put_f64, put_u64, take_f64, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::{Error, Result, Streams};
+use std::ops::Range;
 
 /// What one cycle scored, on every 2nd step (the reference's sampling): the mean squared error of
 /// the visible rates against phi(u*), and the sum over visible neurons of their Pearson
@@ -26,6 +27,8 @@ struct ScoreSums {
     n: usize,
     samples: f64,
     sq: f64,
+    /// per visible neuron: the sum of squared errors
+    sq_per: Vec<f64>,
     /// per visible neuron: sum x, y, xx, yy, xy
     moments: Vec<[f64; 5]>,
 }
@@ -36,12 +39,19 @@ impl ScoreSums {
             n,
             samples: 0.0,
             sq: 0.0,
+            sq_per: vec![0.0; n],
             moments: vec![[0.0; 5]; n],
         }
     }
     fn add(&mut self, out: &[f64], target: impl Iterator<Item = f64>) {
-        for ((o, t), m) in out.iter().zip(target).zip(&mut self.moments) {
+        for (((o, t), m), sq) in out
+            .iter()
+            .zip(target)
+            .zip(&mut self.moments)
+            .zip(&mut self.sq_per)
+        {
             self.sq += (o - t) * (o - t);
+            *sq += (o - t) * (o - t);
             *m = [m[0] + o, m[1] + t, m[2] + o * o, m[3] + t * t, m[4] + o * t];
         }
         self.samples += 1.0;
@@ -54,6 +64,11 @@ impl ScoreSums {
             correlation,
         }
     }
+    /// The mean squared error of the neurons in `range` alone.
+    fn mse_of(&self, range: Range<usize>) -> f64 {
+        let k = self.samples.max(1.0);
+        self.sq_per[range.clone()].iter().sum::<f64>() / (k * range.len() as f64)
+    }
 }
 
 #[derive(Clone)]
@@ -62,6 +77,10 @@ pub struct EliseLearner {
     pub net: Elise,
     pub rule: UrbanczikSenn,
     pub teacher: Teacher,
+    /// the visible populations, one per pattern: its name and its neurons
+    pub populations: Vec<(String, Range<usize>)>,
+    /// with several populations: the last free cycle's MSE of each (else empty)
+    pub last_free_by_population: Vec<f64>,
     /// cycles done
     pub cycles: u64,
     /// the last free (validation) and nudged cycles' scores
@@ -76,7 +95,14 @@ pub struct EliseLearner {
 impl EliseLearner {
     pub fn new(cfg: &EliseRunConfig) -> Result<Self> {
         cfg.validate()?;
-        let pattern = cfg.pattern()?;
+        let patterns = cfg.patterns()?;
+        let mut populations = vec![];
+        let mut start = 0;
+        for p in &patterns {
+            populations.push((p.name.clone(), start..start + p.neurons));
+            start += p.neurons;
+        }
+        let pattern = Pattern::stack(&patterns);
         let net = Elise::new(&cfg.shape(pattern.neurons), &Streams::new(cfg.seed))?;
         let teacher = Teacher::new(&pattern, &net.p, cfg.task.step_ms, cfg.task.lambda);
         Ok(EliseLearner {
@@ -87,6 +113,8 @@ impl EliseLearner {
             },
             net,
             teacher,
+            populations,
+            last_free_by_population: vec![],
             cycles: 0,
             last_free: None,
             last_nudged: None,
@@ -128,6 +156,13 @@ impl EliseLearner {
                 self.rates.extend_from_slice(self.net.output());
             }
         }
+        if free && self.populations.len() > 1 {
+            self.last_free_by_population = self
+                .populations
+                .iter()
+                .map(|(_, r)| sums.mse_of(r.clone()))
+                .collect();
+        }
         let kept = if free {
             &mut self.last_free_rates
         } else {
@@ -135,6 +170,17 @@ impl EliseLearner {
         };
         std::mem::swap(kept, &mut self.rates);
         sums.score()
+    }
+
+    /// With several patterns: a metrics column per population, `free_mse_<pattern name>`.
+    fn population_keys(&self) -> Vec<String> {
+        if self.populations.len() < 2 {
+            return vec![];
+        }
+        self.populations
+            .iter()
+            .map(|(name, _)| format!("free_mse_{name}"))
+            .collect()
     }
 
     /// The clean target's rates every 2nd step, `[sample][neuron]`.
@@ -217,6 +263,15 @@ impl Stateful for EliseLearner {
         ] {
             put_f64(out, &format!("{prefix}{name}"), &[r.len()], r);
         }
+        if self.populations.len() > 1 {
+            let v = &self.last_free_by_population;
+            put_f64(
+                out,
+                &format!("{prefix}last_free_by_population"),
+                &[v.len()],
+                v,
+            );
+        }
     }
 
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
@@ -268,6 +323,15 @@ impl Stateful for EliseLearner {
                 &[if seen { samples } else { 0 }],
             )?;
         }
+        if self.populations.len() > 1 {
+            let k = if self.last_free.is_some() {
+                self.populations.len()
+            } else {
+                0
+            };
+            self.last_free_by_population =
+                take_f64(arrays, &format!("{prefix}last_free_by_population"), &[k])?;
+        }
         Ok(())
     }
 }
@@ -277,6 +341,7 @@ impl Learner for EliseLearner {
         std::iter::once("cycles")
             .chain(SCORE_KEYS)
             .map(String::from)
+            .chain(self.population_keys())
             .collect()
     }
 
@@ -294,19 +359,36 @@ impl Learner for EliseLearner {
 
     fn evaluate(&mut self, _step: u64, _train_loss: Option<f64>) -> Result<Evaluation> {
         let s = |x: Option<CycleScore>| x.map_or([f64::NAN; 2], |c| [c.mse, c.correlation]);
-        let values: Vec<f64> = [s(self.last_free), s(self.last_nudged)].concat();
+        let mut values: Vec<f64> = [s(self.last_free), s(self.last_nudged)].concat();
+        let keys: Vec<String> = SCORE_KEYS
+            .iter()
+            .map(|k| k.to_string())
+            .chain(self.population_keys())
+            .collect();
+        if self.populations.len() > 1 {
+            values.extend((0..self.populations.len()).map(|k| {
+                self.last_free_by_population
+                    .get(k)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            }));
+        }
         let mut cells = vec![self.cycles.to_string()];
         cells.extend(values.iter().map(|v| format!("{v:.6}")));
         Ok(Evaluation {
             cells,
-            values: SCORE_KEYS
-                .iter()
-                .zip(&values)
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            values: keys.into_iter().zip(values.iter().copied()).collect(),
             headline: format!(
-                "free mse {:.4}  nudged mse {:.4}  free correlation {:.2} of {}",
-                values[0], values[2], values[1], self.net.n_vis
+                "free mse {:.4}  nudged mse {:.4}  free correlation {:.2} of {}{}",
+                values[0],
+                values[2],
+                values[1],
+                self.net.n_vis,
+                self.populations
+                    .iter()
+                    .zip(&values[4..])
+                    .map(|((name, _), v)| format!("  {name} {v:.4}"))
+                    .collect::<String>()
             ),
         })
     }
@@ -335,6 +417,13 @@ impl Learner for EliseLearner {
             .collect();
         put_f64(out, "delays_steps", &[n, 3], &delays);
         put_f64(out, "n_visible", &[], &[net.n_vis as f64]);
+        // where each pattern's visible population starts (one entry per pattern)
+        let starts: Vec<f64> = self
+            .populations
+            .iter()
+            .map(|(_, r)| r.start as f64)
+            .collect();
+        put_f64(out, "population_starts", &[starts.len()], &starts);
         // the last validation cycle, the nudged cycle before it and the target, every 0.2 ms
         let k = net.n_vis;
         for (name, r) in [

@@ -18,7 +18,7 @@ pub mod replay;
 pub mod rule;
 pub mod scaffold;
 
-pub use config::{EliseRunConfig, DEFAULT_ELISE_TOML};
+pub use config::{EliseRunConfig, PatternChoice, DEFAULT_ELISE_TOML};
 pub use learner::EliseLearner;
 pub use network::{Elise, Mode};
 pub use params::NeuronParams;

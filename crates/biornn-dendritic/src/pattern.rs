@@ -85,6 +85,30 @@ impl Pattern {
         Self::parse(&text, &path.display().to_string())
     }
 
+    /// Several patterns learned at once, each by its own visible population (rows in order): one
+    /// pattern as long as the longest, the shorter ones followed by rests (every neuron off).
+    /// Named by the names joined with `+`. One pattern stacks to itself.
+    pub fn stack(patterns: &[Pattern]) -> Pattern {
+        let steps = patterns.iter().map(|p| p.steps).max().unwrap_or(0);
+        let mut on = vec![];
+        for p in patterns {
+            for row in p.on.chunks(p.steps) {
+                on.extend_from_slice(row);
+                on.resize(on.len() + steps - p.steps, false);
+            }
+        }
+        Pattern {
+            name: patterns
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join("+"),
+            neurons: patterns.iter().map(|p| p.neurons).sum(),
+            steps,
+            on,
+        }
+    }
+
     pub fn is_on(&self, neuron: usize, step: usize) -> bool {
         self.on[neuron * self.steps + step]
     }

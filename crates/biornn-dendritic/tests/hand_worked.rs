@@ -153,6 +153,20 @@ fn the_teacher_ramps_follow_the_reference_rules() {
     // the conductances: reversal u*, total lambda / (1 - lambda) (g_L + g_D) = 3.15
     close(t.g_e[0], 3.15 * 5.0 / 75.0, "g_E at rest");
     close(t.g_i[0], 3.15 * 70.0 / 75.0, "g_I at rest");
+    // patterns stacked for separate visible populations: the shorter one rests to the end
+    let two = Pattern::parse("# name: two nNeurons: 2 nSteps: 2\n1 0\n0 1\n", "test").unwrap();
+    let both = Pattern::stack(&[pattern.clone(), two]);
+    assert_eq!(
+        (both.name.as_str(), both.neurons, both.steps),
+        ("one+two", 3, 3)
+    );
+    let rows: Vec<bool> = [
+        [false, true, false],
+        [true, false, false],
+        [false, true, false],
+    ]
+    .concat();
+    assert_eq!(both.on, rows);
     // bad files name the problem
     for (text, want) in [
         ("# name: x nNeurons: 1 nSteps: 2\n0 2\n", "value `2`"),

@@ -81,3 +81,59 @@ fn cycles_alternate_as_the_reference_and_resume_bit_for_bit() {
     assert_eq!(resumed.net, straight.net);
     assert_eq!(resumed.last_free, straight.last_free);
 }
+
+#[test]
+fn two_patterns_share_the_latent_pool_each_with_its_own_visible_population() {
+    let c = EliseRunConfig::from_toml(
+        "[network]\nn_latent = 12\n[task]\npattern = [\"fuer_elise\", \"ode_to_joy\"]\n[train]\nvalidate_every = 2\n",
+    )
+    .unwrap();
+    assert_eq!(EliseRunConfig::from_toml(&c.to_toml()).unwrap(), c);
+    // 13 + 5 visible neurons, the 16-step melody followed by 9 steps of rest
+    let p = c.pattern().unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.neurons, p.steps),
+        ("fuer_elise+ode_to_joy", 18, 25)
+    );
+    let mut l = EliseLearner::new(&c).unwrap();
+    assert_eq!((l.net.n_vis, l.net.n_lat), (18, 12));
+    assert_eq!(l.populations[1], ("ode_to_joy".to_string(), 13..18));
+    let columns = l.columns();
+    assert!(columns.ends_with(&["free_mse_fuer_elise".into(), "free_mse_ode_to_joy".into()]));
+    for s in 0..3 {
+        l.update(s, &PLAIN).unwrap();
+    }
+    let e = l.evaluate(3, None).unwrap();
+    let (a, b) = (
+        e.values["free_mse_fuer_elise"],
+        e.values["free_mse_ode_to_joy"],
+    );
+    assert!(a > 0.0 && b > 0.0);
+    // the whole error is the populations' errors weighted by their sizes
+    let whole = (13.0 * a + 5.0 * b) / 18.0;
+    assert!(
+        (e.values["free_mse"] - whole).abs() < 1e-12 * whole,
+        "{whole}"
+    );
+    assert_eq!(e.cells.len(), columns.len());
+    // a resume restores the populations' scores too
+    let mut saved = Arrays::new();
+    l.save_state("", &mut saved);
+    let mut resumed = EliseLearner::new(&c).unwrap();
+    resumed.load_state("", &saved).unwrap();
+    assert_eq!(resumed.evaluate(3, None).unwrap().cells, e.cells);
+    for (text, want) in [
+        ("[task]\npattern = []\n", "allowed: 1 to 8 patterns"),
+        (
+            "[task]\npattern = [\"fuer_elise\", \"fuer_elise\"]\n",
+            "distinct names",
+        ),
+        (
+            "[task]\npattern = 3\n",
+            "a pattern (a built-in name or a file), or a list",
+        ),
+    ] {
+        let e = EliseRunConfig::from_toml(text).unwrap_err().to_string();
+        assert!(e.contains(want), "{text}: {e}");
+    }
+}
