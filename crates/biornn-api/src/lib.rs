@@ -3,6 +3,7 @@
 //! [`train_seeds`] build and run it. The CLI, the Python module and sweeps all go through here, so
 //! a new system is added in one place.
 
+pub mod bench;
 pub mod config;
 pub mod inspect;
 pub mod protocols;
@@ -12,7 +13,6 @@ pub use biornn_analysis::Analysis;
 pub use biornn_model::DascDerivative;
 pub use biornn_numerics::{Error, Result};
 pub use biornn_report::summaries::{curves_summary, longterm_summary, reversal_summary};
-pub use biornn_train::bench;
 pub use biornn_train::longterm::{BlockScope, LongTermConfig, LongTermResult, Method};
 pub use biornn_train::reversal::{ReversalConfig, ReversalResult};
 pub use config::{Config, Kind};

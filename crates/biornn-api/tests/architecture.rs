@@ -70,6 +70,7 @@ fn layers_depend_downward_only() {
         ("reservoir", &["numerics", "core", "model", "tasks"][..]),
         ("r2n2", &["numerics", "core", "tasks"][..]),
         ("dendritic", &["numerics", "core"][..]),
+        ("vision", &["numerics", "core", "tasks", "model"][..]),
         ("train", &["numerics", "core", "run", "tasks", "model"][..]),
         ("analysis", &["numerics", "core", "tasks", "model"][..]),
         ("report", &["numerics", "run", "analysis"][..]),

@@ -214,6 +214,19 @@ enum BenchCommand {
         #[arg(long)]
         no_noise: bool,
     },
+    /// ELiSe training cycles (Für Elise, 13 visible neurons): one network on one core, then K
+    /// at once on every thread.
+    Elise {
+        /// latent neurons
+        #[arg(long, default_value_t = 50)]
+        latent: usize,
+        /// cycles timed
+        #[arg(long, default_value_t = 200)]
+        cycles: usize,
+        /// networks at once (default: the number of threads)
+        #[arg(long)]
+        k: Option<usize>,
+    },
     /// K independent networks trained at once; prints networks per hour.
     Seeds {
         #[arg(long)]
@@ -614,6 +627,29 @@ fn bench(command: BenchCommand) -> Result<()> {
             println!(
                 "us_per_batch={:.1}",
                 bench::bench_tasks(batch, iters, !no_noise)
+            );
+        }
+        BenchCommand::Elise { latent, cycles, k } => {
+            let k = k.unwrap_or_else(bench::threads);
+            if cycles == 0 || k == 0 || latent > 1000 {
+                return Err(Error::invalid(
+                    "bench elise",
+                    format!("--latent {latent} --cycles {cycles} --k {k}"),
+                    "allowed: at most 1000 latent neurons, positive cycles and k",
+                ));
+            }
+            let t = bench::bench_elise(latent, cycles, k)?;
+            println!("neurons={}", 13 + latent);
+            println!("ms_per_cycle_one_core={:.2}", t.ms_per_cycle);
+            println!(
+                "times_faster_than_real_time={:.1}",
+                t.cycle_model_ms / t.ms_per_cycle
+            );
+            println!("k={k}");
+            println!("cycles_per_s_all_k={:.1}", t.parallel_cycles_per_s);
+            println!(
+                "speedup_k_over_one={:.2}",
+                t.parallel_cycles_per_s * t.ms_per_cycle / 1e3
             );
         }
         BenchCommand::Seeds {

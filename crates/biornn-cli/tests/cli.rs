@@ -481,3 +481,26 @@ fn runs_summary_compares_settings_by_a_metrics_column() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_elise_times_one_network_and_k_at_once() {
+    let out = succeed(biornn().args([
+        "bench", "elise", "--latent", "4", "--cycles", "2", "--k", "2",
+    ]));
+    let value = |key: &str| -> f64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing in {out}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("neurons"), 17.0);
+    assert!(value("ms_per_cycle_one_core") > 0.0);
+    assert!(value("cycles_per_s_all_k") > 0.0);
+    let bad = biornn()
+        .args(["bench", "elise", "--cycles", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bench elise"));
+}

@@ -1,0 +1,69 @@
+//! Timings for `biornn bench`: the CTRNN's (from `biornn_train::bench`) and ELiSe's.
+
+pub use biornn_train::bench::*;
+
+use biornn_core::{Learner, Phase};
+use biornn_dendritic::{EliseLearner, EliseRunConfig};
+use biornn_numerics::Result;
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// ELiSe's speed at one size: one network alone, then `k` networks (seeds 1 .. k) side by side on
+/// every thread.
+#[derive(Debug, Clone, Copy)]
+pub struct EliseTiming {
+    /// milliseconds a training cycle, one network on one core
+    pub ms_per_cycle: f64,
+    /// cycles a second of all `k` networks together
+    pub parallel_cycles_per_s: f64,
+    /// milliseconds of model time in one cycle
+    pub cycle_model_ms: f64,
+}
+
+fn elise_learner(n_latent: usize, seed: u64) -> Result<EliseLearner> {
+    let mut cfg = EliseRunConfig::default();
+    cfg.network.n_latent = n_latent;
+    cfg.seed = seed;
+    EliseLearner::new(&cfg)
+}
+
+fn run_cycles(l: &mut EliseLearner, cycles: usize) -> Result<()> {
+    let phase = Phase {
+        stage: None,
+        lr_factor: 1.0,
+        lr_scale: 1.0,
+    };
+    for s in 0..cycles as u64 {
+        l.update(s, &phase)?;
+    }
+    Ok(())
+}
+
+/// `cycles` training cycles of the default Für Elise network with `n_latent` latent neurons (every
+/// 20th free, as in training), after two untimed ones; then `k` such networks at once.
+pub fn bench_elise(n_latent: usize, cycles: usize, k: usize) -> Result<EliseTiming> {
+    let mut one = elise_learner(n_latent, 1)?;
+    run_cycles(&mut one, 2)?;
+    let t0 = Instant::now();
+    run_cycles(&mut one, cycles)?;
+    let ms_per_cycle = t0.elapsed().as_secs_f64() * 1e3 / cycles as f64;
+    let mut many = (1..=k as u64)
+        .map(|seed| elise_learner(n_latent, seed))
+        .collect::<Result<Vec<_>>>()?;
+    let t0 = Instant::now();
+    many.par_iter_mut()
+        .map(|l| run_cycles(l, cycles))
+        .collect::<Result<Vec<()>>>()?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cycle_model_ms = one.teacher.len as f64 * one.net.p.dt;
+    Ok(EliseTiming {
+        ms_per_cycle,
+        parallel_cycles_per_s: (k * cycles) as f64 / wall,
+        cycle_model_ms,
+    })
+}
+
+/// The threads parallel work spreads over (`RAYON_NUM_THREADS`, else every core).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}

@@ -1,0 +1,561 @@
+//! CordsNet (`wmws2/cordsnet`, `cordsnet.py`): a linear stem, then L areas (L = 2, 4, 6, 8), each a
+//! leaky rate population with a convolutional recurrent kernel, stepped by synchronous forward
+//! Euler:
+//!
+//!   r_l <- (1 - alpha) r_l + alpha sigma(W_l * r_l + b_l + A_l * h_l)
+//!
+//! with h_0 = s (the stem), h_1 = [r_0]+ + K s, h_l = [r_{l-1}]+ + [r_{l-2}]+ for even l >= 2 and
+//! [r_{l-1}]+ + P_l [r_{l-2}]+ for odd l >= 3 (the skip added *before* the feed-forward conv A_l),
+//! every area reading the others' previous state. The readout is U GAP([r_{L-1}]+ + [r_{L-2}]+) + c.
+//!
+//! The parameters live in one flat vector in a [`Layout`] of named tensors, with the reference's key
+//! names (weight-norm folded: plain weights), so an optimiser, a checkpoint and an `.npz` see one
+//! buffer.
+
+use crate::conv::Conv2d;
+use crate::pool::{global_avg, AvgPool};
+use biornn_numerics::{Error, Real, Result, Streams};
+use std::ops::Range;
+
+/// The depths the reference builds.
+pub const DEPTHS: [usize; 4] = [2, 4, 6, 8];
+
+/// What a network is drawn from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CordsNetShape {
+    /// areas, 2, 4, 6 or 8 (R2 .. R8)
+    pub depth: usize,
+    pub in_channels: usize,
+    /// input height and width
+    pub image: (usize, usize),
+    /// channels of the area pairs (0-1, 2-3, 4-5, 6-7); the reference's 64, 128, 256, 512
+    pub widths: [usize; 4],
+    pub classes: usize,
+}
+
+impl CordsNetShape {
+    /// The published model's shape: R8 on 224 x 224 RGB, 1,000 classes.
+    pub fn published() -> Self {
+        CordsNetShape {
+            depth: 8,
+            in_channels: 3,
+            image: (224, 224),
+            widths: [64, 128, 256, 512],
+            classes: 1000,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if !DEPTHS.contains(&self.depth) {
+            return Err(Error::invalid(
+                "network.depth",
+                self.depth,
+                "allowed: 2, 4, 6 or 8",
+            ));
+        }
+        if self.in_channels == 0 || self.classes == 0 || self.widths.contains(&0) {
+            return Err(Error::invalid(
+                "network",
+                format!(
+                    "in_channels {}, classes {}, widths {:?}",
+                    self.in_channels, self.classes, self.widths
+                ),
+                "allowed: positive channel and class counts",
+            ));
+        }
+        // any size works: the stem and the stride-2 areas round up, down to one pixel
+        let (h, w) = self.image;
+        if !(1..=4096).contains(&h) || !(1..=4096).contains(&w) {
+            return Err(Error::invalid(
+                "network.image",
+                format!("{h} x {w}"),
+                "allowed: 1 to 4096 pixels a side",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One area's activity shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AreaShape {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl AreaShape {
+    pub fn units(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    pub fn hw(&self) -> (usize, usize) {
+        (self.h, self.w)
+    }
+}
+
+/// A named tensor in the flat parameter vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub range: Range<usize>,
+}
+
+/// Where each named tensor sits in the flat parameter vector.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Layout {
+    pub tensors: Vec<Tensor>,
+    pub len: usize,
+}
+
+impl Layout {
+    fn push(&mut self, name: String, shape: Vec<usize>) -> Range<usize> {
+        let n: usize = shape.iter().product();
+        let range = self.len..self.len + n;
+        self.len += n;
+        self.tensors.push(Tensor {
+            name,
+            shape,
+            range: range.clone(),
+        });
+        range
+    }
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+}
+
+/// The nonlinearity inside the areas: ReLU in the final model, the identity in stage 3, PReLU of
+/// one shared, scheduled slope in stage 4.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    Relu,
+    Linear,
+    PRelu(f64),
+}
+
+impl Activation {
+    #[inline]
+    pub fn apply<T: Real>(self, z: T) -> T {
+        match self {
+            Activation::Relu => z.max(T::ZERO),
+            Activation::Linear => z,
+            Activation::PRelu(a) => {
+                if z > T::ZERO {
+                    z
+                } else {
+                    T::from_f64(a) * z
+                }
+            }
+        }
+    }
+    #[inline]
+    pub fn slope<T: Real>(self, z: T) -> T {
+        match self {
+            Activation::Relu => {
+                if z > T::ZERO {
+                    T::ONE
+                } else {
+                    T::ZERO
+                }
+            }
+            Activation::Linear => T::ONE,
+            Activation::PRelu(a) => {
+                if z > T::ZERO {
+                    T::ONE
+                } else {
+                    T::from_f64(a)
+                }
+            }
+        }
+    }
+}
+
+/// The network's structure: shapes, convolutions and where each parameter lives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CordsNet {
+    pub shape: CordsNetShape,
+    pub areas: Vec<AreaShape>,
+    /// the stem's output, the drive of area 0
+    pub stem_out: AreaShape,
+    pub layout: Layout,
+    pub(crate) stem_conv: Conv2d,
+    pub(crate) stem_pool: AvgPool,
+    /// the stem's image after its conv, before pooling
+    pub(crate) stem_mid: AreaShape,
+    pub(crate) inp_skip: Conv2d,
+    pub(crate) area_conv: Vec<Conv2d>,
+    pub(crate) area_area: Vec<Conv2d>,
+    /// the 1 x 1 stride-2 skips, for odd areas from 3 on
+    pub(crate) skip_area: Vec<Conv2d>,
+    pub(crate) p_inp_conv: Range<usize>,
+    pub(crate) p_inp_skip: Range<usize>,
+    pub(crate) p_area_conv: Vec<Range<usize>>,
+    pub(crate) p_area_area: Vec<Range<usize>>,
+    pub(crate) p_conv_bias: Vec<Range<usize>>,
+    pub(crate) p_skip_area: Vec<Range<usize>>,
+    pub(crate) p_out_w: Range<usize>,
+    pub(crate) p_out_b: Range<usize>,
+}
+
+impl CordsNet {
+    pub fn new(shape: &CordsNetShape) -> Result<Self> {
+        shape.validate()?;
+        let width = |l: usize| shape.widths[l / 2];
+        let c0 = width(0);
+        let stem_conv = Conv2d::new(shape.in_channels, c0, 7, 2, 3);
+        let (h1, w1) = stem_conv.out_size(shape.image.0, shape.image.1);
+        let stem_mid = AreaShape {
+            c: c0,
+            h: h1,
+            w: w1,
+        };
+        let stem_pool = AvgPool {
+            k: 3,
+            stride: 2,
+            pad: 1,
+        };
+        let (h0, w0) = stem_pool.out_size(h1, w1);
+        let stem_out = AreaShape {
+            c: c0,
+            h: h0,
+            w: w0,
+        };
+        let mut layout = Layout::default();
+        let p_inp_conv = layout.push("inp_conv.weight".into(), vec![c0, shape.in_channels, 7, 7]);
+        let inp_skip = Conv2d::new(c0, c0, 3, 1, 1);
+        let p_inp_skip = layout.push("inp_skip.weight".into(), vec![c0, c0, 3, 3]);
+        let mut areas = vec![];
+        let (mut area_conv, mut area_area) = (vec![], vec![]);
+        let (mut p_area_conv, mut p_area_area, mut p_conv_bias) = (vec![], vec![], vec![]);
+        let mut prev = stem_out;
+        for l in 0..shape.depth {
+            let c = width(l);
+            let stride = if l >= 2 && l % 2 == 0 { 2 } else { 1 };
+            let a = Conv2d::new(prev.c, c, 3, stride, 1);
+            let (h, w) = a.out_size(prev.h, prev.w);
+            let area = AreaShape { c, h, w };
+            areas.push(area);
+            area_conv.push(Conv2d::new(c, c, 3, 1, 1));
+            area_area.push(a);
+            p_area_conv.push(layout.push(format!("area_conv.{l}.weight"), vec![c, c, 3, 3]));
+            p_area_area.push(layout.push(format!("area_area.{l}.weight"), vec![c, prev.c, 3, 3]));
+            prev = area;
+        }
+        for l in 0..shape.depth {
+            let a = areas[l];
+            p_conv_bias.push(layout.push(format!("conv_bias.{l}"), vec![a.c, a.h, a.w]));
+        }
+        let (mut skip_area, mut p_skip_area) = (vec![], vec![]);
+        for l in (3..shape.depth).step_by(2) {
+            let i = (l - 3) / 2;
+            let (from, to) = (areas[l - 2].c, areas[l].c);
+            skip_area.push(Conv2d::new(from, to, 1, 2, 0));
+            p_skip_area.push(layout.push(format!("skip_area.{i}.weight"), vec![to, from, 1, 1]));
+        }
+        let top = areas[shape.depth - 1].c;
+        let p_out_w = layout.push("out_fc.weight".into(), vec![shape.classes, top]);
+        let p_out_b = layout.push("out_fc.bias".into(), vec![shape.classes]);
+        Ok(CordsNet {
+            shape: shape.clone(),
+            areas,
+            stem_out,
+            layout,
+            stem_conv,
+            stem_pool,
+            stem_mid,
+            inp_skip,
+            area_conv,
+            area_area,
+            skip_area,
+            p_inp_conv,
+            p_inp_skip,
+            p_area_conv,
+            p_area_area,
+            p_conv_bias,
+            p_skip_area,
+            p_out_w,
+            p_out_b,
+        })
+    }
+
+    pub fn depth(&self) -> usize {
+        self.areas.len()
+    }
+
+    /// Units in all areas together (752,640 for the published R8).
+    pub fn units(&self) -> usize {
+        self.areas.iter().map(|a| a.units()).sum()
+    }
+
+    /// PyTorch's default initialisation (Kaiming-uniform weights, bound 1/sqrt(fan_in)), biases of
+    /// the areas zero, from stream `cordsnet_init`.
+    pub fn init<T: Real>(&self, streams: &Streams) -> Vec<T> {
+        let mut theta = vec![T::ZERO; self.layout.len];
+        let mut rng = streams.stream("cordsnet_init", 0);
+        for t in &self.layout.tensors {
+            if t.name.starts_with("conv_bias") {
+                continue;
+            }
+            let fan_in: usize = if t.name == "out_fc.bias" {
+                self.areas[self.depth() - 1].c
+            } else {
+                t.shape[1..].iter().product()
+            };
+            let bound = 1.0 / (fan_in as f64).sqrt();
+            for v in &mut theta[t.range.clone()] {
+                *v = T::from_f64(rng.uniform_in(-bound, bound));
+            }
+        }
+        theta
+    }
+
+    /// The stem of a batch of images `[n][in][H][W]`: `s = pool(conv7x7(x))` and `K s`, the
+    /// constant drives of areas 0 and 1 (computed once per static image).
+    pub fn stem<T: Real>(&self, theta: &[T], images: &[T], n: usize) -> (Vec<T>, Vec<T>) {
+        let mut mid = vec![T::ZERO; n * self.stem_mid.units()];
+        self.stem_conv.forward(
+            &theta[self.p_inp_conv.clone()],
+            images,
+            self.shape.image,
+            &mut mid,
+            false,
+        );
+        let mut s = vec![T::ZERO; n * self.stem_out.units()];
+        self.stem_pool
+            .forward(&mid, n * self.stem_mid.c, self.stem_mid.hw(), &mut s);
+        let mut ks = vec![T::ZERO; s.len()];
+        self.inp_skip.forward(
+            &theta[self.p_inp_skip.clone()],
+            &s,
+            self.stem_out.hw(),
+            &mut ks,
+            false,
+        );
+        (s, ks)
+    }
+
+    /// A zero state of `n` images: one buffer per area.
+    pub fn zero_state<T: Real>(&self, n: usize) -> Vec<Vec<T>> {
+        self.areas
+            .iter()
+            .map(|a| vec![T::ZERO; n * a.units()])
+            .collect()
+    }
+
+    /// The drive h_l of area `l` from the previous state's rectified areas `q` (`[r]+`) and the
+    /// stem's drives, into `h`.
+    pub(crate) fn drive<T: Real>(
+        &self,
+        theta: &[T],
+        l: usize,
+        q: &[Vec<T>],
+        stem: (&[T], &[T]),
+        h: &mut Vec<T>,
+    ) {
+        match l {
+            0 => {
+                h.clear();
+                h.extend_from_slice(stem.0);
+            }
+            1 => {
+                h.clear();
+                h.extend(q[0].iter().zip(stem.1).map(|(a, b)| *a + *b));
+            }
+            _ if l.is_multiple_of(2) => {
+                h.clear();
+                h.extend(q[l - 1].iter().zip(&q[l - 2]).map(|(a, b)| *a + *b));
+            }
+            _ => {
+                h.clear();
+                h.extend_from_slice(&q[l - 1]);
+                let i = (l - 3) / 2;
+                self.skip_area[i].forward(
+                    &theta[self.p_skip_area[i].clone()],
+                    &q[l - 2],
+                    self.areas[l - 2].hw(),
+                    h,
+                    true,
+                );
+            }
+        }
+    }
+
+    /// One synchronous Euler step of every area: `r` is replaced by the next state. `z` receives
+    /// each area's pre-activation (for the backward pass); `scratch` holds the drives.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step<T: Real>(
+        &self,
+        theta: &[T],
+        r: &mut [Vec<T>],
+        stem: (&[T], &[T]),
+        n: usize,
+        alpha: f64,
+        act: Activation,
+        z: &mut [Vec<T>],
+        scratch: &mut StepScratch<T>,
+    ) {
+        rectify(r, &mut scratch.q);
+        for l in 0..self.depth() {
+            let a = self.areas[l];
+            let zl = &mut z[l];
+            zl.resize(n * a.units(), T::ZERO);
+            // W_l * r_l
+            self.area_conv[l].forward(
+                &theta[self.p_area_conv[l].clone()],
+                &r[l],
+                a.hw(),
+                zl,
+                false,
+            );
+            let mut h = std::mem::take(&mut scratch.h);
+            self.drive(theta, l, &scratch.q, stem, &mut h);
+            let input = if l == 0 {
+                self.stem_out
+            } else {
+                self.areas[l - 1]
+            };
+            self.area_area[l].forward(
+                &theta[self.p_area_area[l].clone()],
+                &h,
+                input.hw(),
+                zl,
+                true,
+            );
+            scratch.h = h;
+            let bias = &theta[self.p_conv_bias[l].clone()];
+            for img in zl.chunks_mut(a.units()) {
+                for (v, b) in img.iter_mut().zip(bias) {
+                    *v += *b;
+                }
+            }
+        }
+        let (keep, take) = (T::from_f64(1.0 - alpha), T::from_f64(alpha));
+        for (rl, zl) in r.iter_mut().zip(z.iter()) {
+            for (v, zv) in rl.iter_mut().zip(zl) {
+                *v = keep * *v + take * act.apply(*zv);
+            }
+        }
+    }
+
+    /// The logits `[n][classes]` of a state: U GAP([r_{L-1}]+ + [r_{L-2}]+) + c.
+    pub fn readout<T: Real>(&self, theta: &[T], r: &[Vec<T>], n: usize) -> Vec<T> {
+        let (feat, _) = self.features(r, n);
+        self.logits(theta, &feat, n)
+    }
+
+    /// The readout's pooled features `[n][c]` and the summed map they come from.
+    pub(crate) fn features<T: Real>(&self, r: &[Vec<T>], n: usize) -> (Vec<T>, Vec<T>) {
+        let l = self.depth();
+        let a = self.areas[l - 1];
+        let sum: Vec<T> = r[l - 1]
+            .iter()
+            .zip(&r[l - 2])
+            .map(|(x, y)| x.max(T::ZERO) + y.max(T::ZERO))
+            .collect();
+        let mut feat = vec![T::ZERO; n * a.c];
+        global_avg(&sum, a.h * a.w, &mut feat);
+        (feat, sum)
+    }
+
+    pub(crate) fn logits<T: Real>(&self, theta: &[T], feat: &[T], n: usize) -> Vec<T> {
+        let (k, c) = (self.shape.classes, self.areas[self.depth() - 1].c);
+        let (u, b) = (&theta[self.p_out_w.clone()], &theta[self.p_out_b.clone()]);
+        let mut y = vec![T::ZERO; n * k];
+        for i in 0..n {
+            let f = &feat[i * c..(i + 1) * c];
+            for j in 0..k {
+                let mut s = b[j];
+                for (w, x) in u[j * c..(j + 1) * c].iter().zip(f) {
+                    s += *w * *x;
+                }
+                y[i * k + j] = s;
+            }
+        }
+        y
+    }
+
+    /// The spontaneous state: `steps` steps from zero with no image (s = 0), one image's worth,
+    /// the same for every image (computed once per model).
+    pub fn spontaneous<T: Real>(
+        &self,
+        theta: &[T],
+        steps: usize,
+        alpha: f64,
+        act: Activation,
+    ) -> Vec<Vec<T>> {
+        let mut r = self.zero_state(1);
+        let zeros = vec![T::ZERO; self.stem_out.units()];
+        let mut z = self.zero_state(1);
+        let mut scratch = StepScratch::default();
+        for _ in 0..steps {
+            self.step(
+                theta,
+                &mut r,
+                (&zeros, &zeros),
+                1,
+                alpha,
+                act,
+                &mut z,
+                &mut scratch,
+            );
+        }
+        r
+    }
+
+    /// A one-image state repeated for `n` images.
+    pub fn broadcast<T: Real>(&self, one: &[Vec<T>], n: usize) -> Vec<Vec<T>> {
+        one.iter().map(|a| a.repeat(n)).collect()
+    }
+
+    /// The images' logits after each of `steps` stimulus steps from the spontaneous state `start`
+    /// (one image's, from [`Self::spontaneous`]): `[step][n][classes]`, as the reference's
+    /// `forward` (which returns the last).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run<T: Real>(
+        &self,
+        theta: &[T],
+        images: &[T],
+        n: usize,
+        start: &[Vec<T>],
+        steps: usize,
+        alpha: f64,
+        act: Activation,
+    ) -> Vec<Vec<T>> {
+        let (s, ks) = self.stem(theta, images, n);
+        let mut r = self.broadcast(start, n);
+        let mut z = self.zero_state(n);
+        let mut scratch = StepScratch::default();
+        (0..steps)
+            .map(|_| {
+                self.step(
+                    theta,
+                    &mut r,
+                    (&s, &ks),
+                    n,
+                    alpha,
+                    act,
+                    &mut z,
+                    &mut scratch,
+                );
+                self.readout(theta, &r, n)
+            })
+            .collect()
+    }
+}
+
+/// Buffers one step reuses.
+#[derive(Debug, Clone, Default)]
+pub struct StepScratch<T> {
+    q: Vec<Vec<T>>,
+    h: Vec<T>,
+}
+
+/// `q = [r]+`, area by area, into reused buffers.
+pub(crate) fn rectify<T: Real>(r: &[Vec<T>], q: &mut Vec<Vec<T>>) {
+    q.resize_with(r.len(), Vec::new);
+    for (qa, ra) in q.iter_mut().zip(r) {
+        qa.clear();
+        qa.extend(ra.iter().map(|v| v.max(T::ZERO)));
+    }
+}

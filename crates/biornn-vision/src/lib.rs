@@ -1,0 +1,14 @@
+//! Vision: CordsNet, a continuous-time recurrent network whose areas are convolutional
+//! (`wmws2/cordsnet`), and the convolutions it is made of.
+//!
+//! Layout: images and activity are NCHW, row-major (`[n][c][h][w]`, numpy's C order); a
+//! convolution's weights are `[c_out][c_in][k][k]`, PyTorch's layout.
+
+pub mod bptt;
+pub mod conv;
+pub mod cordsnet;
+pub mod pool;
+
+pub use bptt::{LossParts, Protocol};
+pub use conv::Conv2d;
+pub use cordsnet::{Activation, AreaShape, CordsNet, CordsNetShape, Layout};

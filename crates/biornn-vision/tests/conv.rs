@@ -1,0 +1,189 @@
+//! Convolutions and pooling against a direct loop, finite differences and hand-worked cases.
+
+use biornn_numerics::Streams;
+use biornn_vision::pool::{global_avg, global_avg_backward, AvgPool};
+use biornn_vision::Conv2d;
+
+fn random(n: usize, seed: u64) -> Vec<f64> {
+    let mut r = Streams::new(seed).stream("test", 0);
+    (0..n).map(|_| r.normal()).collect()
+}
+
+/// The definition, one output at a time.
+fn direct(c: &Conv2d, w: &[f64], x: &[f64], n: usize, (h, wd): (usize, usize)) -> Vec<f64> {
+    let (ho, wo) = c.out_size(h, wd);
+    let mut y = vec![0.0; n * c.c_out * ho * wo];
+    for b in 0..n {
+        for co in 0..c.c_out {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let mut s = 0.0;
+                    for ci in 0..c.c_in {
+                        for ky in 0..c.k {
+                            for kx in 0..c.k {
+                                let iy = (oy * c.stride + ky) as isize - c.pad as isize;
+                                let ix = (ox * c.stride + kx) as isize - c.pad as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let xv =
+                                    x[((b * c.c_in + ci) * h + iy as usize) * wd + ix as usize];
+                                s += w[((co * c.c_in + ci) * c.k + ky) * c.k + kx] * xv;
+                            }
+                        }
+                    }
+                    y[((b * c.c_out + co) * ho + oy) * wo + ox] = s;
+                }
+            }
+        }
+    }
+    y
+}
+
+const SHAPES: [(usize, usize, usize, usize, usize, usize, usize); 6] = [
+    // c_in, c_out, k, stride, pad, h, w
+    (3, 4, 3, 1, 1, 6, 5),
+    (2, 5, 3, 2, 1, 7, 7),
+    (4, 3, 1, 2, 0, 6, 6),
+    (1, 2, 7, 2, 3, 9, 8),
+    (3, 2, 1, 1, 0, 4, 4),
+    (2, 2, 3, 1, 0, 5, 4),
+];
+
+#[test]
+fn the_forward_pass_equals_the_direct_loop() {
+    for (i, &(ci, co, k, s, p, h, w)) in SHAPES.iter().enumerate() {
+        let c = Conv2d::new(ci, co, k, s, p);
+        let n = 5; // more than one group of images
+        let x = random(n * ci * h * w, i as u64);
+        let wt = random(c.weights(), 100 + i as u64);
+        let (ho, wo) = c.out_size(h, w);
+        let mut y = vec![1.0; n * co * ho * wo];
+        c.forward(&wt, &x, (h, w), &mut y, false);
+        let want = direct(&c, &wt, &x, n, (h, w));
+        for (a, b) in y.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "{c:?}: {a} against {b}");
+        }
+        // accumulate adds to what is there
+        c.forward(&wt, &x, (h, w), &mut y, true);
+        for (a, b) in y.iter().zip(&want) {
+            assert!((a - 2.0 * b).abs() < 1e-12);
+        }
+    }
+}
+
+#[test]
+fn both_gradients_equal_finite_differences() {
+    for (i, &(ci, co, k, s, p, h, w)) in SHAPES.iter().enumerate() {
+        let c = Conv2d::new(ci, co, k, s, p);
+        let n = 5;
+        let x = random(n * ci * h * w, i as u64);
+        let wt = random(c.weights(), 100 + i as u64);
+        let (ho, wo) = c.out_size(h, w);
+        // loss = <g, conv(x)>: its gradient is the backward pass of g
+        let g = random(n * co * ho * wo, 200 + i as u64);
+        let loss = |wt: &[f64], x: &[f64]| -> f64 {
+            let mut y = vec![0.0; g.len()];
+            c.forward(wt, x, (h, w), &mut y, false);
+            y.iter().zip(&g).map(|(a, b)| a * b).sum()
+        };
+        let mut dx = vec![0.0; x.len()];
+        c.backward_input(&wt, &g, (h, w), &mut dx);
+        let mut dw = vec![0.0; wt.len()];
+        c.backward_weight(&x, &g, (h, w), &mut dw);
+        let eps = 1e-6;
+        for j in (0..x.len()).step_by(7) {
+            let (mut a, mut b) = (x.clone(), x.clone());
+            a[j] += eps;
+            b[j] -= eps;
+            let fd = (loss(&wt, &a) - loss(&wt, &b)) / (2.0 * eps);
+            assert!(
+                (fd - dx[j]).abs() < 1e-7 * (1.0 + fd.abs()),
+                "{c:?} dx[{j}]: {fd} against {}",
+                dx[j]
+            );
+        }
+        for j in 0..wt.len() {
+            let (mut a, mut b) = (wt.clone(), wt.clone());
+            a[j] += eps;
+            b[j] -= eps;
+            let fd = (loss(&a, &x) - loss(&b, &x)) / (2.0 * eps);
+            assert!(
+                (fd - dw[j]).abs() < 1e-7 * (1.0 + fd.abs()),
+                "{c:?} dw[{j}]: {fd} against {}",
+                dw[j]
+            );
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let c = Conv2d::new(3, 4, 3, 2, 1);
+    let (n, h, w) = (9, 8, 8);
+    let x: Vec<f32> = random(n * 3 * h * w, 1).iter().map(|v| *v as f32).collect();
+    let wt: Vec<f32> = random(c.weights(), 2).iter().map(|v| *v as f32).collect();
+    let (ho, wo) = c.out_size(h, w);
+    let g: Vec<f32> = random(n * 4 * ho * wo, 3)
+        .iter()
+        .map(|v| *v as f32)
+        .collect();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let mut y = vec![0.0f32; g.len()];
+                c.forward(&wt, &x, (h, w), &mut y, false);
+                let mut dx = vec![0.0f32; x.len()];
+                c.backward_input(&wt, &g, (h, w), &mut dx);
+                let mut dw = vec![0.0f32; wt.len()];
+                c.backward_weight(&x, &g, (h, w), &mut dw);
+                (y, dx, dw)
+            })
+    };
+    assert_eq!(run(1), run(3));
+}
+
+#[test]
+fn average_pooling_counts_the_padding_as_pytorch() {
+    // 4 x 4 plane of 1 .. 16, k 3, stride 2, pad 1: 2 x 2 windows, each divided by 9
+    let x: Vec<f64> = (1..=16).map(f64::from).collect();
+    let pool = AvgPool {
+        k: 3,
+        stride: 2,
+        pad: 1,
+    };
+    assert_eq!(pool.out_size(4, 4), (2, 2));
+    let mut y = vec![0.0; 4];
+    pool.forward(&x, 1, (4, 4), &mut y);
+    // top-left window covers rows 0-1, cols 0-1: 1 + 2 + 5 + 6 = 14
+    let want = [
+        14.0 / 9.0,
+        (2.0 + 3.0 + 4.0 + 6.0 + 7.0 + 8.0) / 9.0,
+        (5.0 + 6.0 + 9.0 + 10.0 + 13.0 + 14.0) / 9.0,
+        (6.0 + 7.0 + 8.0 + 10.0 + 11.0 + 12.0 + 14.0 + 15.0 + 16.0) / 9.0,
+    ];
+    for (a, b) in y.iter().zip(want) {
+        assert!((a - b).abs() < 1e-12, "{a} against {b}");
+    }
+    // backward is the adjoint: <pool x, g> = <x, pool^T g>, on two planes of 7 x 6
+    let x = random(2 * 42, 5);
+    let (ho, wo) = pool.out_size(7, 6);
+    let g = random(2 * ho * wo, 6);
+    let mut y = vec![0.0; g.len()];
+    pool.forward(&x, 2, (7, 6), &mut y);
+    let mut dx = vec![0.0; x.len()];
+    pool.backward(&g, 2, (7, 6), &mut dx);
+    let lhs: f64 = y.iter().zip(&g).map(|(a, b)| a * b).sum();
+    let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+    assert!((lhs - rhs).abs() < 1e-12);
+    // global average pooling and its adjoint
+    let mut m = vec![0.0; 2];
+    global_avg(&x, 42, &mut m);
+    assert!((m[0] - x[..42].iter().sum::<f64>() / 42.0).abs() < 1e-12);
+    let mut d = vec![0.0f64; x.len()];
+    global_avg_backward(&[1.0, 2.0], 42, &mut d);
+    assert!((d[0] - 1.0 / 42.0).abs() < 1e-15 && (d[50] - 2.0 / 42.0).abs() < 1e-15);
+}

@@ -1,0 +1,221 @@
+//! CordsNet: shapes, a hand-worked synchronous step, and the BPTT gradient against finite
+//! differences in f64.
+
+use biornn_numerics::Streams;
+use biornn_vision::{Activation, CordsNet, CordsNetShape, Protocol};
+
+fn tiny(depth: usize) -> CordsNetShape {
+    CordsNetShape {
+        depth,
+        in_channels: 1,
+        image: (8, 8),
+        widths: [2, 3, 2, 2],
+        classes: 3,
+    }
+}
+
+fn random(n: usize, seed: u64, scale: f64) -> Vec<f64> {
+    let mut r = Streams::new(seed).stream("test", 0);
+    (0..n).map(|_| scale * r.normal()).collect()
+}
+
+#[test]
+fn the_published_shape_has_the_reference_sizes() {
+    let net = CordsNet::new(&CordsNetShape::published()).unwrap();
+    assert_eq!(net.units(), 752_640);
+    let hw: Vec<(usize, usize, usize)> = net.areas.iter().map(|a| (a.c, a.h, a.w)).collect();
+    assert_eq!(
+        hw,
+        [
+            (64, 56, 56),
+            (64, 56, 56),
+            (128, 28, 28),
+            (128, 28, 28),
+            (256, 14, 14),
+            (256, 14, 14),
+            (512, 7, 7),
+            (512, 7, 7)
+        ]
+    );
+    // about 12.47 M parameters (notes, section 1.8)
+    let m = net.layout.len as f64 / 1e6;
+    assert!((m - 12.47).abs() < 0.01, "{m} M");
+    for name in [
+        "inp_conv.weight",
+        "inp_skip.weight",
+        "area_conv.7.weight",
+        "area_area.0.weight",
+        "conv_bias.7",
+        "skip_area.2.weight",
+        "out_fc.weight",
+        "out_fc.bias",
+    ] {
+        assert!(net.layout.get(name).is_some(), "{name}");
+    }
+    assert_eq!(
+        net.layout.get("skip_area.0.weight").unwrap().shape,
+        [128, 64, 1, 1]
+    );
+    assert_eq!(net.layout.get("conv_bias.2").unwrap().shape, [128, 28, 28]);
+    // a 28 x 28 image without resizing: 7 x 7 areas from the stem on
+    let mut small = tiny(2);
+    small.image = (28, 28);
+    let net = CordsNet::new(&small).unwrap();
+    assert_eq!((net.areas[0].h, net.areas[1].w), (7, 7));
+    let mut bad = tiny(2);
+    bad.depth = 3;
+    let e = CordsNet::new(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("network.depth") && e.contains("2, 4, 6 or 8"),
+        "{e}"
+    );
+}
+
+/// A 1 x 1-pixel world: one channel per area, so every conv is its centre weight.
+#[test]
+fn one_step_is_synchronous_as_worked_by_hand() {
+    let shape = CordsNetShape {
+        depth: 4,
+        in_channels: 1,
+        image: (1, 1),
+        widths: [1, 1, 1, 1],
+        classes: 1,
+    };
+    let net = CordsNet::new(&shape).unwrap();
+    assert!(net.areas.iter().all(|a| a.units() == 1));
+    let mut theta = vec![0.0f64; net.layout.len];
+    let set = |theta: &mut Vec<f64>, name: &str, centre: f64| {
+        let t = net.layout.get(name).unwrap();
+        let mid = t.range.start + (t.range.len() - 1) / 2;
+        theta[mid] = centre;
+    };
+    // stem: 7 x 7 conv, centre 2.0, then a 3 x 3 pool of one pixel padded: s = 2 x / 9
+    set(&mut theta, "inp_conv.weight", 2.0);
+    set(&mut theta, "inp_skip.weight", 0.5);
+    for (l, (w, a, b)) in [
+        (0.5, 1.0, 0.1),
+        (-0.2, 1.5, 0.0),
+        (0.3, 2.0, -0.1),
+        (0.1, -1.0, 0.2),
+    ]
+    .iter()
+    .enumerate()
+    {
+        set(&mut theta, &format!("area_conv.{l}.weight"), *w);
+        set(&mut theta, &format!("area_area.{l}.weight"), *a);
+        set(&mut theta, &format!("conv_bias.{l}"), *b);
+    }
+    set(&mut theta, "skip_area.0.weight", 3.0);
+    let x = [0.9];
+    let (s, ks) = net.stem(&theta, &x, 1);
+    let s0 = 2.0 * 0.9 / 9.0;
+    assert!((s[0] - s0).abs() < 1e-15 && (ks[0] - 0.5 * s0).abs() < 1e-15);
+    let r0 = [0.4, -0.3, 0.2, 0.6];
+    let mut r: Vec<Vec<f64>> = r0.iter().map(|v| vec![*v]).collect();
+    let mut z = net.zero_state(1);
+    let mut scratch = Default::default();
+    net.step(
+        &theta,
+        &mut r,
+        (&s, &ks),
+        1,
+        0.2,
+        Activation::Relu,
+        &mut z,
+        &mut scratch,
+    );
+    let relu = |v: f64| v.max(0.0);
+    // every area reads the old state
+    let want_z = [
+        0.5 * 0.4 + 1.0 * s0 + 0.1,
+        -0.2 * -0.3 + 1.5 * (relu(0.4) + 0.5 * s0),
+        0.3 * 0.2 + 2.0 * (relu(-0.3) + relu(0.4)) - 0.1,
+        0.1 * 0.6 - 1.0 * (relu(0.2) + 3.0 * relu(-0.3)) + 0.2,
+    ];
+    for l in 0..4 {
+        assert!((z[l][0] - want_z[l]).abs() < 1e-15, "z{l}");
+        let want = 0.8 * r0[l] + 0.2 * relu(want_z[l]);
+        assert!(
+            (r[l][0] - want).abs() < 1e-15,
+            "r{l}: {} against {want}",
+            r[l][0]
+        );
+    }
+}
+
+#[test]
+fn the_gradient_equals_finite_differences() {
+    for (depth, act) in [
+        (2, Activation::Relu),
+        (4, Activation::Relu),
+        (4, Activation::PRelu(0.3)),
+        (6, Activation::Linear),
+    ] {
+        let net = CordsNet::new(&tiny(depth)).unwrap();
+        let mut theta: Vec<f64> = net.init(&Streams::new(3));
+        // biases too, so that some units sit below zero
+        for l in 0..depth {
+            let r = net
+                .layout
+                .get(&format!("conv_bias.{l}"))
+                .unwrap()
+                .range
+                .clone();
+            let b = random(r.len(), 10 + l as u64, 0.3);
+            theta[r].copy_from_slice(&b);
+        }
+        let n = 2;
+        let images = random(n * 64, 7, 1.0);
+        let labels = [2, 0];
+        let p = Protocol {
+            alpha: 0.2,
+            spontaneous: 3,
+            stimulus: 4,
+            loss_steps: 3,
+            offset: 3,
+            penalty_steps: 2,
+            penalty_weight: 0.5,
+        };
+        let loss = |theta: &[f64]| {
+            let spont = net.spontaneous(theta, p.spontaneous, p.alpha, act);
+            let mut g = vec![0.0; theta.len()];
+            net.loss_and_grad(theta, &images, &labels, &spont, &p, act, &mut g)
+                .total
+        };
+        let spont = net.spontaneous(&theta, p.spontaneous, p.alpha, act);
+        let mut grad = vec![0.0; theta.len()];
+        let parts = net.loss_and_grad(&theta, &images, &labels, &spont, &p, act, &mut grad);
+        assert!(parts.penalty > 0.0 && parts.cross_entropy > 0.0);
+        // the spontaneous state is held fixed (no gradient through it, as the reference): check
+        // with it frozen at theta's
+        let frozen = |t: &[f64]| {
+            let mut g = vec![0.0; t.len()];
+            net.loss_and_grad(t, &images, &labels, &spont, &p, act, &mut g)
+                .total
+        };
+        let _ = loss;
+        let eps = 1e-6;
+        let mut worst: f64 = 0.0;
+        for tensor in &net.layout.tensors {
+            for j in tensor.range.clone().step_by(3) {
+                let (mut a, mut b) = (theta.clone(), theta.clone());
+                a[j] += eps;
+                b[j] -= eps;
+                let fd = (frozen(&a) - frozen(&b)) / (2.0 * eps);
+                let err = (fd - grad[j]).abs() / (1e-6 + fd.abs().max(grad[j].abs()));
+                worst = worst.max(if fd.abs().max(grad[j].abs()) < 1e-9 {
+                    0.0
+                } else {
+                    err
+                });
+                assert!(
+                    err < 1e-5 || (fd - grad[j]).abs() < 1e-9,
+                    "depth {depth} {act:?} {} [{j}]: fd {fd} against {}",
+                    tensor.name,
+                    grad[j]
+                );
+            }
+        }
+        eprintln!("depth {depth} {act:?}: worst relative error {worst:.2e}");
+    }
+}
