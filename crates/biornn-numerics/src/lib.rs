@@ -4,9 +4,11 @@
 //! Nothing here knows about tasks or networks.
 
 pub mod error;
+pub mod krylov;
 pub mod linalg;
 pub mod npz;
 pub mod optim;
+pub mod pth;
 pub mod real;
 pub mod rng;
 

@@ -317,12 +317,22 @@ fn u64_at(b: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(i..i + 8)?.try_into().ok()?))
 }
 
-fn corrupt(what: &str) -> Error {
-    Error::new(format!("not a valid .npz file ({what})"))
-}
-
 /// Decode the bytes of an `.npz` into named arrays (the `.npy` suffix is dropped from the names).
 pub fn decode_npz(bytes: &[u8]) -> Result<BTreeMap<String, NpyArray>> {
+    let mut arrays = BTreeMap::new();
+    for (name, data) in unzip(bytes, ".npz")? {
+        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        let array = decode_npy(&data).map_err(|e| e.context(format!("array `{key}`")))?;
+        arrays.insert(key, array);
+    }
+    Ok(arrays)
+}
+
+/// The entries of a zip archive (an `.npz`, a PyTorch checkpoint), each name with its bytes, in
+/// the central directory's order; stored and deflated entries, zip64 included. `kind` names the
+/// file in errors.
+pub fn unzip(bytes: &[u8], kind: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let corrupt = |what: &str| Error::new(format!("not a valid {kind} file ({what})"));
     if bytes.len() < 22 {
         return Err(corrupt("too short for a zip archive"));
     }
@@ -345,7 +355,7 @@ pub fn decode_npz(bytes: &[u8]) -> Result<BTreeMap<String, NpyArray>> {
             cd_offset = u64_at(bytes, rec + 48).ok_or_else(|| corrupt("zip64 end record"))?;
         }
     }
-    let mut arrays = BTreeMap::new();
+    let mut entries = vec![];
     let mut p = cd_offset as usize;
     for _ in 0..count {
         if u32_at(bytes, p) != Some(0x0201_4b50) {
@@ -411,11 +421,9 @@ pub fn decode_npz(bytes: &[u8]) -> Result<BTreeMap<String, NpyArray>> {
         if data.len() as u64 != usize_ {
             return Err(corrupt(&format!("size of `{name}`")));
         }
-        let key = name.strip_suffix(".npy").unwrap_or(&name).to_string();
-        let array = decode_npy(&data).map_err(|e| e.context(format!("array `{key}`")))?;
-        arrays.insert(key, array);
+        entries.push((name, data));
     }
-    Ok(arrays)
+    Ok(entries)
 }
 
 fn header_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {

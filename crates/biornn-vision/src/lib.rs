@@ -5,8 +5,10 @@
 //! convolution's weights are `[c_out][c_in][k][k]`, PyTorch's layout.
 
 pub mod bptt;
+pub mod checkpoint;
 pub mod conv;
 pub mod cordsnet;
+pub mod jacobian;
 pub mod pool;
 
 pub use bptt::{LossParts, Protocol};

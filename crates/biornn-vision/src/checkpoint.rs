@@ -1,0 +1,202 @@
+//! CordsNet weights in the reference's names (`wmws2/cordsnet`): reading its state dicts (a `.pth`
+//! from `torch.save`, or an `.npz` of the same keys), whose convs and readout are weight-normed
+//! (`<name>.parametrizations.weight.original0/1`, or the older `<name>.weight_g/_v`, or a plain
+//! `<name>.weight`), folded once into plain weights; and writing ours in the parametrizations'
+//! names, so that the reference's model loads them as they are.
+
+use crate::cordsnet::{CordsNet, CordsNetShape};
+use biornn_numerics::npz::NpyArray;
+use biornn_numerics::{Error, Real, Result};
+use std::collections::BTreeMap;
+
+/// The checkpoint's keys without a `module.` prefix (`DataParallel`'s, which the reference's
+/// `remove_data_parallel` strips too).
+fn strip_parallel(arrays: &BTreeMap<String, NpyArray>) -> BTreeMap<String, &NpyArray> {
+    arrays
+        .iter()
+        .map(|(k, v)| (k.strip_prefix("module.").unwrap_or(k).to_string(), v))
+        .collect()
+}
+
+fn values(a: &NpyArray, key: &str) -> Result<Vec<f64>> {
+    a.to_real::<f64>()
+        .map_err(|e| e.context(format!("`{key}`")))
+}
+
+/// `g v / |v|`, the norm per output channel (the first axis) over all the others.
+pub fn fold_weight_norm(g: &[f64], v: &[f64]) -> Vec<f64> {
+    let per = v.len() / g.len().max(1);
+    let mut w = Vec::with_capacity(v.len());
+    for (o, gv) in g.iter().enumerate() {
+        let row = &v[o * per..(o + 1) * per];
+        let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+        w.extend(row.iter().map(|x| gv * x / norm));
+    }
+    w
+}
+
+/// A weight by its base name, folded if weight-normed; `None` if absent in every naming.
+fn weight(
+    arrays: &BTreeMap<String, &NpyArray>,
+    base: &str,
+    used: &mut Vec<String>,
+) -> Result<Option<(Vec<usize>, Vec<f64>)>> {
+    let namings = [
+        (
+            format!("{base}.parametrizations.weight.original0"),
+            format!("{base}.parametrizations.weight.original1"),
+        ),
+        (format!("{base}.weight_g"), format!("{base}.weight_v")),
+    ];
+    for (g, v) in namings {
+        if let (Some(ga), Some(va)) = (arrays.get(&g), arrays.get(&v)) {
+            let (gv, vv) = (values(ga, &g)?, values(va, &v)?);
+            if va.shape.first() != Some(&gv.len()) {
+                return Err(Error::new(format!(
+                    "`{g}` has {} gains for the {:?} weights of `{v}` (allowed: one per output channel)",
+                    gv.len(),
+                    va.shape
+                )));
+            }
+            used.extend([g, v]);
+            return Ok(Some((va.shape.clone(), fold_weight_norm(&gv, &vv))));
+        }
+    }
+    let plain = format!("{base}.weight");
+    match arrays.get(&plain) {
+        Some(a) => {
+            used.push(plain.clone());
+            Ok(Some((a.shape.clone(), values(a, &plain)?)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The shape a reference checkpoint describes: depth, channels and classes from its tensors; the
+/// image size, which the weights do not fix, from the caller (224 x 224 for the published model).
+pub fn shape_of(
+    arrays: &BTreeMap<String, NpyArray>,
+    image: (usize, usize),
+) -> Result<CordsNetShape> {
+    let a = strip_parallel(arrays);
+    let mut used = vec![];
+    let first = |name: &str, used: &mut Vec<String>| -> Result<Vec<usize>> {
+        weight(&a, name, used)?.map(|(s, _)| s).ok_or_else(|| {
+            Error::new(format!(
+                "the checkpoint has no `{name}` weights (not a CordsNet?)"
+            ))
+        })
+    };
+    let stem = first("inp_conv", &mut used)?;
+    let fc = first("out_fc", &mut used)?;
+    let depth = (0..)
+        .take_while(|l| {
+            weight(&a, &format!("area_conv.{l}"), &mut used)
+                .ok()
+                .flatten()
+                .is_some()
+        })
+        .count();
+    let mut widths = [0; 4];
+    for (pair, w) in widths.iter_mut().enumerate() {
+        let l = (2 * pair).min(depth.saturating_sub(1));
+        *w = first(&format!("area_conv.{l}"), &mut used)?[0];
+    }
+    let shape = CordsNetShape {
+        depth,
+        in_channels: stem.get(1).copied().unwrap_or(0),
+        image,
+        widths,
+        classes: fc[0],
+    };
+    shape.validate()?;
+    Ok(shape)
+}
+
+/// The parameters of `net` from a reference state dict, every key accounted for: a missing or
+/// misshapen tensor, or one the network has no place for, is an error naming it.
+pub fn load<T: Real>(net: &CordsNet, arrays: &BTreeMap<String, NpyArray>) -> Result<Vec<T>> {
+    let a = strip_parallel(arrays);
+    let mut theta = vec![T::ZERO; net.layout.len];
+    let mut used = vec![];
+    for t in &net.layout.tensors {
+        let (shape, vals) = match t.name.strip_suffix(".weight") {
+            Some(base) => weight(&a, base, &mut used)?,
+            None => match a.get(&t.name) {
+                Some(x) => {
+                    used.push(t.name.clone());
+                    Some((x.shape.clone(), values(x, &t.name)?))
+                }
+                None => None,
+            },
+        }
+        .ok_or_else(|| {
+            Error::new(format!(
+                "the checkpoint has no `{}` (shape {:?})",
+                t.name, t.shape
+            ))
+        })?;
+        // an FC gain may be [out, 1] and a bias map [c, h, w]: compare element counts and the
+        // leading axis, then the full shape where it is given in full
+        if shape.iter().product::<usize>() != t.range.len()
+            || (shape.len() == t.shape.len() && shape != t.shape)
+        {
+            return Err(Error::new(format!(
+                "`{}` has shape {shape:?}; this network needs {:?} (depth {}, image {:?})",
+                t.name, t.shape, net.shape.depth, net.shape.image
+            )));
+        }
+        for (d, v) in theta[t.range.clone()].iter_mut().zip(vals) {
+            *d = T::from_f64(v);
+        }
+    }
+    let extra: Vec<&String> = a.keys().filter(|k| !used.contains(k)).collect();
+    if !extra.is_empty() {
+        return Err(Error::new(format!(
+            "the checkpoint has tensors this depth-{} network has no place for: {extra:?}",
+            net.shape.depth
+        )));
+    }
+    Ok(theta)
+}
+
+/// The parameters as a reference state dict: each weight as `original1` (v = the weight) and
+/// `original0` (g = its norm per output channel, shaped as `weight_norm` makes it), the biases as
+/// they are. float32, as the reference trains.
+pub fn save<T: Real>(net: &CordsNet, theta: &[T]) -> BTreeMap<String, NpyArray> {
+    let mut out = BTreeMap::new();
+    for t in &net.layout.tensors {
+        let vals: Vec<f32> = theta[t.range.clone()]
+            .iter()
+            .map(|v| v.to_f64() as f32)
+            .collect();
+        match t.name.strip_suffix(".weight") {
+            Some(base) => {
+                let per = t.range.len() / t.shape[0];
+                let g: Vec<f32> = vals
+                    .chunks(per)
+                    .map(|row| {
+                        row.iter()
+                            .map(|x| (*x as f64) * (*x as f64))
+                            .sum::<f64>()
+                            .sqrt() as f32
+                    })
+                    .collect();
+                let mut gshape = vec![1; t.shape.len()];
+                gshape[0] = t.shape[0];
+                out.insert(
+                    format!("{base}.parametrizations.weight.original0"),
+                    NpyArray::f32(&gshape, g),
+                );
+                out.insert(
+                    format!("{base}.parametrizations.weight.original1"),
+                    NpyArray::f32(&t.shape, vals),
+                );
+            }
+            None => {
+                out.insert(t.name.clone(), NpyArray::f32(&t.shape, vals));
+            }
+        }
+    }
+    out
+}
