@@ -8,6 +8,7 @@ pub mod bptt;
 pub mod checkpoint;
 pub mod conv;
 pub mod cordsnet;
+pub mod data;
 pub mod jacobian;
 pub mod pool;
 
