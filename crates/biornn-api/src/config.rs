@@ -7,6 +7,7 @@ use biornn_reservoir::{CtrnnForceRunConfig, ForceRunConfig, RfloRunConfig};
 use biornn_train::longterm::LongTermConfig;
 use biornn_train::reversal::ReversalConfig;
 use biornn_train::RunConfig;
+use biornn_vision::CordsNetRunConfig;
 use std::path::Path;
 
 /// The systems a config can build, by `([network] kind, [rule] kind)`.
@@ -28,6 +29,8 @@ pub enum Kind {
     LeakyRnnEsn,
     /// `elise` (two-compartment neurons with a scaffold) trained by `urbanczik_senn`
     EliseUrbanczikSenn,
+    /// `cordsnet` (convolutional areas, continuous time) trained by `bptt`
+    CordsNetBptt,
     /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
     /// time, to a trimmed-mean criterion (the skip-connection paper's delayed tasks)
     LongTerm,
@@ -36,7 +39,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::CtrnnBptt,
         Kind::CtrnnRflo,
         Kind::ReservoirRls,
@@ -45,6 +48,7 @@ impl Kind {
         Kind::LeakyRnnRflo,
         Kind::LeakyRnnEsn,
         Kind::EliseUrbanczikSenn,
+        Kind::CordsNetBptt,
     ];
 
     /// `(network kind, rule kind)`
@@ -58,6 +62,7 @@ impl Kind {
             Kind::LeakyRnnRflo => ("leaky_rnn", "rflo"),
             Kind::LeakyRnnEsn => ("leaky_rnn", "esn"),
             Kind::EliseUrbanczikSenn => ("elise", "urbanczik_senn"),
+            Kind::CordsNetBptt => ("cordsnet", "bptt"),
             Kind::LongTerm | Kind::Reversal => ("ctrnn", "bptt"),
         }
     }
@@ -157,6 +162,8 @@ pub enum Config {
     Rflo(RfloRunConfig),
     /// ELiSe: two-compartment neurons trained by the Urbanczik-Senn rule
     Elise(EliseRunConfig),
+    /// CordsNet: convolutional areas trained by BPTT on images
+    CordsNet(CordsNetRunConfig),
     LongTerm(LongTermConfig),
     Reversal(ReversalConfig),
 }
@@ -181,6 +188,7 @@ impl Config {
             Kind::R2n2Replay => Config::R2n2(R2n2RunConfig::from_toml(text)?),
             Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => Config::Rflo(RfloRunConfig::from_toml(text)?),
             Kind::EliseUrbanczikSenn => Config::Elise(EliseRunConfig::from_toml(text)?),
+            Kind::CordsNetBptt => Config::CordsNet(CordsNetRunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
             Kind::Reversal => Config::Reversal(parse(text)?),
         };
@@ -205,6 +213,7 @@ impl Config {
             Kind::LeakyRnnRflo => biornn_reservoir::DEFAULT_RFLO_TOML,
             Kind::LeakyRnnEsn => biornn_reservoir::DEFAULT_ESN_TOML,
             Kind::EliseUrbanczikSenn => biornn_dendritic::DEFAULT_ELISE_TOML,
+            Kind::CordsNetBptt => biornn_vision::DEFAULT_CORDSNET_TOML,
             Kind::LongTerm | Kind::Reversal => "",
         }
     }
@@ -219,6 +228,7 @@ impl Config {
             Config::Rflo(c) if c.rule.kind == "esn" => Kind::LeakyRnnEsn,
             Config::Rflo(_) => Kind::LeakyRnnRflo,
             Config::Elise(_) => Kind::EliseUrbanczikSenn,
+            Config::CordsNet(_) => Kind::CordsNetBptt,
             Config::LongTerm(_) => Kind::LongTerm,
             Config::Reversal(_) => Kind::Reversal,
         }
@@ -232,6 +242,7 @@ impl Config {
             Config::R2n2(c) => c.to_toml(),
             Config::Rflo(c) => c.to_toml(),
             Config::Elise(c) => c.to_toml(),
+            Config::CordsNet(c) => c.to_toml(),
             Config::LongTerm(c) => toml::to_string(c).expect("a config serialises"),
             Config::Reversal(c) => toml::to_string(c).expect("a config serialises"),
         }
@@ -245,6 +256,7 @@ impl Config {
             Config::R2n2(c) => c.validate(),
             Config::Rflo(c) => c.validate(),
             Config::Elise(c) => c.validate(),
+            Config::CordsNet(c) => c.validate(),
             Config::LongTerm(c) => c.validate(),
             Config::Reversal(c) => c.validate(),
         }
@@ -258,6 +270,7 @@ impl Config {
             Config::R2n2(c) => c.name.clone(),
             Config::Rflo(c) => c.name.clone(),
             Config::Elise(c) => c.name.clone(),
+            Config::CordsNet(c) => c.name.clone(),
             Config::LongTerm(c) => format!("{}-{}", c.task.name(), c.method.name()),
             Config::Reversal(c) => format!("reversal-{}", c.name()),
         }
@@ -271,6 +284,7 @@ impl Config {
             Config::R2n2(c) => c.seed,
             Config::Rflo(c) => c.seed,
             Config::Elise(c) => c.seed,
+            Config::CordsNet(c) => c.seed,
             Config::LongTerm(c) => c.seed,
             Config::Reversal(c) => c.seed,
         }
@@ -284,6 +298,7 @@ impl Config {
             Config::R2n2(c) => c.name = name.to_string(),
             Config::Rflo(c) => c.name = name.to_string(),
             Config::Elise(c) => c.name = name.to_string(),
+            Config::CordsNet(c) => c.name = name.to_string(),
             // named by task and method
             Config::LongTerm(_) | Config::Reversal(_) => {}
         }
@@ -297,6 +312,7 @@ impl Config {
             Config::R2n2(c) => c.seed = seed,
             Config::Rflo(c) => c.seed = seed,
             Config::Elise(c) => c.seed = seed,
+            Config::CordsNet(c) => c.seed = seed,
             Config::LongTerm(c) => c.seed = seed,
             Config::Reversal(c) => c.seed = seed,
         }
@@ -311,6 +327,7 @@ impl Config {
             Config::R2n2(c) => c.train.max_steps = steps,
             Config::Rflo(c) => c.train.max_steps = steps,
             Config::Elise(c) => c.train.max_steps = steps,
+            Config::CordsNet(c) => c.train.max_steps = steps,
             Config::LongTerm(c) => c.max_rounds = steps,
             Config::Reversal(c) => c.rounds = steps,
         }
@@ -381,6 +398,17 @@ impl Config {
                     c.network.mode, p.neurons, c.network.n_latent, p.name, p.steps, c.task.step_ms
                 )
             }
+            Config::CordsNet(c) => format!(
+                "cordsnet R{} trained by bptt: widths {:?}, {} on {} ({}), {} + {} + {} steps",
+                c.network.depth,
+                &c.network.widths[..c.network.depth.div_ceil(2)],
+                c.network.activation,
+                c.task.dataset,
+                c.task.path.display(),
+                c.task.spontaneous_steps,
+                c.task.stimulus_steps,
+                c.task.offset_steps
+            ),
             Config::LongTerm(c) => format!(
                 "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",
                 c.networks,

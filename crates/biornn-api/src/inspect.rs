@@ -305,6 +305,12 @@ pub fn analyze(
                 dir.path().display()
             )))
         }
+        Kind::CordsNetBptt => {
+            return Err(Error::new(format!(
+                "{}: a CordsNet run is analysed by `cordsnet_analysis` (`biornn analyze RUN`: Arnoldi spectra of each area at the spontaneous state); fixed points and PCA of it are not built yet",
+                dir.path().display()
+            )))
+        }
     };
     // a run of several networks keeps each network's analysis in a folder of its own
     let several = match kind {
@@ -327,6 +333,7 @@ pub fn analyze(
         | Kind::CtrnnRflo
         | Kind::R2n2Replay
         | Kind::EliseUrbanczikSenn
+        | Kind::CordsNetBptt
         | Kind::LeakyRnnRflo
         | Kind::LeakyRnnEsn => false,
     };
@@ -827,4 +834,190 @@ pub fn report(run: &Path, spec: &AnalyzeSpec) -> Result<(Analysis, usize, PathBu
     let log = biornn_report::RunLog::read(run);
     let page = biornn_report::write_report(&analysis, &log, &figs)?;
     Ok((analysis, written, out, page))
+}
+
+/// A CordsNet run's analysis (`biornn analyze`) and, with `page`, its report (`biornn report`):
+/// at the spontaneous state (no image), Arnoldi on each area's masked recurrent operator D_l W_l
+/// (its eigenvalues say whether and how fast the area relaxes) and power iteration for the
+/// dominant eigenvector of the area with the largest one, drawn as a spatial map; with the test
+/// accuracy over training. Writes `RUN/analysis/spectra.csv`, `spectra.npz` and the figures.
+/// Returns the files written and where (the page, with `page`).
+pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
+    use biornn_numerics::krylov::{arnoldi, power_iteration, LinearOp};
+    use biornn_report::vision::{spatial_map, spectra};
+    use biornn_report::NamedFigure;
+    use biornn_vision::jacobian::{AreaBlock, StepJacobian};
+    use biornn_vision::{checkpoint as vck, CordsNet};
+    let dir = RunDir::open(run)?;
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_vision::CordsNetRunConfig::from_toml(&text)?;
+    let (arrays, step) = final_state(&dir)?;
+    let shape_of = arrays
+        .get("input_shape")
+        .ok_or_else(|| {
+            Error::new(format!(
+                "{}: no `input_shape` (not a CordsNet run?)",
+                run.display()
+            ))
+        })?
+        .to_real::<f64>()?;
+    let tensors = vck::network_tensors(&arrays);
+    let shape = vck::shape_of(&tensors, (shape_of[1] as usize, shape_of[2] as usize))?;
+    let net = CordsNet::new(&shape)?;
+    let theta: Vec<f64> = vck::load(&net, &tensors)?;
+    let p = cfg.protocol();
+    let act = cfg.activation();
+    let spont = net.spontaneous(&theta, p.spontaneous, p.alpha, act);
+    let zeros = vec![0.0; net.stem_out.units()];
+    let jac = StepJacobian::at(&net, &theta, &spont, (&zeros, &zeros), p.alpha, act);
+    let tau_ms = 10.0;
+    let mut csv =
+        String::from("area,index,re,im,step_multiplier_re,step_multiplier_im,relaxation_ms\n");
+    let mut series = vec![];
+    let mut out = biornn_core::Arrays::new();
+    let (mut top_area, mut top_mod) = (0, -1.0);
+    for l in 0..net.depth() {
+        let block = AreaBlock::of(&jac, l);
+        let k = block.dim().min(80);
+        let ritz = arnoldi(
+            &block,
+            k,
+            &mut Streams::new(cfg.seed).stream("cordsnet_arnoldi", l as u64),
+        )?;
+        let mut pts = vec![];
+        let mut re_im = vec![];
+        for (i, mu) in ritz.eigenvalues.iter().enumerate() {
+            let m = (1.0 - p.alpha + p.alpha * mu.re, p.alpha * mu.im);
+            let relax = if mu.re < 1.0 {
+                tau_ms / (1.0 - mu.re)
+            } else {
+                f64::INFINITY
+            };
+            csv.push_str(&format!(
+                "{l},{i},{},{},{},{},{relax}\n",
+                mu.re, mu.im, m.0, m.1
+            ));
+            pts.push((mu.re, mu.im));
+            re_im.extend([mu.re, mu.im]);
+            if mu.norm() > top_mod {
+                (top_area, top_mod) = (l, mu.norm());
+            }
+        }
+        biornn_core::arrays::put_f64(
+            &mut out,
+            &format!("area{l}_eigenvalues"),
+            &[pts.len(), 2],
+            &re_im,
+        );
+        series.push((format!("area {l}"), pts));
+    }
+    let block = AreaBlock::of(&jac, top_area);
+    let (vector, rayleigh) = power_iteration(
+        &block,
+        500,
+        4,
+        &mut Streams::new(cfg.seed).stream("cordsnet_power", 0),
+    );
+    let a = net.areas[top_area];
+    let mut map = vec![0.0; a.h * a.w];
+    for c in 0..a.c {
+        for (m, v) in map
+            .iter_mut()
+            .zip(&vector[c * a.h * a.w..(c + 1) * a.h * a.w])
+        {
+            *m += v;
+        }
+    }
+    biornn_core::arrays::put_f64(&mut out, "top_eigenvector", &[a.c, a.h, a.w], &vector);
+    biornn_core::arrays::put_f64(&mut out, "top_eigenvector_area", &[], &[top_area as f64]);
+    biornn_core::arrays::put_f64(&mut out, "top_eigenvector_rayleigh", &[], &[rayleigh]);
+    let adir = dir.analysis_dir();
+    std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
+    biornn_numerics::npz::write_atomic(&adir.join("spectra.csv"), csv.as_bytes())?;
+    biornn_numerics::npz::write_npz(&adir.join("spectra.npz"), &out)?;
+    let mut figs = vec![
+        NamedFigure {
+            name: "spectra",
+            title: "Recurrent eigenvalues at the spontaneous state",
+            caption: format!(
+                "Arnoldi's Ritz values of each area's D W (W the recurrent conv, D its ReLU slopes) after update {step}, at the spontaneous state. An area is stable while Re < 1; it relaxes in tau / (1 - Re) = 10 ms / (1 - Re)."
+            ),
+            figure: spectra(&series),
+        },
+        NamedFigure {
+            name: "eigenvector",
+            title: "The dominant eigenvector's spatial map",
+            caption: format!(
+                "Power iteration on area {top_area}'s D W (Rayleigh quotient {rayleigh:.3}), summed over its {} channels, row 0 at the top.",
+                a.c
+            ),
+            figure: spatial_map(&format!("area {top_area}"), &map, a.h, a.w),
+        },
+    ];
+    // the test accuracy per evaluation, from metrics.csv
+    let metrics = dir.read_metrics();
+    let mut lines = metrics.lines();
+    let cols: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| cols.iter().position(|c| *c == name);
+    let (mut xs, mut acc) = (vec![], vec![]);
+    if let (Some(s), Some(t)) = (col("step"), col("test_accuracy")) {
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            let v = |i: usize| {
+                cells
+                    .get(i)
+                    .and_then(|x| x.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN)
+            };
+            xs.push(v(s));
+            acc.push(v(t));
+        }
+    }
+    figs.push(NamedFigure {
+        name: "training",
+        title: "Test accuracy during training",
+        caption: "The share of the test subset classified right at the last stimulus step, per evaluation.".into(),
+        figure: biornn_report::sequence::curves("Test accuracy", "updates", &[("test accuracy".into(), xs, acc)], false),
+    });
+    let written = biornn_report::write_figures(&figs, &adir)?.len() + 2;
+    if !page {
+        return Ok((written, adir));
+    }
+    let mut table = vec![vec![
+        "area".to_string(),
+        "units".into(),
+        "largest |eig|".into(),
+        "largest Re".into(),
+        "slowest relaxation (ms)".into(),
+    ]];
+    for (l, (_, pts)) in series.iter().enumerate() {
+        let max_mod = pts
+            .iter()
+            .map(|(r, i)| (r * r + i * i).sqrt())
+            .fold(0.0, f64::max);
+        let max_re = pts
+            .iter()
+            .map(|(r, _)| *r)
+            .fold(f64::NEG_INFINITY, f64::max);
+        table.push(vec![
+            l.to_string(),
+            net.areas[l].units().to_string(),
+            format!("{max_mod:.3}"),
+            format!("{max_re:.3}"),
+            if max_re < 1.0 {
+                format!("{:.1}", tau_ms / (1.0 - max_re))
+            } else {
+                "unstable".into()
+            },
+        ]);
+    }
+    let intro = format!(
+        "CordsNet R{} ({} units, {} parameters) after {step} updates. {}",
+        net.depth(),
+        net.units(),
+        net.layout.len,
+        Config::CordsNet(cfg.clone()).describe().unwrap_or_default()
+    );
+    let page = biornn_report::sequence::write_sequence_report(run, &intro, &figs, &table)?;
+    Ok((written, page))
 }

@@ -86,6 +86,7 @@ fn layers_depend_downward_only() {
                 "reservoir",
                 "r2n2",
                 "dendritic",
+                "vision",
                 "analysis",
                 "report",
             ][..],
@@ -115,7 +116,7 @@ fn layers_depend_downward_only() {
 /// Analysis never depends on a learning rule: it works on what a network is, whoever trained it.
 #[test]
 fn analysis_and_report_never_depend_on_a_learning_rule() {
-    let rules = ["train", "reservoir", "r2n2", "dendritic"];
+    let rules = ["train", "reservoir", "r2n2", "dendritic", "vision"];
     let deps = dependencies();
     for name in ["analysis", "report"] {
         for r in rules {

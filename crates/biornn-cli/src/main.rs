@@ -151,8 +151,9 @@ enum Command {
         /// reversible network, trained by BPTT during backward replay), rflo or esn (a leaky RNN
         /// trained by RFLO, or with its recurrent weights frozen), ctrnn_rflo (the CTRNN trained by
         /// RFLO), ctrnn_force (FORCE on the CTRNN), elise (two-compartment neurons learning a
-        /// sequence by the Urbanczik-Senn rule)
-        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn", "ctrnn_rflo", "ctrnn_force", "elise"])]
+        /// sequence by the Urbanczik-Senn rule), cordsnet (convolutional areas in continuous time,
+        /// trained by BPTT on images)
+        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn", "ctrnn_rflo", "ctrnn_force", "elise", "cordsnet"])]
         kind: String,
     },
     /// Validate a config without running it.
@@ -366,6 +367,13 @@ fn run(command: Command) -> Result<()> {
             println!("{}", biornn_api::train(&cfg, &runs, &run_opts)?);
             Ok(())
         }
+        Command::Analyze { run, .. }
+            if inspect::run_kind(&run)? == biornn_api::Kind::CordsNetBptt =>
+        {
+            let (written, dir) = inspect::cordsnet_analysis(&run, false)?;
+            println!("{written} files in {}", dir.display());
+            Ok(())
+        }
         Command::Analyze { run, opts } => {
             let (analysis, _, written, dir) = inspect::analyze(&run, &opts.spec())?;
             println!("{written} files in {}", dir.display());
@@ -412,6 +420,15 @@ fn run(command: Command) -> Result<()> {
             if inspect::run_kind(&run)? == biornn_api::Kind::EliseUrbanczikSenn =>
         {
             println!("report: {}", inspect::elise_report(&run)?.display());
+            Ok(())
+        }
+        Command::Report { run, .. }
+            if inspect::run_kind(&run)? == biornn_api::Kind::CordsNetBptt =>
+        {
+            println!(
+                "report: {}",
+                inspect::cordsnet_analysis(&run, true)?.1.display()
+            );
             Ok(())
         }
         Command::Report { run, opts } => {
@@ -522,6 +539,7 @@ fn run(command: Command) -> Result<()> {
                 "ctrnn_rflo" => biornn_api::Kind::CtrnnRflo,
                 "ctrnn_force" => biornn_api::Kind::CtrnnForce,
                 "elise" => biornn_api::Kind::EliseUrbanczikSenn,
+                "cordsnet" => biornn_api::Kind::CordsNetBptt,
                 "esn" => biornn_api::Kind::LeakyRnnEsn,
                 _ => biornn_api::Kind::CtrnnBptt,
             };

@@ -1,5 +1,6 @@
 //! The `biornn` binary end to end.
 
+mod common;
 use biornn_numerics::npz::{read_npz, NpyData};
 use std::path::PathBuf;
 use std::process::Command;
@@ -503,4 +504,66 @@ fn bench_elise_times_one_network_and_k_at_once() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bench elise"));
+}
+
+#[test]
+fn a_cordsnet_run_trains_analyses_and_reports() {
+    let dir = tmp("cordsnet");
+    let data = dir.join("images");
+    common::write_idx_images(&data, 32, 8);
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = \"c\"\n[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\n[rule]\nbatch_size = 4\n[task]\npath = \"{}\"\nspontaneous_steps = 5\nstimulus_steps = 8\nloss_steps = 4\noffset_steps = 4\npenalty_steps = 2\n[train]\nmax_steps = 6\neval_every = 3\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = succeed(biornn().args(["check"]).arg(&cfg));
+    assert!(out.contains("cordsnet R2 trained by bptt"), "{out}");
+    succeed(
+        biornn()
+            .args(["train", "--quiet", "--runs"])
+            .arg(&dir)
+            .arg(&cfg),
+    );
+    let run = dir.join("c");
+    let model = read_npz(&run.join("model.npz")).unwrap();
+    // the reference's state-dict names, weight-normed as its model loads them
+    assert_eq!(
+        model["area_conv.1.parametrizations.weight.original1"].shape,
+        [4, 4, 3, 3]
+    );
+    assert_eq!(model["conv_bias.0"].shape, [4, 3, 3]);
+    assert_eq!(f32s(&model["input_shape"]), [1.0, 12.0, 12.0]);
+    let out = succeed(biornn().arg("analyze").arg(&run));
+    assert!(out.contains("files in"), "{out}");
+    let spectra = std::fs::read_to_string(run.join("analysis/spectra.csv")).unwrap();
+    // both areas, each eigenvalue with its step multiplier 0.8 + 0.2 mu
+    let rows: Vec<Vec<f64>> = spectra
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    assert!(rows.iter().any(|r| r[0] == 1.0));
+    for r in &rows {
+        assert!((r[4] - (0.8 + 0.2 * r[2])).abs() < 1e-12);
+    }
+    let out = succeed(biornn().arg("report").arg(&run));
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        out.contains("report.html")
+            && page.contains("Recurrent eigenvalues")
+            && page.contains("<svg")
+    );
+    // a bad value is named
+    std::fs::write(&cfg, "[network]\nkind = \"cordsnet\"\ndepth = 3\n").unwrap();
+    let bad = biornn().arg("check").arg(&cfg).output().unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("network.depth"));
+    // the shipped example config is accepted
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/cordsnet_fashion.toml");
+    succeed(biornn().arg("check").arg(example));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,6 +1,7 @@
 //! A training process killed with SIGKILL at random moments and resumed each time ends bit-identical
 //! to one that was never interrupted.
 
+mod common;
 use biornn_numerics::npz::{read_npz, NpyArray};
 use biornn_numerics::Streams;
 use std::collections::BTreeMap;
@@ -262,6 +263,39 @@ fn force_on_the_ctrnn_killed_mid_sequence_resumes_bit_identically() {
 #[test]
 fn elise_killed_mid_training_resumes_bit_identically() {
     train_killed_and_resumed("elise", ELISE, Duration::from_secs(300));
+}
+
+/// CordsNet learning small images by BPTT: a checkpoint at every evaluation; a resume must
+/// restore the weights and AdamW's moments, and the batch order follows from the step.
+#[test]
+fn cordsnet_killed_mid_training_resumes_bit_identically() {
+    let data =
+        std::env::temp_dir().join(format!("biornn-kill-{}-cordsnet-data", std::process::id()));
+    common::write_idx_images(&data, 64, 16);
+    let config = format!(
+        r#"
+name = "k"
+seed = 3
+[network]
+kind = "cordsnet"
+widths = [4, 4, 4, 4]
+[rule]
+batch_size = 4
+[task]
+path = "{}"
+spontaneous_steps = 5
+stimulus_steps = 10
+loss_steps = 4
+offset_steps = 5
+penalty_steps = 3
+[train]
+max_steps = 300
+eval_every = 10
+"#,
+        data.display()
+    );
+    train_killed_and_resumed("cordsnet", &config, Duration::from_secs(300));
+    std::fs::remove_dir_all(&data).ok();
 }
 
 #[test]

@@ -36,6 +36,42 @@ pub fn adam_step<T: Real>(
     }
 }
 
+/// One AdamW step (decoupled weight decay, PyTorch's `AdamW`): p *= 1 - lr wd, then Adam.
+#[allow(clippy::too_many_arguments)]
+pub fn adamw_step<T: Real>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    t: u64,
+    lr: f64,
+    weight_decay: f64,
+    c: AdamConstants,
+) {
+    let keep = T::from_f64(1.0 - lr * weight_decay);
+    for x in p.iter_mut() {
+        *x *= keep;
+    }
+    adam_step(p, g, m, v, t, lr, c);
+}
+
+/// Scale `g` so that its Euclidean norm is at most `max_norm` (PyTorch's `clip_grad_norm_`);
+/// returns the norm before clipping.
+pub fn clip_norm<T: Real>(g: &mut [T], max_norm: f64) -> f64 {
+    let norm = g
+        .iter()
+        .map(|x| x.to_f64() * x.to_f64())
+        .sum::<f64>()
+        .sqrt();
+    if norm > max_norm {
+        let s = T::from_f64(max_norm / (norm + 1e-6));
+        for x in g.iter_mut() {
+            *x *= s;
+        }
+    }
+    norm
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +88,24 @@ mod tests {
         // m_hat = g, v_hat = g^2: each moves by lr |g| / (|g| + eps) against its gradient
         assert!((p[0] - (1.0 - 0.01 * 0.5 / (0.5 + 1e-7))).abs() < 1e-15);
         assert!((p[1] - (-2.0 + 0.01 * 3.0 / (3.0 + 1e-7))).abs() < 1e-15);
+    }
+
+    #[test]
+    fn adamw_decays_before_the_adam_step_and_clipping_bounds_the_norm() {
+        let c = AdamConstants {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        };
+        let (mut p, mut m, mut v) = (vec![2.0f64], vec![0.0], vec![0.0]);
+        adamw_step(&mut p, &[1.0], &mut m, &mut v, 1, 0.1, 0.5, c);
+        // 2 (1 - 0.05) - 0.1 * 1 / (1 + 1e-8)
+        assert!((p[0] - (1.9 - 0.1 / (1.0 + 1e-8))).abs() < 1e-12);
+        let mut g = vec![3.0f64, 4.0];
+        assert_eq!(clip_norm(&mut g, 1.0), 5.0);
+        assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
+        let mut small = vec![0.3f64];
+        clip_norm(&mut small, 1.0);
+        assert_eq!(small, [0.3]);
     }
 }

@@ -6,6 +6,7 @@ pub mod figures;
 pub mod plot;
 pub mod sequence;
 pub mod summaries;
+pub mod vision;
 
 use biornn_analysis::Analysis;
 use biornn_numerics::npz::write_atomic;

@@ -23,6 +23,31 @@ fn values(a: &NpyArray, key: &str) -> Result<Vec<f64>> {
         .map_err(|e| e.context(format!("`{key}`")))
 }
 
+/// The names a CordsNet's tensors start with.
+const PREFIXES: [&str; 7] = [
+    "inp_conv.",
+    "inp_skip.",
+    "area_conv.",
+    "area_area.",
+    "conv_bias.",
+    "skip_area.",
+    "out_fc.",
+];
+
+/// The tensors of a file that belong to a CordsNet (by the reference's names), leaving out what
+/// else it holds beside them (a run's `model.npz` keeps its input normalisation, a checkpoint its
+/// optimiser).
+pub fn network_tensors(arrays: &BTreeMap<String, NpyArray>) -> BTreeMap<String, NpyArray> {
+    arrays
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.strip_prefix("module.").unwrap_or(k);
+            PREFIXES.iter().any(|p| k.starts_with(p))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// `g v / |v|`, the norm per output channel (the first axis) over all the others.
 pub fn fold_weight_norm(g: &[f64], v: &[f64]) -> Vec<f64> {
     let per = v.len() / g.len().max(1);

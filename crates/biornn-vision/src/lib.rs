@@ -6,12 +6,16 @@
 
 pub mod bptt;
 pub mod checkpoint;
+pub mod config;
 pub mod conv;
 pub mod cordsnet;
 pub mod data;
 pub mod jacobian;
+pub mod learner;
 pub mod pool;
 
 pub use bptt::{LossParts, Protocol};
+pub use config::{CordsNetRunConfig, DEFAULT_CORDSNET_TOML};
 pub use conv::Conv2d;
 pub use cordsnet::{Activation, AreaShape, CordsNet, CordsNetShape, Layout};
+pub use learner::CordsNetLearner;

@@ -1,0 +1,333 @@
+//! The config of a CordsNet run: `[network] kind = "cordsnet"`, `[rule] kind = "bptt"`, `[task]`
+//! (the images and the time protocol), `[train]`. Unknown keys are errors.
+
+use crate::bptt::Protocol;
+use crate::cordsnet::{Activation, CordsNetShape, DEPTHS};
+use crate::data::{load_cifar, load_idx, ImageSet};
+use biornn_numerics::error::check;
+use biornn_numerics::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CordsNetNetworkConfig {
+    pub kind: String,
+    pub depth: usize,
+    pub widths: [usize; 4],
+    pub activation: String,
+    pub prelu_slope: f64,
+    /// a checkpoint to start from ("" for a fresh network)
+    pub from: String,
+}
+
+impl Default for CordsNetNetworkConfig {
+    fn default() -> Self {
+        CordsNetNetworkConfig {
+            kind: "cordsnet".into(),
+            depth: 2,
+            widths: [32, 64, 128, 256],
+            activation: "relu".into(),
+            prelu_slope: 0.0,
+            from: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CordsNetRuleConfig {
+    pub kind: String,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub clip_norm: f64,
+    pub batch_size: usize,
+}
+
+impl Default for CordsNetRuleConfig {
+    fn default() -> Self {
+        CordsNetRuleConfig {
+            kind: "bptt".into(),
+            learning_rate: 1e-3,
+            weight_decay: 0.01,
+            clip_norm: 1.0,
+            batch_size: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CordsNetTaskConfig {
+    pub dataset: String,
+    pub path: PathBuf,
+    pub train_images: usize,
+    pub test_images: usize,
+    pub image_size: usize,
+    pub alpha: f64,
+    pub spontaneous_steps: usize,
+    pub stimulus_steps: usize,
+    pub loss_steps: usize,
+    pub offset_steps: usize,
+    pub penalty_steps: usize,
+    pub penalty_weight: f64,
+}
+
+impl Default for CordsNetTaskConfig {
+    fn default() -> Self {
+        let p = Protocol::default();
+        CordsNetTaskConfig {
+            dataset: "idx".into(),
+            path: "/usr/share/datasets/fashion-mnist".into(),
+            train_images: 10_000,
+            test_images: 1000,
+            image_size: 0,
+            alpha: p.alpha,
+            spontaneous_steps: p.spontaneous,
+            stimulus_steps: p.stimulus,
+            loss_steps: p.loss_steps,
+            offset_steps: p.offset,
+            penalty_steps: p.penalty_steps,
+            penalty_weight: p.penalty_weight,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CordsNetTrainConfig {
+    pub max_steps: usize,
+    pub eval_every: usize,
+    pub checkpoint_every: usize,
+}
+
+impl Default for CordsNetTrainConfig {
+    fn default() -> Self {
+        CordsNetTrainConfig {
+            max_steps: 2000,
+            eval_every: 250,
+            checkpoint_every: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CordsNetRunConfig {
+    pub name: String,
+    pub seed: u64,
+    pub network: CordsNetNetworkConfig,
+    pub rule: CordsNetRuleConfig,
+    pub task: CordsNetTaskConfig,
+    pub train: CordsNetTrainConfig,
+}
+
+impl Default for CordsNetRunConfig {
+    fn default() -> Self {
+        CordsNetRunConfig {
+            name: "cordsnet".into(),
+            seed: 1,
+            network: Default::default(),
+            rule: Default::default(),
+            task: Default::default(),
+            train: Default::default(),
+        }
+    }
+}
+
+/// The commented default: what `biornn config --kind cordsnet` prints.
+pub const DEFAULT_CORDSNET_TOML: &str = include_str!("default_cordsnet.toml");
+
+/// The training and test images of a task, normalised by the training subset's channel
+/// statistics.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub train: ImageSet,
+    pub test: ImageSet,
+    pub stats: Vec<(f64, f64)>,
+}
+
+impl CordsNetRunConfig {
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: CordsNetRunConfig = toml::from_str(text).map_err(|e| Error::new(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serialises")
+    }
+
+    pub fn activation(&self) -> Activation {
+        match self.network.activation.as_str() {
+            "linear" => Activation::Linear,
+            "prelu" => Activation::PRelu(self.network.prelu_slope),
+            _ => Activation::Relu,
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        let t = &self.task;
+        Protocol {
+            alpha: t.alpha,
+            spontaneous: t.spontaneous_steps,
+            stimulus: t.stimulus_steps,
+            loss_steps: t.loss_steps,
+            offset: t.offset_steps,
+            penalty_steps: t.penalty_steps,
+            penalty_weight: t.penalty_weight,
+        }
+    }
+
+    /// Everything that can be checked without reading the images.
+    pub fn validate(&self) -> Result<()> {
+        biornn_numerics::error::check_seed(self.seed)?;
+        let n = &self.network;
+        check(
+            n.kind == "cordsnet",
+            "network.kind",
+            &n.kind,
+            "allowed: cordsnet",
+        )?;
+        check(
+            DEPTHS.contains(&n.depth),
+            "network.depth",
+            n.depth,
+            "allowed: 2, 4, 6 or 8",
+        )?;
+        check(
+            n.widths.iter().all(|w| (1..=4096).contains(w)),
+            "network.widths",
+            format!("{:?}", n.widths),
+            "allowed: four channel counts, 1 to 4096",
+        )?;
+        check(
+            ["relu", "linear", "prelu"].contains(&n.activation.as_str()),
+            "network.activation",
+            &n.activation,
+            "allowed: relu, linear, prelu",
+        )?;
+        check(
+            n.prelu_slope.is_finite() && (0.0..=1.0).contains(&n.prelu_slope),
+            "network.prelu_slope",
+            n.prelu_slope,
+            "allowed: 0 to 1",
+        )?;
+        let r = &self.rule;
+        check(r.kind == "bptt", "rule.kind", &r.kind, "allowed: bptt")?;
+        for (f, v) in [
+            ("rule.learning_rate", r.learning_rate),
+            ("rule.clip_norm", r.clip_norm),
+        ] {
+            check(v.is_finite() && v > 0.0, f, v, "allowed: a positive number")?;
+        }
+        check(
+            r.weight_decay.is_finite() && r.weight_decay >= 0.0,
+            "rule.weight_decay",
+            r.weight_decay,
+            "allowed: 0 or more",
+        )?;
+        check(
+            (1..=4096).contains(&r.batch_size),
+            "rule.batch_size",
+            r.batch_size,
+            "allowed: 1 to 4096",
+        )?;
+        let t = &self.task;
+        check(
+            ["idx", "cifar10", "cifar100"].contains(&t.dataset.as_str()),
+            "task.dataset",
+            &t.dataset,
+            "allowed: idx, cifar10, cifar100",
+        )?;
+        check(
+            t.image_size <= 4096,
+            "task.image_size",
+            t.image_size,
+            "allowed: 0 (native) to 4096",
+        )?;
+        check(
+            t.alpha > 0.0 && t.alpha <= 1.0,
+            "task.alpha",
+            t.alpha,
+            "allowed: 0 < alpha <= 1",
+        )?;
+        check(
+            t.stimulus_steps >= 1 && t.stimulus_steps <= 100_000,
+            "task.stimulus_steps",
+            t.stimulus_steps,
+            "allowed: 1 to 100000",
+        )?;
+        check(
+            t.loss_steps >= 1 && t.loss_steps <= t.stimulus_steps,
+            "task.loss_steps",
+            t.loss_steps,
+            "allowed: 1 to task.stimulus_steps",
+        )?;
+        check(
+            t.penalty_steps <= t.offset_steps,
+            "task.penalty_steps",
+            t.penalty_steps,
+            "allowed: 0 to task.offset_steps",
+        )?;
+        for (f, v) in [
+            ("task.spontaneous_steps", t.spontaneous_steps),
+            ("task.offset_steps", t.offset_steps),
+        ] {
+            check(v <= 100_000, f, v, "allowed: 0 to 100000")?;
+        }
+        check(
+            t.penalty_weight.is_finite() && t.penalty_weight >= 0.0,
+            "task.penalty_weight",
+            t.penalty_weight,
+            "allowed: 0 or more",
+        )?;
+        let tr = &self.train;
+        for (f, v) in [
+            ("train.eval_every", tr.eval_every),
+            ("train.checkpoint_every", tr.checkpoint_every),
+        ] {
+            check(v > 0, f, v, "allowed: a positive count")?;
+        }
+        Ok(())
+    }
+
+    /// The images, subset, resized and normalised as the task says.
+    pub fn images(&self) -> Result<Images> {
+        let t = &self.task;
+        let (mut train, mut test) = match t.dataset.as_str() {
+            "idx" => load_idx(&t.path),
+            "cifar10" => load_cifar(&t.path, 10),
+            _ => load_cifar(&t.path, 100),
+        }
+        .map_err(|e| e.context("task.path"))?;
+        if t.train_images > 0 {
+            train.truncate(t.train_images);
+        }
+        if t.test_images > 0 {
+            test.truncate(t.test_images);
+        }
+        if train.is_empty() || test.is_empty() {
+            return Err(Error::new("task.path: an empty training or test set"));
+        }
+        if t.image_size > 0 {
+            train = train.resized(t.image_size, t.image_size);
+            test = test.resized(t.image_size, t.image_size);
+        }
+        let stats = train.channel_stats();
+        train.normalise(&stats);
+        test.normalise(&stats);
+        Ok(Images { train, test, stats })
+    }
+
+    /// The network's shape for images of `channels` x `h` x `w` in `classes` classes.
+    pub fn shape(&self, images: &ImageSet) -> CordsNetShape {
+        CordsNetShape {
+            depth: self.network.depth,
+            in_channels: images.channels,
+            image: (images.h, images.w),
+            widths: self.network.widths,
+            classes: images.classes,
+        }
+    }
+}
