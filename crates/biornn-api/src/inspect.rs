@@ -1021,3 +1021,36 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
     let page = biornn_report::sequence::write_sequence_report(run, &intro, &figs, &table)?;
     Ok((written, page))
 }
+
+/// A trained CordsNet's test accuracy and loss under each noise setting (the run's test subset;
+/// draws from stream `cordsnet_noise` of `seed`, the same for every run), written to
+/// `RUN/analysis/noise.csv`.
+pub fn cordsnet_noise(
+    run: &Path,
+    settings: &[biornn_vision::noise::Noise],
+    seed: u64,
+) -> Result<Vec<(biornn_vision::noise::Noise, f64, f64)>> {
+    let dir = RunDir::open(run)?;
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_vision::CordsNetRunConfig::from_toml(&text)?;
+    let mut learner = biornn_vision::CordsNetLearner::new(&cfg)?;
+    let (arrays, _) = final_state(&dir)?;
+    learner.theta = biornn_vision::checkpoint::load(
+        &learner.net,
+        &biornn_vision::checkpoint::network_tensors(&arrays),
+    )?;
+    let mut csv = String::from("input_std,per_step,dynamics_std,test_accuracy,test_loss\n");
+    let mut out = vec![];
+    for noise in settings {
+        let (acc, loss) = learner.noisy_test_scores(*noise, seed);
+        csv.push_str(&format!(
+            "{},{},{},{acc},{loss}\n",
+            noise.input_std, noise.per_step, noise.dynamics_std
+        ));
+        out.push((*noise, acc, loss));
+    }
+    let adir = dir.analysis_dir();
+    std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
+    biornn_numerics::npz::write_atomic(&adir.join("noise.csv"), csv.as_bytes())?;
+    Ok(out)
+}

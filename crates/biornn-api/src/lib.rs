@@ -15,6 +15,7 @@ pub use biornn_numerics::{Error, Result};
 pub use biornn_report::summaries::{curves_summary, longterm_summary, reversal_summary};
 pub use biornn_train::longterm::{BlockScope, LongTermConfig, LongTermResult, Method};
 pub use biornn_train::reversal::{ReversalConfig, ReversalResult};
+pub use biornn_vision::noise::Noise as NoiseSetting;
 pub use config::{Config, Kind};
 pub use runs::{
     fresh_run_dir, longterm, resume, resume_to, reversal, train, train_in, train_seeds, Finished,

@@ -86,6 +86,24 @@ enum Command {
         )]
         disruption: Vec<String>,
     },
+    /// Score a trained CordsNet run's test images under Gaussian noise: on the image (in pixel
+    /// standard deviations; once per image, or every step with --per-step) and in the dynamics
+    /// (each rate kicked by alpha sigma N(0, 1) a step). Every pair of levels; RUN/analysis/noise.csv.
+    Noise {
+        run: PathBuf,
+        /// image noise levels
+        #[arg(long, value_delimiter = ',', default_value = "0,0.25,0.5,1,2")]
+        input: Vec<f64>,
+        /// dynamics noise levels
+        #[arg(long, value_delimiter = ',', default_value = "0")]
+        dynamics: Vec<f64>,
+        /// draw the image noise anew at every Euler step
+        #[arg(long)]
+        per_step: bool,
+        /// the noise's seed (the same draws for every run scored with it)
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Write RUN/report.html: one self-contained page with training curves, example trials and
     /// every analysis figure (runs the analysis, and writes RUN/analysis/ as `analyze` does).
     Report {
@@ -420,6 +438,47 @@ fn run(command: Command) -> Result<()> {
             if inspect::run_kind(&run)? == biornn_api::Kind::EliseUrbanczikSenn =>
         {
             println!("report: {}", inspect::elise_report(&run)?.display());
+            Ok(())
+        }
+        Command::Noise {
+            run,
+            input,
+            dynamics,
+            per_step,
+            seed,
+        } => {
+            let bad = input
+                .iter()
+                .chain(&dynamics)
+                .find(|v| !(v.is_finite() && **v >= 0.0));
+            if let Some(v) = bad {
+                return Err(Error::invalid(
+                    "--input/--dynamics",
+                    v,
+                    "allowed: noise levels of 0 or more",
+                ));
+            }
+            let settings: Vec<biornn_api::NoiseSetting> = input
+                .iter()
+                .flat_map(|i| {
+                    dynamics.iter().map(move |d| biornn_api::NoiseSetting {
+                        input_std: *i,
+                        per_step,
+                        dynamics_std: *d,
+                    })
+                })
+                .collect();
+            println!(
+                "{:>10} {:>9} {:>12} {:>10} {:>10}",
+                "input", "per step", "dynamics", "accuracy", "loss"
+            );
+            for (n, acc, loss) in inspect::cordsnet_noise(&run, &settings, seed)? {
+                println!(
+                    "{:>10} {:>9} {:>12} {:>10.4} {:>10.4}",
+                    n.input_std, n.per_step, n.dynamics_std, acc, loss
+                );
+            }
+            println!("scores in {}", run.join("analysis/noise.csv").display());
             Ok(())
         }
         Command::Report { run, .. }

@@ -557,6 +557,25 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
             && page.contains("Recurrent eigenvalues")
             && page.contains("<svg")
     );
+    // noise: at 0 the plain evaluation's accuracy; every setting a row
+    let out =
+        succeed(
+            biornn()
+                .arg("noise")
+                .arg(&run)
+                .args(["--input", "0,3", "--dynamics", "0,1"]),
+        );
+    assert!(out.contains("noise.csv"), "{out}");
+    let noise = std::fs::read_to_string(run.join("analysis/noise.csv")).unwrap();
+    assert_eq!(noise.lines().count(), 5, "{noise}");
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let last: Vec<&str> = metrics.lines().last().unwrap().split(',').collect();
+    let clean: Vec<&str> = noise.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(
+        clean[3].parse::<f64>().unwrap(),
+        last[2].parse::<f64>().unwrap(),
+        "{noise}\n{metrics}"
+    );
     // a bad value is named
     std::fs::write(&cfg, "[network]\nkind = \"cordsnet\"\ndepth = 3\n").unwrap();
     let bad = biornn().arg("check").arg(&cfg).output().unwrap();

@@ -6,6 +6,7 @@ use crate::bptt::Protocol;
 use crate::checkpoint;
 use crate::config::{CordsNetRunConfig, Images};
 use crate::cordsnet::{Activation, CordsNet};
+use crate::noise::Noise;
 use biornn_core::arrays::{put_f32, put_f64, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::optim::{adamw_step, clip_norm, AdamConstants};
@@ -116,14 +117,48 @@ impl CordsNetLearner {
 
     /// Accuracy and mean cross-entropy at the last stimulus step over the test subset.
     pub fn test_scores(&self) -> (f64, f64) {
+        self.scores_under(None)
+    }
+
+    /// The same under noise (stream `cordsnet_noise`, its index `seed`: the same draws for every
+    /// network scored with it).
+    pub fn noisy_test_scores(&self, noise: Noise, seed: u64) -> (f64, f64) {
+        self.scores_under(Some((noise, seed)))
+    }
+
+    fn scores_under(&self, noise: Option<(Noise, u64)>) -> (f64, f64) {
         let test = &self.images.test;
         let classes = test.classes;
         let chunk = 4 * self.cfg.rule.batch_size;
         let (mut correct, mut loss) = (0usize, 0.0);
+        let p = self.protocol();
+        let act = self.activation();
+        let spont = self
+            .net
+            .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
         for start in (0..test.len()).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(test.len())).collect();
             let (x, labels) = test.batch(&idx);
-            let logits = self.logits(&x, idx.len());
+            let logits = match noise {
+                None => self
+                    .net
+                    .run(&self.theta, &x, idx.len(), &spont, p.stimulus, p.alpha, act),
+                Some((noise, seed)) => {
+                    // a stream per chunk: the draws do not depend on the chunks' order
+                    let mut rng = Streams::new(seed).stream("cordsnet_noise", start as u64);
+                    self.net.run_noisy(
+                        &self.theta,
+                        &x,
+                        idx.len(),
+                        &spont,
+                        p.stimulus,
+                        p.alpha,
+                        act,
+                        noise,
+                        &mut rng,
+                    )
+                }
+            };
             let last = logits.last().expect("at least one stimulus step");
             for (i, label) in labels.iter().enumerate() {
                 let row = &last[i * classes..(i + 1) * classes];

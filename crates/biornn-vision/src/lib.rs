@@ -12,6 +12,7 @@ pub mod cordsnet;
 pub mod data;
 pub mod jacobian;
 pub mod learner;
+pub mod noise;
 pub mod pool;
 
 pub use bptt::{LossParts, Protocol};
