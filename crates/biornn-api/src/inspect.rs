@@ -851,6 +851,12 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
     let dir = RunDir::open(run)?;
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_vision::CordsNetRunConfig::from_toml(&text)?;
+    if cfg.network.form == "cnn" {
+        return Err(Error::new(format!(
+            "{}: a compatibility CNN (network.form = \"cnn\") has no dynamics to analyse; score it with `biornn noise`",
+            run.display()
+        )));
+    }
     let (arrays, step) = final_state(&dir)?;
     let shape_of = arrays
         .get("input_shape")
@@ -1034,11 +1040,18 @@ pub fn cordsnet_noise(
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_vision::CordsNetRunConfig::from_toml(&text)?;
     let mut learner = biornn_vision::CordsNetLearner::new(&cfg)?;
+    if learner.cnn.is_some() && settings.iter().any(|s| s.per_step || s.dynamics_std > 0.0) {
+        return Err(Error::invalid(
+            "--per-step/--dynamics",
+            "given",
+            "allowed for a CordsNet; a compatibility CNN sees its image once and has no dynamics",
+        ));
+    }
+    // the final state: the trained parameters (and a CNN's running statistics)
     let (arrays, _) = final_state(&dir)?;
-    learner.theta = biornn_vision::checkpoint::load(
-        &learner.net,
-        &biornn_vision::checkpoint::network_tensors(&arrays),
-    )?;
+    learner
+        .load_state("", &arrays)
+        .map_err(|e| e.context(run.display()))?;
     let mut csv = String::from("input_std,per_step,dynamics_std,test_accuracy,test_loss\n");
     let mut out = vec![];
     for noise in settings {

@@ -575,8 +575,9 @@ fn cordsnet(
         "steps": out.state.step,
         "wall_s": out.state.wall_s,
         "seed": cfg.seed,
+        "form": cfg.network.form,
         "units": learner.net.units(),
-        "parameters": learner.net.layout.len,
+        "parameters": learner.theta.len(),
     });
     for k in keys {
         summary[k] = serde_json::json!(value(k));

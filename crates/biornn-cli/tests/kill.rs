@@ -269,8 +269,17 @@ fn elise_killed_mid_training_resumes_bit_identically() {
 /// restore the weights and AdamW's moments, and the batch order follows from the step.
 #[test]
 fn cordsnet_killed_mid_training_resumes_bit_identically() {
-    let data =
-        std::env::temp_dir().join(format!("biornn-kill-{}-cordsnet-data", std::process::id()));
+    cordsnet_killed("cordsnet", "rnn");
+}
+
+/// Its compatibility CNN: batch norm's running statistics must come back too.
+#[test]
+fn the_compatibility_cnn_killed_mid_training_resumes_bit_identically() {
+    cordsnet_killed("cordsnet-cnn", "cnn");
+}
+
+fn cordsnet_killed(name: &str, form: &str) {
+    let data = std::env::temp_dir().join(format!("biornn-kill-{}-{name}-data", std::process::id()));
     common::write_idx_images(&data, 64, 16);
     let config = format!(
         r#"
@@ -278,6 +287,7 @@ name = "k"
 seed = 3
 [network]
 kind = "cordsnet"
+form = "{form}"
 widths = [4, 4, 4, 4]
 [rule]
 batch_size = 4
@@ -294,7 +304,7 @@ eval_every = 10
 "#,
         data.display()
     );
-    train_killed_and_resumed("cordsnet", &config, Duration::from_secs(300));
+    train_killed_and_resumed(name, &config, Duration::from_secs(300));
     std::fs::remove_dir_all(&data).ok();
 }
 

@@ -4,7 +4,7 @@
 //! `<name>.weight`), folded once into plain weights; and writing ours in the parametrizations'
 //! names, so that the reference's model loads them as they are.
 
-use crate::cordsnet::{CordsNet, CordsNetShape};
+use crate::cordsnet::{CordsNet, CordsNetShape, Layout};
 use biornn_numerics::npz::NpyArray;
 use biornn_numerics::{Error, Real, Result};
 use std::collections::BTreeMap;
@@ -189,13 +189,23 @@ pub fn load<T: Real>(net: &CordsNet, arrays: &BTreeMap<String, NpyArray>) -> Res
 /// `original0` (g = its norm per output channel, shaped as `weight_norm` makes it), the biases as
 /// they are. float32, as the reference trains.
 pub fn save<T: Real>(net: &CordsNet, theta: &[T]) -> BTreeMap<String, NpyArray> {
+    save_layout(&net.layout, theta)
+}
+
+/// [`save`] for any layout of named tensors (the compatibility CNN's too): `.weight` tensors of
+/// convs and linear layers (rank 2 or more) weight-normed, the rest as they are.
+pub fn save_layout<T: Real>(layout: &Layout, theta: &[T]) -> BTreeMap<String, NpyArray> {
     let mut out = BTreeMap::new();
-    for t in &net.layout.tensors {
+    for t in &layout.tensors {
         let vals: Vec<f32> = theta[t.range.clone()]
             .iter()
             .map(|v| v.to_f64() as f32)
             .collect();
-        match t.name.strip_suffix(".weight") {
+        match t
+            .name
+            .strip_suffix(".weight")
+            .filter(|_| t.shape.len() >= 2)
+        {
             Some(base) => {
                 let per = t.range.len() / t.shape[0];
                 let g: Vec<f32> = vals

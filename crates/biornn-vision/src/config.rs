@@ -15,6 +15,8 @@ pub struct CordsNetNetworkConfig {
     pub kind: String,
     pub depth: usize,
     pub widths: [usize; 4],
+    /// "rnn" (CordsNet) or "cnn" (its compatibility CNN: stage 1, the feed-forward comparison)
+    pub form: String,
     pub activation: String,
     pub prelu_slope: f64,
     /// a checkpoint to start from ("" for a fresh network)
@@ -27,6 +29,7 @@ impl Default for CordsNetNetworkConfig {
             kind: "cordsnet".into(),
             depth: 2,
             widths: [32, 64, 128, 256],
+            form: "rnn".into(),
             activation: "relu".into(),
             prelu_slope: 0.0,
             from: String::new(),
@@ -200,6 +203,18 @@ impl CordsNetRunConfig {
             "network.widths",
             format!("{:?}", n.widths),
             "allowed: four channel counts, 1 to 4096",
+        )?;
+        check(
+            ["rnn", "cnn"].contains(&n.form.as_str()),
+            "network.form",
+            &n.form,
+            "allowed: rnn (CordsNet), cnn (its compatibility CNN)",
+        )?;
+        check(
+            n.form == "rnn" || n.from.is_empty(),
+            "network.from",
+            &n.from,
+            "allowed with form = \"cnn\": empty (the CNN starts from random weights)",
         )?;
         check(
             ["relu", "linear", "prelu"].contains(&n.activation.as_str()),

@@ -4,6 +4,7 @@
 
 use crate::bptt::Protocol;
 use crate::checkpoint;
+use crate::cnn::CompatCnn;
 use crate::config::{CordsNetRunConfig, Images};
 use crate::cordsnet::{Activation, CordsNet};
 use crate::noise::Noise;
@@ -21,7 +22,11 @@ const ADAMW: AdamConstants = AdamConstants {
 
 pub struct CordsNetLearner {
     pub cfg: CordsNetRunConfig,
+    /// the network's structure (its areas' shapes, whichever form trains)
     pub net: CordsNet,
+    /// with `form = "cnn"`: the compatibility CNN, whose layout `theta` follows, and its batch
+    /// norms' running statistics
+    pub cnn: Option<(CompatCnn, Vec<f32>)>,
     pub theta: Vec<f32>,
     pub images: Arc<Images>,
     m: Vec<f32>,
@@ -46,7 +51,13 @@ impl CordsNetLearner {
     /// The same on images already loaded (a sweep or a test shares them).
     pub fn with_images(cfg: &CordsNetRunConfig, images: Arc<Images>) -> Result<Self> {
         let net = CordsNet::new(&cfg.shape(&images.train))?;
-        let theta: Vec<f32> = if cfg.network.from.is_empty() {
+        let mut cnn = None;
+        let theta: Vec<f32> = if cfg.network.form == "cnn" {
+            let model = CompatCnn::new(&net.shape)?;
+            let (theta, buffers) = model.init(&Streams::new(cfg.seed));
+            cnn = Some((model, buffers));
+            theta
+        } else if cfg.network.from.is_empty() {
             net.init(&Streams::new(cfg.seed))
         } else {
             let path = std::path::Path::new(&cfg.network.from);
@@ -63,6 +74,7 @@ impl CordsNetLearner {
         Ok(CordsNetLearner {
             cfg: cfg.clone(),
             net,
+            cnn,
             theta,
             images,
             m: vec![0.0; n],
@@ -139,11 +151,30 @@ impl CordsNetLearner {
         for start in (0..test.len()).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(test.len())).collect();
             let (x, labels) = test.batch(&idx);
-            let logits = match noise {
-                None => self
-                    .net
-                    .run(&self.theta, &x, idx.len(), &spont, p.stimulus, p.alpha, act),
-                Some((noise, seed)) => {
+            let logits = match (&self.cnn, noise) {
+                (Some((model, buffers)), noise) => {
+                    // one image, no dynamics: the image noise is drawn once
+                    let x = match noise {
+                        Some((noise, seed)) => {
+                            let mut rng = Streams::new(seed).stream("cordsnet_noise", start as u64);
+                            x.iter()
+                                .map(|v| v + (noise.input_std * rng.normal()) as f32)
+                                .collect()
+                        }
+                        None => x,
+                    };
+                    let mut b = buffers.clone();
+                    vec![
+                        model
+                            .forward(&self.theta, &mut b, &x, idx.len(), false)
+                            .logits,
+                    ]
+                }
+                (None, None) => {
+                    self.net
+                        .run(&self.theta, &x, idx.len(), &spont, p.stimulus, p.alpha, act)
+                }
+                (None, Some((noise, seed))) => {
                     // a stream per chunk: the draws do not depend on the chunks' order
                     let mut rng = Streams::new(seed).stream("cordsnet_noise", start as u64);
                     self.net.run_noisy(
@@ -185,6 +216,14 @@ impl Stateful for CordsNetLearner {
         put_f32(out, &format!("{prefix}adam_m"), &[n], &self.m);
         put_f32(out, &format!("{prefix}adam_v"), &[n], &self.v);
         put_u64(out, &format!("{prefix}adam_t"), self.t);
+        if let Some((_, buffers)) = &self.cnn {
+            put_f32(
+                out,
+                &format!("{prefix}norm_buffers"),
+                &[buffers.len()],
+                buffers,
+            );
+        }
         put_f64(
             out,
             &format!("{prefix}last_train_accuracy"),
@@ -199,6 +238,10 @@ impl Stateful for CordsNetLearner {
         self.m = take_f32(arrays, &format!("{prefix}adam_m"), &[n])?;
         self.v = take_f32(arrays, &format!("{prefix}adam_v"), &[n])?;
         self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
+        if let Some((_, buffers)) = &mut self.cnn {
+            let k = buffers.len();
+            *buffers = take_f32(arrays, &format!("{prefix}norm_buffers"), &[k])?;
+        }
         self.last_train_accuracy =
             biornn_core::arrays::take_scalar(arrays, &format!("{prefix}last_train_accuracy"))?;
         Ok(())
@@ -213,12 +256,21 @@ impl Learner for CordsNetLearner {
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
         let idx = self.batch_indices(step);
         let (x, labels) = self.images.train.batch(&idx);
+        self.grad.fill(0.0);
+        if let Some((model, buffers)) = &mut self.cnn {
+            let pass = model.forward(&self.theta, buffers, &x, labels.len(), true);
+            let (loss, correct) = model.backward(&self.theta, &x, &labels, &pass, &mut self.grad);
+            self.last_train_accuracy = correct as f64 / labels.len() as f64;
+            if loss.is_finite() {
+                self.step_optimiser(phase);
+            }
+            return Ok(loss);
+        }
         let p = self.protocol();
         let act = self.activation();
         let spont = self
             .net
             .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
-        self.grad.fill(0.0);
         let parts =
             self.net
                 .loss_and_grad(&self.theta, &x, &labels, &spont, &p, act, &mut self.grad);
@@ -226,19 +278,7 @@ impl Learner for CordsNetLearner {
         if !parts.total.is_finite() {
             return Ok(parts.total);
         }
-        clip_norm(&mut self.grad, self.cfg.rule.clip_norm);
-        self.t += 1;
-        let lr = self.cfg.rule.learning_rate * phase.lr_factor * phase.lr_scale;
-        adamw_step(
-            &mut self.theta,
-            &self.grad,
-            &mut self.m,
-            &mut self.v,
-            self.t,
-            lr,
-            self.cfg.rule.weight_decay,
-            ADAMW,
-        );
+        self.step_optimiser(phase);
         Ok(parts.total)
     }
 
@@ -263,8 +303,12 @@ impl Learner for CordsNetLearner {
     /// The reference's state-dict names (`checkpoint::save`), and the normalisation the images
     /// had, so that a user can feed new ones the same way.
     fn export(&self, _step: u64, out: &mut Arrays) {
-        for (k, v) in checkpoint::save(&self.net, &self.theta) {
-            out.insert(k, v);
+        match &self.cnn {
+            Some((model, buffers)) => {
+                out.extend(checkpoint::save_layout(&model.layout, &self.theta));
+                out.extend(checkpoint::save_layout(&model.buffers, buffers));
+            }
+            None => out.extend(checkpoint::save(&self.net, &self.theta)),
         }
         let (mean, std): (Vec<f64>, Vec<f64>) = self.images.stats.iter().copied().unzip();
         put_f64(out, "input_mean", &[mean.len()], &mean);
@@ -272,5 +316,24 @@ impl Learner for CordsNetLearner {
         let s = &self.net.shape;
         let shape = [s.in_channels, s.image.0, s.image.1].map(|v| v as f64);
         put_f64(out, "input_shape", &[3], &shape);
+    }
+}
+
+impl CordsNetLearner {
+    /// Clip the gradient and take one AdamW step.
+    fn step_optimiser(&mut self, phase: &Phase) {
+        clip_norm(&mut self.grad, self.cfg.rule.clip_norm);
+        self.t += 1;
+        let lr = self.cfg.rule.learning_rate * phase.lr_factor * phase.lr_scale;
+        adamw_step(
+            &mut self.theta,
+            &self.grad,
+            &mut self.m,
+            &mut self.v,
+            self.t,
+            lr,
+            self.cfg.rule.weight_decay,
+            ADAMW,
+        );
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod bptt;
 pub mod checkpoint;
+pub mod cnn;
 pub mod config;
 pub mod conv;
 pub mod cordsnet;
