@@ -325,6 +325,7 @@ impl CompatCnn {
 
     /// The backward pass of a training-mode batch norm: `dy` becomes the gradient with respect to
     /// its input; gamma's and beta's gradients are added into `grad`.
+    #[allow(clippy::too_many_arguments)]
     fn norm_backward<T: Real>(
         &self,
         dy: &mut [T],
