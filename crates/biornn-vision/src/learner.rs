@@ -145,9 +145,13 @@ impl CordsNetLearner {
         let (mut correct, mut loss) = (0usize, 0.0);
         let p = self.protocol();
         let act = self.activation();
-        let spont = self
-            .net
-            .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
+        // the RNN's spontaneous state (a CNN has none)
+        let spont = match self.cnn {
+            Some(_) => vec![],
+            None => self
+                .net
+                .spontaneous(&self.theta, p.spontaneous, p.alpha, act),
+        };
         for start in (0..test.len()).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(test.len())).collect();
             let (x, labels) = test.batch(&idx);
