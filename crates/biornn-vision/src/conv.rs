@@ -1,14 +1,16 @@
 //! 2-D convolution with zero padding and stride, forward and backward, as im2col and one faer
-//! product per image. Images run in parallel; every image's arithmetic is the same whatever the
-//! thread count, and the weight gradient sums fixed groups of images in a fixed order, so results
-//! never depend on the number of threads.
+//! product per group of images (their patches side by side, so that small images still make a
+//! product large enough to run fast). Groups have a fixed size and run in parallel; every group's
+//! arithmetic is the same whatever the thread count, and the weight gradient sums the groups in a
+//! fixed order, so results never depend on the number of threads.
 
 use biornn_numerics::linalg::{gemm, rm, rm_mut};
 use biornn_numerics::Real;
 use rayon::prelude::*;
 
-/// Images whose weight gradients are summed together before the groups are added in order.
-const IMAGES_PER_GROUP: usize = 4;
+/// Images whose patches share one product (and whose weight gradients are summed together before
+/// the groups are added in order).
+const IMAGES_PER_GROUP: usize = 8;
 
 /// A convolution without bias: `c_in` to `c_out` channels, a `k` x `k` kernel, `stride`, `pad`
 /// zeros on every side. Weights `[c_out][c_in][k][k]`.
@@ -68,15 +70,16 @@ impl Conv2d {
             .filter(|i| *i < len)
     }
 
-    /// One image's patches: `cols[(ci k + ky) k + kx][oy wo + ox]`.
-    fn im2col<T: Real>(&self, x: &[T], h: usize, w: usize, cols: &mut [T]) {
+    /// One image's patches: `cols[(ci k + ky) k + kx][off + oy wo + ox]`, rows `ld` long.
+    #[allow(clippy::too_many_arguments)]
+    fn im2col<T: Real>(&self, x: &[T], h: usize, w: usize, cols: &mut [T], ld: usize, off: usize) {
         let (ho, wo) = self.out_size(h, w);
         let k = self.k;
         for ci in 0..self.c_in {
             let plane = &x[ci * h * w..(ci + 1) * h * w];
             for ky in 0..k {
                 for kx in 0..k {
-                    let row = ((ci * k + ky) * k + kx) * ho * wo;
+                    let row = ((ci * k + ky) * k + kx) * ld + off;
                     let out = &mut cols[row..row + ho * wo];
                     for oy in 0..ho {
                         let dst = &mut out[oy * wo..(oy + 1) * wo];
@@ -96,14 +99,21 @@ impl Conv2d {
     }
 
     /// The adjoint of [`Self::im2col`]: each patch entry added back to its input position.
-    fn col2im_add<T: Real>(&self, cols: &[T], h: usize, w: usize, dx: &mut [T]) {
+    fn col2im_add<T: Real>(
+        &self,
+        cols: &[T],
+        (h, w): (usize, usize),
+        dx: &mut [T],
+        ld: usize,
+        off: usize,
+    ) {
         let (ho, wo) = self.out_size(h, w);
         let k = self.k;
         for ci in 0..self.c_in {
             let plane = &mut dx[ci * h * w..(ci + 1) * h * w];
             for ky in 0..k {
                 for kx in 0..k {
-                    let row = ((ci * k + ky) * k + kx) * ho * wo;
+                    let row = ((ci * k + ky) * k + kx) * ld + off;
                     let src = &cols[row..row + ho * wo];
                     for oy in 0..ho {
                         let Some(iy) = self.source(oy, ky, h) else {
@@ -138,7 +148,7 @@ impl Conv2d {
             gemm(ym, accumulate, wm, rm(x, self.c_in, h * w));
         } else {
             cols.resize(self.patch() * ho * wo, T::ZERO);
-            self.im2col(x, h, w, cols);
+            self.im2col(x, h, w, cols, ho * wo, 0);
             gemm(ym, accumulate, wm, rm(cols, self.patch(), ho * wo));
         }
     }
@@ -152,14 +162,54 @@ impl Conv2d {
         y: &mut [T],
         accumulate: bool,
     ) {
-        let (ho, wo) = self.out_size(hw.0, hw.1);
-        let (xs, ys) = (self.c_in * hw.0 * hw.1, self.c_out * ho * wo);
+        let (h, w) = hw;
+        let (ho, wo) = self.out_size(h, w);
+        let (xs, ys, p) = (self.c_in * h * w, self.c_out * ho * wo, ho * wo);
         debug_assert_eq!(x.len() / xs, y.len() / ys);
-        y.par_chunks_mut(ys)
-            .zip(x.par_chunks(xs))
-            .for_each_init(Vec::new, |cols, (yi, xi)| {
-                self.forward_one(weights, xi, hw, yi, accumulate, cols)
-            });
+        let wm = rm(weights, self.c_out, self.patch());
+        y.par_chunks_mut(ys * IMAGES_PER_GROUP)
+            .zip(x.par_chunks(xs * IMAGES_PER_GROUP))
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(cols, out), (yg, xg)| {
+                    let g = xg.len() / xs;
+                    cols.resize(self.patch() * g * p, T::ZERO);
+                    for (i, xi) in xg.chunks(xs).enumerate() {
+                        self.im2col(xi, h, w, cols, g * p, i * p);
+                    }
+                    out.resize(self.c_out * g * p, T::ZERO);
+                    gemm(
+                        rm_mut(out, self.c_out, g * p),
+                        false,
+                        wm,
+                        rm(cols, self.patch(), g * p),
+                    );
+                    // [c_out][image][pixel] back to [image][c_out][pixel]
+                    for (i, yi) in yg.chunks_mut(ys).enumerate() {
+                        for co in 0..self.c_out {
+                            let src = &out[co * g * p + i * p..co * g * p + (i + 1) * p];
+                            let dst = &mut yi[co * p..(co + 1) * p];
+                            if accumulate {
+                                dst.iter_mut().zip(src).for_each(|(d, s)| *d += *s);
+                            } else {
+                                dst.copy_from_slice(src);
+                            }
+                        }
+                    }
+                },
+            );
+    }
+
+    /// A group's `dy` as `[c_out][image][pixel]`, the layout of the group's product.
+    fn gather<T: Real>(&self, dyg: &[T], ys: usize, p: usize, out: &mut Vec<T>) {
+        let g = dyg.len() / ys;
+        out.resize(self.c_out * g * p, T::ZERO);
+        for (i, dyi) in dyg.chunks(ys).enumerate() {
+            for co in 0..self.c_out {
+                out[co * g * p + i * p..co * g * p + (i + 1) * p]
+                    .copy_from_slice(&dyi[co * p..(co + 1) * p]);
+            }
+        }
     }
 
     /// `dx += W^T dy`: the gradient with respect to the input, for a batch.
@@ -172,45 +222,58 @@ impl Conv2d {
     ) {
         let (h, w) = hw;
         let (ho, wo) = self.out_size(h, w);
-        let (xs, ys) = (self.c_in * h * w, self.c_out * ho * wo);
+        let (xs, ys, p) = (self.c_in * h * w, self.c_out * ho * wo, ho * wo);
         let wt = rm(weights, self.c_out, self.patch()).transpose();
-        dx.par_chunks_mut(xs)
-            .zip(dy.par_chunks(ys))
-            .for_each_init(Vec::new, |cols, (dxi, dyi)| {
-                let dym = rm(dyi, self.c_out, ho * wo);
-                if self.is_pointwise() {
-                    gemm(rm_mut(dxi, self.c_in, h * w), true, wt, dym);
-                } else {
-                    cols.resize(self.patch() * ho * wo, T::ZERO);
-                    gemm(rm_mut(cols, self.patch(), ho * wo), false, wt, dym);
-                    self.col2im_add(cols, h, w, dxi);
-                }
-            });
+        dx.par_chunks_mut(xs * IMAGES_PER_GROUP)
+            .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
+            .for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(cols, dym), (dxg, dyg)| {
+                    let g = dyg.len() / ys;
+                    self.gather(dyg, ys, p, dym);
+                    cols.resize(self.patch() * g * p, T::ZERO);
+                    gemm(
+                        rm_mut(cols, self.patch(), g * p),
+                        false,
+                        wt,
+                        rm(dym, self.c_out, g * p),
+                    );
+                    for (i, dxi) in dxg.chunks_mut(xs).enumerate() {
+                        if self.is_pointwise() {
+                            for ci in 0..self.c_in {
+                                let src = &cols[ci * g * p + i * p..ci * g * p + (i + 1) * p];
+                                dxi[ci * p..(ci + 1) * p]
+                                    .iter_mut()
+                                    .zip(src)
+                                    .for_each(|(d, s)| *d += *s);
+                            }
+                        } else {
+                            self.col2im_add(cols, hw, dxi, g * p, i * p);
+                        }
+                    }
+                },
+            );
     }
 
     /// `dW += dy x^T` summed over the batch: the gradient with respect to the weights.
     pub fn backward_weight<T: Real>(&self, x: &[T], dy: &[T], hw: (usize, usize), dw: &mut [T]) {
         let (h, w) = hw;
         let (ho, wo) = self.out_size(h, w);
-        let (xs, ys) = (self.c_in * h * w, self.c_out * ho * wo);
+        let (xs, ys, p) = (self.c_in * h * w, self.c_out * ho * wo, ho * wo);
         let group = |(xg, dyg): (&[T], &[T])| -> Vec<T> {
+            let g = xg.len() / xs;
             let mut part = vec![T::ZERO; self.weights()];
-            let mut cols = vec![];
-            for (xi, dyi) in xg.chunks(xs).zip(dyg.chunks(ys)) {
-                let colsm = if self.is_pointwise() {
-                    rm(xi, self.c_in, h * w)
-                } else {
-                    cols.resize(self.patch() * ho * wo, T::ZERO);
-                    self.im2col(xi, h, w, &mut cols);
-                    rm(&cols, self.patch(), ho * wo)
-                };
-                gemm(
-                    rm_mut(&mut part, self.c_out, self.patch()),
-                    true,
-                    rm(dyi, self.c_out, ho * wo),
-                    colsm.transpose(),
-                );
+            let (mut cols, mut dym) = (vec![T::ZERO; self.patch() * g * p], vec![]);
+            for (i, xi) in xg.chunks(xs).enumerate() {
+                self.im2col(xi, h, w, &mut cols, g * p, i * p);
             }
+            self.gather(dyg, ys, p, &mut dym);
+            gemm(
+                rm_mut(&mut part, self.c_out, self.patch()),
+                false,
+                rm(&dym, self.c_out, g * p),
+                rm(&cols, self.patch(), g * p).transpose(),
+            );
             part
         };
         let parts: Vec<Vec<T>> = x
