@@ -131,28 +131,6 @@ impl Conv2d {
         }
     }
 
-    /// `y (+)= W * x` for one image `x` of `[c_in][h][w]`; `cols` is scratch.
-    pub fn forward_one<T: Real>(
-        &self,
-        weights: &[T],
-        x: &[T],
-        (h, w): (usize, usize),
-        y: &mut [T],
-        accumulate: bool,
-        cols: &mut Vec<T>,
-    ) {
-        let (ho, wo) = self.out_size(h, w);
-        let wm = rm(weights, self.c_out, self.patch());
-        let ym = rm_mut(y, self.c_out, ho * wo);
-        if self.is_pointwise() {
-            gemm(ym, accumulate, wm, rm(x, self.c_in, h * w));
-        } else {
-            cols.resize(self.patch() * ho * wo, T::ZERO);
-            self.im2col(x, h, w, cols, ho * wo, 0);
-            gemm(ym, accumulate, wm, rm(cols, self.patch(), ho * wo));
-        }
-    }
-
     /// `y (+)= W * x` for a batch `x` of `[n][c_in][h][w]` into `y` of `[n][c_out][ho][wo]`.
     pub fn forward<T: Real>(
         &self,
