@@ -67,3 +67,79 @@ pub fn bench_elise(n_latent: usize, cycles: usize, k: usize) -> Result<EliseTimi
 pub fn threads() -> usize {
     rayon::current_num_threads()
 }
+
+/// CordsNet's speed at one shape: milliseconds of one Euler step of `batch` images (the stem
+/// computed once per image beforehand, as a static image allows), and of one training step
+/// (`stimulus` steps with the image from the spontaneous state, cross-entropy over the last half,
+/// and the gradient through them). Random weights, f32; the median of `iters` timings after one
+/// untimed.
+pub fn bench_cordsnet(
+    depth: usize,
+    image: usize,
+    channels: usize,
+    widths: [usize; 4],
+    batch: usize,
+    stimulus: usize,
+    iters: usize,
+) -> Result<(f64, f64)> {
+    use biornn_vision::{Activation, CordsNet, CordsNetShape, Protocol};
+    let net = CordsNet::new(&CordsNetShape {
+        depth,
+        in_channels: channels,
+        image: (image, image),
+        widths,
+        classes: 10,
+    })?;
+    let theta: Vec<f32> = net.init(&biornn_numerics::Streams::new(1));
+    let mut rng = biornn_numerics::Streams::new(2).stream("bench_images", 0);
+    let x: Vec<f32> = (0..batch * channels * image * image)
+        .map(|_| rng.normal() as f32)
+        .collect();
+    let labels: Vec<usize> = (0..batch).map(|i| i % 10).collect();
+    let (s, ks) = net.stem(&theta, &x, batch);
+    let mut r = net.zero_state::<f32>(batch);
+    let mut z = net.zero_state::<f32>(batch);
+    let mut scratch = Default::default();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut step_ms = vec![];
+    for i in 0..=iters {
+        let t0 = Instant::now();
+        net.step(
+            &theta,
+            &mut r,
+            (&s, &ks),
+            batch,
+            0.2,
+            Activation::Relu,
+            &mut z,
+            &mut scratch,
+        );
+        if i > 0 {
+            step_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let p = Protocol {
+        alpha: 0.2,
+        spontaneous: 0,
+        stimulus,
+        loss_steps: stimulus.div_ceil(2),
+        offset: 0,
+        penalty_steps: 0,
+        penalty_weight: 0.0,
+    };
+    let spont = net.zero_state::<f32>(1);
+    let mut grad = vec![0.0f32; theta.len()];
+    let mut train_ms = vec![];
+    for i in 0..=iters.min(5) {
+        let t0 = Instant::now();
+        grad.fill(0.0);
+        net.loss_and_grad(&theta, &x, &labels, &spont, &p, Activation::Relu, &mut grad);
+        if i > 0 {
+            train_ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok((median(step_ms), median(train_ms)))
+}

@@ -246,6 +246,28 @@ enum BenchCommand {
         #[arg(long)]
         k: Option<usize>,
     },
+    /// CordsNet: one Euler step of a batch of static images, and one training step (forward and
+    /// backward through the stimulus steps), random weights.
+    Cordsnet {
+        /// areas: 2, 4, 6 or 8
+        #[arg(long, default_value_t = 8)]
+        depth: usize,
+        /// image side, pixels
+        #[arg(long, default_value_t = 224)]
+        image: usize,
+        #[arg(long, default_value_t = 3)]
+        channels: usize,
+        /// channels of the first area pair (the others double, as the reference's 64 .. 512)
+        #[arg(long, default_value_t = 64)]
+        width: usize,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// stimulus steps of the training step
+        #[arg(long, default_value_t = 10)]
+        stimulus: usize,
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+    },
     /// K independent networks trained at once; prints networks per hour.
     Seeds {
         #[arg(long)]
@@ -705,6 +727,30 @@ fn bench(command: BenchCommand) -> Result<()> {
                 "us_per_batch={:.1}",
                 bench::bench_tasks(batch, iters, !no_noise)
             );
+        }
+        BenchCommand::Cordsnet {
+            depth,
+            image,
+            channels,
+            width,
+            batch,
+            stimulus,
+            iters,
+        } => {
+            if batch == 0 || stimulus == 0 || iters == 0 || width == 0 || width > 1024 {
+                return Err(Error::invalid(
+                    "bench cordsnet",
+                    format!(
+                        "--batch {batch} --stimulus {stimulus} --iters {iters} --width {width}"
+                    ),
+                    "allowed: positive counts, a width of at most 1024",
+                ));
+            }
+            let widths = [width, 2 * width, 4 * width, 8 * width];
+            let (step, train) =
+                bench::bench_cordsnet(depth, image, channels, widths, batch, stimulus, iters)?;
+            println!("ms_per_step={step:.3}");
+            println!("ms_per_train_step={train:.3}");
         }
         BenchCommand::Elise { latent, cycles, k } => {
             let k = k.unwrap_or_else(bench::threads);

@@ -70,6 +70,20 @@ impl Conv2d {
             .filter(|i| *i < len)
     }
 
+    /// The output columns `lo .. hi` whose kernel column `kk` falls inside an input row of
+    /// length `len` (out of `out` columns).
+    fn valid(&self, kk: usize, len: usize, out: usize) -> (usize, usize) {
+        let (s, p) = (self.stride, self.pad);
+        // o s + kk >= p  and  o s + kk - p <= len - 1
+        let lo = if kk >= p { 0 } else { (p - kk).div_ceil(s) };
+        let hi = if len + p > kk {
+            ((len - 1 + p - kk) / s + 1).min(out)
+        } else {
+            0
+        };
+        (lo.min(hi), hi)
+    }
+
     /// One image's patches: `cols[(ci k + ky) k + kx][off + oy wo + ox]`, rows `ld` long.
     #[allow(clippy::too_many_arguments)]
     fn im2col<T: Real>(&self, x: &[T], h: usize, w: usize, cols: &mut [T], ld: usize, off: usize) {
@@ -81,14 +95,23 @@ impl Conv2d {
                 for kx in 0..k {
                     let row = ((ci * k + ky) * k + kx) * ld + off;
                     let out = &mut cols[row..row + ho * wo];
+                    let (lo, hi) = self.valid(kx, w, wo);
                     for oy in 0..ho {
                         let dst = &mut out[oy * wo..(oy + 1) * wo];
                         match self.source(oy, ky, h) {
                             None => dst.fill(T::ZERO),
                             Some(iy) => {
                                 let src = &plane[iy * w..(iy + 1) * w];
-                                for (ox, d) in dst.iter_mut().enumerate() {
-                                    *d = self.source(ox, kx, w).map_or(T::ZERO, |ix| src[ix]);
+                                dst[..lo].fill(T::ZERO);
+                                dst[hi..].fill(T::ZERO);
+                                // the first valid column's source, then every stride-th
+                                let first = lo * self.stride + kx - self.pad;
+                                if self.stride == 1 {
+                                    dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
+                                } else {
+                                    for (j, d) in dst[lo..hi].iter_mut().enumerate() {
+                                        *d = src[first + j * self.stride];
+                                    }
                                 }
                             }
                         }
@@ -115,15 +138,15 @@ impl Conv2d {
                 for kx in 0..k {
                     let row = ((ci * k + ky) * k + kx) * ld + off;
                     let src = &cols[row..row + ho * wo];
+                    let (lo, hi) = self.valid(kx, w, wo);
                     for oy in 0..ho {
                         let Some(iy) = self.source(oy, ky, h) else {
                             continue;
                         };
                         let dst = &mut plane[iy * w..(iy + 1) * w];
-                        for ox in 0..wo {
-                            if let Some(ix) = self.source(ox, kx, w) {
-                                dst[ix] += src[oy * wo + ox];
-                            }
+                        let first = lo * self.stride + kx - self.pad;
+                        for (j, v) in src[oy * wo + lo..oy * wo + hi].iter().enumerate() {
+                            dst[first + j * self.stride] += *v;
                         }
                     }
                 }

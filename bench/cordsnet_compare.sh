@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# CordsNet against PyTorch's CPU convolutions on the same machine, in one invocation: one Euler step
+# of a batch of static images (the stem computed beforehand) and one training step (stimulus steps
+# from rest, cross-entropy over the last half, backward), for the small model (R2 at 28 x 28, 32
+# channels, 16 images) and the published shape (R8 at 224 x 224 RGB, 64 to 512 channels, 1 image).
+# The PyTorch side (bench/pytorch/cordsnet_bench.py) builds the same network with plain convs.
+#
+#   bench/cordsnet_compare.sh           the table (installs torch into bench/.venv on first use)
+#   bench/cordsnet_compare.sh --smoke   a tiny shape, biornn only (CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+bin=target/release/biornn
+val() { sed -n "s/^$1=//p"; }
+if [[ "${1:-}" == "--smoke" ]]; then
+  $bin bench cordsnet --depth 4 --image 16 --channels 1 --width 4 --batch 2 --stimulus 3 --iters 2
+  exit 0
+fi
+venv=bench/.venv
+if ! "$venv/bin/python" -c "import torch, numpy" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check torch==2.5.1 numpy
+fi
+py="$venv/bin/python"
+threads=$(nproc)
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads cores; torch threads $threads"
+printf "%-34s %12s %12s %8s\n" "shape" "biornn ms" "torch ms" "ratio"
+rows=("2 28 1 32 16 10 5" "8 224 3 64 1 4 3")
+for row in "${rows[@]}"; do
+  read -r depth image channels width batch stimulus iters <<<"$row"
+  args=(--depth "$depth" --image "$image" --channels "$channels" --width "$width" --batch "$batch" --stimulus "$stimulus" --iters "$iters")
+  ours=$($bin bench cordsnet "${args[@]}")
+  theirs=$(OMP_NUM_THREADS=$threads "$py" bench/pytorch/cordsnet_bench.py "${args[@]}")
+  for what in step train_step; do
+    a=$(echo "$ours" | val "ms_per_$what"); b=$(echo "$theirs" | val "ms_per_$what")
+    printf "%-34s %12.2f %12.2f %8s\n" "R$depth ${image}px w$width b$batch: $what" "$a" "$b" "$(python3 -c "print(f'{$a/$b:.2f}')")"
+  done
+done
