@@ -3,7 +3,7 @@
 
 use crate::bptt::Protocol;
 use crate::cordsnet::{Activation, CordsNetShape, DEPTHS};
-use crate::data::{load_cifar, load_idx, ImageSet};
+use crate::data::{load_cifar, load_folder, load_idx, ImageSet};
 use biornn_numerics::error::check;
 use biornn_numerics::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -250,10 +250,10 @@ impl CordsNetRunConfig {
         )?;
         let t = &self.task;
         check(
-            ["idx", "cifar10", "cifar100"].contains(&t.dataset.as_str()),
+            ["idx", "cifar10", "cifar100", "folder"].contains(&t.dataset.as_str()),
             "task.dataset",
             &t.dataset,
-            "allowed: idx, cifar10, cifar100",
+            "allowed: idx, cifar10, cifar100, folder (train/ and test/ of class folders of PNG or JPEG images)",
         )?;
         check(
             t.image_size <= 4096,
@@ -312,6 +312,7 @@ impl CordsNetRunConfig {
         let t = &self.task;
         let (mut train, mut test) = match t.dataset.as_str() {
             "idx" => load_idx(&t.path),
+            "folder" => load_folder(&t.path, t.image_size),
             "cifar10" => load_cifar(&t.path, 10),
             _ => load_cifar(&t.path, 100),
         }

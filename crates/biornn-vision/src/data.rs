@@ -1,7 +1,7 @@
 //! Labelled images for the vision networks: IDX files (MNIST, Fashion-MNIST; Debian's
-//! `dataset-fashion-mnist` installs them in `/usr/share/datasets/fashion-mnist`) and CIFAR-10/100
-//! binary batches, as floats in [0, 1], normalised by per-channel mean and standard deviation and
-//! resized bilinearly where asked.
+//! `dataset-fashion-mnist` installs them in `/usr/share/datasets/fashion-mnist`), CIFAR-10/100
+//! binary batches and folders of PNG or JPEG images, as floats in [0, 1], normalised by
+//! per-channel mean and standard deviation and resized bilinearly where asked.
 
 use biornn_numerics::{Error, Result};
 use biornn_tasks::digits::read_idx;
@@ -227,5 +227,191 @@ pub fn load_cifar(dir: &Path, classes: usize) -> Result<(ImageSet, ImageSet)> {
         read_cifar_batch(&dir.join(f), label_bytes, &mut train)?;
     }
     read_cifar_batch(&dir.join(test_file), label_bytes, &mut test)?;
+    Ok((train, test))
+}
+
+/// One PNG or JPEG file as `(channels, h, w, pixels in [0, 1], [c][h][w])`: grey images have one
+/// channel, colour ones three (alpha dropped, CMYK refused).
+pub fn read_image(path: &Path) -> Result<(usize, usize, usize, Vec<f32>)> {
+    let bad = |what: String| Error::new(format!("{}: {what}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let (channels, h, w, interleaved): (usize, usize, usize, Vec<f32>) = if bytes
+        .starts_with(&[0x89, b'P', b'N', b'G'])
+    {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
+        decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+        let mut reader = decoder.read_info().map_err(|e| bad(format!("PNG: {e}")))?;
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader
+            .next_frame(&mut buf)
+            .map_err(|e| bad(format!("PNG: {e}")))?;
+        let (h, w) = (info.height as usize, info.width as usize);
+        let per = info.color_type.samples();
+        let keep = if per >= 3 { 3 } else { 1 };
+        let px = buf[..h * w * per]
+            .chunks(per)
+            .flat_map(|p| {
+                p[..keep]
+                    .iter()
+                    .map(|v| *v as f32 / 255.0)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (keep, h, w, px)
+    } else if bytes.starts_with(&[0xff, 0xd8]) {
+        let mut decoder = jpeg_decoder::Decoder::new(std::io::Cursor::new(&bytes));
+        let px = decoder.decode().map_err(|e| bad(format!("JPEG: {e}")))?;
+        let info = decoder
+            .info()
+            .ok_or_else(|| bad("JPEG: no header".into()))?;
+        let (h, w) = (info.height as usize, info.width as usize);
+        let c = match info.pixel_format {
+            jpeg_decoder::PixelFormat::L8 => 1,
+            jpeg_decoder::PixelFormat::RGB24 => 3,
+            f => {
+                return Err(bad(format!(
+                    "JPEG pixel format {f:?} (allowed: grey or RGB, 8 bits)"
+                )))
+            }
+        };
+        (c, h, w, px.iter().map(|v| *v as f32 / 255.0).collect())
+    } else {
+        return Err(bad("not a PNG or JPEG file".into()));
+    };
+    // interleaved [h][w][c] to planes [c][h][w]
+    let mut planes = vec![0.0; interleaved.len()];
+    for (i, px) in interleaved.chunks(channels).enumerate() {
+        for (c, v) in px.iter().enumerate() {
+            planes[c * h * w + i] = *v;
+        }
+    }
+    Ok((channels, h, w, planes))
+}
+
+/// The images of `dir/<class>/` for every class folder in `classes` (or, when `None`, every
+/// folder, sorted by name, which then names the classes), each resized to `size` x `size` (or all
+/// of one size when `size` is 0) with `channels` channels (grey repeated into three, or colour
+/// averaged to one).
+fn folder_split(
+    dir: &Path,
+    classes: Option<&[String]>,
+    channels: usize,
+    size: usize,
+) -> Result<(ImageSet, Vec<String>)> {
+    let bad = |what: String| Error::new(format!("{}: {what}", dir.display()));
+    let names: Vec<String> = match classes {
+        Some(c) => c.to_vec(),
+        None => {
+            let mut n: Vec<String> = std::fs::read_dir(dir)
+                .map_err(|e| bad(format!("{e} (a folder of images holds train/ and test/, each with one folder per class)")))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        }
+    };
+    if names.is_empty() {
+        return Err(bad("no class folders".into()));
+    }
+    let mut set = ImageSet {
+        channels,
+        classes: names.len(),
+        ..Default::default()
+    };
+    for (label, name) in names.iter().enumerate() {
+        let class_dir = dir.join(name);
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&class_dir) {
+            Ok(d) => d.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
+            Err(_) if classes.is_some() => continue, // a test split may lack a class
+            Err(e) => return Err(bad(format!("{name}: {e}"))),
+        };
+        files.retain(|p| {
+            p.extension().is_some_and(|x| {
+                ["png", "jpg", "jpeg"].contains(&x.to_string_lossy().to_lowercase().as_str())
+            })
+        });
+        files.sort();
+        for f in files {
+            let (c, h, w, px) = read_image(&f)?;
+            let mut img = ImageSet {
+                channels: c,
+                h,
+                w,
+                classes: names.len(),
+                pixels: px,
+                labels: vec![label],
+            };
+            if size > 0 {
+                img = img.resized(size, size);
+            }
+            let plane = img.h * img.w;
+            let px: Vec<f32> = match (c, channels) {
+                (a, b) if a == b => img.pixels,
+                (1, 3) => img.pixels.repeat(3),
+                (3, 1) => (0..plane)
+                    .map(|i| {
+                        (img.pixels[i] + img.pixels[plane + i] + img.pixels[2 * plane + i]) / 3.0
+                    })
+                    .collect(),
+                _ => unreachable!("images have 1 or 3 channels"),
+            };
+            if set.is_empty() {
+                (set.h, set.w) = (img.h, img.w);
+            } else if (img.h, img.w) != (set.h, set.w) {
+                return Err(Error::new(format!(
+                    "{}: {} x {} pixels where the first image has {} x {} (set task.image_size to resize them all)",
+                    f.display(),
+                    img.h,
+                    img.w,
+                    set.h,
+                    set.w
+                )));
+            }
+            set.pixels.extend(px);
+            set.labels.push(label);
+        }
+    }
+    if set.is_empty() {
+        return Err(bad("no PNG or JPEG images in the class folders".into()));
+    }
+    Ok((set, names))
+}
+
+/// A folder of images as torchvision's `ImageFolder` lays them out, split in two:
+/// `dir/train/<class>/*.png|jpg` and `dir/test/<class>/...`; the training split's class folders,
+/// sorted by name, are the classes. Grey and colour images may mix: all get three channels if any
+/// training image has colour.
+pub fn load_folder(dir: &Path, size: usize) -> Result<(ImageSet, ImageSet)> {
+    // a first pass for the channel count: colour anywhere in the training split means three
+    let mut channels = 1;
+    let train_dir = dir.join("train");
+    for class in std::fs::read_dir(&train_dir)
+        .map_err(|e| Error::new(format!("{}: {e} (a folder of images holds train/ and test/, each with one folder per class)", train_dir.display())))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+    {
+        for f in std::fs::read_dir(class.path()).into_iter().flatten().filter_map(|e| e.ok()) {
+            if let Ok((3, ..)) = read_image(&f.path()) {
+                channels = 3;
+            }
+        }
+        if channels == 3 {
+            break;
+        }
+    }
+    let (train, names) = folder_split(&train_dir, None, channels, size)?;
+    let (test, _) = folder_split(&dir.join("test"), Some(&names), channels, size)?;
+    if (test.h, test.w) != (train.h, train.w) {
+        return Err(Error::new(format!(
+            "{}: test images of {} x {} pixels, training images of {} x {} (set task.image_size)",
+            dir.display(),
+            test.h,
+            test.w,
+            train.h,
+            train.w
+        )));
+    }
     Ok((train, test))
 }

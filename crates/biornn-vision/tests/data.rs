@@ -160,3 +160,78 @@ fn fashion_mnist_loads_where_installed() {
         "{stats:?}"
     );
 }
+
+fn write_png(path: &std::path::Path, w: u32, h: u32, colour: bool, data: &[u8]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    enc.set_color(if colour {
+        png::ColorType::Rgb
+    } else {
+        png::ColorType::Grayscale
+    });
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header().unwrap().write_image_data(data).unwrap();
+}
+
+#[test]
+fn a_folder_of_png_and_jpeg_images_loads_as_imagefolder() {
+    use biornn_vision::data::{load_folder, read_image};
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    // JPEG (made by Pillow, fixtures/make_jpeg.py): left half red, right half blue; lossy, so near
+    let (c, h, w, px) = read_image(&fixtures.join("tiny_colour.jpg")).unwrap();
+    assert_eq!((c, h, w), (3, 8, 8));
+    let near = |a: f32, b: f32| (a - b).abs() < 0.05;
+    assert!(
+        near(px[0], 1.0) && near(px[64], 0.0) && near(px[128], 0.0),
+        "{:?}",
+        &px[..3]
+    );
+    assert!(near(px[7], 0.0) && near(px[128 + 7], 1.0));
+    let (c, _, _, px) = read_image(&fixtures.join("tiny_grey.jpg")).unwrap();
+    assert!(c == 1 && near(px[0], 200.0 / 255.0) && near(px[7], 50.0 / 255.0));
+    // a folder: two classes, PNG (exact) and JPEG, grey and colour mixed
+    let dir = tmp("folder");
+    for split in ["train/ant", "train/bee", "test/bee"] {
+        std::fs::create_dir_all(dir.join(split)).unwrap();
+    }
+    write_png(
+        &dir.join("train/ant/a.png"),
+        8,
+        8,
+        true,
+        &[[10u8, 20, 30]; 64].concat(),
+    );
+    std::fs::copy(fixtures.join("tiny_grey.jpg"), dir.join("train/bee/b.jpg")).unwrap();
+    write_png(&dir.join("test/bee/c.png"), 8, 8, false, &[255u8; 64]);
+    std::fs::write(dir.join("train/bee/notes.txt"), "not an image").unwrap();
+    let (train, test) = load_folder(&dir, 0).unwrap();
+    assert_eq!(
+        (train.len(), train.channels, train.h, train.classes),
+        (2, 3, 8, 2)
+    );
+    assert_eq!(train.labels, [0, 1]);
+    assert_eq!(&train.image(0)[..1], &[10.0 / 255.0]);
+    assert_eq!(train.image(0)[64], 20.0 / 255.0);
+    // the grey JPEG repeated into three channels
+    assert_eq!(train.image(1)[0], train.image(1)[64]);
+    assert_eq!(
+        (test.len(), test.labels[0], test.image(0)[100]),
+        (1, 1, 1.0)
+    );
+    // resized on loading; images of another size without it are named
+    let (small, _) = load_folder(&dir, 4).unwrap();
+    assert_eq!((small.h, small.w), (4, 4));
+    write_png(
+        &dir.join("train/ant/big.png"),
+        9,
+        8,
+        true,
+        &[[0u8; 3]; 72].concat(),
+    );
+    let e = load_folder(&dir, 0).unwrap_err().to_string();
+    assert!(e.contains("big.png") && e.contains("image_size"), "{e}");
+    std::fs::write(dir.join("train/ant/big.png"), b"garbage").unwrap();
+    let e = load_folder(&dir, 4).unwrap_err().to_string();
+    assert!(e.contains("big.png") && e.contains("PNG or JPEG"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
