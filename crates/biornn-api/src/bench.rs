@@ -71,7 +71,7 @@ pub fn threads() -> usize {
 /// CordsNet's speed at one shape: milliseconds of one Euler step of `batch` images (the stem
 /// computed once per image beforehand, as a static image allows), and of one training step
 /// (`stimulus` steps with the image from the spontaneous state, cross-entropy over the last half,
-/// and the gradient through them). Random weights, f32; the median of `iters` timings after one
+/// and the gradient through them; BPTT keeps every `segment`-th state, 0: all). Random weights, f32; the median of `iters` timings after one
 /// untimed.
 pub fn bench_cordsnet(
     depth: usize,
@@ -79,7 +79,7 @@ pub fn bench_cordsnet(
     channels: usize,
     widths: [usize; 4],
     batch: usize,
-    stimulus: usize,
+    (stimulus, segment): (usize, usize),
     iters: usize,
 ) -> Result<(f64, f64)> {
     use biornn_vision::{Activation, CordsNet, CordsNetShape, Protocol};
@@ -129,6 +129,7 @@ pub fn bench_cordsnet(
         offset: 0,
         penalty_steps: 0,
         penalty_weight: 0.0,
+        segment,
     };
     let spont = net.zero_state::<f32>(1);
     let mut grad = vec![0.0f32; theta.len()];

@@ -267,6 +267,9 @@ enum BenchCommand {
         stimulus: usize,
         #[arg(long, default_value_t = 5)]
         iters: usize,
+        /// BPTT keeps every k-th state and recomputes the rest (0: every state)
+        #[arg(long, default_value_t = 0)]
+        segment: usize,
     },
     /// K independent networks trained at once; prints networks per hour.
     Seeds {
@@ -736,6 +739,7 @@ fn bench(command: BenchCommand) -> Result<()> {
             batch,
             stimulus,
             iters,
+            segment,
         } => {
             if batch == 0 || stimulus == 0 || iters == 0 || width == 0 || width > 1024 {
                 return Err(Error::invalid(
@@ -747,10 +751,20 @@ fn bench(command: BenchCommand) -> Result<()> {
                 ));
             }
             let widths = [width, 2 * width, 4 * width, 8 * width];
-            let (step, train) =
-                bench::bench_cordsnet(depth, image, channels, widths, batch, stimulus, iters)?;
+            let (step, train) = bench::bench_cordsnet(
+                depth,
+                image,
+                channels,
+                widths,
+                batch,
+                (stimulus, segment),
+                iters,
+            )?;
             println!("ms_per_step={step:.3}");
             println!("ms_per_train_step={train:.3}");
+            if let Some(m) = bench::peak_rss_mib() {
+                println!("peak_rss_mib={m:.1}");
+            }
         }
         BenchCommand::Elise { latent, cycles, k } => {
             let k = k.unwrap_or_else(bench::threads);

@@ -23,6 +23,10 @@ pub struct Protocol {
     /// the last offset steps whose distance from the spontaneous state counts
     pub penalty_steps: usize,
     pub penalty_weight: f64,
+    /// BPTT's memory: 0 keeps every step's state; k > 0 keeps every k-th and recomputes each
+    /// segment of k steps on the way back (memory of about steps / k + k steps' states instead
+    /// of steps, for one more forward pass; the gradient is the same to the last bit)
+    pub segment: usize,
 }
 
 impl Default for Protocol {
@@ -35,6 +39,7 @@ impl Default for Protocol {
             offset: 100,
             penalty_steps: 10,
             penalty_weight: 1e-3,
+            segment: 0,
         }
     }
 }
@@ -117,21 +122,48 @@ impl CordsNet {
         let (s, ks) = self.stem(theta, images, n);
         let zeros = vec![T::ZERO; s.len()];
         let steps = p.stimulus + p.offset;
-        // the forward pass, keeping each step's start state and pre-activations
-        let mut r = self.broadcast(spont, n);
-        let mut history: Vec<StepRecord<T>> = Vec::with_capacity(steps);
-        let mut scratch = Default::default();
-        for t in 0..steps {
-            let mut z = self.zero_state(n);
-            let before = r.clone();
-            let stem = if t < p.stimulus {
+        // the forward pass, keeping each step's start state and pre-activations, or only every
+        // k-th state (a segment's start) when segments are recomputed
+        let k = if p.segment == 0 || p.segment >= steps {
+            steps
+        } else {
+            p.segment
+        };
+        let keep_all = k == steps;
+        let stem_at = |t: usize| {
+            if t < p.stimulus {
                 (&s[..], &ks[..])
             } else {
                 (&zeros[..], &zeros[..])
-            };
-            self.step(theta, &mut r, stem, n, p.alpha, act, &mut z, &mut scratch);
-            history.push((before, z));
+            }
+        };
+        let mut r = self.broadcast(spont, n);
+        let mut history: Vec<StepRecord<T>> = Vec::with_capacity(if keep_all { steps } else { k });
+        let mut segment_starts: Vec<Vec<Vec<T>>> = vec![];
+        let mut scratch = Default::default();
+        for t in 0..steps {
+            if !keep_all && t % k == 0 {
+                segment_starts.push(r.clone());
+            }
+            let mut z = self.zero_state(n);
+            let before = r.clone();
+            self.step(
+                theta,
+                &mut r,
+                stem_at(t),
+                n,
+                p.alpha,
+                act,
+                &mut z,
+                &mut scratch,
+            );
+            if keep_all {
+                history.push((before, z));
+            }
         }
+        // the steps `history` holds start here; the state after its last step
+        let mut first_held = if keep_all { 0 } else { steps };
+        let mut after_held = r.clone();
         // the backward pass, from the last step
         let weights = p.loss_weights();
         let first_scored = p.stimulus - p.loss_steps.min(p.stimulus);
@@ -155,7 +187,38 @@ impl CordsNet {
         let mut h = vec![];
         let mut dlogit = vec![T::ZERO; classes];
         for t in (0..steps).rev() {
-            let after = if t + 1 < steps { &history[t + 1].0 } else { &r };
+            if t < first_held {
+                // recompute the segment that holds step t from its start
+                let s0 = (t / k) * k;
+                let mut x = segment_starts[t / k].clone();
+                history.clear();
+                for u in s0..(s0 + k).min(steps) {
+                    let mut z = self.zero_state(n);
+                    let before = x.clone();
+                    self.step(
+                        theta,
+                        &mut x,
+                        stem_at(u),
+                        n,
+                        p.alpha,
+                        act,
+                        &mut z,
+                        &mut scratch,
+                    );
+                    history.push((before, z));
+                }
+                after_held = match segment_starts.get(t / k + 1) {
+                    Some(next) => next.clone(),
+                    None => r.clone(),
+                };
+                first_held = s0;
+            }
+            let local = t - first_held;
+            let after = if local + 1 < history.len() {
+                &history[local + 1].0
+            } else {
+                &after_held
+            };
             // the loss terms on the state after step t
             if t < p.stimulus && t >= first_scored {
                 let w = weights[t - first_scored] / weights.len() as f64;
@@ -207,7 +270,7 @@ impl CordsNet {
                 }
             }
             // undo step t: r' = (1 - alpha) r + alpha sigma(z)
-            let (before, z) = &history[t];
+            let (before, z) = &history[local];
             let stimulus = t < p.stimulus;
             rectify(before, &mut q);
             let mut gnew: Vec<Vec<T>> = g

@@ -45,6 +45,8 @@ pub struct CordsNetRuleConfig {
     pub weight_decay: f64,
     pub clip_norm: f64,
     pub batch_size: usize,
+    /// BPTT's memory: 0 keeps every step's state; k keeps every k-th and recomputes the rest
+    pub bptt_segment: usize,
 }
 
 impl Default for CordsNetRuleConfig {
@@ -55,6 +57,7 @@ impl Default for CordsNetRuleConfig {
             weight_decay: 0.01,
             clip_norm: 1.0,
             batch_size: 16,
+            bptt_segment: 0,
         }
     }
 }
@@ -179,6 +182,7 @@ impl CordsNetRunConfig {
             offset: t.offset_steps,
             penalty_steps: t.penalty_steps,
             penalty_weight: t.penalty_weight,
+            segment: self.rule.bptt_segment,
         }
     }
 

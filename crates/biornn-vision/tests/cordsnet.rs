@@ -175,6 +175,7 @@ fn the_gradient_equals_finite_differences() {
             offset: 3,
             penalty_steps: 2,
             penalty_weight: 0.5,
+            segment: 0,
         };
         let loss = |theta: &[f64]| {
             let spont = net.spontaneous(theta, p.spontaneous, p.alpha, act);
@@ -217,5 +218,20 @@ fn the_gradient_equals_finite_differences() {
             }
         }
         eprintln!("depth {depth} {act:?}: worst relative error {worst:.2e}");
+        // recomputed segments (of 3 steps, and of 1) give the same gradient to the last bit
+        for segment in [3, 1] {
+            let mut g2 = vec![0.0; theta.len()];
+            let parts2 = net.loss_and_grad(
+                &theta,
+                &images,
+                &labels,
+                &spont,
+                &Protocol { segment, ..p },
+                act,
+                &mut g2,
+            );
+            assert_eq!(parts2, parts, "segment {segment}");
+            assert_eq!(g2, grad, "segment {segment}");
+        }
     }
 }
