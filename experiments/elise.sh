@@ -74,11 +74,11 @@ import csv, glob, os, statistics, sys
 root = sys.argv[1]
 def mean(xs):
     return statistics.mean(xs) if xs else float("nan")
-print("| setting | seeds | cycles | free-run MSE | nudged MSE | free correlation (of the visible) | replay MSE, last 10 free cycles | full silencing: cycles to MSE < 0.01 | ms a cycle |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| setting | seeds | cycles | free-run MSE | nudged MSE | free correlation (of the visible) | replay MSE, last 10 free cycles | full silencing: cycles to MSE < 0.01 | silenced, then cued: cycles to MSE < 0.01 | ms a cycle |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 parts = {}
 for setting in sorted(os.listdir(root)):
-    free, nudged, corr, rep, rec, steps, ms = [], [], [], [], [], [], []
+    free, nudged, corr, rep, rec, cued, steps, ms = [], [], [], [], [], [], [], []
     for r in sorted(glob.glob(f"{root}/{setting}/seed-*")):
         rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
         if not rows:
@@ -100,8 +100,12 @@ for setting in sorted(os.listdir(root)):
         full = [(int(x["cycle"]), float(x["mse"])) for x in rr if x["variant"] == "full" and int(x["cycle"]) > 4]
         back = [c - 4 for c, m in full if m < 0.01]
         rec.append(str(back[0]) if back else "never")
+        cue = [(int(x["cycle"]), float(x["mse"])) for x in rr if x["variant"] == "cued" and int(x["cycle"]) > 4]
+        if cue:
+            back = [c - 4 for c, m in cue if m < 0.01]
+            cued.append(str(back[0]) if back else "never")
     if steps:
-        print(f"| {setting} | {len(steps)} | {min(steps)} | {mean(free):.4f} | {mean(nudged):.4f} | {mean(corr):.2f} | {mean(rep):.4f} | {', '.join(rec)} | {mean(ms):.1f} |")
+        print(f"| {setting} | {len(steps)} | {min(steps)} | {mean(free):.4f} | {mean(nudged):.4f} | {mean(corr):.2f} | {mean(rep):.4f} | {', '.join(rec)} | {', '.join(cued) or '-'} | {mean(ms):.1f} |")
 for setting, by in parts.items():
     print(f"\n{setting}, free-run MSE per pattern: " + ", ".join(f"{k} {mean(v):.4f}" for k, v in by.items()))
 PY

@@ -7,6 +7,7 @@ use biornn_reservoir::{CtrnnForceRunConfig, ForceRunConfig, RfloRunConfig};
 use biornn_train::longterm::LongTermConfig;
 use biornn_train::reversal::ReversalConfig;
 use biornn_train::RunConfig;
+use biornn_vision::multiarea::MultiAreaRunConfig;
 use biornn_vision::CordsNetRunConfig;
 use std::path::Path;
 
@@ -31,6 +32,8 @@ pub enum Kind {
     EliseUrbanczikSenn,
     /// `cordsnet` (convolutional areas, continuous time) trained by `bptt`
     CordsNetBptt,
+    /// `multiarea` (a frozen CordsNet front end feeding a CTRNN) trained by `bptt`
+    MultiAreaBptt,
     /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
     /// time, to a trimmed-mean criterion (the skip-connection paper's delayed tasks)
     LongTerm,
@@ -39,7 +42,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::CtrnnBptt,
         Kind::CtrnnRflo,
         Kind::ReservoirRls,
@@ -49,6 +52,7 @@ impl Kind {
         Kind::LeakyRnnEsn,
         Kind::EliseUrbanczikSenn,
         Kind::CordsNetBptt,
+        Kind::MultiAreaBptt,
     ];
 
     /// `(network kind, rule kind)`
@@ -63,6 +67,7 @@ impl Kind {
             Kind::LeakyRnnEsn => ("leaky_rnn", "esn"),
             Kind::EliseUrbanczikSenn => ("elise", "urbanczik_senn"),
             Kind::CordsNetBptt => ("cordsnet", "bptt"),
+            Kind::MultiAreaBptt => ("multiarea", "bptt"),
             Kind::LongTerm | Kind::Reversal => ("ctrnn", "bptt"),
         }
     }
@@ -164,6 +169,8 @@ pub enum Config {
     Elise(EliseRunConfig),
     /// CordsNet: convolutional areas trained by BPTT on images
     CordsNet(CordsNetRunConfig),
+    /// a CordsNet front end feeding a CTRNN, on a cognitive task with images
+    MultiArea(MultiAreaRunConfig),
     LongTerm(LongTermConfig),
     Reversal(ReversalConfig),
 }
@@ -189,6 +196,7 @@ impl Config {
             Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => Config::Rflo(RfloRunConfig::from_toml(text)?),
             Kind::EliseUrbanczikSenn => Config::Elise(EliseRunConfig::from_toml(text)?),
             Kind::CordsNetBptt => Config::CordsNet(CordsNetRunConfig::from_toml(text)?),
+            Kind::MultiAreaBptt => Config::MultiArea(MultiAreaRunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
             Kind::Reversal => Config::Reversal(parse(text)?),
         };
@@ -214,6 +222,7 @@ impl Config {
             Kind::LeakyRnnEsn => biornn_reservoir::DEFAULT_ESN_TOML,
             Kind::EliseUrbanczikSenn => biornn_dendritic::DEFAULT_ELISE_TOML,
             Kind::CordsNetBptt => biornn_vision::DEFAULT_CORDSNET_TOML,
+            Kind::MultiAreaBptt => biornn_vision::multiarea::DEFAULT_MULTIAREA_TOML,
             Kind::LongTerm | Kind::Reversal => "",
         }
     }
@@ -229,6 +238,7 @@ impl Config {
             Config::Rflo(_) => Kind::LeakyRnnRflo,
             Config::Elise(_) => Kind::EliseUrbanczikSenn,
             Config::CordsNet(_) => Kind::CordsNetBptt,
+            Config::MultiArea(_) => Kind::MultiAreaBptt,
             Config::LongTerm(_) => Kind::LongTerm,
             Config::Reversal(_) => Kind::Reversal,
         }
@@ -243,6 +253,7 @@ impl Config {
             Config::Rflo(c) => c.to_toml(),
             Config::Elise(c) => c.to_toml(),
             Config::CordsNet(c) => c.to_toml(),
+            Config::MultiArea(c) => c.to_toml(),
             Config::LongTerm(c) => toml::to_string(c).expect("a config serialises"),
             Config::Reversal(c) => toml::to_string(c).expect("a config serialises"),
         }
@@ -257,6 +268,7 @@ impl Config {
             Config::Rflo(c) => c.validate(),
             Config::Elise(c) => c.validate(),
             Config::CordsNet(c) => c.validate(),
+            Config::MultiArea(c) => c.validate(),
             Config::LongTerm(c) => c.validate(),
             Config::Reversal(c) => c.validate(),
         }
@@ -271,6 +283,7 @@ impl Config {
             Config::Rflo(c) => c.name.clone(),
             Config::Elise(c) => c.name.clone(),
             Config::CordsNet(c) => c.name.clone(),
+            Config::MultiArea(c) => c.name.clone(),
             Config::LongTerm(c) => format!("{}-{}", c.task.name(), c.method.name()),
             Config::Reversal(c) => format!("reversal-{}", c.name()),
         }
@@ -285,6 +298,7 @@ impl Config {
             Config::Rflo(c) => c.seed,
             Config::Elise(c) => c.seed,
             Config::CordsNet(c) => c.seed,
+            Config::MultiArea(c) => c.seed,
             Config::LongTerm(c) => c.seed,
             Config::Reversal(c) => c.seed,
         }
@@ -299,6 +313,7 @@ impl Config {
             Config::Rflo(c) => c.name = name.to_string(),
             Config::Elise(c) => c.name = name.to_string(),
             Config::CordsNet(c) => c.name = name.to_string(),
+            Config::MultiArea(c) => c.name = name.to_string(),
             // named by task and method
             Config::LongTerm(_) | Config::Reversal(_) => {}
         }
@@ -313,6 +328,7 @@ impl Config {
             Config::Rflo(c) => c.seed = seed,
             Config::Elise(c) => c.seed = seed,
             Config::CordsNet(c) => c.seed = seed,
+            Config::MultiArea(c) => c.seed = seed,
             Config::LongTerm(c) => c.seed = seed,
             Config::Reversal(c) => c.seed = seed,
         }
@@ -328,6 +344,7 @@ impl Config {
             Config::Rflo(c) => c.train.max_steps = steps,
             Config::Elise(c) => c.train.max_steps = steps,
             Config::CordsNet(c) => c.train.max_steps = steps,
+            Config::MultiArea(c) => c.train.max_steps = steps,
             Config::LongTerm(c) => c.max_rounds = steps,
             Config::Reversal(c) => c.rounds = steps,
         }
@@ -408,6 +425,12 @@ impl Config {
                 c.task.spontaneous_steps,
                 c.task.stimulus_steps,
                 c.task.offset_steps
+            ),
+            Config::MultiArea(c) => format!(
+                "multiarea trained by bptt: the CordsNet front end {} (frozen) feeding a ctrnn of {} units, delayed match-to-category on {}",
+                c.front_end.model.display(),
+                c.model.n_rec,
+                c.task.path.display()
             ),
             Config::LongTerm(c) => format!(
                 "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",

@@ -305,6 +305,12 @@ pub fn analyze(
                 dir.path().display()
             )))
         }
+        Kind::MultiAreaBptt => {
+            return Err(Error::new(format!(
+                "{}: the analysis of a multi-area run (its CTRNN behind the front end) is not built yet; its metrics.csv has the training curve",
+                dir.path().display()
+            )))
+        }
         Kind::CordsNetBptt => {
             return Err(Error::new(format!(
                 "{}: a CordsNet run is analysed by `cordsnet_analysis` (`biornn analyze RUN`: Arnoldi spectra of each area at the spontaneous state); fixed points and PCA of it are not built yet",
@@ -334,6 +340,7 @@ pub fn analyze(
         | Kind::R2n2Replay
         | Kind::EliseUrbanczikSenn
         | Kind::CordsNetBptt
+        | Kind::MultiAreaBptt
         | Kind::LeakyRnnRflo
         | Kind::LeakyRnnEsn => false,
     };

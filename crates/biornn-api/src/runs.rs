@@ -121,6 +121,7 @@ pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished>
         Config::Rflo(c) => rflo(c, dir, false, opts),
         Config::Elise(c) => elise(c, dir, false, opts),
         Config::CordsNet(c) => cordsnet(c, dir, false, opts),
+        Config::MultiArea(c) => multiarea(c, dir, false, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, false, opts)?)),
     }
@@ -246,6 +247,7 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
         Config::Rflo(c) => rflo(c, dir, true, opts),
         Config::Elise(c) => elise(c, dir, true, opts),
         Config::CordsNet(c) => cordsnet(c, dir, true, opts),
+        Config::MultiArea(c) => multiarea(c, dir, true, opts),
         Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, true, opts)?)),
         Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, true, opts)?)),
     }
@@ -578,6 +580,58 @@ fn cordsnet(
         "form": cfg.network.form,
         "units": learner.net.units(),
         "parameters": learner.theta.len(),
+    });
+    for k in keys {
+        summary[k] = serde_json::json!(value(k));
+    }
+    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
+    Ok(Finished {
+        dir: run.path().to_path_buf(),
+        reached: false,
+        steps: out.state.step,
+        trials: None,
+        wall_s: out.state.wall_s,
+        scores: keys
+            .iter()
+            .map(|k| (k.replace('_', " "), value(k)))
+            .collect(),
+        per_task: vec![],
+    })
+}
+
+/// A CTRNN behind a frozen CordsNet front end learning delayed match-to-category, one batch of
+/// trials per update.
+fn multiarea(
+    cfg: &biornn_vision::multiarea::MultiAreaRunConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let mut learner = biornn_vision::multiarea::MultiAreaLearner::new(cfg)?;
+    let t = &cfg.train;
+    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
+    let drive_opts = DriveOptions {
+        max_steps: t.max_steps,
+        eval_every: t.eval_every,
+        eval_at_start: true,
+        checkpoint_every: t.checkpoint_every,
+        keep_checkpoints: 3,
+        criterion: Criterion::Never,
+        divergence_lr_factor: 0.5,
+        max_divergences: 3,
+        divergence_hint: "Try a smaller train.learning_rate.".into(),
+        progress: opts.progress,
+        verbose: opts.verbose,
+        inject_nan_at_step: None,
+    };
+    let out = drive_constant(&run, &mut learner, &drive_opts, state)?;
+    let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
+    let keys = ["test_accuracy", "test_loss", "train_accuracy"];
+    let mut summary = serde_json::json!({
+        "kind": "multiarea/bptt",
+        "steps": out.state.step,
+        "wall_s": out.state.wall_s,
+        "seed": cfg.seed,
     });
     for k in keys {
         summary[k] = serde_json::json!(value(k));

@@ -170,8 +170,8 @@ enum Command {
         /// trained by RFLO, or with its recurrent weights frozen), ctrnn_rflo (the CTRNN trained by
         /// RFLO), ctrnn_force (FORCE on the CTRNN), elise (two-compartment neurons learning a
         /// sequence by the Urbanczik-Senn rule), cordsnet (convolutional areas in continuous time,
-        /// trained by BPTT on images)
-        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn", "ctrnn_rflo", "ctrnn_force", "elise", "cordsnet"])]
+        /// trained by BPTT on images), multiarea (a CordsNet front end feeding a CTRNN)
+        #[arg(long, default_value = "ctrnn", value_parser = ["ctrnn", "reservoir", "r2n2", "rflo", "esn", "ctrnn_rflo", "ctrnn_force", "elise", "cordsnet", "multiarea"])]
         kind: String,
     },
     /// Validate a config without running it.
@@ -624,6 +624,7 @@ fn run(command: Command) -> Result<()> {
                 "ctrnn_force" => biornn_api::Kind::CtrnnForce,
                 "elise" => biornn_api::Kind::EliseUrbanczikSenn,
                 "cordsnet" => biornn_api::Kind::CordsNetBptt,
+                "multiarea" => biornn_api::Kind::MultiAreaBptt,
                 "esn" => biornn_api::Kind::LeakyRnnEsn,
                 _ => biornn_api::Kind::CtrnnBptt,
             };

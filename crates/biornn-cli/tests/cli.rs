@@ -557,6 +557,31 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
             && page.contains("Recurrent eigenvalues")
             && page.contains("<svg")
     );
+    // a multi-area network on this front end: delayed match-to-category on the same images
+    let ma = dir.join("m.toml");
+    std::fs::write(
+        &ma,
+        format!(
+            "name = \"m\"\n[network]\nkind = \"multiarea\"\n[front_end]\nmodel = \"{}\"\nspontaneous_steps = 5\n[model]\nn_rec = 16\n[task]\npath = \"{}\"\nfixation_ms = 4.0\nsample_ms = 6.0\ndelay_ms = 6.0\ntest_ms = 8.0\ngrace_ms = 2.0\nboundary = 2\neval_trials = 8\n[train]\nmax_steps = 6\nbatch_size = 4\neval_every = 3\n",
+            run.join("model.npz").display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let out = succeed(biornn().arg("check").arg(&ma));
+    assert!(out.contains("multiarea trained by bptt"), "{out}");
+    succeed(
+        biornn()
+            .args(["train", "--quiet", "--runs"])
+            .arg(&dir)
+            .arg(&ma),
+    );
+    let m = read_npz(&dir.join("m/model.npz")).unwrap();
+    // the CTRNN sees a fixation input and the front end's 4 pooled channels
+    assert_eq!(m["W_in"].shape, [16, 5]);
+    assert_eq!(m["W_out"].shape, [3, 16]);
+    let metrics = std::fs::read_to_string(dir.join("m/metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 4, "{metrics}");
     // noise: at 0 the plain evaluation's accuracy; every setting a row
     let out =
         succeed(

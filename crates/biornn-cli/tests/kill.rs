@@ -278,6 +278,64 @@ fn the_compatibility_cnn_killed_mid_training_resumes_bit_identically() {
     cordsnet_killed("cordsnet-cnn", "cnn");
 }
 
+/// The multi-area network: a CTRNN behind a frozen CordsNet, trials drawn by the step.
+#[test]
+fn a_multi_area_network_killed_mid_training_resumes_bit_identically() {
+    let base = std::env::temp_dir().join(format!("biornn-kill-{}-multiarea", std::process::id()));
+    let data = base.join("data");
+    common::write_idx_images(&data, 64, 16);
+    let front = base.join("front.toml");
+    std::fs::write(
+        &front,
+        format!(
+            "name = \"front\"\n[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\n[task]\npath = \"{}\"\nspontaneous_steps = 5\nstimulus_steps = 8\nloss_steps = 4\noffset_steps = 4\npenalty_steps = 2\n[train]\nmax_steps = 4\neval_every = 4\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let st = Command::new(env!("CARGO_BIN_EXE_biornn"))
+        .args(["train", "--quiet", "--runs"])
+        .arg(&base)
+        .arg(&front)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let config = format!(
+        r#"
+name = "k"
+seed = 5
+[network]
+kind = "multiarea"
+[front_end]
+model = "{}"
+spontaneous_steps = 5
+[model]
+n_rec = 16
+[task]
+path = "{}"
+fixation_ms = 10.0
+sample_ms = 10.0
+delay_ms = 10.0
+test_ms = 10.0
+grace_ms = 2.0
+boundary = 2
+eval_trials = 8
+[train]
+max_steps = 300
+batch_size = 4
+eval_every = 10
+"#,
+        base.join("front/model.npz").display(),
+        data.display()
+    );
+    train_killed_and_resumed("multiarea", &config, Duration::from_secs(300));
+    std::fs::remove_dir_all(&base).ok();
+}
+
 fn cordsnet_killed(name: &str, form: &str) {
     let data = std::env::temp_dir().join(format!("biornn-kill-{}-{name}-data", std::process::id()));
     common::write_idx_images(&data, 64, 16);

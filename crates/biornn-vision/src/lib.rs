@@ -13,6 +13,7 @@ pub mod cordsnet;
 pub mod data;
 pub mod jacobian;
 pub mod learner;
+pub mod multiarea;
 pub mod noise;
 pub mod pool;
 

@@ -1,0 +1,632 @@
+//! A multi-area network with a CordsNet front end (the paper's multi-area models; the reference
+//! ships no code for them, so the task and the wiring are ours): a trained CordsNet, frozen, sees
+//! the trial's frames on its own Euler clock (2 ms steps), and its last two areas, rectified,
+//! summed and global-average-pooled (the readout's features), feed biornn's CTRNN beside a
+//! fixation input, on the same clock. The CTRNN (`[model]`, Dale's law and all) is trained by BPTT
+//! on delayed match-to-category with Fashion-MNIST images: fixation, a sample image, a blank
+//! delay, a test image; during the test the network answers "match" when both images are of the
+//! same category (classes 0 to 4 against 5 to 9), and holds fixation before.
+
+use crate::checkpoint;
+use crate::cordsnet::{Activation, CordsNet, StepScratch};
+use crate::data::{load_idx, ImageSet};
+use biornn_core::arrays::{put_f32, put_u64, take_f32, take_u64};
+use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
+use biornn_model::{Ctrnn, Grads, ModelConfig, Trajectory};
+use biornn_numerics::error::check;
+use biornn_numerics::optim::{adam_step, AdamConstants};
+use biornn_numerics::{Error, Result, Streams};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The Euler step of both networks, ms.
+pub const DT: f64 = 2.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrontEndConfig {
+    /// the `model.npz` of a trained CordsNet run (`[network] kind = "cordsnet"`)
+    pub model: PathBuf,
+    pub alpha: f64,
+    pub spontaneous_steps: usize,
+}
+
+impl Default for FrontEndConfig {
+    fn default() -> Self {
+        FrontEndConfig {
+            model: PathBuf::from("runs/cordsnet_fashion/r2/seed-1/model.npz"),
+            alpha: 0.2,
+            spontaneous_steps: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultiAreaTaskConfig {
+    pub kind: String,
+    /// an IDX directory (the front end's data)
+    pub path: PathBuf,
+    pub train_images: usize,
+    pub test_images: usize,
+    /// epochs, ms
+    pub fixation_ms: f64,
+    pub sample_ms: f64,
+    pub delay_ms: f64,
+    pub test_ms: f64,
+    /// the first part of the test epoch left unscored, ms (time to answer)
+    pub grace_ms: f64,
+    /// classes below this are one category, the rest the other
+    pub boundary: usize,
+    /// trials scored per evaluation
+    pub eval_trials: usize,
+}
+
+impl Default for MultiAreaTaskConfig {
+    fn default() -> Self {
+        MultiAreaTaskConfig {
+            kind: "dmc".into(),
+            path: "/usr/share/datasets/fashion-mnist".into(),
+            train_images: 10_000,
+            test_images: 1000,
+            fixation_ms: 100.0,
+            sample_ms: 200.0,
+            delay_ms: 300.0,
+            test_ms: 200.0,
+            grace_ms: 60.0,
+            boundary: 5,
+            eval_trials: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultiAreaTrainConfig {
+    pub max_steps: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub eval_every: usize,
+    pub checkpoint_every: usize,
+}
+
+impl Default for MultiAreaTrainConfig {
+    fn default() -> Self {
+        MultiAreaTrainConfig {
+            max_steps: 500,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            eval_every: 50,
+            checkpoint_every: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiAreaNetworkConfig {
+    pub kind: String,
+}
+
+impl Default for MultiAreaNetworkConfig {
+    fn default() -> Self {
+        MultiAreaNetworkConfig {
+            kind: "multiarea".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MultiAreaRunConfig {
+    pub name: String,
+    pub seed: u64,
+    pub network: MultiAreaNetworkConfig,
+    pub front_end: FrontEndConfig,
+    /// the CTRNN behind the front end
+    pub model: ModelConfig,
+    pub task: MultiAreaTaskConfig,
+    pub train: MultiAreaTrainConfig,
+}
+
+impl Default for MultiAreaRunConfig {
+    fn default() -> Self {
+        MultiAreaRunConfig {
+            name: "multiarea".into(),
+            seed: 1,
+            network: Default::default(),
+            front_end: Default::default(),
+            model: ModelConfig {
+                n_rec: 64,
+                ..Default::default()
+            },
+            task: Default::default(),
+            train: Default::default(),
+        }
+    }
+}
+
+/// The commented default: what `biornn config --kind multiarea` prints.
+pub const DEFAULT_MULTIAREA_TOML: &str = include_str!("default_multiarea.toml");
+
+impl MultiAreaRunConfig {
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: MultiAreaRunConfig =
+            toml::from_str(text).map_err(|e| Error::new(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serialises")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        biornn_numerics::error::check_seed(self.seed)?;
+        check(
+            self.network.kind == "multiarea",
+            "network.kind",
+            &self.network.kind,
+            "allowed: multiarea",
+        )?;
+        let f = &self.front_end;
+        check(
+            f.alpha > 0.0 && f.alpha <= 1.0,
+            "front_end.alpha",
+            f.alpha,
+            "allowed: 0 < alpha <= 1",
+        )?;
+        check(
+            f.spontaneous_steps <= 100_000,
+            "front_end.spontaneous_steps",
+            f.spontaneous_steps,
+            "allowed: 0 to 100000",
+        )?;
+        self.model.validate(DT)?;
+        let t = &self.task;
+        check(
+            t.kind == "dmc",
+            "task.kind",
+            &t.kind,
+            "allowed: dmc (delayed match-to-category)",
+        )?;
+        for (name, ms) in [
+            ("task.fixation_ms", t.fixation_ms),
+            ("task.sample_ms", t.sample_ms),
+            ("task.delay_ms", t.delay_ms),
+            ("task.test_ms", t.test_ms),
+        ] {
+            check(
+                ms.is_finite()
+                    && (DT..=60_000.0).contains(&ms)
+                    && ((ms / DT).round() * DT - ms).abs() < 1e-9,
+                name,
+                ms,
+                "allowed: a whole number of 2 ms steps, up to 60 s",
+            )?;
+        }
+        check(
+            t.grace_ms >= 0.0 && t.grace_ms < t.test_ms,
+            "task.grace_ms",
+            t.grace_ms,
+            "allowed: 0 to below task.test_ms",
+        )?;
+        check(
+            (1..=99).contains(&t.boundary),
+            "task.boundary",
+            t.boundary,
+            "allowed: 1 to 99 (a class index)",
+        )?;
+        check(
+            t.eval_trials > 0,
+            "task.eval_trials",
+            t.eval_trials,
+            "allowed: a positive count",
+        )?;
+        let tr = &self.train;
+        check(
+            (1..=4096).contains(&tr.batch_size),
+            "train.batch_size",
+            tr.batch_size,
+            "allowed: 1 to 4096",
+        )?;
+        check(
+            tr.learning_rate.is_finite() && tr.learning_rate > 0.0,
+            "train.learning_rate",
+            tr.learning_rate,
+            "allowed: a positive number",
+        )?;
+        for (f, v) in [
+            ("train.eval_every", tr.eval_every),
+            ("train.checkpoint_every", tr.checkpoint_every),
+        ] {
+            check(v > 0, f, v, "allowed: a positive count")?;
+        }
+        Ok(())
+    }
+
+    /// Steps of each epoch: fixation, sample, delay, test.
+    pub fn epochs(&self) -> [usize; 4] {
+        let t = &self.task;
+        [t.fixation_ms, t.sample_ms, t.delay_ms, t.test_ms].map(|ms| (ms / DT).round() as usize)
+    }
+}
+
+/// The frozen front end: a trained CordsNet and its spontaneous state.
+pub struct FrontEnd {
+    pub net: CordsNet,
+    pub theta: Vec<f32>,
+    spont: Vec<Vec<f32>>,
+    alpha: f64,
+    /// the normalisation its training images had
+    pub stats: Vec<(f64, f64)>,
+}
+
+impl FrontEnd {
+    pub fn load(cfg: &FrontEndConfig) -> Result<Self> {
+        let arrays =
+            biornn_numerics::npz::read_npz(&cfg.model).map_err(|e| e.context("front_end.model"))?;
+        let get = |k: &str| -> Result<Vec<f64>> {
+            arrays
+                .get(k)
+                .ok_or_else(|| {
+                    Error::new(format!(
+                        "front_end.model: no `{k}` (the model.npz of a CordsNet run?)"
+                    ))
+                })?
+                .to_real::<f64>()
+        };
+        let shape = get("input_shape")?;
+        let (mean, std) = (get("input_mean")?, get("input_std")?);
+        let tensors = checkpoint::network_tensors(&arrays);
+        let net = CordsNet::new(&checkpoint::shape_of(
+            &tensors,
+            (shape[1] as usize, shape[2] as usize),
+        )?)?;
+        let theta: Vec<f32> =
+            checkpoint::load(&net, &tensors).map_err(|e| e.context("front_end.model"))?;
+        let spont = net.spontaneous(&theta, cfg.spontaneous_steps, cfg.alpha, Activation::Relu);
+        Ok(FrontEnd {
+            net,
+            theta,
+            spont,
+            alpha: cfg.alpha,
+            stats: mean.into_iter().zip(std).collect(),
+        })
+    }
+
+    /// The features the CTRNN sees, `[step][trial][c]`: the front end run through `frames`
+    /// (per step, which of the two image sets each trial sees: 0 none, 1 the first, 2 the second).
+    pub fn features(&self, first: &[f32], second: &[f32], n: usize, frames: &[u8]) -> Vec<f32> {
+        let net = &self.net;
+        let (s1, k1) = net.stem(&self.theta, first, n);
+        let (s2, k2) = net.stem(&self.theta, second, n);
+        let zeros = vec![0.0f32; s1.len()];
+        let mut r = net.broadcast(&self.spont, n);
+        let mut z = net.zero_state(n);
+        let mut scratch = StepScratch::default();
+        let top = net.areas[net.depth() - 1];
+        let mut out = Vec::with_capacity(frames.len() * n * top.c);
+        for f in frames {
+            let stem = match f {
+                1 => (&s1[..], &k1[..]),
+                2 => (&s2[..], &k2[..]),
+                _ => (&zeros[..], &zeros[..]),
+            };
+            net.step(
+                &self.theta,
+                &mut r,
+                stem,
+                n,
+                self.alpha,
+                Activation::Relu,
+                &mut z,
+                &mut scratch,
+            );
+            let (feat, _) = net.features(&r, n);
+            out.extend_from_slice(&feat);
+        }
+        out
+    }
+}
+
+/// One batch of trials: the CTRNN's inputs `[n_in, T*B]` and targets and weights `[n_out, T*B]`
+/// (column `t*B + b`), and whether each trial is a match.
+pub struct DmcBatch {
+    pub steps: usize,
+    pub batch: usize,
+    pub input: Vec<f32>,
+    pub target: Vec<f32>,
+    pub weight: Vec<f32>,
+    pub matches: Vec<bool>,
+}
+
+const N_OUT: usize = 3;
+
+pub struct MultiAreaLearner {
+    pub cfg: MultiAreaRunConfig,
+    pub front: FrontEnd,
+    pub train_images: ImageSet,
+    pub test_images: ImageSet,
+    pub net: Ctrnn<f32>,
+    m: Grads<f32>,
+    v: Grads<f32>,
+    t: u64,
+    traj: Trajectory<f32>,
+    last_train_accuracy: f64,
+}
+
+impl MultiAreaLearner {
+    pub fn new(cfg: &MultiAreaRunConfig) -> Result<Self> {
+        cfg.validate()?;
+        let front = FrontEnd::load(&cfg.front_end)?;
+        let (mut train, mut test) = load_idx(&cfg.task.path).map_err(|e| e.context("task.path"))?;
+        train.truncate(cfg.task.train_images.max(1));
+        test.truncate(cfg.task.test_images.max(1));
+        let (c, h, w) = (
+            front.net.shape.in_channels,
+            front.net.shape.image.0,
+            front.net.shape.image.1,
+        );
+        if (train.channels, train.h, train.w) != (c, h, w) {
+            train = train.resized(h, w);
+            test = test.resized(h, w);
+        }
+        if train.channels != c {
+            return Err(Error::new(format!(
+                "task.path: images of {} channels for a front end of {c}",
+                train.channels
+            )));
+        }
+        check(
+            cfg.task.boundary < train.classes,
+            "task.boundary",
+            cfg.task.boundary,
+            "allowed: below the number of classes",
+        )?;
+        train.normalise(&front.stats);
+        test.normalise(&front.stats);
+        let n_in = 1 + front.net.areas[front.net.depth() - 1].c;
+        let net = Ctrnn::<f32>::new(&cfg.model, n_in, N_OUT, DT, &Streams::new(cfg.seed))?;
+        let (ni, n) = (n_in, cfg.model.n_rec);
+        Ok(MultiAreaLearner {
+            cfg: cfg.clone(),
+            front,
+            train_images: train,
+            test_images: test,
+            net,
+            m: Grads::zeros(ni, n, N_OUT),
+            v: Grads::zeros(ni, n, N_OUT),
+            t: 0,
+            traj: Trajectory::default(),
+            last_train_accuracy: f64::NAN,
+        })
+    }
+
+    /// The trials of batch `index` from `set` (the training images, or the test images for an
+    /// evaluation), drawn from stream `purpose`: each a sample image, a match with probability
+    /// one half, and a test image of the same category (match) or of the other.
+    pub fn batch(&self, set: &ImageSet, purpose: &str, index: u64, n: usize) -> DmcBatch {
+        let mut rng = Streams::new(self.cfg.seed).stream(purpose, index);
+        let boundary = self.cfg.task.boundary;
+        let category = |i: usize| (set.labels[i] >= boundary) as u8;
+        let (mut first, mut second, mut matches) = (vec![], vec![], vec![]);
+        for _ in 0..n {
+            let a = rng.below(set.len());
+            let matching = rng.bernoulli(0.5);
+            // the test image: drawn until its category is the wanted one
+            let b = loop {
+                let b = rng.below(set.len());
+                if (category(b) == category(a)) == matching {
+                    break b;
+                }
+            };
+            first.extend_from_slice(set.image(a));
+            second.extend_from_slice(set.image(b));
+            matches.push(matching);
+        }
+        let [fix, sample, delay, test] = self.cfg.epochs();
+        let steps = fix + sample + delay + test;
+        let frames: Vec<u8> = (0..steps)
+            .map(|t| {
+                if t >= fix && t < fix + sample {
+                    1
+                } else if t >= fix + sample + delay {
+                    2
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let feats = self.front.features(&first, &second, n, &frames);
+        let c = self.front.net.areas[self.front.net.depth() - 1].c;
+        let n_in = 1 + c;
+        let respond = fix + sample + delay;
+        let grace = (self.cfg.task.grace_ms / DT).round() as usize;
+        let (mut input, mut target, mut weight) = (
+            vec![0.0; n_in * steps * n],
+            vec![0.0; N_OUT * steps * n],
+            vec![0.0; N_OUT * steps * n],
+        );
+        for t in 0..steps {
+            for b in 0..n {
+                let col = t * n + b;
+                input[col * n_in] = if t < respond { 1.0 } else { 0.0 };
+                input[col * n_in + 1..(col + 1) * n_in]
+                    .copy_from_slice(&feats[(t * n + b) * c..(t * n + b + 1) * c]);
+                let o = &mut target[col * N_OUT..(col + 1) * N_OUT];
+                let w = &mut weight[col * N_OUT..(col + 1) * N_OUT];
+                if t < respond {
+                    o.copy_from_slice(&[0.85, 0.05, 0.05]);
+                    w.fill(1.0);
+                } else {
+                    o.copy_from_slice(&[
+                        0.05,
+                        if matches[b] { 0.85 } else { 0.05 },
+                        if matches[b] { 0.05 } else { 0.85 },
+                    ]);
+                    w.fill(if t < respond + grace { 0.0 } else { 5.0 });
+                }
+            }
+        }
+        DmcBatch {
+            steps,
+            batch: n,
+            input,
+            target,
+            weight,
+            matches,
+        }
+    }
+
+    /// The CTRNN on a batch: its mean weighted squared error, the share of trials answered right at
+    /// the last step (the larger choice output on the right side), and with `grad` its gradient.
+    fn run(&mut self, b: &DmcBatch, grad: Option<&mut Grads<f32>>) -> (f64, f64) {
+        self.net
+            .forward(&b.input, b.steps, b.batch, false, &mut self.traj);
+        let y = &self.traj.output;
+        let wsum: f64 = b.weight.iter().map(|w| *w as f64).sum::<f64>().max(1.0);
+        let mut loss = 0.0;
+        let mut d = vec![0.0f32; y.len()];
+        for i in 0..y.len() {
+            let e = (y[i] - b.target[i]) as f64;
+            loss += b.weight[i] as f64 * e * e / wsum;
+            d[i] = (2.0 * b.weight[i] as f64 * e / wsum) as f32;
+        }
+        let last = (b.steps - 1) * b.batch;
+        let correct = (0..b.batch)
+            .filter(|i| {
+                let o = &y[(last + i) * N_OUT..(last + i + 1) * N_OUT];
+                (o[1] > o[2]) == b.matches[*i]
+            })
+            .count();
+        if let Some(grad) = grad {
+            self.net.readout_backward(&self.traj, &mut d);
+            self.net.backward(&mut self.traj, &d, None, grad);
+        }
+        (loss, correct as f64 / b.batch as f64)
+    }
+}
+
+const COLUMNS: [&str; 3] = ["train_accuracy", "test_accuracy", "test_loss"];
+
+impl Stateful for MultiAreaLearner {
+    fn save_state(&self, prefix: &str, out: &mut Arrays) {
+        let names = biornn_model::ctrnn::PARAM_NAMES;
+        for ((name, p), (m, v)) in names
+            .iter()
+            .zip(self.net.params.tensors())
+            .zip(self.m.tensors().iter().zip(self.v.tensors()))
+        {
+            put_f32(out, &format!("{prefix}{name}"), &[p.len()], p);
+            put_f32(out, &format!("{prefix}adam_m_{name}"), &[m.len()], m);
+            put_f32(out, &format!("{prefix}adam_v_{name}"), &[v.len()], v);
+        }
+        put_u64(out, &format!("{prefix}adam_t"), self.t);
+        put_f32(
+            out,
+            &format!("{prefix}last_train_accuracy"),
+            &[1],
+            &[self.last_train_accuracy as f32],
+        );
+    }
+
+    fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        let names = biornn_model::ctrnn::PARAM_NAMES;
+        for (k, name) in names.iter().enumerate() {
+            let len = self.net.params.tensors()[k].len();
+            *self.net.params.tensors_mut()[k] =
+                take_f32(arrays, &format!("{prefix}{name}"), &[len])?;
+            *self.m.tensors_mut()[k] = take_f32(arrays, &format!("{prefix}adam_m_{name}"), &[len])?;
+            *self.v.tensors_mut()[k] = take_f32(arrays, &format!("{prefix}adam_v_{name}"), &[len])?;
+        }
+        self.net.project();
+        self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
+        self.last_train_accuracy =
+            take_f32(arrays, &format!("{prefix}last_train_accuracy"), &[1])?[0] as f64;
+        Ok(())
+    }
+}
+
+impl Learner for MultiAreaLearner {
+    fn columns(&self) -> Vec<String> {
+        COLUMNS.iter().map(|c| c.to_string()).collect()
+    }
+
+    fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+        let b = self.batch(
+            &self.train_images,
+            "multiarea_trials",
+            step,
+            self.cfg.train.batch_size,
+        );
+        let (n_in, n) = (self.net.n_in, self.net.n_rec);
+        let mut grad = Grads::zeros(n_in, n, N_OUT);
+        let (loss, acc) = self.run(&b, Some(&mut grad));
+        self.last_train_accuracy = acc;
+        if !loss.is_finite() {
+            return Ok(loss);
+        }
+        self.t += 1;
+        let lr = self.cfg.train.learning_rate * phase.lr_factor * phase.lr_scale;
+        let c = AdamConstants {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        };
+        for (((p, g), m), v) in self
+            .net
+            .params
+            .tensors_mut()
+            .into_iter()
+            .zip(grad.tensors())
+            .zip(self.m.tensors_mut())
+            .zip(self.v.tensors_mut())
+        {
+            adam_step(p, g, m, v, self.t, lr, c);
+        }
+        self.net.project();
+        Ok(loss)
+    }
+
+    fn evaluate(&mut self, _step: u64, _train_loss: Option<f64>) -> Result<Evaluation> {
+        let (total, chunk) = (self.cfg.task.eval_trials, self.cfg.train.batch_size);
+        let (mut loss, mut acc, mut k) = (0.0, 0.0, 0);
+        let test = std::mem::take(&mut self.test_images);
+        for (i, start) in (0..total).step_by(chunk).enumerate() {
+            let n = chunk.min(total - start);
+            let b = self.batch(&test, "multiarea_eval", i as u64, n);
+            let (l, a) = self.run(&b, None);
+            loss += l * n as f64;
+            acc += a * n as f64;
+            k += n;
+        }
+        self.test_images = test;
+        let (loss, acc) = (loss / k as f64, acc / k as f64);
+        let values = [self.last_train_accuracy, acc, loss];
+        Ok(Evaluation {
+            cells: values.iter().map(|v| format!("{v:.6}")).collect(),
+            values: COLUMNS
+                .iter()
+                .zip(values)
+                .map(|(c, v)| (c.to_string(), v))
+                .collect(),
+            headline: format!("test accuracy {acc:.3}  test loss {loss:.4}"),
+        })
+    }
+
+    fn all_finite(&self) -> bool {
+        self.net.params.all_finite()
+    }
+
+    /// The CTRNN's weights in PsychRNN's names, `(post, pre)`.
+    fn export(&self, _step: u64, out: &mut Arrays) {
+        let e = self.net.effective();
+        let (ni, n) = (self.net.n_in, self.net.n_rec);
+        put_f32(out, "W_in", &[n, ni], &e.w_in);
+        put_f32(out, "W_rec", &[n, n], &e.w_rec);
+        put_f32(out, "W_out", &[N_OUT, n], &e.w_out);
+        put_f32(out, "b_rec", &[n], &e.b_rec);
+        put_f32(out, "b_out", &[N_OUT], &e.b_out);
+    }
+}

@@ -1,0 +1,103 @@
+//! The multi-area network's trials: what the CTRNN sees and is asked, epoch by epoch.
+
+use biornn_numerics::npz::{write_npz, NpyArray};
+use biornn_numerics::Streams;
+use biornn_vision::multiarea::{MultiAreaLearner, MultiAreaRunConfig};
+use biornn_vision::{checkpoint, CordsNet, CordsNetShape};
+
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+#[test]
+fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
+    let dir = std::env::temp_dir().join(format!("biornn-vision-{}-multiarea", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // images of 4 classes, each its own brightness
+    for (prefix, n) in [("train", 40u32), ("t10k", 8)] {
+        let labels: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
+        let pixels: Vec<u8> = labels
+            .iter()
+            .flat_map(|l| vec![40 * (*l + 1); 64])
+            .collect();
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte")),
+            idx(&[n, 8, 8], &pixels),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            idx(&[n], &labels),
+        )
+        .unwrap();
+    }
+    // a random front end for 8 x 8 grey images, saved as a CordsNet run's model.npz
+    let net = CordsNet::new(&CordsNetShape {
+        depth: 2,
+        in_channels: 1,
+        image: (8, 8),
+        widths: [3, 3, 3, 3],
+        classes: 4,
+    })
+    .unwrap();
+    let theta: Vec<f32> = net.init(&Streams::new(2));
+    let mut arrays = checkpoint::save(&net, &theta);
+    arrays.insert(
+        "input_shape".into(),
+        NpyArray::f32(&[3], vec![1.0, 8.0, 8.0]),
+    );
+    arrays.insert("input_mean".into(), NpyArray::f32(&[1], vec![0.5]));
+    arrays.insert("input_std".into(), NpyArray::f32(&[1], vec![0.25]));
+    write_npz(&dir.join("model.npz"), &arrays).unwrap();
+    let cfg = MultiAreaRunConfig::from_toml(&format!(
+        "[front_end]\nmodel = \"{}\"\nspontaneous_steps = 10\n[model]\nn_rec = 8\n[task]\npath = \"{}\"\nfixation_ms = 4.0\nsample_ms = 6.0\ndelay_ms = 4.0\ntest_ms = 10.0\ngrace_ms = 4.0\nboundary = 2\n",
+        dir.join("model.npz").display(),
+        dir.display()
+    ))
+    .unwrap();
+    assert_eq!(cfg.epochs(), [2, 3, 2, 5]);
+    let l = MultiAreaLearner::new(&cfg).unwrap();
+    let n = 16;
+    let b = l.batch(&l.train_images, "t", 0, n);
+    assert_eq!((b.steps, b.input.len()), (12, 4 * 12 * n));
+    assert!(b.matches.iter().any(|m| *m) && b.matches.iter().any(|m| !*m));
+    let col = |t: usize, i: usize| t * n + i;
+    for i in 0..n {
+        // fixation on until the test, off during it
+        assert_eq!(b.input[col(6, i) * 4], 1.0);
+        assert_eq!(b.input[col(7, i) * 4], 0.0);
+        // before the sample every trial sees the same blank from the same spontaneous state
+        assert_eq!(
+            b.input[col(1, i) * 4 + 1..col(1, i) * 4 + 4],
+            b.input[col(1, 0) * 4 + 1..col(1, 0) * 4 + 4]
+        );
+        // the answer: match or not, due after the grace period
+        let o = &b.target[col(11, i) * 3..col(11, i) * 3 + 3];
+        assert_eq!(
+            o,
+            if b.matches[i] {
+                [0.05, 0.85, 0.05]
+            } else {
+                [0.05, 0.05, 0.85]
+            }
+        );
+        assert_eq!(b.weight[col(7, i) * 3], 0.0);
+        assert_eq!(b.weight[col(9, i) * 3], 5.0);
+        assert_eq!(
+            &b.target[col(3, i) * 3..col(3, i) * 3 + 3],
+            [0.85, 0.05, 0.05]
+        );
+    }
+    // the sample moves the features away from the blank's
+    let differs = (0..n).any(|i| {
+        b.input[col(4, i) * 4 + 1..col(4, i) * 4 + 4]
+            != b.input[col(1, i) * 4 + 1..col(1, i) * 4 + 4]
+    });
+    assert!(differs);
+    std::fs::remove_dir_all(&dir).ok();
+}
