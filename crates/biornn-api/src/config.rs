@@ -427,10 +427,14 @@ impl Config {
                 c.task.offset_steps
             ),
             Config::MultiArea(c) => format!(
-                "multiarea trained by bptt: the CordsNet front end {} (frozen) feeding a ctrnn of {} units, delayed match-to-category on {}",
+                "multiarea trained by bptt: the CordsNet front end {} (frozen) feeding a ctrnn of {} units, {}",
                 c.front_end.model.display(),
                 c.model.n_rec,
-                c.task.path.display()
+                if c.task.kind == "dots" {
+                    "random-dot motion".to_string()
+                } else {
+                    format!("delayed match-to-category on {}", c.task.path.display())
+                }
             ),
             Config::LongTerm(c) => format!(
                 "{} ctrnns on {} with {}, in rounds to a trimmed mean of {}",

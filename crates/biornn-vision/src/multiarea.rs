@@ -3,9 +3,12 @@
 //! the trial's frames on its own Euler clock (2 ms steps), and its last two areas, rectified,
 //! summed and global-average-pooled (the readout's features), feed biornn's CTRNN beside a
 //! fixation input, on the same clock. The CTRNN (`[model]`, Dale's law and all) is trained by BPTT
-//! on delayed match-to-category with Fashion-MNIST images: fixation, a sample image, a blank
-//! delay, a test image; during the test the network answers "match" when both images are of the
-//! same category (classes 0 to 4 against 5 to 9), and holds fixation before.
+//! on one of two tasks:
+//! - `dmc`, delayed match-to-category with Fashion-MNIST images: fixation, a sample image, a blank
+//!   delay, a test image; during the test the network answers "match" when both images are of the
+//!   same category (classes 0 to 4 against 5 to 9), and holds fixation before;
+//! - `dots`, a random-dot-motion decision: fixation, dots moving (a new frame each step) with a
+//!   coherence drawn per trial, a blank delay, then the answer, left or right.
 
 use crate::checkpoint;
 use crate::cordsnet::{Activation, CordsNet, StepScratch};
@@ -60,6 +63,10 @@ pub struct MultiAreaTaskConfig {
     pub boundary: usize,
     /// trials scored per evaluation
     pub eval_trials: usize,
+    /// dots: the coherences a trial draws from, the number of dots, their speed (pixels a step)
+    pub coherences: Vec<f64>,
+    pub dots: usize,
+    pub dot_speed: f64,
 }
 
 impl Default for MultiAreaTaskConfig {
@@ -76,6 +83,9 @@ impl Default for MultiAreaTaskConfig {
             grace_ms: 60.0,
             boundary: 5,
             eval_trials: 256,
+            coherences: vec![0.05, 0.1, 0.2, 0.4, 0.8],
+            dots: 30,
+            dot_speed: 1.0,
         }
     }
 }
@@ -185,10 +195,10 @@ impl MultiAreaRunConfig {
         self.model.validate(DT)?;
         let t = &self.task;
         check(
-            t.kind == "dmc",
+            t.kind == "dmc" || t.kind == "dots",
             "task.kind",
             &t.kind,
-            "allowed: dmc (delayed match-to-category)",
+            "allowed: dmc (delayed match-to-category), dots (random-dot motion)",
         )?;
         for (name, ms) in [
             ("task.fixation_ms", t.fixation_ms),
@@ -222,6 +232,24 @@ impl MultiAreaRunConfig {
             "task.eval_trials",
             t.eval_trials,
             "allowed: a positive count",
+        )?;
+        check(
+            !t.coherences.is_empty() && t.coherences.iter().all(|c| (0.0..=1.0).contains(c)),
+            "task.coherences",
+            format!("{:?}", t.coherences),
+            "allowed: one or more coherences, 0 to 1",
+        )?;
+        check(
+            (1..=10_000).contains(&t.dots),
+            "task.dots",
+            t.dots,
+            "allowed: 1 to 10000",
+        )?;
+        check(
+            t.dot_speed.is_finite() && t.dot_speed >= 0.0,
+            "task.dot_speed",
+            t.dot_speed,
+            "allowed: 0 or more pixels a step",
         )?;
         let tr = &self.train;
         check(
@@ -330,8 +358,48 @@ impl FrontEnd {
     }
 }
 
+impl FrontEnd {
+    /// The features of `n` trials over `steps` steps whose frames come from `frame(t)` (`n`
+    /// images, or `None`: no image), each frame's stem computed as it comes.
+    pub fn features_of_frames(
+        &self,
+        n: usize,
+        steps: usize,
+        mut frame: impl FnMut(usize) -> Option<Vec<f32>>,
+    ) -> Vec<f32> {
+        let net = &self.net;
+        let zeros = vec![0.0f32; n * net.stem_out.units()];
+        let mut r = net.broadcast(&self.spont, n);
+        let mut z = net.zero_state(n);
+        let mut scratch = StepScratch::default();
+        let top = net.areas[net.depth() - 1];
+        let mut out = Vec::with_capacity(steps * n * top.c);
+        for t in 0..steps {
+            let stem = frame(t).map(|x| net.stem(&self.theta, &x, n));
+            let stem = match &stem {
+                Some((s, k)) => (&s[..], &k[..]),
+                None => (&zeros[..], &zeros[..]),
+            };
+            net.step(
+                &self.theta,
+                &mut r,
+                stem,
+                n,
+                self.alpha,
+                Activation::Relu,
+                &mut z,
+                &mut scratch,
+            );
+            let (feat, _) = net.features(&r, n);
+            out.extend_from_slice(&feat);
+        }
+        out
+    }
+}
+
 /// One batch of trials: the CTRNN's inputs `[n_in, T*B]` and targets and weights `[n_out, T*B]`
-/// (column `t*B + b`), and whether each trial is a match.
+/// (column `t*B + b`), and for each trial whether the first choice output is the right answer
+/// (dmc: a match; dots: rightward motion).
 pub struct DmcBatch {
     pub steps: usize,
     pub batch: usize,
@@ -407,6 +475,9 @@ impl MultiAreaLearner {
     /// evaluation), drawn from stream `purpose`: each a sample image, a match with probability
     /// one half, and a test image of the same category (match) or of the other.
     pub fn batch(&self, set: &ImageSet, purpose: &str, index: u64, n: usize) -> DmcBatch {
+        if self.cfg.task.kind == "dots" {
+            return self.dots_batch(purpose, index, n);
+        }
         let mut rng = Streams::new(self.cfg.seed).stream(purpose, index);
         let boundary = self.cfg.task.boundary;
         let category = |i: usize| (set.labels[i] >= boundary) as u8;
@@ -439,6 +510,57 @@ impl MultiAreaLearner {
             })
             .collect();
         let feats = self.front.features(&first, &second, n, &frames);
+        self.assemble(&feats, matches, n)
+    }
+
+    /// Random-dot-motion trials: each a direction (right with probability one half) and a
+    /// coherence drawn from the task's list; the dots move through the sample epoch, a new frame
+    /// each step, normalised as the front end's images.
+    fn dots_batch(&self, purpose: &str, index: u64, n: usize) -> DmcBatch {
+        let mut rng = Streams::new(self.cfg.seed).stream(purpose, index);
+        let t = &self.cfg.task;
+        let shape = &self.front.net.shape;
+        let (c, h, w) = (shape.in_channels, shape.image.0, shape.image.1);
+        let mut right = vec![];
+        let mut fields: Vec<crate::stimuli::Dots> = (0..n)
+            .map(|_| {
+                let r = rng.bernoulli(0.5);
+                right.push(r);
+                let coherence = rng.choice(&t.coherences);
+                let dir = if r { 1.0 } else { -1.0 };
+                crate::stimuli::Dots::new(h, w, t.dots, coherence, dir, t.dot_speed, &mut rng)
+            })
+            .collect();
+        let [fix, sample, _, _] = self.cfg.epochs();
+        let steps: usize = self.cfg.epochs().iter().sum();
+        let stats = self.front.stats.clone();
+        let feats = self.front.features_of_frames(n, steps, |step| {
+            if step < fix || step >= fix + sample {
+                return None;
+            }
+            let mut x = Vec::with_capacity(n * c * h * w);
+            for f in fields.iter_mut() {
+                f.advance(&mut rng);
+                let img = f.render(c);
+                for (ch, (mean, std)) in stats.iter().enumerate() {
+                    x.extend(
+                        img[ch * h * w..(ch + 1) * h * w]
+                            .iter()
+                            .map(|v| ((*v as f64 - mean) / std) as f32),
+                    );
+                }
+            }
+            Some(x)
+        });
+        self.assemble(&feats, right, n)
+    }
+
+    /// The CTRNN's inputs, targets and weights from the front end's features `[step][trial][c]`:
+    /// fixation on until the answer is due, then the first (`matches`) or the second choice
+    /// output, scored after the grace period.
+    fn assemble(&self, feats: &[f32], matches: Vec<bool>, n: usize) -> DmcBatch {
+        let [fix, sample, delay, test] = self.cfg.epochs();
+        let steps = fix + sample + delay + test;
         let c = self.front.net.areas[self.front.net.depth() - 1].c;
         let n_in = 1 + c;
         let respond = fix + sample + delay;

@@ -99,5 +99,48 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
             != b.input[col(1, i) * 4 + 1..col(1, i) * 4 + 4]
     });
     assert!(differs);
+    // the same network on random-dot motion: the dots' frames during the sample epoch, a choice
+    // right or left after it
+    let mut dots = cfg.clone();
+    dots.task.kind = "dots".into();
+    dots.task.coherences = vec![1.0];
+    let l = MultiAreaLearner::new(&dots).unwrap();
+    let b = l.batch(&l.train_images, "t", 0, n);
+    assert_eq!(b.steps, 12);
+    assert!(b.matches.iter().any(|m| *m) && b.matches.iter().any(|m| !*m));
+    for i in 0..n {
+        let o = &b.target[col(11, i) * 3..col(11, i) * 3 + 3];
+        assert_eq!(
+            o,
+            if b.matches[i] {
+                [0.05, 0.85, 0.05]
+            } else {
+                [0.05, 0.05, 0.85]
+            }
+        );
+    }
+    // a new frame each step: the features keep changing through the motion epoch
+    let f = |t: usize| b.input[col(t, 0) * 4 + 1..col(t, 0) * 4 + 4].to_vec();
+    assert!(f(3) != f(4) && f(1) != f(3));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn dots_move_coherently_and_gratings_are_oriented() {
+    use biornn_vision::stimuli::{grating, Dots};
+    let mut rng = Streams::new(4).stream("dots", 0);
+    // full coherence: every dot steps right by the speed, wrapping at the edge
+    let mut d = Dots::new(8, 10, 5, 1.0, 1.0, 2.0, &mut rng);
+    let before = d.render(1);
+    d.advance(&mut rng);
+    let after = d.render(1);
+    let shifted: Vec<f32> = (0..80)
+        .map(|k| before[(k / 10) * 10 + (k % 10 + 8) % 10])
+        .collect();
+    assert_eq!(after, shifted);
+    assert!(before.iter().filter(|v| **v == 1.0).count() <= 5);
+    // a vertical grating (theta 0) varies along x only, two cycles across 8 pixels
+    let g = grating(4, 8, 1, 0.0, 2.0, 0.0);
+    assert_eq!(&g[..8], &g[8..16]);
+    assert!((g[0] - 1.0).abs() < 1e-6 && g[2].abs() < 1e-6 && (g[4] - 1.0).abs() < 1e-6);
 }

@@ -2,19 +2,22 @@
 # The multi-area network: a trained CordsNet (experiments/cordsnet_fashion.sh's R2), frozen, as
 # the visual front end of a CTRNN on the same 2 ms clock, trained by BPTT on delayed
 # match-to-category with Fashion-MNIST images (classes 0-4 against 5-9; fixation 100 ms, sample
-# 200 ms, delay 300 ms, test 200 ms). The paper's multi-area tasks are not published; this task and
-# wiring are ours. Prints the test accuracy per seed (chance: 0.5).
+# 200 ms, delay 300 ms, test 200 ms) and on a random-dot-motion decision (dots moving through the
+# 200 ms sample epoch at coherences 0.05 to 0.8, a new frame each step; left or right after the
+# delay). The paper's multi-area tasks are not published; these tasks and the wiring are ours.
+# Prints the test accuracy per task and seed (chance: 0.5).
 #
-#   experiments/multiarea_dmc.sh          SEEDS="1 2" MAX_STEPS=500 FRONT=runs/cordsnet_fashion/r2/seed-1/model.npz
-#   experiments/multiarea_dmc.sh --smoke  a tiny front end trained first, a few updates (CI)
+#   experiments/multiarea.sh          TASKS="dmc dots" SEEDS="1" MAX_STEPS=300 FRONT=runs/cordsnet_fashion/r2/seed-1/model.npz
+#   experiments/multiarea.sh --smoke  a tiny front end trained first, a few updates (CI)
 # Runs resume where they stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seeds=${SEEDS:-"1 2"}
-max_steps=${MAX_STEPS:-500}
+tasks=${TASKS:-"dmc dots"}
+seeds=${SEEDS:-"1"}
+max_steps=${MAX_STEPS:-300}
 front=${FRONT:-runs/cordsnet_fashion/r2/seed-1/model.npz}
 data=${DATA:-/usr/share/datasets/fashion-mnist}
-out=${OUT:-runs/multiarea_dmc}
+out=${OUT:-runs/multiarea}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
   smoke=true; seeds="1"; max_steps=4; out=$(mktemp -d)
@@ -35,24 +38,30 @@ if [[ ! -f "$front" ]]; then
   echo "no front end at $front: run experiments/cordsnet_fashion.sh first (or set FRONT)" >&2
   exit 1
 fi
+for task in $tasks; do
 for seed in $seeds; do
   cfg=$(mktemp --suffix=.toml)
-  $bin config --kind multiarea | sed "s|^model = .*|model = \"$front\"|; s|^path = .*|path = \"$data\"|" > "$cfg"
+  $bin config --kind multiarea | sed "s|^model = .*|model = \"$front\"|; s|^path = .*|path = \"$data\"|; s/^kind = \"dmc\"/kind = \"$task\"/" > "$cfg"
   if $smoke; then
     sed -i 's/^fixation_ms = .*/fixation_ms = 10.0/; s/^sample_ms = .*/sample_ms = 20.0/; s/^delay_ms = .*/delay_ms = 20.0/; s/^test_ms = .*/test_ms = 20.0/; s/^grace_ms = .*/grace_ms = 4.0/; s/^eval_trials = .*/eval_trials = 16/; s/^eval_every = .*/eval_every = 2/; s/^batch_size = .*/batch_size = 8/; s/^spontaneous_steps = .*/spontaneous_steps = 10/' "$cfg"
   fi
-  train_to "$out/seed-$seed" "$max_steps" "$seed" "$cfg" > /dev/null
+  train_to "$out/$task/seed-$seed" "$max_steps" "$seed" "$cfg" > /dev/null
   rm -f "$cfg"
+done
 done
 python3 - "$out" <<'PY'
 import csv, glob, json, sys
 root = sys.argv[1]
-print("| seed | updates | test accuracy (chance 0.5) | test loss | minutes |")
-print("|---|---|---|---|---|")
-for r in sorted(glob.glob(f"{root}/seed-*")):
-    s = json.load(open(f"{r}/summary.json"))
-    print(f"| {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} |")
+print("| task | seed | updates | test accuracy (chance 0.5) | test loss | minutes | accuracy per evaluation |")
+print("|---|---|---|---|---|---|---|")
+for r in sorted(glob.glob(f"{root}/*/seed-*")):
+    try:
+        s = json.load(open(f"{r}/summary.json"))
+    except OSError:
+        continue
     rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
-    print("|   | curve: " + ", ".join(f"{x['step']}: {float(x['test_accuracy']):.2f}" for x in rows) + " | | | |")
+    curve = ", ".join(f"{float(x['test_accuracy']):.2f}" for x in rows)
+    task = r.split("/")[-2]
+    print(f"| {task} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} |")
 PY
 if $smoke; then rm -rf "$out"; fi
