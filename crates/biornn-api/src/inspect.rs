@@ -671,25 +671,7 @@ pub fn elise_report(run: &Path) -> Result<PathBuf> {
         ),
     }];
     // the errors per validation cycle, from metrics.csv
-    let text = dir.read_metrics();
-    let mut lines = text.lines();
-    let cols: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |name: &str| cols.iter().position(|c| *c == name);
-    let (mut xs, mut fr, mut nu) = (vec![], vec![], vec![]);
-    if let (Some(c), Some(f), Some(n)) = (col("cycles"), col("free_mse"), col("nudged_mse")) {
-        for line in lines {
-            let cells: Vec<&str> = line.split(',').collect();
-            let v = |i: usize| {
-                cells
-                    .get(i)
-                    .and_then(|x| x.parse::<f64>().ok())
-                    .unwrap_or(f64::NAN)
-            };
-            xs.push(v(c));
-            fr.push(v(f));
-            nu.push(v(n));
-        }
-    }
+    let [xs, fr, nu] = metrics_columns(&dir, ["cycles", "free_mse", "nudged_mse"]);
     figs.push(NamedFigure {
         name: "training",
         title: "Errors during training",
@@ -968,24 +950,7 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
         },
     ];
     // the test accuracy per evaluation, from metrics.csv
-    let metrics = dir.read_metrics();
-    let mut lines = metrics.lines();
-    let cols: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-    let col = |name: &str| cols.iter().position(|c| *c == name);
-    let (mut xs, mut acc) = (vec![], vec![]);
-    if let (Some(s), Some(t)) = (col("step"), col("test_accuracy")) {
-        for line in lines {
-            let cells: Vec<&str> = line.split(',').collect();
-            let v = |i: usize| {
-                cells
-                    .get(i)
-                    .and_then(|x| x.parse::<f64>().ok())
-                    .unwrap_or(f64::NAN)
-            };
-            xs.push(v(s));
-            acc.push(v(t));
-        }
-    }
+    let [xs, acc] = metrics_columns(&dir, ["step", "test_accuracy"]);
     figs.push(NamedFigure {
         name: "training",
         title: "Test accuracy during training",
@@ -1073,4 +1038,28 @@ pub fn cordsnet_noise(
     std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
     biornn_numerics::npz::write_atomic(&adir.join("noise.csv"), csv.as_bytes())?;
     Ok(out)
+}
+
+/// Columns of a run's `metrics.csv` by name, each as numbers (NaN where a cell is empty or the
+/// column absent), one entry per row.
+fn metrics_columns<const K: usize>(dir: &RunDir, names: [&str; K]) -> [Vec<f64>; K] {
+    let text = dir.read_metrics();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let at: Vec<Option<usize>> = names
+        .iter()
+        .map(|n| header.iter().position(|c| c == n))
+        .collect();
+    let mut out: [Vec<f64>; K] = std::array::from_fn(|_| vec![]);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        for (col, series) in at.iter().zip(out.iter_mut()) {
+            let v = col
+                .and_then(|i| cells.get(i))
+                .and_then(|x| x.parse::<f64>().ok())
+                .unwrap_or(f64::NAN);
+            series.push(v);
+        }
+    }
+    out
 }

@@ -544,45 +544,57 @@ fn elise(
     })
 }
 
-/// A CordsNet learning to classify images by BPTT, one batch per update; each evaluation scores
-/// the test subset at the last stimulus step.
-fn cordsnet(
-    cfg: &biornn_vision::CordsNetRunConfig,
+/// How a run of one learner to a budget is driven and summed up.
+struct Budget<'a> {
+    kind: &'a str,
+    seed: u64,
+    max_steps: usize,
+    eval_every: usize,
+    checkpoint_every: usize,
+    divergence_hint: &'a str,
+    /// the evaluation values the summary and the final line report
+    keys: &'a [&'a str],
+}
+
+/// Drive `learner` to its budget (evaluating at the start, no criterion) and write its summary:
+/// the budget's keys of the last evaluation, with `extra` beside them.
+fn budget_run<L: Learner>(
+    learner: &mut L,
+    toml: &str,
+    b: &Budget,
+    extra: serde_json::Value,
     dir: &Path,
     resume: bool,
     opts: &RunOptions,
 ) -> Result<Finished> {
-    let mut learner = biornn_vision::CordsNetLearner::new(cfg)?;
-    let t = &cfg.train;
-    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
+    let (run, state) = open_run(dir, resume, toml, learner)?;
     let drive_opts = DriveOptions {
-        max_steps: t.max_steps,
-        eval_every: t.eval_every,
+        max_steps: b.max_steps,
+        eval_every: b.eval_every,
         eval_at_start: true,
-        checkpoint_every: t.checkpoint_every,
+        checkpoint_every: b.checkpoint_every,
         keep_checkpoints: 3,
         criterion: Criterion::Never,
         divergence_lr_factor: 0.5,
         max_divergences: 3,
-        divergence_hint: "Try a smaller rule.learning_rate or rule.clip_norm.".into(),
+        divergence_hint: b.divergence_hint.into(),
         progress: opts.progress,
         verbose: opts.verbose,
         inject_nan_at_step: None,
     };
-    let out = drive_constant(&run, &mut learner, &drive_opts, state)?;
+    let out = drive_constant(&run, learner, &drive_opts, state)?;
     let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
-    let keys = ["test_accuracy", "test_loss", "train_accuracy"];
     let mut summary = serde_json::json!({
-        "kind": "cordsnet/bptt",
+        "kind": b.kind,
         "steps": out.state.step,
         "wall_s": out.state.wall_s,
-        "seed": cfg.seed,
-        "form": cfg.network.form,
-        "units": learner.net.units(),
-        "parameters": learner.theta.len(),
+        "seed": b.seed,
     });
-    for k in keys {
-        summary[k] = serde_json::json!(value(k));
+    if let (Some(s), Some(e)) = (summary.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
+    }
+    for k in b.keys {
+        summary[*k] = serde_json::json!(value(k));
     }
     run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
     Ok(Finished {
@@ -591,7 +603,8 @@ fn cordsnet(
         steps: out.state.step,
         trials: None,
         wall_s: out.state.wall_s,
-        scores: keys
+        scores: b
+            .keys
             .iter()
             .map(|k| (k.replace('_', " "), value(k)))
             .collect(),
@@ -599,8 +612,43 @@ fn cordsnet(
     })
 }
 
-/// A CTRNN behind a frozen CordsNet front end learning delayed match-to-category, one batch of
-/// trials per update.
+/// A CordsNet (or its compatibility CNN) learning to classify images by BPTT, one batch per
+/// update; each evaluation scores the test subset at the last stimulus step.
+fn cordsnet(
+    cfg: &biornn_vision::CordsNetRunConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<Finished> {
+    let mut learner = biornn_vision::CordsNetLearner::new(cfg)?;
+    let extra = serde_json::json!({
+        "form": cfg.network.form,
+        "units": learner.net.units(),
+        "parameters": learner.theta.len(),
+    });
+    let t = &cfg.train;
+    let budget = Budget {
+        kind: "cordsnet/bptt",
+        seed: cfg.seed,
+        max_steps: t.max_steps,
+        eval_every: t.eval_every,
+        checkpoint_every: t.checkpoint_every,
+        divergence_hint: "Try a smaller rule.learning_rate or rule.clip_norm.",
+        keys: &["test_accuracy", "test_loss", "train_accuracy"],
+    };
+    budget_run(
+        &mut learner,
+        &cfg.to_toml(),
+        &budget,
+        extra,
+        dir,
+        resume,
+        opts,
+    )
+}
+
+/// A CTRNN behind a frozen CordsNet front end learning a task with images, one batch of trials
+/// per update.
 fn multiarea(
     cfg: &biornn_vision::multiarea::MultiAreaRunConfig,
     dir: &Path,
@@ -609,46 +657,25 @@ fn multiarea(
 ) -> Result<Finished> {
     let mut learner = biornn_vision::multiarea::MultiAreaLearner::new(cfg)?;
     let t = &cfg.train;
-    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
-    let drive_opts = DriveOptions {
+    let budget = Budget {
+        kind: "multiarea/bptt",
+        seed: cfg.seed,
         max_steps: t.max_steps,
         eval_every: t.eval_every,
-        eval_at_start: true,
         checkpoint_every: t.checkpoint_every,
-        keep_checkpoints: 3,
-        criterion: Criterion::Never,
-        divergence_lr_factor: 0.5,
-        max_divergences: 3,
-        divergence_hint: "Try a smaller train.learning_rate.".into(),
-        progress: opts.progress,
-        verbose: opts.verbose,
-        inject_nan_at_step: None,
+        divergence_hint: "Try a smaller train.learning_rate.",
+        keys: &["test_accuracy", "test_loss", "train_accuracy"],
     };
-    let out = drive_constant(&run, &mut learner, &drive_opts, state)?;
-    let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
-    let keys = ["test_accuracy", "test_loss", "train_accuracy"];
-    let mut summary = serde_json::json!({
-        "kind": "multiarea/bptt",
-        "steps": out.state.step,
-        "wall_s": out.state.wall_s,
-        "seed": cfg.seed,
-    });
-    for k in keys {
-        summary[k] = serde_json::json!(value(k));
-    }
-    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
-    Ok(Finished {
-        dir: run.path().to_path_buf(),
-        reached: false,
-        steps: out.state.step,
-        trials: None,
-        wall_s: out.state.wall_s,
-        scores: keys
-            .iter()
-            .map(|k| (k.replace('_', " "), value(k)))
-            .collect(),
-        per_task: vec![],
-    })
+    let extra = serde_json::json!({ "task": cfg.task.kind });
+    budget_run(
+        &mut learner,
+        &cfg.to_toml(),
+        &budget,
+        extra,
+        dir,
+        resume,
+        opts,
+    )
 }
 
 /// A leaky RNN learning by RFLO or as an echo-state network, one sequence per update.

@@ -12,7 +12,7 @@
 //! unused `area_bias` parameters are left out. Forward and backward are derived by hand.
 
 use crate::conv::Conv2d;
-use crate::cordsnet::{AreaShape, CordsNet, CordsNetShape, Layout};
+use crate::cordsnet::{kaiming_uniform, AreaShape, CordsNet, CordsNetShape, Layout};
 use crate::pool::{global_avg, global_avg_backward, AvgPool};
 use biornn_numerics::{Real, Result, Streams};
 use std::ops::Range;
@@ -238,15 +238,8 @@ impl CompatCnn {
             match fill {
                 Some(v) => theta[t.range.clone()].fill(T::from_f64(v)),
                 None => {
-                    let fan_in: usize = if t.name == "out_fc.bias" {
-                        self.areas[self.depth() - 1].c
-                    } else {
-                        t.shape[1..].iter().product()
-                    };
-                    let bound = 1.0 / (fan_in as f64).sqrt();
-                    for v in &mut theta[t.range.clone()] {
-                        *v = T::from_f64(rng.uniform_in(-bound, bound));
-                    }
+                    let top = self.areas[self.depth() - 1].c;
+                    kaiming_uniform(&mut theta[t.range.clone()], t, top, &mut rng);
                 }
             }
         }

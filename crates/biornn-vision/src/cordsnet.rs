@@ -297,15 +297,8 @@ impl CordsNet {
             if t.name.starts_with("conv_bias") {
                 continue;
             }
-            let fan_in: usize = if t.name == "out_fc.bias" {
-                self.areas[self.depth() - 1].c
-            } else {
-                t.shape[1..].iter().product()
-            };
-            let bound = 1.0 / (fan_in as f64).sqrt();
-            for v in &mut theta[t.range.clone()] {
-                *v = T::from_f64(rng.uniform_in(-bound, bound));
-            }
+            let top = self.areas[self.depth() - 1].c;
+            kaiming_uniform(&mut theta[t.range.clone()], t, top, &mut rng);
         }
         theta
     }
@@ -522,25 +515,10 @@ impl CordsNet {
         alpha: f64,
         act: Activation,
     ) -> Vec<Vec<T>> {
-        let (s, ks) = self.stem(theta, images, n);
-        let mut r = self.broadcast(start, n);
-        let mut z = self.zero_state(n);
-        let mut scratch = StepScratch::default();
-        (0..steps)
-            .map(|_| {
-                self.step(
-                    theta,
-                    &mut r,
-                    (&s, &ks),
-                    n,
-                    alpha,
-                    act,
-                    &mut z,
-                    &mut scratch,
-                );
-                self.readout(theta, &r, n)
-            })
-            .collect()
+        // no noise draws nothing: the stream is never read
+        let mut rng = Streams::new(0).stream("unused", 0);
+        let quiet = crate::noise::Noise::default();
+        self.run_noisy(theta, images, n, start, steps, alpha, act, quiet, &mut rng)
     }
 }
 
@@ -557,5 +535,24 @@ pub(crate) fn rectify<T: Real>(r: &[Vec<T>], q: &mut Vec<Vec<T>>) {
     for (qa, ra) in q.iter_mut().zip(r) {
         qa.clear();
         qa.extend(ra.iter().map(|v| v.max(T::ZERO)));
+    }
+}
+
+/// PyTorch's default draw for a conv or linear tensor: U(-b, b), b = 1/sqrt(fan_in), the fan-in
+/// of a weight its input size, of the readout's bias the top area's channels (`top`).
+pub(crate) fn kaiming_uniform<T: Real>(
+    out: &mut [T],
+    t: &Tensor,
+    top: usize,
+    rng: &mut biornn_numerics::RngStream,
+) {
+    let fan_in: usize = if t.name == "out_fc.bias" {
+        top
+    } else {
+        t.shape[1..].iter().product()
+    };
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    for v in out {
+        *v = T::from_f64(rng.uniform_in(-bound, bound));
     }
 }

@@ -326,35 +326,11 @@ impl FrontEnd {
     /// The features the CTRNN sees, `[step][trial][c]`: the front end run through `frames`
     /// (per step, which of the two image sets each trial sees: 0 none, 1 the first, 2 the second).
     pub fn features(&self, first: &[f32], second: &[f32], n: usize, frames: &[u8]) -> Vec<f32> {
-        let net = &self.net;
-        let (s1, k1) = net.stem(&self.theta, first, n);
-        let (s2, k2) = net.stem(&self.theta, second, n);
-        let zeros = vec![0.0f32; s1.len()];
-        let mut r = net.broadcast(&self.spont, n);
-        let mut z = net.zero_state(n);
-        let mut scratch = StepScratch::default();
-        let top = net.areas[net.depth() - 1];
-        let mut out = Vec::with_capacity(frames.len() * n * top.c);
-        for f in frames {
-            let stem = match f {
-                1 => (&s1[..], &k1[..]),
-                2 => (&s2[..], &k2[..]),
-                _ => (&zeros[..], &zeros[..]),
-            };
-            net.step(
-                &self.theta,
-                &mut r,
-                stem,
-                n,
-                self.alpha,
-                Activation::Relu,
-                &mut z,
-                &mut scratch,
-            );
-            let (feat, _) = net.features(&r, n);
-            out.extend_from_slice(&feat);
-        }
-        out
+        self.features_of_frames(n, frames.len(), |t| match frames[t] {
+            1 => Some(first.to_vec()),
+            2 => Some(second.to_vec()),
+            _ => None,
+        })
     }
 }
 

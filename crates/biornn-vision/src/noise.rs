@@ -33,6 +33,9 @@ impl CordsNet {
         rng: &mut RngStream,
     ) -> Vec<Vec<T>> {
         let noisy = |rng: &mut RngStream| -> Vec<T> {
+            if noise.input_std == 0.0 {
+                return images.to_vec();
+            }
             images
                 .iter()
                 .map(|x| *x + T::from_f64(noise.input_std * rng.normal()))
