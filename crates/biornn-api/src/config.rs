@@ -415,6 +415,13 @@ impl Config {
                     c.network.mode, p.neurons, c.network.n_latent, p.name, p.steps, c.task.step_ms
                 )
             }
+            Config::CordsNet(c) if c.network.form == "cnn" => format!(
+                "the compatibility CNN of cordsnet R{} trained by backpropagation: widths {:?} on {} ({})",
+                c.network.depth,
+                &c.network.widths[..c.network.depth.div_ceil(2)],
+                c.task.dataset,
+                c.task.path.display(),
+            ),
             Config::CordsNet(c) => format!(
                 "cordsnet R{} trained by bptt: widths {:?}, {} on {} ({}), {} + {} + {} steps",
                 c.network.depth,
