@@ -428,6 +428,22 @@ impl MultiAreaLearner {
             cfg.task.boundary,
             "allowed: below the number of classes",
         )?;
+        // a trial draws its test image from either category: both must be there
+        if cfg.task.kind == "dmc" {
+            for (name, set) in [("training", &train), ("test", &test)] {
+                let below = set
+                    .labels
+                    .iter()
+                    .filter(|l| **l < cfg.task.boundary)
+                    .count();
+                check(
+                    below > 0 && below < set.len(),
+                    "task.boundary",
+                    cfg.task.boundary,
+                    &format!("allowed: a class index that leaves images on both sides in the {name} images"),
+                )?;
+            }
+        }
         train.normalise(&front.stats);
         test.normalise(&front.stats);
         let n_in = 1 + front.net.areas[front.net.depth() - 1].c;

@@ -61,6 +61,11 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
     ))
     .unwrap();
     assert_eq!(cfg.epochs(), [2, 3, 2, 5]);
+    // a boundary that leaves one category empty is named, not a trial that never finds its image
+    let mut one_sided = cfg.clone();
+    one_sided.task.boundary = 9;
+    let e = MultiAreaLearner::new(&one_sided).err().unwrap().to_string();
+    assert!(e.contains("task.boundary"), "{e}");
     let l = MultiAreaLearner::new(&cfg).unwrap();
     let n = 16;
     let b = l.batch(&l.train_images, "t", 0, n);
