@@ -115,18 +115,6 @@ impl CordsNetLearner {
             .collect()
     }
 
-    /// Logits of `set`'s images after every stimulus step, from the spontaneous state:
-    /// `[step][image][class]`, in chunks of a few batches.
-    pub fn logits(&self, x: &[f32], count: usize) -> Vec<Vec<f32>> {
-        let p = self.protocol();
-        let act = self.activation();
-        let spont = self
-            .net
-            .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
-        self.net
-            .run(&self.theta, x, count, &spont, p.stimulus, p.alpha, act)
-    }
-
     /// Accuracy and mean cross-entropy at the last stimulus step over the test subset.
     pub fn test_scores(&self) -> (f64, f64) {
         self.scores_under(None)
