@@ -406,53 +406,22 @@ fn sequence_run(
     resume: bool,
     opts: &RunOptions,
 ) -> Result<Finished> {
-    let (run, state) = open_run(dir, resume, config_toml, learner)?;
-    let drive_opts = DriveOptions {
+    let budget = Budget {
+        kind,
+        seed,
         max_steps: t.max_steps,
         eval_every: t.eval_every,
         eval_at_start: true,
         checkpoint_every: t.checkpoint_every,
-        keep_checkpoints: 3,
-        criterion: t
-            .target_success
-            .map_or(Criterion::Never, |level| Criterion::AtLeast {
-                key: "eval_success".into(),
-                level,
-            }),
-        divergence_lr_factor: 0.5,
+        criterion: t.target_success.map(|level| ("eval_success", level)),
         max_divergences: 3,
-        divergence_hint: "Try a lower rule.learning_rate.".into(),
-        progress: opts.progress,
-        verbose: opts.verbose,
-        inject_nan_at_step: None,
+        divergence_hint: "Try a lower rule.learning_rate.",
+        keys: &["eval_success", "train_success", "eval_loss"],
+        trials_are_steps: true,
+        steps_also_as: None,
     };
-    let out = drive_constant(&run, learner, &drive_opts, state)?;
-    let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
-    let summary = serde_json::json!({
-        "kind": kind,
-        "steps": out.state.step,
-        "wall_s": out.state.wall_s,
-        "reached_target": out.reached,
-        "target_success": t.target_success,
-        "seed": seed,
-        "eval_success": value("eval_success"),
-        "eval_loss": value("eval_loss"),
-        "train_success": value("train_success"),
-    });
-    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
-    Ok(Finished {
-        dir: run.path().to_path_buf(),
-        reached: out.reached,
-        steps: out.state.step,
-        trials: Some(out.state.step),
-        wall_s: out.state.wall_s,
-        scores: vec![
-            ("eval success".into(), value("eval_success")),
-            ("train success".into(), value("train_success")),
-            ("eval loss".into(), value("eval_loss")),
-        ],
-        per_task: vec![],
-    })
+    let extra = serde_json::json!({ "target_success": t.target_success });
+    budget_run(learner, config_toml, &budget, extra, dir, resume, opts)
 }
 
 /// An R2N2 network learning by replay, one sequence per update.
@@ -496,52 +465,36 @@ fn elise(
 ) -> Result<Finished> {
     let mut learner = biornn_dendritic::EliseLearner::new(cfg)?;
     let t = &cfg.train;
-    let (run, state) = open_run(dir, resume, &cfg.to_toml(), &mut learner)?;
-    let drive_opts = DriveOptions {
+    let budget = Budget {
+        kind: "elise/urbanczik_senn",
+        seed: cfg.seed,
         max_steps: t.max_steps,
         eval_every: t.validate_every,
         // the first validation cycle is the second cycle: evaluations follow each
         eval_at_start: false,
         checkpoint_every: t.checkpoint_every,
-        keep_checkpoints: 3,
-        criterion: Criterion::Never,
-        divergence_lr_factor: 0.5,
+        criterion: None,
         max_divergences: 0,
-        divergence_hint: "Try smaller rule.eta_other and rule.eta_visible.".into(),
-        progress: opts.progress,
-        verbose: opts.verbose,
-        inject_nan_at_step: None,
+        divergence_hint: "Try smaller rule.eta_other and rule.eta_visible.",
+        keys: &[
+            "free_mse",
+            "free_correlation",
+            "nudged_mse",
+            "nudged_correlation",
+        ],
+        trials_are_steps: false,
+        steps_also_as: Some("cycles"),
     };
-    let out = drive_constant(&run, &mut learner, &drive_opts, state)?;
-    let value = |k: &str| out.last.values.get(k).copied().unwrap_or(f64::NAN);
-    let keys = [
-        "free_mse",
-        "free_correlation",
-        "nudged_mse",
-        "nudged_correlation",
-    ];
-    let mut summary = serde_json::json!({
-        "kind": "elise/urbanczik_senn",
-        "cycles": out.state.step,
-        "wall_s": out.state.wall_s,
-        "seed": cfg.seed,
-    });
-    for k in keys {
-        summary[k] = serde_json::json!(value(k));
-    }
-    run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
-    Ok(Finished {
-        dir: run.path().to_path_buf(),
-        reached: false,
-        steps: out.state.step,
-        trials: None,
-        wall_s: out.state.wall_s,
-        scores: keys
-            .iter()
-            .map(|k| (k.replace('_', " "), value(k)))
-            .collect(),
-        per_task: vec![],
-    })
+    let toml = cfg.to_toml();
+    budget_run(
+        &mut learner,
+        &toml,
+        &budget,
+        serde_json::json!({}),
+        dir,
+        resume,
+        opts,
+    )
 }
 
 /// How a run of one learner to a budget is driven and summed up.
@@ -550,16 +503,25 @@ struct Budget<'a> {
     seed: u64,
     max_steps: usize,
     eval_every: usize,
+    eval_at_start: bool,
     checkpoint_every: usize,
+    /// stop early once this evaluation value reaches this level
+    criterion: Option<(&'a str, f64)>,
+    max_divergences: usize,
     divergence_hint: &'a str,
     /// the evaluation values the summary and the final line report
     keys: &'a [&'a str],
+    /// whether an update is one trial (a sequence), so that the trial count is the step count
+    trials_are_steps: bool,
+    /// another name the summary gives the step count (ELiSe's `cycles`)
+    steps_also_as: Option<&'a str>,
 }
 
-/// Drive `learner` to its budget (evaluating at the start, no criterion) and write its summary:
-/// the budget's keys of the last evaluation, with `extra` beside them.
-fn budget_run<L: Learner>(
-    learner: &mut L,
+/// Drive `learner` to its budget (or its criterion) and write its summary: the budget's keys of
+/// the last evaluation, whether the criterion was reached, and `extra` beside them. Every system
+/// that trains one learner with a constant schedule runs through here.
+fn budget_run(
+    learner: &mut dyn Learner,
     toml: &str,
     b: &Budget,
     extra: serde_json::Value,
@@ -571,12 +533,17 @@ fn budget_run<L: Learner>(
     let drive_opts = DriveOptions {
         max_steps: b.max_steps,
         eval_every: b.eval_every,
-        eval_at_start: true,
+        eval_at_start: b.eval_at_start,
         checkpoint_every: b.checkpoint_every,
         keep_checkpoints: 3,
-        criterion: Criterion::Never,
+        criterion: b
+            .criterion
+            .map_or(Criterion::Never, |(key, level)| Criterion::AtLeast {
+                key: key.into(),
+                level,
+            }),
         divergence_lr_factor: 0.5,
-        max_divergences: 3,
+        max_divergences: b.max_divergences,
         divergence_hint: b.divergence_hint.into(),
         progress: opts.progress,
         verbose: opts.verbose,
@@ -589,7 +556,11 @@ fn budget_run<L: Learner>(
         "steps": out.state.step,
         "wall_s": out.state.wall_s,
         "seed": b.seed,
+        "reached_target": out.reached,
     });
+    if let Some(name) = b.steps_also_as {
+        summary[name] = serde_json::json!(out.state.step);
+    }
     if let (Some(s), Some(e)) = (summary.as_object_mut(), extra.as_object()) {
         s.extend(e.clone());
     }
@@ -599,9 +570,9 @@ fn budget_run<L: Learner>(
     run.write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
     Ok(Finished {
         dir: run.path().to_path_buf(),
-        reached: false,
+        reached: out.reached,
         steps: out.state.step,
-        trials: None,
+        trials: b.trials_are_steps.then_some(out.state.step),
         wall_s: out.state.wall_s,
         scores: b
             .keys
@@ -632,7 +603,12 @@ fn cordsnet(
         seed: cfg.seed,
         max_steps: t.max_steps,
         eval_every: t.eval_every,
+        eval_at_start: true,
         checkpoint_every: t.checkpoint_every,
+        criterion: None,
+        max_divergences: 3,
+        trials_are_steps: false,
+        steps_also_as: None,
         divergence_hint: "Try a smaller rule.learning_rate or rule.clip_norm.",
         keys: &["test_accuracy", "test_loss", "train_accuracy"],
     };
@@ -662,7 +638,12 @@ fn multiarea(
         seed: cfg.seed,
         max_steps: t.max_steps,
         eval_every: t.eval_every,
+        eval_at_start: true,
         checkpoint_every: t.checkpoint_every,
+        criterion: None,
+        max_divergences: 3,
+        trials_are_steps: false,
+        steps_also_as: None,
         divergence_hint: "Try a smaller train.learning_rate.",
         keys: &["test_accuracy", "test_loss", "train_accuracy"],
     };
