@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The multi-area network: a trained CordsNet (experiments/cordsnet_fashion.sh's R2), frozen, as
+# The multi-area network: a trained CordsNet (experiments/cordsnet_fashion.sh's R2), frozen (or
+# fine-tuned: MODES="frozen fine", the CTRNN's loss trained through it by BPTT), as
 # the visual front end of a CTRNN on the same 2 ms clock, trained by BPTT on delayed
 # match-to-category with Fashion-MNIST images (classes 0-4 against 5-9; fixation 100 ms, sample
 # 200 ms, delay 300 ms, test 200 ms) and on a random-dot-motion decision (dots moving through the
@@ -7,12 +8,15 @@
 # delay). The paper's multi-area tasks are not published; these tasks and the wiring are ours.
 # Prints the test accuracy per task and seed (chance: 0.5).
 #
-#   experiments/multiarea.sh          TASKS="dmc dots" SEEDS="1" MAX_STEPS=300 FRONT=runs/cordsnet_fashion/r2/seed-1/model.npz
+#   experiments/multiarea.sh          TASKS="dmc dots" SEEDS="1" MAX_STEPS=300 MODES="frozen"
+#                                     FRONT=runs/cordsnet_fashion/r2/seed-1/model.npz FINE_LR=1e-4
 #   experiments/multiarea.sh --smoke  a tiny front end trained first, a few updates (CI)
 # Runs resume where they stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${TASKS:-"dmc dots"}
+modes=${MODES:-"frozen"}
+fine_lr=${FINE_LR:-1e-4}
 seeds=${SEEDS:-"1"}
 max_steps=${MAX_STEPS:-300}
 front=${FRONT:-runs/cordsnet_fashion/r2/seed-1/model.npz}
@@ -20,7 +24,7 @@ data=${DATA:-/usr/share/datasets/fashion-mnist}
 out=${OUT:-runs/multiarea}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
-  smoke=true; seeds="1"; max_steps=4; out=$(mktemp -d)
+  smoke=true; seeds="1"; max_steps=4; modes="frozen fine"; out=$(mktemp -d)
 fi
 cargo build --release -q
 bin=${BIN:-./target/release/biornn}
@@ -38,23 +42,31 @@ if [[ ! -f "$front" ]]; then
   echo "no front end at $front: run experiments/cordsnet_fashion.sh first (or set FRONT)" >&2
   exit 1
 fi
+for mode in $modes; do
 for task in $tasks; do
 for seed in $seeds; do
   cfg=$(mktemp --suffix=.toml)
   $bin config --kind multiarea | sed "s|^model = .*|model = \"$front\"|; s|^path = .*|path = \"$data\"|; s/^kind = \"dmc\"/kind = \"$task\"/" > "$cfg"
+  if [[ $mode == fine ]]; then
+    sed -i "s/^fine_tune = .*/fine_tune = true/; s/^learning_rate = 0.0001 .*/learning_rate = $fine_lr/" "$cfg"
+  fi
   if $smoke; then
     sed -i 's/^fixation_ms = .*/fixation_ms = 10.0/; s/^sample_ms = .*/sample_ms = 20.0/; s/^delay_ms = .*/delay_ms = 20.0/; s/^test_ms = .*/test_ms = 20.0/; s/^grace_ms = .*/grace_ms = 4.0/; s/^eval_trials = .*/eval_trials = 16/; s/^eval_every = .*/eval_every = 2/; s/^batch_size = .*/batch_size = 8/; s/^spontaneous_steps = .*/spontaneous_steps = 10/' "$cfg"
   fi
-  train_to "$out/$task/seed-$seed" "$max_steps" "$seed" "$cfg" > /dev/null
+  # the frozen runs keep their old place
+  dir="$out/$task/seed-$seed"
+  [[ $mode == fine ]] && dir="$out/fine/$task/seed-$seed"
+  train_to "$dir" "$max_steps" "$seed" "$cfg" > /dev/null
   rm -f "$cfg"
+done
 done
 done
 python3 - "$out" <<'PY'
 import csv, glob, json, sys
 root = sys.argv[1]
-print("| task | seed | updates | test accuracy (chance 0.5) | test loss | minutes | accuracy per evaluation |")
-print("|---|---|---|---|---|---|---|")
-for r in sorted(glob.glob(f"{root}/*/seed-*")):
+print("| task | front end | seed | updates | test accuracy (chance 0.5) | test loss | minutes | accuracy per evaluation |")
+print("|---|---|---|---|---|---|---|---|")
+for r in sorted(glob.glob(f"{root}/*/seed-*") + glob.glob(f"{root}/fine/*/seed-*")):
     try:
         s = json.load(open(f"{r}/summary.json"))
     except OSError:
@@ -62,6 +74,7 @@ for r in sorted(glob.glob(f"{root}/*/seed-*")):
     rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
     curve = ", ".join(f"{float(x['test_accuracy']):.2f}" for x in rows)
     task = r.split("/")[-2]
-    print(f"| {task} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} |")
+    mode = "fine-tuned" if "/fine/" in r else "frozen"
+    print(f"| {task} | {mode} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} |")
 PY
 if $smoke; then rm -rf "$out"; fi

@@ -32,6 +32,9 @@ pub enum Kind {
     EliseUrbanczikSenn,
     /// `cordsnet` (convolutional areas, continuous time) trained by `bptt`
     CordsNetBptt,
+    /// `cordsnet` trained by `inverse`: stage 2 of the staged training (a trained compatibility
+    /// CNN folded in, the recurrent convs fitted to it)
+    CordsNetInverse,
     /// `multiarea` (a frozen CordsNet front end feeding a CTRNN) trained by `bptt`
     MultiAreaBptt,
     /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
@@ -42,7 +45,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::CtrnnBptt,
         Kind::CtrnnRflo,
         Kind::ReservoirRls,
@@ -52,6 +55,7 @@ impl Kind {
         Kind::LeakyRnnEsn,
         Kind::EliseUrbanczikSenn,
         Kind::CordsNetBptt,
+        Kind::CordsNetInverse,
         Kind::MultiAreaBptt,
     ];
 
@@ -67,6 +71,7 @@ impl Kind {
             Kind::LeakyRnnEsn => ("leaky_rnn", "esn"),
             Kind::EliseUrbanczikSenn => ("elise", "urbanczik_senn"),
             Kind::CordsNetBptt => ("cordsnet", "bptt"),
+            Kind::CordsNetInverse => ("cordsnet", "inverse"),
             Kind::MultiAreaBptt => ("multiarea", "bptt"),
             Kind::LongTerm | Kind::Reversal => ("ctrnn", "bptt"),
         }
@@ -195,7 +200,9 @@ impl Config {
             Kind::R2n2Replay => Config::R2n2(R2n2RunConfig::from_toml(text)?),
             Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => Config::Rflo(RfloRunConfig::from_toml(text)?),
             Kind::EliseUrbanczikSenn => Config::Elise(EliseRunConfig::from_toml(text)?),
-            Kind::CordsNetBptt => Config::CordsNet(CordsNetRunConfig::from_toml(text)?),
+            Kind::CordsNetBptt | Kind::CordsNetInverse => {
+                Config::CordsNet(CordsNetRunConfig::from_toml(text)?)
+            }
             Kind::MultiAreaBptt => Config::MultiArea(MultiAreaRunConfig::from_toml(text)?),
             Kind::LongTerm => Config::LongTerm(parse(text)?),
             Kind::Reversal => Config::Reversal(parse(text)?),
@@ -221,7 +228,7 @@ impl Config {
             Kind::LeakyRnnRflo => biornn_reservoir::DEFAULT_RFLO_TOML,
             Kind::LeakyRnnEsn => biornn_reservoir::DEFAULT_ESN_TOML,
             Kind::EliseUrbanczikSenn => biornn_dendritic::DEFAULT_ELISE_TOML,
-            Kind::CordsNetBptt => biornn_vision::DEFAULT_CORDSNET_TOML,
+            Kind::CordsNetBptt | Kind::CordsNetInverse => biornn_vision::DEFAULT_CORDSNET_TOML,
             Kind::MultiAreaBptt => biornn_vision::multiarea::DEFAULT_MULTIAREA_TOML,
             Kind::LongTerm | Kind::Reversal => "",
         }
@@ -237,6 +244,7 @@ impl Config {
             Config::Rflo(c) if c.rule.kind == "esn" => Kind::LeakyRnnEsn,
             Config::Rflo(_) => Kind::LeakyRnnRflo,
             Config::Elise(_) => Kind::EliseUrbanczikSenn,
+            Config::CordsNet(c) if c.rule.kind == "inverse" => Kind::CordsNetInverse,
             Config::CordsNet(_) => Kind::CordsNetBptt,
             Config::MultiArea(_) => Kind::MultiAreaBptt,
             Config::LongTerm(_) => Kind::LongTerm,
@@ -422,11 +430,22 @@ impl Config {
                 c.task.dataset,
                 c.task.path.display(),
             ),
+            Config::CordsNet(c) if c.rule.kind == "inverse" => format!(
+                "cordsnet R{} trained by inverse (stage 2): the compatibility CNN {} folded in, each area's recurrent conv fitted to it; widths {:?} on {} ({})",
+                c.network.depth,
+                c.network.from,
+                &c.network.widths[..c.network.depth.div_ceil(2)],
+                c.task.dataset,
+                c.task.path.display(),
+            ),
             Config::CordsNet(c) => format!(
                 "cordsnet R{} trained by bptt: widths {:?}, {} on {} ({}), {} + {} + {} steps",
                 c.network.depth,
                 &c.network.widths[..c.network.depth.div_ceil(2)],
-                c.network.activation,
+                match c.rule.anneal_levels {
+                    0 => c.network.activation.clone(),
+                    k => format!("prelu annealed to relu in {k} levels"),
+                },
                 c.task.dataset,
                 c.task.path.display(),
                 c.task.spontaneous_steps,
@@ -498,7 +517,13 @@ mod tests {
         }
         for k in Kind::ALL {
             let c = Config::from_toml(Config::default_toml(k)).unwrap();
-            assert_eq!(c.kind(), k);
+            // stage 2 of CordsNet's staged training needs a trained CNN to start from: its
+            // default is CordsNet's, whose comments say how to turn it into one
+            let want = match k {
+                Kind::CordsNetInverse => Kind::CordsNetBptt,
+                k => k,
+            };
+            assert_eq!(c.kind(), want);
             assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
         }
     }

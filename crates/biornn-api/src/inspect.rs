@@ -311,7 +311,7 @@ pub fn analyze(
                 dir.path().display()
             )))
         }
-        Kind::CordsNetBptt => {
+        Kind::CordsNetBptt | Kind::CordsNetInverse => {
             return Err(Error::new(format!(
                 "{}: a CordsNet run is analysed by `cordsnet_analysis` (`biornn analyze RUN`: Arnoldi spectra of each area at the spontaneous state); fixed points and PCA of it are not built yet",
                 dir.path().display()
@@ -340,6 +340,7 @@ pub fn analyze(
         | Kind::R2n2Replay
         | Kind::EliseUrbanczikSenn
         | Kind::CordsNetBptt
+        | Kind::CordsNetInverse
         | Kind::MultiAreaBptt
         | Kind::LeakyRnnRflo
         | Kind::LeakyRnnEsn => false,
@@ -861,10 +862,42 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
     let net = CordsNet::new(&shape)?;
     let theta: Vec<f64> = vck::load(&net, &tensors)?;
     let p = cfg.protocol();
-    let act = cfg.activation();
-    let spont = net.spontaneous(&theta, p.spontaneous, p.alpha, act);
+    // the slope the run ended with (stage 4's schedule writes it), else the config's
+    let act = match arrays.get("prelu.weight") {
+        Some(a) => biornn_vision::Activation::PRelu(a.to_real::<f64>()?[0]),
+        None => cfg.activation(),
+    };
+    // the spontaneous fixed point: settled from rest, then from random starts, to see whether it
+    // is the only one (the offset penalty asks for a unique one)
+    let (tol, max_steps) = (1e-10, 20_000);
+    let (rest, rest_steps, rest_change) =
+        net.settle(&theta, &net.zero_state(1), p.alpha, act, tol, max_steps);
+    let scale = rest
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1.0);
+    let mut fixed_csv = String::from("start,steps,last_change,max_distance_to_rest\n");
+    fixed_csv.push_str(&format!("rest,{rest_steps},{rest_change:e},0\n"));
+    let mut rng = Streams::new(cfg.seed).stream("cordsnet_fixed_points", 0);
+    let mut farthest = 0.0f64;
+    let starts = 8;
+    for k in 0..starts {
+        let start: Vec<Vec<f64>> = rest
+            .iter()
+            .map(|a| a.iter().map(|_| 2.0 * scale * rng.uniform()).collect())
+            .collect();
+        let (end, steps, change) = net.settle(&theta, &start, p.alpha, act, tol, max_steps);
+        let d = end
+            .iter()
+            .zip(&rest)
+            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(0.0, f64::max);
+        farthest = farthest.max(d);
+        fixed_csv.push_str(&format!("random {k},{steps},{change:e},{d:e}\n"));
+    }
     let zeros = vec![0.0; net.stem_out.units()];
-    let jac = StepJacobian::at(&net, &theta, &spont, (&zeros, &zeros), p.alpha, act);
+    let jac = StepJacobian::at(&net, &theta, &rest, (&zeros, &zeros), p.alpha, act);
     let tau_ms = 10.0;
     let mut csv =
         String::from("area,index,re,im,step_multiplier_re,step_multiplier_im,relaxation_ms\n");
@@ -929,13 +962,14 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
     let adir = dir.analysis_dir();
     std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
     biornn_numerics::npz::write_atomic(&adir.join("spectra.csv"), csv.as_bytes())?;
+    biornn_numerics::npz::write_atomic(&adir.join("fixed_points.csv"), fixed_csv.as_bytes())?;
     biornn_numerics::npz::write_npz(&adir.join("spectra.npz"), &out)?;
     let mut figs = vec![
         NamedFigure {
             name: "spectra",
             title: "Recurrent eigenvalues at the spontaneous state",
             caption: format!(
-                "Arnoldi's Ritz values of each area's D W (W the recurrent conv, D its ReLU slopes) after update {step}, at the spontaneous state. An area is stable while Re < 1; it relaxes in tau / (1 - Re) = 10 ms / (1 - Re)."
+                "Arnoldi's Ritz values of each area's D W (W the recurrent conv, D its ReLU slopes) after update {step}, at the spontaneous fixed point. An area is stable while Re < 1; it relaxes in tau / (1 - Re) = 10 ms / (1 - Re)."
             ),
             figure: spectra(&series),
         },
@@ -957,7 +991,7 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
         caption: "The share of the test subset classified right at the last stimulus step, per evaluation.".into(),
         figure: biornn_report::sequence::curves("Test accuracy", "updates", &[("test accuracy".into(), xs, acc)], false),
     });
-    let written = biornn_report::write_figures(&figs, &adir)?.len() + 2;
+    let written = biornn_report::write_figures(&figs, &adir)?.len() + 3;
     if !page {
         return Ok((written, adir));
     }
@@ -989,8 +1023,16 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
             },
         ]);
     }
+    let settled = match rest_change <= tol {
+        true => format!("settle from rest in {rest_steps} steps to a fixed point (no rate moves by more than {tol:e} a step)"),
+        false => format!("do not settle from rest within {max_steps} steps (the last step moves a rate by {rest_change:.2e}): the spectra are taken where they stopped"),
+    };
+    let unique = match farthest <= 1e-6 * scale {
+        true => format!("all {starts} random starts reach the same point (farthest {farthest:.1e}): one spontaneous fixed point, as far as they show"),
+        false => format!("random starts end up to {farthest:.3} away from it: more than one attractor (fixed_points.csv)"),
+    };
     let intro = format!(
-        "CordsNet R{} ({} units, {} parameters) after {step} updates. {}",
+        "CordsNet R{} ({} units, {} parameters) after {step} updates. {} Without an image the dynamics {settled}; {unique}.",
         net.depth(),
         net.units(),
         net.layout.len,
@@ -1038,6 +1080,90 @@ pub fn cordsnet_noise(
     std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
     biornn_numerics::npz::write_atomic(&adir.join("noise.csv"), csv.as_bytes())?;
     Ok(out)
+}
+
+/// The reference's `record` on a trained CordsNet: the first `images` test images, from rest through
+/// the spontaneous and the stimulus steps of the run's protocol, the rates of `areas` (default: the
+/// last two, which the paper compares with the higher visual areas) after every step, written to
+/// `RUN/analysis/record.npz`: `area<l>` `[steps, images, c, h, w]`, `labels`, `images` (as the
+/// network saw them, normalised), `dt_ms` and `stimulus_onset` (the first stimulus step).
+pub fn cordsnet_record(run: &Path, areas: &[usize], images: usize) -> Result<PathBuf> {
+    let dir = RunDir::open(run)?;
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_vision::CordsNetRunConfig::from_toml(&text)?;
+    let mut learner = biornn_vision::CordsNetLearner::new(&cfg)?;
+    if learner.cnn.is_some() {
+        return Err(Error::new(format!(
+            "{}: a compatibility CNN (network.form = \"cnn\") has no activity over time to record",
+            run.display()
+        )));
+    }
+    let (arrays, _) = final_state(&dir)?;
+    learner
+        .load_state("", &arrays)
+        .map_err(|e| e.context(run.display()))?;
+    let net = &learner.net;
+    let depth = net.depth();
+    let areas: Vec<usize> = match areas.is_empty() {
+        true => vec![depth - 2, depth - 1],
+        false => areas.to_vec(),
+    };
+    if let Some(bad) = areas.iter().find(|l| **l >= depth) {
+        return Err(Error::invalid(
+            "--areas",
+            bad,
+            &format!("allowed: areas 0 to {} of this R{depth}", depth - 1),
+        ));
+    }
+    let test = &learner.images.test;
+    if images == 0 || images > test.len() {
+        return Err(Error::invalid(
+            "--images",
+            images,
+            &format!("allowed: 1 to {} (the run's test images)", test.len()),
+        ));
+    }
+    let idx: Vec<usize> = (0..images).collect();
+    let (x, labels) = test.batch(&idx);
+    let p = cfg.protocol();
+    let act = learner.activation();
+    let rates = net.record(
+        &learner.theta,
+        &x,
+        images,
+        p.spontaneous,
+        p.stimulus,
+        p.alpha,
+        act,
+        &areas,
+    );
+    let mut out = biornn_core::Arrays::new();
+    let steps = p.spontaneous + p.stimulus;
+    for (l, r) in areas.iter().zip(&rates) {
+        let a = net.areas[*l];
+        biornn_core::arrays::put_f32(
+            &mut out,
+            &format!("area{l}"),
+            &[steps, images, a.c, a.h, a.w],
+            r,
+        );
+    }
+    let labels: Vec<f64> = labels.iter().map(|l| *l as f64).collect();
+    biornn_core::arrays::put_f64(&mut out, "labels", &[images], &labels);
+    let s = &net.shape;
+    biornn_core::arrays::put_f32(
+        &mut out,
+        "images",
+        &[images, s.in_channels, s.image.0, s.image.1],
+        &x,
+    );
+    biornn_core::arrays::put_f64(&mut out, "dt_ms", &[], &[p.alpha * 10.0]);
+    biornn_core::arrays::put_f64(&mut out, "stimulus_onset", &[], &[p.spontaneous as f64]);
+    let adir = dir.analysis_dir();
+    std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
+    let path = adir.join("record.npz");
+    biornn_numerics::npz::write_npz(&path, &out)?;
+    Ok(path)
 }
 
 /// Columns of a run's `metrics.csv` by name, each as numbers (NaN where a cell is empty or the

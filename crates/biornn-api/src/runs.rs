@@ -599,7 +599,10 @@ fn cordsnet(
     });
     let t = &cfg.train;
     let budget = Budget {
-        kind: "cordsnet/bptt",
+        kind: match cfg.rule.kind.as_str() {
+            "inverse" => "cordsnet/inverse",
+            _ => "cordsnet/bptt",
+        },
         seed: cfg.seed,
         max_steps: t.max_steps,
         eval_every: t.eval_every,

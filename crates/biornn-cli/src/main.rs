@@ -104,6 +104,18 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Record a trained CordsNet's activity over time (the reference's `record`): the first test
+    /// images, from rest through the spontaneous and stimulus steps, the chosen areas' rates after
+    /// every step, to RUN/analysis/record.npz (`area<l>` as [steps, images, c, h, w]).
+    Record {
+        run: PathBuf,
+        /// areas to record (default: the last two)
+        #[arg(long, value_delimiter = ',')]
+        areas: Vec<usize>,
+        /// how many test images
+        #[arg(long, default_value_t = 16)]
+        images: usize,
+    },
     /// Write RUN/report.html: one self-contained page with training curves, example trials and
     /// every analysis figure (runs the analysis, and writes RUN/analysis/ as `analyze` does).
     Report {
@@ -411,7 +423,10 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Analyze { run, .. }
-            if inspect::run_kind(&run)? == biornn_api::Kind::CordsNetBptt =>
+            if matches!(
+                inspect::run_kind(&run)?,
+                biornn_api::Kind::CordsNetBptt | biornn_api::Kind::CordsNetInverse
+            ) =>
         {
             let (written, dir) = inspect::cordsnet_analysis(&run, false)?;
             println!("{written} files in {}", dir.display());
@@ -465,6 +480,11 @@ fn run(command: Command) -> Result<()> {
             println!("report: {}", inspect::elise_report(&run)?.display());
             Ok(())
         }
+        Command::Record { run, areas, images } => {
+            let path = inspect::cordsnet_record(&run, &areas, images)?;
+            println!("activity in {}", path.display());
+            Ok(())
+        }
         Command::Noise {
             run,
             input,
@@ -507,7 +527,10 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Report { run, .. }
-            if inspect::run_kind(&run)? == biornn_api::Kind::CordsNetBptt =>
+            if matches!(
+                inspect::run_kind(&run)?,
+                biornn_api::Kind::CordsNetBptt | biornn_api::Kind::CordsNetInverse
+            ) =>
         {
             println!(
                 "report: {}",

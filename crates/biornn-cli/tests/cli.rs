@@ -506,6 +506,119 @@ fn bench_elise_times_one_network_and_k_at_once() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bench elise"));
 }
 
+/// The staged training as a user chains it: the compatibility CNN, stage 2 from its model.npz
+/// (folded, recurrent convs fitted), the linear network, PReLU annealed to ReLU.
+#[test]
+fn the_staged_training_chains_cnn_inverse_linear_and_anneal() {
+    let dir = tmp("staged");
+    let data = dir.join("images");
+    common::write_idx_images(&data, 32, 16);
+    let write = |name: &str, network: &str, rule: &str, task: &str, steps: usize| {
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "name = \"{name}\"\n[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\n{network}[rule]\nbatch_size = 4\n{rule}[task]\npath = \"{}\"\nstimulus_steps = 8\nloss_steps = 4\n{task}[train]\nmax_steps = {steps}\neval_every = {steps}\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+        cfg
+    };
+    let train = |cfg: &PathBuf| {
+        succeed(
+            biornn()
+                .args(["train", "--quiet", "--runs"])
+                .arg(&dir)
+                .arg(cfg),
+        );
+    };
+    let linear = "spontaneous_steps = 0\noffset_steps = 0\npenalty_steps = 0\n";
+    let full = "spontaneous_steps = 5\noffset_steps = 4\npenalty_steps = 2\n";
+    train(&write("s1", "form = \"cnn\"\n", "", full, 16));
+    // stage 2 needs a CNN to fold
+    let bad = write(
+        "bad",
+        "activation = \"linear\"\n",
+        "kind = \"inverse\"\n",
+        linear,
+        8,
+    );
+    let err = biornn().arg("check").arg(&bad).output().unwrap();
+    assert!(String::from_utf8_lossy(&err.stderr).contains("network.from"));
+    let from = |run: &str| format!("from = \"{}\"\n", dir.join(run).join("model.npz").display());
+    let s2 = write(
+        "s2",
+        &format!("activation = \"linear\"\n{}", from("s1")),
+        "kind = \"inverse\"\nlearning_rate = 0.01\n",
+        linear,
+        40,
+    );
+    let out = succeed(biornn().arg("check").arg(&s2));
+    assert!(out.contains("trained by inverse"), "{out}");
+    train(&s2);
+    let metrics = std::fs::read_to_string(dir.join("s2/metrics.csv")).unwrap();
+    let rows: Vec<Vec<String>> = metrics
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let last = &rows[rows.len() - 1];
+    // the folded CNN classifies as the CNN; the fit comes down from the random start's
+    assert_eq!(last[col("cnn_accuracy")], last[col("folded_cnn_accuracy")]);
+    let s1 = std::fs::read_to_string(dir.join("s1/metrics.csv")).unwrap();
+    let s1_last: Vec<&str> = s1.lines().last().unwrap().split(',').collect();
+    assert_eq!(s1_last[2], last[col("cnn_accuracy")]);
+    assert!(last[col("fit_error")].parse::<f64>().unwrap().is_finite());
+    // only the recurrent convs and biases moved: the feed-forward ones are the folded CNN's
+    let m2 = read_npz(&dir.join("s2/model.npz")).unwrap();
+    assert!(f32s(&m2["conv_bias.0"]).iter().any(|v| *v != 0.0));
+    train(&write(
+        "s3",
+        &format!("activation = \"linear\"\n{}", from("s2")),
+        "",
+        linear,
+        8,
+    ));
+    let m3 = read_npz(&dir.join("s3/model.npz")).unwrap();
+    assert_eq!(
+        m3["area_area.1.parametrizations.weight.original1"].shape,
+        [4, 4, 3, 3]
+    );
+    let s4 = write(
+        "s4",
+        &format!("activation = \"prelu\"\n{}", from("s3")),
+        "anneal_levels = 4\nanneal_level_updates = 2\n",
+        full,
+        8,
+    );
+    let out = succeed(biornn().arg("check").arg(&s4));
+    assert!(out.contains("prelu annealed to relu in 4 levels"), "{out}");
+    train(&s4);
+    let metrics = std::fs::read_to_string(dir.join("s4/metrics.csv")).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("prelu_slope,wall_s"),
+        "{metrics}"
+    );
+    // 8 updates of 4 levels of 2: slopes 0.75, 0.5, 0.25, 0; the first evaluation, before any
+    // update, runs at the first level's
+    let slopes: Vec<f64> = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').rev().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(slopes, [0.75, 0.0], "{metrics}");
+    // annealing needs the PReLU
+    let bad = write("bad", "", "anneal_levels = 4\n", full, 8);
+    let err = biornn().arg("check").arg(&bad).output().unwrap();
+    assert!(String::from_utf8_lossy(&err.stderr).contains("rule.anneal_levels"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_cordsnet_run_trains_analyses_and_reports() {
     let dir = tmp("cordsnet");
@@ -550,8 +663,34 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     for r in &rows {
         assert!((r[4] - (0.8 + 0.2 * r[2])).abs() < 1e-12);
     }
+    // the reference's record: the chosen area's rates after every spontaneous and stimulus step
+    let out = succeed(
+        biornn()
+            .arg("record")
+            .arg(&run)
+            .args(["--areas", "0", "--images", "3"]),
+    );
+    assert!(out.contains("record.npz"), "{out}");
+    let rec = read_npz(&run.join("analysis/record.npz")).unwrap();
+    assert_eq!(rec["area0"].shape, [5 + 8, 3, 4, 3, 3]);
+    assert_eq!(rec["labels"].shape, [3]);
+    let bad = biornn()
+        .arg("record")
+        .arg(&run)
+        .args(["--areas", "2"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--areas"));
+    // the spontaneous fixed point, from rest and from 8 random starts
+    let fixed = std::fs::read_to_string(run.join("analysis/fixed_points.csv")).unwrap();
+    assert_eq!(fixed.lines().count(), 10, "{fixed}");
+    assert!(
+        fixed.lines().nth(1).unwrap().starts_with("rest,"),
+        "{fixed}"
+    );
     let out = succeed(biornn().arg("report").arg(&run));
     let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(page.contains("Without an image the dynamics"), "{page}");
     assert!(
         out.contains("report.html")
             && page.contains("Recurrent eigenvalues")
@@ -579,6 +718,28 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     let m = read_npz(&dir.join("m/model.npz")).unwrap();
     // the CTRNN sees a fixation input and the front end's 4 pooled channels
     assert_eq!(m["W_in"].shape, [16, 5]);
+    // frozen, the front end is not written again; fine-tuned, it is, moved from where it began
+    assert!(!m.keys().any(|k| k.starts_with("front_end.")));
+    let text = std::fs::read_to_string(&ma).unwrap();
+    std::fs::write(
+        &ma,
+        text.replace("name = \"m\"", "name = \"mf\"").replace(
+            "spontaneous_steps = 5\n",
+            "spontaneous_steps = 5\nfine_tune = true\nlearning_rate = 0.01\n",
+        ),
+    )
+    .unwrap();
+    succeed(
+        biornn()
+            .args(["train", "--quiet", "--runs"])
+            .arg(&dir)
+            .arg(&ma),
+    );
+    let mf = read_npz(&dir.join("mf/model.npz")).unwrap();
+    let front = read_npz(&run.join("model.npz")).unwrap();
+    let key = "area_conv.0.parametrizations.weight.original1";
+    assert_eq!(mf[&format!("front_end.{key}")].shape, front[key].shape);
+    assert_ne!(f32s(&mf[&format!("front_end.{key}")]), f32s(&front[key]));
     assert_eq!(m["W_out"].shape, [3, 16]);
     let metrics = std::fs::read_to_string(dir.join("m/metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 4, "{metrics}");

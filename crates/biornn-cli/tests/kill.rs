@@ -281,28 +281,42 @@ fn the_compatibility_cnn_killed_mid_training_resumes_bit_identically() {
 /// The multi-area network: a CTRNN behind a frozen CordsNet, trials drawn by the step.
 #[test]
 fn a_multi_area_network_killed_mid_training_resumes_bit_identically() {
-    let base = std::env::temp_dir().join(format!("biornn-kill-{}-multiarea", std::process::id()));
-    let data = base.join("data");
-    common::write_idx_images(&data, 64, 16);
-    let front = base.join("front.toml");
-    std::fs::write(
-        &front,
-        format!(
-            "name = \"front\"\n[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\n[task]\npath = \"{}\"\nspontaneous_steps = 5\nstimulus_steps = 8\nloss_steps = 4\noffset_steps = 4\npenalty_steps = 2\n[train]\nmax_steps = 4\neval_every = 4\n",
-            data.display()
-        ),
-    )
-    .unwrap();
+    multiarea_killed("multiarea", "");
+}
+
+/// The same with its front end fine-tuned: its weights, moments and spontaneous state resume too.
+#[test]
+fn a_fine_tuned_multi_area_network_killed_mid_training_resumes_bit_identically() {
+    multiarea_killed("multiarea-fine", "fine_tune = true\nbptt_segment = 7\n");
+}
+
+/// Train the run a config names under `base`, uninterrupted: what a killed run starts from.
+fn train_small_cordsnet(base: &Path, config: &str) {
+    let file = base.join("start.toml");
+    std::fs::write(&file, config).unwrap();
     let st = Command::new(env!("CARGO_BIN_EXE_biornn"))
         .args(["train", "--quiet", "--runs"])
-        .arg(&base)
-        .arg(&front)
+        .arg(base)
+        .arg(&file)
         .output()
         .unwrap();
     assert!(
         st.status.success(),
         "{}",
         String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+fn multiarea_killed(name: &str, front_end: &str) {
+    let base = std::env::temp_dir().join(format!("biornn-kill-{}-{name}", std::process::id()));
+    let data = base.join("data");
+    common::write_idx_images(&data, 64, 16);
+    train_small_cordsnet(
+        &base,
+        &format!(
+            "name = \"front\"\n[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\n[task]\npath = \"{}\"\nspontaneous_steps = 5\nstimulus_steps = 8\nloss_steps = 4\noffset_steps = 4\npenalty_steps = 2\n[train]\nmax_steps = 4\neval_every = 4\n",
+            data.display()
+        ),
     );
     let config = format!(
         r#"
@@ -313,7 +327,7 @@ kind = "multiarea"
 [front_end]
 model = "{}"
 spontaneous_steps = 5
-[model]
+{front_end}[model]
 n_rec = 16
 [task]
 path = "{}"
@@ -332,11 +346,70 @@ eval_every = 10
         base.join("front/model.npz").display(),
         data.display()
     );
-    train_killed_and_resumed("multiarea", &config, Duration::from_secs(300));
+    train_killed_and_resumed(name, &config, Duration::from_secs(300));
     std::fs::remove_dir_all(&base).ok();
 }
 
 fn cordsnet_killed(name: &str, form: &str) {
+    cordsnet_killed_with(name, form, "", "");
+}
+
+/// Stage 4: the PReLU slope annealed in levels of 20 updates, the optimiser restarted at each.
+#[test]
+fn an_annealed_cordsnet_killed_mid_training_resumes_bit_identically() {
+    cordsnet_killed_with(
+        "cordsnet-anneal",
+        "rnn",
+        "activation = \"prelu\"\n",
+        "anneal_levels = 6\nanneal_level_updates = 20\n",
+    );
+}
+
+/// Stage 2: a compatibility CNN folded into CordsNet, its recurrent convs fitted to it.
+#[test]
+fn the_inverse_fit_killed_mid_training_resumes_bit_identically() {
+    let base = std::env::temp_dir().join(format!("biornn-kill-{}-inverse", std::process::id()));
+    let data = base.join("data");
+    common::write_idx_images(&data, 64, 16);
+    train_small_cordsnet(
+        &base,
+        &format!(
+            "name = \"cnn\"\n[network]\nkind = \"cordsnet\"\nform = \"cnn\"\nwidths = [4, 4, 4, 4]\n[task]\npath = \"{}\"\n[train]\nmax_steps = 8\neval_every = 8\n",
+            data.display()
+        ),
+    );
+    let config = format!(
+        r#"
+name = "k"
+seed = 4
+[network]
+kind = "cordsnet"
+widths = [4, 4, 4, 4]
+activation = "linear"
+from = "{}"
+[rule]
+kind = "inverse"
+batch_size = 32
+learning_rate = 0.01
+[task]
+path = "{}"
+spontaneous_steps = 0
+stimulus_steps = 40
+loss_steps = 4
+offset_steps = 0
+penalty_steps = 0
+[train]
+max_steps = 1500
+eval_every = 25
+"#,
+        base.join("cnn/model.npz").display(),
+        data.display()
+    );
+    train_killed_and_resumed("inverse", &config, Duration::from_secs(300));
+    std::fs::remove_dir_all(&base).ok();
+}
+
+fn cordsnet_killed_with(name: &str, form: &str, network: &str, rule: &str) {
     let data = std::env::temp_dir().join(format!("biornn-kill-{}-{name}-data", std::process::id()));
     common::write_idx_images(&data, 64, 16);
     let config = format!(
@@ -347,9 +420,9 @@ seed = 3
 kind = "cordsnet"
 form = "{form}"
 widths = [4, 4, 4, 4]
-[rule]
+{network}[rule]
 batch_size = 4
-[task]
+{rule}[task]
 path = "{}"
 spontaneous_steps = 5
 stimulus_steps = 10

@@ -1270,6 +1270,22 @@ impl<T: Real> Ctrnn<T> {
         self.effective_to_raw(grads);
     }
 
+    /// After [`Self::backward`]: the loss's gradient with respect to the inputs of the trajectory's
+    /// forward pass, `[n_in, T*B]` (column `t*B + b`), W_in^T dL/dz: what an upstream network
+    /// feeding this one trains on.
+    pub fn input_gradient(&self, traj: &Trajectory<T>) -> Vec<T> {
+        let (n, ni) = (self.n_rec, self.n_in);
+        let tb = traj.steps * traj.batch;
+        let mut du = vec![T::ZERO; ni * tb];
+        gemm(
+            cm_mut(&mut du, ni, tb),
+            false,
+            rm(&self.eff.w_in, n, ni).transpose(),
+            cm(&traj.delta[..n * tb], n, tb),
+        );
+        du
+    }
+
     /// Send the skip path's share of a block end's gradient (left in `traj.scratch` by
     /// [`backward_block_skip`]) to the states the skip target was made from.
     fn scatter_skip_gradient(&self, traj: &mut Trajectory<T>, b: Block, blk: usize) {

@@ -102,6 +102,26 @@ fn check_plan(cfg: ModelConfig, label: &str, plan: &TimePlan) {
         }
     }
     assert!(checked > 0);
+    // The inputs' gradient, what an upstream network trains on.
+    let du = net.input_gradient(&traj);
+    for k in 0..probe.input.len() {
+        let (mut plus, mut minus) = (probe.input.clone(), probe.input.clone());
+        plus[k] += h;
+        minus[k] -= h;
+        let at = |input: Vec<f64>| Probe {
+            input,
+            out_weight: probe.out_weight.clone(),
+            rate_weight: probe.rate_weight.clone(),
+        };
+        let fd = (loss(&net, &at(plus), &mut traj.clone(), noisy, plan)
+            - loss(&net, &at(minus), &mut traj.clone(), noisy, plan))
+            / (2.0 * h);
+        assert!(
+            (fd - du[k]).abs() < 1e-6 * (1.0 + fd.abs()),
+            "{label}: d/dinput[{k}] analytic {} vs finite difference {fd}",
+            du[k]
+        );
+    }
     // The masked entries have zero gradient and zero effective weight.
     for (k, m) in net.mask_rec.iter().enumerate() {
         if *m == 0.0 {

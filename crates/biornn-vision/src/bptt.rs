@@ -100,6 +100,18 @@ fn argmax<T: Real>(row: &[T]) -> usize {
     best
 }
 
+/// Called for each step t from the last with the state after it, the gradient with respect to
+/// that state to add into, and the parameters' gradient: where a loss enters BPTT.
+pub type StateSink<'a, T> = dyn FnMut(usize, &[Vec<T>], &mut [Vec<T>], &mut [T]) + 'a;
+
+/// What the network sees, step by step: a few batches of `n` images, their stems computed once
+/// each, and per step which one is shown (`None`: no image, the stem's drive is zero). A static
+/// image is one batch shown for the stimulus steps; a moving stimulus is a batch per frame.
+pub struct Frames<'a, T> {
+    pub images: Vec<&'a [T]>,
+    pub shown: Vec<Option<usize>>,
+}
+
 impl CordsNet {
     /// The loss of a batch of `labels.len()` images and its gradient, added into `grad` (the
     /// parameter layout). `spont` is one image's spontaneous state (from
@@ -119,52 +131,11 @@ impl CordsNet {
         let depth = self.depth();
         let classes = self.shape.classes;
         let top = self.areas[depth - 1];
-        let (s, ks) = self.stem(theta, images, n);
-        let zeros = vec![T::ZERO; s.len()];
         let steps = p.stimulus + p.offset;
-        // the forward pass, keeping each step's start state and pre-activations, or only every
-        // k-th state (a segment's start) when segments are recomputed
-        let k = if p.segment == 0 || p.segment >= steps {
-            steps
-        } else {
-            p.segment
+        let frames = Frames {
+            images: vec![images],
+            shown: (0..steps).map(|t| (t < p.stimulus).then_some(0)).collect(),
         };
-        let keep_all = k == steps;
-        let stem_at = |t: usize| {
-            if t < p.stimulus {
-                (&s[..], &ks[..])
-            } else {
-                (&zeros[..], &zeros[..])
-            }
-        };
-        let mut r = self.broadcast(spont, n);
-        let mut history: Vec<StepRecord<T>> = Vec::with_capacity(if keep_all { steps } else { k });
-        let mut segment_starts: Vec<Vec<Vec<T>>> = vec![];
-        let mut scratch = Default::default();
-        for t in 0..steps {
-            if !keep_all && t % k == 0 {
-                segment_starts.push(r.clone());
-            }
-            let mut z = self.zero_state(n);
-            let before = r.clone();
-            self.step(
-                theta,
-                &mut r,
-                stem_at(t),
-                n,
-                p.alpha,
-                act,
-                &mut z,
-                &mut scratch,
-            );
-            if keep_all {
-                history.push((before, z));
-            }
-        }
-        // the steps `history` holds start here; the state after its last step
-        let mut first_held = if keep_all { 0 } else { steps };
-        let mut after_held = r.clone();
-        // the backward pass, from the last step
         let weights = p.loss_weights();
         let first_scored = p.stimulus - p.loss_steps.min(p.stimulus);
         let first_penalised = steps - p.penalty_steps.min(p.offset);
@@ -174,52 +145,9 @@ impl CordsNet {
             total: 0.0,
             correct: 0,
         };
-        let alpha = T::from_f64(p.alpha);
-        let keep = T::from_f64(1.0 - p.alpha);
-        // g: the gradient with respect to the state after the step being undone
-        let mut g = self.zero_state::<T>(n);
-        let mut ds = vec![T::ZERO; s.len()];
-        let mut dks = vec![T::ZERO; s.len()];
-        let mut dz: Vec<T> = vec![];
-        let mut dh: Vec<T> = vec![];
-        let mut tmp: Vec<T> = vec![];
-        let mut q = vec![];
-        let mut h = vec![];
         let mut dlogit = vec![T::ZERO; classes];
-        for t in (0..steps).rev() {
-            if t < first_held {
-                // recompute the segment that holds step t from its start
-                let s0 = (t / k) * k;
-                let mut x = segment_starts[t / k].clone();
-                history.clear();
-                for u in s0..(s0 + k).min(steps) {
-                    let mut z = self.zero_state(n);
-                    let before = x.clone();
-                    self.step(
-                        theta,
-                        &mut x,
-                        stem_at(u),
-                        n,
-                        p.alpha,
-                        act,
-                        &mut z,
-                        &mut scratch,
-                    );
-                    history.push((before, z));
-                }
-                after_held = match segment_starts.get(t / k + 1) {
-                    Some(next) => next.clone(),
-                    None => r.clone(),
-                };
-                first_held = s0;
-            }
-            let local = t - first_held;
-            let after = if local + 1 < history.len() {
-                &history[local + 1].0
-            } else {
-                &after_held
-            };
-            // the loss terms on the state after step t
+        // the loss terms on the state after step t
+        let mut sink = |t: usize, after: &[Vec<T>], g: &mut [Vec<T>], grad: &mut [T]| {
             if t < p.stimulus && t >= first_scored {
                 let w = weights[t - first_scored] / weights.len() as f64;
                 let (feat, _) = self.features(after, n);
@@ -245,15 +173,7 @@ impl CordsNet {
                         }
                     }
                 }
-                let mut dsum = vec![T::ZERO; n * top.units()];
-                global_avg_backward(&dfeat, top.h * top.w, &mut dsum);
-                for l in [depth - 1, depth - 2] {
-                    for ((gv, rv), dv) in g[l].iter_mut().zip(&after[l]).zip(&dsum) {
-                        if *rv > T::ZERO {
-                            *gv += *dv;
-                        }
-                    }
-                }
+                self.features_backward(after, &dfeat, n, g);
             }
             if t >= first_penalised {
                 let denom = (p.penalty_steps.min(p.offset) * depth) as f64;
@@ -269,9 +189,154 @@ impl CordsNet {
                     }
                 }
             }
+        };
+        let start = self.broadcast(spont, n);
+        self.backprop_through_time(
+            theta, &frames, &start, n, p.alpha, act, p.segment, &mut sink, grad,
+        );
+        parts.total = parts.cross_entropy + p.penalty_weight * parts.penalty;
+        parts
+    }
+
+    /// The readout features' backward pass: `dfeat` (`[n][c]`, the gradient with respect to
+    /// GAP([r_{L-1}]+ + [r_{L-2}]+)) added into the gradient `g` of the state `r`.
+    pub fn features_backward<T: Real>(
+        &self,
+        r: &[Vec<T>],
+        dfeat: &[T],
+        n: usize,
+        g: &mut [Vec<T>],
+    ) {
+        let depth = self.depth();
+        let top = self.areas[depth - 1];
+        let mut dsum = vec![T::ZERO; n * top.units()];
+        global_avg_backward(dfeat, top.h * top.w, &mut dsum);
+        for l in [depth - 1, depth - 2] {
+            for ((gv, rv), dv) in g[l].iter_mut().zip(&r[l]).zip(&dsum) {
+                if *rv > T::ZERO {
+                    *gv += *dv;
+                }
+            }
+        }
+    }
+
+    /// Backpropagation through time of `frames.shown.len()` steps from the state `start` (`n`
+    /// images'), the network seeing `frames`: `sink(t, r, g, grad)` is called for every step from
+    /// the last, with the state `r` after step t, to add the loss's gradient with respect to it into
+    /// `g` (and any gradient of its own parameters, the readout's, into `grad`); the gradient of the
+    /// network's parameters is added into `grad`. With `segment` = k > 0 only every k-th state is
+    /// kept and each segment recomputed on the way back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backprop_through_time<T: Real>(
+        &self,
+        theta: &[T],
+        frames: &Frames<'_, T>,
+        start: &[Vec<T>],
+        n: usize,
+        alpha_f: f64,
+        act: Activation,
+        segment: usize,
+        sink: &mut StateSink<'_, T>,
+        grad: &mut [T],
+    ) {
+        let depth = self.depth();
+        let stems: Vec<(Vec<T>, Vec<T>)> = frames
+            .images
+            .iter()
+            .map(|x| self.stem(theta, x, n))
+            .collect();
+        let zeros = vec![T::ZERO; n * self.stem_out.units()];
+        let steps = frames.shown.len();
+        // the forward pass, keeping each step's start state and pre-activations, or only every
+        // k-th state (a segment's start) when segments are recomputed
+        let k = if segment == 0 || segment >= steps {
+            steps.max(1)
+        } else {
+            segment
+        };
+        let keep_all = k >= steps;
+        let stem_at = |t: usize| match frames.shown[t] {
+            Some(i) => (&stems[i].0[..], &stems[i].1[..]),
+            None => (&zeros[..], &zeros[..]),
+        };
+        let mut r = start.to_vec();
+        let mut history: Vec<StepRecord<T>> = Vec::with_capacity(if keep_all { steps } else { k });
+        let mut segment_starts: Vec<Vec<Vec<T>>> = vec![];
+        let mut scratch = Default::default();
+        for t in 0..steps {
+            if !keep_all && t % k == 0 {
+                segment_starts.push(r.clone());
+            }
+            let mut z = self.zero_state(n);
+            let before = r.clone();
+            self.step(
+                theta,
+                &mut r,
+                stem_at(t),
+                n,
+                alpha_f,
+                act,
+                &mut z,
+                &mut scratch,
+            );
+            if keep_all {
+                history.push((before, z));
+            }
+        }
+        // the steps `history` holds start here; the state after its last step
+        let mut first_held = if keep_all { 0 } else { steps };
+        let mut after_held = r.clone();
+        let alpha = T::from_f64(alpha_f);
+        let keep = T::from_f64(1.0 - alpha_f);
+        // g: the gradient with respect to the state after the step being undone
+        let mut g = self.zero_state::<T>(n);
+        // per image batch: the gradient with respect to its stem's s and K s
+        let mut dstems: Vec<(Vec<T>, Vec<T>)> = stems
+            .iter()
+            .map(|_| (vec![T::ZERO; zeros.len()], vec![T::ZERO; zeros.len()]))
+            .collect();
+        let mut dz: Vec<T> = vec![];
+        let mut dh: Vec<T> = vec![];
+        let mut tmp: Vec<T> = vec![];
+        let mut q = vec![];
+        let mut h = vec![];
+        for t in (0..steps).rev() {
+            if t < first_held {
+                // recompute the segment that holds step t from its start
+                let s0 = (t / k) * k;
+                let mut x = segment_starts[t / k].clone();
+                history.clear();
+                for u in s0..(s0 + k).min(steps) {
+                    let mut z = self.zero_state(n);
+                    let before = x.clone();
+                    self.step(
+                        theta,
+                        &mut x,
+                        stem_at(u),
+                        n,
+                        alpha_f,
+                        act,
+                        &mut z,
+                        &mut scratch,
+                    );
+                    history.push((before, z));
+                }
+                after_held = match segment_starts.get(t / k + 1) {
+                    Some(next) => next.clone(),
+                    None => r.clone(),
+                };
+                first_held = s0;
+            }
+            let local = t - first_held;
+            let after = if local + 1 < history.len() {
+                &history[local + 1].0
+            } else {
+                &after_held
+            };
+            sink(t, after, &mut g, grad);
             // undo step t: r' = (1 - alpha) r + alpha sigma(z)
             let (before, z) = &history[local];
-            let stimulus = t < p.stimulus;
+            let shown = frames.shown[t];
             rectify(before, &mut q);
             let mut gnew: Vec<Vec<T>> = g
                 .iter()
@@ -306,12 +371,7 @@ impl CordsNet {
                     }
                 }
                 // A_l and the drive
-                let stem = if stimulus {
-                    (&s[..], &ks[..])
-                } else {
-                    (&zeros[..], &zeros[..])
-                };
-                self.drive(theta, l, &q, stem, &mut h);
+                self.drive(theta, l, &q, stem_at(t), &mut h);
                 let input = if l == 0 {
                     self.stem_out
                 } else {
@@ -340,16 +400,16 @@ impl CordsNet {
                 };
                 match l {
                     0 => {
-                        if stimulus {
-                            for (a, b) in ds.iter_mut().zip(&dh) {
+                        if let Some(i) = shown {
+                            for (a, b) in dstems[i].0.iter_mut().zip(&dh) {
                                 *a += *b;
                             }
                         }
                     }
                     1 => {
                         through_relu(&mut gnew[0], &before[0], &dh);
-                        if stimulus {
-                            for (a, b) in dks.iter_mut().zip(&dh) {
+                        if let Some(i) = shown {
+                            for (a, b) in dstems[i].1.iter_mut().zip(&dh) {
                                 *a += *b;
                             }
                         }
@@ -382,23 +442,23 @@ impl CordsNet {
             }
             g = gnew;
         }
-        // the stem: K s feeds area 1, s feeds area 0 and K; s = pool(conv7x7(x))
+        // each stem: K s feeds area 1, s feeds area 0 and K; s = pool(conv7x7(x))
         let so = self.stem_out;
-        self.inp_skip
-            .backward_weight(&s, &dks, so.hw(), &mut grad[self.p_inp_skip.clone()]);
-        self.inp_skip
-            .backward_input(&theta[self.p_inp_skip.clone()], &dks, so.hw(), &mut ds);
         let mid = self.stem_mid;
-        let mut dmid = vec![T::ZERO; n * mid.units()];
         let pool: AvgPool = self.stem_pool;
-        pool.backward(&ds, n * mid.c, mid.hw(), &mut dmid);
-        self.stem_conv.backward_weight(
-            images,
-            &dmid,
-            self.shape.image,
-            &mut grad[self.p_inp_conv.clone()],
-        );
-        parts.total = parts.cross_entropy + p.penalty_weight * parts.penalty;
-        parts
+        for ((images, (s, _)), (ds, dks)) in frames.images.iter().zip(&stems).zip(&mut dstems) {
+            self.inp_skip
+                .backward_weight(s, dks, so.hw(), &mut grad[self.p_inp_skip.clone()]);
+            self.inp_skip
+                .backward_input(&theta[self.p_inp_skip.clone()], dks, so.hw(), ds);
+            let mut dmid = vec![T::ZERO; n * mid.units()];
+            pool.backward(ds, n * mid.c, mid.hw(), &mut dmid);
+            self.stem_conv.backward_weight(
+                images,
+                &dmid,
+                self.shape.image,
+                &mut grad[self.p_inp_conv.clone()],
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! `<name>.weight`), folded once into plain weights; and writing ours in the parametrizations'
 //! names, so that the reference's model loads them as they are.
 
+use crate::cnn::CompatCnn;
 use crate::cordsnet::{CordsNet, CordsNetShape, Layout};
 use biornn_numerics::npz::NpyArray;
 use biornn_numerics::{Error, Real, Result};
@@ -138,15 +139,18 @@ pub fn shape_of(
     Ok(shape)
 }
 
-/// The parameters of `net` from a reference state dict, every key accounted for: a missing or
-/// misshapen tensor, or one the network has no place for, is an error naming it.
-pub fn load<T: Real>(net: &CordsNet, arrays: &BTreeMap<String, NpyArray>) -> Result<Vec<T>> {
-    let a = strip_parallel(arrays);
-    let mut theta = vec![T::ZERO; net.layout.len];
-    let mut used = vec![];
-    for t in &net.layout.tensors {
+/// The tensors of `layout` from a state dict (weights folded where weight-normed), each one's
+/// shape checked; the keys read are added to `used`. `needs` says what the network is, for errors.
+fn fill<T: Real>(
+    layout: &Layout,
+    a: &BTreeMap<String, &NpyArray>,
+    used: &mut Vec<String>,
+    needs: &str,
+) -> Result<Vec<T>> {
+    let mut theta = vec![T::ZERO; layout.len];
+    for t in &layout.tensors {
         let (shape, vals) = match t.name.strip_suffix(".weight") {
-            Some(base) => weight(&a, base, &mut used)?,
+            Some(base) => weight(a, base, used)?,
             None => match a.get(&t.name) {
                 Some(x) => {
                     used.push(t.name.clone());
@@ -167,14 +171,41 @@ pub fn load<T: Real>(net: &CordsNet, arrays: &BTreeMap<String, NpyArray>) -> Res
             || (shape.len() == t.shape.len() && shape != t.shape)
         {
             return Err(Error::new(format!(
-                "`{}` has shape {shape:?}; this network needs {:?} (depth {}, image {:?})",
-                t.name, t.shape, net.shape.depth, net.shape.image
+                "`{}` has shape {shape:?}; this network needs {:?} ({needs})",
+                t.name, t.shape
             )));
         }
         for (d, v) in theta[t.range.clone()].iter_mut().zip(vals) {
             *d = T::from_f64(v);
         }
     }
+    Ok(theta)
+}
+
+/// A trained compatibility CNN from its run's `model.npz` (the reference's stage-1 names): its
+/// parameters and its batch norms' running statistics.
+pub fn load_cnn<T: Real>(
+    cnn: &CompatCnn,
+    arrays: &BTreeMap<String, NpyArray>,
+) -> Result<(Vec<T>, Vec<T>)> {
+    let a = strip_parallel(arrays);
+    let mut used = vec![];
+    let needs = format!(
+        "the compatibility CNN of depth {}, image {:?}",
+        cnn.shape.depth, cnn.shape.image
+    );
+    let theta = fill(&cnn.layout, &a, &mut used, &needs)?;
+    let buffers = fill(&cnn.buffers, &a, &mut used, &needs)?;
+    Ok((theta, buffers))
+}
+
+/// The parameters of `net` from a reference state dict, every key accounted for: a missing or
+/// misshapen tensor, or one the network has no place for, is an error naming it.
+pub fn load<T: Real>(net: &CordsNet, arrays: &BTreeMap<String, NpyArray>) -> Result<Vec<T>> {
+    let a = strip_parallel(arrays);
+    let mut used = vec![];
+    let needs = format!("depth {}, image {:?}", net.shape.depth, net.shape.image);
+    let theta = fill(&net.layout, &a, &mut used, &needs)?;
     let extra: Vec<&String> = a.keys().filter(|k| !used.contains(k)).collect();
     if !extra.is_empty() {
         return Err(Error::new(format!(

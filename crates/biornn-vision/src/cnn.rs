@@ -92,6 +92,28 @@ fn layout_push(layout: &mut Layout, name: String, shape: Vec<usize>) -> Range<us
     range
 }
 
+/// A conv with the batch norm after it folded in: plain weights and a bias per output channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldedConv {
+    pub weight: Vec<f64>,
+    pub bias: Vec<f64>,
+}
+
+/// The compatibility CNN's weights with its batch norms folded in (in evaluation mode the CNN is
+/// then x_l = ReLU(C_l (A_l h_l + a_l) + c_l) with per-channel a_l, c_l, the stem's and skips'
+/// biases to be pushed into them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldedNorms {
+    pub stem: FoldedConv,
+    /// K, which has no norm of its own
+    pub inp_skip: Vec<f64>,
+    pub area_area: Vec<FoldedConv>,
+    pub area_conv: Vec<FoldedConv>,
+    pub skip_area: Vec<FoldedConv>,
+    pub out_w: Vec<f64>,
+    pub out_b: Vec<f64>,
+}
+
 /// The activations of one forward pass, kept for the backward pass.
 #[derive(Debug, Clone, Default)]
 pub struct CnnPass<T> {
@@ -221,6 +243,44 @@ impl CompatCnn {
 
     pub fn depth(&self) -> usize {
         self.areas.len()
+    }
+
+    /// Every conv followed by a batch norm with the norm folded in (stage 1b, the reference's
+    /// `main_training_1_folding.py`): weights scaled per output channel by gamma / sqrt(var + eps),
+    /// the bias beta - mean gamma / sqrt(var + eps) per channel, from the running statistics.
+    pub fn fold_norms<T: Real>(&self, theta: &[T], buffers: &[T]) -> FoldedNorms {
+        let f = |w: &Range<usize>, nm: &Norm| -> FoldedConv {
+            let c = nm.gamma.len();
+            let per = w.len() / c;
+            let (mut weight, mut bias) = (Vec::with_capacity(w.len()), Vec::with_capacity(c));
+            for ch in 0..c {
+                let scale = theta[nm.gamma.start + ch].to_f64()
+                    / (buffers[nm.var.start + ch].to_f64() + EPS).sqrt();
+                let row = &theta[w.start + ch * per..w.start + (ch + 1) * per];
+                weight.extend(row.iter().map(|v| v.to_f64() * scale));
+                bias.push(
+                    theta[nm.beta.start + ch].to_f64()
+                        - buffers[nm.mean.start + ch].to_f64() * scale,
+                );
+            }
+            FoldedConv { weight, bias }
+        };
+        let plain = |r: &Range<usize>| theta[r.clone()].iter().map(|v| v.to_f64()).collect();
+        FoldedNorms {
+            stem: f(&self.p_inp_conv, &self.inp_norm),
+            inp_skip: plain(&self.p_inp_skip),
+            area_area: (0..self.depth())
+                .map(|l| f(&self.p_area_area[l], &self.area_norm[l]))
+                .collect(),
+            area_conv: (0..self.depth())
+                .map(|l| f(&self.p_area_conv[l], &self.area_nrm2[l]))
+                .collect(),
+            skip_area: (0..self.p_skip_area.len())
+                .map(|i| f(&self.p_skip_area[i], &self.skip_norm[i]))
+                .collect(),
+            out_w: plain(&self.p_out_w),
+            out_b: plain(&self.p_out_b),
+        }
     }
 
     /// PyTorch's defaults: convs and the readout Kaiming-uniform (bound 1/sqrt(fan_in)), batch

@@ -47,6 +47,11 @@ pub struct CordsNetRuleConfig {
     pub batch_size: usize,
     /// BPTT's memory: 0 keeps every step's state; k keeps every k-th and recomputes the rest
     pub bptt_segment: usize,
+    /// stage 4's schedule: the PReLU slope steps down through this many levels, 1 - (k + 1) /
+    /// levels, then stays at 0, and the optimiser restarts at each level (0: a fixed slope)
+    pub anneal_levels: u64,
+    /// updates per level (0: one epoch of the training images, as the reference)
+    pub anneal_level_updates: u64,
 }
 
 impl Default for CordsNetRuleConfig {
@@ -58,6 +63,8 @@ impl Default for CordsNetRuleConfig {
             clip_norm: 1.0,
             batch_size: 16,
             bptt_segment: 0,
+            anneal_levels: 0,
+            anneal_level_updates: 0,
         }
     }
 }
@@ -233,7 +240,30 @@ impl CordsNetRunConfig {
             "allowed: 0 to 1",
         )?;
         let r = &self.rule;
-        check(r.kind == "bptt", "rule.kind", &r.kind, "allowed: bptt")?;
+        check(
+            ["bptt", "inverse"].contains(&r.kind.as_str()),
+            "rule.kind",
+            &r.kind,
+            "allowed: bptt, inverse (stage 2: fit the recurrent convs to a trained compatibility CNN)",
+        )?;
+        check(
+            r.kind == "bptt" || (n.form == "rnn" && !n.from.is_empty()),
+            "network.from",
+            &n.from,
+            "rule.kind = \"inverse\" needs form = \"rnn\" and from = a compatibility CNN's model.npz",
+        )?;
+        check(
+            r.anneal_levels == 0 || (n.activation == "prelu" && n.form == "rnn"),
+            "rule.anneal_levels",
+            r.anneal_levels,
+            "allowed: 0, unless network.activation = \"prelu\" (the schedule sets its slope)",
+        )?;
+        check(
+            r.anneal_levels <= 10_000,
+            "rule.anneal_levels",
+            r.anneal_levels,
+            "allowed: 0 to 10000",
+        )?;
         for (f, v) in [
             ("rule.learning_rate", r.learning_rate),
             ("rule.clip_norm", r.clip_norm),

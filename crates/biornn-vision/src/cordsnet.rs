@@ -438,7 +438,7 @@ impl CordsNet {
     }
 
     /// The readout's pooled features `[n][c]` and the summed map they come from.
-    pub(crate) fn features<T: Real>(&self, r: &[Vec<T>], n: usize) -> (Vec<T>, Vec<T>) {
+    pub fn features<T: Real>(&self, r: &[Vec<T>], n: usize) -> (Vec<T>, Vec<T>) {
         let l = self.depth();
         let a = self.areas[l - 1];
         let sum: Vec<T> = r[l - 1]
@@ -477,11 +477,31 @@ impl CordsNet {
         alpha: f64,
         act: Activation,
     ) -> Vec<Vec<T>> {
-        let mut r = self.zero_state(1);
+        // no tolerance is ever met: exactly `steps` steps
+        self.settle(theta, &self.zero_state(1), alpha, act, -1.0, steps)
+            .0
+    }
+
+    /// The spontaneous dynamics (no image) of one network from `start` (one image's state) until a
+    /// step moves no rate by more than `tol`, or `max_steps`: the state reached, the steps taken
+    /// and the last step's largest change. A state that no step moves is a fixed point,
+    /// r = sigma(W r + b + A h(r)); the last change over alpha bounds tau |dr/dt| there.
+    pub fn settle<T: Real>(
+        &self,
+        theta: &[T],
+        start: &[Vec<T>],
+        alpha: f64,
+        act: Activation,
+        tol: f64,
+        max_steps: usize,
+    ) -> (Vec<Vec<T>>, usize, f64) {
+        let mut r = start.to_vec();
         let zeros = vec![T::ZERO; self.stem_out.units()];
         let mut z = self.zero_state(1);
         let mut scratch = StepScratch::default();
-        for _ in 0..steps {
+        let mut change = f64::INFINITY;
+        for steps in 0..max_steps {
+            let before = r.clone();
             self.step(
                 theta,
                 &mut r,
@@ -492,8 +512,53 @@ impl CordsNet {
                 &mut z,
                 &mut scratch,
             );
+            change = r
+                .iter()
+                .zip(&before)
+                .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (*x - *y).to_f64().abs()))
+                .fold(0.0, f64::max);
+            if change <= tol {
+                return (r, steps + 1, change);
+            }
         }
-        r
+        (r, max_steps, change)
+    }
+
+    /// The reference's `record`: from rest, `spontaneous` steps without the image, then `stimulus`
+    /// steps with it; the rates of each area in `areas` after every step, `[steps][n][c][h][w]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record<T: Real>(
+        &self,
+        theta: &[T],
+        images: &[T],
+        n: usize,
+        spontaneous: usize,
+        stimulus: usize,
+        alpha: f64,
+        act: Activation,
+        areas: &[usize],
+    ) -> Vec<Vec<T>> {
+        let (s, ks) = self.stem(theta, images, n);
+        let zeros = vec![T::ZERO; s.len()];
+        let mut r = self.zero_state(n);
+        let mut z = self.zero_state(n);
+        let mut scratch = StepScratch::default();
+        let steps = spontaneous + stimulus;
+        let mut out: Vec<Vec<T>> = areas
+            .iter()
+            .map(|l| Vec::with_capacity(steps * n * self.areas[*l].units()))
+            .collect();
+        for t in 0..steps {
+            let stem = match t < spontaneous {
+                true => (&zeros[..], &zeros[..]),
+                false => (&s[..], &ks[..]),
+            };
+            self.step(theta, &mut r, stem, n, alpha, act, &mut z, &mut scratch);
+            for (o, l) in out.iter_mut().zip(areas) {
+                o.extend_from_slice(&r[*l]);
+            }
+        }
+        out
     }
 
     /// A one-image state repeated for `n` images.

@@ -8,6 +8,7 @@ use crate::cnn::CompatCnn;
 use crate::config::{CordsNetRunConfig, Images};
 use crate::cordsnet::{Activation, CordsNet};
 use crate::noise::Noise;
+use crate::staged::{anneal_slope, fold, inverse_loss_and_grad, Folded, INVERSE_PENALTY};
 use biornn_core::arrays::{put_f32, put_f64, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::optim::{adamw_step, clip_norm, AdamConstants};
@@ -38,6 +39,22 @@ pub struct CordsNetLearner {
     last_train_accuracy: f64,
     /// the training order of the epoch in hand
     order: Option<(u64, Vec<usize>)>,
+    /// with `rule.kind = "inverse"` (stage 2): the folded CNN and what the fit has measured
+    inverse: Option<Inverse>,
+    /// updates taken (AdamW's step count, which stage 4 restarts, cannot tell)
+    updates: u64,
+}
+
+/// Stage 2's state: the folded CNN whose pre-activations the recurrent convs are fitted to.
+struct Inverse {
+    folded: Folded,
+    /// the parameters the fit trains (W_l and b_l); the rest stay as folded
+    trainable: Vec<std::ops::Range<usize>>,
+    /// test accuracy of the CNN and of its folded form (equal up to rounding)
+    cnn_accuracy: f64,
+    folded_accuracy: f64,
+    /// the last batch's fit error and penalty
+    last: (f64, f64),
 }
 
 impl CordsNetLearner {
@@ -52,7 +69,13 @@ impl CordsNetLearner {
     pub fn with_images(cfg: &CordsNetRunConfig, images: Arc<Images>) -> Result<Self> {
         let net = CordsNet::new(&cfg.shape(&images.train))?;
         let mut cnn = None;
-        let theta: Vec<f32> = if cfg.network.form == "cnn" {
+        let mut inverse = None;
+        let theta: Vec<f32> = if cfg.rule.kind == "inverse" {
+            let stage = Inverse::new(cfg, &net, &images)?;
+            let theta = stage.folded.theta.iter().map(|v| *v as f32).collect();
+            inverse = Some(stage);
+            theta
+        } else if cfg.network.form == "cnn" {
             let model = CompatCnn::new(&net.shape)?;
             let (theta, buffers) = model.init(&Streams::new(cfg.seed));
             cnn = Some((model, buffers));
@@ -83,6 +106,8 @@ impl CordsNetLearner {
             grad: vec![0.0; n],
             last_train_accuracy: f64::NAN,
             order: None,
+            inverse,
+            updates: 0,
         })
     }
 
@@ -90,8 +115,21 @@ impl CordsNetLearner {
         self.cfg.protocol()
     }
 
-    fn activation(&self) -> Activation {
-        self.cfg.activation()
+    /// The nonlinearity after `updates` updates: the config's, or stage 4's scheduled slope.
+    fn activation_after(&self, updates: u64) -> Activation {
+        match self.anneal_level(updates.saturating_sub(1)) {
+            Some(level) => Activation::PRelu(anneal_slope(level, self.cfg.rule.anneal_levels)),
+            None => self.cfg.activation(),
+        }
+    }
+
+    /// Stage 4's annealing level at update `step` (`None` without a schedule).
+    fn anneal_level(&self, step: u64) -> Option<u64> {
+        let r = &self.cfg.rule;
+        (r.anneal_levels > 0).then(|| match r.anneal_level_updates {
+            0 => step * r.batch_size as u64 / self.images.train.len() as u64,
+            k => step / k,
+        })
     }
 
     /// The training images of update `step`: epochs of `batch_size` images in an order drawn per
@@ -118,6 +156,12 @@ impl CordsNetLearner {
     /// Accuracy and mean cross-entropy at the last stimulus step over the test subset.
     pub fn test_scores(&self) -> (f64, f64) {
         self.scores_under(None)
+    }
+
+    /// The slope the network runs with now (stage 4's schedule after the updates taken, or the
+    /// config's).
+    pub fn activation(&self) -> Activation {
+        self.activation_after(self.updates)
     }
 
     /// The same under noise (stream `cordsnet_noise`, its index `seed`: the same draws for every
@@ -200,6 +244,13 @@ impl CordsNetLearner {
 }
 
 const COLUMNS: [&str; 3] = ["train_accuracy", "test_accuracy", "test_loss"];
+/// Stage 2's columns beside them (its training accuracy column stays empty: it trains no readout).
+const INVERSE_COLUMNS: [&str; 4] = [
+    "fit_error",
+    "fit_penalty",
+    "cnn_accuracy",
+    "folded_cnn_accuracy",
+];
 
 impl Stateful for CordsNetLearner {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
@@ -208,6 +259,7 @@ impl Stateful for CordsNetLearner {
         put_f32(out, &format!("{prefix}adam_m"), &[n], &self.m);
         put_f32(out, &format!("{prefix}adam_v"), &[n], &self.v);
         put_u64(out, &format!("{prefix}adam_t"), self.t);
+        put_u64(out, &format!("{prefix}updates"), self.updates);
         if let Some((_, buffers)) = &self.cnn {
             put_f32(
                 out,
@@ -216,12 +268,22 @@ impl Stateful for CordsNetLearner {
                 buffers,
             );
         }
-        put_f64(
-            out,
-            &format!("{prefix}last_train_accuracy"),
-            &[],
-            &[self.last_train_accuracy],
-        );
+        // stage 2 trains no readout and has no training accuracy: NaN is not written, so that a
+        // resumed state equals the uninterrupted one
+        if !self.last_train_accuracy.is_nan() {
+            put_f64(
+                out,
+                &format!("{prefix}last_train_accuracy"),
+                &[],
+                &[self.last_train_accuracy],
+            );
+        }
+        if let Some(stage) = &self.inverse {
+            let (fit, penalty) = stage.last;
+            if !fit.is_nan() {
+                put_f64(out, &format!("{prefix}inverse_fit"), &[2], &[fit, penalty]);
+            }
+        }
     }
 
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
@@ -230,25 +292,82 @@ impl Stateful for CordsNetLearner {
         self.m = take_f32(arrays, &format!("{prefix}adam_m"), &[n])?;
         self.v = take_f32(arrays, &format!("{prefix}adam_v"), &[n])?;
         self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
+        let key = format!("{prefix}updates");
+        // checkpoints written before stage 4 existed do not count updates
+        self.updates = match arrays.contains_key(&key) {
+            true => take_u64(arrays, &key)?,
+            false => 0,
+        };
         if let Some((_, buffers)) = &mut self.cnn {
             let k = buffers.len();
             *buffers = take_f32(arrays, &format!("{prefix}norm_buffers"), &[k])?;
         }
-        self.last_train_accuracy =
-            biornn_core::arrays::take_scalar(arrays, &format!("{prefix}last_train_accuracy"))?;
+        let key = format!("{prefix}last_train_accuracy");
+        self.last_train_accuracy = match arrays.contains_key(&key) {
+            true => biornn_core::arrays::take_scalar(arrays, &key)?,
+            false => f64::NAN,
+        };
+        if let Some(stage) = &mut self.inverse {
+            let key = format!("{prefix}inverse_fit");
+            stage.last = match arrays.contains_key(&key) {
+                true => {
+                    let v = biornn_core::arrays::take_f64(arrays, &key, &[2])?;
+                    (v[0], v[1])
+                }
+                false => (f64::NAN, f64::NAN),
+            };
+        }
         Ok(())
     }
 }
 
 impl Learner for CordsNetLearner {
     fn columns(&self) -> Vec<String> {
-        COLUMNS.iter().map(|c| c.to_string()).collect()
+        let mut c: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+        if self.inverse.is_some() {
+            c.extend(INVERSE_COLUMNS.map(String::from));
+        }
+        if self.cfg.rule.anneal_levels > 0 {
+            c.push("prelu_slope".into());
+        }
+        c
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
         let idx = self.batch_indices(step);
         let (x, labels) = self.images.train.batch(&idx);
         self.grad.fill(0.0);
+        self.updates = step + 1;
+        // stage 4 restarts its optimiser at each level, as the reference re-creates it each epoch
+        if let (Some(now), Some(before)) = (
+            self.anneal_level(step),
+            step.checked_sub(1).and_then(|s| self.anneal_level(s)),
+        ) {
+            if now != before {
+                self.m.fill(0.0);
+                self.v.fill(0.0);
+                self.t = 0;
+            }
+        }
+        if let Some(stage) = &mut self.inverse {
+            let n = labels.len();
+            let x64: Vec<f64> = x.iter().map(|v| *v as f64).collect();
+            let pass = stage.folded.forward(&self.net, &x64, n);
+            let to32 = |v: &Vec<Vec<f64>>| -> Vec<Vec<f32>> {
+                v.iter()
+                    .map(|a| a.iter().map(|x| *x as f32).collect())
+                    .collect()
+            };
+            let (u, t) = (to32(&pass.drive), to32(&pass.target));
+            let (fit, penalty) =
+                inverse_loss_and_grad(&self.net, &self.theta, &u, &t, n, &mut self.grad);
+            stage.last = (fit, penalty);
+            let loss = fit + INVERSE_PENALTY * penalty;
+            if loss.is_finite() {
+                self.step_optimiser(phase);
+            }
+            return Ok(loss);
+        }
         if let Some((model, buffers)) = &mut self.cnn {
             let pass = model.forward(&self.theta, buffers, &x, labels.len(), true);
             let (loss, correct) = model.backward(&self.theta, &x, &labels, &pass, &mut self.grad);
@@ -259,7 +378,7 @@ impl Learner for CordsNetLearner {
             return Ok(loss);
         }
         let p = self.protocol();
-        let act = self.activation();
+        let act = self.activation_after(step + 1);
         let spont = self
             .net
             .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
@@ -274,17 +393,47 @@ impl Learner for CordsNetLearner {
         Ok(parts.total)
     }
 
-    fn evaluate(&mut self, _step: u64, _train_loss: Option<f64>) -> Result<Evaluation> {
+    fn evaluate(&mut self, step: u64, _train_loss: Option<f64>) -> Result<Evaluation> {
+        self.updates = step;
         let (accuracy, loss) = self.test_scores();
-        let values = [self.last_train_accuracy, accuracy, loss];
+        let mut values: Vec<(&str, f64)> = vec![
+            ("train_accuracy", self.last_train_accuracy),
+            ("test_accuracy", accuracy),
+            ("test_loss", loss),
+        ];
+        let mut headline = format!("test accuracy {accuracy:.3}  test loss {loss:.3}");
+        if let Some(stage) = &self.inverse {
+            values.truncate(0);
+            values.extend([("test_accuracy", accuracy), ("test_loss", loss)]);
+            let (fit, penalty) = stage.last;
+            values.extend([
+                ("fit_error", fit),
+                ("fit_penalty", penalty),
+                ("cnn_accuracy", stage.cnn_accuracy),
+                ("folded_cnn_accuracy", stage.folded_accuracy),
+            ]);
+            headline = format!("fit {fit:.4}  penalty {penalty:.2e}  {headline}");
+        }
+        if let Activation::PRelu(a) = self.activation() {
+            if self.cfg.rule.anneal_levels > 0 {
+                values.push(("prelu_slope", a));
+                headline.push_str(&format!("  slope {a:.2}"));
+            }
+        }
+        let columns = self.columns();
+        let cells = columns
+            .iter()
+            .map(|c| {
+                values
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .map_or(String::new(), |(_, v)| format!("{v:.6}"))
+            })
+            .collect();
         Ok(Evaluation {
-            cells: values.iter().map(|v| format!("{v:.6}")).collect(),
-            values: COLUMNS
-                .iter()
-                .zip(values)
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            headline: format!("test accuracy {accuracy:.3}  test loss {loss:.3}"),
+            cells,
+            values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            headline,
         })
     }
 
@@ -294,13 +443,17 @@ impl Learner for CordsNetLearner {
 
     /// The reference's state-dict names (`checkpoint::save`), and the normalisation the images
     /// had, so that a user can feed new ones the same way.
-    fn export(&self, _step: u64, out: &mut Arrays) {
+    fn export(&self, step: u64, out: &mut Arrays) {
         match &self.cnn {
             Some((model, buffers)) => {
                 out.extend(checkpoint::save_layout(&model.layout, &self.theta));
                 out.extend(checkpoint::save_layout(&model.buffers, buffers));
             }
             None => out.extend(checkpoint::save(&self.net, &self.theta)),
+        }
+        // the slope the network runs with (the reference keeps `prelu.weight`)
+        if let Activation::PRelu(a) = self.activation_after(step) {
+            put_f64(out, "prelu.weight", &[1], &[a]);
         }
         let (mean, std): (Vec<f64>, Vec<f64>) = self.images.stats.iter().copied().unzip();
         put_f64(out, "input_mean", &[mean.len()], &mean);
@@ -317,15 +470,69 @@ impl CordsNetLearner {
         clip_norm(&mut self.grad, self.cfg.rule.clip_norm);
         self.t += 1;
         let lr = self.cfg.rule.learning_rate * phase.lr_factor * phase.lr_scale;
-        adamw_step(
-            &mut self.theta,
-            &self.grad,
-            &mut self.m,
-            &mut self.v,
-            self.t,
-            lr,
-            self.cfg.rule.weight_decay,
-            ADAMW,
-        );
+        let all = std::iter::once(0..self.theta.len()).collect::<Vec<_>>();
+        // frozen parameters take no step and no decay (PyTorch leaves out what has no gradient)
+        let ranges = match &self.inverse {
+            Some(stage) => &stage.trainable,
+            None => &all,
+        };
+        for r in ranges {
+            adamw_step(
+                &mut self.theta[r.clone()],
+                &self.grad[r.clone()],
+                &mut self.m[r.clone()],
+                &mut self.v[r.clone()],
+                self.t,
+                lr,
+                self.cfg.rule.weight_decay,
+                ADAMW,
+            );
+        }
+    }
+}
+
+impl Inverse {
+    /// Fold the compatibility CNN that `network.from` names into `net` (stage 1b), and score both
+    /// on the test subset, so that the folding can be checked.
+    fn new(cfg: &CordsNetRunConfig, net: &CordsNet, images: &Images) -> Result<Self> {
+        let context = "network.from (a compatibility CNN's model.npz, for rule.kind = \"inverse\")";
+        let arrays = biornn_numerics::npz::read_npz(std::path::Path::new(&cfg.network.from))
+            .map_err(|e| e.context(context))?;
+        let cnn = CompatCnn::new(&net.shape)?;
+        let (cnn_theta, mut buffers) =
+            checkpoint::load_cnn::<f64>(&cnn, &arrays).map_err(|e| e.context(context))?;
+        let init = net.init::<f64>(&Streams::new(cfg.seed));
+        let folded = fold(net, &cnn, &cnn_theta, &buffers, &init)?;
+        let test = &images.test;
+        let (mut cnn_correct, mut folded_correct) = (0usize, 0usize);
+        let argmax = |row: &[f64]| {
+            (0..row.len())
+                .max_by(|a, b| row[*a].total_cmp(&row[*b]))
+                .unwrap_or(0)
+        };
+        for start in (0..test.len()).step_by(64) {
+            let idx: Vec<usize> = (start..(start + 64).min(test.len())).collect();
+            let (x, labels) = test.batch(&idx);
+            let x: Vec<f64> = x.iter().map(|v| *v as f64).collect();
+            let n = idx.len();
+            let plain = cnn.forward(&cnn_theta, &mut buffers, &x, n, false).logits;
+            let folded_logits = folded.forward(net, &x, n).logits;
+            let k = test.classes;
+            for (i, label) in labels.iter().enumerate() {
+                cnn_correct += (argmax(&plain[i * k..(i + 1) * k]) == *label) as usize;
+                folded_correct += (argmax(&folded_logits[i * k..(i + 1) * k]) == *label) as usize;
+            }
+        }
+        let trainable = (0..net.depth())
+            .flat_map(|l| [net.p_area_conv[l].clone(), net.p_conv_bias[l].clone()])
+            .collect();
+        let n = test.len().max(1) as f64;
+        Ok(Inverse {
+            folded,
+            trainable,
+            cnn_accuracy: cnn_correct as f64 / n,
+            folded_accuracy: folded_correct as f64 / n,
+            last: (f64::NAN, f64::NAN),
+        })
     }
 }

@@ -16,6 +16,7 @@ pub mod learner;
 pub mod multiarea;
 pub mod noise;
 pub mod pool;
+pub mod staged;
 pub mod stimuli;
 
 pub use bptt::{LossParts, Protocol};

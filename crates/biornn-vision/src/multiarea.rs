@@ -1,5 +1,6 @@
 //! A multi-area network with a CordsNet front end (the paper's multi-area models; the reference
-//! ships no code for them, so the task and the wiring are ours): a trained CordsNet, frozen, sees
+//! ships no code for them, so the task and the wiring are ours): a trained CordsNet, frozen (or
+//! fine-tuned, `[front_end] fine_tune`: BPTT of the CTRNN's loss through it), sees
 //! the trial's frames on its own Euler clock (2 ms steps), and its last two areas, rectified,
 //! summed and global-average-pooled (the readout's features), feed biornn's CTRNN beside a
 //! fixation input, on the same clock. The CTRNN (`[model]`, Dale's law and all) is trained by BPTT
@@ -10,6 +11,7 @@
 //! - `dots`, a random-dot-motion decision: fixation, dots moving (a new frame each step) with a
 //!   coherence drawn per trial, a blank delay, then the answer, left or right.
 
+use crate::bptt::Frames;
 use crate::checkpoint;
 use crate::cordsnet::{Activation, CordsNet, StepScratch};
 use crate::data::{load_idx, ImageSet};
@@ -17,7 +19,7 @@ use biornn_core::arrays::{put_f32, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::{Ctrnn, Grads, ModelConfig, Trajectory};
 use biornn_numerics::error::check;
-use biornn_numerics::optim::{adam_step, AdamConstants};
+use biornn_numerics::optim::{adam_step, adamw_step, clip_norm, AdamConstants};
 use biornn_numerics::{Error, Result, Streams};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -32,6 +34,13 @@ pub struct FrontEndConfig {
     pub model: PathBuf,
     pub alpha: f64,
     pub spontaneous_steps: usize,
+    /// train the front end too, by BPTT of the CTRNN's loss through it (AdamW); false: frozen
+    pub fine_tune: bool,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub clip_norm: f64,
+    /// the front end's BPTT memory: keep every k-th state and recompute the rest (0: all)
+    pub bptt_segment: usize,
 }
 
 impl Default for FrontEndConfig {
@@ -40,6 +49,11 @@ impl Default for FrontEndConfig {
             model: PathBuf::from("runs/cordsnet_fashion/r2/seed-1/model.npz"),
             alpha: 0.2,
             spontaneous_steps: 100,
+            fine_tune: false,
+            learning_rate: 1e-4,
+            weight_decay: 0.01,
+            clip_norm: 1.0,
+            bptt_segment: 20,
         }
     }
 }
@@ -192,6 +206,29 @@ impl MultiAreaRunConfig {
             f.spontaneous_steps,
             "allowed: 0 to 100000",
         )?;
+        for (name, v) in [
+            ("front_end.learning_rate", f.learning_rate),
+            ("front_end.clip_norm", f.clip_norm),
+        ] {
+            check(
+                v.is_finite() && v > 0.0,
+                name,
+                v,
+                "allowed: a positive number",
+            )?;
+        }
+        check(
+            f.weight_decay.is_finite() && f.weight_decay >= 0.0,
+            "front_end.weight_decay",
+            f.weight_decay,
+            "allowed: 0 or more",
+        )?;
+        check(
+            f.bptt_segment <= 100_000,
+            "front_end.bptt_segment",
+            f.bptt_segment,
+            "allowed: 0 (keep every state) to 100000",
+        )?;
         self.model.validate(DT)?;
         let t = &self.task;
         check(
@@ -285,6 +322,7 @@ pub struct FrontEnd {
     pub net: CordsNet,
     pub theta: Vec<f32>,
     spont: Vec<Vec<f32>>,
+    spontaneous_steps: usize,
     alpha: f64,
     /// the normalisation its training images had
     pub stats: Vec<(f64, f64)>,
@@ -318,42 +356,38 @@ impl FrontEnd {
             net,
             theta,
             spont,
+            spontaneous_steps: cfg.spontaneous_steps,
             alpha: cfg.alpha,
             stats: mean.into_iter().zip(std).collect(),
         })
     }
 
-    /// The features the CTRNN sees, `[step][trial][c]`: the front end run through `frames`
-    /// (per step, which of the two image sets each trial sees: 0 none, 1 the first, 2 the second).
-    pub fn features(&self, first: &[f32], second: &[f32], n: usize, frames: &[u8]) -> Vec<f32> {
-        self.features_of_frames(n, frames.len(), |t| match frames[t] {
-            1 => Some(first.to_vec()),
-            2 => Some(second.to_vec()),
-            _ => None,
-        })
+    /// The spontaneous state again, after the weights have changed.
+    pub fn refresh_spontaneous(&mut self) {
+        self.spont = self.net.spontaneous(
+            &self.theta,
+            self.spontaneous_steps,
+            self.alpha,
+            Activation::Relu,
+        );
     }
-}
 
-impl FrontEnd {
-    /// The features of `n` trials over `steps` steps whose frames come from `frame(t)` (`n`
-    /// images, or `None`: no image), each frame's stem computed as it comes.
-    pub fn features_of_frames(
-        &self,
-        n: usize,
-        steps: usize,
-        mut frame: impl FnMut(usize) -> Option<Vec<f32>>,
-    ) -> Vec<f32> {
+    /// The features the CTRNN sees, `[step][trial][c]`: the front end, from its spontaneous
+    /// state, shown per step one of `images` (batches of `n`, each one's stem computed once) or
+    /// none.
+    pub fn features(&self, images: &[Vec<f32>], shown: &[Option<usize>], n: usize) -> Vec<f32> {
         let net = &self.net;
         let zeros = vec![0.0f32; n * net.stem_out.units()];
+        let stems: Vec<(Vec<f32>, Vec<f32>)> =
+            images.iter().map(|x| net.stem(&self.theta, x, n)).collect();
         let mut r = net.broadcast(&self.spont, n);
         let mut z = net.zero_state(n);
         let mut scratch = StepScratch::default();
         let top = net.areas[net.depth() - 1];
-        let mut out = Vec::with_capacity(steps * n * top.c);
-        for t in 0..steps {
-            let stem = frame(t).map(|x| net.stem(&self.theta, &x, n));
-            let stem = match &stem {
-                Some((s, k)) => (&s[..], &k[..]),
+        let mut out = Vec::with_capacity(shown.len() * n * top.c);
+        for which in shown {
+            let stem = match which {
+                Some(i) => (&stems[*i].0[..], &stems[*i].1[..]),
                 None => (&zeros[..], &zeros[..]),
             };
             net.step(
@@ -371,6 +405,41 @@ impl FrontEnd {
         }
         out
     }
+
+    /// The gradient of a loss on the features with respect to the front end's parameters, added
+    /// into `grad`: `dfeat` is `[step][trial][c]`, as [`Self::features`] returns them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        images: &[Vec<f32>],
+        shown: &[Option<usize>],
+        n: usize,
+        dfeat: &[f32],
+        segment: usize,
+        grad: &mut [f32],
+    ) {
+        let net = &self.net;
+        let c = net.areas[net.depth() - 1].c;
+        let frames = Frames {
+            images: images.iter().map(|x| &x[..]).collect(),
+            shown: shown.to_vec(),
+        };
+        let start = net.broadcast(&self.spont, n);
+        let mut sink = |t: usize, r: &[Vec<f32>], g: &mut [Vec<f32>], _: &mut [f32]| {
+            net.features_backward(r, &dfeat[t * n * c..(t + 1) * n * c], n, g);
+        };
+        net.backprop_through_time(
+            &self.theta,
+            &frames,
+            &start,
+            n,
+            self.alpha,
+            Activation::Relu,
+            segment,
+            &mut sink,
+            grad,
+        );
+    }
 }
 
 /// One batch of trials: the CTRNN's inputs `[n_in, T*B]` and targets and weights `[n_out, T*B]`
@@ -379,6 +448,9 @@ impl FrontEnd {
 pub struct DmcBatch {
     pub steps: usize,
     pub batch: usize,
+    /// what the front end saw: batches of images, and per step which one (or none)
+    pub images: Vec<Vec<f32>>,
+    pub shown: Vec<Option<usize>>,
     pub input: Vec<f32>,
     pub target: Vec<f32>,
     pub weight: Vec<f32>,
@@ -398,6 +470,15 @@ pub struct MultiAreaLearner {
     t: u64,
     traj: Trajectory<f32>,
     last_train_accuracy: f64,
+    /// with `front_end.fine_tune`: the front end's AdamW moments, step count and gradient
+    front_opt: Option<FrontOptimiser>,
+}
+
+struct FrontOptimiser {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    t: u64,
+    grad: Vec<f32>,
 }
 
 impl MultiAreaLearner {
@@ -451,7 +532,6 @@ impl MultiAreaLearner {
         let (ni, n) = (n_in, cfg.model.n_rec);
         Ok(MultiAreaLearner {
             cfg: cfg.clone(),
-            front,
             train_images: train,
             test_images: test,
             net,
@@ -460,6 +540,16 @@ impl MultiAreaLearner {
             t: 0,
             traj: Trajectory::default(),
             last_train_accuracy: f64::NAN,
+            front_opt: cfg.front_end.fine_tune.then(|| {
+                let k = front.theta.len();
+                FrontOptimiser {
+                    m: vec![0.0; k],
+                    v: vec![0.0; k],
+                    t: 0,
+                    grad: vec![0.0; k],
+                }
+            }),
+            front,
         })
     }
 
@@ -490,19 +580,18 @@ impl MultiAreaLearner {
         }
         let [fix, sample, delay, test] = self.cfg.epochs();
         let steps = fix + sample + delay + test;
-        let frames: Vec<u8> = (0..steps)
+        let shown: Vec<Option<usize>> = (0..steps)
             .map(|t| {
                 if t >= fix && t < fix + sample {
-                    1
+                    Some(0)
                 } else if t >= fix + sample + delay {
-                    2
+                    Some(1)
                 } else {
-                    0
+                    None
                 }
             })
             .collect();
-        let feats = self.front.features(&first, &second, n, &frames);
-        self.assemble(&feats, matches, n)
+        self.assemble(vec![first, second], shown, matches, n)
     }
 
     /// Random-dot-motion trials: each a direction (right with probability one half) and a
@@ -525,11 +614,11 @@ impl MultiAreaLearner {
             .collect();
         let [fix, sample, _, _] = self.cfg.epochs();
         let steps: usize = self.cfg.epochs().iter().sum();
-        let stats = self.front.stats.clone();
-        let feats = self.front.features_of_frames(n, steps, |step| {
-            if step < fix || step >= fix + sample {
-                return None;
-            }
+        let stats = &self.front.stats;
+        let shown: Vec<Option<usize>> = (0..steps)
+            .map(|t| (fix..fix + sample).contains(&t).then(|| t - fix))
+            .collect();
+        let frame = |_| {
             let mut x = Vec::with_capacity(n * c * h * w);
             for f in fields.iter_mut() {
                 f.advance(&mut rng);
@@ -542,15 +631,24 @@ impl MultiAreaLearner {
                     );
                 }
             }
-            Some(x)
-        });
-        self.assemble(&feats, right, n)
+            x
+        };
+        // a new frame each step of the sample epoch, drawn in order
+        let images: Vec<Vec<f32>> = (0..sample).map(frame).collect();
+        self.assemble(images, shown, right, n)
     }
 
-    /// The CTRNN's inputs, targets and weights from the front end's features `[step][trial][c]`:
-    /// fixation on until the answer is due, then the first (`matches`) or the second choice
+    /// The CTRNN's inputs, targets and weights from what the front end sees (its features,
+    /// `[step][trial][c]`, are the CTRNN's inputs beside fixation): fixation on until the answer is due, then the first (`matches`) or the second choice
     /// output, scored after the grace period.
-    fn assemble(&self, feats: &[f32], matches: Vec<bool>, n: usize) -> DmcBatch {
+    fn assemble(
+        &self,
+        images: Vec<Vec<f32>>,
+        shown: Vec<Option<usize>>,
+        matches: Vec<bool>,
+        n: usize,
+    ) -> DmcBatch {
+        let feats = self.front.features(&images, &shown, n);
         let [fix, sample, delay, test] = self.cfg.epochs();
         let steps = fix + sample + delay + test;
         let c = self.front.net.areas[self.front.net.depth() - 1].c;
@@ -586,6 +684,8 @@ impl MultiAreaLearner {
         DmcBatch {
             steps,
             batch: n,
+            images,
+            shown,
             input,
             target,
             weight,
@@ -594,8 +694,9 @@ impl MultiAreaLearner {
     }
 
     /// The CTRNN on a batch: its mean weighted squared error, the share of trials answered right at
-    /// the last step (the larger choice output on the right side), and with `grad` its gradient.
-    fn run(&mut self, b: &DmcBatch, grad: Option<&mut Grads<f32>>) -> (f64, f64) {
+    /// the last step (the larger choice output on the right side), and with `grad` its gradient
+    /// (and, with a fine-tuned front end, the front end's, in [`Self::front_grad`]).
+    pub fn run(&mut self, b: &DmcBatch, grad: Option<&mut Grads<f32>>) -> (f64, f64) {
         self.net
             .forward(&b.input, b.steps, b.batch, false, &mut self.traj);
         let y = &self.traj.output;
@@ -617,6 +718,21 @@ impl MultiAreaLearner {
         if let Some(grad) = grad {
             self.net.readout_backward(&self.traj, &mut d);
             self.net.backward(&mut self.traj, &d, None, grad);
+            if let Some(opt) = &mut self.front_opt {
+                // the CTRNN's input gradient, less the fixation channel, is the features'
+                let du = self.net.input_gradient(&self.traj);
+                let ni = self.net.n_in;
+                let dfeat: Vec<f32> = du.chunks(ni).flat_map(|col| col[1..].to_vec()).collect();
+                opt.grad.fill(0.0);
+                self.front.backward(
+                    &b.images,
+                    &b.shown,
+                    b.batch,
+                    &dfeat,
+                    self.cfg.front_end.bptt_segment,
+                    &mut opt.grad,
+                );
+            }
         }
         (loss, correct as f64 / b.batch as f64)
     }
@@ -637,6 +753,18 @@ impl Stateful for MultiAreaLearner {
             put_f32(out, &format!("{prefix}adam_v_{name}"), &[v.len()], v);
         }
         put_u64(out, &format!("{prefix}adam_t"), self.t);
+        if let Some(opt) = &self.front_opt {
+            let k = self.front.theta.len();
+            put_f32(
+                out,
+                &format!("{prefix}front_theta"),
+                &[k],
+                &self.front.theta,
+            );
+            put_f32(out, &format!("{prefix}front_adam_m"), &[k], &opt.m);
+            put_f32(out, &format!("{prefix}front_adam_v"), &[k], &opt.v);
+            put_u64(out, &format!("{prefix}front_adam_t"), opt.t);
+        }
         put_f32(
             out,
             &format!("{prefix}last_train_accuracy"),
@@ -656,9 +784,24 @@ impl Stateful for MultiAreaLearner {
         }
         self.net.project();
         self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
+        if let Some(opt) = &mut self.front_opt {
+            let k = self.front.theta.len();
+            self.front.theta = take_f32(arrays, &format!("{prefix}front_theta"), &[k])?;
+            opt.m = take_f32(arrays, &format!("{prefix}front_adam_m"), &[k])?;
+            opt.v = take_f32(arrays, &format!("{prefix}front_adam_v"), &[k])?;
+            opt.t = take_u64(arrays, &format!("{prefix}front_adam_t"))?;
+            self.front.refresh_spontaneous();
+        }
         self.last_train_accuracy =
             take_f32(arrays, &format!("{prefix}last_train_accuracy"), &[1])?[0] as f64;
         Ok(())
+    }
+}
+
+impl MultiAreaLearner {
+    /// The front end's gradient from the last [`Self::run`] with a gradient (fine-tuned only).
+    pub fn front_grad(&self) -> Option<&[f32]> {
+        self.front_opt.as_ref().map(|o| &o.grad[..])
     }
 }
 
@@ -700,6 +843,23 @@ impl Learner for MultiAreaLearner {
             adam_step(p, g, m, v, self.t, lr, c);
         }
         self.net.project();
+        if let Some(opt) = &mut self.front_opt {
+            let f = &self.cfg.front_end;
+            clip_norm(&mut opt.grad, f.clip_norm);
+            opt.t += 1;
+            let lr = f.learning_rate * phase.lr_factor * phase.lr_scale;
+            adamw_step(
+                &mut self.front.theta,
+                &opt.grad,
+                &mut opt.m,
+                &mut opt.v,
+                opt.t,
+                lr,
+                f.weight_decay,
+                c,
+            );
+            self.front.refresh_spontaneous();
+        }
         Ok(loss)
     }
 
@@ -730,7 +890,7 @@ impl Learner for MultiAreaLearner {
     }
 
     fn all_finite(&self) -> bool {
-        self.net.params.all_finite()
+        self.net.params.all_finite() && self.front.theta.iter().all(|v| v.is_finite())
     }
 
     /// The CTRNN's weights in PsychRNN's names, `(post, pre)`.
@@ -742,5 +902,11 @@ impl Learner for MultiAreaLearner {
         put_f32(out, "W_out", &[N_OUT, n], &e.w_out);
         put_f32(out, "b_rec", &[n], &e.b_rec);
         put_f32(out, "b_out", &[N_OUT], &e.b_out);
+        // a fine-tuned front end, in the reference's names under `front_end.`
+        if self.front_opt.is_some() {
+            for (k, v) in checkpoint::save(&self.front.net, &self.front.theta) {
+                out.insert(format!("front_end.{k}"), v);
+            }
+        }
     }
 }

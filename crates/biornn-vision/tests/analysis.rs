@@ -1,6 +1,8 @@
 //! Matrix-free analysis: the Jacobian-vector product against finite differences, Arnoldi against
 //! the dense Jacobian's eigenvalues (faer), power iteration against a known eigenvector.
 
+mod common;
+
 use biornn_numerics::krylov::{arnoldi, power_iteration, Dense, LinearOp};
 use biornn_numerics::Streams;
 use biornn_vision::cordsnet::StepScratch;
@@ -18,18 +20,7 @@ fn net() -> (CordsNet, Vec<f64>) {
     })
     .unwrap();
     let mut theta: Vec<f64> = net.init(&Streams::new(4));
-    let mut rng = Streams::new(5).stream("bias", 0);
-    for l in 0..4 {
-        let r = net
-            .layout
-            .get(&format!("conv_bias.{l}"))
-            .unwrap()
-            .range
-            .clone();
-        for v in &mut theta[r] {
-            *v = 0.3 * rng.normal();
-        }
-    }
+    common::random_biases(&net, &mut theta, 5, 0.3);
     (net, theta)
 }
 
@@ -186,4 +177,28 @@ fn power_iteration_finds_the_dominant_eigenvector() {
     let overlap: f64 = v.iter().zip(&q[0]).map(|(x, y)| x * y).sum();
     assert!((overlap.abs() - 1.0).abs() < 1e-10, "overlap {overlap}");
     assert!((rayleigh - 3.0).abs() < 1e-10);
+}
+
+#[test]
+fn the_spontaneous_dynamics_settle_on_a_fixed_point() {
+    let (net, theta) = net();
+    let act = Activation::Relu;
+    let (rest, steps, change) = net.settle(&theta, &net.zero_state(1), 0.2, act, 1e-12, 20_000);
+    assert!(
+        change <= 1e-12 && steps > 1 && steps < 20_000,
+        "{steps} {change}"
+    );
+    // a fixed point: r = relu(W r + b + A h(r)), no step moves it
+    let (again, one, _) = net.settle(&theta, &rest, 0.2, act, 1e-12, 1);
+    assert_eq!(one, 1);
+    let moved = flat(&again)
+        .iter()
+        .zip(flat(&rest))
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    assert!(moved <= 1e-12, "{moved}");
+    // the biases drive some units: the fixed point is not the zero state
+    assert!(flat(&rest).iter().any(|v| *v > 1e-3));
+    // a budget too short stops early and says how far the last step moved
+    let (_, short, last) = net.settle(&theta, &net.zero_state(1), 0.2, act, 1e-12, 3);
+    assert!(short == 3 && last > 1e-12);
 }

@@ -1,6 +1,8 @@
 //! CordsNet: shapes, a hand-worked synchronous step, and the BPTT gradient against finite
 //! differences in f64.
 
+mod common;
+
 use biornn_numerics::Streams;
 use biornn_vision::{Activation, CordsNet, CordsNetShape, Protocol};
 
@@ -154,16 +156,7 @@ fn the_gradient_equals_finite_differences() {
         let net = CordsNet::new(&tiny(depth)).unwrap();
         let mut theta: Vec<f64> = net.init(&Streams::new(3));
         // biases too, so that some units sit below zero
-        for l in 0..depth {
-            let r = net
-                .layout
-                .get(&format!("conv_bias.{l}"))
-                .unwrap()
-                .range
-                .clone();
-            let b = random(r.len(), 10 + l as u64, 0.3);
-            theta[r].copy_from_slice(&b);
-        }
+        common::random_biases(&net, &mut theta, 10, 0.3);
         let n = 2;
         let images = random(n * 64, 7, 1.0);
         let labels = [2, 0];
@@ -233,5 +226,121 @@ fn the_gradient_equals_finite_differences() {
             assert_eq!(parts2, parts, "segment {segment}");
             assert_eq!(g2, grad, "segment {segment}");
         }
+    }
+}
+
+/// A moving stimulus: a different batch of images on some steps, none on others, and a loss on
+/// the readout features at every step (as a network downstream of the front end sees them).
+#[test]
+fn backprop_through_frames_equals_finite_differences() {
+    use biornn_vision::bptt::Frames;
+    use biornn_vision::cordsnet::StepScratch;
+    let net = CordsNet::new(&tiny(4)).unwrap();
+    let mut theta: Vec<f64> = net.init(&Streams::new(4));
+    common::random_biases(&net, &mut theta, 20, 0.3);
+    let n = 2;
+    let batches: Vec<Vec<f64>> = (0..3).map(|k| random(n * 64, 30 + k, 1.0)).collect();
+    let shown = vec![Some(0), Some(0), None, Some(1), Some(2), Some(2), None];
+    let c = net.areas[3].c;
+    let weights = random(shown.len() * n * c, 40, 1.0);
+    let act = Activation::Relu;
+    let start = net.broadcast(&net.spontaneous(&theta, 3, 0.2, act), n);
+    // L = sum_t <w_t, features(r_t)>
+    let loss = |theta: &[f64]| {
+        let mut r = start.clone();
+        let (mut z, mut scratch) = (net.zero_state(n), StepScratch::default());
+        let zeros = vec![0.0; n * net.stem_out.units()];
+        let mut total = 0.0;
+        for (t, which) in shown.iter().enumerate() {
+            let stem = which.map(|i| net.stem(theta, &batches[i], n));
+            let drive = match &stem {
+                Some((s, k)) => (&s[..], &k[..]),
+                None => (&zeros[..], &zeros[..]),
+            };
+            net.step(theta, &mut r, drive, n, 0.2, act, &mut z, &mut scratch);
+            let (feat, _) = net.features(&r, n);
+            total += feat
+                .iter()
+                .zip(&weights[t * n * c..])
+                .map(|(f, w)| f * w)
+                .sum::<f64>();
+        }
+        total
+    };
+    let frames = Frames {
+        images: batches.iter().map(|b| &b[..]).collect(),
+        shown: shown.clone(),
+    };
+    let mut sink = |t: usize, r: &[Vec<f64>], g: &mut [Vec<f64>], _: &mut [f64]| {
+        net.features_backward(r, &weights[t * n * c..(t + 1) * n * c], n, g);
+    };
+    let mut grad = vec![0.0; theta.len()];
+    net.backprop_through_time(
+        &theta, &frames, &start, n, 0.2, act, 0, &mut sink, &mut grad,
+    );
+    let eps = 1e-6;
+    let mut checked = 0;
+    for tensor in &net.layout.tensors {
+        for j in tensor.range.clone().step_by(2) {
+            let (mut a, mut b) = (theta.clone(), theta.clone());
+            a[j] += eps;
+            b[j] -= eps;
+            let fd = (loss(&a) - loss(&b)) / (2.0 * eps);
+            assert!(
+                (fd - grad[j]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "{} [{j}]: fd {fd} against {}",
+                tensor.name,
+                grad[j]
+            );
+            checked += (fd.abs() > 1e-6) as usize;
+        }
+    }
+    // every image batch reaches the stem's gradient; the readout takes none
+    assert!(checked > 50, "{checked}");
+    let out = net.layout.get("out_fc.weight").unwrap().range.clone();
+    assert!(grad[out].iter().all(|v| *v == 0.0));
+    // recomputed segments: the same gradient to the last bit
+    let mut g2 = vec![0.0; theta.len()];
+    net.backprop_through_time(&theta, &frames, &start, n, 0.2, act, 2, &mut sink, &mut g2);
+    assert_eq!(g2, grad);
+}
+
+/// The reference's `record`: from rest, the spontaneous steps then the stimulus; the last step's
+/// rates are the state `run` ends in.
+#[test]
+fn record_keeps_every_steps_rates_from_rest() {
+    let net = CordsNet::new(&tiny(2)).unwrap();
+    let mut theta: Vec<f64> = net.init(&Streams::new(6));
+    common::random_biases(&net, &mut theta, 50, 0.3);
+    let n = 3;
+    let images = random(n * 64, 9, 1.0);
+    let (spont, stim) = (4, 5);
+    let act = Activation::Relu;
+    let rec = net.record(&theta, &images, n, spont, stim, 0.2, act, &[1, 0]);
+    let units = [net.areas[1].units(), net.areas[0].units()];
+    assert_eq!(rec[0].len(), (spont + stim) * n * units[0]);
+    // before the image every image's rates are the same
+    let at = |k: usize, t: usize, i: usize| {
+        rec[k][(t * n + i) * units[k]..(t * n + i + 1) * units[k]].to_vec()
+    };
+    assert_eq!(at(0, spont - 1, 0), at(0, spont - 1, 2));
+    assert_ne!(at(0, spont, 0), at(0, spont, 2));
+    // the last step is where `run` from the spontaneous state ends
+    let logits = net.run(
+        &theta,
+        &images,
+        n,
+        &net.spontaneous(&theta, spont, 0.2, act),
+        stim,
+        0.2,
+        act,
+    );
+    let last: Vec<Vec<f64>> = vec![
+        rec[1][(spont + stim - 1) * n * units[1]..].to_vec(),
+        rec[0][(spont + stim - 1) * n * units[0]..].to_vec(),
+    ];
+    let want = logits.last().unwrap();
+    for (a, b) in net.readout(&theta, &last, n).iter().zip(want) {
+        assert!((a - b).abs() < 1e-12, "{a} against {b}");
     }
 }

@@ -1,5 +1,7 @@
 //! The multi-area network's trials: what the CTRNN sees and is asked, epoch by epoch.
 
+mod common;
+
 use biornn_numerics::npz::{write_npz, NpyArray};
 use biornn_numerics::Streams;
 use biornn_vision::multiarea::{MultiAreaLearner, MultiAreaRunConfig};
@@ -45,7 +47,9 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
         classes: 4,
     })
     .unwrap();
-    let theta: Vec<f32> = net.init(&Streams::new(2));
+    let mut theta: Vec<f32> = net.init(&Streams::new(2));
+    // biases away from zero: with none, the blank steps sit every unit at ReLU's kink
+    common::random_biases(&net, &mut theta, 3, 0.3);
     let mut arrays = checkpoint::save(&net, &theta);
     arrays.insert(
         "input_shape".into(),
@@ -127,6 +131,45 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
     // a new frame each step: the features keep changing through the motion epoch
     let f = |t: usize| b.input[col(t, 0) * 4 + 1..col(t, 0) * 4 + 4].to_vec();
     assert!(f(3) != f(4) && f(1) != f(3));
+    // fine-tuning: the front end's gradient of the CTRNN's loss, along a random direction,
+    // against a central difference (f32, so a loose tolerance), on both tasks
+    for mut task in [cfg.clone(), dots.clone()] {
+        task.front_end.fine_tune = true;
+        task.front_end.bptt_segment = 5;
+        let mut l = MultiAreaLearner::new(&task).unwrap();
+        let b = l.batch(&l.train_images, "t", 1, 4);
+        let (ni, nr) = (l.net.n_in, l.net.n_rec);
+        let mut grads = biornn_model::Grads::zeros(ni, nr, 3);
+        l.run(&b, Some(&mut grads));
+        let g = l.front_grad().unwrap().to_vec();
+        assert!(g.iter().any(|v| *v != 0.0));
+        let theta = l.front.theta.clone();
+        let dir = {
+            let mut r = Streams::new(8).stream("dir", 0);
+            let d: Vec<f32> = (0..theta.len()).map(|_| r.normal() as f32).collect();
+            let norm = d.iter().map(|v| v * v).sum::<f32>().sqrt();
+            d.iter().map(|v| v / norm).collect::<Vec<f32>>()
+        };
+        let along: f64 = g.iter().zip(&dir).map(|(a, b)| (a * b) as f64).sum();
+        let eps = 1e-2f32;
+        let mut at = |sign: f32| {
+            // the spontaneous state held (the gradient treats it as a constant, as the
+            // reference's training does); the same trials, the features recomputed
+            l.front.theta = theta
+                .iter()
+                .zip(&dir)
+                .map(|(t, d)| t + sign * eps * d)
+                .collect();
+            let b = l.batch(&l.train_images, "t", 1, 4);
+            l.run(&b, None).0
+        };
+        let fd = (at(1.0) - at(-1.0)) / (2.0 * eps as f64);
+        assert!(
+            (fd - along).abs() < 0.05 * fd.abs().max(along.abs()) + 1e-5,
+            "{}: along a direction {along} against a finite difference {fd}",
+            task.task.kind
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
