@@ -13,7 +13,7 @@ cargo build --release -q
 bin=target/release/biornn
 val() { sed -n "s/^$1=//p"; }
 if [[ "${1:-}" == "--smoke" ]]; then
-  $bin bench cordsnet --depth 4 --image 16 --channels 1 --width 4 --batch 2 --stimulus 3 --iters 2
+  $bin bench cordsnet --depth 4 --image 16 --channels 1 --width 4 --batch 2 --stimulus 3 --iters 2 --arnoldi 5
   exit 0
 fi
 venv=bench/.venv

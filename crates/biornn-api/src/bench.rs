@@ -68,6 +68,69 @@ pub fn threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// Matrix-free analysis at one CordsNet shape (random weights and biases, f64): the whole step
+/// Jacobian (every area's units at once) at the state `settle` steps after a random image appears,
+/// and `k` Arnoldi steps on it. Returns the units, the milliseconds and the largest |eigenvalue|
+/// found.
+pub fn bench_cordsnet_arnoldi(
+    depth: usize,
+    image: usize,
+    channels: usize,
+    widths: [usize; 4],
+    (k, settle): (usize, usize),
+) -> Result<(usize, f64, f64)> {
+    use biornn_numerics::krylov::arnoldi;
+    use biornn_vision::jacobian::StepJacobian;
+    use biornn_vision::{Activation, CordsNet, CordsNetShape};
+    let net = CordsNet::new(&CordsNetShape {
+        depth,
+        in_channels: channels,
+        image: (image, image),
+        widths,
+        classes: 10,
+    })?;
+    let mut theta: Vec<f64> = net.init(&biornn_numerics::Streams::new(1));
+    let mut rng = biornn_numerics::Streams::new(2).stream("bench_images", 0);
+    // biases, so that the state is not all at ReLU's kink
+    for l in 0..depth {
+        let r = net
+            .layout
+            .get(&format!("conv_bias.{l}"))
+            .map(|t| t.range.clone());
+        for v in &mut theta[r.unwrap_or(0..0)] {
+            *v = 0.1 * rng.normal();
+        }
+    }
+    let x: Vec<f64> = (0..channels * image * image)
+        .map(|_| rng.normal())
+        .collect();
+    let (s, ks) = net.stem(&theta, &x, 1);
+    let mut r = net.zero_state::<f64>(1);
+    let (mut z, mut scratch) = (net.zero_state(1), Default::default());
+    for _ in 0..settle {
+        net.step(
+            &theta,
+            &mut r,
+            (&s, &ks),
+            1,
+            0.2,
+            Activation::Relu,
+            &mut z,
+            &mut scratch,
+        );
+    }
+    let t0 = Instant::now();
+    let jac = StepJacobian::at(&net, &theta, &r, (&s, &ks), 0.2, Activation::Relu);
+    let ritz = arnoldi(
+        &jac,
+        k,
+        &mut biornn_numerics::Streams::new(3).stream("bench_arnoldi", 0),
+    )?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let top = ritz.eigenvalues.first().map_or(0.0, |e| e.norm());
+    Ok((net.units(), ms, top))
+}
+
 /// CordsNet's speed at one shape: milliseconds of one Euler step of `batch` images (the stem
 /// computed once per image beforehand, as a static image allows), and of one training step
 /// (`stimulus` steps with the image from the spontaneous state, cross-entropy over the last half,

@@ -282,6 +282,9 @@ enum BenchCommand {
         /// BPTT keeps every k-th state and recomputes the rest (0: every state)
         #[arg(long, default_value_t = 0)]
         segment: usize,
+        /// also time this many Arnoldi steps on the whole step Jacobian (every unit), matrix-free
+        #[arg(long, default_value_t = 0)]
+        arnoldi: usize,
     },
     /// K independent networks trained at once; prints networks per hour.
     Seeds {
@@ -764,6 +767,7 @@ fn bench(command: BenchCommand) -> Result<()> {
             stimulus,
             iters,
             segment,
+            arnoldi,
         } => {
             if batch == 0 || stimulus == 0 || iters == 0 || width == 0 || width > 1024 {
                 return Err(Error::invalid(
@@ -786,6 +790,19 @@ fn bench(command: BenchCommand) -> Result<()> {
             )?;
             println!("ms_per_step={step:.3}");
             println!("ms_per_train_step={train:.3}");
+            if arnoldi > 0 {
+                let (units, ms, top) = bench::bench_cordsnet_arnoldi(
+                    depth,
+                    image,
+                    channels,
+                    widths,
+                    (arnoldi, stimulus),
+                )?;
+                println!("arnoldi_units={units}");
+                println!("arnoldi_steps={arnoldi}");
+                println!("ms_arnoldi={ms:.1}");
+                println!("arnoldi_largest_abs_eig={top:.4}");
+            }
             if let Some(m) = bench::peak_rss_mib() {
                 println!("peak_rss_mib={m:.1}");
             }
