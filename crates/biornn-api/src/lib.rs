@@ -8,6 +8,7 @@ pub mod config;
 pub mod inspect;
 pub mod protocols;
 pub mod runs;
+pub mod sweep;
 
 pub use biornn_analysis::Analysis;
 pub use biornn_model::DascDerivative;

@@ -175,6 +175,10 @@ enum Command {
         #[command(subcommand)]
         command: TaskCommand,
     },
+    /// Sweeps: `biornn sweep SWEEP.toml` lists the numbered runs a sweep file expands into;
+    /// `--local [-j K]` runs them here, `--slurm [--submit]` writes (and submits) a Slurm job array
+    /// of them; `run`, `status` and `collect` below.
+    Sweep(SweepArgs),
     /// Print the default config, commented.
     Config {
         /// which system: ctrnn (trained by BPTT), reservoir (trained online by RLS), r2n2 (the
@@ -556,6 +560,7 @@ fn run(command: Command) -> Result<()> {
         Command::ReversalSummary { dir, figure } => {
             summary(biornn_api::reversal_summary(&dir, figure.as_deref())?)
         }
+        Command::Sweep(args) => sweep(args),
         Command::RunsSummary {
             dir,
             value,
@@ -859,6 +864,136 @@ fn bench(command: BenchCommand) -> Result<()> {
                 wall * 1e3 / iters as f64 / k as f64
             );
             println!("networks_per_hour={per_hour:.1}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SweepArgs {
+    #[command(subcommand)]
+    command: Option<SweepCommand>,
+    /// the sweep file
+    file: Option<PathBuf>,
+    /// run every unfinished run on this machine
+    #[arg(long)]
+    local: bool,
+    /// runs at once with --local
+    #[arg(short = 'j', long, default_value_t = 1)]
+    jobs: usize,
+    /// write the Slurm scripts (a job array and its collection) into the sweep's directory
+    #[arg(long)]
+    slurm: bool,
+    /// with --slurm: submit them (`sbatch` on the PATH)
+    #[arg(long)]
+    submit: bool,
+}
+
+#[derive(Subcommand)]
+enum SweepCommand {
+    /// Run number INDEX of the sweep (what a Slurm array task calls): skipped when finished,
+    /// resumed when killed.
+    Run {
+        file: PathBuf,
+        #[arg(long)]
+        index: usize,
+    },
+    /// Which runs have finished; `--resubmit` writes (and with `--submit` submits) a Slurm array
+    /// of only the unfinished ones.
+    Status {
+        file: PathBuf,
+        #[arg(long)]
+        resubmit: bool,
+        #[arg(long)]
+        submit: bool,
+    },
+    /// Every finished run's summary into SWEEP_DIR/sweep.csv and SWEEP_DIR/report.html.
+    Collect {
+        file: PathBuf,
+        /// the summary field the figures show (default: the first score)
+        #[arg(long)]
+        value: Option<String>,
+    },
+}
+
+fn sweep(args: SweepArgs) -> Result<()> {
+    use biornn_api::sweep::{self, Sweep};
+    let opts = biornn_api::RunOptions {
+        progress: false,
+        verbose: false,
+    };
+    let exe = || std::env::current_exe().map_err(|e| Error::new(format!("biornn's path: {e}")));
+    let slurm = |s: &Sweep, indices: &[usize], submit: bool| -> Result<()> {
+        let [array, collect, script] = sweep::write_slurm(s, indices, &exe()?)?;
+        println!(
+            "{} runs as a Slurm array: {}\ncollection after it: {}\nsubmit both: bash {}",
+            indices.len(),
+            array.display(),
+            collect.display(),
+            script.display()
+        );
+        if submit {
+            println!("submitted: job {}", sweep::submit_slurm(s)?);
+        }
+        Ok(())
+    };
+    match args.command {
+        Some(SweepCommand::Run { file, index }) => {
+            let s = Sweep::load(&file)?;
+            match sweep::run_index(&s, index, &opts)? {
+                sweep::Outcome::Skipped => println!("run {index} had finished: skipped"),
+                sweep::Outcome::Trained(f) => println!("run {index}: {f}"),
+            }
+        }
+        Some(SweepCommand::Status {
+            file,
+            resubmit,
+            submit,
+        }) => {
+            let s = Sweep::load(&file)?;
+            print!("{}", sweep::status_table(&s));
+            let left = s.unfinished();
+            println!("{} of {} runs finished", s.len() - left.len(), s.len());
+            if resubmit {
+                slurm(&s, &left, submit)?;
+            }
+        }
+        Some(SweepCommand::Collect { file, value }) => {
+            let s = Sweep::load(&file)?;
+            let (csv, page, n) = sweep::collect(&s, value.as_deref())?;
+            println!(
+                "{n} of {} runs collected: {} and {}",
+                s.len(),
+                csv.display(),
+                page.display()
+            );
+        }
+        None => {
+            let file = args.file.ok_or_else(|| {
+                Error::new("biornn sweep: name a sweep file (or run, status, collect)")
+            })?;
+            let s = Sweep::load(&file)?;
+            if args.jobs == 0 || args.jobs > 1024 {
+                return Err(Error::invalid("--jobs", args.jobs, "allowed: 1 to 1024"));
+            }
+            if args.local {
+                let (trained, skipped) = sweep::run_local(&s, args.jobs, &opts)?;
+                println!(
+                    "{trained} runs trained, {skipped} had finished; in {}",
+                    s.dir.display()
+                );
+            } else if args.slurm {
+                let all: Vec<usize> = (0..s.len()).collect();
+                slurm(&s, &all, args.submit)?;
+            } else {
+                print!("{}", sweep::status_table(&s));
+                println!(
+                    "{} runs in {} (--local to run them here, --slurm for a job array)",
+                    s.len(),
+                    s.dir.display()
+                );
+            }
         }
     }
     Ok(())

@@ -1,0 +1,796 @@
+//! Sweeps: one TOML file expands a grid (and zipped lists, and random draws with a seed) over any
+//! config keys, times a list of seeds, into numbered runs. Run i is determined by the file and i
+//! alone, so it can run anywhere: on this machine ([`run_local`]), or as task i of a Slurm job array
+//! ([`write_slurm`]) that calls `biornn sweep run FILE --index i`. A run that finished is skipped;
+//! one that was killed (clusters kill jobs at their time limit) resumes from its last checkpoint.
+//!
+//! ```toml
+//! name = "lr"                # runs go to <runs>/<name>/<index>
+//! base = "yang20.toml"       # the config every run starts from (relative to this file;
+//!                            # empty: the built-in default)
+//! runs = "runs"              # relative to this file
+//! seeds = [1, 2, 3]
+//! [grid]                     # every combination
+//! "rule.learning_rate" = [1e-3, 3e-3]
+//! [lists]                    # side by side (equal lengths), times the grid
+//! "model.n_rec" = [64, 128]
+//! "train.batch_size" = [32, 64]
+//! [random]                   # `count` draws from stream `sweep_random` of `seed`, times the rest
+//! count = 4
+//! seed = 7
+//! "model.tau" = { uniform = [50.0, 200.0] }
+//! "rule.weight_decay" = { log_uniform = [1e-5, 1e-3] }
+//! "model.activation" = { choice = ["relu", "softplus"] }
+//! [slurm]
+//! cpus_per_task = 2
+//! mem = "4G"
+//! time = "01:00:00"
+//! partition = ""
+//! account = ""
+//! max_parallel = 16          # the array's %K
+//! ```
+
+use crate::config::Config;
+use crate::runs::{resume_to, train_in, Finished, RunOptions};
+use biornn_numerics::error::check;
+use biornn_numerics::{Error, Result, Streams};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Value;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlurmSpec {
+    pub cpus_per_task: usize,
+    pub mem: String,
+    pub time: String,
+    pub partition: String,
+    pub account: String,
+    pub max_parallel: usize,
+}
+
+impl Default for SlurmSpec {
+    fn default() -> Self {
+        SlurmSpec {
+            cpus_per_task: 1,
+            mem: "2G".into(),
+            time: "01:00:00".into(),
+            partition: String::new(),
+            account: String::new(),
+            max_parallel: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepToml {
+    name: String,
+    #[serde(default)]
+    base: PathBuf,
+    #[serde(default = "default_runs")]
+    runs: PathBuf,
+    #[serde(default = "default_seeds")]
+    seeds: Vec<u64>,
+    #[serde(default)]
+    grid: toml::Table,
+    #[serde(default)]
+    lists: toml::Table,
+    #[serde(default)]
+    random: toml::Table,
+    #[serde(default)]
+    slurm: SlurmSpec,
+}
+
+fn default_runs() -> PathBuf {
+    "runs".into()
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![1]
+}
+
+/// A sweep file, read and expanded.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// the sweep file, absolute
+    pub file: PathBuf,
+    pub name: String,
+    /// where the runs go: `<runs>/<name>/<index>`
+    pub dir: PathBuf,
+    pub seeds: Vec<u64>,
+    /// the keys the sweep sets, in the order of `points`' entries
+    pub keys: Vec<String>,
+    /// every setting of the keys; run i is point i / seeds.len() with seed i % seeds.len()
+    pub points: Vec<Vec<Value>>,
+    pub slurm: SlurmSpec,
+    base: toml::Table,
+}
+
+/// How far a run has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    NotStarted,
+    /// killed or still running: it has a run directory but no summary
+    Unfinished,
+    Finished,
+}
+
+impl Sweep {
+    pub fn load(file: &Path) -> Result<Sweep> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::new(format!("{}: {e}", file.display())))?;
+        let file = std::path::absolute(file)
+            .map_err(|e| Error::new(format!("{}: {e}", file.display())))?;
+        Sweep::from_toml(&text, &file).map_err(|e| e.context(file.display()))
+    }
+
+    /// A sweep from its text; `file` (absolute) anchors its relative paths.
+    pub fn from_toml(text: &str, file: &Path) -> Result<Sweep> {
+        let s: SweepToml = toml::from_str(text).map_err(|e| Error::new(e.to_string()))?;
+        check(
+            !s.name.is_empty()
+                && s.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "name",
+            &s.name,
+            "allowed: letters, digits, '-', '_' and '.' (it names the sweep's directory)",
+        )?;
+        check(
+            !s.seeds.is_empty(),
+            "seeds",
+            "[]",
+            "allowed: one seed or more",
+        )?;
+        for seed in &s.seeds {
+            biornn_numerics::error::check_seed(*seed)?;
+        }
+        check(
+            s.slurm.max_parallel > 0 && s.slurm.cpus_per_task > 0,
+            "slurm",
+            format!(
+                "max_parallel {}, cpus_per_task {}",
+                s.slurm.max_parallel, s.slurm.cpus_per_task
+            ),
+            "allowed: positive counts",
+        )?;
+        let here = file.parent().unwrap_or(Path::new("."));
+        let base_text = match s.base.as_os_str().is_empty() {
+            true => Config::default().to_toml(),
+            false => {
+                let path = here.join(&s.base);
+                std::fs::read_to_string(&path)
+                    .map_err(|e| Error::new(format!("base: {}: {e}", path.display())))?
+            }
+        };
+        let base: toml::Table = base_text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::new(format!("base: {e}")))?;
+        let (keys, points) = expand(&s.grid, &s.lists, &s.random)?;
+        let sweep = Sweep {
+            file: file.to_path_buf(),
+            dir: here.join(&s.runs).join(&s.name),
+            name: s.name,
+            seeds: s.seeds,
+            keys,
+            points,
+            slurm: s.slurm,
+            base,
+        };
+        // every run's config is checked now, not when a cluster gets to it
+        for i in 0..sweep.len() {
+            sweep.config(i)?;
+        }
+        Ok(sweep)
+    }
+
+    /// The number of runs.
+    pub fn len(&self) -> usize {
+        self.points.len() * self.seeds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Run i's point (its swept values) and seed.
+    pub fn setting(&self, i: usize) -> (&[Value], u64) {
+        let k = self.seeds.len();
+        (&self.points[i / k], self.seeds[i % k])
+    }
+
+    /// Run i's config: the base with the point's values, the seed, and the run's index as its name.
+    pub fn config(&self, i: usize) -> Result<Config> {
+        if i >= self.len() {
+            return Err(Error::invalid(
+                "--index",
+                i,
+                &format!("allowed: 0 to {} ({} runs)", self.len() - 1, self.len()),
+            ));
+        }
+        let (values, seed) = self.setting(i);
+        let mut table = self.base.clone();
+        for (key, v) in self.keys.iter().zip(values) {
+            set_key(&mut table, key, v.clone())?;
+        }
+        table.insert("seed".into(), Value::Integer(seed as i64));
+        table.insert("name".into(), Value::String(format!("{i:04}")));
+        let text = toml::to_string(&table).map_err(|e| Error::new(e.to_string()))?;
+        Config::from_toml(&text).map_err(|e| {
+            let what: Vec<String> = self
+                .keys
+                .iter()
+                .zip(values)
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
+            e.context(format!("run {i} ({})", what.join(", ")))
+        })
+    }
+
+    pub fn run_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("{i:04}"))
+    }
+
+    pub fn state(&self, i: usize) -> RunState {
+        let dir = self.run_dir(i);
+        if dir.join("summary.json").exists() {
+            RunState::Finished
+        } else if dir.join("config.toml").exists() {
+            RunState::Unfinished
+        } else {
+            RunState::NotStarted
+        }
+    }
+
+    /// The runs not finished yet.
+    pub fn unfinished(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|i| self.state(*i) != RunState::Finished)
+            .collect()
+    }
+}
+
+/// The swept keys and every combination of their values: the grid's product (keys in sorted
+/// order, the last fastest), times the lists side by side, times the random draws.
+fn expand(
+    grid: &toml::Table,
+    lists: &toml::Table,
+    random: &toml::Table,
+) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+    let mut keys = vec![];
+    let mut points: Vec<Vec<Value>> = vec![vec![]];
+    let values_of = |section: &str, key: &str, v: &Value| -> Result<Vec<Value>> {
+        match v {
+            Value::Array(a) if !a.is_empty() => Ok(a.clone()),
+            _ => Err(Error::invalid(
+                &format!("{section}.\"{key}\""),
+                v,
+                "allowed: a list of one value or more",
+            )),
+        }
+    };
+    for (key, v) in grid {
+        let vals = values_of("grid", key, v)?;
+        keys.push(key.clone());
+        points = points
+            .iter()
+            .flat_map(|p| {
+                vals.iter().map(move |x| {
+                    let mut q = p.clone();
+                    q.push(x.clone());
+                    q
+                })
+            })
+            .collect();
+    }
+    if !lists.is_empty() {
+        let mut columns = vec![];
+        for (key, v) in lists {
+            columns.push(values_of("lists", key, v)?);
+            keys.push(key.clone());
+        }
+        let n = columns[0].len();
+        if let Some((key, c)) = lists.keys().zip(&columns).find(|(_, c)| c.len() != n) {
+            return Err(Error::invalid(
+                &format!("lists.\"{key}\""),
+                format!("{} values", c.len()),
+                &format!("allowed: as many values as the other lists ({n})"),
+            ));
+        }
+        points = points
+            .iter()
+            .flat_map(|p| {
+                (0..n).map(|j| {
+                    let mut q = p.clone();
+                    q.extend(columns.iter().map(|c| c[j].clone()));
+                    q
+                })
+            })
+            .collect();
+    }
+    if !random.is_empty() {
+        let count = match random.get("count") {
+            Some(Value::Integer(c)) if (1..=100_000).contains(c) => *c as u64,
+            v => {
+                return Err(Error::invalid(
+                    "random.count",
+                    v.map_or("missing".to_string(), |v| v.to_string()),
+                    "allowed: 1 to 100000 draws",
+                ))
+            }
+        };
+        let seed = match random.get("seed") {
+            Some(Value::Integer(s)) if *s >= 0 => *s as u64,
+            None => 0,
+            Some(v) => {
+                return Err(Error::invalid(
+                    "random.seed",
+                    v,
+                    "allowed: a non-negative integer",
+                ))
+            }
+        };
+        let dists: Vec<(&String, Distribution)> = random
+            .iter()
+            .filter(|(k, _)| *k != "count" && *k != "seed")
+            .map(|(k, v)| Ok((k, Distribution::parse(k, v)?)))
+            .collect::<Result<_>>()?;
+        keys.extend(dists.iter().map(|(k, _)| (*k).clone()));
+        let draws: Vec<Vec<Value>> = (0..count)
+            .map(|d| {
+                let mut rng = Streams::new(seed).stream("sweep_random", d);
+                dists.iter().map(|(_, dist)| dist.draw(&mut rng)).collect()
+            })
+            .collect();
+        points = points
+            .iter()
+            .flat_map(|p| {
+                draws.iter().map(move |d| {
+                    let mut q = p.clone();
+                    q.extend(d.iter().cloned());
+                    q
+                })
+            })
+            .collect();
+    }
+    Ok((keys, points))
+}
+
+/// What a random key is drawn from.
+#[derive(Debug, Clone, PartialEq)]
+enum Distribution {
+    Uniform(f64, f64),
+    LogUniform(f64, f64),
+    IntUniform(i64, i64),
+    Choice(Vec<Value>),
+}
+
+impl Distribution {
+    fn parse(key: &str, v: &Value) -> Result<Distribution> {
+        let field = format!("random.\"{key}\"");
+        let allowed = "allowed: { uniform = [lo, hi] }, { log_uniform = [lo, hi] } (0 < lo), { int_uniform = [lo, hi] } or { choice = [values] }";
+        let Value::Table(t) = v else {
+            return Err(Error::invalid(&field, v, allowed));
+        };
+        let pair = |a: &Value| -> Option<(f64, f64)> {
+            let a = a.as_array()?;
+            let num = |x: &Value| x.as_float().or_else(|| x.as_integer().map(|i| i as f64));
+            match a.as_slice() {
+                [lo, hi] => Some((num(lo)?, num(hi)?)),
+                _ => None,
+            }
+        };
+        let d = match t.iter().next() {
+            Some((kind, a)) if t.len() == 1 => match kind.as_str() {
+                "uniform" => pair(a)
+                    .filter(|(l, h)| l <= h)
+                    .map(|(l, h)| Distribution::Uniform(l, h)),
+                "log_uniform" => pair(a)
+                    .filter(|(l, h)| *l > 0.0 && l <= h)
+                    .map(|(l, h)| Distribution::LogUniform(l, h)),
+                "int_uniform" => pair(a)
+                    .filter(|(l, h)| l <= h && l.fract() == 0.0 && h.fract() == 0.0)
+                    .map(|(l, h)| Distribution::IntUniform(l as i64, h as i64)),
+                "choice" => a
+                    .as_array()
+                    .filter(|c| !c.is_empty())
+                    .map(|c| Distribution::Choice(c.clone())),
+                _ => None,
+            },
+            _ => None,
+        };
+        d.ok_or_else(|| Error::invalid(&field, v, allowed))
+    }
+
+    fn draw(&self, rng: &mut biornn_numerics::RngStream) -> Value {
+        match self {
+            Distribution::Uniform(l, h) => Value::Float(rng.uniform_in(*l, *h)),
+            Distribution::LogUniform(l, h) => Value::Float((rng.uniform_in(l.ln(), h.ln())).exp()),
+            Distribution::IntUniform(l, h) => {
+                Value::Integer(l + rng.below((h - l + 1) as usize) as i64)
+            }
+            Distribution::Choice(c) => c[rng.below(c.len())].clone(),
+        }
+    }
+}
+
+/// `a.b.c = v` in a TOML table, making the tables on the way.
+fn set_key(table: &mut toml::Table, key: &str, v: Value) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut t = table;
+    for (j, p) in parts.iter().enumerate() {
+        if j + 1 == parts.len() {
+            t.insert((*p).to_string(), v);
+            return Ok(());
+        }
+        let next = t
+            .entry((*p).to_string())
+            .or_insert_with(|| Value::Table(toml::Table::new()));
+        t = match next {
+            Value::Table(inner) => inner,
+            other => {
+                return Err(Error::invalid(
+                    key,
+                    other.to_string(),
+                    &format!("allowed: a key inside a table; `{p}` is a value"),
+                ))
+            }
+        };
+    }
+    Ok(())
+}
+
+/// What one `sweep run` did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// it had finished before
+    Skipped,
+    Trained(Finished),
+}
+
+/// Run i of the sweep: skipped when it has finished, resumed when it was killed, started
+/// otherwise. Its summary records the sweep index and, under Slurm, the job and array task ids.
+pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> {
+    let cfg = sweep.config(i)?;
+    let dir = sweep.run_dir(i);
+    let finished = match sweep.state(i) {
+        RunState::Finished => return Ok(Outcome::Skipped),
+        RunState::Unfinished => resume_to(&dir, None, opts)?,
+        RunState::NotStarted => {
+            std::fs::create_dir_all(&sweep.dir)
+                .map_err(|e| Error::new(format!("{}: {e}", sweep.dir.display())))?;
+            train_in(&cfg, &dir, opts)?
+        }
+    };
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    let mut summary: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    let (values, seed) = sweep.setting(i);
+    summary["sweep_index"] = serde_json::json!(i);
+    summary["sweep_seed"] = serde_json::json!(seed);
+    for (k, v) in sweep.keys.iter().zip(values) {
+        summary[format!("sweep:{k}")] = toml_to_json(v);
+    }
+    for var in ["SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"] {
+        if let Ok(v) = std::env::var(var) {
+            summary[var.to_lowercase()] = serde_json::json!(v);
+        }
+    }
+    let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    biornn_numerics::npz::write_atomic(&path, text.as_bytes())?;
+    Ok(Outcome::Trained(finished))
+}
+
+fn toml_to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Integer(i) => serde_json::json!(i),
+        Value::Float(f) => serde_json::json!(f),
+        Value::Boolean(b) => serde_json::json!(b),
+        Value::String(s) => serde_json::json!(s),
+        other => serde_json::json!(other.to_string()),
+    }
+}
+
+/// Every unfinished run of the sweep on this machine, `jobs` at a time (each run's results do not
+/// depend on how many threads it gets). Returns the runs trained and skipped.
+pub fn run_local(sweep: &Sweep, jobs: usize, opts: &RunOptions) -> Result<(usize, usize)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let trained = std::sync::atomic::AtomicUsize::new(0);
+    let skipped = std::sync::atomic::AtomicUsize::new(0);
+    let failed: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    let threads = (crate::bench::threads() / jobs.max(1)).max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::new(e.to_string()))?;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= sweep.len() || failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+                    break;
+                }
+                match pool.install(|| run_index(sweep, i, opts)) {
+                    Ok(Outcome::Skipped) => {
+                        skipped.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Ok(Outcome::Trained(f)) => {
+                        trained.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        eprintln!("run {i}: {f}");
+                    }
+                    Err(e) => {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e.context(format!("run {i}")));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok((trained.into_inner(), skipped.into_inner()))
+}
+
+/// `0-3,5,7-9`: Slurm's array syntax for the indices (sorted).
+pub fn array_spec(indices: &[usize]) -> String {
+    let mut parts = vec![];
+    let mut k = 0;
+    while k < indices.len() {
+        let start = indices[k];
+        let mut end = start;
+        while k + 1 < indices.len() && indices[k + 1] == end + 1 {
+            k += 1;
+            end = indices[k];
+        }
+        parts.push(match start == end {
+            true => start.to_string(),
+            false => format!("{start}-{end}"),
+        });
+        k += 1;
+    }
+    parts.join(",")
+}
+
+/// The sweep's Slurm scripts in its directory, for the runs `indices`: `sweep.sbatch` (a job
+/// array whose task i runs `biornn sweep run FILE --index i`, `%max_parallel` at a time, with the
+/// sweep file's resources), `collect.sbatch` (`biornn sweep collect FILE`, to be run after the
+/// array whatever became of its tasks: `--dependency=afterany`), and `submit.sh`, which submits
+/// both. Returns the three paths.
+pub fn write_slurm(sweep: &Sweep, indices: &[usize], biornn: &Path) -> Result<[PathBuf; 3]> {
+    if indices.is_empty() {
+        return Err(Error::new(format!(
+            "{}: every run has finished; nothing to submit",
+            sweep.file.display()
+        )));
+    }
+    std::fs::create_dir_all(&sweep.dir)
+        .map_err(|e| Error::new(format!("{}: {e}", sweep.dir.display())))?;
+    let s = &sweep.slurm;
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+    let head = |job: &str, out: &str| {
+        let mut h = format!(
+            "#!/bin/bash\n#SBATCH --job-name=biornn-{}-{job}\n#SBATCH --output={}/{out}\n#SBATCH --cpus-per-task={}\n#SBATCH --mem={}\n#SBATCH --time={}\n",
+            sweep.name,
+            sweep.dir.display(),
+            s.cpus_per_task,
+            s.mem,
+            s.time
+        );
+        if !s.partition.is_empty() {
+            h.push_str(&format!("#SBATCH --partition={}\n", s.partition));
+        }
+        if !s.account.is_empty() {
+            h.push_str(&format!("#SBATCH --account={}\n", s.account));
+        }
+        h
+    };
+    let array = format!(
+        "{}#SBATCH --array={}%{}\n# a run that finished skips itself; one killed at the time limit resumes when resubmitted\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\nexec {} sweep run {} --index \"$SLURM_ARRAY_TASK_ID\"\n",
+        head("run", "slurm-%A_%a.out"),
+        array_spec(indices),
+        s.max_parallel,
+        quote(biornn),
+        quote(&sweep.file)
+    );
+    let collect = format!(
+        "{}exec {} sweep collect {}\n",
+        head("collect", "slurm-collect-%j.out"),
+        quote(biornn),
+        quote(&sweep.file)
+    );
+    let d = &sweep.dir;
+    let submit = format!(
+        "#!/bin/bash\n# submit the array, then the collection after it, whatever became of its tasks\nset -euo pipefail\njob=$(sbatch --parsable {})\njob=${{job%%;*}}\nsbatch --parsable --dependency=afterany:\"$job\" {} > /dev/null\necho \"$job\"\n",
+        quote(&d.join("sweep.sbatch")),
+        quote(&d.join("collect.sbatch"))
+    );
+    let paths = [
+        d.join("sweep.sbatch"),
+        d.join("collect.sbatch"),
+        d.join("submit.sh"),
+    ];
+    for (p, text) in paths.iter().zip([array, collect, submit]) {
+        biornn_numerics::npz::write_atomic(p, text.as_bytes())?;
+    }
+    Ok(paths)
+}
+
+/// Submit the scripts [`write_slurm`] wrote (`sbatch`, which must be on the PATH); returns the
+/// array's job id.
+pub fn submit_slurm(sweep: &Sweep) -> Result<String> {
+    let script = sweep.dir.join("submit.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .map_err(|e| Error::new(format!("{}: {e}", script.display())))?;
+    if !out.status.success() {
+        return Err(Error::new(format!(
+            "sbatch failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// One row per run: index, seed, state and the swept values, as a markdown table.
+pub fn status_table(sweep: &Sweep) -> String {
+    let mut out = format!("| run | seed | state | {} |\n", sweep.keys.join(" | "));
+    out.push_str(&format!(
+        "|---|---|---|{}\n",
+        "---|".repeat(sweep.keys.len())
+    ));
+    for i in 0..sweep.len() {
+        let (values, seed) = sweep.setting(i);
+        let state = match sweep.state(i) {
+            RunState::Finished => "finished",
+            RunState::Unfinished => "unfinished",
+            RunState::NotStarted => "not started",
+        };
+        let vals: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        out.push_str(&format!(
+            "| {i} | {seed} | {state} | {} |\n",
+            vals.join(" | ")
+        ));
+    }
+    out
+}
+
+/// Every finished run's summary in one CSV (`<dir>/sweep.csv`: index, seed, the swept keys, then
+/// every number the summaries hold, wall-clock and job fields last) and one HTML page
+/// (`<dir>/report.html`) with `value` (default: the first score the summaries share) against each
+/// swept number, averaged over the seeds. Returns the two paths and the number of runs collected.
+pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, usize)> {
+    let mut rows = vec![];
+    for i in 0..sweep.len() {
+        let path = sweep.run_dir(i).join("summary.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let s: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        rows.push((i, s));
+    }
+    let skip = |k: &str| k.starts_with("sweep") || k == "seed";
+    let last = |k: &str| k == "wall_s" || k.starts_with("slurm_");
+    let mut fields: Vec<String> = vec![];
+    for (_, s) in &rows {
+        if let Some(o) = s.as_object() {
+            for (k, v) in o {
+                if !skip(k) && (v.is_number() || v.is_boolean()) && !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+    }
+    fields.sort_by_key(|k| (last(k), k.clone()));
+    for job in ["slurm_job_id", "slurm_array_job_id", "slurm_array_task_id"] {
+        if rows.iter().any(|(_, s)| s.get(job).is_some()) {
+            fields.push(job.into());
+        }
+    }
+    let cell = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    };
+    let mut csv = format!("run,seed,{}", sweep.keys.join(","));
+    for f in &fields {
+        csv.push(',');
+        csv.push_str(f);
+    }
+    csv.push('\n');
+    for (i, s) in &rows {
+        let (values, seed) = sweep.setting(*i);
+        let vals: Vec<String> = values
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+            .collect();
+        let rest: Vec<String> = fields.iter().map(|f| cell(s.get(f))).collect();
+        csv.push_str(&format!(
+            "{i},{seed},{},{}\n",
+            vals.join(","),
+            rest.join(",")
+        ));
+    }
+    std::fs::create_dir_all(&sweep.dir)
+        .map_err(|e| Error::new(format!("{}: {e}", sweep.dir.display())))?;
+    let csv_path = sweep.dir.join("sweep.csv");
+    biornn_numerics::npz::write_atomic(&csv_path, csv.as_bytes())?;
+    // the figures: value against each swept number, the mean over the seeds
+    let not_score = |k: &str| {
+        matches!(
+            k,
+            "steps" | "wall_s" | "trials" | "reached_target" | "units" | "parameters"
+        ) || last(k)
+    };
+    let value = match value {
+        Some(v) => v.to_string(),
+        None => fields
+            .iter()
+            .find(|k| !not_score(k))
+            .cloned()
+            .unwrap_or_else(|| "steps".into()),
+    };
+    let mut figs = vec![];
+    for (j, key) in sweep.keys.iter().enumerate() {
+        let mut by_x: Vec<(f64, Vec<f64>)> = vec![];
+        for (i, s) in &rows {
+            let x = match &sweep.setting(*i).0[j] {
+                Value::Integer(v) => *v as f64,
+                Value::Float(v) => *v,
+                _ => continue,
+            };
+            let Some(y) = s.get(&value).and_then(|v| v.as_f64()) else {
+                continue;
+            };
+            match by_x.iter_mut().find(|(bx, _)| *bx == x) {
+                Some((_, ys)) => ys.push(y),
+                None => by_x.push((x, vec![y])),
+            }
+        }
+        if by_x.is_empty() {
+            continue;
+        }
+        by_x.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let xs: Vec<f64> = by_x.iter().map(|(x, _)| *x).collect();
+        let ys: Vec<f64> = by_x
+            .iter()
+            .map(|(_, v)| v.iter().sum::<f64>() / v.len() as f64)
+            .collect();
+        figs.push(biornn_report::NamedFigure {
+            name: Box::leak(format!("sweep_{j}").into_boxed_str()),
+            title: Box::leak(format!("{value} against {key}").into_boxed_str()),
+            caption: format!(
+                "Each point is the mean over the runs with that {key} (seeds and the other keys' values)."
+            ),
+            figure: biornn_report::sequence::curves(&value, key, &[(value.clone(), xs, ys)], false),
+        });
+    }
+    let mut table = vec![vec!["run".to_string(), "seed".into()]];
+    table[0].extend(sweep.keys.iter().cloned());
+    table[0].push(value.clone());
+    for (i, s) in &rows {
+        let (values, seed) = sweep.setting(*i);
+        let mut r = vec![i.to_string(), seed.to_string()];
+        r.extend(values.iter().map(|v| v.to_string()));
+        r.push(cell(s.get(&value)));
+        table.push(r);
+    }
+    let intro = format!(
+        "Sweep {} ({}): {} of {} runs finished; {value} per run, and against each swept number.",
+        sweep.name,
+        sweep.file.display(),
+        rows.len(),
+        sweep.len()
+    );
+    let page = biornn_report::sequence::write_sequence_report(&sweep.dir, &intro, &figs, &table)?;
+    Ok((csv_path, page, rows.len()))
+}

@@ -1,0 +1,194 @@
+//! Sweep files: how they expand into numbered runs, what a bad one is told, the Slurm scripts, and
+//! a local sweep that skips what has finished and collects what it made.
+
+use biornn_api::sweep::{
+    array_spec, collect, run_local, status_table, write_slurm, RunState, Sweep,
+};
+use biornn_api::{Config, RunOptions};
+use std::path::{Path, PathBuf};
+use toml::Value;
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("biornn-sweep-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn sweep(d: &Path, text: &str) -> biornn_api::Result<Sweep> {
+    let file = d.join("sweep.toml");
+    std::fs::write(&file, text).unwrap();
+    Sweep::load(&file)
+}
+
+#[test]
+fn a_grid_times_lists_times_draws_times_seeds_numbers_every_run() {
+    let d = dir("expand");
+    let s = sweep(
+        &d,
+        r#"
+name = "x"
+seeds = [1, 2]
+[grid]
+"train.learning_rate" = [0.001, 0.003]
+"model.tau" = [50.0, 100.0, 200.0]
+[lists]
+"model.n_rec" = [32, 64]
+"train.batch_size" = [16, 8]
+[random]
+count = 2
+seed = 5
+"model.noise.sigma" = { uniform = [0.0, 0.1] }
+"model.activation" = { choice = ["relu", "softplus"] }
+"#,
+    )
+    .unwrap();
+    // grid keys sorted (model.tau before train.learning_rate), then the lists, then the draws
+    assert_eq!(
+        s.keys,
+        [
+            "model.tau",
+            "train.learning_rate",
+            "model.n_rec",
+            "train.batch_size",
+            "model.activation",
+            "model.noise.sigma"
+        ]
+    );
+    assert_eq!(s.len(), 3 * 2 * 2 * 2 * 2);
+    // run i: point i / 2, seed i % 2; the last grid key fastest, the lists side by side
+    let (p, seed) = s.setting(5);
+    assert_eq!(seed, 2);
+    assert_eq!(p[0], Value::Float(50.0));
+    assert_eq!(p[1], Value::Float(0.001));
+    assert_eq!((&p[2], &p[3]), (&Value::Integer(64), &Value::Integer(8)));
+    // the draws come from the file's seed: the same on every reading, in range
+    let again = sweep(&d, &std::fs::read_to_string(d.join("sweep.toml")).unwrap()).unwrap();
+    assert_eq!(again.points, s.points);
+    for pt in &s.points {
+        let sigma = pt[5].as_float().unwrap();
+        assert!((0.0..=0.1).contains(&sigma));
+        assert!(["relu", "softplus"].contains(&pt[4].as_str().unwrap()));
+    }
+    // run 5's config: the base (the built-in default) with its values, seed and name
+    let cfg = s.config(5).unwrap();
+    let text = cfg.to_toml();
+    let table: toml::Table = text.parse().unwrap();
+    assert_eq!(table["seed"].as_integer(), Some(2));
+    assert_eq!(table["name"].as_str(), Some("0005"));
+    assert_eq!(table["model"]["n_rec"].as_integer(), Some(64));
+    assert_eq!(table["train"]["batch_size"].as_integer(), Some(8));
+    assert_eq!(Config::from_toml(&text).unwrap(), cfg);
+    let e = s.config(s.len()).unwrap_err().to_string();
+    assert!(e.contains("--index") && e.contains("0 to 47"), "{e}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_bad_sweep_is_named_before_anything_runs() {
+    let d = dir("bad");
+    for (text, want) in [
+        ("name = \"x\"\n[grid]\n\"model.nrec\" = [3]\n", "model.nrec"),
+        (
+            "name = \"x\"\n[grid]\n\"model.n_rec\" = []\n",
+            "grid.\"model.n_rec\"",
+        ),
+        (
+            "name = \"x\"\n[lists]\na = [1, 2]\nb = [1]\n",
+            "lists.\"b\"",
+        ),
+        (
+            "name = \"x\"\n[random]\n\"model.tau\" = { uniform = [1.0, 2.0] }\n",
+            "random.count",
+        ),
+        (
+            "name = \"x\"\n[random]\ncount = 2\n\"model.tau\" = { normal = [1.0, 2.0] }\n",
+            "random.\"model.tau\"",
+        ),
+        ("name = \"a/b\"\n", "name"),
+        ("name = \"x\"\nseeds = []\n", "seeds"),
+        ("name = \"x\"\nsweep = 1\n", "unknown field"),
+        ("name = \"x\"\nbase = \"missing.toml\"\n", "base"),
+        (
+            "name = \"x\"\n[grid]\n\"model.n_rec\" = [-4]\n",
+            "run 0 (model.n_rec = -4)",
+        ),
+    ] {
+        let e = sweep(&d, text).unwrap_err().to_string();
+        assert!(e.contains(want), "{text}: {e}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn slurm_scripts_are_an_array_and_a_collection_after_it() {
+    assert_eq!(array_spec(&[0, 1, 2, 3, 5, 7, 8]), "0-3,5,7-8");
+    assert_eq!(array_spec(&[4]), "4");
+    let d = dir("slurm");
+    let s = sweep(
+        &d,
+        "name = \"s\"\nseeds = [1, 2, 3]\n[grid]\n\"train.learning_rate\" = [0.001, 0.003]\n[slurm]\ncpus_per_task = 4\nmem = \"8G\"\ntime = \"02:00:00\"\npartition = \"gpu\"\naccount = \"lab\"\nmax_parallel = 3\n",
+    )
+    .unwrap();
+    let [array, collect_script, submit] =
+        write_slurm(&s, &[0, 1, 2, 3, 4, 5], Path::new("/opt/biornn")).unwrap();
+    let a = std::fs::read_to_string(array).unwrap();
+    for line in [
+        "#SBATCH --array=0-5%3",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --mem=8G",
+        "#SBATCH --time=02:00:00",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=lab",
+        "sweep run",
+        "--index \"$SLURM_ARRAY_TASK_ID\"",
+    ] {
+        assert!(a.contains(line), "{line}: {a}");
+    }
+    assert!(std::fs::read_to_string(collect_script)
+        .unwrap()
+        .contains("sweep collect"));
+    let sub = std::fs::read_to_string(submit).unwrap();
+    assert!(sub.contains("--dependency=afterany:"), "{sub}");
+    // nothing left to run: nothing to submit
+    assert!(write_slurm(&s, &[], Path::new("/opt/biornn")).is_err());
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
+    let d = dir("local");
+    let text = "name = \"l\"\nseeds = [1, 2]\n[grid]\n\"train.learning_rate\" = [0.001, 0.01]\n\"train.max_steps\" = [4]\n\"train.eval_every\" = [2]\n\"model.n_rec\" = [16]\n";
+    let s = sweep(&d, text).unwrap();
+    let opts = RunOptions {
+        progress: false,
+        verbose: false,
+    };
+    assert_eq!(run_local(&s, 2, &opts).unwrap(), (4, 0));
+    assert!((0..4).all(|i| s.state(i) == RunState::Finished));
+    assert_eq!(run_local(&s, 1, &opts).unwrap(), (0, 4));
+    // each summary knows its place in the sweep
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.run_dir(3).join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["sweep_index"], 3);
+    assert_eq!(summary["sweep:train.learning_rate"], 0.01);
+    let (csv, page, n) = collect(&s, Some("mean_perf")).unwrap();
+    assert_eq!(n, 4);
+    let csv = std::fs::read_to_string(csv).unwrap();
+    let head = csv.lines().next().unwrap();
+    assert!(
+        head.starts_with(
+            "run,seed,model.n_rec,train.eval_every,train.learning_rate,train.max_steps,"
+        ),
+        "{head}"
+    );
+    assert!(head.contains("mean_perf"), "{head}");
+    assert_eq!(csv.lines().count(), 5);
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(
+        html.contains("mean_perf against train.learning_rate"),
+        "{html}"
+    );
+    assert!(status_table(&s).matches("finished").count() == 4);
+    std::fs::remove_dir_all(&d).ok();
+}
