@@ -772,3 +772,69 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     succeed(biornn().arg("check").arg(example));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Every run writes `model.safetensors` beside `model.npz`; Python's `safetensors` package reads
+/// it, and every numeric array equals numpy's reading of the `.npz`. The Python is
+/// `BIORNN_PYTHON` (else `python3`), with `safetensors` and `numpy`; the test skips without them
+/// unless `BIORNN_REQUIRE_PYTHON=1` (CI).
+#[test]
+fn pythons_safetensors_reads_a_runs_model() {
+    let py = std::env::var("BIORNN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ready = Command::new(&py)
+        .args(["-c", "import safetensors.numpy, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var("BIORNN_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "BIORNN_REQUIRE_PYTHON=1 but {py} cannot import safetensors and numpy"
+        );
+        eprintln!("skipping: {py} cannot import safetensors and numpy");
+        return;
+    }
+    let dir = tmp("safetensors");
+    succeed(
+        biornn()
+            .args([
+                "train",
+                "--quiet",
+                "--max-steps",
+                "4",
+                "--name",
+                "s",
+                "--runs",
+            ])
+            .arg(&dir),
+    );
+    let run = dir.join("s");
+    let script = r#"
+import sys, numpy as np
+from safetensors.numpy import load_file
+run = sys.argv[1]
+s = load_file(run + "/model.safetensors")
+z = np.load(run + "/model.npz")
+n = 0
+for k in z.files:
+    if z[k].dtype.kind == "U":
+        continue
+    assert k in s, k
+    assert s[k].dtype == z[k].dtype and s[k].shape == z[k].shape, k
+    assert np.array_equal(s[k], z[k]), k
+    n += 1
+print("equal", n)
+"#;
+    let out = Command::new(&py)
+        .args(["-c", script])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.starts_with("equal "),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let n: usize = text.trim().split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(n >= 5, "{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

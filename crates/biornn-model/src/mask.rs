@@ -1,6 +1,5 @@
 //! Fixed connectivity masks: which weights exist. A mask is a 0/1 matrix in `(post, pre)` layout.
 
-use biornn_numerics::npz::read_npz;
 use biornn_numerics::{Error, Result, RngStream};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -263,7 +262,8 @@ impl MaskSpec {
                 })
             }
             MaskSpec::File { path, key } => {
-                let arrays = read_npz(path).map_err(|e| e.context(format!("{field}.path")))?;
+                let arrays = biornn_numerics::tensors::read_arrays(path)
+                    .map_err(|e| e.context(format!("{field}.path")))?;
                 let v = biornn_numerics::npz::take_real::<f64>(&arrays, key, &[rows, cols])
                     .map_err(|e| e.context(format!("{field} ({})", path.display())))?;
                 for (o, x) in m.iter_mut().zip(v) {

@@ -11,6 +11,7 @@ pub mod optim;
 pub mod pth;
 pub mod real;
 pub mod rng;
+pub mod tensors;
 
 pub use error::{Error, Result};
 pub use real::Real;

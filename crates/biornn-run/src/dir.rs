@@ -305,8 +305,13 @@ impl RunDir {
         )))
     }
 
-    /// Write `model.npz` (sealed, atomic).
+    /// Write `model.npz` (sealed, atomic), and the same arrays as `model.safetensors` for the
+    /// tools that read that format.
     pub fn write_model(&self, arrays: Arrays) -> Result<()> {
+        biornn_numerics::tensors::write_safetensors(
+            &self.path.join("model.safetensors"),
+            &crate::checkpoint::seal(arrays.clone()),
+        )?;
         write_sealed(&self.model_path(), arrays)
     }
 

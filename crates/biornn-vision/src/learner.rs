@@ -87,7 +87,7 @@ impl CordsNetLearner {
             let arrays = if path.extension().is_some_and(|e| e == "pth") {
                 biornn_numerics::pth::read_pth(path)
             } else {
-                biornn_numerics::npz::read_npz(path)
+                biornn_numerics::tensors::read_arrays(path)
             }
             .map_err(|e| e.context("network.from"))?;
             checkpoint::load(&net, &checkpoint::network_tensors(&arrays))
@@ -496,7 +496,7 @@ impl Inverse {
     /// on the test subset, so that the folding can be checked.
     fn new(cfg: &CordsNetRunConfig, net: &CordsNet, images: &Images) -> Result<Self> {
         let context = "network.from (a compatibility CNN's model.npz, for rule.kind = \"inverse\")";
-        let arrays = biornn_numerics::npz::read_npz(std::path::Path::new(&cfg.network.from))
+        let arrays = biornn_numerics::tensors::read_arrays(std::path::Path::new(&cfg.network.from))
             .map_err(|e| e.context(context))?;
         let cnn = CompatCnn::new(&net.shape)?;
         let (cnn_theta, mut buffers) =

@@ -330,8 +330,8 @@ pub struct FrontEnd {
 
 impl FrontEnd {
     pub fn load(cfg: &FrontEndConfig) -> Result<Self> {
-        let arrays =
-            biornn_numerics::npz::read_npz(&cfg.model).map_err(|e| e.context("front_end.model"))?;
+        let arrays = biornn_numerics::tensors::read_arrays(&cfg.model)
+            .map_err(|e| e.context("front_end.model"))?;
         let get = |k: &str| -> Result<Vec<f64>> {
             arrays
                 .get(k)
