@@ -46,6 +46,9 @@ enum Command {
         /// continue the run in this directory from its newest good checkpoint
         #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "name", "seed", "seeds"])]
         resume: Option<PathBuf>,
+        /// also write the metrics as TensorBoard event files, into DIR/<run name>/
+        #[arg(long, value_name = "DIR")]
+        tensorboard: Option<PathBuf>,
     },
     /// Per-task performance of a trained run (a run directory or a checkpoint .npz).
     Eval {
@@ -390,7 +393,11 @@ fn run(command: Command) -> Result<()> {
             quiet,
             seeds,
             resume,
+            tensorboard,
         } => {
+            if let Some(dir) = &tensorboard {
+                biornn_api::enable_tensorboard(dir);
+            }
             let run_opts = biornn_api::RunOptions {
                 progress: true,
                 verbose: !quiet,

@@ -838,3 +838,69 @@ print("equal", n)
     assert!(n >= 5, "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--tensorboard DIR`: the metrics as TensorBoard event files, which the `tensorboard` package's
+/// own reader reads back equal to `metrics.csv` (skips without it unless `BIORNN_REQUIRE_PYTHON=1`).
+#[test]
+fn tensorboards_reader_reads_the_metrics() {
+    let py = std::env::var("BIORNN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ready = Command::new(&py)
+        .args([
+            "-c",
+            "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var("BIORNN_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "BIORNN_REQUIRE_PYTHON=1 but {py} cannot import tensorboard"
+        );
+        eprintln!("skipping: {py} cannot import tensorboard");
+        return;
+    }
+    let dir = tmp("tensorboard");
+    succeed(
+        biornn()
+            .args([
+                "train",
+                "--quiet",
+                "--max-steps",
+                "6",
+                "--name",
+                "t",
+                "--runs",
+            ])
+            .arg(&dir)
+            .arg("--tensorboard")
+            .arg(dir.join("tb")),
+    );
+    let script = r#"
+import sys, csv
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+acc = EventAccumulator(sys.argv[1]); acc.Reload()
+rows = list(csv.DictReader(open(sys.argv[2])))
+n = 0
+for col in ["mean_perf", "min_perf", "eval_loss"]:
+    got = [(e.step, e.value) for e in acc.Scalars(col)]
+    want = [(int(r["step"]), float(r[col])) for r in rows]
+    assert len(got) == len(want), (col, got, want)
+    for (s, v), (ws, wv) in zip(got, want):
+        assert s == ws and abs(v - wv) <= 1e-6 * max(1.0, abs(wv)), (col, s, v, ws, wv)
+        n += 1
+print("equal", n)
+"#;
+    let out = Command::new(&py)
+        .args(["-c", script])
+        .arg(dir.join("tb/t"))
+        .arg(dir.join("t/metrics.csv"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.starts_with("equal "),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

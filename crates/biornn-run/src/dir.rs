@@ -163,14 +163,35 @@ impl RunDir {
         )
     }
 
-    /// `metrics.csv` open for appending rows.
+    /// `metrics.csv` open for appending rows (mirrored into a TensorBoard event file when
+    /// [`crate::tensorboard::enable`] has named a directory).
     pub fn metrics_writer(&self) -> Result<MetricsWriter> {
         let path = self.metrics_path();
         let file = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
-        Ok(MetricsWriter { file })
+        let events = match crate::tensorboard::dir() {
+            Some(dir) => {
+                let columns: Vec<String> = self
+                    .read_metrics()
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(String::from)
+                    .collect();
+                let name = self
+                    .path
+                    .file_name()
+                    .map_or("run".into(), |n| n.to_string_lossy().to_string());
+                Some(crate::tensorboard::EventWriter::create(
+                    dir, &name, columns,
+                )?)
+            }
+            None => None,
+        };
+        Ok(MetricsWriter { file, events })
     }
 
     /// The text of `metrics.csv` (empty when the run has none yet). Long-term and rule-reversal
@@ -370,12 +391,16 @@ pub fn weights_file(path: &Path) -> Result<PathBuf> {
 /// `metrics.csv` open for appending; every row is flushed as it is written.
 pub struct MetricsWriter {
     file: File,
+    events: Option<crate::tensorboard::EventWriter>,
 }
 
 impl MetricsWriter {
     pub fn row(&mut self, cells: &[String]) -> Result<()> {
         writeln!(self.file, "{}", cells.join(","))?;
         self.file.flush()?;
+        if let Some(e) = &mut self.events {
+            e.row(cells)?;
+        }
         Ok(())
     }
 }

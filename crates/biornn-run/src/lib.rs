@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod dir;
 pub mod driver;
 pub mod ensemble;
+pub mod tensorboard;
 
 pub use dir::{weights_file, RunDir};
 pub use driver::{drive, open_run, resume, Criterion, DriveOptions, LoopState, Outcome};
