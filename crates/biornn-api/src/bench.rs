@@ -68,6 +68,22 @@ pub fn threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// The benchmarks' CordsNet: square images, 10 classes.
+fn bench_network(
+    depth: usize,
+    image: usize,
+    channels: usize,
+    widths: [usize; 4],
+) -> Result<biornn_vision::CordsNet> {
+    biornn_vision::CordsNet::new(&biornn_vision::CordsNetShape {
+        depth,
+        in_channels: channels,
+        image: (image, image),
+        widths,
+        classes: 10,
+    })
+}
+
 /// Matrix-free analysis at one CordsNet shape (random weights and biases, f64): the whole step
 /// Jacobian (every area's units at once) at the state `settle` steps after a random image appears,
 /// and `k` Arnoldi steps on it. Returns the units, the milliseconds and the largest |eigenvalue|
@@ -81,14 +97,8 @@ pub fn bench_cordsnet_arnoldi(
 ) -> Result<(usize, f64, f64)> {
     use biornn_numerics::krylov::arnoldi;
     use biornn_vision::jacobian::StepJacobian;
-    use biornn_vision::{Activation, CordsNet, CordsNetShape};
-    let net = CordsNet::new(&CordsNetShape {
-        depth,
-        in_channels: channels,
-        image: (image, image),
-        widths,
-        classes: 10,
-    })?;
+    use biornn_vision::Activation;
+    let net = bench_network(depth, image, channels, widths)?;
     let mut theta: Vec<f64> = net.init(&biornn_numerics::Streams::new(1));
     let mut rng = biornn_numerics::Streams::new(2).stream("bench_images", 0);
     // biases, so that the state is not all at ReLU's kink
@@ -145,14 +155,8 @@ pub fn bench_cordsnet(
     (stimulus, segment): (usize, usize),
     iters: usize,
 ) -> Result<(f64, f64)> {
-    use biornn_vision::{Activation, CordsNet, CordsNetShape, Protocol};
-    let net = CordsNet::new(&CordsNetShape {
-        depth,
-        in_channels: channels,
-        image: (image, image),
-        widths,
-        classes: 10,
-    })?;
+    use biornn_vision::{Activation, Protocol};
+    let net = bench_network(depth, image, channels, widths)?;
     let theta: Vec<f32> = net.init(&biornn_numerics::Streams::new(1));
     let mut rng = biornn_numerics::Streams::new(2).stream("bench_images", 0);
     let x: Vec<f32> = (0..batch * channels * image * image)

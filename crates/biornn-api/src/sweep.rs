@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::runs::{resume_to, train_in, Finished, RunOptions};
 use biornn_numerics::error::check;
 use biornn_numerics::{Error, Result, Streams};
+use biornn_run::RunDir;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Value;
@@ -233,13 +234,10 @@ impl Sweep {
     }
 
     pub fn state(&self, i: usize) -> RunState {
-        let dir = self.run_dir(i);
-        if dir.join("summary.json").exists() {
-            RunState::Finished
-        } else if dir.join("config.toml").exists() {
-            RunState::Unfinished
-        } else {
-            RunState::NotStarted
+        match RunDir::open(&self.run_dir(i)) {
+            Ok(run) if run.summary_path().exists() => RunState::Finished,
+            Ok(run) if run.config_path().exists() => RunState::Unfinished,
+            _ => RunState::NotStarted,
         }
     }
 
@@ -463,7 +461,7 @@ pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> 
             train_in(&cfg, &dir, opts)?
         }
     };
-    let path = dir.join("summary.json");
+    let path = RunDir::open(&dir)?.summary_path();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
     let mut summary: serde_json::Value =
@@ -667,8 +665,11 @@ pub fn status_table(sweep: &Sweep) -> String {
 pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, usize)> {
     let mut rows = vec![];
     for i in 0..sweep.len() {
-        let path = sweep.run_dir(i).join("summary.json");
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(run) = RunDir::open(&sweep.run_dir(i)) else {
+            continue;
+        };
+        let path = run.summary_path();
+        let Some(text) = run.read_summary() else {
             continue;
         };
         let s: serde_json::Value = serde_json::from_str(&text)

@@ -779,19 +779,9 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
 /// unless `BIORNN_REQUIRE_PYTHON=1` (CI).
 #[test]
 fn pythons_safetensors_reads_a_runs_model() {
-    let py = std::env::var("BIORNN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ready = Command::new(&py)
-        .args(["-c", "import safetensors.numpy, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var("BIORNN_REQUIRE_PYTHON").as_deref() != Ok("1"),
-            "BIORNN_REQUIRE_PYTHON=1 but {py} cannot import safetensors and numpy"
-        );
-        eprintln!("skipping: {py} cannot import safetensors and numpy");
+    let Some(py) = python_with("import safetensors.numpy, numpy") else {
         return;
-    }
+    };
     let dir = tmp("safetensors");
     succeed(
         biornn()
@@ -823,17 +813,7 @@ for k in z.files:
     n += 1
 print("equal", n)
 "#;
-    let out = Command::new(&py)
-        .args(["-c", script])
-        .arg(&run)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.starts_with("equal "),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = run_python(&py, script, &[&run]);
     let n: usize = text.trim().split(' ').nth(1).unwrap().parse().unwrap();
     assert!(n >= 5, "{text}");
     std::fs::remove_dir_all(&dir).ok();
@@ -843,22 +823,11 @@ print("equal", n)
 /// own reader reads back equal to `metrics.csv` (skips without it unless `BIORNN_REQUIRE_PYTHON=1`).
 #[test]
 fn tensorboards_reader_reads_the_metrics() {
-    let py = std::env::var("BIORNN_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ready = Command::new(&py)
-        .args([
-            "-c",
-            "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var("BIORNN_REQUIRE_PYTHON").as_deref() != Ok("1"),
-            "BIORNN_REQUIRE_PYTHON=1 but {py} cannot import tensorboard"
-        );
-        eprintln!("skipping: {py} cannot import tensorboard");
+    let Some(py) = python_with(
+        "from tensorboard.backend.event_processing.event_accumulator import EventAccumulator",
+    ) else {
         return;
-    }
+    };
     let dir = tmp("tensorboard");
     succeed(
         biornn()
@@ -890,17 +859,45 @@ for col in ["mean_perf", "min_perf", "eval_loss"]:
         n += 1
 print("equal", n)
 "#;
-    let out = Command::new(&py)
+    run_python(
+        &py,
+        script,
+        &[&dir.join("tb/t"), &dir.join("t/metrics.csv")],
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The Python to read biornn's files with (`BIORNN_PYTHON`, else `python3`) if it runs `imports`;
+/// `None` (the test skips) otherwise, unless `BIORNN_REQUIRE_PYTHON=1`.
+fn python_with(imports: &str) -> Option<String> {
+    let py = std::env::var("BIORNN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ready = Command::new(&py)
+        .args(["-c", imports])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var("BIORNN_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "BIORNN_REQUIRE_PYTHON=1 but {py} cannot run `{imports}`"
+        );
+        eprintln!("skipping: {py} cannot run `{imports}`");
+        return None;
+    }
+    Some(py)
+}
+
+/// Run a check script that prints `equal N` when every comparison held; its output.
+fn run_python(py: &str, script: &str, args: &[&std::path::Path]) -> String {
+    let out = Command::new(py)
         .args(["-c", script])
-        .arg(dir.join("tb/t"))
-        .arg(dir.join("t/metrics.csv"))
+        .args(args)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success() && text.starts_with("equal "),
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::remove_dir_all(&dir).ok();
+    text
 }

@@ -282,10 +282,7 @@ fn backprop_through_frames_equals_finite_differences() {
     let mut checked = 0;
     for tensor in &net.layout.tensors {
         for j in tensor.range.clone().step_by(2) {
-            let (mut a, mut b) = (theta.clone(), theta.clone());
-            a[j] += eps;
-            b[j] -= eps;
-            let fd = (loss(&a) - loss(&b)) / (2.0 * eps);
+            let fd = common::central_difference(&loss, &theta, j, eps);
             assert!(
                 (fd - grad[j]).abs() < 1e-6 * (1.0 + fd.abs()),
                 "{} [{j}]: fd {fd} against {}",

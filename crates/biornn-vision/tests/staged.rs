@@ -123,10 +123,7 @@ fn the_inverse_gradient_equals_finite_differences() {
                 assert_eq!(grad[j], 0.0, "{} is frozen", tensor.name);
                 continue;
             }
-            let (mut a, mut b) = (theta.clone(), theta.clone());
-            a[j] += eps;
-            b[j] -= eps;
-            let fd = (loss(&a) - loss(&b)) / (2.0 * eps);
+            let fd = common::central_difference(&loss, &theta, j, eps);
             assert!(
                 (fd - grad[j]).abs() < 1e-6 * (1.0 + fd.abs()),
                 "{} [{j}]: fd {fd} against {}",

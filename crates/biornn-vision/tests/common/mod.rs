@@ -19,3 +19,12 @@ pub fn random_biases<T: Real>(net: &CordsNet, theta: &mut [T], seed: u64, scale:
         }
     }
 }
+
+/// The central difference of `loss` in coordinate `j` of `theta`, step `eps`.
+#[allow(dead_code)] // not every test file checks gradients
+pub fn central_difference(loss: &dyn Fn(&[f64]) -> f64, theta: &[f64], j: usize, eps: f64) -> f64 {
+    let (mut a, mut b) = (theta.to_vec(), theta.to_vec());
+    a[j] += eps;
+    b[j] -= eps;
+    (loss(&a) - loss(&b)) / (2.0 * eps)
+}
