@@ -115,7 +115,8 @@ for stage in range(1, 6):
         print(f"| {names[stage]} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.4f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} |")
         if stage == 2 and rows:
             last = rows[-1]
-            print(f"|  CNN {float(last['cnn_accuracy']):.4f}, folded CNN {float(last['folded_cnn_accuracy']):.4f}; fit error {float(rows[1]['fit_error']) if len(rows) > 1 else float('nan'):.4f} -> {float(last['fit_error']):.4f}, penalty {float(last['fit_penalty']):.2e} | | | | | | |")
+            # the fit on the first 64 test images, before the first update and after the last
+            print(f"|  CNN {float(last['cnn_accuracy']):.4f}, folded CNN {float(last['folded_cnn_accuracy']):.4f}; fit error {float(rows[0]['fit_error']):.4f} -> {float(last['fit_error']):.4f}, penalty {float(rows[0]['fit_penalty']):.2e} -> {float(last['fit_penalty']):.2e} | | | | | | |")
 for r in sorted(glob.glob(f"{root}/stage5/seed-*")):
     try:
         rows = list(csv.DictReader(open(f"{r}/analysis/noise_static.csv")))

@@ -53,8 +53,6 @@ struct Inverse {
     /// test accuracy of the CNN and of its folded form (equal up to rounding)
     cnn_accuracy: f64,
     folded_accuracy: f64,
-    /// the last batch's fit error and penalty
-    last: (f64, f64),
 }
 
 impl CordsNetLearner {
@@ -278,12 +276,6 @@ impl Stateful for CordsNetLearner {
                 &[self.last_train_accuracy],
             );
         }
-        if let Some(stage) = &self.inverse {
-            let (fit, penalty) = stage.last;
-            if !fit.is_nan() {
-                put_f64(out, &format!("{prefix}inverse_fit"), &[2], &[fit, penalty]);
-            }
-        }
     }
 
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
@@ -307,16 +299,6 @@ impl Stateful for CordsNetLearner {
             true => biornn_core::arrays::take_scalar(arrays, &key)?,
             false => f64::NAN,
         };
-        if let Some(stage) = &mut self.inverse {
-            let key = format!("{prefix}inverse_fit");
-            stage.last = match arrays.contains_key(&key) {
-                true => {
-                    let v = biornn_core::arrays::take_f64(arrays, &key, &[2])?;
-                    (v[0], v[1])
-                }
-                false => (f64::NAN, f64::NAN),
-            };
-        }
         Ok(())
     }
 }
@@ -361,7 +343,6 @@ impl Learner for CordsNetLearner {
             let (u, t) = (to32(&pass.drive), to32(&pass.target));
             let (fit, penalty) =
                 inverse_loss_and_grad(&self.net, &self.theta, &u, &t, n, &mut self.grad);
-            stage.last = (fit, penalty);
             let loss = fit + INVERSE_PENALTY * penalty;
             if loss.is_finite() {
                 self.step_optimiser(phase);
@@ -405,7 +386,7 @@ impl Learner for CordsNetLearner {
         if let Some(stage) = &self.inverse {
             values.truncate(0);
             values.extend([("test_accuracy", accuracy), ("test_loss", loss)]);
-            let (fit, penalty) = stage.last;
+            let (fit, penalty) = stage.test_fit(&self.net, &self.theta, &self.images);
             values.extend([
                 ("fit_error", fit),
                 ("fit_penalty", penalty),
@@ -492,6 +473,19 @@ impl CordsNetLearner {
 }
 
 impl Inverse {
+    /// The fit error and penalty on the first 64 test images (the same images at every
+    /// evaluation, before the first update too).
+    fn test_fit(&self, net: &CordsNet, theta: &[f32], images: &Images) -> (f64, f64) {
+        let test = &images.test;
+        let idx: Vec<usize> = (0..test.len().min(64)).collect();
+        let (x, _) = test.batch(&idx);
+        let x: Vec<f64> = x.iter().map(|v| *v as f64).collect();
+        let pass = self.folded.forward(net, &x, idx.len());
+        let theta: Vec<f64> = theta.iter().map(|v| *v as f64).collect();
+        let mut scratch = vec![0.0; theta.len()];
+        inverse_loss_and_grad(net, &theta, &pass.drive, &pass.target, idx.len(), &mut scratch)
+    }
+
     /// Fold the compatibility CNN that `network.from` names into `net` (stage 1b), and score both
     /// on the test subset, so that the folding can be checked.
     fn new(cfg: &CordsNetRunConfig, net: &CordsNet, images: &Images) -> Result<Self> {
@@ -532,7 +526,6 @@ impl Inverse {
             trainable,
             cnn_accuracy: cnn_correct as f64 / n,
             folded_accuracy: folded_correct as f64 / n,
-            last: (f64::NAN, f64::NAN),
         })
     }
 }
