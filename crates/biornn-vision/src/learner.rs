@@ -483,7 +483,14 @@ impl Inverse {
         let pass = self.folded.forward(net, &x, idx.len());
         let theta: Vec<f64> = theta.iter().map(|v| *v as f64).collect();
         let mut scratch = vec![0.0; theta.len()];
-        inverse_loss_and_grad(net, &theta, &pass.drive, &pass.target, idx.len(), &mut scratch)
+        inverse_loss_and_grad(
+            net,
+            &theta,
+            &pass.drive,
+            &pass.target,
+            idx.len(),
+            &mut scratch,
+        )
     }
 
     /// Fold the compatibility CNN that `network.from` names into `net` (stage 1b), and score both
