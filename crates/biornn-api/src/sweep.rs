@@ -131,6 +131,8 @@ impl Sweep {
         let s: SweepToml = toml::from_str(text).map_err(|e| Error::new(e.to_string()))?;
         check(
             !s.name.is_empty()
+                && s.name != "."
+                && s.name != ".."
                 && s.name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
@@ -146,6 +148,24 @@ impl Sweep {
         )?;
         for seed in &s.seeds {
             biornn_numerics::error::check_seed(*seed)?;
+        }
+        // what goes into the sbatch script's directives: nothing that could end a line or a word
+        let safe = |v: &str| {
+            v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ":._-".contains(c))
+        };
+        for (field, v, may_be_empty) in [
+            ("slurm.mem", &s.slurm.mem, false),
+            ("slurm.time", &s.slurm.time, false),
+            ("slurm.partition", &s.slurm.partition, true),
+            ("slurm.account", &s.slurm.account, true),
+        ] {
+            check(
+                (may_be_empty || !v.is_empty()) && safe(v),
+                field,
+                format!("\"{v}\""),
+                "allowed: letters, digits, ':', '.', '_' and '-' (as sbatch takes them, e.g. \"4G\", \"01:00:00\")",
+            )?;
         }
         check(
             s.slurm.max_parallel > 0 && s.slurm.cpus_per_task > 0,
@@ -169,9 +189,30 @@ impl Sweep {
             .parse()
             .map_err(|e: toml::de::Error| Error::new(format!("base: {e}")))?;
         let (keys, points) = expand(&s.grid, &s.lists, &s.random)?;
+        for (k, key) in keys.iter().enumerate() {
+            check(
+                !keys[..k].contains(key),
+                key,
+                "swept twice",
+                "allowed: each key in one of [grid], [lists] and [random]",
+            )?;
+            check(
+                key != "seed" && key != "name",
+                key,
+                "swept",
+                "allowed: any key but seed (the sweep's `seeds` list) and name (the run's number)",
+            )?;
+        }
+        let dir = here.join(&s.runs).join(&s.name);
+        check(
+            !dir.to_string_lossy().contains([' ', '%', '\'', '"', '\n']),
+            "runs",
+            dir.display(),
+            "allowed: a directory path without spaces, quotes or '%' (Slurm's output patterns)",
+        )?;
         let sweep = Sweep {
             file: file.to_path_buf(),
-            dir: here.join(&s.runs).join(&s.name),
+            dir,
             name: s.name,
             seeds: s.seeds,
             keys,
@@ -388,7 +429,9 @@ impl Distribution {
                     .filter(|(l, h)| *l > 0.0 && l <= h)
                     .map(|(l, h)| Distribution::LogUniform(l, h)),
                 "int_uniform" => pair(a)
-                    .filter(|(l, h)| l <= h && l.fract() == 0.0 && h.fract() == 0.0)
+                    .filter(|(l, h)| {
+                        l <= h && l.fract() == 0.0 && h.fract() == 0.0 && h - l < 2f64.powi(31)
+                    })
                     .map(|(l, h)| Distribution::IntUniform(l as i64, h as i64)),
                 "choice" => a
                     .as_array()
@@ -499,13 +542,18 @@ pub fn run_local(sweep: &Sweep, jobs: usize, opts: &RunOptions) -> Result<(usize
     let trained = std::sync::atomic::AtomicUsize::new(0);
     let skipped = std::sync::atomic::AtomicUsize::new(0);
     let failed: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
+    // each worker its share of the cores, in a pool of its own
     let threads = (crate::bench::threads() / jobs.max(1)).max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::new(e.to_string()))?;
+    let pools = (0..jobs.max(1))
+        .map(|_| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| Error::new(e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
+        for pool in &pools {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 if i >= sweep.len() || failed.lock().map(|f| f.is_some()).unwrap_or(true) {
@@ -694,10 +742,15 @@ pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, 
             fields.push(job.into());
         }
     }
+    // a cell with a comma or a quote is quoted, as CSV readers expect
+    let quoted = |c: String| match c.contains([',', '"', '\n']) {
+        true => format!("\"{}\"", c.replace('"', "\"\"")),
+        false => c,
+    };
     let cell = |v: Option<&serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::String(s)) => quoted(s.clone()),
         Some(serde_json::Value::Null) | None => String::new(),
-        Some(v) => v.to_string(),
+        Some(v) => quoted(v.to_string()),
     };
     let mut csv = format!("run,seed,{}", sweep.keys.join(","));
     for f in &fields {
@@ -710,8 +763,8 @@ pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, 
         let vals: Vec<String> = values
             .iter()
             .map(|v| match v {
-                Value::String(s) => s.clone(),
-                v => v.to_string(),
+                Value::String(s) => quoted(s.clone()),
+                v => quoted(v.to_string()),
             })
             .collect();
         let rest: Vec<String> = fields.iter().map(|f| cell(s.get(f))).collect();

@@ -112,6 +112,18 @@ fn a_bad_sweep_is_named_before_anything_runs() {
             "name = \"x\"\n[grid]\n\"model.n_rec\" = [-4]\n",
             "run 0 (model.n_rec = -4)",
         ),
+        ("name = \"..\"\n", "name"),
+        (
+            "name = \"x\"\n[slurm]\nmem = \"4G\\n#SBATCH --x\"\n",
+            "slurm.mem",
+        ),
+        ("name = \"x\"\n[slurm]\ntime = \"\"\n", "slurm.time"),
+        ("name = \"x\"\n[grid]\nseed = [1, 2]\n", "seed"),
+        (
+            "name = \"x\"\n[grid]\na = [1]\n[lists]\na = [2]\n",
+            "swept twice",
+        ),
+        ("name = \"x\"\nruns = \"my runs\"\n", "runs"),
     ] {
         let e = sweep(&d, text).unwrap_err().to_string();
         assert!(e.contains(want), "{text}: {e}");

@@ -862,7 +862,11 @@ print("equal", n)
     run_python(
         &py,
         script,
-        &[&dir.join("tb/t"), &dir.join("t/metrics.csv")],
+        // events in DIR/<the runs folder>/<the run>/
+        &[
+            &dir.join("tb").join(dir.file_name().unwrap()).join("t"),
+            &dir.join("t/metrics.csv"),
+        ],
     );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -181,10 +181,16 @@ impl RunDir {
                     .split(',')
                     .map(String::from)
                     .collect();
-                let name = self
-                    .path
-                    .file_name()
-                    .map_or("run".into(), |n| n.to_string_lossy().to_string());
+                // the run and the folder it is in (seed-1 of r2, 0003 of a sweep): runs that
+                // share a name in different folders stay apart
+                let part = |p: Option<&Path>| {
+                    p.and_then(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().to_string())
+                };
+                let name = match (part(self.path.parent()), part(Some(&self.path))) {
+                    (Some(parent), Some(run)) => format!("{parent}/{run}"),
+                    (_, run) => run.unwrap_or_else(|| "run".into()),
+                };
                 Some(crate::tensorboard::EventWriter::create(
                     dir, &name, columns,
                 )?)
