@@ -193,24 +193,32 @@ pub fn encode_npy(array: &NpyArray) -> Vec<u8> {
     out
 }
 
-/// CRC-32 (IEEE), as zip uses.
+/// CRC-32 (IEEE), as zip and gzip use.
 pub fn crc32(data: &[u8]) -> u32 {
     static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut t = [0u32; 256];
-        for (i, e) in t.iter_mut().enumerate() {
-            let mut c = i as u32;
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            *e = c;
+    reflected_crc(TABLE.get_or_init(|| crc_table(0xEDB8_8320)), data)
+}
+
+/// CRC-32C (Castagnoli), as TensorFlow's record files use.
+pub fn crc32c(data: &[u8]) -> u32 {
+    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    reflected_crc(TABLE.get_or_init(|| crc_table(0x82F6_3B78)), data)
+}
+
+/// The byte table of a reflected CRC-32 with polynomial `poly`.
+fn crc_table(poly: u32) -> [u32; 256] {
+    let mut t = [0u32; 256];
+    for (i, e) in t.iter_mut().enumerate() {
+        let mut c = i as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { poly ^ (c >> 1) } else { c >> 1 };
         }
-        t
-    });
+        *e = c;
+    }
+    t
+}
+
+fn reflected_crc(table: &[u32; 256], data: &[u8]) -> u32 {
     let mut c = 0xFFFF_FFFFu32;
     for b in data {
         c = table[((c ^ *b as u32) & 0xFF) as usize] ^ (c >> 8);

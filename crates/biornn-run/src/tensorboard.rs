@@ -4,6 +4,7 @@
 //! numeric column as a scalar (`simple_value`) at the row's step. Off unless [`enable`] names a
 //! directory (`biornn train --tensorboard DIR`); each run writes into `DIR/<run name>/`.
 
+use biornn_numerics::npz::crc32c;
 use biornn_numerics::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,22 +20,6 @@ pub fn enable(dir: &Path) {
 /// The directory event files go to, if enabled.
 pub fn dir() -> Option<&'static Path> {
     DIR.get().map(|p| p.as_path())
-}
-
-/// CRC-32C (Castagnoli), as TFRecord frames use it.
-pub fn crc32c(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for b in bytes {
-        crc ^= *b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 fn masked(crc: u32) -> u32 {

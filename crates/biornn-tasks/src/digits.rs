@@ -10,6 +10,7 @@
 //!
 //! Pixels are binarised (value >= threshold, 0.5 by default, as the reference's binary MNIST).
 
+use biornn_numerics::npz::crc32;
 use biornn_numerics::{Error, Result};
 use std::path::Path;
 
@@ -86,21 +87,6 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
         return Err(bad("CRC-32"));
     }
     Ok(out)
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for b in data {
-        crc ^= *b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// An IDX file's dimensions and unsigned-byte data (type 0x08 only, as MNIST's).

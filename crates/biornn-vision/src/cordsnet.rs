@@ -500,24 +500,13 @@ impl CordsNet {
         let mut z = self.zero_state(1);
         let mut scratch = StepScratch::default();
         let mut change = f64::INFINITY;
-        // a negative tolerance is never met: no copy, no comparison
-        if tol < 0.0 {
-            for _ in 0..max_steps {
-                self.step(
-                    theta,
-                    &mut r,
-                    (&zeros, &zeros),
-                    1,
-                    alpha,
-                    act,
-                    &mut z,
-                    &mut scratch,
-                );
-            }
-            return (r, max_steps, change);
-        }
+        // a negative tolerance is never met: then no copy and no comparison
+        let watch = tol >= 0.0;
+        let mut before = vec![];
         for steps in 0..max_steps {
-            let before = r.clone();
+            if watch {
+                before.clone_from(&r);
+            }
             self.step(
                 theta,
                 &mut r,
@@ -528,6 +517,9 @@ impl CordsNet {
                 &mut z,
                 &mut scratch,
             );
+            if !watch {
+                continue;
+            }
             change = r
                 .iter()
                 .zip(&before)
