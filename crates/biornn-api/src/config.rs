@@ -59,6 +59,32 @@ impl Kind {
         Kind::MultiAreaBptt,
     ];
 
+    /// The kinds `biornn config --kind` (and Python's `default_config`) show, by name.
+    pub const BY_NAME: [(&'static str, Kind); 10] = [
+        ("ctrnn", Kind::CtrnnBptt),
+        ("reservoir", Kind::ReservoirRls),
+        ("r2n2", Kind::R2n2Replay),
+        ("rflo", Kind::LeakyRnnRflo),
+        ("esn", Kind::LeakyRnnEsn),
+        ("ctrnn_rflo", Kind::CtrnnRflo),
+        ("ctrnn_force", Kind::CtrnnForce),
+        ("elise", Kind::EliseUrbanczikSenn),
+        ("cordsnet", Kind::CordsNetBptt),
+        ("multiarea", Kind::MultiAreaBptt),
+    ];
+
+    /// The kind `biornn config --kind NAME` means.
+    pub fn by_name(name: &str) -> Result<Kind> {
+        Self::BY_NAME
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::BY_NAME.iter().map(|(n, _)| *n).collect();
+                Error::invalid("kind", name, &format!("allowed: {}", names.join(", ")))
+            })
+    }
+
     /// `(network kind, rule kind)`
     pub fn names(self) -> (&'static str, &'static str) {
         match self {

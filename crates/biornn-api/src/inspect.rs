@@ -81,23 +81,39 @@ pub fn batteries(only: Option<&str>) -> Result<Vec<BatteryInfo>> {
         .collect()
 }
 
-/// What `biornn task dump` writes.
+/// A batch of trials of one task, as `biornn task dump` and Python's `task_batch` ask for it.
 #[derive(Debug, Clone)]
-pub struct DumpSpec {
+pub struct TrialsSpec {
     pub battery: String,
     pub task: String,
     pub batch: usize,
     pub seed: u64,
+    /// which batch of the seed's sequence (batch k of a seed is the same whatever came before)
+    pub index: u64,
     pub no_noise: bool,
     pub dt: f64,
     pub per_trial_timing: bool,
     pub easy: bool,
+}
+
+/// What `biornn task dump` writes.
+#[derive(Debug, Clone)]
+pub struct DumpSpec {
+    pub trials: TrialsSpec,
     pub out: PathBuf,
 }
 
-/// Write a batch of trials to `.npz`: x [T,B,in], y [T,B,out], mask, y_loc [T,B], class, lengths,
-/// epoch boundaries and every latent trial parameter. Returns (trials, task name, steps).
-pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
+/// A batch of trials: x [T,B,in], y [T,B,out], mask, y_loc [T,B], class, lengths, epoch
+/// boundaries (`epoch_<name>_on`/`_off`), every latent trial parameter, the task's name and dt.
+pub struct TrialArrays {
+    pub arrays: BTreeMap<String, NpyArray>,
+    pub task: String,
+    pub steps: usize,
+    pub batch: usize,
+}
+
+/// Generate a batch of trials as named arrays.
+pub fn task_arrays(spec: &TrialsSpec) -> Result<TrialArrays> {
     let options = TaskConfig {
         easy: spec.easy,
         dt: spec.dt,
@@ -134,35 +150,40 @@ pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
             .input_noise_std(100.0)
         },
     };
-    let b = generate(&task, &bspec, &Streams::new(spec.seed), 0);
+    let b = generate(&task, &bspec, &Streams::new(spec.seed), spec.index);
     let (t, n) = (b.steps, b.batch);
     let mut m: BTreeMap<String, NpyArray> = BTreeMap::new();
-    m.insert("x".into(), NpyArray::f32(&[t, n, b.n_in], b.x.clone()));
-    m.insert("y".into(), NpyArray::f32(&[t, n, b.n_out], b.y.clone()));
-    m.insert(
-        "mask".into(),
-        NpyArray::f32(&[t, n, b.n_out], b.cost.clone()),
-    );
-    m.insert("y_loc".into(), NpyArray::f32(&[t, n], b.y_loc.clone()));
-    m.insert("class".into(), NpyArray::i32(&[t, n], b.class.clone()));
+    m.insert("x".into(), NpyArray::f32(&[t, n, b.n_in], b.x));
+    m.insert("y".into(), NpyArray::f32(&[t, n, b.n_out], b.y));
+    m.insert("mask".into(), NpyArray::f32(&[t, n, b.n_out], b.cost));
+    m.insert("y_loc".into(), NpyArray::f32(&[t, n], b.y_loc));
+    m.insert("class".into(), NpyArray::i32(&[t, n], b.class));
     m.insert(
         "lengths".into(),
         NpyArray::i32(&[n], b.lengths.iter().map(|l| *l as i32).collect()),
     );
-    for (name, on, off) in &b.epochs {
-        m.insert(format!("epoch_{name}_on"), NpyArray::i32(&[n], on.clone()));
-        m.insert(
-            format!("epoch_{name}_off"),
-            NpyArray::i32(&[n], off.clone()),
-        );
+    for (name, on, off) in b.epochs {
+        m.insert(format!("epoch_{name}_on"), NpyArray::i32(&[n], on));
+        m.insert(format!("epoch_{name}_off"), NpyArray::i32(&[n], off));
     }
-    for (name, v) in &b.latents {
-        m.insert((*name).to_string(), NpyArray::new::<f64>(&[n], v.clone()));
+    for (name, v) in b.latents {
+        m.insert(name.to_string(), NpyArray::new::<f64>(&[n], v));
     }
     m.insert("task".into(), NpyArray::string(task.name()));
     m.insert("dt".into(), NpyArray::f32(&[], vec![dt as f32]));
-    write_npz(&spec.out, &m)?;
-    Ok((n, task.name().to_string(), t))
+    Ok(TrialArrays {
+        arrays: m,
+        task: task.name().to_string(),
+        steps: t,
+        batch: n,
+    })
+}
+
+/// Write a batch of trials ([`task_arrays`]) to `.npz`. Returns (trials, task name, steps).
+pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
+    let t = task_arrays(&spec.trials)?;
+    write_npz(&spec.out, &t.arrays)?;
+    Ok((t.batch, t.task, t.steps))
 }
 
 /// The per-task performance of a run's weights.
@@ -224,6 +245,60 @@ pub fn load_weights(run: &RunDir) -> Result<checkpoint::Loaded> {
         run.path().display(),
         failures.join("; ")
     )))
+}
+
+/// A trained CTRNN: from a run directory ([`load_weights`]) or a weights file itself.
+pub fn load_network(path: &Path) -> Result<checkpoint::Loaded> {
+    if path.is_dir() {
+        load_weights(&RunDir::open(path)?)
+    } else {
+        checkpoint::load(path)
+    }
+}
+
+/// Run a network on `input` (`[n_in, steps*batch]` column-major, i.e. `[T, B, n_in]` in C order)
+/// from its initial state, with recurrent noise from `noise_seed`'s stream when given (the stream
+/// training draws from), deterministically otherwise.
+pub fn run_network(
+    net: &biornn_model::Ctrnn<f32>,
+    input: &[f32],
+    steps: usize,
+    batch: usize,
+    noise_seed: Option<u64>,
+) -> biornn_model::Trajectory<f32> {
+    let mut traj = biornn_model::Trajectory::default();
+    if let Some(seed) = noise_seed {
+        net.sample_noise(
+            &mut traj,
+            steps,
+            batch,
+            &mut Streams::new(seed).stream("recurrent", 0),
+        );
+    }
+    net.forward(input, steps, batch, noise_seed.is_some(), &mut traj);
+    traj
+}
+
+/// Where a run directory keeps what readers outside Rust open.
+#[derive(Debug, Clone)]
+pub struct RunFiles {
+    pub config: PathBuf,
+    pub metrics: PathBuf,
+    pub summary: PathBuf,
+    pub analysis: PathBuf,
+    /// `model.npz`, or the newest checkpoint while the run trains
+    pub weights: Option<PathBuf>,
+}
+
+pub fn run_files(path: &Path) -> Result<RunFiles> {
+    let dir = RunDir::open(path)?;
+    Ok(RunFiles {
+        config: dir.config_path(),
+        metrics: dir.metrics_path(),
+        summary: dir.summary_path(),
+        analysis: dir.analysis_dir(),
+        weights: dir.weights_file().ok(),
+    })
 }
 
 /// What `biornn analyze` and `biornn report` run.

@@ -11,7 +11,7 @@ pub mod runs;
 pub mod sweep;
 
 pub use biornn_analysis::Analysis;
-pub use biornn_model::DascDerivative;
+pub use biornn_model::{Ctrnn, DascDerivative, Trajectory};
 pub use biornn_numerics::{Error, Result};
 pub use biornn_report::summaries::{curves_summary, longterm_summary, reversal_summary};
 pub use biornn_run::tensorboard::enable as enable_tensorboard;

@@ -92,6 +92,8 @@ fn layers_depend_downward_only() {
             ][..],
         ),
         ("cli", &["api"][..]),
+        // the Python module: the facade, and numerics for the arrays it converts
+        ("py", &["api", "numerics"][..]),
     ]
     .into();
     let deps = dependencies();

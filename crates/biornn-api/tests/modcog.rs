@@ -1,7 +1,7 @@
 //! Mod-Cog end to end: every task dumps; a small network trains on class targets with the
 //! cross-entropy loss, reports decision-step accuracy per task, and is analysed.
 
-use biornn_api::inspect::{self, AnalyzeSpec, DumpSpec};
+use biornn_api::inspect::{self, AnalyzeSpec, DumpSpec, TrialsSpec};
 use biornn_api::{Config, RunOptions};
 
 #[test]
@@ -12,14 +12,17 @@ fn every_modcog_task_dumps_to_npz() {
     assert_eq!(batteries[0].tasks.len(), 126);
     for t in &batteries[0].tasks {
         let spec = DumpSpec {
-            battery: "modcog".into(),
-            task: t.name.clone(),
-            batch: 2,
-            seed: 1,
-            no_noise: true,
-            dt: 100.0,
-            per_trial_timing: true,
-            easy: false,
+            trials: TrialsSpec {
+                battery: "modcog".into(),
+                task: t.name.clone(),
+                batch: 2,
+                seed: 1,
+                index: 0,
+                no_noise: true,
+                dt: 100.0,
+                per_trial_timing: true,
+                easy: false,
+            },
             out: dir.join("t.npz"),
         };
         let (n, name, steps) = inspect::dump_task(&spec).unwrap();
@@ -31,14 +34,17 @@ fn every_modcog_task_dumps_to_npz() {
         assert_eq!(a["class"].shape, vec![steps, 2]);
     }
     let bad = DumpSpec {
-        battery: "modcog".into(),
-        task: "go".into(),
-        batch: 2,
-        seed: 1,
-        no_noise: true,
-        dt: 30.0,
-        per_trial_timing: true,
-        easy: false,
+        trials: TrialsSpec {
+            battery: "modcog".into(),
+            task: "go".into(),
+            batch: 2,
+            seed: 1,
+            index: 0,
+            no_noise: true,
+            dt: 30.0,
+            per_trial_timing: true,
+            easy: false,
+        },
         out: dir.join("t.npz"),
     };
     let err = inspect::dump_task(&bad).unwrap_err().to_string();

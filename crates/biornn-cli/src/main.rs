@@ -1,7 +1,7 @@
 //! The `biornn` command line: it parses arguments, calls `biornn-api` (the one crate it depends
 //! on) and prints what comes back. It writes no file itself.
 
-use biornn_api::inspect::{self, AnalyzeSpec, DumpSpec};
+use biornn_api::inspect::{self, AnalyzeSpec, DumpSpec, TrialsSpec};
 use biornn_api::{protocols, Config, Error, Result};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -340,14 +340,17 @@ struct DumpArgs {
 impl DumpArgs {
     fn spec(&self) -> DumpSpec {
         DumpSpec {
-            battery: self.battery.clone(),
-            task: self.task.clone(),
-            batch: self.batch,
-            seed: self.seed,
-            no_noise: self.no_noise,
-            dt: self.dt,
-            per_trial_timing: self.per_trial_timing,
-            easy: self.easy,
+            trials: TrialsSpec {
+                battery: self.battery.clone(),
+                task: self.task.clone(),
+                batch: self.batch,
+                seed: self.seed,
+                index: 0,
+                no_noise: self.no_noise,
+                dt: self.dt,
+                per_trial_timing: self.per_trial_timing,
+                easy: self.easy,
+            },
             out: self.out.clone(),
         }
     }
@@ -654,18 +657,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Bench { command } => bench(command),
         Command::Config { kind } => {
-            let kind = match kind.as_str() {
-                "reservoir" => biornn_api::Kind::ReservoirRls,
-                "r2n2" => biornn_api::Kind::R2n2Replay,
-                "rflo" => biornn_api::Kind::LeakyRnnRflo,
-                "ctrnn_rflo" => biornn_api::Kind::CtrnnRflo,
-                "ctrnn_force" => biornn_api::Kind::CtrnnForce,
-                "elise" => biornn_api::Kind::EliseUrbanczikSenn,
-                "cordsnet" => biornn_api::Kind::CordsNetBptt,
-                "multiarea" => biornn_api::Kind::MultiAreaBptt,
-                "esn" => biornn_api::Kind::LeakyRnnEsn,
-                _ => biornn_api::Kind::CtrnnBptt,
-            };
+            let kind = biornn_api::Kind::by_name(&kind)?;
             print!("{}", Config::default_toml(kind));
             Ok(())
         }

@@ -1,0 +1,156 @@
+"""Training from Python is the CLI's training; errors are Python exceptions with the CLI's messages."""
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import biornn
+from conftest import small_config
+
+
+def test_python_training_equals_the_cli(tmp_path, cli):
+    cfg = small_config()
+    cfg_path = tmp_path / "tiny.toml"
+    ours = biornn.train(cfg, runs=tmp_path / "py", seed=7, verbose=False)
+    # the config Python trained on, written as TOML, then the CLI on it
+    resolved = ours.config
+    assert resolved["seed"] == 7 and resolved["model"]["n_rec"] == 32
+    cfg_path.write_text((ours.path / "config.toml").read_text())
+    cli("train", cfg_path, "--seed", 7, "--runs", tmp_path / "cli", "--quiet")
+    theirs = biornn.Run(tmp_path / "cli" / "tiny")
+    a, b = ours.weights(all=True), theirs.weights(all=True)
+    assert sorted(a) == sorted(b)
+    for k in a:
+        if k in ("state_wall_s", "checksum"):  # wall-clock, and the checksum over it
+            continue
+        if isinstance(a[k], str):
+            assert a[k] == b[k], k
+        else:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    ma, mb = ours.metrics(), theirs.metrics()
+    for col in ma:
+        if "wall" not in col and not isinstance(ma[col], list):
+            np.testing.assert_array_equal(ma[col], mb[col], err_msg=col)
+    assert ours.result["steps"] == 12 and theirs.summary["steps"] == 12
+
+
+def test_resume_continues_to_a_larger_budget_bit_for_bit(tmp_path):
+    cfg = small_config()
+    short = biornn.train(cfg, dir=tmp_path / "short", seed=4, max_steps=6, verbose=False)
+    longer = short.resume(max_steps=12, verbose=False)
+    direct = biornn.train(cfg, dir=tmp_path / "direct", seed=4, max_steps=12, verbose=False)
+    assert longer.result["steps"] == 12
+    a, b = longer.weights(), direct.weights()
+    for k in ("W_rec", "W_in", "W_out", "b_rec"):
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_result_evaluate_and_summary(tiny_run, cli):
+    r = tiny_run.result
+    assert set(r) >= {"dir", "reached", "steps", "trials", "wall_s", "scores", "per_task"}
+    assert set(r["per_task"]) == {"fdgo", "reactgo"}
+    assert r["trials"] == 12 * 16
+    ev = tiny_run.evaluate(trials=64)
+    assert set(ev["tasks"]) == {"fdgo", "reactgo"}
+    assert all(0.0 <= t["perf"] <= 1.0 for t in ev["tasks"].values())
+    # the same numbers the CLI prints
+    cli_json = json.loads(cli("eval", tiny_run.path, "--trials", 64, "--json").stdout)
+    assert ev["min_perf"] == cli_json["min_perf"] and ev["mean_perf"] == cli_json["mean_perf"]
+    assert tiny_run.summary["steps"] == 12
+    assert tiny_run.kind == ("ctrnn", "bptt")
+
+
+def test_analysis_returns_arrays(tiny_run):
+    a = tiny_run.analyze(["pca", "fixed-points", "variance"], inits=16)
+    n = 32
+    assert a["pca"]["components"].shape[1] == n
+    assert np.all(np.diff(a["pca"]["variance"]) <= 0)
+    assert a["pca"]["table"]["explained_ratio"].sum() <= 1.0 + 1e-9
+    fp = a["fixed_points"]
+    assert fp["table"]["q"].shape[0] == len(fp["table"]["kind"]) >= 1
+    assert a["task_variance"]["task_variance"].shape == (n, 2)
+    assert set(a["task_variance"]["table"]) >= {"unit", "population", "cluster", "fdgo", "reactgo"}
+    psy = biornn.analyze(tiny_run, "lesion")
+    assert "lesion" in psy and "fdgo" in psy["lesion"]
+
+
+def test_training_releases_the_gil(tmp_path):
+    cfg = small_config()
+    cfg["train"]["max_steps"] = 60
+    ticks = []
+    done = threading.Event()
+
+    def tick():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.005)
+
+    t = threading.Thread(target=tick)
+    t.start()
+    start = time.perf_counter()
+    biornn.train(cfg, runs=tmp_path, seed=1, verbose=False)
+    took = time.perf_counter() - start
+    done.set()
+    t.join()
+    during = [x for x in ticks if start < x < start + took]
+    # a held GIL would let the other thread tick a few times at most (Python's switch interval
+    # gives it no turn inside a native call)
+    assert len(during) >= 0.3 * took / 0.005 - 2, (len(during), took)
+
+
+def test_errors_are_python_exceptions_with_the_cli_messages(tmp_path):
+    cfg = small_config()
+    cfg["model"]["n_recc"] = 3
+    with pytest.raises(biornn.Error, match="n_recc"):
+        biornn.train(cfg, runs=tmp_path)
+    cfg = small_config()
+    cfg["model"]["activation"] = "swish"
+    with pytest.raises(biornn.Error, match="activation") as e:
+        biornn.check_config(cfg)
+    assert "relu" in str(e.value)  # names what is allowed
+    with pytest.raises(biornn.Error, match="no_such_task"):
+        biornn.task_batch("no_such_task")
+    with pytest.raises(biornn.Error, match="battery"):
+        biornn.task_batch("fdgo", battery="nope")
+    with pytest.raises(biornn.Error, match="batch"):
+        biornn.task_batch("fdgo", batch=0)
+    with pytest.raises(biornn.Error, match="RUN"):
+        biornn.load(tmp_path / "missing")
+    with pytest.raises(biornn.Error):
+        biornn.Network(tmp_path / "missing")
+    with pytest.raises(biornn.Error, match="kind"):
+        biornn.default_config("transformer")
+    with pytest.raises(biornn.Error, match="config"):
+        biornn.train({"model": {"n_rec": object()}}, runs=tmp_path)
+    # biornn.Error is a ValueError, so generic handlers catch it
+    assert issubclass(biornn.Error, ValueError)
+
+
+def test_wrong_input_shape_names_x(tiny_run):
+    net = tiny_run.network()
+    with pytest.raises(biornn.Error, match=r"x: shape \[5, 2, 3\]"):
+        net.run(np.zeros((5, 2, 3), np.float32))
+    with pytest.raises(biornn.Error, match="x: an array of int64 with 2 dimensions"):
+        net.run(np.zeros((5, 2), np.int64))
+
+
+def test_config_forms_agree(tmp_path):
+    cfg = small_config()
+    from_dict = biornn.check_config(cfg)
+    path = tmp_path / "c.toml"
+    path.write_text((biornn.train(cfg, runs=tmp_path, max_steps=1, verbose=False).path / "config.toml").read_text())
+    from_file = biornn.check_config(path)
+    from_text = biornn.check_config(path.read_text())
+    assert from_file == from_text
+    assert from_dict["model"] == from_file["model"] and from_dict["task"] == from_file["task"]
+
+
+def test_help_reads_well():
+    doc = biornn.train.__doc__
+    for word in ("config", "seed", "max_steps", "GIL", "resume"):
+        assert word in doc
+    assert "T, B" in biornn.Network.run.__doc__
+    assert "x_loc" not in biornn.task_batch.__doc__ and "class" in biornn.task_batch.__doc__
