@@ -127,3 +127,20 @@ def test_run_outputs_are_numpy_owned_by_rust_and_noise_is_seeded(tiny_run):
     # a Fortran-ordered or float64 input gives the same outputs
     np.testing.assert_array_equal(net.run(np.asfortranarray(x))["outputs"], quiet["outputs"])
     np.testing.assert_array_equal(net.run(x.astype(np.float64))["outputs"], quiet["outputs"])
+
+
+def test_every_battery_gives_batches_with_their_latents():
+    dts = {"modcog": 100.0}
+    seen = set()
+    for battery in biornn.tasks():
+        for t in battery["tasks"]:
+            if t["description"].startswith("unavailable here"):
+                continue  # a dataset not installed on this machine (the digits)
+            b = biornn.task_batch(t["name"], battery=battery["name"], batch=3, seed=1, dt=dts.get(battery["name"], 20.0))
+            steps = b["x"].shape[0]
+            assert b["x"].shape[1] == 3 and b["y"].shape[:2] == (steps, 3), t["name"]
+            assert b["lengths"].shape == (3,) and b["lengths"].max() <= steps
+            assert b["task"] == t["name"]
+            seen.add(battery["name"])
+            break
+    assert {"yang20", "temporalskip", "modcog", "anbn"} <= seen

@@ -154,3 +154,15 @@ def test_help_reads_well():
         assert word in doc
     assert "T, B" in biornn.Network.run.__doc__
     assert "x_loc" not in biornn.task_batch.__doc__ and "class" in biornn.task_batch.__doc__
+
+
+def test_psychometric_curves_come_back_as_columns(tmp_path):
+    cfg = small_config()
+    cfg["task"]["rules"] = ["dm1"]
+    run = biornn.train(cfg, runs=tmp_path, seed=1, max_steps=2, verbose=False)
+    psy = run.analyze("psychometric")
+    curves, fits = psy["psychometric"], psy["psychometric_fit"]
+    assert set(curves["task"]) == {"dm1"}
+    p = curves["p_choice1"]
+    assert len(p) == len(curves["stim_difference"]) > 4 and np.all((p >= 0) & (p <= 1))
+    assert len(fits["bias"]) >= 1
