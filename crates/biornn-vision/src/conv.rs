@@ -1,16 +1,59 @@
-//! 2-D convolution with zero padding and stride, forward and backward, as im2col and one faer
-//! product per group of images (their patches side by side, so that small images still make a
-//! product large enough to run fast). Groups have a fixed size and run in parallel; every group's
-//! arithmetic is the same whatever the thread count, and the weight gradient sums the groups in a
-//! fixed order, so results never depend on the number of threads.
+//! 2-D convolution with zero padding and stride, forward and backward, as im2col and faer
+//! products. A batch is cut into groups of 8 images whose patches sit side by side
+//! (`[c_in k k][g ho wo]`), so that small images still make a product large enough to run fast;
+//! groups run in parallel. A batch of one group (one image at the published size) runs in parallel
+//! inside it instead: patches built over input channels, the product cut into fixed blocks of
+//! output rows and columns. Groups and blocks depend only on the shapes, never on the thread count,
+//! and the weight gradient sums the groups in a fixed order, so results never depend on the number
+//! of threads.
 
 use biornn_numerics::linalg::{gemm, rm, rm_mut};
 use biornn_numerics::Real;
+use faer::{MatMut, MatRef};
 use rayon::prelude::*;
 
 /// Images whose patches share one product (and whose weight gradients are summed together before
 /// the groups are added in order).
 const IMAGES_PER_GROUP: usize = 8;
+
+/// Output rows and columns of one block of a product: large enough that a block runs near the
+/// machine's speed, small enough that one image's product splits into several blocks.
+const BLOCK_ROWS: usize = 64;
+const BLOCK_COLS: usize = 256;
+
+/// `dst (+)= lhs * rhs`: one product, or with `split`, fixed blocks of `dst` in parallel.
+fn product<T: Real>(
+    dst: MatMut<'_, T>,
+    accumulate: bool,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    split: bool,
+) {
+    if !split {
+        return gemm(dst, accumulate, lhs, rhs);
+    }
+    let mut blocks = vec![];
+    let mut rest = dst;
+    let mut r0 = 0;
+    while rest.nrows() > 0 {
+        let rows = BLOCK_ROWS.min(rest.nrows());
+        let (mut band, below) = rest.split_at_row_mut(rows);
+        rest = below;
+        let mut c0 = 0;
+        while band.ncols() > 0 {
+            let width = BLOCK_COLS.min(band.ncols());
+            let (block, right) = band.split_at_col_mut(width);
+            blocks.push((r0, c0, block));
+            band = right;
+            c0 += width;
+        }
+        r0 += rows;
+    }
+    blocks.into_par_iter().for_each(|(r0, c0, block)| {
+        let (m, n) = (block.nrows(), block.ncols());
+        gemm(block, accumulate, lhs.subrows(r0, m), rhs.subcols(c0, n));
+    });
+}
 
 /// A convolution without bias: `c_in` to `c_out` channels, a `k` x `k` kernel, `stride`, `pad`
 /// zeros on every side. Weights `[c_out][c_in][k][k]`.
@@ -57,11 +100,6 @@ impl Conv2d {
         self.c_in * self.k * self.k
     }
 
-    /// A 1 x 1 kernel at stride 1 without padding: the image is its own im2col.
-    fn is_pointwise(&self) -> bool {
-        self.k == 1 && self.stride == 1 && self.pad == 0
-    }
-
     /// The input position `o * stride + kk - pad` along one axis of length `len`, if inside.
     #[inline]
     fn source(&self, o: usize, kk: usize, len: usize) -> Option<usize> {
@@ -84,34 +122,38 @@ impl Conv2d {
         (lo.min(hi), hi)
     }
 
-    /// One image's patches: `cols[(ci k + ky) k + kx][off + oy wo + ox]`, rows `ld` long.
-    #[allow(clippy::too_many_arguments)]
-    fn im2col<T: Real>(&self, x: &[T], h: usize, w: usize, cols: &mut [T], ld: usize, off: usize) {
+    /// One channel of one image's patches: `rows[(ky k + kx) ld + off + oy wo + ox]` (the `k k`
+    /// rows of that channel, `ld` long).
+    fn im2col_channel<T: Real>(
+        &self,
+        plane: &[T],
+        (h, w): (usize, usize),
+        rows: &mut [T],
+        ld: usize,
+        off: usize,
+    ) {
         let (ho, wo) = self.out_size(h, w);
         let k = self.k;
-        for ci in 0..self.c_in {
-            let plane = &x[ci * h * w..(ci + 1) * h * w];
-            for ky in 0..k {
-                for kx in 0..k {
-                    let row = ((ci * k + ky) * k + kx) * ld + off;
-                    let out = &mut cols[row..row + ho * wo];
-                    let (lo, hi) = self.valid(kx, w, wo);
-                    for oy in 0..ho {
-                        let dst = &mut out[oy * wo..(oy + 1) * wo];
-                        match self.source(oy, ky, h) {
-                            None => dst.fill(T::ZERO),
-                            Some(iy) => {
-                                let src = &plane[iy * w..(iy + 1) * w];
-                                dst[..lo].fill(T::ZERO);
-                                dst[hi..].fill(T::ZERO);
-                                // the first valid column's source, then every stride-th
-                                let first = lo * self.stride + kx - self.pad;
-                                if self.stride == 1 {
-                                    dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
-                                } else {
-                                    for (j, d) in dst[lo..hi].iter_mut().enumerate() {
-                                        *d = src[first + j * self.stride];
-                                    }
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = (ky * k + kx) * ld + off;
+                let out = &mut rows[row..row + ho * wo];
+                let (lo, hi) = self.valid(kx, w, wo);
+                for oy in 0..ho {
+                    let dst = &mut out[oy * wo..(oy + 1) * wo];
+                    match self.source(oy, ky, h) {
+                        None => dst.fill(T::ZERO),
+                        Some(iy) => {
+                            let src = &plane[iy * w..(iy + 1) * w];
+                            dst[..lo].fill(T::ZERO);
+                            dst[hi..].fill(T::ZERO);
+                            // the first valid column's source, then every stride-th
+                            let first = lo * self.stride + kx - self.pad;
+                            if self.stride == 1 {
+                                dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
+                            } else {
+                                for (j, d) in dst[lo..hi].iter_mut().enumerate() {
+                                    *d = src[first + j * self.stride];
                                 }
                             }
                         }
@@ -121,36 +163,79 @@ impl Conv2d {
         }
     }
 
-    /// The adjoint of [`Self::im2col`]: each patch entry added back to its input position.
-    fn col2im_add<T: Real>(
+    /// The adjoint of [`Self::im2col_channel`]: each patch entry of one channel of one image added
+    /// back to its input position.
+    fn col2im_channel_add<T: Real>(
         &self,
-        cols: &[T],
+        rows: &[T],
         (h, w): (usize, usize),
-        dx: &mut [T],
+        plane: &mut [T],
         ld: usize,
         off: usize,
     ) {
         let (ho, wo) = self.out_size(h, w);
         let k = self.k;
-        for ci in 0..self.c_in {
-            let plane = &mut dx[ci * h * w..(ci + 1) * h * w];
-            for ky in 0..k {
-                for kx in 0..k {
-                    let row = ((ci * k + ky) * k + kx) * ld + off;
-                    let src = &cols[row..row + ho * wo];
-                    let (lo, hi) = self.valid(kx, w, wo);
-                    for oy in 0..ho {
-                        let Some(iy) = self.source(oy, ky, h) else {
-                            continue;
-                        };
-                        let dst = &mut plane[iy * w..(iy + 1) * w];
-                        let first = lo * self.stride + kx - self.pad;
-                        for (j, v) in src[oy * wo + lo..oy * wo + hi].iter().enumerate() {
-                            dst[first + j * self.stride] += *v;
-                        }
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = (ky * k + kx) * ld + off;
+                let src = &rows[row..row + ho * wo];
+                let (lo, hi) = self.valid(kx, w, wo);
+                for oy in 0..ho {
+                    let Some(iy) = self.source(oy, ky, h) else {
+                        continue;
+                    };
+                    let dst = &mut plane[iy * w..(iy + 1) * w];
+                    let first = lo * self.stride + kx - self.pad;
+                    for (j, v) in src[oy * wo + lo..oy * wo + hi].iter().enumerate() {
+                        dst[first + j * self.stride] += *v;
                     }
                 }
             }
+        }
+    }
+
+    /// Whether a batch of `n` images of `p` output pixels runs in parallel inside its group: when
+    /// it is one group, and its product is large enough to pay for splitting.
+    fn split(&self, n: usize, p: usize) -> bool {
+        n <= IMAGES_PER_GROUP && self.c_out * self.patch() * n * p >= 1 << 22
+    }
+
+    /// A group's patches `[c_in k k][g ho wo]`; with `split`, built in parallel over channels.
+    fn im2col<T: Real>(&self, x: &[T], (h, w): (usize, usize), cols: &mut Vec<T>, split: bool) {
+        let (ho, wo) = self.out_size(h, w);
+        let (p, kk, plane) = (ho * wo, self.k * self.k, h * w);
+        let g = x.len() / (self.c_in * plane);
+        cols.resize(self.patch() * g * p, T::ZERO);
+        let channel = |(ci, rows): (usize, &mut [T])| {
+            for i in 0..g {
+                let src = &x[(i * self.c_in + ci) * plane..(i * self.c_in + ci + 1) * plane];
+                self.im2col_channel(src, (h, w), rows, g * p, i * p);
+            }
+        };
+        if split {
+            cols.par_chunks_mut(kk * g * p)
+                .enumerate()
+                .for_each(channel);
+        } else {
+            cols.chunks_mut(kk * g * p).enumerate().for_each(channel);
+        }
+    }
+
+    /// A group's `dy` (`[g][c_out][p]`) as `[c_out][g p]`, the layout of its products.
+    fn gather<T: Real>(&self, dy: &[T], p: usize, out: &mut Vec<T>, split: bool) {
+        let ys = self.c_out * p;
+        let g = dy.len() / ys;
+        out.resize(self.c_out * g * p, T::ZERO);
+        let channel = |(co, row): (usize, &mut [T])| {
+            for i in 0..g {
+                row[i * p..(i + 1) * p]
+                    .copy_from_slice(&dy[i * ys + co * p..i * ys + (co + 1) * p]);
+            }
+        };
+        if split {
+            out.par_chunks_mut(g * p).enumerate().for_each(channel);
+        } else {
+            out.chunks_mut(g * p).enumerate().for_each(channel);
         }
     }
 
@@ -163,10 +248,10 @@ impl Conv2d {
         y: &mut [T],
         accumulate: bool,
     ) {
-        let (h, w) = hw;
-        let (ho, wo) = self.out_size(h, w);
-        let (xs, ys, p) = (self.c_in * h * w, self.c_out * ho * wo, ho * wo);
+        let (ho, wo) = self.out_size(hw.0, hw.1);
+        let (xs, ys, p) = (self.c_in * hw.0 * hw.1, self.c_out * ho * wo, ho * wo);
         debug_assert_eq!(x.len() / xs, y.len() / ys);
+        let split = self.split(y.len() / ys, p);
         let wm = rm(weights, self.c_out, self.patch());
         y.par_chunks_mut(ys * IMAGES_PER_GROUP)
             .zip(x.par_chunks(xs * IMAGES_PER_GROUP))
@@ -174,43 +259,33 @@ impl Conv2d {
                 || (Vec::new(), Vec::new()),
                 |(cols, out), (yg, xg)| {
                     let g = xg.len() / xs;
-                    cols.resize(self.patch() * g * p, T::ZERO);
-                    for (i, xi) in xg.chunks(xs).enumerate() {
-                        self.im2col(xi, h, w, cols, g * p, i * p);
-                    }
+                    self.im2col(xg, hw, cols, split);
                     out.resize(self.c_out * g * p, T::ZERO);
-                    gemm(
+                    product(
                         rm_mut(out, self.c_out, g * p),
                         false,
                         wm,
                         rm(cols, self.patch(), g * p),
+                        split,
                     );
                     // [c_out][image][pixel] back to [image][c_out][pixel]
                     for (i, yi) in yg.chunks_mut(ys).enumerate() {
-                        for co in 0..self.c_out {
-                            let src = &out[co * g * p + i * p..co * g * p + (i + 1) * p];
-                            let dst = &mut yi[co * p..(co + 1) * p];
+                        let channel = |(co, dst): (usize, &mut [T])| {
+                            let src = &out[(co * g + i) * p..(co * g + i + 1) * p];
                             if accumulate {
                                 dst.iter_mut().zip(src).for_each(|(d, s)| *d += *s);
                             } else {
                                 dst.copy_from_slice(src);
                             }
+                        };
+                        if split {
+                            yi.par_chunks_mut(p).enumerate().for_each(channel);
+                        } else {
+                            yi.chunks_mut(p).enumerate().for_each(channel);
                         }
                     }
                 },
             );
-    }
-
-    /// A group's `dy` as `[c_out][image][pixel]`, the layout of the group's product.
-    fn gather<T: Real>(&self, dyg: &[T], ys: usize, p: usize, out: &mut Vec<T>) {
-        let g = dyg.len() / ys;
-        out.resize(self.c_out * g * p, T::ZERO);
-        for (i, dyi) in dyg.chunks(ys).enumerate() {
-            for co in 0..self.c_out {
-                out[co * g * p + i * p..co * g * p + (i + 1) * p]
-                    .copy_from_slice(&dyi[co * p..(co + 1) * p]);
-            }
-        }
     }
 
     /// `dx += W^T dy`: the gradient with respect to the input, for a batch.
@@ -223,7 +298,13 @@ impl Conv2d {
     ) {
         let (h, w) = hw;
         let (ho, wo) = self.out_size(h, w);
-        let (xs, ys, p) = (self.c_in * h * w, self.c_out * ho * wo, ho * wo);
+        let (xs, ys, p, kk) = (
+            self.c_in * h * w,
+            self.c_out * ho * wo,
+            ho * wo,
+            self.k * self.k,
+        );
+        let split = self.split(dy.len() / ys, p);
         let wt = rm(weights, self.c_out, self.patch()).transpose();
         dx.par_chunks_mut(xs * IMAGES_PER_GROUP)
             .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
@@ -231,26 +312,25 @@ impl Conv2d {
                 || (Vec::new(), Vec::new()),
                 |(cols, dym), (dxg, dyg)| {
                     let g = dyg.len() / ys;
-                    self.gather(dyg, ys, p, dym);
+                    self.gather(dyg, p, dym, split);
                     cols.resize(self.patch() * g * p, T::ZERO);
-                    gemm(
+                    product(
                         rm_mut(cols, self.patch(), g * p),
                         false,
                         wt,
                         rm(dym, self.c_out, g * p),
+                        split,
                     );
-                    for (i, dxi) in dxg.chunks_mut(xs).enumerate() {
-                        if self.is_pointwise() {
-                            for ci in 0..self.c_in {
-                                let src = &cols[ci * g * p + i * p..ci * g * p + (i + 1) * p];
-                                dxi[ci * p..(ci + 1) * p]
-                                    .iter_mut()
-                                    .zip(src)
-                                    .for_each(|(d, s)| *d += *s);
-                            }
-                        } else {
-                            self.col2im_add(cols, hw, dxi, g * p, i * p);
-                        }
+                    // every (image, channel) plane takes its own k k rows of the patches' gradient
+                    let plane = |(j, dst): (usize, &mut [T])| {
+                        let (i, ci) = (j / self.c_in, j % self.c_in);
+                        let rows = &cols[ci * kk * g * p..(ci + 1) * kk * g * p];
+                        self.col2im_channel_add(rows, hw, dst, g * p, i * p);
+                    };
+                    if split {
+                        dxg.par_chunks_mut(h * w).enumerate().for_each(plane);
+                    } else {
+                        dxg.chunks_mut(h * w).enumerate().for_each(plane);
                     }
                 },
             );
@@ -258,29 +338,34 @@ impl Conv2d {
 
     /// `dW += dy x^T` summed over the batch: the gradient with respect to the weights.
     pub fn backward_weight<T: Real>(&self, x: &[T], dy: &[T], hw: (usize, usize), dw: &mut [T]) {
-        let (h, w) = hw;
-        let (ho, wo) = self.out_size(h, w);
-        let (xs, ys, p) = (self.c_in * h * w, self.c_out * ho * wo, ho * wo);
-        let group = |(xg, dyg): (&[T], &[T])| -> Vec<T> {
+        let (ho, wo) = self.out_size(hw.0, hw.1);
+        let (xs, ys, p) = (self.c_in * hw.0 * hw.1, self.c_out * ho * wo, ho * wo);
+        let split = self.split(dy.len() / ys, p);
+        // a group's dy x^T: added to `dw` directly when it is the only group
+        let group = |(xg, dyg): (&[T], &[T]), dw: &mut [T], accumulate: bool| {
             let g = xg.len() / xs;
-            let mut part = vec![T::ZERO; self.weights()];
-            let (mut cols, mut dym) = (vec![T::ZERO; self.patch() * g * p], vec![]);
-            for (i, xi) in xg.chunks(xs).enumerate() {
-                self.im2col(xi, h, w, &mut cols, g * p, i * p);
-            }
-            self.gather(dyg, ys, p, &mut dym);
-            gemm(
-                rm_mut(&mut part, self.c_out, self.patch()),
-                false,
+            let (mut cols, mut dym) = (vec![], vec![]);
+            self.im2col(xg, hw, &mut cols, split);
+            self.gather(dyg, p, &mut dym, split);
+            product(
+                rm_mut(dw, self.c_out, self.patch()),
+                accumulate,
                 rm(&dym, self.c_out, g * p),
                 rm(&cols, self.patch(), g * p).transpose(),
+                split,
             );
-            part
         };
+        if dy.len() <= ys * IMAGES_PER_GROUP {
+            return group((x, dy), dw, true);
+        }
         let parts: Vec<Vec<T>> = x
             .par_chunks(xs * IMAGES_PER_GROUP)
             .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
-            .map(group)
+            .map(|pair| {
+                let mut part = vec![T::ZERO; self.weights()];
+                group(pair, &mut part, false);
+                part
+            })
             .collect();
         for part in parts {
             for (d, p) in dw.iter_mut().zip(part) {
