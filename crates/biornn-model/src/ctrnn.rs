@@ -233,7 +233,7 @@ fn euler_block<T: Real, const RATE: bool>(
         for i in 0..n {
             let a = alpha[i];
             let psi = if RATE { f(z[i]) } else { z[i] };
-            sn[i] = (T::ONE - a) * sp[i] + a * psi;
+            sn[i] = ((T::ONE - a) * sp[i] + a * psi).flush_subnormal();
         }
         if let Some(noise) = noise {
             for (s, e) in sn.iter_mut().zip(&noise[c * n..(c + 1) * n]) {
@@ -289,9 +289,10 @@ fn backward_block_skip<T: Real, const RATE: bool>(
                 }
                 None => ds,
             };
+            let d_fine = d_fine.flush_subnormal();
             dsn[i] = d_fine;
             let psi_p = if RATE { df(z[i]) } else { T::ONE };
-            d[i] = a * psi_p * d_fine;
+            d[i] = (a * psi_p * d_fine).flush_subnormal();
         }
     }
 }
@@ -316,10 +317,10 @@ fn backward_block<T: Real, const RATE: bool>(
         for i in 0..n {
             let a = alpha[i];
             let rho_p = if RATE { T::ONE } else { df(s[i]) };
-            let ds = rho_p * d[i] + (T::ONE - a) * dsn[i];
+            let ds = (rho_p * d[i] + (T::ONE - a) * dsn[i]).flush_subnormal();
             dsn[i] = ds;
             let psi_p = if RATE { df(z[i]) } else { T::ONE };
-            d[i] = a * psi_p * ds;
+            d[i] = (a * psi_p * ds).flush_subnormal();
         }
     }
 }
