@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# biornn against PyTorch on the same machine, in one invocation: per-iteration training time for the
-# issue-3 shapes, the ratio per row, GFLOP/s against faer's matrix-product ceiling, peak memory,
-# task generation, and networks trained per hour for K networks at once.
+# biornn against PyTorch (eager) and JAX (jit, lax.scan) on the same machine, in one invocation:
+# the machine's own f32 peak (a 2048^3 product on every core), per-iteration training time for the
+# issue-3 shapes with each side's fraction of that peak, GFLOP/s against faer's matrix-product
+# ceiling, peak memory, task generation, and networks trained per hour for K networks at once.
 #
-#   bench/compare.sh            full table (installs torch into bench/.venv on first use, ~3 GB)
+#   bench/compare.sh            full table (installs torch and jax into bench/.venv on first use, ~3 GB)
 #   bench/compare.sh --smoke    tiny shapes, biornn only (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,25 +17,31 @@ if [[ "${1:-}" == "--smoke" ]]; then
   $bin bench eval --n 16 --batch 4 --steps 10 --iters 2
   $bin bench tasks --iters 5
   $bin bench seeds --k 2 --n 8 --batch 2 --steps 5 --iters 2
+  $bin bench peak --size 256 --reps 2
   exit 0
 fi
 
 venv=bench/.venv
-if ! "$venv/bin/python" -c "import torch, numpy" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import torch, numpy, jax" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check torch==2.5.1 numpy
+  "$venv/bin/pip" install -q --disable-pip-version-check torch==2.5.1 numpy "jax[cpu]"
 fi
 py="$venv/bin/python"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; torch $("$py" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())')"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; torch $("$py" -c 'import torch; print(torch.__version__, "threads", torch.get_num_threads())'); jax $("$py" -c 'import jax; print(jax.__version__)')"
+peak=$($bin bench peak | val peak_gflops)
+echo "peak: $peak GFLOP/s (f32, a 2048^3 product with faer on every core: biornn bench peak)"
 echo
-printf "%-14s %12s %12s %8s %9s\n" "N/B/T" "biornn ms" "torch ms" "ratio" "target"
+printf "%-14s %10s %10s %10s %8s %8s %9s %22s\n" "N/B/T" "biornn ms" "jax ms" "torch ms" "/jax" "/torch" "target" "% of peak: ours jax torch"
 rows=("64 16 100 30 0.10" "50 20 600 10 0.10" "256 64 100 20 0.33" "256 64 600 5 0.33" "512 256 100 5 1.00")
 for row in "${rows[@]}"; do
   read -r n b t iters target <<<"$row"
-  ours=$($bin bench train --n "$n" --batch "$b" --steps "$t" --iters "$iters" | val ms_per_iter)
+  out=$($bin bench train --n "$n" --batch "$b" --steps "$t" --iters "$iters")
+  ours=$(echo "$out" | val ms_per_iter); gflops=$(echo "$out" | val gflops)
+  jax=$("$py" bench/jax/ctrnn_bench.py --n "$n" --batch "$b" --steps "$t" --iters "$iters" | val ms_per_iter)
   theirs=$("$py" bench/pytorch/ctrnn_bench.py --n "$n" --batch "$b" --steps "$t" --iters "$iters" | val ms_per_iter)
-  ratio=$(python3 -c "print(f'{$ours/$theirs:.3f}')")
-  printf "%-14s %12.2f %12.2f %8s %9s\n" "$n/$b/$t" "$ours" "$theirs" "$ratio" "<= $target"
+  # every side does the same products: the fraction of peak scales with 1 / time
+  read -r rj rt fo fj ft <<<"$(python3 -c "g=$gflops*$ours; print(f'{$ours/$jax:.3f} {$ours/$theirs:.3f} {100*$gflops/$peak:.1f} {100*g/$jax/$peak:.1f} {100*g/$theirs/$peak:.1f}')")"
+  printf "%-14s %10.2f %10.2f %10.2f %8s %8s %9s %10s %5s %5s\n" "$n/$b/$t" "$ours" "$jax" "$theirs" "$rj" "$rt" "<= $target" "$fo" "$fj" "$ft"
 done
 
 echo

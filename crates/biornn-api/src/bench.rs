@@ -4,7 +4,7 @@ pub use biornn_train::bench::*;
 
 use biornn_core::{Learner, Phase};
 use biornn_dendritic::{EliseLearner, EliseRunConfig};
-use biornn_numerics::Result;
+use biornn_numerics::{Error, Result};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -61,6 +61,40 @@ pub fn bench_elise(n_latent: usize, cycles: usize, k: usize) -> Result<EliseTimi
         parallel_cycles_per_s: (k * cycles) as f64 / wall,
         cycle_model_ms,
     })
+}
+
+/// The machine's own f32 peak, as the benchmarks report it: the median time of `reps` products of
+/// two `size` x `size` matrices with faer, cut into fixed blocks on every core
+/// (`linalg::par_gemm`). Returns (milliseconds, GFLOP/s).
+pub fn bench_peak(size: usize, reps: usize) -> Result<(f64, f64)> {
+    if size == 0 || size > 16_384 || reps == 0 {
+        return Err(Error::invalid(
+            "bench peak",
+            format!("--size {size} --reps {reps}"),
+            "allowed: a size of 1 to 16384 and at least one repetition",
+        ));
+    }
+    use biornn_numerics::linalg::{par_gemm, rm, rm_mut};
+    let a: Vec<f32> = (0..size * size).map(|i| (i % 7) as f32 * 0.1).collect();
+    let b: Vec<f32> = (0..size * size).map(|i| (i % 5) as f32 * 0.1).collect();
+    let mut c = vec![0.0f32; size * size];
+    let mut ms = vec![];
+    for rep in 0..reps + 1 {
+        let t0 = Instant::now();
+        par_gemm(
+            rm_mut(&mut c, size, size),
+            false,
+            rm(&a, size, size),
+            rm(&b, size, size),
+        );
+        // the first product warms the caches and the threads up
+        if rep > 0 {
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    let median = ms[ms.len() / 2];
+    Ok((median, 2.0 * (size as f64).powi(3) / (median * 1e6)))
 }
 
 /// The threads parallel work spreads over (`RAYON_NUM_THREADS`, else every core).

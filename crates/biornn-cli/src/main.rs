@@ -293,6 +293,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         arnoldi: usize,
     },
+    /// The machine's f32 peak: a large matrix product on every core (faer, fixed blocks).
+    Peak {
+        #[arg(long, default_value_t = 2048)]
+        size: usize,
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
     /// K independent networks trained at once; prints networks per hour.
     Seeds {
         #[arg(long)]
@@ -833,6 +840,12 @@ fn bench(command: BenchCommand) -> Result<()> {
                 "speedup_k_over_one={:.2}",
                 t.parallel_cycles_per_s * t.ms_per_cycle / 1e3
             );
+        }
+        BenchCommand::Peak { size, reps } => {
+            let (ms, gflops) = bench::bench_peak(size, reps)?;
+            println!("peak_ms={ms:.3}");
+            println!("peak_gflops={gflops:.1}");
+            println!("threads={}", bench::threads());
         }
         BenchCommand::Seeds {
             k,

@@ -19,6 +19,7 @@ use crate::config::{
 use crate::skip::{Block, DascDerivative, Skip, SkipKind, TimePlan};
 use crate::sparse::{SparseKernels, SparseRec};
 use crate::{activation::sigmoid, init, Activation};
+use biornn_numerics::fp::FlushSubnormals;
 use biornn_numerics::linalg::{cm, cm_mut, gemm, matvec, rm, rm_mut};
 use biornn_numerics::{real::convert, Real, Result, RngStream, Streams};
 
@@ -763,6 +764,7 @@ impl<T: Real> Ctrnn<T> {
         plan: &TimePlan,
         traj: &mut Trajectory<T>,
     ) {
+        let _flush = FlushSubnormals::new();
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
         traj.plan_skip = plan.active_skip();
         traj.grad_start = plan.grad_start.min(steps);
@@ -848,6 +850,7 @@ impl<T: Real> Ctrnn<T> {
     /// Run the steps of a pass begun by [`Self::forward_start`] up to (not including) step `until`;
     /// afterwards the states up to `until` are final (mixed where a block or span ends there).
     pub fn forward_advance(&self, traj: &mut Trajectory<T>, until: usize) {
+        let _flush = FlushSubnormals::new();
         let (n, batch) = (self.n_rec, traj.batch);
         assert!(
             traj.next_step <= until && until <= traj.steps,
@@ -939,6 +942,7 @@ impl<T: Real> Ctrnn<T> {
 
     /// Finish a pass run in pieces: the readouts of every step.
     pub fn forward_finish(&self, traj: &mut Trajectory<T>) {
+        let _flush = FlushSubnormals::new();
         let (n, no) = (self.n_rec, self.n_out);
         let tb = traj.steps * traj.batch;
         let blk = n * traj.batch;
@@ -1052,9 +1056,11 @@ impl<T: Real> Ctrnn<T> {
 
     /// Turn dL/dy (gradient w.r.t. `traj.output`, `[n_out, T*B]`) into dL/d(W_out r + b_out), in place.
     pub fn readout_backward(&self, traj: &Trajectory<T>, d_output: &mut [T]) {
+        let _flush = FlushSubnormals::new();
         if self.readout == Readout::Sigmoid {
+            // a saturated sigmoid's slope is subnormal far out: flushed, as the recurrent loops'
             for (d, y) in d_output.iter_mut().zip(&traj.output) {
-                *d *= *y * (T::ONE - *y);
+                *d = (*d * *y * (T::ONE - *y)).flush_subnormal();
             }
         }
     }
@@ -1082,6 +1088,7 @@ impl<T: Real> Ctrnn<T> {
         credit: Credit<'_, T>,
         grads: &mut Grads<T>,
     ) {
+        let _flush = FlushSubnormals::new();
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
         let (steps, batch) = (traj.steps, traj.batch);
         let tb = steps * batch;
@@ -1275,6 +1282,7 @@ impl<T: Real> Ctrnn<T> {
     /// forward pass, `[n_in, T*B]` (column `t*B + b`), W_in^T dL/dz: what an upstream network
     /// feeding this one trains on.
     pub fn input_gradient(&self, traj: &Trajectory<T>) -> Vec<T> {
+        let _flush = FlushSubnormals::new();
         let (n, ni) = (self.n_rec, self.n_in);
         let tb = traj.steps * traj.batch;
         let mut du = vec![T::ZERO; ni * tb];

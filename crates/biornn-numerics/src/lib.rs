@@ -4,6 +4,7 @@
 //! Nothing here knows about tasks or networks.
 
 pub mod error;
+pub mod fp;
 pub mod krylov;
 pub mod linalg;
 pub mod npz;

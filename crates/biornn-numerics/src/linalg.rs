@@ -42,6 +42,44 @@ pub fn gemm<T: Real>(dst: MatMut<'_, T>, accumulate: bool, lhs: MatRef<'_, T>, r
     matmul(dst, beta, lhs, rhs, T::ONE, Par::Seq);
 }
 
+/// Rows and columns of `dst` in one block of [`par_gemm`]: large enough that a block runs near the
+/// machine's speed, small enough that a product of one image's convolution splits into several.
+pub const PAR_BLOCK_ROWS: usize = 64;
+pub const PAR_BLOCK_COLS: usize = 256;
+
+/// [`gemm`] cut into fixed blocks of `dst` (`PAR_BLOCK_ROWS` x `PAR_BLOCK_COLS`) that run in
+/// parallel. The blocks depend on the shapes only, and each entry of `dst` is one block's product,
+/// so the result does not depend on the number of threads.
+pub fn par_gemm<T: Real>(
+    dst: MatMut<'_, T>,
+    accumulate: bool,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+) {
+    use rayon::prelude::*;
+    let mut blocks = vec![];
+    let mut rest = dst;
+    let mut r0 = 0;
+    while rest.nrows() > 0 {
+        let rows = PAR_BLOCK_ROWS.min(rest.nrows());
+        let (mut band, below) = rest.split_at_row_mut(rows);
+        rest = below;
+        let mut c0 = 0;
+        while band.ncols() > 0 {
+            let width = PAR_BLOCK_COLS.min(band.ncols());
+            let (block, right) = band.split_at_col_mut(width);
+            blocks.push((r0, c0, block));
+            band = right;
+            c0 += width;
+        }
+        r0 += rows;
+    }
+    blocks.into_par_iter().for_each(|(r0, c0, block)| {
+        let (m, n) = (block.nrows(), block.ncols());
+        gemm(block, accumulate, lhs.subrows(r0, m), rhs.subcols(c0, n));
+    });
+}
+
 /// `y (+)= W x` for a row-major `W` of `y.len()` rows and `x.len()` columns: one sample's product,
 /// for rules that step a single network (batch 1).
 pub fn matvec<T: Real>(w: &[T], x: &[T], y: &mut [T], accumulate: bool) {

@@ -571,13 +571,21 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
     let recorded = (steps - plan.grad_start) * b * n;
     s.d_rate.resize(n * steps * b, 0.0);
     let rates = &s.traj.rate[n * b..];
-    for (k, (d, r)) in s.d_rate.iter_mut().zip(rates).enumerate() {
-        let t = k / (n * b);
+    // per step, so the loop body has no division; the same sums in the same order
+    let (blk, slope) = (n * b, (ureg / recorded as f64) as f32);
+    for (t, (d, r)) in s
+        .d_rate
+        .chunks_exact_mut(blk)
+        .zip(rates.chunks_exact(blk))
+        .enumerate()
+    {
         if t < plan.grad_start {
-            *d = 0.0;
-        } else {
+            d.fill(0.0);
+            continue;
+        }
+        for (d, r) in d.iter_mut().zip(r) {
             loss += ureg * (r.abs() as f64) / recorded as f64;
-            *d = (ureg / recorded as f64) as f32 * l1_slope(*r as f64) as f32;
+            *d = slope * l1_slope(*r as f64) as f32;
         }
     }
     loss + s.backward_and_step(wreg, lr)

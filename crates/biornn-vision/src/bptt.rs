@@ -340,7 +340,7 @@ impl CordsNet {
             rectify(before, &mut q);
             let mut gnew: Vec<Vec<T>> = g
                 .iter()
-                .map(|gl| gl.iter().map(|v| keep * *v).collect())
+                .map(|gl| gl.iter().map(|v| (keep * *v).flush_subnormal()).collect())
                 .collect();
             for l in 0..depth {
                 let a = self.areas[l];

@@ -3,11 +3,11 @@
 //! (`[c_in k k][g ho wo]`), so that small images still make a product large enough to run fast;
 //! groups run in parallel. A batch of one group (one image at the published size) runs in parallel
 //! inside it instead: patches built over input channels, the product cut into fixed blocks of
-//! output rows and columns. Groups and blocks depend only on the shapes, never on the thread count,
+//! output rows and columns (`linalg::par_gemm`). Groups and blocks depend only on the shapes, never on the thread count,
 //! and the weight gradient sums the groups in a fixed order, so results never depend on the number
 //! of threads.
 
-use biornn_numerics::linalg::{gemm, rm, rm_mut};
+use biornn_numerics::linalg::{gemm, par_gemm, rm, rm_mut};
 use biornn_numerics::Real;
 use faer::{MatMut, MatRef};
 use rayon::prelude::*;
@@ -15,11 +15,6 @@ use rayon::prelude::*;
 /// Images whose patches share one product (and whose weight gradients are summed together before
 /// the groups are added in order).
 const IMAGES_PER_GROUP: usize = 8;
-
-/// Output rows and columns of one block of a product: large enough that a block runs near the
-/// machine's speed, small enough that one image's product splits into several blocks.
-const BLOCK_ROWS: usize = 64;
-const BLOCK_COLS: usize = 256;
 
 /// `dst (+)= lhs * rhs`: one product, or with `split`, fixed blocks of `dst` in parallel.
 fn product<T: Real>(
@@ -29,30 +24,11 @@ fn product<T: Real>(
     rhs: MatRef<'_, T>,
     split: bool,
 ) {
-    if !split {
-        return gemm(dst, accumulate, lhs, rhs);
+    if split {
+        par_gemm(dst, accumulate, lhs, rhs)
+    } else {
+        gemm(dst, accumulate, lhs, rhs)
     }
-    let mut blocks = vec![];
-    let mut rest = dst;
-    let mut r0 = 0;
-    while rest.nrows() > 0 {
-        let rows = BLOCK_ROWS.min(rest.nrows());
-        let (mut band, below) = rest.split_at_row_mut(rows);
-        rest = below;
-        let mut c0 = 0;
-        while band.ncols() > 0 {
-            let width = BLOCK_COLS.min(band.ncols());
-            let (block, right) = band.split_at_col_mut(width);
-            blocks.push((r0, c0, block));
-            band = right;
-            c0 += width;
-        }
-        r0 += rows;
-    }
-    blocks.into_par_iter().for_each(|(r0, c0, block)| {
-        let (m, n) = (block.nrows(), block.ncols());
-        gemm(block, accumulate, lhs.subrows(r0, m), rhs.subcols(c0, n));
-    });
 }
 
 /// A convolution without bias: `c_in` to `c_out` channels, a `k` x `k` kernel, `stride`, `pad`
