@@ -406,7 +406,7 @@ fn run(command: Command) -> Result<()> {
             tensorboard,
         } => {
             if let Some(dir) = &tensorboard {
-                biornn_api::enable_tensorboard(dir);
+                biornn_api::enable_tensorboard(Some(dir));
             }
             let run_opts = biornn_api::RunOptions {
                 progress: true,

@@ -264,8 +264,39 @@ fn finished_to_py<'py>(py: Python<'py>, f: &biornn_api::Finished) -> PyResult<Bo
     Ok(d)
 }
 
+/// While alive: a run's progress lines go to Python's `sys.stdout` (which a notebook shows) when
+/// `verbose`, and its metrics to TensorBoard event files under `tensorboard`; both are undone on
+/// drop, so the next call starts clean.
+struct RunHooks;
+
+impl RunHooks {
+    fn new(verbose: bool, tensorboard: Option<&std::path::Path>) -> Self {
+        if verbose {
+            biornn_api::set_progress_sink(Some(std::sync::Arc::new(|text: &str| {
+                Python::attach(|py| {
+                    let write = py
+                        .import("sys")
+                        .and_then(|sys| sys.getattr("stdout"))
+                        .and_then(|out| out.call_method1("write", (format!("{text}\n"),)));
+                    // a stdout that cannot be written to only loses the line
+                    drop(write);
+                })
+            })));
+        }
+        biornn_api::enable_tensorboard(tensorboard);
+        RunHooks
+    }
+}
+
+impl Drop for RunHooks {
+    fn drop(&mut self) {
+        biornn_api::set_progress_sink(None);
+        biornn_api::enable_tensorboard(None);
+    }
+}
+
 /// Train a config in a fresh run directory under `runs` (or exactly in `dir`). The GIL is released
-/// while it trains; `verbose` prints a line per evaluation to stderr.
+/// while it trains; `verbose` prints a line per evaluation to `sys.stdout`.
 #[pyfunction]
 #[pyo3(signature = (config=None, runs=PathBuf::from("runs"), dir=None, seed=None, max_steps=None, name=None, verbose=true, tensorboard=None))]
 #[allow(clippy::too_many_arguments)]
@@ -290,9 +321,7 @@ fn train<'py>(
     if let Some(m) = max_steps {
         cfg.set_max_steps(m);
     }
-    if let Some(tb) = &tensorboard {
-        biornn_api::enable_tensorboard(tb);
-    }
+    let _hooks = RunHooks::new(verbose, tensorboard.as_deref());
     let opts = RunOptions {
         progress: verbose,
         verbose,
@@ -314,6 +343,7 @@ fn resume<'py>(
     max_steps: Option<usize>,
     verbose: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let _hooks = RunHooks::new(verbose, None);
     let opts = RunOptions {
         progress: verbose,
         verbose,

@@ -166,3 +166,23 @@ def test_psychometric_curves_come_back_as_columns(tmp_path):
     p = curves["p_choice1"]
     assert len(p) == len(curves["stim_difference"]) > 4 and np.all((p >= 0) & (p <= 1))
     assert len(fits["bias"]) >= 1
+
+
+def test_verbose_training_reports_each_evaluation_on_stdout(tmp_path, capsys):
+    cfg = small_config()
+    biornn.train(cfg, runs=tmp_path, seed=1, verbose=True)
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("step")]
+    # evaluations before the first update, at 6 and at 12
+    assert [l.split()[1] for l in lines] == ["0", "6", "12"], lines
+    assert all("min perf" in l for l in lines)
+    biornn.train(cfg, runs=tmp_path, seed=1, verbose=False)
+    assert "step" not in capsys.readouterr().out
+
+
+def test_tensorboard_applies_to_its_own_call_only(tmp_path):
+    cfg = small_config()
+    biornn.train(cfg, runs=tmp_path / "a", seed=1, verbose=False, tensorboard=tmp_path / "tb")
+    biornn.train(cfg, runs=tmp_path / "b", seed=1, verbose=False)
+    runs = sorted(str(p.parent.relative_to(tmp_path / "tb")) for p in (tmp_path / "tb").rglob("events.out.tfevents.*"))
+    # the first run's events (runs a/tiny), none of the second's
+    assert runs == ["a/tiny"], runs

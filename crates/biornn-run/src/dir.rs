@@ -192,7 +192,7 @@ impl RunDir {
                     (_, run) => run.unwrap_or_else(|| "run".into()),
                 };
                 Some(crate::tensorboard::EventWriter::create(
-                    dir, &name, columns,
+                    &dir, &name, columns,
                 )?)
             }
             None => None,

@@ -249,7 +249,9 @@ pub fn drive(
                 let loss_text = train_loss.map_or("-".to_string(), |l| format!("{l:.5}"));
                 let (step, headline) = (state.step, &last.headline);
                 bar.suspend(|| {
-                    eprintln!("step {step:>7}  loss {loss_text:>7}  {headline}  {w:.1} s")
+                    crate::progress::line(&format!(
+                        "step {step:>7}  loss {loss_text:>7}  {headline}  {w:.1} s"
+                    ))
                 });
             }
             state.loss_acc = 0.0;
@@ -303,11 +305,11 @@ pub fn drive(
             state.divergences = divergences;
             state.lr_scale = lr_scale;
             bar.suspend(|| {
-                eprintln!(
+                crate::progress::line(&format!(
                     "warning: NaN or infinity at step {failed_at}{what}; rolled back to step {} and \
                      scaled the learning rate by {} ({divergences} of at most {} rollbacks)",
                     state.step, opts.divergence_lr_factor, opts.max_divergences
-                )
+                ))
             });
             snapshot.1.divergences = divergences;
             snapshot.1.lr_scale = lr_scale;

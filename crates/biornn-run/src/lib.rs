@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod dir;
 pub mod driver;
 pub mod ensemble;
+pub mod progress;
 pub mod tensorboard;
 
 pub use dir::{weights_file, RunDir};

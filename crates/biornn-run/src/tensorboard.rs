@@ -8,18 +8,20 @@ use biornn_numerics::npz::crc32c;
 use biornn_numerics::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::RwLock;
 
-static DIR: OnceLock<PathBuf> = OnceLock::new();
+static DIR: RwLock<Option<PathBuf>> = RwLock::new(None);
 
-/// Mirror every run's metrics rows into event files under `dir` (for this process).
-pub fn enable(dir: &Path) {
-    let _ = DIR.set(dir.to_path_buf());
+/// Mirror the metrics rows of runs opened from now on into event files under `dir`, or stop
+/// (`None`): for this process, until changed (a Python session trains one run with, the next
+/// without).
+pub fn enable(dir: Option<&Path>) {
+    *DIR.write().unwrap_or_else(|e| e.into_inner()) = dir.map(Path::to_path_buf);
 }
 
 /// The directory event files go to, if enabled.
-pub fn dir() -> Option<&'static Path> {
-    DIR.get().map(|p| p.as_path())
+pub fn dir() -> Option<PathBuf> {
+    DIR.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 fn masked(crc: u32) -> u32 {

@@ -90,7 +90,8 @@ def train(
     seed, max_steps, name:
         override the config's ``seed``, ``train.max_steps`` and ``name`` (as the CLI's flags do).
     verbose:
-        print a line at each evaluation (and a progress bar in a terminal) to stderr.
+        print a line at each evaluation (step, loss, scores, seconds) to ``sys.stdout``, so a
+        notebook shows it as the run goes (and a progress bar on stderr in a terminal).
     tensorboard:
         also write the metrics as TensorBoard event files under this folder.
 
