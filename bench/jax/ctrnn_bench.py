@@ -16,36 +16,17 @@ import math
 import resource
 import time
 
+import os
+import sys
+
 import numpy as np
 
 import jax
 import jax.numpy as jnp
 
-N_IN, N_OUT, N_RING = 85, 33, 32
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from trials import N_IN, N_OUT, make_batch  # noqa: E402  (bench/trials.py)
 ALPHA, LR, B1, B2, EPS = 0.2, 1e-3, 0.9, 0.999, 1e-8
-
-
-def make_batch(steps, batch, rng):
-    """The PyTorch bench's fdgo-like trials, as numpy arrays."""
-    go = max(1, min(steps // 4, steps - 1))
-    fix_off = steps - go
-    pref = np.arange(N_RING) * 2 * np.pi / N_RING
-    loc = rng.uniform(0, 2 * np.pi, batch)
-    d = np.abs(loc[:, None] - pref[None, :])
-    d = np.minimum(d, 2 * np.pi - d) / (np.pi / 8)
-    bump = 0.8 * np.exp(-0.5 * d**2)
-    x = np.zeros((steps, batch, N_IN), np.float32)
-    x[:fix_off, :, 0] = 1
-    x[go // 2:, :, 1:1 + N_RING] = bump[None]
-    x[:, :, 65] = 1
-    y = np.full((steps, batch, N_OUT), 0.05, np.float32)
-    y[:fix_off, :, 0] = 0.8
-    y[fix_off:, :, 1:] += bump[None]
-    c = np.zeros((steps, batch, N_OUT), np.float32)
-    c[5:fix_off] = 1
-    c[fix_off + 5:] = 5
-    c[:, :, 0] *= 2
-    return x, y, c
 
 
 def init(n, key):
