@@ -64,13 +64,19 @@ pub fn bench_elise(n_latent: usize, cycles: usize, k: usize) -> Result<EliseTimi
 }
 
 /// The machine's own f32 peak, as the benchmarks report it: the median time of `reps` products of
-/// two `size` x `size` matrices with faer, cut into fixed blocks on every core
-/// (`linalg::par_gemm`). Returns (milliseconds, GFLOP/s).
+/// two `size` x `size` matrices with faer (its kernels picked at run time: AVX-512 where the
+/// processor has it), cut into fixed blocks on every core (`linalg::par_gemm`). A measured peak,
+/// not the datasheet's. Returns (milliseconds, GFLOP/s).
 pub fn bench_peak(size: usize, reps: usize) -> Result<(f64, f64)> {
     if size == 0 || size > 16_384 || reps == 0 {
+        let (field, value) = if reps == 0 {
+            ("--reps", reps)
+        } else {
+            ("--size", size)
+        };
         return Err(Error::invalid(
-            "bench peak",
-            format!("--size {size} --reps {reps}"),
+            field,
+            value,
             "allowed: a size of 1 to 16384 and at least one repetition",
         ));
     }

@@ -257,8 +257,8 @@ pub fn load_network(path: &Path) -> Result<checkpoint::Loaded> {
 }
 
 /// Run a network on `input` (`[n_in, steps*batch]` column-major, i.e. `[T, B, n_in]` in C order)
-/// from its initial state, with recurrent noise from `noise_seed`'s stream when given (the stream
-/// training draws from), deterministically otherwise.
+/// from its initial state, with recurrent noise from `noise_seed`'s `recurrent` stream when given
+/// (the one the analyses use), deterministically otherwise.
 pub fn run_network(
     net: &biornn_model::Ctrnn<f32>,
     input: &[f32],
@@ -320,7 +320,7 @@ pub struct AnalyzeSpec {
 pub fn analyze(
     run: &Path,
     spec: &AnalyzeSpec,
-) -> Result<(Analysis, Vec<NamedFigure>, usize, PathBuf)> {
+) -> Result<(Analysis, Vec<NamedFigure>, Vec<PathBuf>, PathBuf)> {
     let dir = RunDir::open(run)?;
     let mut opts = AnalysisOptions {
         parts: Part::parse_list(&spec.what)?,
@@ -430,7 +430,7 @@ pub fn analyze(
     let mut written = biornn_analysis::write_results(&analysis, &out)?;
     let figs = biornn_report::all_figures(&analysis, &log);
     written.extend(biornn_report::write_figures(&figs, &out)?);
-    Ok((analysis, figs, written.len(), out))
+    Ok((analysis, figs, written, out))
 }
 
 /// A reservoir run, through the core traits alone: the trained network run freely (no input) for
@@ -898,7 +898,7 @@ pub fn report(run: &Path, spec: &AnalyzeSpec) -> Result<(Analysis, usize, PathBu
     let (analysis, figs, written, out) = analyze(run, spec)?;
     let log = biornn_report::RunLog::read(run);
     let page = biornn_report::write_report(&analysis, &log, &figs)?;
-    Ok((analysis, written, out, page))
+    Ok((analysis, written.len(), out, page))
 }
 
 /// A CordsNet run's analysis (`biornn analyze`) and, with `page`, its report (`biornn report`):

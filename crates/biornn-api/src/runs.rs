@@ -232,10 +232,10 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
     }
     // killed before its first checkpoint: the run starts over from its config (it is deterministic)
     if !run.has_checkpoint() && !run.model_path().exists() {
-        eprintln!(
+        biornn_run::progress::line(&format!(
             "{}: no checkpoint yet; starting the run over",
             dir.display()
-        );
+        ));
         run.clear_unstarted()?;
         return train_in(&cfg, dir, opts);
     }

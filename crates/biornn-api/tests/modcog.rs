@@ -100,7 +100,7 @@ fn a_modcog_run_reports_decision_accuracy_and_is_analysed() {
         net: None,
     };
     let (a, _, written, _) = inspect::analyze(&f.dir, &spec).unwrap();
-    assert!(a.pca.is_some() && a.fixed_points.is_some() && written > 0);
+    assert!(a.pca.is_some() && a.fixed_points.is_some() && !written.is_empty());
     // the example trials carry the class targets and the network's classes, step by step, and
     // the outputs as class probabilities
     for ex in &a.examples {

@@ -458,7 +458,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Analyze { run, opts } => {
             let (analysis, _, written, dir) = inspect::analyze(&run, &opts.spec())?;
-            println!("{written} files in {}", dir.display());
+            println!("{} files in {}", written.len(), dir.display());
             print_timings(&analysis);
             Ok(())
         }

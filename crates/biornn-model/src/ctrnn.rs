@@ -1042,11 +1042,11 @@ impl<T: Real> Ctrnn<T> {
                 let a = alpha[i];
                 match conv {
                     StateConvention::Rate => {
-                        s[i] = (T::ONE - a) * s[i] + a * f(z[i]);
+                        s[i] = ((T::ONE - a) * s[i] + a * f(z[i])).flush_subnormal();
                         r[i] = s[i];
                     }
                     StateConvention::Current => {
-                        s[i] = (T::ONE - a) * s[i] + a * z[i];
+                        s[i] = ((T::ONE - a) * s[i] + a * z[i]).flush_subnormal();
                         r[i] = f(s[i]);
                     }
                 }

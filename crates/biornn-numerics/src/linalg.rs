@@ -137,6 +137,49 @@ mod tests {
     }
 
     #[test]
+    fn par_gemm_equals_gemm_whatever_the_thread_count() {
+        // several blocks each way, none of them full at the edges
+        let (m, k, n) = (2 * PAR_BLOCK_ROWS + 5, 37, 2 * PAR_BLOCK_COLS + 9);
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7919) % 23) as f32 * 0.1 - 1.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 104_729) % 19) as f32 * 0.1 - 0.9)
+            .collect();
+        let base: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32).collect();
+        for accumulate in [false, true] {
+            let mut want = base.clone();
+            gemm(
+                rm_mut(&mut want, m, n),
+                accumulate,
+                rm(&a, m, k),
+                rm(&b, k, n),
+            );
+            let run = |threads: usize| {
+                let mut got = base.clone();
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| {
+                        par_gemm(
+                            rm_mut(&mut got, m, n),
+                            accumulate,
+                            rm(&a, m, k),
+                            rm(&b, k, n),
+                        )
+                    });
+                got
+            };
+            let one = run(1);
+            assert_eq!(one, run(3), "thread count");
+            for (x, y) in one.iter().zip(&want) {
+                assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} against {y}");
+            }
+        }
+    }
+
+    #[test]
     fn vector_products_by_hand() {
         let w = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
         let mut y = [0.0; 2];

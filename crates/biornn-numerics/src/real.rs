@@ -49,9 +49,9 @@ pub trait Real:
     /// Zero for a subnormal value, else the value (NaN stays NaN). The recurrent loops apply it to
     /// the states and gradients they carry from step to step: a silent unit's state decays
     /// geometrically into the subnormal range over a long trial, where Intel processors run every
-    /// operation on it about a hundred times slower (microcode assists; AMD's do not). Done in
-    /// software rather than by the processor's flush-to-zero flag, it gives the same numbers on
-    /// every processor and whichever thread runs it.
+    /// operation on it about a hundred times slower (microcode assists; AMD's do not). In software,
+    /// it flushes the same values on every processor and thread; the subnormals made inside
+    /// products are flushed by [`crate::fp::FlushSubnormals`], on x86-64 only.
     #[inline(always)]
     fn flush_subnormal(self) -> Self {
         if self.abs() < Self::MIN_NORMAL {

@@ -11,7 +11,7 @@ use numpy::{IntoPyArray, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -410,7 +410,7 @@ fn evaluate<'py>(
 }
 
 /// Run the analyses (`what`: comma-separated fixed-points, pca, psychometric, variance, lesion)
-/// and return the files written under `RUN/analysis/`.
+/// and return the result files (`.npz`, `.csv`) this call wrote under `RUN/analysis/`.
 #[pyfunction]
 #[pyo3(signature = (run, what="fixed-points,pca,psychometric,variance,lesion".to_string(), task=None, inits=256, seed=0, lesions=vec![], net=None))]
 #[allow(clippy::too_many_arguments)]
@@ -432,14 +432,12 @@ fn analyze(
         lesions,
         net,
     };
-    let (_, _, _, dir) = py.detach(|| inspect::analyze(&run, &spec)).map_err(err)?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| Error::new_err(format!("{}: {e}", dir.display())))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let (_, _, written, _) = py.detach(|| inspect::analyze(&run, &spec)).map_err(err)?;
+    // this call's results only (figures aside), not what earlier calls left in the folder
+    Ok(written
+        .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "npz" || e == "csv"))
-        .collect();
-    files.sort();
-    Ok(files)
+        .collect())
 }
 
 /// The batteries and their tasks: name, description, sets and every task's epochs and summary.
@@ -567,18 +565,17 @@ impl Network {
         let noise_seed = noise.then_some(seed);
         let traj = py.detach(|| inspect::run_network(net, &input, t, b, noise_seed));
         let n = net.n_rec;
-        let split = |mut v: Vec<f32>| {
-            let rest = v.split_off(b * n);
-            (v, rest)
-        };
-        let (s0, states) = split(traj.state);
-        let (r0, rates) = split(traj.rate);
         let d = PyDict::new(py);
         d.set_item("outputs", shaped(py, &[t, b, net.n_out], traj.output)?)?;
-        d.set_item("states", shaped(py, &[t, b, n], states)?)?;
-        d.set_item("rates", shaped(py, &[t, b, n], rates)?)?;
-        d.set_item("initial_state", shaped(py, &[b, n], s0)?)?;
-        d.set_item("initial_rate", shaped(py, &[b, n], r0)?)?;
+        // [T + 1, B, n] with the initial state first: views of one buffer, no copy
+        for (name, data) in [("state", traj.state), ("rate", traj.rate)] {
+            let all = shaped(py, &[t + 1, b, n], data)?;
+            d.set_item(
+                format!("{name}s"),
+                all.get_item(PySlice::new(py, 1, t as isize + 1, 1))?,
+            )?;
+            d.set_item(format!("initial_{name}"), all.get_item(0)?)?;
+        }
         Ok(d)
     }
 

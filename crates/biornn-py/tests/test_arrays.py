@@ -120,6 +120,8 @@ def test_run_outputs_are_numpy_owned_by_rust_and_noise_is_seeded(tiny_run):
     quiet = net.run(x)
     # the arrays wrap the engine's buffers (no copy): numpy does not own their data
     assert not quiet["rates"].flags.owndata and quiet["rates"].flags.c_contiguous
+    # states after each step and the initial state are views of one buffer
+    assert quiet["states"].base is not None and quiet["states"].base is quiet["initial_state"].base
     a, b = net.run(x, noise=True, seed=1), net.run(x, noise=True, seed=1)
     np.testing.assert_array_equal(a["rates"], b["rates"])
     assert not np.array_equal(a["rates"], quiet["rates"])

@@ -57,13 +57,17 @@ def test_answering_right_is_rewarded_and_breaking_fixation_aborts():
     assert r == 0.0 and info["new_trial"]
 
 
-def test_reset_with_a_seed_starts_that_seed_again():
+def test_reset_with_a_seed_starts_that_seed_again_and_without_moves_on():
     env = biornn.TaskEnv("fdgo", seed=1)
     a, _ = env.reset(seed=9)
     env.step(0)
     b, _ = env.reset(seed=9)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, trial(0, "fdgo", 9)[0][0])
+    # a reset without a seed begins the next trial, as an episode limit would call it
+    c, _ = env.reset()
+    np.testing.assert_array_equal(c, trial(1, "fdgo", 9)[0][0])
+    assert env.trial_index == 1
     assert env.observation_space.shape == (85,) and env.action_space.n == 33
     with pytest.raises(ValueError, match="action"):
         env.step(33)

@@ -571,7 +571,8 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
     let recorded = (steps - plan.grad_start) * b * n;
     s.d_rate.resize(n * steps * b, 0.0);
     let rates = &s.traj.rate[n * b..];
-    // per step, so the loop body has no division; the same sums in the same order
+    // per step, so the loop body has no index division (the loss keeps its per-element division:
+    // the same sums in the same order as before)
     let (blk, slope) = (n * b, (ureg / recorded as f64) as f32);
     for (t, (d, r)) in s
         .d_rate

@@ -123,7 +123,7 @@ fn both_gradients_equal_finite_differences() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    // several blocks of output rows and columns in every product
+    // two groups of images, which run in parallel (one large image splits: the test below)
     let c = Conv2d::new(3, 70, 3, 1, 1);
     let (n, h, w) = (9, 8, 8);
     let x: Vec<f32> = random(n * 3 * h * w, 1).iter().map(|v| *v as f32).collect();
@@ -145,6 +145,69 @@ fn results_do_not_depend_on_the_thread_count() {
                 c.backward_input(&wt, &g, (h, w), &mut dx);
                 let mut dw = vec![0.0f32; wt.len()];
                 c.backward_weight(&x, &g, (h, w), &mut dw);
+                (y, dx, dw)
+            })
+    };
+    assert_eq!(run(1), run(3));
+}
+
+/// One image large enough that each convolution runs split across threads inside its group
+/// (patches over channels, the product in fixed blocks): against the direct loop, finite
+/// differences on a sample of entries, and at two thread counts.
+#[test]
+fn a_single_large_image_splits_and_still_equals_the_direct_loop() {
+    let c = Conv2d::new(16, 70, 3, 1, 1);
+    let (n, h, w) = (1, 24, 24);
+    let x = random(n * 16 * h * w, 7);
+    let wt = random(c.weights(), 8);
+    let (ho, wo) = c.out_size(h, w);
+    let mut y = vec![0.0; n * 70 * ho * wo];
+    c.forward(&wt, &x, (h, w), &mut y, false);
+    for (a, b) in y.iter().zip(direct(&c, &wt, &x, n, (h, w))) {
+        assert!((a - b).abs() < 1e-11, "{a} against {b}");
+    }
+    let g = random(y.len(), 9);
+    let loss = |wt: &[f64], x: &[f64]| -> f64 {
+        let mut y = vec![0.0; g.len()];
+        c.forward(wt, x, (h, w), &mut y, false);
+        y.iter().zip(&g).map(|(a, b)| a * b).sum()
+    };
+    let mut dx = vec![0.0; x.len()];
+    c.backward_input(&wt, &g, (h, w), &mut dx);
+    let mut dw = vec![0.0; wt.len()];
+    c.backward_weight(&x, &g, (h, w), &mut dw);
+    let eps = 1e-3; // linear in x and in W: no truncation error
+    for j in (0..x.len()).step_by(97) {
+        let (mut a, mut b) = (x.clone(), x.clone());
+        a[j] += eps;
+        b[j] -= eps;
+        let fd = (loss(&wt, &a) - loss(&wt, &b)) / (2.0 * eps);
+        assert!((fd - dx[j]).abs() < 1e-7 * (1.0 + fd.abs()), "dx[{j}]");
+    }
+    for j in (0..wt.len()).step_by(89) {
+        let (mut a, mut b) = (wt.clone(), wt.clone());
+        a[j] += eps;
+        b[j] -= eps;
+        let fd = (loss(&a, &x) - loss(&b, &x)) / (2.0 * eps);
+        assert!((fd - dw[j]).abs() < 1e-7 * (1.0 + fd.abs()), "dw[{j}]");
+    }
+    let (x32, w32, g32): (Vec<f32>, Vec<f32>, Vec<f32>) = (
+        x.iter().map(|v| *v as f32).collect(),
+        wt.iter().map(|v| *v as f32).collect(),
+        g.iter().map(|v| *v as f32).collect(),
+    );
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let mut y = vec![0.0f32; g32.len()];
+                c.forward(&w32, &x32, (h, w), &mut y, false);
+                let mut dx = vec![0.0f32; x32.len()];
+                c.backward_input(&w32, &g32, (h, w), &mut dx);
+                let mut dw = vec![0.5f32; w32.len()];
+                c.backward_weight(&x32, &g32, (h, w), &mut dw);
                 (y, dx, dw)
             })
     };

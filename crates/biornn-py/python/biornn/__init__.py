@@ -95,8 +95,11 @@ def train(
     tensorboard:
         also write the metrics as TensorBoard event files under this folder.
 
-    Training releases the GIL, so other Python threads run meanwhile. Runs checkpoint as they
-    go: an interrupted run continues with :func:`resume`, bit-identical to an uninterrupted one.
+    Training releases the GIL, so other Python threads run meanwhile. ``verbose`` and
+    ``tensorboard`` are settings of the process while a call trains: two calls training at once
+    from different threads share them. Ctrl-C is seen only when the call returns. Runs checkpoint
+    as they go: an interrupted run continues with :func:`resume`, bit-identical to an
+    uninterrupted one.
     """
     done = _biornn.train(
         _config_arg(config),
@@ -191,7 +194,8 @@ def task_batch(
     timing: str = "per_batch",
     easy: bool = False,
 ) -> Dict[str, Any]:
-    """A batch of trials of one task, exactly as training draws them, as numpy arrays.
+    """A batch of trials of one task from the generator training uses (what `biornn task dump`
+    writes), as numpy arrays.
 
     Returns ``x`` [T, B, n_in] (inputs), ``y`` [T, B, n_out] (targets), ``mask`` (the loss weight
     per step and output, 0 over padding), ``y_loc`` [T, B] (target angle, -1 to fixate), ``class``

@@ -104,6 +104,7 @@ class TaskEnv(_Base):  # type: ignore[misc]
         self.noise, self.timing, self.easy = noise, timing, easy
         self.seed_value = seed
         self.trial_index = 0
+        self.started = False  # the first reset() shows trial 0
         first = self._trial(0)
         n_in = first["x"].shape[2]
         n_out = first["y"].shape[2]
@@ -149,13 +150,18 @@ class TaskEnv(_Base):  # type: ignore[misc]
         self._load(self._trial(self.trial_index))
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[Dict[str, Any]] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
-        """Start again at trial 0 (of ``seed`` when given). Returns the first observation and info."""
+        """Begin an episode at a new trial: with ``seed``, trial 0 of that seed (the same trials
+        again for the same seed); without, the trial after the current one (so episodes cut by
+        ``TimeLimit`` do not replay the same trials). Returns the first observation and info."""
         if _gym is not None:
             super().reset(seed=seed)  # gymnasium's own generator (np_random), for action sampling
         if seed is not None:
             self.seed_value = int(seed)
-        self.trial_index = 0
-        self._load(self._trial(0))
+            self.trial_index = 0
+            self._load(self._trial(0))
+        elif self.started:
+            self.new_trial()
+        self.started = True
         return self.ob[0].copy(), {"gt": int(self.gt[0]), "new_trial": False, "trial": dict(self.trial)}
 
     def step(self, action: Any) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
