@@ -74,6 +74,52 @@ fn the_forward_pass_equals_the_direct_loop() {
     }
 }
 
+/// Both backward passes of `loss = <g, conv(x)>` against central differences, at every
+/// `x_step`-th input and `w_step`-th weight. The loss is linear in x and in W: a central difference
+/// has no truncation error at any step, and a large one keeps the loss's rounding out of it.
+fn check_gradients(
+    c: &Conv2d,
+    wt: &[f64],
+    x: &[f64],
+    g: &[f64],
+    hw: (usize, usize),
+    x_step: usize,
+    w_step: usize,
+) {
+    let loss = |wt: &[f64], x: &[f64]| -> f64 {
+        let mut y = vec![0.0; g.len()];
+        c.forward(wt, x, hw, &mut y, false);
+        y.iter().zip(g).map(|(a, b)| a * b).sum()
+    };
+    let mut dx = vec![0.0; x.len()];
+    c.backward_input(wt, g, hw, &mut dx);
+    let mut dw = vec![0.0; wt.len()];
+    c.backward_weight(x, g, hw, &mut dw);
+    let eps = 1e-3;
+    let central = |f: &dyn Fn(&[f64]) -> f64, at: &[f64], j: usize| {
+        let (mut a, mut b) = (at.to_vec(), at.to_vec());
+        a[j] += eps;
+        b[j] -= eps;
+        (f(&a) - f(&b)) / (2.0 * eps)
+    };
+    for j in (0..x.len()).step_by(x_step) {
+        let fd = central(&|x| loss(wt, x), x, j);
+        assert!(
+            (fd - dx[j]).abs() < 1e-7 * (1.0 + fd.abs()),
+            "{c:?} dx[{j}]: {fd} against {}",
+            dx[j]
+        );
+    }
+    for j in (0..wt.len()).step_by(w_step) {
+        let fd = central(&|w| loss(w, x), wt, j);
+        assert!(
+            (fd - dw[j]).abs() < 1e-7 * (1.0 + fd.abs()),
+            "{c:?} dw[{j}]: {fd} against {}",
+            dw[j]
+        );
+    }
+}
+
 #[test]
 fn both_gradients_equal_finite_differences() {
     for (i, &(ci, co, k, s, p, h, w)) in SHAPES.iter().enumerate() {
@@ -82,43 +128,36 @@ fn both_gradients_equal_finite_differences() {
         let x = random(n * ci * h * w, i as u64);
         let wt = random(c.weights(), 100 + i as u64);
         let (ho, wo) = c.out_size(h, w);
-        // loss = <g, conv(x)>: its gradient is the backward pass of g
         let g = random(n * co * ho * wo, 200 + i as u64);
-        let loss = |wt: &[f64], x: &[f64]| -> f64 {
-            let mut y = vec![0.0; g.len()];
-            c.forward(wt, x, (h, w), &mut y, false);
-            y.iter().zip(&g).map(|(a, b)| a * b).sum()
-        };
-        let mut dx = vec![0.0; x.len()];
-        c.backward_input(&wt, &g, (h, w), &mut dx);
-        let mut dw = vec![0.0; wt.len()];
-        c.backward_weight(&x, &g, (h, w), &mut dw);
-        // the loss is linear in x and in W: a central difference has no truncation error at any
-        // step, and a large step keeps the loss's rounding (70 channels of sums) out of it
-        let eps = 1e-3;
-        for j in (0..x.len()).step_by(7) {
-            let (mut a, mut b) = (x.clone(), x.clone());
-            a[j] += eps;
-            b[j] -= eps;
-            let fd = (loss(&wt, &a) - loss(&wt, &b)) / (2.0 * eps);
-            assert!(
-                (fd - dx[j]).abs() < 1e-7 * (1.0 + fd.abs()),
-                "{c:?} dx[{j}]: {fd} against {}",
-                dx[j]
-            );
-        }
-        for j in 0..wt.len() {
-            let (mut a, mut b) = (wt.clone(), wt.clone());
-            a[j] += eps;
-            b[j] -= eps;
-            let fd = (loss(&a, &x) - loss(&b, &x)) / (2.0 * eps);
-            assert!(
-                (fd - dw[j]).abs() < 1e-7 * (1.0 + fd.abs()),
-                "{c:?} dw[{j}]: {fd} against {}",
-                dw[j]
-            );
-        }
+        check_gradients(&c, &wt, &x, &g, (h, w), 7, 1);
     }
+}
+
+/// Forward, both backward passes (the weight gradient added to 0.5) in f32 on a pool of
+/// `threads`: what must not depend on the thread count.
+fn passes_on_threads(
+    c: &Conv2d,
+    (w32, x32, g32): (&[f32], &[f32], &[f32]),
+    hw: (usize, usize),
+    threads: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| {
+            let mut y = vec![0.0f32; g32.len()];
+            c.forward(w32, x32, hw, &mut y, false);
+            let mut dx = vec![0.0f32; x32.len()];
+            c.backward_input(w32, g32, hw, &mut dx);
+            let mut dw = vec![0.5f32; w32.len()];
+            c.backward_weight(x32, g32, hw, &mut dw);
+            (y, dx, dw)
+        })
+}
+
+fn f32s(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|x| *x as f32).collect()
 }
 
 #[test]
@@ -126,28 +165,13 @@ fn results_do_not_depend_on_the_thread_count() {
     // two groups of images, which run in parallel (one large image splits: the test below)
     let c = Conv2d::new(3, 70, 3, 1, 1);
     let (n, h, w) = (9, 8, 8);
-    let x: Vec<f32> = random(n * 3 * h * w, 1).iter().map(|v| *v as f32).collect();
-    let wt: Vec<f32> = random(c.weights(), 2).iter().map(|v| *v as f32).collect();
+    let (x, wt) = (
+        f32s(&random(n * 3 * h * w, 1)),
+        f32s(&random(c.weights(), 2)),
+    );
     let (ho, wo) = c.out_size(h, w);
-    let g: Vec<f32> = random(n * 70 * ho * wo, 3)
-        .iter()
-        .map(|v| *v as f32)
-        .collect();
-    let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let mut y = vec![0.0f32; g.len()];
-                c.forward(&wt, &x, (h, w), &mut y, false);
-                let mut dx = vec![0.0f32; x.len()];
-                c.backward_input(&wt, &g, (h, w), &mut dx);
-                let mut dw = vec![0.0f32; wt.len()];
-                c.backward_weight(&x, &g, (h, w), &mut dw);
-                (y, dx, dw)
-            })
-    };
+    let g = f32s(&random(n * 70 * ho * wo, 3));
+    let run = |threads| passes_on_threads(&c, (&wt, &x, &g), (h, w), threads);
     assert_eq!(run(1), run(3));
 }
 
@@ -167,50 +191,9 @@ fn a_single_large_image_splits_and_still_equals_the_direct_loop() {
         assert!((a - b).abs() < 1e-11, "{a} against {b}");
     }
     let g = random(y.len(), 9);
-    let loss = |wt: &[f64], x: &[f64]| -> f64 {
-        let mut y = vec![0.0; g.len()];
-        c.forward(wt, x, (h, w), &mut y, false);
-        y.iter().zip(&g).map(|(a, b)| a * b).sum()
-    };
-    let mut dx = vec![0.0; x.len()];
-    c.backward_input(&wt, &g, (h, w), &mut dx);
-    let mut dw = vec![0.0; wt.len()];
-    c.backward_weight(&x, &g, (h, w), &mut dw);
-    let eps = 1e-3; // linear in x and in W: no truncation error
-    for j in (0..x.len()).step_by(97) {
-        let (mut a, mut b) = (x.clone(), x.clone());
-        a[j] += eps;
-        b[j] -= eps;
-        let fd = (loss(&wt, &a) - loss(&wt, &b)) / (2.0 * eps);
-        assert!((fd - dx[j]).abs() < 1e-7 * (1.0 + fd.abs()), "dx[{j}]");
-    }
-    for j in (0..wt.len()).step_by(89) {
-        let (mut a, mut b) = (wt.clone(), wt.clone());
-        a[j] += eps;
-        b[j] -= eps;
-        let fd = (loss(&a, &x) - loss(&b, &x)) / (2.0 * eps);
-        assert!((fd - dw[j]).abs() < 1e-7 * (1.0 + fd.abs()), "dw[{j}]");
-    }
-    let (x32, w32, g32): (Vec<f32>, Vec<f32>, Vec<f32>) = (
-        x.iter().map(|v| *v as f32).collect(),
-        wt.iter().map(|v| *v as f32).collect(),
-        g.iter().map(|v| *v as f32).collect(),
-    );
-    let run = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| {
-                let mut y = vec![0.0f32; g32.len()];
-                c.forward(&w32, &x32, (h, w), &mut y, false);
-                let mut dx = vec![0.0f32; x32.len()];
-                c.backward_input(&w32, &g32, (h, w), &mut dx);
-                let mut dw = vec![0.5f32; w32.len()];
-                c.backward_weight(&x32, &g32, (h, w), &mut dw);
-                (y, dx, dw)
-            })
-    };
+    check_gradients(&c, &wt, &x, &g, (h, w), 97, 89);
+    let (x32, w32, g32) = (f32s(&x), f32s(&wt), f32s(&g));
+    let run = |threads| passes_on_threads(&c, (&w32, &x32, &g32), (h, w), threads);
     assert_eq!(run(1), run(3));
 }
 
