@@ -14,7 +14,9 @@ pub use biornn_analysis::Analysis;
 pub use biornn_model::{Ctrnn, DascDerivative, Trajectory};
 pub use biornn_numerics::{Error, Result};
 pub use biornn_report::summaries::{curves_summary, longterm_summary, reversal_summary};
-pub use biornn_run::progress::{set_sink as set_progress_sink, Sink as ProgressSink};
+pub use biornn_run::progress::{
+    set_interrupt, set_sink as set_progress_sink, Interrupt, Sink as ProgressSink,
+};
 pub use biornn_run::tensorboard::enable as enable_tensorboard;
 pub use biornn_train::longterm::{BlockScope, LongTermConfig, LongTermResult, Method};
 pub use biornn_train::reversal::{ReversalConfig, ReversalResult};

@@ -264,13 +264,28 @@ fn finished_to_py<'py>(py: Python<'py>, f: &biornn_api::Finished) -> PyResult<Bo
     Ok(d)
 }
 
+/// Set by `request_stop` (Python's `train` calls it on Ctrl-C); the running run stops at its
+/// last evaluation, saved.
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ask the run in progress to stop at its last evaluation (saved, so that it resumes as if never
+/// stopped). `biornn.train` and `biornn.resume` call it when Ctrl-C interrupts them.
+#[pyfunction]
+fn request_stop() {
+    STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// While alive: a run's progress lines go to Python's `sys.stdout` (which a notebook shows) when
-/// `verbose`, and its metrics to TensorBoard event files under `tensorboard`; both are undone on
-/// drop, so the next call starts clean.
+/// `verbose`, its metrics to TensorBoard event files under `tensorboard`, and `request_stop`
+/// stops it; all undone on drop, so the next call starts clean.
 struct RunHooks;
 
 impl RunHooks {
     fn new(verbose: bool, tensorboard: Option<&std::path::Path>) -> Self {
+        STOP.store(false, std::sync::atomic::Ordering::SeqCst);
+        biornn_api::set_interrupt(Some(std::sync::Arc::new(|| {
+            STOP.load(std::sync::atomic::Ordering::SeqCst)
+        })));
         if verbose {
             biornn_api::set_progress_sink(Some(std::sync::Arc::new(|text: &str| {
                 Python::attach(|py| {
@@ -292,6 +307,7 @@ impl Drop for RunHooks {
     fn drop(&mut self) {
         biornn_api::set_progress_sink(None);
         biornn_api::enable_tensorboard(None);
+        biornn_api::set_interrupt(None);
     }
 }
 
@@ -628,6 +644,7 @@ fn _biornn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_config, m)?)?;
     m.add_function(wrap_pyfunction!(read_toml, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(request_stop, m)?)?;
     m.add_function(wrap_pyfunction!(resume, m)?)?;
     m.add_function(wrap_pyfunction!(run_kind, m)?)?;
     m.add_function(wrap_pyfunction!(read_arrays, m)?)?;

@@ -186,3 +186,29 @@ def test_tensorboard_applies_to_its_own_call_only(tmp_path):
     runs = sorted(str(p.parent.relative_to(tmp_path / "tb")) for p in (tmp_path / "tb").rglob("events.out.tfevents.*"))
     # the first run's events (runs a/tiny), none of the second's
     assert runs == ["a/tiny"], runs
+
+
+def test_ctrl_c_stops_at_the_last_evaluation_and_the_run_resumes_bit_for_bit(tmp_path):
+    import _thread
+
+    cfg = small_config()
+    # a criterion it cannot meet in a second: it runs until interrupted
+    cfg["task"]["rules"] = ["dm1", "dm2"]
+    cfg["train"].update(max_steps=10_000_000, target_perf=1.0)
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt, match="saved at step"):
+        biornn.train(cfg, dir=tmp_path / "cut", seed=2, verbose=False)
+    assert time.perf_counter() - start < 30
+    cut = biornn.load(tmp_path / "cut")
+    stopped = int(cut.metrics()["step"][-1])
+    assert stopped > 0 and stopped % 6 == 0
+    # resumed to a budget, it equals the same run trained to that budget at once
+    budget = stopped + 12
+    resumed = biornn.resume(cut, max_steps=budget, verbose=False)
+    direct = biornn.train(cfg, dir=tmp_path / "direct", seed=2, max_steps=budget, verbose=False)
+    assert resumed.result["steps"] == direct.result["steps"] == budget
+    a, b = resumed.weights(), direct.weights()
+    for k in ("W_rec", "W_in", "W_out", "b_rec", "b_out"):
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)

@@ -277,6 +277,23 @@ pub fn drive(
         skip_eval_at = None;
         replay_eval_at = None;
 
+        if crate::progress::interrupted() {
+            // back to the last evaluation, saved whole: resuming continues as if never stopped
+            learner.load_state("", &snapshot.0)?;
+            state = snapshot.1;
+            if state.evals > 0 {
+                run.save_checkpoint(
+                    state.step,
+                    checkpoint_arrays(learner, &state),
+                    opts.keep_checkpoints,
+                )?;
+            }
+            return Err(Error::new(format!(
+                "interrupted; {} is saved at step {} (its last evaluation): resume it to go on",
+                run.path().display(),
+                state.step
+            )));
+        }
         let mut phase = schedule.at(state.step as u64);
         phase.lr_scale = state.lr_scale;
         let mut loss = learner.update(state.step as u64, &phase)?;

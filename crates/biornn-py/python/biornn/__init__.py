@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
@@ -97,11 +98,11 @@ def train(
 
     Training releases the GIL, so other Python threads run meanwhile. ``verbose`` and
     ``tensorboard`` are settings of the process while a call trains: two calls training at once
-    from different threads share them. Ctrl-C is seen only when the call returns. Runs checkpoint
-    as they go: an interrupted run continues with :func:`resume`, bit-identical to an
-    uninterrupted one.
+    from different threads share them. Ctrl-C (in the main thread) stops the run at its last
+    evaluation, saved, and raises ``KeyboardInterrupt``. Runs checkpoint as they go: an
+    interrupted run continues with :func:`resume`, bit-identical to an uninterrupted one.
     """
-    done = _biornn.train(
+    done = _interruptible(lambda: _biornn.train(
         _config_arg(config),
         runs=os.fspath(runs),
         dir=None if dir is None else os.fspath(dir),
@@ -110,14 +111,14 @@ def train(
         name=name,
         verbose=verbose,
         tensorboard=None if tensorboard is None else os.fspath(tensorboard),
-    )
+    ))
     return Run(done["dir"], result=done)
 
 
 def resume(run: Union[str, "os.PathLike[str]", "Run"], *, max_steps: Optional[int] = None, verbose: bool = True) -> "Run":
     """Continue a killed run where it stopped, or a finished one to a larger ``max_steps``."""
     path = run.path if isinstance(run, Run) else Path(run)
-    done = _biornn.resume(os.fspath(path), max_steps=max_steps, verbose=verbose)
+    done = _interruptible(lambda: _biornn.resume(os.fspath(path), max_steps=max_steps, verbose=verbose))
     return Run(done["dir"], result=done)
 
 
@@ -313,6 +314,39 @@ class Run:
     def resume(self, max_steps: Optional[int] = None, verbose: bool = True) -> "Run":
         """See :func:`biornn.resume`."""
         return resume(self, max_steps=max_steps, verbose=verbose)
+
+
+def _interruptible(call: Any) -> Any:
+    """Run a training call on a worker thread and wait for it in this one, so that Ctrl-C reaches
+    Python while it trains: the run is asked to stop at its last evaluation (saved), and the
+    ``KeyboardInterrupt`` is raised with where it stopped. Off the main thread, a plain call."""
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    outcome: Dict[str, Any] = {}
+    # an Event, not Thread.join: a join cut short by Ctrl-C can leave the thread looking finished
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="biornn-train", daemon=True).start()
+    try:
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        _biornn.request_stop()
+        while not done.wait(0.1):
+            pass
+        stopped = outcome.get("error")
+        raise KeyboardInterrupt(str(stopped) if stopped is not None else "interrupted") from None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _config_arg(config: ConfigLike) -> Any:
