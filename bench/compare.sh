@@ -18,6 +18,7 @@ if [[ "${1:-}" == "--smoke" ]]; then
   $bin bench tasks --iters 5
   $bin bench seeds --k 2 --n 8 --batch 2 --steps 5 --iters 2
   $bin bench peak --size 256 --reps 2
+  $bin bench products --n 8 --batch 3 --reps 20
   exit 0
 fi
 
@@ -50,6 +51,19 @@ for row in "256 64 100 20" "256 64 600 5"; do
   read -r n b t iters <<<"$row"
   out=$($bin bench train --n "$n" --batch "$b" --steps "$t" --iters "$iters" --ceiling)
   echo "  $n/$b/$t: biornn $(echo "$out" | val gflops) GFLOP/s, faer $(echo "$out" | val faer_gflops) GFLOP/s, fraction $(echo "$out" | val fraction_of_faer)"
+done
+
+echo
+echo "One step's recurrent products, forward and backward (us; packed panels on each instruction set against faer):"
+for row in "50 20" "64 16" "128 32" "256 64"; do
+  read -r n b <<<"$row"
+  out=$($bin bench products --n "$n" --batch "$b")
+  echo "  $n/$b: faer $(echo "$out" | val faer_us), avx512 $(echo "$out" | val packed_avx512_us), avx2 $(echo "$out" | val packed_avx2_us); networks use $(echo "$out" | val networks_use)"
+done
+for row in "64 16 100 30" "50 20 600 10"; do
+  read -r n b t iters <<<"$row"
+  echo "  training iteration $n/$b/$t: $($bin bench train --n "$n" --batch "$b" --steps "$t" --iters "$iters" | val ms_per_iter) ms packed," \
+    "$(BIORNN_ISA=faer $bin bench train --n "$n" --batch "$b" --steps "$t" --iters "$iters" | val ms_per_iter) ms with faer's products"
 done
 
 echo

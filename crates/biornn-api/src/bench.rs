@@ -103,6 +103,96 @@ pub fn bench_peak(size: usize, reps: usize) -> Result<(f64, f64)> {
     Ok((median, 2.0 * (size as f64).powi(3) / (median * 1e6)))
 }
 
+/// One step's recurrent products, `W r` and `W^T d` for `batch` columns of `n` units, each way
+/// the networks can run them: faer, and the packed panels on every instruction set this CPU has
+/// (`biornn_numerics::packed`). Returns (path, microseconds for the pair, median of `reps`), and
+/// checks on the way that every packed path gives the same bits.
+pub fn bench_products(n: usize, batch: usize, reps: usize) -> Result<Vec<(String, f64)>> {
+    use biornn_numerics::linalg::{cm, cm_mut, gemm, rm};
+    use biornn_numerics::packed::{Isa, Panels};
+    if n == 0 || batch == 0 || reps == 0 {
+        return Err(Error::invalid(
+            "bench products",
+            0,
+            "--n, --batch and --reps must be positive",
+        ));
+    }
+    let w: Vec<f32> = (0..n * n)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect();
+    let x: Vec<f32> = (0..n * batch)
+        .map(|i| ((i * 104_729) % 1000) as f32 / 1000.0)
+        .collect();
+    let mut out = vec![0.0f32; n * batch];
+    let median = |f: &mut dyn FnMut()| {
+        let mut us: Vec<f64> = (0..reps.div_ceil(20) + 1)
+            .map(|_| {
+                let t0 = Instant::now();
+                for _ in 0..20 {
+                    f();
+                }
+                t0.elapsed().as_secs_f64() * 1e6 / 20.0
+            })
+            .collect();
+        us.remove(0);
+        us.sort_by(f64::total_cmp);
+        us[us.len() / 2]
+    };
+    let mut rows = vec![(
+        "faer".to_string(),
+        median(&mut || {
+            gemm(
+                cm_mut(&mut out, n, batch),
+                false,
+                rm(&w, n, n),
+                cm(&x, n, batch),
+            );
+            gemm(
+                cm_mut(&mut out, n, batch),
+                true,
+                rm(&w, n, n).transpose(),
+                cm(&x, n, batch),
+            );
+        }),
+    )];
+    let (forward, backward) = (
+        Panels::from_row_major(&w, n, n, false),
+        Panels::from_row_major(&w, n, n, true),
+    );
+    let mut first: Option<Vec<f32>> = None;
+    for isa in [Isa::Avx512, Isa::Avx2, Isa::Scalar] {
+        if !isa.supported() {
+            continue;
+        }
+        let run = |out: &mut Vec<f32>| {
+            forward.mul_with(isa, out, false, &x);
+            backward.mul_with(isa, out, true, &x);
+        };
+        run(&mut out);
+        match &first {
+            None => first = Some(out.clone()),
+            Some(f) if f != &out => {
+                return Err(Error::new(format!(
+                    "the {} path's products differ from the first path's",
+                    isa.name()
+                )))
+            }
+            Some(_) => {}
+        }
+        rows.push((
+            format!("packed_{}", isa.name()),
+            median(&mut || run(&mut out)),
+        ));
+    }
+    Ok(rows)
+}
+
+/// The path networks' per-step products take in this process: `avx512`, `avx2`, `scalar` or
+/// `faer` (`BIORNN_ISA` forces one).
+pub fn packed_path() -> &'static str {
+    biornn_numerics::packed::active().map_or("faer", |i| i.name())
+}
+
 /// The threads parallel work spreads over (`RAYON_NUM_THREADS`, else every core).
 pub fn threads() -> usize {
     rayon::current_num_threads()

@@ -293,6 +293,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         arnoldi: usize,
     },
+    /// One step's recurrent products (W r and W^T d) through faer and through the packed panels on
+    /// each instruction set this CPU has (BIORNN_ISA picks the one networks use)
+    Products {
+        #[arg(long, default_value_t = 50)]
+        n: usize,
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+        #[arg(long, default_value_t = 2000)]
+        reps: usize,
+    },
     /// The machine's f32 peak: a large matrix product on every core (faer, fixed blocks).
     Peak {
         #[arg(long, default_value_t = 2048)]
@@ -840,6 +850,17 @@ fn bench(command: BenchCommand) -> Result<()> {
                 "speedup_k_over_one={:.2}",
                 t.parallel_cycles_per_s * t.ms_per_cycle / 1e3
             );
+        }
+        BenchCommand::Products { n, batch, reps } => {
+            let rows = bench::bench_products(n, batch, reps)?;
+            let faer = rows[0].1;
+            for (path, us) in &rows {
+                println!("{path}_us={us:.3}");
+            }
+            for (path, us) in &rows[1..] {
+                println!("{path}_speedup={:.2}", faer / us);
+            }
+            println!("networks_use={}", bench::packed_path());
         }
         BenchCommand::Peak { size, reps } => {
             let (ms, gflops) = bench::bench_peak(size, reps)?;

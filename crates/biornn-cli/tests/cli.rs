@@ -506,6 +506,24 @@ fn bench_elise_times_one_network_and_k_at_once() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bench elise"));
 }
 
+#[test]
+fn bench_products_times_faer_and_every_packed_path() {
+    let out = succeed(biornn().args([
+        "bench", "products", "--n", "20", "--batch", "7", "--reps", "20",
+    ]));
+    let value = |key: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{key}=")));
+    assert!(value("faer_us").unwrap().parse::<f64>().unwrap() > 0.0);
+    // the scalar reference always runs (the command fails if a path's bits differ from the first)
+    assert!(value("packed_scalar_us").unwrap().parse::<f64>().unwrap() > 0.0);
+    assert!(["avx512", "avx2", "scalar", "faer"].contains(&value("networks_use").unwrap()));
+    let bad = biornn()
+        .args(["bench", "products", "--batch", "0"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bench products"));
+}
+
 /// The staged training as a user chains it: the compatibility CNN, stage 2 from its model.npz
 /// (folded, recurrent convs fitted), the linear network, PReLU annealed to ReLU.
 #[test]

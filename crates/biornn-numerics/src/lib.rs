@@ -9,6 +9,7 @@ pub mod krylov;
 pub mod linalg;
 pub mod npz;
 pub mod optim;
+pub mod packed;
 pub mod pth;
 pub mod real;
 pub mod rng;

@@ -44,6 +44,10 @@ pub trait Real:
     /// checks see the reference function.
     fn exp_fast(self) -> Self;
     fn to_le_bytes_vec(data: &[Self]) -> Vec<u8>;
+    /// The slice as f32 values when `Self` is f32 (the kernels written for f32 only, such as
+    /// [`crate::packed`], take this way in), else `None`.
+    fn as_f32(data: &[Self]) -> Option<&[f32]>;
+    fn as_f32_mut(data: &mut [Self]) -> Option<&mut [f32]>;
     /// The smallest positive normal number.
     const MIN_NORMAL: Self;
     /// Zero for a subnormal value, else the value (NaN stays NaN). The recurrent loops apply it to
@@ -63,7 +67,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $descr:expr, $exp_fast:expr) => {
+    ($t:ty, $descr:expr, $exp_fast:expr, $as_f32:expr, $as_f32_mut:expr) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -124,12 +128,20 @@ macro_rules! impl_real {
             fn to_le_bytes_vec(data: &[Self]) -> Vec<u8> {
                 data.iter().flat_map(|v| v.to_le_bytes()).collect()
             }
+            #[inline(always)]
+            fn as_f32(data: &[Self]) -> Option<&[f32]> {
+                $as_f32(data)
+            }
+            #[inline(always)]
+            fn as_f32_mut(data: &mut [Self]) -> Option<&mut [f32]> {
+                $as_f32_mut(data)
+            }
         }
     };
 }
 
-impl_real!(f32, "<f4", exp_f32);
-impl_real!(f64, "<f8", f64::exp);
+impl_real!(f32, "<f4", exp_f32, Some, Some);
+impl_real!(f64, "<f8", f64::exp, |_| None, |_| None);
 
 /// e^x in f32 (Cephes `expf`): x = k ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, and
 /// 2^k through the exponent bits. Rounding to the nearest integer uses the 1.5 * 2^23 trick so the

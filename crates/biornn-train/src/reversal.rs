@@ -219,10 +219,7 @@ pub(crate) fn reversal_loss(s: &mut NetState, batch: &ReversalBatch) -> f64 {
         let norm = ((trial.reward - trial.response) * b * n * TRIALS) as f64;
         let rates = &s.traj.rate[n * (cols.start + b)..n * (cols.end + b)];
         let d = &mut s.d_rate[n * cols.start..n * cols.end];
-        for (d, r) in d.iter_mut().zip(rates) {
-            loss += ureg * r.abs() as f64 / norm;
-            *d = (ureg / norm) as f32 * crate::loss::l1_slope(*r as f64) as f32;
-        }
+        loss += ureg * crate::loss::l1_rates(rates, d, (ureg / norm) as f32) / norm;
     }
     loss
 }
