@@ -8,6 +8,7 @@
 # Needs $bin (the biornn binary).
 train_to() {
   local dir=$1 max_steps=$2 seed=$3 config=$4
+  restore_carried "$dir"
   if [[ -f "$dir/summary.json" ]]; then
     local done_steps
     done_steps=$(sed -n 's/^ *"steps": *\([0-9]*\).*/\1/p' "$dir/summary.json" | head -1)
@@ -27,4 +28,16 @@ train_to() {
 # smoke_config FILE: shrink a config's evaluations for a smoke run.
 smoke_config() {
   sed -i 's/^eval_trials = .*/eval_trials = 4/; s/^eval_every = .*/eval_every = 2/' "$1"
+}
+
+# restore_carried DIR: a run that an earlier session carried over in git (experiments/carried/, see
+# experiments/carry.sh) is copied back to DIR, when DIR holds no run yet, so that it resumes there.
+restore_carried() {
+  local dir=$1 kept
+  kept="experiments/carried/${dir#runs/}"
+  if [[ ! -f "$dir/config.toml" && -f "$kept/config.toml" ]]; then
+    mkdir -p "$dir"
+    cp -r "$kept/." "$dir/"
+    echo "restored $dir from $kept"
+  fi
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Carry unfinished runs over to the next session in git: the runs directory does not outlive a
+# machine, so a long run that one session cannot finish keeps its config, metrics and newest
+# checkpoint under experiments/carried/ (the same path below runs/). The experiment scripts restore
+# it from there when their run directory is empty (experiments/lib.bash, restore_carried) and the
+# run resumes bit for bit.
+#
+#   experiments/carry.sh runs/modcog_sparsity/local4/seed-1 ...   keep these runs (then commit)
+#   experiments/carry.sh --smoke                                 a run kept and restored (CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source experiments/lib.bash
+
+carry() {
+  local dir=$1 dest newest
+  [[ -f "$dir/config.toml" ]] || { echo "carry: $dir holds no run (no config.toml)" >&2; exit 1; }
+  newest=$(ls "$dir"/checkpoints/step_*.npz 2>/dev/null | sort | tail -1)
+  [[ -n "$newest" ]] || { echo "carry: $dir has no checkpoint to resume from" >&2; exit 1; }
+  dest="${CARRY_TO:-experiments/carried}/${dir#runs/}"
+  rm -rf "$dest"
+  mkdir -p "$dest/checkpoints"
+  cp "$dir/config.toml" "$dest/"
+  for f in metrics.csv summary.json model.npz; do
+    if [[ -f "$dir/$f" ]]; then cp "$dir/$f" "$dest/"; fi
+  done
+  cp "$newest" "$dest/checkpoints/"
+  echo "kept $dir in $dest ($(basename "$newest"), $(du -sh "$dest" | cut -f1))"
+}
+
+if [[ "${1:-}" == "--smoke" ]]; then
+  cargo build --release -q
+  bin=$PWD/target/release/biornn
+  tmp=$(mktemp -d)
+  (
+    cd "$tmp"
+    $bin train --max-steps 2 --runs runs/exp --name seed-1 --quiet
+    row2() { grep '^2,' runs/exp/seed-1/metrics.csv; } # wall_s included: a rerun would differ
+    before=$(row2)
+    carry runs/exp/seed-1
+    rm -rf runs # the next session's machine
+    restore_carried runs/exp/seed-1
+    $bin train --resume runs/exp/seed-1 --max-steps 4 --quiet
+    grep -q '"steps": 4' runs/exp/seed-1/summary.json
+    # continued from the carried state, not started over: the kept rows stand
+    [[ -n "$before" && "$(row2)" == "$before" ]] || { echo "carry: the resumed run lost its rows" >&2; exit 1; }
+    grep -q '^4,' runs/exp/seed-1/metrics.csv
+  )
+  echo "carry smoke: kept, restored and resumed to 4 updates"
+  rm -rf "$tmp"
+  exit 0
+fi
+[[ $# -gt 0 ]] || { echo "usage: experiments/carry.sh RUN_DIR ... (or --smoke)" >&2; exit 1; }
+for dir in "$@"; do carry "$dir"; done
