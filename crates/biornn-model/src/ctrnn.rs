@@ -267,6 +267,31 @@ fn backward_block_skip<T: Real, const RATE: bool>(
     trial_mix: Option<T>,
     trial_grad: &mut [T],
 ) {
+    // one loop per combination, so that none tests an option per element (and each vectorises)
+    let (beta, df_extra) = mix.unwrap_or((T::ONE, &[]));
+    let trial_beta = trial_mix.unwrap_or(T::ONE);
+    let (d_in, into) = ((z, s, extra, df_extra), (d, ds_next, skip_grad, trial_grad));
+    let with = (beta, trial_beta);
+    match (trial_mix.is_some(), mix.is_some()) {
+        (false, false) => skip_columns::<T, RATE, false, false>(df, alpha, d_in, into, with),
+        (false, true) => skip_columns::<T, RATE, false, true>(df, alpha, d_in, into, with),
+        (true, false) => skip_columns::<T, RATE, true, false>(df, alpha, d_in, into, with),
+        (true, true) => skip_columns::<T, RATE, true, true>(df, alpha, d_in, into, with),
+    }
+}
+
+/// [`backward_block_skip`] for one combination of a trial-level mix (`TRIAL`) and a block mix
+/// (`MIX`): inputs (z, s, extra, df_extra), outputs (d, ds_next, skip_grad, trial_grad) and the
+/// two betas.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn skip_columns<T: Real, const RATE: bool, const TRIAL: bool, const MIX: bool>(
+    df: impl Fn(T) -> T,
+    alpha: &[T],
+    (z, s, extra, df_extra): (&[T], &[T], &[T], &[T]),
+    (d, ds_next, skip_grad, trial_grad): (&mut [T], &mut [T], &mut [T], &mut [T]),
+    (beta, trial_beta): (T, T),
+) {
     let n = alpha.len();
     for (c, ((z, s), (d, dsn))) in z
         .chunks_exact(n)
@@ -274,22 +299,29 @@ fn backward_block_skip<T: Real, const RATE: bool>(
         .zip(d.chunks_exact_mut(n).zip(ds_next.chunks_exact_mut(n)))
         .enumerate()
     {
+        let col = c * n..(c + 1) * n;
+        let extra = &extra[col.clone()];
+        let df_extra: &[T] = if MIX { &df_extra[col.clone()] } else { &[] };
+        let skip_grad: &mut [T] = if MIX {
+            &mut skip_grad[col.clone()]
+        } else {
+            &mut []
+        };
+        let trial_grad: &mut [T] = if TRIAL { &mut trial_grad[col] } else { &mut [] };
         for i in 0..n {
-            let k = c * n + i;
             let a = alpha[i];
             let rho_p = if RATE { T::ONE } else { df(s[i]) };
-            let mut ds = rho_p * d[i] + (T::ONE - a) * dsn[i] + extra[k];
-            if let Some(beta) = trial_mix {
+            let mut ds = rho_p * d[i] + (T::ONE - a) * dsn[i] + extra[i];
+            if TRIAL {
                 // the trial-level mix came last in the forward pass, so it is undone first
-                trial_grad[k] = (T::ONE - beta) * ds;
-                ds = beta * ds;
+                trial_grad[i] = (T::ONE - trial_beta) * ds;
+                ds = trial_beta * ds;
             }
-            let d_fine = match mix {
-                Some((beta, df_extra)) => {
-                    skip_grad[k] = (T::ONE - beta) * ds;
-                    beta * ds + df_extra[k]
-                }
-                None => ds,
+            let d_fine = if MIX {
+                skip_grad[i] = (T::ONE - beta) * ds;
+                beta * ds + df_extra[i]
+            } else {
+                ds
             };
             let d_fine = d_fine.flush_subnormal();
             dsn[i] = d_fine;
@@ -790,6 +822,20 @@ impl<T: Real> Ctrnn<T> {
         self.forward_with(input, steps, batch, noisy, &TimePlan::plain(), traj)
     }
 
+    /// [`Self::forward`] on the input already in `traj.input` (`[n_in, steps*batch]`): for callers
+    /// that gather a batch chunk's input straight into the trajectory, saving a copy of it.
+    pub fn forward_in_place(
+        &self,
+        steps: usize,
+        batch: usize,
+        noisy: bool,
+        traj: &mut Trajectory<T>,
+    ) {
+        self.start_on_own_input(steps, batch, noisy, &TimePlan::plain(), traj);
+        self.forward_advance(traj, steps);
+        self.forward_finish(traj);
+    }
+
     /// [`Self::forward`] with skip connections through time and a gradient start (see
     /// [`crate::skip`]); the backward pass then follows the same plan.
     pub fn forward_with(
@@ -819,8 +865,32 @@ impl<T: Real> Ctrnn<T> {
         plan: &TimePlan,
         traj: &mut Trajectory<T>,
     ) {
+        assert_eq!(
+            input.len(),
+            self.n_in * steps * batch,
+            "input has the wrong size"
+        );
+        resize(&mut traj.input, input.len());
+        traj.input.copy_from_slice(input);
+        self.start_on_own_input(steps, batch, noisy, plan, traj);
+    }
+
+    /// [`Self::forward_start`] on the input already in `traj.input`.
+    fn start_on_own_input(
+        &self,
+        steps: usize,
+        batch: usize,
+        noisy: bool,
+        plan: &TimePlan,
+        traj: &mut Trajectory<T>,
+    ) {
         let _flush = FlushSubnormals::new();
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
+        assert_eq!(
+            traj.input.len(),
+            ni * steps * batch,
+            "input has the wrong size"
+        );
         traj.plan_skip = plan.active_skip();
         traj.grad_start = plan.grad_start.min(steps);
         plan.blocks_into(steps, &mut traj.blocks);
@@ -848,11 +918,8 @@ impl<T: Real> Ctrnn<T> {
         traj.next_block = 0;
         traj.next_span = 0;
         let tb = steps * batch;
-        assert_eq!(input.len(), ni * tb, "input has the wrong size");
         traj.steps = steps;
         traj.batch = batch;
-        resize(&mut traj.input, ni * tb);
-        traj.input.copy_from_slice(input);
         resize(&mut traj.drive, n * tb);
         resize(&mut traj.state, n * (tb + batch));
         resize(&mut traj.rate, n * (tb + batch));
@@ -876,7 +943,7 @@ impl<T: Real> Ctrnn<T> {
             cm_mut(&mut traj.drive, n, tb),
             false,
             rm(&self.eff.w_in, n, ni),
-            cm(input, ni, tb),
+            cm(&traj.input, ni, tb),
         );
         for (c, col) in traj.drive.chunks_exact_mut(n).enumerate() {
             for (i, z) in col.iter_mut().enumerate() {

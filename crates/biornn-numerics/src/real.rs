@@ -154,7 +154,8 @@ pub fn exp_f32(x: f32) -> f32 {
     const C2: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5 * 2^23
     let x = x.clamp(-87.3, 88.0);
-    let k = (x * LOG2E + ROUND) - ROUND;
+    let shifted = x * LOG2E + ROUND;
+    let k = shifted - ROUND;
     let r = x - k * C1 - k * C2;
     let mut p = 1.987_569_1e-4f32;
     p = p * r + 1.398_199_9e-3;
@@ -163,7 +164,10 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5e-1;
     let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((k as i32 + 127) as u32) << 23)
+    // 2^k from the bits of `shifted` (1.5 * 2^23 + k, in a binade whose unit is 1): integer
+    // operations only, where `k as i32` (a saturating conversion) would stop the loop vectorising
+    let k_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    e * f32::from_bits(k_bits.wrapping_add(127) << 23)
 }
 
 /// Convert a slice between precisions (f32 weights into an f64 gradient check, and back).
@@ -187,6 +191,29 @@ mod tests {
         }
         assert!(worst < 3e-7, "worst relative error {worst}");
         assert_eq!(exp_f32(0.0), 1.0);
+        // 2^k taken from the bits gives the same bits as 2^k through a conversion of k, over the
+        // whole clamped range and beyond it
+        let converted = |x: f32| {
+            let x = x.clamp(-87.3, 88.0);
+            let k = (x * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+            let r = x - k * 0.693_359_4 - k * -2.121_944_4e-4;
+            let mut p = 1.987_569_1e-4f32;
+            for c in [
+                1.398_199_9e-3,
+                8.333_452e-3,
+                4.166_579_6e-2,
+                1.666_666_5e-1,
+                5e-1,
+            ] {
+                p = p * r + c;
+            }
+            (p * r * r + r + 1.0) * f32::from_bits(((k as i32 + 127) as u32) << 23)
+        };
+        let mut x = -100.0f32;
+        while x <= 100.0 {
+            assert_eq!(exp_f32(x).to_bits(), converted(x).to_bits(), "x = {x}");
+            x += 0.0071;
+        }
         assert!(exp_f32(-1000.0) < 1e-37 && exp_f32(1000.0).is_finite());
     }
 }

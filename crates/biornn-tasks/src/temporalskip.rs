@@ -204,11 +204,18 @@ pub fn bump(angle: f64) -> [f32; RING] {
 
 /// Population-vector angle of a ring (as the reference's `construct_ringangle`).
 pub fn ring_angle(ring: &[f32]) -> f64 {
+    // sin and cos of each unit's preferred angle, computed once (the scores decode every step)
+    static PREFERRED: std::sync::OnceLock<[(f64, f64); RING]> = std::sync::OnceLock::new();
+    let preferred = PREFERRED.get_or_init(|| {
+        std::array::from_fn(|k| {
+            let pref = 2.0 * PI * k as f64 / RING as f64;
+            (pref.sin(), pref.cos())
+        })
+    });
     let (mut s, mut c, mut total) = (0.0f64, 0.0f64, 0.0f64);
-    for (k, y) in ring.iter().enumerate() {
-        let pref = 2.0 * PI * k as f64 / RING as f64;
-        s += *y as f64 * pref.sin();
-        c += *y as f64 * pref.cos();
+    for (y, (sin, cos)) in ring.iter().zip(preferred) {
+        s += *y as f64 * sin;
+        c += *y as f64 * cos;
         total += *y as f64;
     }
     let (s, c) = (s / (total + 1e-5), c / (total + 1e-5));

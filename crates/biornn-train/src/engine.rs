@@ -12,7 +12,6 @@ use rayon::prelude::*;
 #[derive(Debug, Clone, Default)]
 pub struct ChunkWork<T> {
     pub traj: Trajectory<T>,
-    input: Vec<T>,
     d_output: Vec<T>,
     d_rate: Vec<T>,
     grads: Option<Grads<T>>,
@@ -78,8 +77,8 @@ impl<T: Real> ChunkWork<T> {
                 &mut s.stream("chunk", c as u64),
             );
         }
-        gather_input(batch, b0, b1, &mut self.input);
-        net.forward(&self.input, batch.steps, bc, noisy, &mut self.traj);
+        gather_input(batch, b0, b1, &mut self.traj.input);
+        net.forward_in_place(batch.steps, bc, noisy, &mut self.traj);
         self.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
         loss::output_loss(
             kind,

@@ -598,14 +598,13 @@ fn evaluate(
 ) -> f64 {
     let steps = batch.steps;
     let mut counts = ScoreCounts::default();
-    let mut input = vec![];
     for (c, b0) in (0..batch.batch).step_by(chunk.max(1)).enumerate() {
         let b1 = (b0 + chunk.max(1)).min(batch.batch);
         let bc = b1 - b0;
-        gather_input(batch, b0, b1, &mut input);
+        gather_input(batch, b0, b1, &mut s.traj.input);
         s.net
             .sample_noise(&mut s.traj, steps, bc, &mut noise.stream("noise", c as u64));
-        s.net.forward(&input, steps, bc, true, &mut s.traj);
+        s.net.forward_in_place(steps, bc, true, &mut s.traj);
         counts.add(&score_counts(batch, b0, b1, &s.traj.output, dt));
     }
     counts.score(rule).performance
