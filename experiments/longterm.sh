@@ -7,8 +7,13 @@
 #   experiments/longterm.sh                   TASKS="dlygo dms" NETWORKS=20 MAX_ROUNDS=400 by default
 #   experiments/longterm.sh --smoke           2 networks, 2 rounds, to check that the pipeline runs (CI)
 #   TASKS="dlygo dlyanti dms" METHODS="base dasc-t40-s2-b0.5" experiments/longterm.sh
+#   TASKS=dlygo METHODS="base dasc-t40-s2-b0.5" MAX_ROUNDS=4000 experiments/longterm.sh
+#                                             to the criterion, capped at the reference's 40,000
+#                                             updates; a setting that outlives a session is kept
+#                                             with experiments/carry.sh and continues here
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source experiments/lib.bash
 tasks=${TASKS:-"dlygo dms"}
 methods=${METHODS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 cd-s6"}
 networks=${NETWORKS:-20}
@@ -23,6 +28,7 @@ bin=./target/release/biornn
 for task in $tasks; do
   for method in $methods; do
     dir="$out/$task/$method"
+    restore_carried "$dir" # a setting an earlier session carried over (experiments/carry.sh)
     if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
     # a setting killed part-way continues from its newest checkpoint
     if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi

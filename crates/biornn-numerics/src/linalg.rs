@@ -56,6 +56,15 @@ pub fn par_gemm<T: Real>(
     lhs: MatRef<'_, T>,
     rhs: MatRef<'_, T>,
 ) {
+    par_blocks(dst, |r0, c0, block| {
+        let (m, n) = (block.nrows(), block.ncols());
+        gemm(block, accumulate, lhs.subrows(r0, m), rhs.subcols(c0, n));
+    });
+}
+
+/// `dst` cut into fixed blocks of `PAR_BLOCK_ROWS` x `PAR_BLOCK_COLS` (fewer at the edges), and
+/// `fill(first_row, first_col, block)` run on them in parallel. The blocks depend on the shape only.
+pub fn par_blocks<T: Real>(dst: MatMut<'_, T>, fill: impl Fn(usize, usize, MatMut<'_, T>) + Sync) {
     use rayon::prelude::*;
     let mut blocks = vec![];
     let mut rest = dst;
@@ -74,10 +83,38 @@ pub fn par_gemm<T: Real>(
         }
         r0 += rows;
     }
-    blocks.into_par_iter().for_each(|(r0, c0, block)| {
-        let (m, n) = (block.nrows(), block.ncols());
-        gemm(block, accumulate, lhs.subrows(r0, m), rhs.subcols(c0, n));
-    });
+    blocks
+        .into_par_iter()
+        .for_each(|(r0, c0, block)| fill(r0, c0, block));
+}
+
+/// A `rows` x `cols` view of `data` whose entry `(i, j)` is `data[i * row_stride + j * col_stride]`
+/// (for example one kernel tap of a convolution's `[c_out][c_in][k][k]` weights).
+///
+/// # Panics
+/// If the view reaches past the end of `data`.
+pub fn strided<T: Real>(
+    data: &[T],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+) -> MatRef<'_, T> {
+    if rows > 0 && cols > 0 {
+        let last = (rows - 1) * row_stride + (cols - 1) * col_stride;
+        assert!(
+            last < data.len(),
+            "a {rows} x {cols} view with strides ({row_stride}, {col_stride}) reaches entry {last} of {}",
+            data.len()
+        );
+    }
+    let (rs, cs) = (
+        isize::try_from(row_stride).expect("row stride fits isize"),
+        isize::try_from(col_stride).expect("column stride fits isize"),
+    );
+    // SAFETY: every entry (i, j) with i < rows, j < cols lies at i rs + j cs <= last < data.len()
+    // (checked above), inside `data`'s one allocation, borrowed immutably for the view's lifetime.
+    unsafe { MatRef::from_raw_parts(data.as_ptr(), rows, cols, rs, cs) }
 }
 
 /// `y (+)= W x` for a row-major `W` of `y.len()` rows and `x.len()` columns: one sample's product,
@@ -123,6 +160,22 @@ pub fn add_outer<T: Real>(w: &mut [T], s: T, u: &[T], v: &[T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_strided_view_reads_every_stride_th_entry_and_refuses_to_reach_past_the_end() {
+        // one tap (index 1 of 2) of [c_out = 2][c_in = 3][2] weights: entry (i, j) at 6 i + 2 j + 1
+        let w: Vec<f64> = (0..12).map(f64::from).collect();
+        let tap = strided(&w[1..], 2, 3, 6, 2);
+        for i in 0..2 {
+            for j in 0..3 {
+                assert_eq!(tap[(i, j)], (6 * i + 2 * j + 1) as f64);
+            }
+        }
+        assert_eq!(tap.transpose()[(2, 1)], 11.0);
+        let past = std::panic::catch_unwind(|| strided(&w[2..], 2, 3, 6, 2).nrows());
+        assert!(past.is_err(), "entry 10 of 10 is past the end");
+        assert_eq!(strided(&w[..0], 0, 3, 6, 2).nrows(), 0);
+    }
 
     #[test]
     fn layouts_multiply_as_numpy_would() {

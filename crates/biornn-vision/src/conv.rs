@@ -1,5 +1,16 @@
-//! 2-D convolution with zero padding and stride, forward and backward, as im2col and faer
-//! products. A batch is cut into groups of 8 images whose patches sit side by side
+//! 2-D convolution with zero padding and stride, forward and backward, on faer products.
+//!
+//! A stride-1 convolution (the areas' recurrent and most feed-forward convolutions) runs as `k k`
+//! shifted products: the batch's planes are zero-padded once into `[c][images x padded plane]`
+//! (rows and images share their padding), and the output on that grid is the sum over kernel taps
+//! of the tap's `[c_out][c_in]` weights times the padded planes shifted by the tap's offset, a
+//! plain view with no copy. The grid's extra columns (the padding's) are dropped when the output is
+//! read back. This copies each input
+//! once instead of `k k` times (im2col). Its products run in fixed blocks of the output (rows and
+//! columns, `linalg::par_blocks`) in parallel; the weight gradient runs its taps in parallel and adds
+//! them in order.
+//!
+//! Other strides use im2col. A batch is cut into groups of 8 images whose patches sit side by side
 //! (`[c_in k k][g ho wo]`), so that small images still make a product large enough to run fast;
 //! groups run in parallel. A batch of one group (one image at the published size) runs in parallel
 //! inside it instead: patches built over input channels, the product cut into fixed blocks of
@@ -7,10 +18,33 @@
 //! and the weight gradient sums the groups in a fixed order, so results never depend on the number
 //! of threads.
 
-use biornn_numerics::linalg::{gemm, par_gemm, rm, rm_mut};
+use biornn_numerics::linalg::{gemm, par_blocks, par_gemm, rm, rm_mut, strided};
 use biornn_numerics::Real;
 use faer::{MatMut, MatRef};
 use rayon::prelude::*;
+use std::sync::OnceLock;
+
+/// How a stride-1 convolution runs. Other strides always use im2col.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvPath {
+    /// `k k` shifted products on zero-padded planes (the default).
+    Shifted,
+    /// im2col patches and one product (the earlier path, kept to compare against).
+    Im2col,
+}
+
+impl ConvPath {
+    /// The path of this process: `BIORNN_CONV=im2col` selects im2col, anything else the default.
+    pub fn active() -> ConvPath {
+        static ACTIVE: OnceLock<ConvPath> = OnceLock::new();
+        *ACTIVE.get_or_init(
+            || match std::env::var("BIORNN_CONV").as_deref().map(str::trim) {
+                Ok("im2col") => ConvPath::Im2col,
+                _ => ConvPath::Shifted,
+            },
+        )
+    }
+}
 
 /// Images whose patches share one product (and whose weight gradients are summed together before
 /// the groups are added in order).
@@ -40,6 +74,8 @@ pub struct Conv2d {
     pub k: usize,
     pub stride: usize,
     pub pad: usize,
+    /// how it runs at stride 1 ([`ConvPath::active`] unless set with [`Conv2d::with_path`])
+    pub path: ConvPath,
 }
 
 impl Conv2d {
@@ -51,7 +87,19 @@ impl Conv2d {
             k,
             stride,
             pad,
+            path: ConvPath::active(),
         }
+    }
+
+    /// The same convolution run along `path` (at stride 1; other strides use im2col).
+    pub fn with_path(self, path: ConvPath) -> Self {
+        Conv2d { path, ..self }
+    }
+
+    /// Whether it runs as shifted products: at stride 1, when the output's rows fit the grid's
+    /// (padding of at most `k - 1`, as every convolution of the networks here).
+    fn shifted(&self) -> bool {
+        self.stride == 1 && self.pad < self.k && self.path == ConvPath::Shifted
     }
 
     /// The number of weights.
@@ -224,6 +272,9 @@ impl Conv2d {
         y: &mut [T],
         accumulate: bool,
     ) {
+        if self.shifted() {
+            return self.forward_shifted(weights, x, hw, y, accumulate);
+        }
         let (ho, wo) = self.out_size(hw.0, hw.1);
         let (xs, ys, p) = (self.c_in * hw.0 * hw.1, self.c_out * ho * wo, ho * wo);
         debug_assert_eq!(x.len() / xs, y.len() / ys);
@@ -272,6 +323,9 @@ impl Conv2d {
         hw: (usize, usize),
         dx: &mut [T],
     ) {
+        if self.shifted() {
+            return self.backward_input_shifted(weights, dy, hw, dx);
+        }
         let (h, w) = hw;
         let (ho, wo) = self.out_size(h, w);
         let (xs, ys, p, kk) = (
@@ -314,6 +368,9 @@ impl Conv2d {
 
     /// `dW += dy x^T` summed over the batch: the gradient with respect to the weights.
     pub fn backward_weight<T: Real>(&self, x: &[T], dy: &[T], hw: (usize, usize), dw: &mut [T]) {
+        if self.shifted() {
+            return self.backward_weight_shifted(x, dy, hw, dw);
+        }
         let (ho, wo) = self.out_size(hw.0, hw.1);
         let (xs, ys, p) = (self.c_in * hw.0 * hw.1, self.c_out * ho * wo, ho * wo);
         let split = self.split(dy.len() / ys, p);
@@ -349,4 +406,190 @@ impl Conv2d {
             }
         }
     }
+
+    /// The zero-padded grid of a stride-1 convolution of an `h` x `w` input. Rows and images
+    /// share their padding: a row is `w + pad` long (the `pad` zeros after one row are those before
+    /// the next) and an image `h + pad` rows, so pixel `(y, x)` of image `i` sits at `front + i plane
+    /// + y row + x`. Output `(oy, ox)` sits at `i plane + oy row + ox`, and tap `(ky, kx)` reads the
+    /// input `ky row + kx` further on.
+    fn grid(&self, (h, w): (usize, usize)) -> Grid {
+        let (p, k) = (self.pad, self.k);
+        let row = w + p;
+        Grid {
+            row,
+            plane: (h + p) * row,
+            front: p * row + p,
+            reach: (k - 1) * row + k - 1,
+        }
+    }
+
+    /// Tap `(ky, kx)`'s offset along the grid.
+    fn tap_offset(&self, tap: usize, row: usize) -> usize {
+        (tap / self.k) * row + tap % self.k
+    }
+
+    /// Tap `tap`'s `[c_out][c_in]` weights, a view into `[c_out][c_in][k][k]`.
+    fn tap_weights<'a, T: Real>(&self, weights: &'a [T], tap: usize) -> MatRef<'a, T> {
+        let kk = self.k * self.k;
+        strided(&weights[tap..], self.c_out, self.c_in, self.c_in * kk, kk)
+    }
+
+    /// `y (+)= W * x` at stride 1 as shifted products (see the module's documentation).
+    fn forward_shifted<T: Real>(
+        &self,
+        weights: &[T],
+        x: &[T],
+        hw: (usize, usize),
+        y: &mut [T],
+        accumulate: bool,
+    ) {
+        let g = self.grid(hw);
+        let cols = x.len() / (self.c_in * hw.0 * hw.1) * g.plane;
+        let len = g.front + cols + g.reach;
+        let mut padded = vec![];
+        spread(x, self.c_in, hw, &g, (g.front, len), &mut padded);
+        let input = rm(&padded, self.c_in, len);
+        let mut out = vec![T::ZERO; self.c_out * cols];
+        par_blocks(rm_mut(&mut out, self.c_out, cols), |r0, c0, mut block| {
+            let (m, n) = (block.nrows(), block.ncols());
+            for tap in 0..self.k * self.k {
+                let shifted = input.subcols(c0 + self.tap_offset(tap, g.row), n);
+                let w = self.tap_weights(weights, tap).subrows(r0, m);
+                gemm(block.as_mut(), tap > 0, w, shifted);
+            }
+        });
+        let ohw = self.out_size(hw.0, hw.1);
+        read_back(&out, self.c_out, ohw, &g, 0, y, accumulate);
+    }
+
+    /// `dx += W^T dy` at stride 1: the adjoint of [`Self::forward_shifted`], `dy` spread on the
+    /// grid after `reach` zeros so that every tap's shift back stays inside it.
+    fn backward_input_shifted<T: Real>(
+        &self,
+        weights: &[T],
+        dy: &[T],
+        hw: (usize, usize),
+        dx: &mut [T],
+    ) {
+        let (g, ohw) = (self.grid(hw), self.out_size(hw.0, hw.1));
+        let cols = dx.len() / (self.c_in * hw.0 * hw.1) * g.plane;
+        let (reach, len) = (g.reach, g.reach + cols);
+        let mut padded = vec![];
+        spread(dy, self.c_out, ohw, &g, (reach, len), &mut padded);
+        let grads = rm(&padded, self.c_out, len);
+        let mut out = vec![T::ZERO; self.c_in * cols];
+        par_blocks(rm_mut(&mut out, self.c_in, cols), |r0, c0, mut block| {
+            let (m, n) = (block.nrows(), block.ncols());
+            for tap in 0..self.k * self.k {
+                let shifted = grads.subcols(c0 + reach - self.tap_offset(tap, g.row), n);
+                let wt = self.tap_weights(weights, tap).transpose().subrows(r0, m);
+                gemm(block.as_mut(), tap > 0, wt, shifted);
+            }
+        });
+        read_back(&out, self.c_in, hw, &g, g.front, dx, true);
+    }
+
+    /// `dW += dy x^T` at stride 1: each tap's `[c_out][c_in]` gradient is one product of `dy` on
+    /// the grid (zero on the padding's columns) with the padded input shifted by the tap.
+    fn backward_weight_shifted<T: Real>(
+        &self,
+        x: &[T],
+        dy: &[T],
+        hw: (usize, usize),
+        dw: &mut [T],
+    ) {
+        let (g, ohw) = (self.grid(hw), self.out_size(hw.0, hw.1));
+        let cols = x.len() / (self.c_in * hw.0 * hw.1) * g.plane;
+        let len = g.front + cols + g.reach;
+        let (mut input, mut grads) = (vec![], vec![]);
+        spread(x, self.c_in, hw, &g, (g.front, len), &mut input);
+        spread(dy, self.c_out, ohw, &g, (0, cols), &mut grads);
+        let (input, grads) = (rm(&input, self.c_in, len), rm(&grads, self.c_out, cols));
+        let kk = self.k * self.k;
+        let taps: Vec<Vec<T>> = (0..kk)
+            .into_par_iter()
+            .map(|tap| {
+                let mut part = vec![T::ZERO; self.c_out * self.c_in];
+                let shifted = input.subcols(self.tap_offset(tap, g.row), cols);
+                gemm(
+                    rm_mut(&mut part, self.c_out, self.c_in),
+                    false,
+                    grads,
+                    shifted.transpose(),
+                );
+                part
+            })
+            .collect();
+        // the taps in order, each weight's k k taps side by side in `dw`
+        for (j, w) in dw.chunks_exact_mut(kk).enumerate() {
+            for (tap, d) in w.iter_mut().enumerate() {
+                *d += taps[tap][j];
+            }
+        }
+    }
+}
+
+/// The layout of a stride-1 convolution's zero-padded grid ([`Conv2d::grid`]).
+struct Grid {
+    /// the grid's row: an input row and the padding it shares with the next
+    row: usize,
+    /// one image's rows and the padding rows it shares with the next
+    plane: usize,
+    /// where the first image's first pixel sits
+    front: usize,
+    /// how far the last tap reads beyond an output's position
+    reach: usize,
+}
+
+/// `src` (`[n][c][rows][cols]`) on zero grids: `buf` becomes `[c][len]`, image `i`'s pixel
+/// `(y, x)` of channel `ch` at `ch len + at + i plane + y row + x`.
+fn spread<T: Real>(
+    src: &[T],
+    c: usize,
+    (rows, cols): (usize, usize),
+    g: &Grid,
+    (at, len): (usize, usize),
+    buf: &mut Vec<T>,
+) {
+    let size = rows * cols;
+    let n = src.len() / (c * size);
+    buf.clear();
+    buf.resize(c * len, T::ZERO);
+    buf.par_chunks_mut(len).enumerate().for_each(|(ch, dst)| {
+        for i in 0..n {
+            let image = &src[(i * c + ch) * size..(i * c + ch + 1) * size];
+            for (y, line) in image.chunks_exact(cols).enumerate() {
+                let d = at + i * g.plane + y * g.row;
+                dst[d..d + cols].copy_from_slice(line);
+            }
+        }
+    });
+}
+
+/// The reverse of [`spread`]: `dst` (`[n][c][rows][cols]`) set to (or, with `accumulate`, added)
+/// the entries of `grid` (`[c][n plane]`) at the same positions.
+fn read_back<T: Real>(
+    grid: &[T],
+    c: usize,
+    (rows, cols): (usize, usize),
+    g: &Grid,
+    at: usize,
+    dst: &mut [T],
+    accumulate: bool,
+) {
+    let len = grid.len() / c;
+    dst.par_chunks_mut(rows * cols)
+        .enumerate()
+        .for_each(|(j, image)| {
+            let (i, ch) = (j / c, j % c);
+            for (y, line) in image.chunks_exact_mut(cols).enumerate() {
+                let s = ch * len + at + i * g.plane + y * g.row;
+                let src = &grid[s..s + cols];
+                if accumulate {
+                    line.iter_mut().zip(src).for_each(|(d, v)| *d += *v);
+                } else {
+                    line.copy_from_slice(src);
+                }
+            }
+        });
 }

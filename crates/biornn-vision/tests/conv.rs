@@ -1,6 +1,7 @@
 //! Convolutions and pooling against a direct loop, finite differences and hand-worked cases.
 
 use biornn_numerics::Streams;
+use biornn_vision::conv::ConvPath;
 use biornn_vision::pool::{global_avg, global_avg_backward, AvgPool};
 use biornn_vision::Conv2d;
 
@@ -237,4 +238,48 @@ fn average_pooling_counts_the_padding_as_pytorch() {
     let mut d = vec![0.0f64; x.len()];
     global_avg_backward(&[1.0, 2.0], 42, &mut d);
     assert!((d[0] - 1.0 / 42.0).abs() < 1e-15 && (d[50] - 2.0 / 42.0).abs() < 1e-15);
+}
+
+/// Both ways a stride-1 convolution runs (shifted products on padded planes, the default, and
+/// im2col) give the same forward pass and gradients to rounding, on shapes with and without
+/// padding, a 1 x 1 kernel, and more than one block of output rows and columns.
+#[test]
+fn shifted_products_equal_im2col_at_stride_one() {
+    let shapes = SHAPES.iter().copied().filter(|s| s.3 == 1).chain([
+        (16, 70, 3, 1, 1, 24, 24),
+        (5, 6, 5, 1, 2, 7, 9),
+        (3, 4, 5, 1, 1, 6, 8),
+    ]);
+    for (i, (ci, co, k, s, p, h, w)) in shapes.enumerate() {
+        let base = Conv2d::new(ci, co, k, s, p);
+        let (shifted, im2col) = (
+            base.with_path(ConvPath::Shifted),
+            base.with_path(ConvPath::Im2col),
+        );
+        let n = 3;
+        let x = random(n * ci * h * w, 300 + i as u64);
+        let wt = random(base.weights(), 400 + i as u64);
+        let (ho, wo) = base.out_size(h, w);
+        let g = random(n * co * ho * wo, 500 + i as u64);
+        let passes = |c: &Conv2d| {
+            let mut y = vec![0.25; g.len()];
+            c.forward(&wt, &x, (h, w), &mut y, true);
+            let mut dx = vec![0.5; x.len()];
+            c.backward_input(&wt, &g, (h, w), &mut dx);
+            let mut dw = vec![-1.0; wt.len()];
+            c.backward_weight(&x, &g, (h, w), &mut dw);
+            [y, dx, dw]
+        };
+        let (a, b) = (passes(&shifted), passes(&im2col));
+        for (which, (u, v)) in ["y", "dx", "dw"].iter().zip(a.iter().zip(&b)) {
+            for (p, q) in u.iter().zip(v) {
+                assert!(
+                    (p - q).abs() < 1e-11 * (1.0 + q.abs()),
+                    "{base:?} {which}: {p} against {q}"
+                );
+            }
+        }
+        // the shapes of the test above (both gradients) now run through the shifted path too
+        check_gradients(&shifted, &wt, &x, &g, (h, w), 5, 3);
+    }
 }
