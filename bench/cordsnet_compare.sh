@@ -5,15 +5,19 @@
 # channels, 16 images) and the published shape (R8 at 224 x 224 RGB, 64 to 512 channels, 1 image).
 # The PyTorch side (bench/pytorch/cordsnet_bench.py) builds the same network with plain convs.
 #
-#   bench/cordsnet_compare.sh           the table (installs torch into bench/.venv on first use)
+#   bench/cordsnet_compare.sh           the table (installs torch into bench/.venv on first use), then
+#                                       each convolution alone along both paths and in PyTorch
 #   bench/cordsnet_compare.sh --smoke   a tiny shape, biornn only (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
+cargo build --release -q -p biornn-vision --example conv_shapes
 bin=target/release/biornn
+shapes=target/release/examples/conv_shapes
 val() { sed -n "s/^$1=//p"; }
 if [[ "${1:-}" == "--smoke" ]]; then
   $bin bench cordsnet --depth 4 --image 16 --channels 1 --width 4 --batch 2 --stimulus 3 --iters 2 --arnoldi 5
+  $shapes --smoke
   exit 0
 fi
 venv=bench/.venv
@@ -36,3 +40,7 @@ for row in "${rows[@]}"; do
     printf "%-34s %12.2f %12.2f %8s\n" "R$depth ${image}px w$width b$batch: $what" "$a" "$b" "$(python3 -c "print(f'{$a/$b:.2f}')")"
   done
 done
+echo
+echo "one convolution at a time (ms, best of seven; the path biornn takes for the shape is marked)"
+$shapes
+OMP_NUM_THREADS=$threads "$py" bench/pytorch/conv_shapes.py | tail -n +2

@@ -10,7 +10,8 @@
 //! columns, `linalg::par_blocks`) in parallel; the weight gradient runs its taps in parallel and adds
 //! them in order.
 //!
-//! Other strides use im2col. A batch is cut into groups of 8 images whose patches sit side by side
+//! Other strides, and stride-1 convolutions whose weights outweigh their input
+//! ([`Conv2d::runs_shifted`]), use im2col. A batch is cut into groups of 8 images whose patches sit side by side
 //! (`[c_in k k][g ho wo]`), so that small images still make a product large enough to run fast;
 //! groups run in parallel. A batch of one group (one image at the published size) runs in parallel
 //! inside it instead: patches built over input channels, the product cut into fixed blocks of
@@ -96,10 +97,17 @@ impl Conv2d {
         Conv2d { path, ..self }
     }
 
-    /// Whether it runs as shifted products: at stride 1, when the output's rows fit the grid's
-    /// (padding of at most `k - 1`, as every convolution of the networks here).
-    fn shifted(&self) -> bool {
-        self.stride == 1 && self.pad < self.k && self.path == ConvPath::Shifted
+    /// Whether a batch of `n` images of `h` x `w` runs as shifted products: at stride 1, when the
+    /// output's rows fit the grid's (padding of at most `k - 1`, as every convolution of the
+    /// networks here), and when the weights are small beside the images (`c_out k k <= 4 n h w`).
+    /// Each tap reads its weights as a strided view, so the shifted products read the weights' memory
+    /// `k k` times where im2col copies the input `k k` times; a deep area of a few pixels and many
+    /// channels (512 at 7 x 7) has far more weights than input and runs faster through im2col.
+    pub fn runs_shifted(&self, n: usize, (h, w): (usize, usize)) -> bool {
+        self.stride == 1
+            && self.pad < self.k
+            && self.path == ConvPath::Shifted
+            && self.c_out * self.k * self.k <= 4 * n * h * w
     }
 
     /// The number of weights.
@@ -272,7 +280,7 @@ impl Conv2d {
         y: &mut [T],
         accumulate: bool,
     ) {
-        if self.shifted() {
+        if self.runs_shifted(x.len() / (self.c_in * hw.0 * hw.1), hw) {
             return self.forward_shifted(weights, x, hw, y, accumulate);
         }
         let (ho, wo) = self.out_size(hw.0, hw.1);
@@ -323,7 +331,7 @@ impl Conv2d {
         hw: (usize, usize),
         dx: &mut [T],
     ) {
-        if self.shifted() {
+        if self.runs_shifted(dx.len() / (self.c_in * hw.0 * hw.1), hw) {
             return self.backward_input_shifted(weights, dy, hw, dx);
         }
         let (h, w) = hw;
@@ -368,7 +376,7 @@ impl Conv2d {
 
     /// `dW += dy x^T` summed over the batch: the gradient with respect to the weights.
     pub fn backward_weight<T: Real>(&self, x: &[T], dy: &[T], hw: (usize, usize), dw: &mut [T]) {
-        if self.shifted() {
+        if self.runs_shifted(x.len() / (self.c_in * hw.0 * hw.1), hw) {
             return self.backward_weight_shifted(x, dy, hw, dw);
         }
         let (ho, wo) = self.out_size(hw.0, hw.1);

@@ -257,6 +257,8 @@ fn shifted_products_equal_im2col_at_stride_one() {
             base.with_path(ConvPath::Im2col),
         );
         let n = 3;
+        assert!(shifted.runs_shifted(n, (h, w)) == (p < k), "{shifted:?}");
+        assert!(!im2col.runs_shifted(n, (h, w)));
         let x = random(n * ci * h * w, 300 + i as u64);
         let wt = random(base.weights(), 400 + i as u64);
         let (ho, wo) = base.out_size(h, w);
@@ -282,4 +284,11 @@ fn shifted_products_equal_im2col_at_stride_one() {
         // the shapes of the test above (both gradients) now run through the shifted path too
         check_gradients(&shifted, &wt, &x, &g, (h, w), 5, 3);
     }
+    // a deep area: many more weights than input, im2col (it reads the weights once)
+    let deep = Conv2d::new(512, 512, 3, 1, 1).with_path(ConvPath::Shifted);
+    assert!(!deep.runs_shifted(1, (7, 7)) && deep.runs_shifted(1, (56, 56)));
+    assert!(
+        !Conv2d::new(4, 4, 3, 2, 1).runs_shifted(8, (16, 16)),
+        "stride 2"
+    );
 }
