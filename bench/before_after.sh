@@ -7,6 +7,10 @@
 #     start and the end), both builds interleaved, best of REPEATS, and their ratio.
 #
 #   bench/before_after.sh                 REV=2dc34e4 (the commit before the run layer), ROUNDS=50
+#
+# Identity holds across changes that leave the arithmetic alone. Softplus in f32 changed in the last
+# bits when it became branch-free (numerics::real::ln_1p_unit_f32), so the default job (softplus)
+# differs from any REV before that change; the long-term and reversal jobs (relu) do not.
 #   bench/before_after.sh --smoke         tiny budgets, to check that the script runs
 #   REV=<commit> bench/before_after.sh
 set -euo pipefail

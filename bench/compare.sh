@@ -12,6 +12,21 @@ cargo build --release -q
 bin=target/release/biornn
 val() { sed -n "s/^$1=//p"; }
 
+# seeds_per_hour K STEPS ACTIVATION: `biornn train --seeds K` on the default tasks (the six go/anti
+# tasks, real batches and evaluations) at N = 50, B = 20; networks per hour, counting 1,000 updates
+# as one network, and the seconds it took.
+seeds_per_hour() {
+  local k=$1 steps=$2 act=$3 cfg runs t0 t1
+  cfg=$(mktemp --suffix .toml); runs=$(mktemp -d)
+  $bin config | sed -e 's/^n_rec = .*/n_rec = 50/' -e 's/^batch_size = .*/batch_size = 20/' \
+    -e "s/^activation = \"[a-z]*\"/activation = \"$act\"/" > "$cfg"
+  t0=$(date +%s.%N)
+  $bin train "$cfg" --seeds "$k" --max-steps "$steps" --runs "$runs" --quiet > /dev/null
+  t1=$(date +%s.%N)
+  python3 -c "s = $t1 - $t0; print(f'{$k * $steps / 1000 / (s / 3600):.0f} networks per hour ({s:.1f} s)')"
+  rm -rf "$cfg" "$runs"
+}
+
 if [[ "${1:-}" == "--smoke" ]]; then
   $bin bench train --n 16 --batch 4 --steps 10 --iters 2 --ceiling
   $bin bench eval --n 16 --batch 4 --steps 10 --iters 2
@@ -19,6 +34,7 @@ if [[ "${1:-}" == "--smoke" ]]; then
   $bin bench seeds --k 2 --n 8 --batch 2 --steps 5 --iters 2
   $bin bench peak --size 256 --reps 2
   $bin bench products --n 8 --batch 3 --reps 20
+  seeds_per_hour 2 2 softplus
   exit 0
 fi
 
@@ -79,4 +95,8 @@ echo "Networks trained per hour (N=50, B=20, T=600, 1000 updates each):"
 for k in 1 2 8 100; do
   iters=$(( k >= 100 ? 10 : 30 ))
   echo "  K=$k: $($bin bench seeds --k "$k" --n 50 --batch 20 --steps 600 --iters "$iters" | val networks_per_hour)"
+done
+echo "With real batches (biornn train --seeds 20: the six go/anti tasks, N=50, B=20, 300 updates each):"
+for act in softplus relu; do
+  echo "  $act: $(seeds_per_hour 20 300 "$act")"
 done

@@ -43,6 +43,10 @@ pub trait Real:
     /// `exp` over the range that matters, saturating outside it); for f64 exactly `exp`, so gradient
     /// checks see the reference function.
     fn exp_fast(self) -> Self;
+    /// ln(1 + y) for y in [0, 1] (softplus's tail, `ln(1 + e^{-|x|})`), for the hot loops: for f32
+    /// a branch-free series that vectorises (within 2 ulp of `ln_1p` there); for f64 exactly
+    /// `ln_1p`, so gradient checks see the reference function.
+    fn ln_1p_unit_fast(self) -> Self;
     fn to_le_bytes_vec(data: &[Self]) -> Vec<u8>;
     /// The slice as f32 values when `Self` is f32 (the kernels written for f32 only, such as
     /// [`crate::packed`], take this way in), else `None`.
@@ -67,7 +71,7 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty, $descr:expr, $exp_fast:expr, $as_f32:expr, $as_f32_mut:expr) => {
+    ($t:ty, $descr:expr, $exp_fast:expr, $ln_1p_unit_fast:expr, $as_f32:expr, $as_f32_mut:expr) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -125,6 +129,10 @@ macro_rules! impl_real {
             fn exp_fast(self) -> Self {
                 $exp_fast(self)
             }
+            #[inline(always)]
+            fn ln_1p_unit_fast(self) -> Self {
+                $ln_1p_unit_fast(self)
+            }
             fn to_le_bytes_vec(data: &[Self]) -> Vec<u8> {
                 data.iter().flat_map(|v| v.to_le_bytes()).collect()
             }
@@ -140,8 +148,28 @@ macro_rules! impl_real {
     };
 }
 
-impl_real!(f32, "<f4", exp_f32, Some, Some);
-impl_real!(f64, "<f8", f64::exp, |_| None, |_| None);
+impl_real!(f32, "<f4", exp_f32, ln_1p_unit_f32, Some, Some);
+impl_real!(f64, "<f8", f64::exp, f64::ln_1p, |_| None, |_| None);
+
+/// ln(1 + y) in f32 for y in [0, 1], without a call or a branch so that loops over it vectorise
+/// (libm's `log1pf` is a call per element, a third of a softplus network's training time). With
+/// s = y / (2 + y), in [0, 1/3] and exact to rounding for every y, ln(1 + y) = 2 atanh(s) =
+/// 2 s (1 + s^2/3 + s^4/5 + ...); eight terms leave a truncation error below 2e-9 relative.
+#[inline(always)]
+pub fn ln_1p_unit_f32(y: f32) -> f32 {
+    let s = y / (2.0 + y);
+    let z = s * s;
+    let mut p = 1.0f32 / 15.0;
+    p = p * z + 1.0 / 13.0;
+    p = p * z + 1.0 / 11.0;
+    p = p * z + 1.0 / 9.0;
+    p = p * z + 1.0 / 7.0;
+    p = p * z + 1.0 / 5.0;
+    p = p * z + 1.0 / 3.0;
+    // 2 s + 2 s z p: the leading term kept apart, so the sum rounds once at the end
+    let two_s = s + s;
+    two_s * z * p + two_s
+}
 
 /// e^x in f32 (Cephes `expf`): x = k ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, and
 /// 2^k through the exponent bits. Rounding to the nearest integer uses the 1.5 * 2^23 trick so the
@@ -178,6 +206,33 @@ pub fn convert<A: Real, B: Real>(src: &[A]) -> Vec<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_ln_1p_is_accurate_on_the_unit_interval() {
+        let ulp = |v: f64| (v as f32).abs().next_up() as f64 - (v as f32).abs() as f64;
+        let mut worst_ulps = 0.0f64;
+        let mut y = 0.0f32;
+        let mut check = |y: f32| {
+            let want = (y as f64).ln_1p();
+            let got = ln_1p_unit_f32(y) as f64;
+            if want > 0.0 {
+                worst_ulps = worst_ulps.max((got - want).abs() / ulp(want));
+            } else {
+                assert_eq!(got, 0.0);
+            }
+        };
+        while y <= 1.0 {
+            check(y);
+            y += 1.0 / 4099.0;
+        }
+        // tiny arguments keep their relative accuracy (1 + y would round them away)
+        for e in 1..140 {
+            check(2f32.powi(-e));
+            check(3.0 * 2f32.powi(-e - 1));
+        }
+        check(1.0);
+        assert!(worst_ulps <= 2.0, "worst error {worst_ulps} ulp");
+    }
 
     #[test]
     fn fast_exp_is_accurate() {
