@@ -167,6 +167,14 @@ impl<T: Real> Trajectory<T> {
     }
 }
 
+/// The span `lo..hi` from the first to the last of `0..n` that `keep` picks, (0, 0) if none.
+fn nonzero_span(n: usize, keep: impl Fn(&usize) -> bool) -> (usize, usize) {
+    match ((0..n).find(&keep), (0..n).rfind(&keep)) {
+        (Some(lo), Some(hi)) => (lo, hi + 1),
+        _ => (0, 0),
+    }
+}
+
 fn resize<T: Real>(v: &mut Vec<T>, n: usize) {
     if v.len() != n {
         v.resize(n, T::ZERO);
@@ -604,6 +612,26 @@ impl<T: Real> Ctrnn<T> {
         &self.eff
     }
 
+    /// The units `lo..hi` that can receive input: outside them every row of the input mask is 0
+    /// (the long-term protocol feeds units 0-19 of 50). Products over the input weights skip the
+    /// rest, which changes no bit of what the kept rows get.
+    fn input_rows(&self) -> (usize, usize) {
+        let ni = self.n_in;
+        let fed = |i: &usize| {
+            self.mask_in[i * ni..(i + 1) * ni]
+                .iter()
+                .any(|m| *m != T::ZERO)
+        };
+        nonzero_span(self.n_rec, fed)
+    }
+
+    /// The units `lo..hi` the readout can see: outside them every column of the readout mask is 0.
+    fn readout_cols(&self) -> (usize, usize) {
+        let (n, no) = (self.n_rec, self.n_out);
+        let seen = |j: &usize| (0..no).any(|o| self.mask_out[o * n + j] != T::ZERO);
+        nonzero_span(n, seen)
+    }
+
     fn reparam_abs(&self) -> bool {
         self.dale == Some(DaleMode::Reparam)
     }
@@ -938,14 +966,18 @@ impl<T: Real> Ctrnn<T> {
         traj.noise_inside = inside;
         traj.noise_outside = outside;
 
-        // All input projections at once: Z = W_in U, then + b (+ noise inside).
+        // All input projections at once: Z = W_in U, then + b (+ noise inside). Only the units
+        // that receive input (`input_rows`) take part in the product; the others' projection is 0.
+        let (lo, hi) = self.input_rows();
         gemm(
-            cm_mut(&mut traj.drive, n, tb),
+            cm_mut(&mut traj.drive, n, tb).subrows_mut(lo, hi - lo),
             false,
-            rm(&self.eff.w_in, n, ni),
+            rm(&self.eff.w_in, n, ni).subrows(lo, hi - lo),
             cm(&traj.input, ni, tb),
         );
         for (c, col) in traj.drive.chunks_exact_mut(n).enumerate() {
+            col[..lo].fill(T::ZERO);
+            col[hi..].fill(T::ZERO);
             for (i, z) in col.iter_mut().enumerate() {
                 *z += self.eff.b_rec[i];
             }
@@ -1218,19 +1250,32 @@ impl<T: Real> Ctrnn<T> {
         traj.ds_next.fill(T::ZERO);
 
         // dL/dr from the readout (or the error broadcast through the feedback) for every step at once.
-        let feedback = match credit {
+        // Through W_out^T only the units the readout sees (`readout_cols`) get a share.
+        let read = self.readout_cols();
+        let (feedback, (lo, hi)) = match credit {
             Credit::Local(Some(b)) => {
                 assert_eq!(b.len(), n * no, "feedback is (n_rec, n_out)");
-                rm(b, n, no)
+                (rm(b, n, no), (0, n))
             }
-            Credit::Exact | Credit::Local(None) => rm(&self.eff.w_out, no, n).transpose(),
+            Credit::Exact | Credit::Local(None) => (
+                rm(&self.eff.w_out, no, n)
+                    .subcols(read.0, read.1 - read.0)
+                    .transpose(),
+                read,
+            ),
         };
         gemm(
-            cm_mut(&mut traj.delta, n, tb),
+            cm_mut(&mut traj.delta, n, tb).subrows_mut(lo, hi - lo),
             false,
             feedback,
             cm(d_out_pre, no, tb),
         );
+        if (lo, hi) != (0, n) {
+            for col in traj.delta.chunks_exact_mut(n) {
+                col[..lo].fill(T::ZERO);
+                col[hi..].fill(T::ZERO);
+            }
+        }
         let exact = matches!(credit, Credit::Exact);
         if let Some(dr) = d_rate {
             for (d, x) in traj.delta.iter_mut().zip(dr) {
@@ -1355,17 +1400,29 @@ impl<T: Real> Ctrnn<T> {
                 cm(&traj.rate[..n * tb], n, tb).transpose(),
             ),
         }
+        // The masks zero the input weights of units outside `input_rows` and the readout weights
+        // of units outside `readout_cols`, so their gradients are 0 without a product.
+        let (lo, hi) = self.input_rows();
+        grads.w_in[..lo * ni].fill(T::ZERO);
+        grads.w_in[hi * ni..].fill(T::ZERO);
         gemm(
-            rm_mut(&mut grads.w_in, n, ni),
+            rm_mut(&mut grads.w_in, n, ni).subrows_mut(lo, hi - lo),
             false,
-            dz,
+            dz.subrows(lo, hi - lo),
             cm(&traj.input, ni, tb).transpose(),
         );
+        let (lo, hi) = read;
+        for row in grads.w_out.chunks_exact_mut(n) {
+            row[..lo].fill(T::ZERO);
+            row[hi..].fill(T::ZERO);
+        }
         gemm(
-            rm_mut(&mut grads.w_out, no, n),
+            rm_mut(&mut grads.w_out, no, n).subcols_mut(lo, hi - lo),
             false,
             cm(d_out_pre, no, tb),
-            cm(&traj.rate[blk..], n, tb).transpose(),
+            cm(&traj.rate[blk..], n, tb)
+                .subrows(lo, hi - lo)
+                .transpose(),
         );
         grads.b_rec.fill(T::ZERO);
         for col in traj.delta.chunks_exact(n) {

@@ -248,3 +248,111 @@ mod tests {
         assert_eq!(m, [2.0, 0.0, 6.0, 4.0, 0.0, 12.0]);
     }
 }
+
+#[cfg(test)]
+mod block_tests {
+    use super::*;
+    use crate::Streams;
+
+    fn random(len: usize, purpose: &str) -> Vec<f32> {
+        let mut rng = Streams::new(7).stream(purpose, 0);
+        (0..len).map(|_| rng.normal() as f32).collect()
+    }
+
+    /// The masked-unit products (Ctrnn: inputs to some units, a readout from others) compute only
+    /// a block of rows or columns; that block must equal the same block of the whole product bit
+    /// for bit, so a network trains the same either way. Shapes as the long-term protocol's.
+    #[test]
+    fn a_block_of_rows_or_columns_is_the_same_block_of_the_whole_product() {
+        let (n, ni, no, tb) = (50, 85, 33, 1400);
+        let (lo, len) = (20, 20);
+        let w_in = random(n * ni, "w_in");
+        let u = random(ni * tb, "u");
+        let dz = random(n * tb, "dz");
+        let w_out = random(no * n, "w_out");
+        let d_out = random(no * tb, "d_out");
+        let rate = random(n * tb, "rate");
+        // drive = W_in U, rows lo..lo+len
+        let mut whole = vec![0.0f32; n * tb];
+        gemm(
+            cm_mut(&mut whole, n, tb),
+            false,
+            rm(&w_in, n, ni),
+            cm(&u, ni, tb),
+        );
+        let mut part = vec![0.0f32; n * tb];
+        gemm(
+            cm_mut(&mut part, n, tb).subrows_mut(lo, len),
+            false,
+            rm(&w_in, n, ni).subrows(lo, len),
+            cm(&u, ni, tb),
+        );
+        for c in 0..tb {
+            assert_eq!(
+                whole[c * n + lo..c * n + lo + len],
+                part[c * n + lo..c * n + lo + len]
+            );
+        }
+        // dW_in = dz U^T, rows lo..lo+len
+        let mut whole = vec![0.0f32; n * ni];
+        gemm(
+            rm_mut(&mut whole, n, ni),
+            false,
+            cm(&dz, n, tb),
+            cm(&u, ni, tb).transpose(),
+        );
+        let mut part = vec![0.0f32; n * ni];
+        gemm(
+            rm_mut(&mut part, n, ni).subrows_mut(lo, len),
+            false,
+            cm(&dz, n, tb).subrows(lo, len),
+            cm(&u, ni, tb).transpose(),
+        );
+        assert_eq!(
+            whole[lo * ni..(lo + len) * ni],
+            part[lo * ni..(lo + len) * ni]
+        );
+        // dr = W_out^T d_out, rows lo..lo+len
+        let mut whole = vec![0.0f32; n * tb];
+        gemm(
+            cm_mut(&mut whole, n, tb),
+            false,
+            rm(&w_out, no, n).transpose(),
+            cm(&d_out, no, tb),
+        );
+        let mut part = vec![0.0f32; n * tb];
+        gemm(
+            cm_mut(&mut part, n, tb).subrows_mut(lo, len),
+            false,
+            rm(&w_out, no, n).subcols(lo, len).transpose(),
+            cm(&d_out, no, tb),
+        );
+        for c in 0..tb {
+            assert_eq!(
+                whole[c * n + lo..c * n + lo + len],
+                part[c * n + lo..c * n + lo + len]
+            );
+        }
+        // dW_out = d_out R^T, columns lo..lo+len
+        let mut whole = vec![0.0f32; no * n];
+        gemm(
+            rm_mut(&mut whole, no, n),
+            false,
+            cm(&d_out, no, tb),
+            cm(&rate, n, tb).transpose(),
+        );
+        let mut part = vec![0.0f32; no * n];
+        gemm(
+            rm_mut(&mut part, no, n).subcols_mut(lo, len),
+            false,
+            cm(&d_out, no, tb),
+            cm(&rate, n, tb).subrows(lo, len).transpose(),
+        );
+        for r in 0..no {
+            assert_eq!(
+                whole[r * n + lo..r * n + lo + len],
+                part[r * n + lo..r * n + lo + len]
+            );
+        }
+    }
+}

@@ -225,12 +225,23 @@ pub fn generate_trials_into(
     index: u64,
     trials: &mut Vec<Trial>,
 ) {
-    let content = streams.child("task_content", index);
-    let timing = streams.child("task_timing", index);
-    let noise = streams.child("input_noise", index);
     trials.resize_with(spec.batch_size, || {
         Trial::new(task.n_in(), task.n_out(), spec.dt)
     });
+    fill_trials(task, spec, streams, index, trials);
+}
+
+/// Trials `0..trials.len()` of batch number `index`, written over `trials` (their buffers reused).
+fn fill_trials(
+    task: &dyn Task,
+    spec: &BatchSpec,
+    streams: &Streams,
+    index: u64,
+    trials: &mut [Trial],
+) {
+    let content = streams.child("task_content", index);
+    let timing = streams.child("task_timing", index);
+    let noise = streams.child("input_noise", index);
     trials.par_iter_mut().enumerate().for_each(|(b, trial)| {
         let mut shared = match spec.timing {
             Timing::PerBatch => timing.stream("batch", 0),
@@ -281,8 +292,27 @@ pub fn generate_groups(
     streams: &Streams,
     groups: usize,
 ) -> TaskBatch {
-    let trials: Vec<Trial> = (0..groups as u64)
-        .flat_map(|g| generate_trials(task, spec, streams, g))
-        .collect();
-    TaskBatch::assemble(&trials)
+    let mut batch = TaskBatch::default();
+    generate_groups_into(task, spec, streams, groups, &mut batch);
+    batch
+}
+
+/// As [`generate_groups`], into `out`'s buffers (and its kept trials'): no allocation once they
+/// are large enough.
+pub fn generate_groups_into(
+    task: &dyn Task,
+    spec: &BatchSpec,
+    streams: &Streams,
+    groups: usize,
+    out: &mut TaskBatch,
+) {
+    let mut trials = std::mem::take(&mut out.trials);
+    trials.resize_with(groups * spec.batch_size, || {
+        Trial::new(task.n_in(), task.n_out(), spec.dt)
+    });
+    for (g, group) in trials.chunks_mut(spec.batch_size.max(1)).enumerate() {
+        fill_trials(task, spec, streams, g as u64, group);
+    }
+    out.assemble_from(&trials);
+    out.trials = trials;
 }

@@ -21,7 +21,8 @@ pub mod trial;
 pub mod yang;
 
 pub use batch::{
-    generate, generate_groups, generate_into, generate_trials, BatchSpec, TaskBatch, Timing,
+    generate, generate_groups, generate_groups_into, generate_into, generate_trials, BatchSpec,
+    TaskBatch, Timing,
 };
 pub use battery::{BatchSource, Battery, StreamBattery};
 pub use config::TaskConfig;

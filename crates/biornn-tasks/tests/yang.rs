@@ -3,7 +3,7 @@
 
 use biornn_numerics::Streams;
 use biornn_tasks::yang::*;
-use biornn_tasks::{generate, BatchSpec, TaskBatch, Timing};
+use biornn_tasks::{generate, generate_groups, generate_groups_into, BatchSpec, TaskBatch, Timing};
 use std::f64::consts::PI;
 
 const DT: f64 = 20.0;
@@ -270,6 +270,47 @@ fn batch(rule: YangRule, timing: Timing, noise: f64, seed: u64, index: u64) -> T
         &Streams::new(seed),
         index,
     )
+}
+
+#[test]
+fn groups_built_into_used_buffers_equal_groups_built_afresh() {
+    let spec = BatchSpec {
+        dt: DT,
+        batch_size: 8,
+        timing: Timing::PerBatch,
+        input_noise_std: 0.1,
+    };
+    let streams = Streams::new(3);
+    let task = |rule| YangTask { rule, easy: false };
+    // a longer task with more groups first, so every buffer holds stale values
+    let mut reused = generate_groups(&task(YangRule::DelayDm1), &spec, &streams, 4);
+    for (rule, groups) in [(YangRule::FdGo, 2), (YangRule::DmsGo, 3)] {
+        generate_groups_into(&task(rule), &spec, &streams, groups, &mut reused);
+        let fresh = generate_groups(&task(rule), &spec, &streams, groups);
+        assert_eq!(reused.batch, groups * 8);
+        // latents absent from a task are NaN, so they are compared by their bits
+        let bits = |b: &TaskBatch| -> Vec<(&str, Vec<u64>)> {
+            let l = b.latents.iter();
+            l.map(|(n, v)| (*n, v.iter().map(|x| x.to_bits()).collect()))
+                .collect()
+        };
+        assert_eq!(bits(&reused), bits(&fresh), "{rule:?}: latents");
+        let mut reused_rest = reused.clone();
+        reused_rest.latents.clear();
+        let mut fresh_rest = fresh.clone();
+        fresh_rest.latents.clear();
+        for t in reused_rest
+            .trials
+            .iter_mut()
+            .chain(fresh_rest.trials.iter_mut())
+        {
+            t.latents.clear();
+        }
+        assert!(
+            reused_rest == fresh_rest,
+            "{rule:?}: reused buffers changed the batch"
+        );
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@ use crate::config::RunConfig;
 use crate::engine::Engine;
 use biornn_model::Ctrnn;
 use biornn_numerics::{Result, Streams};
-use biornn_tasks::{generate_groups, BatchSpec, Task};
+use biornn_tasks::{generate_groups_into, BatchSpec, Task, TaskBatch};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +28,15 @@ pub struct TaskScore {
 /// Trials per timing draw in an evaluation (gyyang evaluates 16 groups of 32).
 pub const EVAL_GROUP: usize = 32;
 
+/// The buffers of a run's evaluation batches, reused from one evaluation to the next: building a
+/// batch into fresh memory cost as much again in zeroing and page faults. (Keeping the batches
+/// themselves, which are the same every time, would save their building too, but costs about
+/// 100 MB per network for the six default tasks.)
+#[derive(Default)]
+pub struct EvalBuffers {
+    batch: TaskBatch,
+}
+
 /// Evaluate every task of the config on `trials` trials each, drawn from the run's "eval" streams (the
 /// same trials at every evaluation). Recurrent noise only with `train.eval_recurrent_noise` (as the
 /// original gyyang/multitask evaluates), then from the fixed "eval_noise" streams.
@@ -37,7 +46,15 @@ pub fn evaluate(
     trials: usize,
     engine: &mut Engine<f32>,
 ) -> Result<Vec<TaskScore>> {
-    Ok(evaluate_tasks(net, cfg, &cfg.task.tasks()?, trials, engine))
+    let mut buffers = EvalBuffers::default();
+    Ok(evaluate_tasks(
+        net,
+        cfg,
+        &cfg.task.tasks()?,
+        trials,
+        engine,
+        &mut buffers,
+    ))
 }
 
 /// [`evaluate`] on tasks already resolved from the config (a trainer resolves them once).
@@ -47,6 +64,7 @@ pub fn evaluate_tasks(
     tasks: &[impl Task],
     trials: usize,
     engine: &mut Engine<f32>,
+    buffers: &mut EvalBuffers,
 ) -> Vec<TaskScore> {
     let eval_streams = Streams::new(cfg.seed).child("eval", 0);
     let spec = BatchSpec {
@@ -56,6 +74,7 @@ pub fn evaluate_tasks(
         input_noise_std: cfg.task.input_noise_std(cfg.model.tau),
     };
     let mut scores = vec![];
+    let groups = trials.div_ceil(EVAL_GROUP);
     for task in tasks {
         let streams = eval_streams.child("task", task.key());
         // a dataset's held-out split, where the task has one
@@ -64,7 +83,8 @@ pub fn evaluate_tasks(
             Some(t) => &**t,
             None => task,
         };
-        let batch = generate_groups(task, &spec, &streams, trials.div_ceil(EVAL_GROUP));
+        let batch = &mut buffers.batch;
+        generate_groups_into(task, &spec, &streams, groups, batch);
         let trials = batch.batch;
         let judge = |trial: &biornn_tasks::TrialOutputs| task.score(trial);
         let noise_streams = Streams::new(cfg.seed).child("eval_noise", 0);
@@ -72,7 +92,7 @@ pub fn evaluate_tasks(
             .train
             .eval_recurrent_noise
             .then_some((&noise_streams, task.key()));
-        let (loss, counts) = engine.evaluate(net, &batch, &cfg.train, noise, &judge);
+        let (loss, counts) = engine.evaluate(net, batch, &cfg.train, noise, &judge);
         scores.push(TaskScore {
             task: task.name().to_string(),
             perf: counts.correct as f64 / trials as f64,

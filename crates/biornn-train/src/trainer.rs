@@ -6,7 +6,7 @@
 use crate::checkpoint::{self, load_raw, save_raw};
 use crate::config::{RunConfig, TrainConfig};
 use crate::engine::Engine;
-use crate::eval::{evaluate_tasks, min_mean, min_mean_accuracy, TaskScore};
+use crate::eval::{evaluate_tasks, min_mean, min_mean_accuracy, EvalBuffers, TaskScore};
 use crate::optim::{clip, Optimizer};
 use crate::rflo::Rflo;
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Rule, Stateful, StepDecay};
@@ -190,6 +190,7 @@ pub struct BpttLearner {
     /// the training batches (one trial per row, or trials back to back)
     env: Box<dyn BatchSource>,
     eval_engine: Engine<f32>,
+    eval_buffers: EvalBuffers,
     /// the last evaluation's scores (for the summary)
     scores: Vec<TaskScore>,
 }
@@ -228,6 +229,7 @@ impl BpttLearner {
                 _ => CtrnnRule::Bptt(Bptt::new(&cfg.train, &net, opt, streams.child("noise", 0))),
             },
             eval_engine: Engine::default(),
+            eval_buffers: EvalBuffers::default(),
             scores: vec![],
             cfg: cfg.clone(),
             net,
@@ -303,6 +305,7 @@ impl Learner for BpttLearner {
             &self.tasks,
             tc.eval_trials,
             &mut self.eval_engine,
+            &mut self.eval_buffers,
         );
         let (min_perf, mean_perf) = min_mean(&self.scores);
         let eval_loss = self.scores.iter().map(|s| s.loss).sum::<f64>() / self.scores.len() as f64;
