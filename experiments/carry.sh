@@ -6,10 +6,24 @@
 # run resumes bit for bit.
 #
 #   experiments/carry.sh runs/modcog_sparsity/local4/seed-1 ...   keep these runs (then commit)
+#   experiments/carry.sh --results runs/longterm/dlygo/dasc-t40-s2-b0.5
+#                                                                keep a finished run's results only
+#                                                                (config, metrics, summary: what the
+#                                                                summaries read), not its weights
 #   experiments/carry.sh --smoke                                 a run kept and restored (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source experiments/lib.bash
+
+carry_results() {
+  local dir=$1 dest
+  [[ -f "$dir/summary.json" ]] || { echo "carry: $dir has not finished (no summary.json); carry it whole" >&2; exit 1; }
+  dest="${CARRY_TO:-experiments/carried}/${dir#runs/}"
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  cp "$dir/config.toml" "$dir/metrics.csv" "$dir/summary.json" "$dest/"
+  echo "kept the results of $dir in $dest ($(du -sh "$dest" | cut -f1))"
+}
 
 carry() {
   local dir=$1 dest newest
@@ -44,10 +58,20 @@ if [[ "${1:-}" == "--smoke" ]]; then
     # continued from the carried state, not started over: the kept rows stand
     [[ -n "$before" && "$(row2)" == "$before" ]] || { echo "carry: the resumed run lost its rows" >&2; exit 1; }
     grep -q '^4,' runs/exp/seed-1/metrics.csv
+    # a finished run's results alone: restored as finished, without weights
+    CARRY_TO=kept carry_results runs/exp/seed-1
+    [[ -f kept/exp/seed-1/summary.json && ! -e kept/exp/seed-1/checkpoints ]] \
+      || { echo "carry: --results kept weights or lost the summary" >&2; exit 1; }
   )
-  echo "carry smoke: kept, restored and resumed to 4 updates"
+  echo "carry smoke: kept, restored and resumed to 4 updates; results kept alone"
   rm -rf "$tmp"
   exit 0
 fi
-[[ $# -gt 0 ]] || { echo "usage: experiments/carry.sh RUN_DIR ... (or --smoke)" >&2; exit 1; }
-for dir in "$@"; do carry "$dir"; done
+usage="usage: experiments/carry.sh [--results] RUN_DIR ... (or --smoke)"
+how=carry
+if [[ "${1:-}" == "--results" ]]; then how=carry_results; shift; fi
+[[ $# -gt 0 ]] || { echo "$usage" >&2; exit 1; }
+for dir in "$@"; do
+  [[ "$dir" == runs/* ]] || { echo "carry: $dir is not under runs/ (run from the repository root)" >&2; exit 1; }
+  $how "$dir"
+done
