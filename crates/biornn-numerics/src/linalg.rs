@@ -254,6 +254,21 @@ mod block_tests {
     use super::*;
     use crate::Streams;
 
+    /// `whole` and `part` each write a product into zeroed buffers of `size` values; entries
+    /// `lo..lo + len` of every run of `stride` values must agree bit for bit.
+    fn same_block(
+        (size, stride, lo, len): (usize, usize, usize, usize),
+        whole: impl FnOnce(&mut [f32]),
+        part: impl FnOnce(&mut [f32]),
+    ) {
+        let (mut w, mut p) = (vec![0.0f32; size], vec![0.0f32; size]);
+        whole(&mut w);
+        part(&mut p);
+        for (w, p) in w.chunks_exact(stride).zip(p.chunks_exact(stride)) {
+            assert_eq!(w[lo..lo + len], p[lo..lo + len]);
+        }
+    }
+
     fn random(len: usize, purpose: &str) -> Vec<f32> {
         let mut rng = Streams::new(7).stream(purpose, 0);
         (0..len).map(|_| rng.normal() as f32).collect()
@@ -272,87 +287,61 @@ mod block_tests {
         let w_out = random(no * n, "w_out");
         let d_out = random(no * tb, "d_out");
         let rate = random(n * tb, "rate");
+        let (u_t, w_in) = (cm(&u, ni, tb), rm(&w_in, n, ni));
         // drive = W_in U, rows lo..lo+len
-        let mut whole = vec![0.0f32; n * tb];
-        gemm(
-            cm_mut(&mut whole, n, tb),
-            false,
-            rm(&w_in, n, ni),
-            cm(&u, ni, tb),
+        same_block(
+            (n * tb, n, lo, len),
+            |d| gemm(cm_mut(d, n, tb), false, w_in, u_t),
+            |d| {
+                gemm(
+                    cm_mut(d, n, tb).subrows_mut(lo, len),
+                    false,
+                    w_in.subrows(lo, len),
+                    u_t,
+                )
+            },
         );
-        let mut part = vec![0.0f32; n * tb];
-        gemm(
-            cm_mut(&mut part, n, tb).subrows_mut(lo, len),
-            false,
-            rm(&w_in, n, ni).subrows(lo, len),
-            cm(&u, ni, tb),
-        );
-        for c in 0..tb {
-            assert_eq!(
-                whole[c * n + lo..c * n + lo + len],
-                part[c * n + lo..c * n + lo + len]
-            );
-        }
         // dW_in = dz U^T, rows lo..lo+len
-        let mut whole = vec![0.0f32; n * ni];
-        gemm(
-            rm_mut(&mut whole, n, ni),
-            false,
-            cm(&dz, n, tb),
-            cm(&u, ni, tb).transpose(),
-        );
-        let mut part = vec![0.0f32; n * ni];
-        gemm(
-            rm_mut(&mut part, n, ni).subrows_mut(lo, len),
-            false,
-            cm(&dz, n, tb).subrows(lo, len),
-            cm(&u, ni, tb).transpose(),
-        );
-        assert_eq!(
-            whole[lo * ni..(lo + len) * ni],
-            part[lo * ni..(lo + len) * ni]
+        let dz = cm(&dz, n, tb);
+        same_block(
+            (n * ni, n * ni, lo * ni, len * ni),
+            |d| gemm(rm_mut(d, n, ni), false, dz, u_t.transpose()),
+            |d| {
+                gemm(
+                    rm_mut(d, n, ni).subrows_mut(lo, len),
+                    false,
+                    dz.subrows(lo, len),
+                    u_t.transpose(),
+                )
+            },
         );
         // dr = W_out^T d_out, rows lo..lo+len
-        let mut whole = vec![0.0f32; n * tb];
-        gemm(
-            cm_mut(&mut whole, n, tb),
-            false,
-            rm(&w_out, no, n).transpose(),
-            cm(&d_out, no, tb),
+        let (w_out, d_out) = (rm(&w_out, no, n), cm(&d_out, no, tb));
+        same_block(
+            (n * tb, n, lo, len),
+            |d| gemm(cm_mut(d, n, tb), false, w_out.transpose(), d_out),
+            |d| {
+                gemm(
+                    cm_mut(d, n, tb).subrows_mut(lo, len),
+                    false,
+                    w_out.subcols(lo, len).transpose(),
+                    d_out,
+                )
+            },
         );
-        let mut part = vec![0.0f32; n * tb];
-        gemm(
-            cm_mut(&mut part, n, tb).subrows_mut(lo, len),
-            false,
-            rm(&w_out, no, n).subcols(lo, len).transpose(),
-            cm(&d_out, no, tb),
-        );
-        for c in 0..tb {
-            assert_eq!(
-                whole[c * n + lo..c * n + lo + len],
-                part[c * n + lo..c * n + lo + len]
-            );
-        }
         // dW_out = d_out R^T, columns lo..lo+len
-        let mut whole = vec![0.0f32; no * n];
-        gemm(
-            rm_mut(&mut whole, no, n),
-            false,
-            cm(&d_out, no, tb),
-            cm(&rate, n, tb).transpose(),
+        let rate = cm(&rate, n, tb);
+        same_block(
+            (no * n, n, lo, len),
+            |d| gemm(rm_mut(d, no, n), false, d_out, rate.transpose()),
+            |d| {
+                gemm(
+                    rm_mut(d, no, n).subcols_mut(lo, len),
+                    false,
+                    d_out,
+                    rate.subrows(lo, len).transpose(),
+                )
+            },
         );
-        let mut part = vec![0.0f32; no * n];
-        gemm(
-            rm_mut(&mut part, no, n).subcols_mut(lo, len),
-            false,
-            cm(&d_out, no, tb),
-            cm(&rate, n, tb).subrows(lo, len).transpose(),
-        );
-        for r in 0..no {
-            assert_eq!(
-                whole[r * n + lo..r * n + lo + len],
-                part[r * n + lo..r * n + lo + len]
-            );
-        }
     }
 }

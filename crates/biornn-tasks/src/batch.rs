@@ -278,8 +278,26 @@ pub fn generate_into(
     index: u64,
     out: &mut TaskBatch,
 ) {
+    batches_into(task, spec, streams, index..index + 1, out);
+}
+
+/// Batches number `indices` of `task`, one after another in one padded batch, built into `out`'s
+/// buffers and its kept trials': no allocation once they are large enough.
+fn batches_into(
+    task: &dyn Task,
+    spec: &BatchSpec,
+    streams: &Streams,
+    indices: std::ops::Range<u64>,
+    out: &mut TaskBatch,
+) {
     let mut trials = std::mem::take(&mut out.trials);
-    generate_trials_into(task, spec, streams, index, &mut trials);
+    let count = (indices.end - indices.start) as usize;
+    trials.resize_with(count * spec.batch_size, || {
+        Trial::new(task.n_in(), task.n_out(), spec.dt)
+    });
+    for (index, batch) in indices.zip(trials.chunks_mut(spec.batch_size.max(1))) {
+        fill_trials(task, spec, streams, index, batch);
+    }
     out.assemble_from(&trials);
     out.trials = trials;
 }
@@ -297,8 +315,7 @@ pub fn generate_groups(
     batch
 }
 
-/// As [`generate_groups`], into `out`'s buffers (and its kept trials'): no allocation once they
-/// are large enough.
+/// As [`generate_groups`], into `out`'s buffers.
 pub fn generate_groups_into(
     task: &dyn Task,
     spec: &BatchSpec,
@@ -306,13 +323,5 @@ pub fn generate_groups_into(
     groups: usize,
     out: &mut TaskBatch,
 ) {
-    let mut trials = std::mem::take(&mut out.trials);
-    trials.resize_with(groups * spec.batch_size, || {
-        Trial::new(task.n_in(), task.n_out(), spec.dt)
-    });
-    for (g, group) in trials.chunks_mut(spec.batch_size.max(1)).enumerate() {
-        fill_trials(task, spec, streams, g as u64, group);
-    }
-    out.assemble_from(&trials);
-    out.trials = trials;
+    batches_into(task, spec, streams, 0..groups as u64, out);
 }
