@@ -2,7 +2,9 @@
 # Mod-Cog sparsity sweep (Khona et al. 2023, claim a): 256-unit networks on the 82 Mod-Cog tasks
 # whose recurrent weights are a fixed local graph on a ring, at several densities, several seeds
 # each, then a table of updates to criterion (mean decision accuracy 0.9) and accuracy at fixed
-# budgets, and a plot of accuracy against updates (docs/figures/modcog_sparsity.*).
+# budgets (with the density of each setting and the trials to criterion), a plot of accuracy against
+# trials (docs/figures/modcog_sparsity.*) and one of accuracy at each budget against density
+# (docs/figures/modcog_sparsity_density.*).
 #
 #   experiments/modcog_sparsity.sh            SETTINGS="autapse local4 local16 dense" SEEDS="1 2 3" MAX_STEPS=30000
 #   experiments/modcog_sparsity.sh --smoke    two settings, one seed, 4 updates (CI)
@@ -54,7 +56,7 @@ for setting in $settings; do
     rm -f "$cfg"
   done
 done
-$bin runs-summary "$out" --value mean_acc --level 0.9 --budgets "$budgets" --figure "$figure"
+$bin runs-summary "$out" --value mean_acc --level 0.9 --budgets "$budgets" --x trials --figure "$figure"
 # decision accuracy by task family (base: the 20 tasks) per setting, mean over seeds, at the
 # largest budget every run has reached
 python3 - "$out" <<'PY' || true

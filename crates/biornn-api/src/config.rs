@@ -384,21 +384,29 @@ impl Config {
         }
     }
 
+    /// The fraction of the CTRNN's recurrent weights its mask lets be nonzero (its seed draws a
+    /// probabilistic mask); `None` for the systems without one.
+    pub fn recurrent_density(&self) -> Result<Option<f64>> {
+        let Config::Bptt(c) = self else {
+            return Ok(None);
+        };
+        let (n_in, n_out) = c.task.sizes()?;
+        let net = biornn_model::Ctrnn::<f32>::new(
+            &c.model,
+            n_in,
+            n_out,
+            c.task.dt,
+            &biornn_numerics::Streams::new(c.seed),
+        )?;
+        let mask: Vec<f64> = net.mask_rec.iter().map(|v| *v as f64).collect();
+        Ok(Some(biornn_model::mask::density(&mask)))
+    }
+
     /// One line on what the config builds, e.g. `6 tasks, 128 units, dt 20 ms`.
     pub fn describe(&self) -> Result<String> {
         Ok(match self {
             Config::Bptt(c) => {
-                let (n_in, n_out) = c.task.sizes()?;
-                let net = biornn_model::Ctrnn::<f32>::new(
-                    &c.model,
-                    n_in,
-                    n_out,
-                    c.task.dt,
-                    &biornn_numerics::Streams::new(c.seed),
-                )?;
-                let density = biornn_model::mask::density(
-                    &net.mask_rec.iter().map(|v| *v as f64).collect::<Vec<_>>(),
-                );
+                let density = self.recurrent_density()?.unwrap_or(1.0);
                 let sparse = if density < 1.0 {
                     format!(" (recurrent density {:.2}%)", 100.0 * density)
                 } else {

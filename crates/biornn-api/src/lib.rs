@@ -13,7 +13,7 @@ pub mod sweep;
 pub use biornn_analysis::Analysis;
 pub use biornn_model::{Ctrnn, DascDerivative, Trajectory};
 pub use biornn_numerics::{Error, Result};
-pub use biornn_report::summaries::{curves_summary, longterm_summary, reversal_summary};
+pub use biornn_report::summaries::{longterm_summary, reversal_summary, CurvesOptions};
 pub use biornn_run::progress::{
     set_interrupt, set_sink as set_progress_sink, Interrupt, Sink as ProgressSink,
 };
@@ -26,3 +26,24 @@ pub use runs::{
     fresh_run_dir, longterm, resume, resume_to, reversal, train, train_in, train_seeds, Finished,
     RunOptions,
 };
+
+/// [`biornn_report::summaries::curves_summary`] with each run's recurrent density read from its
+/// config (the table's density column and the plot against density), where the runs' configs
+/// build CTRNNs.
+pub fn curves_summary(
+    dir: &std::path::Path,
+    opt: &CurvesOptions,
+) -> Result<(String, Option<std::path::PathBuf>)> {
+    let density = |run: &std::path::Path| {
+        let text = biornn_run::RunDir::open(run).ok()?.read_config()?;
+        Config::from_toml(&text)
+            .and_then(|c| c.recurrent_density())
+            .ok()
+            .flatten()
+    };
+    let opt = CurvesOptions {
+        density: Some(opt.density.unwrap_or(&density)),
+        ..*opt
+    };
+    biornn_report::summaries::curves_summary(dir, &opt)
+}

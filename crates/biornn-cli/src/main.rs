@@ -169,7 +169,11 @@ enum Command {
         /// also report the value after these many updates, e.g. 1000,3000
         #[arg(long, value_delimiter = ',')]
         budgets: Vec<usize>,
-        /// write the plot here (as .png and .svg)
+        /// the plot's horizontal axis: updates, or trials seen (the metrics' trials column)
+        #[arg(long, default_value = "updates", value_parser = ["updates", "trials"])]
+        x: String,
+        /// write the plot here (as .png and .svg); with budgets and CTRNN runs also
+        /// PATH_density: the value at each budget against recurrent density
         #[arg(long)]
         figure: Option<PathBuf>,
     },
@@ -593,13 +597,18 @@ fn run(command: Command) -> Result<()> {
             value,
             level,
             budgets,
+            x,
             figure,
         } => summary(biornn_api::curves_summary(
             &dir,
-            &value,
-            level,
-            &budgets,
-            figure.as_deref(),
+            &biornn_api::CurvesOptions {
+                value: &value,
+                level,
+                budgets: &budgets,
+                against_trials: x == "trials",
+                figure: figure.as_deref(),
+                density: None,
+            },
         )?),
         Command::Eval {
             run,

@@ -484,6 +484,91 @@ fn runs_summary_compares_settings_by_a_metrics_column() {
 }
 
 #[test]
+fn runs_summary_reports_trials_and_density_of_ctrnn_runs() {
+    // two settings of real CTRNN configs (128 units): autapses (density 1/128) and a ring of
+    // radius 4 (9/128); metrics with a trials column, 8 trials an update
+    let dir = tmp("runs_summary_density");
+    let _ = std::fs::remove_dir_all(&dir);
+    let default = succeed(biornn().arg("config"));
+    let write = |d: PathBuf, mask: &str, rows: &str| {
+        std::fs::create_dir_all(&d).unwrap();
+        let cfg = default.replace(
+            "recurrent = { kind = \"dense\" }",
+            &format!("recurrent = {mask}"),
+        );
+        assert_ne!(cfg, default);
+        std::fs::write(d.join("config.toml"), cfg).unwrap();
+        std::fs::write(
+            d.join("metrics.csv"),
+            format!("step,trials,mean_acc\n{rows}"),
+        )
+        .unwrap();
+    };
+    let autapse = "{ kind = \"local\", radius = 0.0 }";
+    let ring = "{ kind = \"local\", radius = 4.0 }";
+    write(
+        dir.join("autapse/seed-1"),
+        autapse,
+        "0,0,0.1\n10,80,0.3\n20,160,0.5\n",
+    );
+    write(
+        dir.join("local/seed-1"),
+        ring,
+        "0,0,0.1\n10,80,0.92\n20,160,0.95\n",
+    );
+    write(
+        dir.join("local/seed-2"),
+        ring,
+        "0,0,0.1\n10,80,0.6\n20,160,0.91\n",
+    );
+    let fig = dir.join("fig");
+    let text = succeed(
+        biornn()
+            .arg("runs-summary")
+            .arg(&dir)
+            .args(["--value", "mean_acc", "--budgets", "10,20", "--x", "trials"])
+            .arg("--figure")
+            .arg(&fig),
+    );
+    assert!(
+        text.contains("| setting | density | runs | at 0.9 | updates to 0.9, median [IQR] | trials to 0.9, median [IQR] |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| autapse | 0.78% | 1 | 0 | not reached [not reached, not reached] | not reached [not reached, not reached] | 0.300 (1) | 0.500 (1) | 0.500 | 20 |"),
+        "{text}"
+    );
+    // local: reached at 10 and 20 updates, 80 and 160 trials (median halfway)
+    assert!(
+        text.contains("| local | 7.03% | 2 | 2 | 15 [12, 18] | 120 [100, 140] | 0.760 (2) | 0.930 (2) | 0.930 | 20 |"),
+        "{text}"
+    );
+    for f in [fig.clone(), dir.join("fig_density")] {
+        assert!(
+            f.with_extension("svg").exists() && f.with_extension("png").exists(),
+            "{f:?}"
+        );
+    }
+    // without a trials column, --x trials is refused by name
+    std::fs::write(
+        dir.join("local/seed-2/metrics.csv"),
+        "step,mean_acc\n0,0.1\n",
+    )
+    .unwrap();
+    let out = biornn()
+        .arg("runs-summary")
+        .arg(&dir)
+        .args(["--value", "mean_acc", "--x", "trials"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--x") && err.contains("trials"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bench_elise_times_one_network_and_k_at_once() {
     let out = succeed(biornn().args([
         "bench", "elise", "--latent", "4", "--cycles", "2", "--k", "2",

@@ -255,59 +255,135 @@ fn column_by_name(run: &Path, column: &str) -> Result<Vec<(f64, f64)>> {
         .collect())
 }
 
+/// A run's recurrent density from its directory, `None` where it cannot be told.
+pub type RunDensity = dyn Fn(&Path) -> Option<f64>;
+
+/// What [`curves_summary`] compares and draws.
+pub struct CurvesOptions<'a> {
+    /// the metrics.csv column compared
+    pub value: &'a str,
+    /// the value counted as reached
+    pub level: f64,
+    /// the updates at which the value is also reported
+    pub budgets: &'a [usize],
+    /// draw the curves against trials seen (the metrics' `trials` column) instead of updates
+    pub against_trials: bool,
+    /// write the plot here (PATH.png and PATH.svg), and with densities a second one of the value
+    /// at each budget against density (PATH_density.png and .svg)
+    pub figure: Option<&'a Path>,
+    /// a run's recurrent density (the fraction of W_rec its mask lets be nonzero), where the
+    /// caller can tell it from the run's config (the report crate does not build networks); shown
+    /// where the runs differ in it
+    pub density: Option<&'a RunDensity>,
+}
+
 /// Summarise settings laid out as `DIR/SETTING/RUN` (or `DIR/SETTING` when a setting is a run):
 /// per setting, the runs, how many reached `level` of the metrics column `value`, the updates
-/// they needed (median and IQR, runs that did not count as slower), and `value` at each budget
-/// (mean over runs of the last evaluation at or before it, with the number of runs counted: those
-/// that got that far, and those that stopped earlier at their criterion, whose last value stands);
-/// with `figure`, `value` against updates, one colour per setting. Returns the table and the PNG's
-/// path.
-pub fn curves_summary(
-    dir: &Path,
-    value: &str,
-    level: f64,
-    budgets: &[usize],
-    figure: Option<&Path>,
-) -> Result<(String, Option<PathBuf>)> {
-    let mut out = String::new();
+/// they needed (median and IQR, runs that did not count as slower) and the trials (where the
+/// metrics count them), and `value` at each budget (mean over runs of the last evaluation at or
+/// before it, with the number of runs counted: those that got that far, and those that stopped
+/// earlier at their criterion, whose last value stands); with densities a column of them; with
+/// `figure`, `value` against updates (or trials), one colour per setting, and against density.
+/// Returns the table and the first PNG's path.
+pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option<PathBuf>)> {
+    let (value, level, budgets) = (opt.value, opt.level, opt.budgets);
     let fmt = |x: Option<f64>| x.map_or("not reached".to_string(), |v| format!("{v:.0}"));
-    let budget_heads: String = budgets
-        .iter()
-        .map(|b| format!(" {value} at {b} |"))
-        .collect();
-    tableln!(
-        out,
-        "| setting | runs | at {level} | updates to {level}, median [IQR] |{budget_heads} last {value}, mean | updates |"
-    );
-    tableln!(
-        out,
-        "|---|---|---|---|{}---|---|",
-        "---|".repeat(budgets.len())
-    );
-    let mut curves = vec![];
+    let quartiles = |v: &[Option<f64>]| {
+        format!(
+            "{} [{}, {}]",
+            fmt(quantile_reached(v, 0.5)),
+            fmt(quantile_reached(v, 0.25)),
+            fmt(quantile_reached(v, 0.75))
+        )
+    };
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.3}", v.iter().sum::<f64>() / v.len() as f64)
+        }
+    };
+    let mut settings = vec![];
     for setting_dir in subdirs(dir)? {
-        let setting = setting_dir
+        let name = setting_dir
             .file_name()
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        let runs = if RunDir::open(&setting_dir).is_ok_and(|r| r.read_config().is_some()) {
-            vec![setting_dir.clone()]
-        } else {
-            subdirs(&setting_dir)?
-                .into_iter()
-                .filter(|d| RunDir::open(d).is_ok_and(|r| r.read_config().is_some()))
-                .collect()
-        };
-        if runs.is_empty() {
-            continue;
+        let runs: Vec<PathBuf> =
+            if RunDir::open(&setting_dir).is_ok_and(|r| r.read_config().is_some()) {
+                vec![setting_dir.clone()]
+            } else {
+                subdirs(&setting_dir)?
+                    .into_iter()
+                    .filter(|d| RunDir::open(d).is_ok_and(|r| r.read_config().is_some()))
+                    .collect()
+            };
+        if !runs.is_empty() {
+            settings.push((name, runs));
         }
+    }
+    let all_runs = settings.iter().flat_map(|s| s.1.iter());
+    // trials seen at each evaluation, where every run's metrics count them
+    let trials: Option<Vec<Vec<(f64, f64)>>> = all_runs
+        .clone()
+        .map(|r| column_by_name(r, "trials").ok())
+        .collect();
+    if opt.against_trials && trials.is_none() {
+        return Err(Error::invalid(
+            "--x",
+            "trials",
+            "allowed: updates (a run's metrics.csv has no trials column)",
+        ));
+    }
+    // only where the settings differ in it (a column of 100% says nothing)
+    let densities: Option<Vec<f64>> = opt
+        .density
+        .and_then(|f| all_runs.clone().map(|r| f(r)).collect::<Option<Vec<f64>>>())
+        .filter(|d| d.iter().any(|x| *x != d[0]));
+    let mut out = String::new();
+    let budget_heads: String = budgets
+        .iter()
+        .map(|b| format!(" {value} at {b} |"))
+        .collect();
+    let (density_head, density_rule) = match densities {
+        Some(_) => (" density |", "---|"),
+        None => ("", ""),
+    };
+    let (trials_head, trials_rule) = match trials {
+        Some(_) => (format!(" trials to {level}, median [IQR] |"), "---|"),
+        None => (String::new(), ""),
+    };
+    tableln!(
+        out,
+        "| setting |{density_head} runs | at {level} | updates to {level}, median [IQR] |{trials_head}{budget_heads} last {value}, mean | updates |"
+    );
+    tableln!(
+        out,
+        "|---|{density_rule}---|---|---|{trials_rule}{}---|---|",
+        "---|".repeat(budgets.len())
+    );
+    let mut curves = vec![];
+    // per setting: density and the value at each budget, run by run (the density plot)
+    let mut by_density: Vec<(String, f64, Vec<Vec<f64>>)> = vec![];
+    let mut run_index = 0;
+    for (setting, runs) in &settings {
         let mut reached = vec![];
+        let mut trials_reached = vec![];
         let mut at_budget = vec![vec![]; budgets.len()];
-        let (mut last, mut steps) = (vec![], vec![]);
-        for run in &runs {
+        let (mut last, mut steps, mut dens) = (vec![], vec![], vec![]);
+        for run in runs {
             let rows = column_by_name(run, value)?;
-            reached.push(rows.iter().find(|r| r.1 >= level).map(|r| r.0));
+            let hit = rows.iter().find(|r| r.1 >= level).map(|r| r.0);
+            reached.push(hit);
+            let run_trials = trials.as_ref().map(|t| &t[run_index]);
+            if let Some(t) = run_trials {
+                trials_reached.push(hit.and_then(|s| t.iter().find(|r| r.0 == s).map(|r| r.1)));
+            }
+            if let Some(d) = &densities {
+                dens.push(d[run_index]);
+            }
+            run_index += 1;
             // a budget counts for runs that got that far, and for runs that stopped before it
             // because they reached their criterion (their last value stands)
             let got_to = rows.last().map_or(0.0, |r| r.0);
@@ -326,51 +402,114 @@ pub fn curves_summary(
                 last.push(r.1);
                 steps.push(r.0);
             }
-            curves.push((setting.clone(), rows));
+            let xs: Vec<f64> = match run_trials {
+                Some(t) if opt.against_trials => rows
+                    .iter()
+                    .map(|r| t.iter().find(|q| q.0 == r.0).map_or(f64::NAN, |q| q.1))
+                    .collect(),
+                _ => rows.iter().map(|r| r.0).collect(),
+            };
+            let ys: Vec<f64> = rows.iter().map(|r| r.1).collect();
+            curves.push((setting.clone(), xs, ys));
         }
-        let mean = |v: &[f64]| {
-            if v.is_empty() {
-                "-".to_string()
-            } else {
-                format!("{:.3}", v.iter().sum::<f64>() / v.len() as f64)
-            }
-        };
         let budget_cells: String = at_budget
             .iter()
-            .zip(budgets)
-            .map(|(v, _)| format!(" {} ({}) |", mean(v), v.len()))
+            .map(|v| format!(" {} ({}) |", mean(v), v.len()))
             .collect();
+        let density_cell = match dens.first() {
+            Some(d) => format!(" {:.2}% |", 100.0 * d),
+            None => String::new(),
+        };
+        let trials_cell = match trials {
+            Some(_) => format!(" {} |", quartiles(&trials_reached)),
+            None => String::new(),
+        };
         let max_steps = steps.iter().copied().fold(0.0f64, f64::max);
         tableln!(
             out,
-            "| {setting} | {} | {} | {} [{}, {}] |{budget_cells} {} | {max_steps:.0} |",
+            "| {setting} |{density_cell} {} | {} | {} |{trials_cell}{budget_cells} {} | {max_steps:.0} |",
             runs.len(),
             reached.iter().filter(|r| r.is_some()).count(),
-            fmt(quantile_reached(&reached, 0.5)),
-            fmt(quantile_reached(&reached, 0.25)),
-            fmt(quantile_reached(&reached, 0.75)),
+            quartiles(&reached),
             mean(&last),
         );
-    }
-    let mut figure_path = None;
-    if let Some(path) = figure {
-        let mut names: Vec<&str> = curves.iter().map(|c| c.0.as_str()).collect();
-        names.dedup();
-        let colour = |name: &str| palette(names.iter().position(|m| *m == name).unwrap_or(0));
-        let xmax = curves
-            .iter()
-            .flat_map(|c| c.1.iter().map(|r| r.0))
-            .fold(1.0f64, f64::max);
-        let mut fig = Figure::new(460.0, 340.0);
-        let ax = Axes::new((60.0, 30.0, 370.0, 250.0), (0.0, xmax), (0.0, 1.0));
-        ax.frame(&mut fig, value, "updates", value);
-        for (name, rows) in &curves {
-            let (xs, ys): (Vec<f64>, Vec<f64>) = rows.iter().copied().unzip();
-            ax.line(&mut fig, &xs, &ys, colour(name), 1.2);
+        if let Some(d) = dens.first() {
+            by_density.push((setting.clone(), *d, at_budget));
         }
-        let entries: Vec<(String, _)> = names.iter().map(|n| (n.to_string(), colour(n))).collect();
-        legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
-        figure_path = Some(write_figure(&fig, path)?);
     }
-    Ok((out, figure_path))
+    let Some(path) = opt.figure else {
+        return Ok((out, None));
+    };
+    let mut names: Vec<&str> = curves.iter().map(|c| c.0.as_str()).collect();
+    names.dedup();
+    let colour = |name: &str| palette(names.iter().position(|m| *m == name).unwrap_or(0));
+    let xmax = curves
+        .iter()
+        .flat_map(|c| c.1.iter().copied().filter(|x| x.is_finite()))
+        .fold(1.0f64, f64::max);
+    let mut fig = Figure::new(460.0, 340.0);
+    let ax = Axes::new((60.0, 30.0, 370.0, 250.0), (0.0, xmax), (0.0, 1.0));
+    let xlabel = if opt.against_trials {
+        "trials"
+    } else {
+        "updates"
+    };
+    ax.frame(&mut fig, value, xlabel, value);
+    for (name, xs, ys) in &curves {
+        ax.line(&mut fig, xs, ys, colour(name), 1.2);
+    }
+    let entries: Vec<(String, _)> = names.iter().map(|n| (n.to_string(), colour(n))).collect();
+    legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+    let first = write_figure(&fig, path)?;
+    if !by_density.is_empty() && !budgets.is_empty() {
+        let stem = path.file_name().unwrap_or_default().to_string_lossy();
+        density_figure(
+            &mut by_density,
+            value,
+            budgets,
+            &path.with_file_name(format!("{stem}_density")),
+        )?;
+    }
+    Ok((out, Some(first)))
+}
+
+/// `value` at each budget against recurrent density (log axis): every run a dot, the mean over a
+/// setting's runs joined across settings, one colour per budget.
+fn density_figure(
+    settings: &mut [(String, f64, Vec<Vec<f64>>)],
+    value: &str,
+    budgets: &[usize],
+    path: &Path,
+) -> Result<PathBuf> {
+    settings.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let log = |d: f64| d.max(1e-6).log10();
+    let lo = settings.iter().map(|s| log(s.1)).fold(0.0f64, f64::min);
+    let mut fig = Figure::new(460.0, 340.0);
+    let ax = Axes::new((60.0, 30.0, 370.0, 250.0), (lo - 0.2, 0.2), (0.0, 1.0));
+    ax.frame(
+        &mut fig,
+        &format!("{value} against density"),
+        "recurrent density (log10)",
+        value,
+    );
+    let mut entries = vec![];
+    for (k, b) in budgets.iter().enumerate() {
+        let colour = palette(k);
+        let (mut xs, mut ys) = (vec![], vec![]);
+        for (_, d, at) in settings.iter() {
+            let v = &at[k];
+            for y in v {
+                let (px, py) = ax.map(log(*d), *y);
+                fig.circle(px, py, 2.0, Some(colour), colour);
+            }
+            if !v.is_empty() {
+                xs.push(log(*d));
+                ys.push(v.iter().sum::<f64>() / v.len() as f64);
+            }
+        }
+        ax.line(&mut fig, &xs, &ys, colour, 1.2);
+        entries.push((format!("at {b} updates"), colour));
+    }
+    legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+    write_figure(&fig, path)
 }
