@@ -12,6 +12,8 @@
 #   experiments/cordsnet_fashion.sh          SEEDS="1" EPOCHS=1 TRAIN=10000 TEST=2000 WIDTH=32
 #                                            FORMS="rnn cnn"
 #   experiments/cordsnet_fashion.sh --smoke  64 images, a short protocol, 4 channels (CI)
+#   WEIGHT_NORM=true experiments/cordsnet_fashion.sh   trained through the reference's weight norm
+#                                            (AdamW on g and v; runs in r2-wn/ and cnn-wn/)
 # Runs resume where they stopped; run the script again with more EPOCHS or SEEDS to extend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,8 @@ train=${TRAIN:-10000}
 test=${TEST:-2000}
 width=${WIDTH:-32}
 batch=${BATCH:-16}
+weight_norm=${WEIGHT_NORM:-false}
+suffix=$([[ $weight_norm == true ]] && echo "-wn" || true)
 out=${OUT:-runs/cordsnet_fashion}
 data=${DATA:-/usr/share/datasets/fashion-mnist}
 smoke=false
@@ -38,11 +42,12 @@ for form in $forms; do
     $bin config --kind cordsnet \
       | sed "s|^path = .*|path = \"$data\"|; s/^train_images = .*/train_images = $train/; s/^test_images = .*/test_images = $test/" \
       | sed "s/^widths = .*/widths = [$width, $((2 * width)), $((4 * width)), $((8 * width))]/; s/^batch_size = .*/batch_size = $batch/" \
-      | sed "s/^eval_every = .*/eval_every = $(( steps / 4 > 0 ? steps / 4 : 1 ))/; s/^form = .*/form = \"$form\"/" > "$cfg"
+      | sed "s/^eval_every = .*/eval_every = $(( steps / 4 > 0 ? steps / 4 : 1 ))/; s/^form = .*/form = \"$form\"/" \
+      | sed "s/^weight_norm = .*/weight_norm = $weight_norm/" > "$cfg"
     if $smoke; then
       sed -i 's/^spontaneous_steps = .*/spontaneous_steps = 10/; s/^stimulus_steps = .*/stimulus_steps = 12/; s/^loss_steps = .*/loss_steps = 4/; s/^offset_steps = .*/offset_steps = 6/; s/^penalty_steps = .*/penalty_steps = 3/' "$cfg"
     fi
-    run="$out/$([[ $form == rnn ]] && echo r2 || echo cnn)/seed-$seed"
+    run="$out/$([[ $form == rnn ]] && echo r2 || echo cnn)$suffix/seed-$seed"
     train_to "$run" "$steps" "$seed" "$cfg" > /dev/null
     rm -f "$cfg"
     if [[ ! -f "$run/analysis/noise_static.csv" ]]; then
@@ -68,9 +73,10 @@ for r in sorted(glob.glob(f"{root}/*/seed-*")):
         s = json.load(open(f"{r}/summary.json"))
     except OSError:
         continue
-    net = "CordsNet R2" if "/r2/" in r else "compatibility CNN"
+    net = {"r2": "CordsNet R2", "cnn": "compatibility CNN"}[r.split("/")[-2].removesuffix("-wn")]
+    net += ", weight norm" if r.split("/")[-2].endswith("-wn") else ""
     print(f"| {net} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s.get('parameters', '-')} | {s['test_accuracy']:.4f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} |")
-for kind, col, nets in [("static", "input_std", ("r2", "cnn")), ("per_step", "input_std", ("r2",)), ("dynamics", "dynamics_std", ("r2",))]:
+for kind, col, nets in [("static", "input_std", ("r2", "cnn", "r2-wn", "cnn-wn")), ("per_step", "input_std", ("r2", "r2-wn")), ("dynamics", "dynamics_std", ("r2", "r2-wn"))]:
     for net in nets:
         rows = {}
         for r in sorted(glob.glob(f"{root}/{net}/seed-*")):
@@ -82,7 +88,7 @@ for kind, col, nets in [("static", "input_std", ("r2", "cnn")), ("per_step", "in
         if rows:
             print(f"\n{net}, noise ({kind}): | {col} | " + " | ".join(f"{k:g}" for k in sorted(rows)) + " |")
             print("accuracy (mean over seeds): | " + " | ".join(f"{statistics.mean(rows[k]):.4f}" for k in sorted(rows)) + " |")
-for r in sorted(glob.glob(f"{root}/r2/seed-*")):
+for r in sorted(glob.glob(f"{root}/r2*/seed-*")):
     try:
         rows = list(csv.DictReader(open(f"{r}/analysis/spectra.csv")))
     except OSError:

@@ -20,6 +20,9 @@
 #                                           FINE_LR=1e-4 EVALS=1 (per stage, besides the first)
 #                                           NOISE=0,1,2
 #   experiments/cordsnet_staged.sh --smoke  64 images, a short protocol, 4 channels (CI)
+#   WEIGHT_NORM=true ...                    every stage trained through the reference's weight
+#                                           norm (g and v handed from stage to stage; OUT defaults
+#                                           to runs/cordsnet_staged_wn)
 # Each stage resumes where it stopped. A stage reads the one before's model.npz as it finished:
 # after extending an earlier stage, remove the later stages' runs to rebuild them on it.
 set -euo pipefail
@@ -38,7 +41,8 @@ level_updates=${LEVEL_UPDATES:-78}
 final_updates=${FINAL_UPDATES:-312}
 fine_lr=${FINE_LR:-1e-4}
 evals=${EVALS:-1}
-out=${OUT:-runs/cordsnet_staged}
+weight_norm=${WEIGHT_NORM:-false}
+out=${OUT:-runs/cordsnet_staged$([[ $weight_norm == true ]] && echo _wn || true)}
 data=${DATA:-/usr/share/datasets/fashion-mnist}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
@@ -55,7 +59,7 @@ stage_config() {
   $bin config --kind cordsnet \
     | sed "s|^path = .*|path = \"$data\"|; s/^train_images = .*/train_images = $train/; s/^test_images = .*/test_images = $test/" \
     | sed "s/^widths = .*/widths = [$width, $((2 * width)), $((4 * width)), $((8 * width))]/; s/^batch_size = .*/batch_size = $batch/" \
-    | sed "s|^from = .*|from = \"$from\"|" \
+    | sed "s|^from = .*|from = \"$from\"|; s/^weight_norm = .*/weight_norm = $weight_norm/" \
     | if $smoke; then
         sed 's/^spontaneous_steps = .*/spontaneous_steps = 10/; s/^stimulus_steps = .*/stimulus_steps = 12/; s/^loss_steps = .*/loss_steps = 4/; s/^offset_steps = .*/offset_steps = 6/; s/^penalty_steps = .*/penalty_steps = 3/'
       else cat; fi \

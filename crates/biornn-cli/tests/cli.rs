@@ -722,6 +722,105 @@ fn the_staged_training_chains_cnn_inverse_linear_and_anneal() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `rule.weight_norm`: AdamW steps g and v, so the trained weights differ from plain training's,
+/// and the model file keeps the run's own g and v (plain training writes g = |v|).
+#[test]
+fn a_weight_normed_cordsnet_trains_g_and_v() {
+    let dir = tmp("cordsnet_wn");
+    let data = dir.join("images");
+    common::write_idx_images(&data, 32, 8);
+    let model = |weight_norm: bool| {
+        let name = format!("wn{weight_norm}");
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "name = \"{name}\"\n[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\n[rule]\nbatch_size = 4\nlearning_rate = 0.01\nweight_norm = {weight_norm}\n[task]\npath = \"{}\"\nspontaneous_steps = 5\nstimulus_steps = 8\nloss_steps = 4\noffset_steps = 4\npenalty_steps = 2\n[train]\nmax_steps = 5\neval_every = 5\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+        succeed(
+            biornn()
+                .args(["train", "--quiet", "--runs"])
+                .arg(&dir)
+                .arg(&cfg),
+        );
+        let m = read_npz(&dir.join(&name).join("model.npz")).unwrap();
+        let key = |k: &str| format!("area_conv.0.parametrizations.weight.original{k}");
+        let (g, v) = (f32s(&m[&key("0")]), f32s(&m[&key("1")]));
+        let per = v.len() / g.len();
+        // |g - |v|| per output channel, and the weights g v / |v|
+        let mut gap = 0.0f64;
+        let mut w = vec![];
+        for (gi, row) in g.iter().zip(v.chunks(per)) {
+            let n = row.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            gap = gap.max((*gi as f64 - n).abs() / n);
+            w.extend(row.iter().map(|x| *gi as f64 * *x as f64 / n));
+        }
+        (gap, w)
+    };
+    let (plain_gap, plain_w) = model(false);
+    let (wn_gap, wn_w) = model(true);
+    assert!(
+        plain_gap < 1e-6,
+        "plain training writes g = |v|: {plain_gap}"
+    );
+    assert!(wn_gap > 1e-4, "g and v trained apart: {wn_gap}");
+    let diff = plain_w
+        .iter()
+        .zip(&wn_w)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(diff > 1e-5, "the parametrisation changes the steps: {diff}");
+}
+
+/// Stage 2 through weight norm starts as the reference's: the convs its batch-norm folding made
+/// have unit v (the scale in g), the recurrent convs it fits train g and v from v = w.
+#[test]
+fn a_weight_normed_inverse_fit_starts_from_unit_folded_convs() {
+    let dir = tmp("cordsnet_wn_inverse");
+    let data = dir.join("images");
+    common::write_idx_images(&data, 32, 8);
+    let write = |name: &str, body: String| {
+        let cfg = dir.join(format!("{name}.toml"));
+        std::fs::write(&cfg, format!("name = \"{name}\"\n{body}")).unwrap();
+        succeed(
+            biornn()
+                .args(["train", "--quiet", "--runs"])
+                .arg(&dir)
+                .arg(&cfg),
+        );
+        read_npz(&dir.join(name).join("model.npz")).unwrap()
+    };
+    let path = data.display();
+    write(
+        "cnn",
+        format!("[network]\nkind = \"cordsnet\"\nform = \"cnn\"\nwidths = [4, 4, 4, 4]\n[task]\npath = \"{path}\"\n[train]\nmax_steps = 4\neval_every = 4\n"),
+    );
+    let m = write(
+        "fit",
+        format!("[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\nactivation = \"linear\"\nfrom = \"{}\"\n[rule]\nkind = \"inverse\"\nweight_norm = true\nbatch_size = 8\nlearning_rate = 0.01\n[task]\npath = \"{path}\"\nspontaneous_steps = 0\nstimulus_steps = 10\nloss_steps = 4\noffset_steps = 0\npenalty_steps = 0\n[train]\nmax_steps = 3\neval_every = 3\n", dir.join("cnn/model.npz").display()),
+    );
+    let row_norms = |base: &str| {
+        let v = f32s(&m[&format!("{base}.parametrizations.weight.original1")]);
+        let g = f32s(&m[&format!("{base}.parametrizations.weight.original0")]);
+        let per = v.len() / g.len();
+        v.chunks(per)
+            .map(|r| r.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt())
+            .collect::<Vec<f64>>()
+    };
+    for folded in ["inp_conv", "area_area.0", "area_area.1"] {
+        for n in row_norms(folded) {
+            assert!((n - 1.0).abs() < 1e-6, "{folded}: |v| = {n}");
+        }
+    }
+    // the fitted recurrent conv is not of unit length (it started at v = w, small)
+    assert!(row_norms("area_conv.0")
+        .iter()
+        .all(|n| (n - 1.0).abs() > 1e-3));
+}
+
 #[test]
 fn a_cordsnet_run_trains_analyses_and_reports() {
     let dir = tmp("cordsnet");

@@ -376,6 +376,12 @@ fn an_annealed_cordsnet_killed_mid_training_resumes_bit_identically() {
     );
 }
 
+/// Trained through weight norm: AdamW's g and v (and their moments) must come back.
+#[test]
+fn a_weight_normed_cordsnet_killed_mid_training_resumes_bit_identically() {
+    cordsnet_killed_with("cordsnet-wn", "rnn", "", "weight_norm = true\n");
+}
+
 /// Stage 2: a compatibility CNN folded into CordsNet, its recurrent convs fitted to it.
 #[test]
 fn the_inverse_fit_killed_mid_training_resumes_bit_identically() {

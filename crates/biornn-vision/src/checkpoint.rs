@@ -6,6 +6,7 @@
 
 use crate::cnn::CompatCnn;
 use crate::cordsnet::{CordsNet, CordsNetShape, Layout};
+use crate::weight_norm::WeightNorm;
 use biornn_numerics::npz::NpyArray;
 use biornn_numerics::{Error, Real, Result};
 use std::collections::BTreeMap;
@@ -61,20 +62,24 @@ pub fn fold_weight_norm(g: &[f64], v: &[f64]) -> Vec<f64> {
     w
 }
 
+/// The names a weight-normed tensor's `g` and `v` go by, the current first.
+fn weight_norm_names(base: &str) -> [(String, String); 2] {
+    [
+        (
+            format!("{base}.parametrizations.weight.original0"),
+            format!("{base}.parametrizations.weight.original1"),
+        ),
+        (format!("{base}.weight_g"), format!("{base}.weight_v")),
+    ]
+}
+
 /// A weight by its base name, folded if weight-normed; `None` if absent in every naming.
 fn weight(
     arrays: &BTreeMap<String, &NpyArray>,
     base: &str,
     used: &mut Vec<String>,
 ) -> Result<Option<(Vec<usize>, Vec<f64>)>> {
-    let namings = [
-        (
-            format!("{base}.parametrizations.weight.original0"),
-            format!("{base}.parametrizations.weight.original1"),
-        ),
-        (format!("{base}.weight_g"), format!("{base}.weight_v")),
-    ];
-    for (g, v) in namings {
+    for (g, v) in weight_norm_names(base) {
         if let (Some(ga), Some(va)) = (arrays.get(&g), arrays.get(&v)) {
             let (gv, vv) = (values(ga, &g)?, values(va, &v)?);
             if va.shape.first() != Some(&gv.len()) {
@@ -262,6 +267,71 @@ pub fn save_layout<T: Real>(layout: &Layout, theta: &[T]) -> BTreeMap<String, Np
             None => {
                 out.insert(t.name.clone(), NpyArray::f32(&t.shape, vals));
             }
+        }
+    }
+    out
+}
+
+/// With `rule.weight_norm`: the optimiser's parameters (`g` and `v`, laid out by `norm`) of a
+/// state dict that holds its weights in the parametrisation's form, so that training goes on
+/// from its `v`, whose length Adam's steps depend on, not from `|w|` and `w`. Tensors the file
+/// holds as plain weights keep `params`' values (`v = w`, `g = |w|`).
+pub fn load_weight_norm<T: Real>(
+    layout: &Layout,
+    norm: &WeightNorm,
+    arrays: &BTreeMap<String, NpyArray>,
+    params: &mut [T],
+) -> Result<()> {
+    let a = strip_parallel(arrays);
+    for (w, g) in norm.pairs() {
+        let Some(t) = layout.tensors.iter().find(|t| t.range == w) else {
+            continue;
+        };
+        let base = t.name.strip_suffix(".weight").unwrap_or(&t.name);
+        for (gk, vk) in weight_norm_names(base) {
+            if let (Some(ga), Some(va)) = (a.get(&gk), a.get(&vk)) {
+                let (gv, vv) = (values(ga, &gk)?, values(va, &vk)?);
+                if gv.len() != g.len() || vv.len() != w.len() {
+                    return Err(Error::new(format!(
+                        "`{gk}` and `{vk}` hold {} and {} values; this network needs {} and {}",
+                        gv.len(),
+                        vv.len(),
+                        g.len(),
+                        w.len()
+                    )));
+                }
+                for (d, x) in params[g.clone()].iter_mut().zip(gv) {
+                    *d = T::from_f64(x);
+                }
+                for (d, x) in params[w.clone()].iter_mut().zip(vv) {
+                    *d = T::from_f64(x);
+                }
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`save_layout`] of a network trained through weight norm: its own `g` and `v` (`params`, laid
+/// out by `norm`) in the parametrisation's names, so that a later stage goes on from them.
+pub fn save_weight_normed<T: Real>(
+    layout: &Layout,
+    norm: &WeightNorm,
+    params: &[T],
+) -> BTreeMap<String, NpyArray> {
+    // biases as they are, each v as original1 (with |v| as a placeholder gain)
+    let mut out = save_layout(layout, &params[..layout.len]);
+    for (w, g) in norm.pairs() {
+        let Some(t) = layout.tensors.iter().find(|t| t.range == w) else {
+            continue;
+        };
+        let base = t.name.strip_suffix(".weight").unwrap_or(&t.name);
+        let key = format!("{base}.parametrizations.weight.original0");
+        if let Some(a) = out.get_mut(&key) {
+            let shape = a.shape.clone();
+            let gains = params[g].iter().map(|v| v.to_f64() as f32).collect();
+            *a = NpyArray::f32(&shape, gains);
         }
     }
     out

@@ -52,6 +52,9 @@ pub struct CordsNetRuleConfig {
     pub anneal_levels: u64,
     /// updates per level (0: one epoch of the training images, as the reference)
     pub anneal_level_updates: u64,
+    /// train each conv's and the readout's `g` and `v` (`w = g v / |v|` per output channel, as
+    /// the reference's `weight_norm`) instead of the plain weights
+    pub weight_norm: bool,
 }
 
 impl Default for CordsNetRuleConfig {
@@ -65,6 +68,7 @@ impl Default for CordsNetRuleConfig {
             bptt_segment: 0,
             anneal_levels: 0,
             anneal_level_updates: 0,
+            weight_norm: false,
         }
     }
 }

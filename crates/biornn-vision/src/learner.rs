@@ -9,6 +9,7 @@ use crate::config::{CordsNetRunConfig, Images};
 use crate::cordsnet::{Activation, CordsNet};
 use crate::noise::Noise;
 use crate::staged::{anneal_slope, fold, inverse_loss_and_grad, Folded, INVERSE_PENALTY};
+use crate::weight_norm::{inside, WeightNorm};
 use biornn_core::arrays::{put_f32, put_f64, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::optim::{adamw_step, clip_norm, AdamConstants};
@@ -43,6 +44,15 @@ pub struct CordsNetLearner {
     inverse: Option<Inverse>,
     /// updates taken (AdamW's step count, which stage 4 restarts, cannot tell)
     updates: u64,
+    /// with `rule.weight_norm`: what AdamW steps (`m` and `v` are its moments) and its gradient;
+    /// `theta` is folded from it after every step
+    weight_norm: Option<WeightNormed>,
+}
+
+struct WeightNormed {
+    norm: WeightNorm,
+    params: Vec<f32>,
+    grad: Vec<f32>,
 }
 
 /// Stage 2's state: the folded CNN whose pre-activations the recurrent convs are fitted to.
@@ -68,7 +78,8 @@ impl CordsNetLearner {
         let net = CordsNet::new(&cfg.shape(&images.train))?;
         let mut cnn = None;
         let mut inverse = None;
-        let theta: Vec<f32> = if cfg.rule.kind == "inverse" {
+        let mut from_file = None;
+        let mut theta: Vec<f32> = if cfg.rule.kind == "inverse" {
             let stage = Inverse::new(cfg, &net, &images)?;
             let theta = stage.folded.theta.iter().map(|v| *v as f32).collect();
             inverse = Some(stage);
@@ -88,24 +99,55 @@ impl CordsNetLearner {
                 biornn_numerics::tensors::read_arrays(path)
             }
             .map_err(|e| e.context("network.from"))?;
-            checkpoint::load(&net, &checkpoint::network_tensors(&arrays))
-                .map_err(|e| e.context("network.from"))?
+            let tensors = checkpoint::network_tensors(&arrays);
+            let theta = checkpoint::load(&net, &tensors).map_err(|e| e.context("network.from"))?;
+            from_file = Some(tensors);
+            theta
         };
         let n = theta.len();
+        let mut weight_norm = None;
+        if cfg.rule.weight_norm {
+            let layout = cnn.as_ref().map_or(&net.layout, |(m, _)| &m.layout);
+            let norm = WeightNorm::new(layout);
+            let mut params = norm.params_of(&theta);
+            if let Some(arrays) = &from_file {
+                checkpoint::load_weight_norm(layout, &norm, arrays, &mut params)
+                    .map_err(|e| e.context("network.from"))?;
+                norm.fold_into(&params, &mut theta, |_| true);
+            }
+            if let Some(stage) = &inverse {
+                // as the reference's stage 2 starts: the folded convs with unit v, the recurrent
+                // convs fresh (v = w), the readout with the CNN's own g and v
+                norm.unit_v(&mut params, |r| !inside(r, &stage.trainable));
+                let arrays =
+                    biornn_numerics::tensors::read_arrays(std::path::Path::new(&cfg.network.from))?;
+                let readout = arrays
+                    .into_iter()
+                    .filter(|(k, _)| k.starts_with("out_fc."))
+                    .collect();
+                checkpoint::load_weight_norm(layout, &norm, &readout, &mut params)
+                    .map_err(|e| e.context("network.from"))?;
+            }
+            let grad = vec![0.0; params.len()];
+            weight_norm = Some(WeightNormed { norm, params, grad });
+        }
+        // AdamW's moments follow what it steps
+        let stepped = weight_norm.as_ref().map_or(n, |w| w.params.len());
         Ok(CordsNetLearner {
             cfg: cfg.clone(),
             net,
             cnn,
             theta,
             images,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
+            m: vec![0.0; stepped],
+            v: vec![0.0; stepped],
             t: 0,
             grad: vec![0.0; n],
             last_train_accuracy: f64::NAN,
             order: None,
             inverse,
             updates: 0,
+            weight_norm,
         })
     }
 
@@ -254,8 +296,13 @@ impl Stateful for CordsNetLearner {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
         let n = self.theta.len();
         put_f32(out, &format!("{prefix}theta"), &[n], &self.theta);
-        put_f32(out, &format!("{prefix}adam_m"), &[n], &self.m);
-        put_f32(out, &format!("{prefix}adam_v"), &[n], &self.v);
+        if let Some(w) = &self.weight_norm {
+            let k = w.params.len();
+            put_f32(out, &format!("{prefix}weight_norm_params"), &[k], &w.params);
+        }
+        let k = self.m.len();
+        put_f32(out, &format!("{prefix}adam_m"), &[k], &self.m);
+        put_f32(out, &format!("{prefix}adam_v"), &[k], &self.v);
         put_u64(out, &format!("{prefix}adam_t"), self.t);
         put_u64(out, &format!("{prefix}updates"), self.updates);
         if let Some((_, buffers)) = &self.cnn {
@@ -281,8 +328,13 @@ impl Stateful for CordsNetLearner {
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
         let n = self.theta.len();
         self.theta = take_f32(arrays, &format!("{prefix}theta"), &[n])?;
-        self.m = take_f32(arrays, &format!("{prefix}adam_m"), &[n])?;
-        self.v = take_f32(arrays, &format!("{prefix}adam_v"), &[n])?;
+        if let Some(w) = &mut self.weight_norm {
+            let k = w.params.len();
+            w.params = take_f32(arrays, &format!("{prefix}weight_norm_params"), &[k])?;
+        }
+        let k = self.m.len();
+        self.m = take_f32(arrays, &format!("{prefix}adam_m"), &[k])?;
+        self.v = take_f32(arrays, &format!("{prefix}adam_v"), &[k])?;
         self.t = take_u64(arrays, &format!("{prefix}adam_t"))?;
         let key = format!("{prefix}updates");
         // checkpoints written before stage 4 existed do not count updates
@@ -432,6 +484,13 @@ impl Learner for CordsNetLearner {
             }
             None => out.extend(checkpoint::save(&self.net, &self.theta)),
         }
+        if let Some(w) = &self.weight_norm {
+            let layout = self
+                .cnn
+                .as_ref()
+                .map_or(&self.net.layout, |(m, _)| &m.layout);
+            out.extend(checkpoint::save_weight_normed(layout, &w.norm, &w.params));
+        }
         // the slope the network runs with (the reference keeps `prelu.weight`)
         if let Activation::PRelu(a) = self.activation_after(step) {
             put_f64(out, "prelu.weight", &[1], &[a]);
@@ -446,21 +505,35 @@ impl Learner for CordsNetLearner {
 }
 
 impl CordsNetLearner {
-    /// Clip the gradient and take one AdamW step.
+    /// Clip the gradient and take one AdamW step, on the plain parameters or, with weight norm,
+    /// on `g` and `v` (the gradient clipped as theirs, as PyTorch clips its parameters').
     fn step_optimiser(&mut self, phase: &Phase) {
-        clip_norm(&mut self.grad, self.cfg.rule.clip_norm);
         self.t += 1;
         let lr = self.cfg.rule.learning_rate * phase.lr_factor * phase.lr_scale;
-        let all = std::iter::once(0..self.theta.len()).collect::<Vec<_>>();
         // frozen parameters take no step and no decay (PyTorch leaves out what has no gradient)
-        let ranges = match &self.inverse {
-            Some(stage) => &stage.trainable,
-            None => &all,
+        let trainable = self.inverse.as_ref().map(|stage| &stage.trainable[..]);
+        let (params, grad, ranges) = match &mut self.weight_norm {
+            Some(w) => {
+                w.norm.chain(&w.params, &self.grad, &mut w.grad);
+                let ranges = match trainable {
+                    Some(t) => w.norm.trainable(t),
+                    None => std::iter::once(0..w.params.len()).collect(),
+                };
+                (&mut w.params, &mut w.grad, ranges)
+            }
+            None => {
+                let ranges = trainable.map_or_else(
+                    || std::iter::once(0..self.theta.len()).collect(),
+                    |t| t.to_vec(),
+                );
+                (&mut self.theta, &mut self.grad, ranges)
+            }
         };
+        clip_norm(grad, self.cfg.rule.clip_norm);
         for r in ranges {
             adamw_step(
-                &mut self.theta[r.clone()],
-                &self.grad[r.clone()],
+                &mut params[r.clone()],
+                &grad[r.clone()],
                 &mut self.m[r.clone()],
                 &mut self.v[r.clone()],
                 self.t,
@@ -468,6 +541,10 @@ impl CordsNetLearner {
                 self.cfg.rule.weight_decay,
                 ADAMW,
             );
+        }
+        if let Some(w) = &self.weight_norm {
+            let keep = |r: &std::ops::Range<usize>| trainable.is_none_or(|t| inside(r, t));
+            w.norm.fold_into(&w.params, &mut self.theta, keep);
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod noise;
 pub mod pool;
 pub mod staged;
 pub mod stimuli;
+pub mod weight_norm;
 
 pub use bptt::{LossParts, Protocol};
 pub use config::{CordsNetRunConfig, DEFAULT_CORDSNET_TOML};

@@ -163,3 +163,40 @@ fn the_reference_code_agrees_when_its_output_is_present() {
     }
     eprintln!("worst relative difference from the reference's logits: {worst:.2e}");
 }
+
+/// Training through weight norm starts from a file's own g and v (not |w| and w), and writes its
+/// own back: the PyTorch fixture's pairs come in as they are, fold to the weights the plain
+/// reader makes, and survive a save and a load bit for bit.
+#[test]
+fn weight_norm_pairs_load_and_save_as_they_are() {
+    use biornn_vision::weight_norm::WeightNorm;
+    let arrays = read_pth(&fixture("tiny_cordsnet.pth")).unwrap();
+    let net = CordsNet::new(&checkpoint::shape_of(&arrays, (12, 12)).unwrap()).unwrap();
+    let theta: Vec<f64> = checkpoint::load(&net, &arrays).unwrap();
+    let norm = WeightNorm::new(&net.layout);
+    let plain = norm.params_of(&theta);
+    let mut params = plain.clone();
+    checkpoint::load_weight_norm(&net.layout, &norm, &arrays, &mut params).unwrap();
+    let conv = net.layout.get("area_conv.0.weight").unwrap().range.clone();
+    let (_, gains) = norm.pairs().find(|(w, _)| *w == conv).unwrap();
+    let v: Vec<f64> = arrays["area_conv.0.parametrizations.weight.original1"]
+        .to_real()
+        .unwrap();
+    let g: Vec<f64> = arrays["area_conv.0.parametrizations.weight.original0"]
+        .to_real()
+        .unwrap();
+    assert_eq!(&params[conv.clone()], &v[..]);
+    assert_eq!(&params[gains], &g[..]);
+    // the fixture's v is not of length g (else this would test nothing)
+    assert!(params != plain);
+    let mut folded = vec![0.0; theta.len()];
+    norm.fold_into(&params, &mut folded, |_| true);
+    for (a, b) in folded.iter().zip(&theta) {
+        assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{a} against {b}");
+    }
+    let saved = checkpoint::save_weight_normed(&net.layout, &norm, &params);
+    let mut again = plain.clone();
+    checkpoint::load_weight_norm(&net.layout, &norm, &saved, &mut again).unwrap();
+    let as_f32: Vec<f64> = params.iter().map(|v| *v as f32 as f64).collect();
+    assert_eq!(again, as_f32);
+}
