@@ -4,6 +4,7 @@
 #
 #   experiments/analysis.sh            the default job (about a minute of training on 2 cores)
 #   experiments/analysis.sh --smoke    a few updates only, to check that the pipeline runs (CI)
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=$(mktemp -d)
@@ -31,3 +32,5 @@ if command -v chromium > /dev/null 2>&1; then
 else
   echo "chromium: not installed, render check skipped"
 fi
+exit
+}

@@ -12,6 +12,7 @@
 #   experiments/anbn_replay.sh              SEEDS="1 .. 10" MS="1 6 11 16 21 26" MAX_STEPS=40000
 #   experiments/anbn_replay.sh --smoke      one m, one seed, 40 sequences (CI)
 # Runs resume where they stopped; run the script again to continue or to add seeds.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rules=${RULES:-"r2n2_exact r2n2_f32 r2n2_parity r2n2_fa rflo esn esn_ridge bptt r2n2_wired"}
@@ -84,3 +85,5 @@ for rule in sorted(os.listdir(root)):
         print(f"| {rule} | {mdir[1:]} | {len(runs)} | {reached} | {med:.0f} | {tr:.3f} |")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

@@ -11,6 +11,7 @@
 #                                                                (config, metrics, summary: what the
 #                                                                summaries read), not its weights
 #   experiments/carry.sh --smoke                                 a run kept and restored (CI)
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source experiments/lib.bash
@@ -75,3 +76,5 @@ for dir in "$@"; do
   [[ "$dir" == runs/* ]] || { echo "carry: $dir is not under runs/ (run from the repository root)" >&2; exit 1; }
   $how "$dir"
 done
+exit
+}

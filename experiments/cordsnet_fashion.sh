@@ -15,6 +15,7 @@
 #   WEIGHT_NORM=true experiments/cordsnet_fashion.sh   trained through the reference's weight norm
 #                                            (AdamW on g and v; runs in r2-wn/ and cnn-wn/)
 # Runs resume where they stopped; run the script again with more EPOCHS or SEEDS to extend.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1"}
@@ -99,3 +100,5 @@ for r in sorted(glob.glob(f"{root}/r2*/seed-*")):
         print(f"{r}: area {area}: largest |eig| {max(mods):.3f}, largest Re {max(res):.3f}, slowest relaxation {10 / (1 - max(res)):.1f} ms")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

@@ -25,6 +25,7 @@
 #                                           to runs/cordsnet_staged_wn)
 # Each stage resumes where it stopped. A stage reads the one before's model.npz as it finished:
 # after extending an earlier stage, remove the later stages' runs to rebuild them on it.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1"}
@@ -135,3 +136,5 @@ for r in sorted(glob.glob(f"{root}/stage5/seed-*")):
         print(f"{r}: area {area}: largest |eig| {max(mods):.3f}, largest Re {max(res):.3f}")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

@@ -11,6 +11,7 @@
 #   experiments/digits_replay.sh            SEEDS="1 2 3" DATASETS="mnist fashion"
 #   experiments/digits_replay.sh --smoke    one seed, 40 updates on MNIST (CI)
 # Runs resume where they stopped.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rules=${RULES:-"r2n2_exact r2n2_parity r2n2_fa rflo esn esn_ridge bptt"}
@@ -73,3 +74,5 @@ for data in sorted(os.listdir(root)):
             print(f"| {data} | {rule} | {len(acc)} | {max(steps)} | {statistics.mean(acc):.3f} | {min(acc):.3f} | {max(acc):.3f} |")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

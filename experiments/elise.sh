@@ -18,6 +18,7 @@
 #                                   (PARTS="scaffold sparse" for Fig. 4)
 #   experiments/elise.sh --smoke    one seed, 10 latent neurons, 21 cycles, 6 replay cycles (CI)
 # Runs resume where they stopped; run the script again to continue or to add seeds.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1 2 3"}
@@ -110,3 +111,5 @@ for setting, by in parts.items():
     print(f"\n{setting}, free-run MSE per pattern: " + ", ".join(f"{k} {mean(v):.4f}" for k, v in by.items()))
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

@@ -9,6 +9,7 @@
 #
 #   experiments/force.sh   SEEDS="1 .. 10" SIZES="300 1000" TARGETS="sines triangle" NETWORKS="reservoir ctrnn"
 #   experiments/force.sh --smoke         one seed, 100 units, 600 steps (CI)
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-"1 2 3 4 5 6 7 8 9 10"}
@@ -63,3 +64,5 @@ for name in sorted(os.listdir(root), key=lambda s: (s.startswith("ctrnn-"), s)):
         print(f"| {network} | {target} | {ndir[1:]} | {len(rel)} | {ok} | {med:.3f} |")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

@@ -11,6 +11,7 @@
 #                                             to the criterion, capped at the reference's 40,000
 #                                             updates; a setting that outlives a session is kept
 #                                             with experiments/carry.sh and continues here
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source experiments/lib.bash
@@ -37,3 +38,5 @@ for task in $tasks; do
 done
 $bin longterm-summary "$out" --figure "$figure"
 if [[ "${1:-}" == "--smoke" ]]; then rm -rf "$out"; fi
+exit
+}

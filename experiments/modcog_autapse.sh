@@ -13,6 +13,7 @@
 # modcog_seqint: the 40 seq and 22 int tasks of Mod-Cog with configs/modcog82.toml's settings, to a
 # mean decision accuracy of 0.9. Train the autapse network at least as long as the dense one needed
 # (MAX_STEPS is the same for all). Every run resumes, and continues to a larger MAX_STEPS.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 archs=${ARCHS:-"autapse local4 dense"}
@@ -74,3 +75,5 @@ for battery in $batteries; do
   $bin runs-summary "$out/$battery" --value "$value" --level 0.9
 done
 if $smoke; then rm -rf "$out"; fi
+exit
+}

@@ -18,6 +18,7 @@
 # Every run resumes where it stopped: run the script again to continue a killed sweep, or with a
 # larger MAX_STEPS to continue finished runs to it (bit for bit the runs trained to it at once, as
 # the budgets are multiples of the evaluation interval).
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 settings=${SETTINGS:-"autapse local4 local16 dense"}
@@ -86,3 +87,5 @@ if runs:
         print(f"| {setting} | {len(at)} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {mean:.3f} |")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

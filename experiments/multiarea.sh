@@ -12,6 +12,7 @@
 #                                     FRONT=runs/cordsnet_fashion/r2/seed-1/model.npz FINE_LR=1e-4
 #   experiments/multiarea.sh --smoke  a tiny front end trained first, a few updates (CI)
 # Runs resume where they stopped.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${TASKS:-"dmc dots"}
@@ -78,3 +79,5 @@ for r in sorted(glob.glob(f"{root}/*/seed-*") + glob.glob(f"{root}/fine/*/seed-*
     print(f"| {task} | {mode} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} |")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

@@ -6,6 +6,9 @@
 #
 #   experiments/r2n2_exactness.sh           the full tables (seconds)
 #   experiments/r2n2_exactness.sh --smoke   two lengths, one seed (CI)
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo run --release -q -p biornn-r2n2 --example exactness -- "$@"
+exit
+}

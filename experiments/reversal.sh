@@ -10,6 +10,7 @@
 #
 # A setting is a method name, with "+trial" for the trial-level skip. The defaults are the
 # reference's configurations (typeno 0-4 of main_rulereversaltask.py) and its CD variant.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 sctt-t40-s11-b0.8+trial dasc-t40-s2-b0.5+trial cd-s2"}
@@ -37,3 +38,5 @@ for setting in $settings; do
 done
 $bin reversal-summary "$out" --figure "$figure"
 if [[ "${1:-}" == "--smoke" ]]; then rm -rf "$out"; fi
+exit
+}

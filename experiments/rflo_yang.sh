@@ -9,6 +9,7 @@
 #   experiments/rflo_yang.sh             SEEDS="1 2 3" MAX_STEPS=5000
 #   experiments/rflo_yang.sh --smoke     one seed, 20 updates (CI)
 # Runs resume where they stopped; run the script again to continue, to add seeds or a budget.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rules=${RULES:-"bptt rflo_readout rflo_random rflo_random_lr1e-4"}
@@ -64,3 +65,5 @@ for rule in sorted(os.listdir(root)):
           + f" | {mean('min_perf'):.3f} | {mean('mean_perf'):.3f} | {mean('eval_loss'):.3f} |")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

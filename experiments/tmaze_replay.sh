@@ -12,6 +12,7 @@
 #   experiments/tmaze_replay.sh           SEEDS="1 2 3" RULES="r2n2_fa r2n2_bp rflo" EPOCHS=100
 #   experiments/tmaze_replay.sh --smoke   one rule, 2 noisy copies, 40 sequences (CI)
 # Runs resume where they stopped.
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rules=${RULES:-"r2n2_fa r2n2_fa_success r2n2_fa_loss r2n2_bp rflo"}
@@ -116,3 +117,5 @@ if lines:
     print(f"\nfigure: {root}/replay_against_performance.svg")
 PY
 if $smoke; then rm -rf "$out"; fi
+exit
+}

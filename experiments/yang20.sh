@@ -4,6 +4,7 @@
 #
 #   experiments/yang20.sh            the full run (tens of minutes to hours on 2 cores)
 #   experiments/yang20.sh --smoke    a few updates only, to check that the pipeline runs (CI)
+{ # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-runs}
@@ -26,3 +27,5 @@ print(f"steps={s['steps']} trials={s['trials']} wall_s={s['wall_s']:.0f} min_per
 PY
 ./target/release/biornn eval "$dir" --trials 512
 if [[ "${1:-}" == "--smoke" ]]; then rm -rf "$runs"; fi
+exit
+}
