@@ -632,7 +632,9 @@ pub fn tick_label(v: f64, step: f64) -> String {
         return "0".into();
     }
     if v.abs() >= 1e5 || v.abs() < 1e-3 {
-        return format!("{v:.0e}");
+        // as many mantissa digits as the spacing needs: 1.5e6 between 1e6 and 2e6, not 2e6
+        let decimals = (v.abs().log10().floor() - step.abs().log10().floor()).max(0.0) as usize;
+        return format!("{v:.decimals$e}");
     }
     let decimals = if step >= 1.0 {
         0
@@ -805,6 +807,9 @@ mod tests {
         );
         assert_eq!(tick_label(0.5, 0.5), "0.5");
         assert_eq!(tick_label(1500.0, 500.0), "1500");
+        assert_eq!(tick_label(1.5e6, 5e5), "1.5e6");
+        assert_eq!(tick_label(5e5, 5e5), "5e5");
+        assert_eq!(tick_label(2e6, 1e6), "2e6");
     }
 
     #[test]
