@@ -12,8 +12,10 @@ use crate::staged::{anneal_slope, fold, inverse_loss_and_grad, Folded, INVERSE_P
 use crate::weight_norm::{inside, WeightNorm};
 use biornn_core::arrays::{put_f32, put_f64, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
+use biornn_numerics::npz::NpyArray;
 use biornn_numerics::optim::{adamw_step, clip_norm, AdamConstants};
 use biornn_numerics::{Result, Streams};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const ADAMW: AdamConstants = AdamConstants {
@@ -80,7 +82,8 @@ impl CordsNetLearner {
         let mut inverse = None;
         let mut from_file = None;
         let mut theta: Vec<f32> = if cfg.rule.kind == "inverse" {
-            let stage = Inverse::new(cfg, &net, &images)?;
+            let (stage, readout) = Inverse::new(cfg, &net, &images)?;
+            from_file = Some(readout);
             let theta = stage.folded.theta.iter().map(|v| *v as f32).collect();
             inverse = Some(stage);
             theta
@@ -110,23 +113,18 @@ impl CordsNetLearner {
             let layout = cnn.as_ref().map_or(&net.layout, |(m, _)| &m.layout);
             let norm = WeightNorm::new(layout);
             let mut params = norm.params_of(&theta);
+            if let Some(stage) = &inverse {
+                // as the reference's stage 2 starts: the folded convs with unit v, the recurrent
+                // convs fresh (v = w), the readout with the CNN's own g and v (`from_file`); the
+                // weights themselves stay as folded
+                norm.unit_v(&mut params, |r| !inside(r, &stage.trainable));
+            }
             if let Some(arrays) = &from_file {
                 checkpoint::load_weight_norm(layout, &norm, arrays, &mut params)
                     .map_err(|e| e.context("network.from"))?;
-                norm.fold_into(&params, &mut theta, |_| true);
-            }
-            if let Some(stage) = &inverse {
-                // as the reference's stage 2 starts: the folded convs with unit v, the recurrent
-                // convs fresh (v = w), the readout with the CNN's own g and v
-                norm.unit_v(&mut params, |r| !inside(r, &stage.trainable));
-                let arrays =
-                    biornn_numerics::tensors::read_arrays(std::path::Path::new(&cfg.network.from))?;
-                let readout = arrays
-                    .into_iter()
-                    .filter(|(k, _)| k.starts_with("out_fc."))
-                    .collect();
-                checkpoint::load_weight_norm(layout, &norm, &readout, &mut params)
-                    .map_err(|e| e.context("network.from"))?;
+                if inverse.is_none() {
+                    norm.fold_into(&params, &mut theta, |_| true);
+                }
             }
             let grad = vec![0.0; params.len()];
             weight_norm = Some(WeightNormed { norm, params, grad });
@@ -149,6 +147,13 @@ impl CordsNetLearner {
             updates: 0,
             weight_norm,
         })
+    }
+
+    /// The layout `theta` follows: the compatibility CNN's with `form = "cnn"`, else CordsNet's.
+    fn layout(&self) -> &crate::cordsnet::Layout {
+        self.cnn
+            .as_ref()
+            .map_or(&self.net.layout, |(m, _)| &m.layout)
     }
 
     fn protocol(&self) -> Protocol {
@@ -485,11 +490,11 @@ impl Learner for CordsNetLearner {
             None => out.extend(checkpoint::save(&self.net, &self.theta)),
         }
         if let Some(w) = &self.weight_norm {
-            let layout = self
-                .cnn
-                .as_ref()
-                .map_or(&self.net.layout, |(m, _)| &m.layout);
-            out.extend(checkpoint::save_weight_normed(layout, &w.norm, &w.params));
+            out.extend(checkpoint::save_weight_normed(
+                self.layout(),
+                &w.norm,
+                &w.params,
+            ));
         }
         // the slope the network runs with (the reference keeps `prelu.weight`)
         if let Activation::PRelu(a) = self.activation_after(step) {
@@ -572,7 +577,13 @@ impl Inverse {
 
     /// Fold the compatibility CNN that `network.from` names into `net` (stage 1b), and score both
     /// on the test subset, so that the folding can be checked.
-    fn new(cfg: &CordsNetRunConfig, net: &CordsNet, images: &Images) -> Result<Self> {
+    /// Also returns the CNN's readout tensors (its `out_fc.*`), which the folded network keeps
+    /// as they are: with weight norm, their g and v.
+    fn new(
+        cfg: &CordsNetRunConfig,
+        net: &CordsNet,
+        images: &Images,
+    ) -> Result<(Self, BTreeMap<String, NpyArray>)> {
         let context = "network.from (a compatibility CNN's model.npz, for rule.kind = \"inverse\")";
         let arrays = biornn_numerics::tensors::read_arrays(std::path::Path::new(&cfg.network.from))
             .map_err(|e| e.context(context))?;
@@ -605,11 +616,16 @@ impl Inverse {
             .flat_map(|l| [net.p_area_conv[l].clone(), net.p_conv_bias[l].clone()])
             .collect();
         let n = test.len().max(1) as f64;
-        Ok(Inverse {
+        let readout = arrays
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("out_fc."))
+            .collect();
+        let stage = Inverse {
             folded,
             trainable,
             cnn_accuracy: cnn_correct as f64 / n,
             folded_accuracy: folded_correct as f64 / n,
-        })
+        };
+        Ok((stage, readout))
     }
 }
