@@ -521,7 +521,8 @@ fn runs_summary_reports_trials_and_density_of_ctrnn_runs() {
         ring,
         "0,0,0.1\n10,80,0.6\n20,160,0.91\n",
     );
-    let fig = dir.join("fig");
+    // given with an extension, which both figures replace (the density one beside, not over it)
+    let fig = dir.join("fig.png");
     let text = succeed(
         biornn()
             .arg("runs-summary")
@@ -543,12 +544,15 @@ fn runs_summary_reports_trials_and_density_of_ctrnn_runs() {
         text.contains("| local | 7.03% | 2 | 2 | 15 [12, 18] | 120 [100, 140] | 0.760 (2) | 0.930 (2) | 0.930 | 20 |"),
         "{text}"
     );
-    for f in [fig.clone(), dir.join("fig_density")] {
+    for f in [dir.join("fig"), dir.join("fig_density")] {
         assert!(
             f.with_extension("svg").exists() && f.with_extension("png").exists(),
             "{f:?}"
         );
     }
+    // two figures (text is drawn as paths, so only the files can be compared)
+    let svg = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    assert_ne!(svg("fig.svg"), svg("fig_density.svg"));
     // without a trials column, --x trials is refused by name
     std::fs::write(
         dir.join("local/seed-2/metrics.csv"),
@@ -563,7 +567,10 @@ fn runs_summary_reports_trials_and_density_of_ctrnn_runs() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("--x") && err.contains("trials"),
+        !out.status.success()
+            && err.contains("--x")
+            && err.contains("trials")
+            && err.contains("seed-2"),
         "{err}"
     );
 }
@@ -779,6 +786,7 @@ fn a_weight_normed_cordsnet_trains_g_and_v() {
 /// have unit v (the scale in g), the recurrent convs it fits train g and v from v = w.
 #[test]
 fn a_weight_normed_inverse_fit_starts_from_unit_folded_convs() {
+    use biornn_numerics::npz::{write_npz, NpyArray};
     let dir = tmp("cordsnet_wn_inverse");
     let data = dir.join("images");
     common::write_idx_images(&data, 32, 8);
@@ -794,15 +802,18 @@ fn a_weight_normed_inverse_fit_starts_from_unit_folded_convs() {
         read_npz(&dir.join(name).join("model.npz")).unwrap()
     };
     let path = data.display();
-    write(
+    let cnn = write(
         "cnn",
         format!("[network]\nkind = \"cordsnet\"\nform = \"cnn\"\nwidths = [4, 4, 4, 4]\n[task]\npath = \"{path}\"\n[train]\nmax_steps = 4\neval_every = 4\n"),
     );
-    let m = write(
-        "fit",
-        format!("[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\nactivation = \"linear\"\nfrom = \"{}\"\n[rule]\nkind = \"inverse\"\nweight_norm = true\nbatch_size = 8\nlearning_rate = 0.01\n[task]\npath = \"{path}\"\nspontaneous_steps = 0\nstimulus_steps = 10\nloss_steps = 4\noffset_steps = 0\npenalty_steps = 0\n[train]\nmax_steps = 3\neval_every = 3\n", dir.join("cnn/model.npz").display()),
-    );
-    let row_norms = |base: &str| {
+    let fit = |name: &str, from: &std::path::Path| {
+        write(
+            name,
+            format!("[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\nactivation = \"linear\"\nfrom = \"{}\"\n[rule]\nkind = \"inverse\"\nweight_norm = true\nbatch_size = 8\nlearning_rate = 0.01\n[task]\npath = \"{path}\"\nspontaneous_steps = 0\nstimulus_steps = 10\nloss_steps = 4\noffset_steps = 0\npenalty_steps = 0\n[train]\nmax_steps = 3\neval_every = 3\n", from.display()),
+        )
+    };
+    let m = fit("fit", &dir.join("cnn/model.npz"));
+    let row_norms = |m: &std::collections::BTreeMap<String, NpyArray>, base: &str| {
         let v = f32s(&m[&format!("{base}.parametrizations.weight.original1")]);
         let g = f32s(&m[&format!("{base}.parametrizations.weight.original0")]);
         let per = v.len() / g.len();
@@ -811,14 +822,60 @@ fn a_weight_normed_inverse_fit_starts_from_unit_folded_convs() {
             .collect::<Vec<f64>>()
     };
     for folded in ["inp_conv", "area_area.0", "area_area.1"] {
-        for n in row_norms(folded) {
+        for n in row_norms(&m, folded) {
             assert!((n - 1.0).abs() < 1e-6, "{folded}: |v| = {n}");
         }
     }
     // the fitted recurrent conv is not of unit length (it started at v = w, small)
-    assert!(row_norms("area_conv.0")
+    assert!(row_norms(&m, "area_conv.0")
         .iter()
         .all(|n| (n - 1.0).abs() > 1e-3));
+    // the frozen readout keeps the CNN's own g and v, not a unit v ...
+    let (g_key, v_key) = (
+        "out_fc.parametrizations.weight.original0",
+        "out_fc.parametrizations.weight.original1",
+    );
+    assert!(row_norms(&cnn, "out_fc")
+        .iter()
+        .all(|n| (n - 1.0).abs() > 1e-3));
+    for key in [g_key, v_key] {
+        assert_eq!(f32s(&m[key]), f32s(&cnn[key]), "{key}");
+    }
+    // ... also from a DataParallel file (every tensor under `module.`) ...
+    let parallel: std::collections::BTreeMap<String, NpyArray> = cnn
+        .iter()
+        .map(|(k, v)| match k.contains('.') {
+            true => (format!("module.{k}"), v.clone()),
+            false => (k.clone(), v.clone()),
+        })
+        .collect();
+    write_npz(&dir.join("cnn_parallel.npz"), &parallel).unwrap();
+    let m = fit("fit_parallel", &dir.join("cnn_parallel.npz"));
+    for key in [g_key, v_key] {
+        assert_eq!(f32s(&m[key]), f32s(&cnn[key]), "{key}");
+    }
+    // ... and a plain readout weight w comes in as weight_norm makes it: v = w, g = |w|
+    let (g, v) = (f32s(&cnn[g_key]), f32s(&cnn[v_key]));
+    let norms = row_norms(&cnn, "out_fc");
+    let per = v.len() / g.len();
+    let w: Vec<f32> = v
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (g[i / per] as f64 * *v as f64 / norms[i / per]) as f32)
+        .collect();
+    let mut plain = cnn.clone();
+    let shape = plain.remove(v_key).unwrap().shape;
+    plain.remove(g_key);
+    plain.insert("out_fc.weight".into(), NpyArray::f32(&shape, w.clone()));
+    write_npz(&dir.join("cnn_plain.npz"), &plain).unwrap();
+    let m = fit("fit_plain", &dir.join("cnn_plain.npz"));
+    assert_eq!(f32s(&m[v_key]), w);
+    for (got, want) in row_norms(&m, "out_fc").iter().zip(f32s(&m[g_key])) {
+        assert!(
+            (got - want as f64).abs() <= 1e-6 * got,
+            "|w| {got}, g {want}"
+        );
+    }
 }
 
 #[test]

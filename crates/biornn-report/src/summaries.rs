@@ -330,25 +330,40 @@ pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option
         .map(|r| column_by_name(r, "trials").ok())
         .collect();
     if opt.against_trials && trials.is_none() {
+        let run = all_runs
+            .clone()
+            .find(|r| column_by_name(r, "trials").is_err())
+            .map_or(String::new(), |r| r.display().to_string());
         return Err(Error::invalid(
             "--x",
             "trials",
-            "allowed: updates (a run's metrics.csv has no trials column)",
+            &format!("allowed: updates ({run}/metrics.csv has no trials column)"),
         ));
     }
-    // only where the settings differ in it (a column of 100% says nothing)
+    // each run's density (a random mask's differs from seed to seed); a setting's is the mean of
+    // its runs', shown only where the settings differ in it (a column of 100% says nothing)
     let densities: Option<Vec<f64>> = opt
         .density
-        .and_then(|f| all_runs.clone().map(|r| f(r)).collect::<Option<Vec<f64>>>())
-        .filter(|d| d.iter().any(|x| *x != d[0]));
+        .and_then(|f| all_runs.clone().map(|r| f(r)).collect::<Option<Vec<f64>>>());
+    let setting_density = |k: usize| {
+        let d = densities.as_ref()?;
+        let first: usize = settings[..k].iter().map(|s| s.1.len()).sum();
+        let runs = &d[first..first + settings[k].1.len()];
+        Some(runs.iter().sum::<f64>() / runs.len() as f64)
+    };
+    let show_density = (0..settings.len())
+        .filter_map(setting_density)
+        .collect::<Vec<f64>>()
+        .windows(2)
+        .any(|w| w[0] != w[1]);
     let mut out = String::new();
     let budget_heads: String = budgets
         .iter()
         .map(|b| format!(" {value} at {b} |"))
         .collect();
-    let (density_head, density_rule) = match densities {
-        Some(_) => (" density |", "---|"),
-        None => ("", ""),
+    let (density_head, density_rule) = match show_density {
+        true => (" density |", "---|"),
+        false => ("", ""),
     };
     let (trials_head, trials_rule) = match trials {
         Some(_) => (format!(" trials to {level}, median [IQR] |"), "---|"),
@@ -367,11 +382,12 @@ pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option
     // per setting: density and the value at each budget, run by run (the density plot)
     let mut by_density: Vec<(String, f64, Vec<Vec<f64>>)> = vec![];
     let mut run_index = 0;
-    for (setting, runs) in &settings {
+    for (k, (setting, runs)) in settings.iter().enumerate() {
         let mut reached = vec![];
         let mut trials_reached = vec![];
         let mut at_budget = vec![vec![]; budgets.len()];
-        let (mut last, mut steps, mut dens) = (vec![], vec![], vec![]);
+        let (mut last, mut steps) = (vec![], vec![]);
+        let density = setting_density(k).filter(|_| show_density);
         for run in runs {
             let rows = column_by_name(run, value)?;
             let hit = rows.iter().find(|r| r.1 >= level).map(|r| r.0);
@@ -379,9 +395,6 @@ pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option
             let run_trials = trials.as_ref().map(|t| &t[run_index]);
             if let Some(t) = run_trials {
                 trials_reached.push(hit.and_then(|s| t.iter().find(|r| r.0 == s).map(|r| r.1)));
-            }
-            if let Some(d) = &densities {
-                dens.push(d[run_index]);
             }
             run_index += 1;
             // a budget counts for runs that got that far, and for runs that stopped before it
@@ -416,7 +429,7 @@ pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option
             .iter()
             .map(|v| format!(" {} ({}) |", mean(v), v.len()))
             .collect();
-        let density_cell = match dens.first() {
+        let density_cell = match density {
             Some(d) => format!(" {:.2}% |", 100.0 * d),
             None => String::new(),
         };
@@ -433,8 +446,8 @@ pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option
             quartiles(&reached),
             mean(&last),
         );
-        if let Some(d) = dens.first() {
-            by_density.push((setting.clone(), *d, at_budget));
+        if let Some(d) = density {
+            by_density.push((setting.clone(), d, at_budget));
         }
     }
     let Some(path) = opt.figure else {
@@ -462,7 +475,9 @@ pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option
     legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
     let first = write_figure(&fig, path)?;
     if !by_density.is_empty() && !budgets.is_empty() {
-        let stem = path.file_name().unwrap_or_default().to_string_lossy();
+        // beside the first figure whatever extension the path was given with (`write_figure`
+        // replaces it)
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         density_figure(
             &mut by_density,
             value,

@@ -62,6 +62,21 @@ pub fn fold_weight_norm(g: &[f64], v: &[f64]) -> Vec<f64> {
     w
 }
 
+/// Refuses a `v` with an all-zero output channel, where `g v / |v|` is 0/0 (PyTorch's weights
+/// would be NaN there).
+fn check_directions(key: &str, channels: usize, v: &[f64]) -> Result<()> {
+    let per = v.len() / channels.max(1);
+    for (o, row) in v.chunks(per.max(1)).enumerate() {
+        if row.iter().all(|x| *x == 0.0) {
+            return Err(Error::new(format!(
+                "`{key}`: output channel {o} is all zero, so its weights g v / |v| are undefined \
+                 (allowed: a nonzero v in every channel)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The names a weight-normed tensor's `g` and `v` go by, the current first.
 fn weight_norm_names(base: &str) -> [(String, String); 2] {
     [
@@ -89,6 +104,7 @@ fn weight(
                     va.shape
                 )));
             }
+            check_directions(&v, gv.len(), &vv)?;
             used.extend([g, v]);
             return Ok(Some((va.shape.clone(), fold_weight_norm(&gv, &vv))));
         }
@@ -300,6 +316,7 @@ pub fn load_weight_norm<T: Real>(
                         w.len()
                     )));
                 }
+                check_directions(&vk, gv.len(), &vv)?;
                 for (d, x) in params[g.clone()].iter_mut().zip(gv) {
                     *d = T::from_f64(x);
                 }

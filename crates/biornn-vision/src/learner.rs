@@ -115,9 +115,12 @@ impl CordsNetLearner {
             let mut params = norm.params_of(&theta);
             if let Some(stage) = &inverse {
                 // as the reference's stage 2 starts: the folded convs with unit v, the recurrent
-                // convs fresh (v = w), the readout with the CNN's own g and v (`from_file`); the
-                // weights themselves stay as folded
-                norm.unit_v(&mut params, |r| !inside(r, &stage.trainable));
+                // convs fresh (v = w), the readout with the CNN's own g and v (`from_file`; v = w
+                // where the CNN's file has a plain readout); the weights themselves stay as folded
+                let readout = layout.get("out_fc.weight").map(|t| t.range.clone());
+                norm.unit_v(&mut params, |r| {
+                    !inside(r, &stage.trainable) && Some(r) != readout.as_ref()
+                });
             }
             if let Some(arrays) = &from_file {
                 checkpoint::load_weight_norm(layout, &norm, arrays, &mut params)
@@ -618,7 +621,11 @@ impl Inverse {
         let n = test.len().max(1) as f64;
         let readout = arrays
             .into_iter()
-            .filter(|(k, _)| k.starts_with("out_fc."))
+            .filter(|(k, _)| {
+                k.strip_prefix("module.")
+                    .unwrap_or(k)
+                    .starts_with("out_fc.")
+            })
             .collect();
         let stage = Inverse {
             folded,

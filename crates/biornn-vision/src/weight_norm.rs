@@ -35,7 +35,8 @@ impl WeightNorm {
         let mut tensors = vec![];
         let mut gains = 0;
         for t in &layout.tensors {
-            if t.name.ends_with(".weight") && t.shape.len() >= 2 && t.shape[0] > 0 {
+            let normed = t.name.ends_with(".weight") && t.shape.len() >= 2;
+            if normed && t.shape[0] > 0 && !t.range.is_empty() {
                 tensors.push(Normed {
                     range: t.range.clone(),
                     per: t.range.len() / t.shape[0],
@@ -57,14 +58,20 @@ impl WeightNorm {
     }
 
     /// The parametrisation of `theta` as `weight_norm` makes it: `v = w` and `g = |w|` per output
-    /// channel.
+    /// channel. An all-zero channel, where `weight_norm` would make `w` 0/0 (NaN), becomes `g = 0`
+    /// with `v` of unit length along (1, 1, ...): the same zero weights, and trainable.
     pub fn params_of<T: Real>(&self, theta: &[T]) -> Vec<T> {
         assert_eq!(theta.len(), self.len);
         let mut phi = theta.to_vec();
         phi.resize(self.params_len(), T::ZERO);
+        let (weights, gains) = phi.split_at_mut(self.len);
         for t in &self.tensors {
-            for (o, row) in theta[t.range.clone()].chunks_exact(t.per).enumerate() {
-                phi[self.len + t.gains + o] = T::from_f64(norm(row));
+            for (o, row) in weights[t.range.clone()].chunks_exact_mut(t.per).enumerate() {
+                let n = norm(row);
+                if n == 0.0 {
+                    row.fill(T::from_f64(1.0 / (t.per as f64).sqrt()));
+                }
+                gains[t.gains + o] = T::from_f64(n);
             }
         }
         phi
@@ -96,7 +103,14 @@ impl WeightNorm {
             let v = phi[t.range.clone()].chunks_exact(t.per);
             let w = theta[t.range.clone()].chunks_exact_mut(t.per);
             for (o, (v, w)) in v.zip(w).enumerate() {
-                let scale = phi[self.len + t.gains + o].to_f64() / norm(v);
+                // |v| = 0 is kept out (`params_of`, and the checkpoint readers refuse it); were it
+                // to arise, the channel's weights are 0, not NaN
+                let n = norm(v);
+                let scale = if n > 0.0 {
+                    phi[self.len + t.gains + o].to_f64() / n
+                } else {
+                    0.0
+                };
                 for (w, v) in w.iter_mut().zip(v) {
                     *w = T::from_f64(scale * v.to_f64());
                 }
@@ -120,6 +134,12 @@ impl WeightNorm {
             let mut dgs = vec![0.0f64; t.range.len() / t.per.max(1)];
             for (o, ((v, dw), dv)) in v.zip(dw).zip(dv).enumerate() {
                 let n = norm(v);
+                if n == 0.0 {
+                    // no direction to move g along, and v's gradient is unbounded: hold the
+                    // channel (never NaN, which would also disarm the gradient clipping)
+                    dv.fill(T::ZERO);
+                    continue;
+                }
                 let g = phi[self.len + t.gains + o].to_f64();
                 let dot: f64 = v.iter().zip(dw).map(|(a, b)| a.to_f64() * b.to_f64()).sum();
                 let dg = dot / n;
@@ -293,5 +313,39 @@ mod tests {
         assert!(worst < 1e-8, "worst relative difference {worst}");
         // the bias and the batch norm's weight pass through unchanged
         assert_eq!(&grad_phi[6..10], &grad_theta[6..10]);
+    }
+
+    #[test]
+    fn an_all_zero_channel_stays_zero_and_trainable_never_nan() {
+        let wn = WeightNorm::new(&layout());
+        // a's second row and b's last row are all zero
+        let theta = [
+            3., 0., 4., 0., 0., 0., 0.5, -0.5, 2., 3., 6., 8., 1., 0., 0., 0.,
+        ];
+        let phi = wn.params_of(&theta);
+        let unit = 1.0 / 3f64.sqrt();
+        assert_eq!(&phi[3..6], &[unit; 3]);
+        assert_eq!(&phi[14..16], &[1.0 / 2f64.sqrt(); 2]);
+        assert_eq!((phi[17], phi[20]), (0.0, 0.0));
+        // the same weights back, zeros included
+        let mut w = vec![9.0; 16];
+        wn.fold_into(&phi, &mut w, |_| true);
+        assert_eq!(w, theta);
+        // the zero channel's gain has a gradient (dL/dw . v), so it can grow; v's is g/|v| (...) = 0
+        let grad_theta = [1.0; 16];
+        let mut grad_phi = vec![f64::NAN; wn.params_len()];
+        wn.chain(&phi, &grad_theta, &mut grad_phi);
+        assert!(grad_phi.iter().all(|g| g.is_finite()));
+        assert!((grad_phi[17] - 3.0 * unit).abs() < 1e-15);
+        assert_eq!(&grad_phi[3..6], &[0.0; 3]);
+        // a v of zero (which the readers refuse) folds to zero weights and holds still
+        let mut zero_v = phi.clone();
+        zero_v[3..6].fill(0.0);
+        zero_v[17] = 2.0;
+        wn.fold_into(&zero_v, &mut w, |_| true);
+        assert_eq!(&w[3..6], &[0.0; 3]);
+        wn.chain(&zero_v, &grad_theta, &mut grad_phi);
+        assert!(grad_phi.iter().all(|g| g.is_finite()));
+        assert_eq!((&grad_phi[3..6], grad_phi[17]), (&[0.0; 3][..], 0.0));
     }
 }

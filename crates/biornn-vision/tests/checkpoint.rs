@@ -200,3 +200,30 @@ fn weight_norm_pairs_load_and_save_as_they_are() {
     let as_f32: Vec<f64> = params.iter().map(|v| *v as f32 as f64).collect();
     assert_eq!(again, as_f32);
 }
+
+/// A weight-normed tensor with an all-zero `v` channel (PyTorch would give NaN weights there) is
+/// refused by name, by the plain reader and by the one training through weight norm alike.
+#[test]
+fn a_zero_weight_norm_direction_is_named_not_nan() {
+    use biornn_numerics::npz::NpyArray;
+    use biornn_vision::weight_norm::WeightNorm;
+    let mut arrays = read_pth(&fixture("tiny_cordsnet.pth")).unwrap();
+    let net = CordsNet::new(&checkpoint::shape_of(&arrays, (12, 12)).unwrap()).unwrap();
+    let theta: Vec<f64> = checkpoint::load(&net, &arrays).unwrap();
+    let key = "area_conv.0.parametrizations.weight.original1";
+    let shape = arrays[key].shape.clone();
+    let mut v: Vec<f32> = arrays[key].to_real().unwrap();
+    let per = v.len() / shape[0];
+    v[per..2 * per].fill(0.0);
+    arrays.insert(key.into(), NpyArray::f32(&shape, v));
+    let e = checkpoint::load::<f64>(&net, &arrays)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(key) && e.contains("output channel 1"), "{e}");
+    let norm = WeightNorm::new(&net.layout);
+    let mut params = norm.params_of(&theta);
+    let e = checkpoint::load_weight_norm(&net.layout, &norm, &arrays, &mut params)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(key) && e.contains("output channel 1"), "{e}");
+}
