@@ -29,7 +29,8 @@ carry_results() {
 carry() {
   local dir=$1 dest newest
   [[ -f "$dir/config.toml" ]] || { echo "carry: $dir holds no run (no config.toml)" >&2; exit 1; }
-  newest=$(ls "$dir"/checkpoints/step_*.npz 2>/dev/null | sort | tail -1)
+  # no checkpoint: an empty answer (not a failed pipeline, which would end the script unexplained)
+  newest=$(ls "$dir"/checkpoints/step_*.npz 2>/dev/null | sort | tail -1 || true)
   [[ -n "$newest" ]] || { echo "carry: $dir has no checkpoint to resume from" >&2; exit 1; }
   dest="${CARRY_TO:-experiments/carried}/${dir#runs/}"
   rm -rf "$dest"
@@ -44,17 +45,17 @@ carry() {
 
 if [[ "${1:-}" == "--smoke" ]]; then
   cargo build --release -q
-  bin=$PWD/target/release/biornn
+  bin="$PWD/target/release/biornn"
   tmp=$(mktemp -d)
   (
     cd "$tmp"
-    $bin train --max-steps 2 --runs runs/exp --name seed-1 --quiet
+    "$bin" train --max-steps 2 --runs runs/exp --name seed-1 --quiet
     row2() { grep '^2,' runs/exp/seed-1/metrics.csv; } # wall_s included: a rerun would differ
     before=$(row2)
     carry runs/exp/seed-1
     rm -rf runs # the next session's machine
     restore_carried runs/exp/seed-1
-    $bin train --resume runs/exp/seed-1 --max-steps 4 --quiet
+    "$bin" train --resume runs/exp/seed-1 --max-steps 4 --quiet
     grep -q '"steps": 4' runs/exp/seed-1/summary.json
     # continued from the carried state, not started over: the kept rows stand
     [[ -n "$before" && "$(row2)" == "$before" ]] || { echo "carry: the resumed run lost its rows" >&2; exit 1; }
@@ -63,6 +64,15 @@ if [[ "${1:-}" == "--smoke" ]]; then
     CARRY_TO=kept carry_results runs/exp/seed-1
     [[ -f kept/exp/seed-1/summary.json && ! -e kept/exp/seed-1/checkpoints ]] \
       || { echo "carry: --results kept weights or lost the summary" >&2; exit 1; }
+    # restored on the next machine, it stands as finished: a larger budget cannot take it further
+    # and says so, without ending the sweep around it
+    rm -rf experiments/carried runs && mv kept experiments/carried
+    said=$(train_to runs/exp/seed-1 6 1 /dev/null 2>&1)
+    grep -q "results only" <<< "$said" && grep -q '"steps": 4' runs/exp/seed-1/summary.json \
+      || { echo "carry: a results-only run was not left as it was: $said" >&2; exit 1; }
+    # a run without a checkpoint is refused by name, not with a bare exit
+    said=$( (carry runs/exp/seed-1) 2>&1 || true)
+    grep -q "no checkpoint" <<< "$said" || { echo "carry: no reason given: $said" >&2; exit 1; }
   )
   echo "carry smoke: kept, restored and resumed to 4 updates; results kept alone"
   rm -rf "$tmp"

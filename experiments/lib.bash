@@ -13,7 +13,12 @@ train_to() {
     local done_steps
     done_steps=$(sed -n 's/^ *"steps": *\([0-9]*\).*/\1/p' "$dir/summary.json" | head -1)
     if grep -q '"reached_target": false' "$dir/summary.json" && (( done_steps < max_steps )); then
-      $bin train --resume "$dir" --max-steps "$max_steps" --quiet
+      if [[ -d "$dir/checkpoints" ]]; then
+        $bin train --resume "$dir" --max-steps "$max_steps" --quiet
+      else
+        # carried as results only (experiments/carry.sh --results): nothing to go on from
+        echo "have $dir ($done_steps updates, kept as results only: it cannot go on to $max_steps)" >&2
+      fi
     else
       echo "have $dir ($done_steps updates)"
     fi
@@ -33,8 +38,9 @@ smoke_config() {
 # restore_carried DIR: a run that an earlier session carried over in git (experiments/carried/, see
 # experiments/carry.sh) is copied back to DIR, when DIR holds no run yet, so that it resumes there.
 restore_carried() {
-  local dir=$1 kept
-  kept="experiments/carried/${dir#runs/}"
+  local dir=$1 kept rel
+  rel=${dir#./}
+  kept="experiments/carried/${rel#runs/}"
   if [[ ! -f "$dir/config.toml" && -f "$kept/config.toml" ]]; then
     mkdir -p "$dir"
     cp -r "$kept/." "$dir/"

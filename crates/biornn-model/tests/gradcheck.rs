@@ -197,6 +197,23 @@ fn dale_both_modes_with_masks_and_per_unit_tau() {
     }
 }
 
+/// Input and readout spans that start past unit 0, of one unit, and of every unit: the products
+/// then run over a block of rows (or columns), one row taking faer's vector path.
+#[test]
+fn input_and_readout_spans_anywhere_and_of_one_unit() {
+    for (input, readout) in [([2, 5], [3, 4]), ([4, 5], [0, 1]), ([0, 5], [1, 5])] {
+        let cfg = ModelConfig {
+            mask: MaskConfig {
+                input_units: Some(input),
+                readout_units: Some(readout),
+                ..Default::default()
+            },
+            ..base(5)
+        };
+        check(cfg, &format!("input {input:?}, readout {readout:?}"));
+    }
+}
+
 #[test]
 fn masks_of_every_kind() {
     for spec in [

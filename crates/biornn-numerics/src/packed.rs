@@ -6,9 +6,12 @@
 //!
 //! Every entry of `A B` is one fused multiply-add chain over `k = 0, 1, ...` from zero, added to
 //! `C` at the end when accumulating. The tiling only decides which entries are computed together,
-//! so the AVX-512, AVX2 and scalar (`mul_add`) paths give the same bits: a run is the same on a
-//! machine with AVX-512 and on one without. `BIORNN_ISA` (`avx512`, `avx2`, `scalar` or `faer`)
-//! forces a path, to compare them on one machine; `faer` turns the packed products off.
+//! so the AVX-512, AVX2 and scalar (`mul_add`) paths give the same bits. That is not a promise
+//! that a run is the same on machines with and without AVX-512: without it the default is faer
+//! (see [`Isa::best`]), and faer's own bulk products pick their kernels by instruction set too, so
+//! runs are bit for bit reproducible on one kind of machine. `BIORNN_ISA` (`avx512`, `avx2`,
+//! `scalar` or `faer`) forces a path, to compare them on one machine; `faer` turns the packed
+//! products off.
 
 use std::sync::OnceLock;
 
@@ -58,17 +61,37 @@ impl Isa {
 }
 
 /// The path packed products take in this process: `BIORNN_ISA` if set (`faer` = none), else
-/// [`Isa::best`]. A forced path the CPU lacks falls back to that default.
+/// [`Isa::best`]. A forced path the CPU lacks, or a value that names none, falls back to that
+/// default, said once on stderr (a comparison run must not silently compare the default with
+/// itself).
 pub fn active() -> Option<Isa> {
     static ACTIVE: OnceLock<Option<Isa>> = OnceLock::new();
     *ACTIVE.get_or_init(|| {
         let forced = std::env::var("BIORNN_ISA").ok();
-        match forced.as_deref().map(str::trim) {
+        let forced = forced.as_deref().map(|v| v.trim().to_ascii_lowercase());
+        let fallback = |why: &str| {
+            let default = Isa::best().map_or("faer", Isa::name);
+            eprintln!("BIORNN_ISA: {why}; the products take the default path ({default})");
+            Isa::best()
+        };
+        match forced.as_deref() {
+            None => Isa::best(),
             Some("faer") => None,
-            Some("avx512") if Isa::Avx512.supported() => Some(Isa::Avx512),
-            Some("avx2") if Isa::Avx2.supported() => Some(Isa::Avx2),
             Some("scalar") => Some(Isa::Scalar),
-            _ => Isa::best(),
+            Some(name @ ("avx512" | "avx2")) => {
+                let isa = if name == "avx512" {
+                    Isa::Avx512
+                } else {
+                    Isa::Avx2
+                };
+                match isa.supported() {
+                    true => Some(isa),
+                    false => fallback(&format!("this CPU has no {name}")),
+                }
+            }
+            Some(other) => fallback(&format!(
+                "`{other}` is not a path (allowed: avx512, avx2, scalar, faer)"
+            )),
         }
     })
 }
