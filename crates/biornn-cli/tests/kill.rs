@@ -382,10 +382,26 @@ fn a_weight_normed_cordsnet_killed_mid_training_resumes_bit_identically() {
     cordsnet_killed_with("cordsnet-wn", "rnn", "", "weight_norm = true\n");
 }
 
+/// The compatibility CNN trained through weight norm (its g and v are what stage 2 starts from).
+#[test]
+fn a_weight_normed_cnn_killed_mid_training_resumes_bit_identically() {
+    cordsnet_killed_with("cnn-wn", "cnn", "", "weight_norm = true\n");
+}
+
 /// Stage 2: a compatibility CNN folded into CordsNet, its recurrent convs fitted to it.
 #[test]
 fn the_inverse_fit_killed_mid_training_resumes_bit_identically() {
-    let base = std::env::temp_dir().join(format!("biornn-kill-{}-inverse", std::process::id()));
+    inverse_fit_killed("inverse", "");
+}
+
+/// Stage 2 through weight norm: the folded convs at unit v, the fitted ones stepping g and v.
+#[test]
+fn a_weight_normed_inverse_fit_killed_mid_training_resumes_bit_identically() {
+    inverse_fit_killed("inverse-wn", "weight_norm = true\n");
+}
+
+fn inverse_fit_killed(name: &str, rule: &str) {
+    let base = std::env::temp_dir().join(format!("biornn-kill-{}-{name}", std::process::id()));
     let data = base.join("data");
     common::write_idx_images(&data, 64, 16);
     train_small_cordsnet(
@@ -408,7 +424,7 @@ from = "{}"
 kind = "inverse"
 batch_size = 32
 learning_rate = 0.01
-[task]
+{}[task]
 path = "{}"
 spontaneous_steps = 0
 stimulus_steps = 40
@@ -420,9 +436,10 @@ max_steps = 1500
 eval_every = 25
 "#,
         base.join("cnn/model.npz").display(),
+        rule,
         data.display()
     );
-    train_killed_and_resumed("inverse", &config, Duration::from_secs(300));
+    train_killed_and_resumed(name, &config, Duration::from_secs(300));
     std::fs::remove_dir_all(&base).ok();
 }
 
