@@ -11,6 +11,9 @@
 #                                             to the criterion, capped at the reference's 40,000
 #                                             updates; a setting that outlives a session is kept
 #                                             with experiments/carry.sh and continues here
+#   METHODS="dasc-t40-s2-b0.5+stale" ...      DASC with the reference code's stale derivative
+#                                             (--derivative stale; runs in dasc-...-stale/) beside
+#                                             the paper's equation (the default)
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,17 +26,22 @@ out=${OUT:-runs/longterm}
 figure=${FIGURE:-docs/figures/longterm}
 if [[ "${1:-}" == "--smoke" ]]; then
   networks=2; max_rounds=2; tasks="dlygo"; out=$(mktemp -d); figure="$out/longterm"
+  methods="base dasc-t40-s2-b0.5+stale"
 fi
 cargo build --release -q
 bin=./target/release/biornn
 for task in $tasks; do
-  for method in $methods; do
-    dir="$out/$task/$method"
+  for setting in $methods; do
+    method=${setting%+stale}
+    derivative=block-start; name=$method
+    if [[ "$setting" == *+stale ]]; then derivative=stale; name=$method-stale; fi
+    dir="$out/$task/$name"
     restore_carried "$dir" # a setting an earlier session carried over (experiments/carry.sh)
     if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
     # a setting killed part-way continues from its newest checkpoint
     if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi
-    $bin longterm "$task" --method "$method" --networks "$networks" --max-rounds "$max_rounds" --quiet --out "$dir"
+    $bin longterm "$task" --method "$method" --derivative "$derivative" --networks "$networks" \
+      --max-rounds "$max_rounds" --quiet --out "$dir"
   done
 done
 $bin longterm-summary "$out" --figure "$figure"

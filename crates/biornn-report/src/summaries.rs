@@ -114,10 +114,12 @@ pub fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
             } else {
                 format!("not within {} updates", s["updates"])
             };
+            // the label tells apart runs of one method with different options (older runs
+            // have only the method)
+            let label = s["label"].as_str().or(s["method"].as_str()).unwrap_or("?");
             tableln!(
                 out,
-                "| {task} | {} | {} | {reached} | {} [{}, {}] | {group} | {:.0} |",
-                s["method"].as_str().unwrap_or("?"),
+                "| {task} | {label} | {} | {reached} | {} [{}, {}] | {group} | {:.0} |",
                 per.len(),
                 fmt(quantile_reached(&per, 0.5)),
                 fmt(quantile_reached(&per, 0.25)),
@@ -125,7 +127,7 @@ pub fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
                 s["train_seconds"].as_f64().unwrap_or(f64::NAN)
             );
             let (xs, ys) = history_columns(&m_dir, 1, 4);
-            curves.push((s["method"].as_str().unwrap_or("?").to_string(), xs, ys));
+            curves.push((label.to_string(), xs, ys));
         }
         panels.push((task, curves));
     }

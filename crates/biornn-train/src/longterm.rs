@@ -316,6 +316,36 @@ impl LongTermConfig {
         }
     }
 
+    /// The method's name with every option that departs from the defaults and acts on it
+    /// (`+stale` for DASC's stale derivative, `+trial` for trial-wide skip blocks,
+    /// `+keep-optimizer` for CD, `+euler-noise`, `+reference-nonmatch`): what tells two runs of
+    /// one method apart in a summary.
+    pub fn label(&self) -> String {
+        let mut label = self.method.name();
+        let skip = |k: Option<SkipKind>| match self.method {
+            Method::Skip { kind, .. } => k.is_none_or(|k| k == kind),
+            _ => false,
+        };
+        let mut add = |on: bool, tag: &str| {
+            if on {
+                label.push('+');
+                label.push_str(tag);
+            }
+        };
+        add(
+            self.derivative == DascDerivative::Stale && skip(Some(SkipKind::Dasc)),
+            "stale",
+        );
+        add(self.scope == BlockScope::Trial && skip(None), "trial");
+        add(
+            self.keep_optimizer && matches!(self.method, Method::Cd { .. }),
+            "keep-optimizer",
+        );
+        add(self.euler_noise, "euler-noise");
+        add(self.reference_nonmatch, "reference-nonmatch");
+        label
+    }
+
     pub fn validate(&self) -> Result<()> {
         check_settings(
             (&self.protocol, "longterm"),
@@ -849,7 +879,8 @@ pub fn train_long_term(
     };
     let upr = cfg.updates_per_round;
     let summary = serde_json::json!({
-        "task": result.task, "method": result.method, "networks": cfg.networks, "seed": cfg.seed,
+        "task": result.task, "method": result.method, "label": cfg.label(),
+        "networks": cfg.networks, "seed": cfg.seed,
         "reached": result.reached, "rounds": result.rounds, "updates": result.rounds * upr,
         "train_seconds": result.train_seconds,
         "network_updates_to_criterion": result.network_rounds.iter().map(|n| n.map(|v| v * upr)).collect::<Vec<_>>(),
@@ -863,6 +894,28 @@ pub fn train_long_term(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_name_the_options_that_act_on_the_method() {
+        let cfg = |m: &str| LongTermConfig::reference(TsRule::DlyGo, Method::parse(m).unwrap(), 2);
+        let mut dasc = cfg("dasc-t40-s2-b0.5");
+        assert_eq!(dasc.label(), "dasc-t40-s2-b0.5");
+        dasc.derivative = DascDerivative::Stale;
+        dasc.scope = BlockScope::Trial;
+        assert_eq!(dasc.label(), "dasc-t40-s2-b0.5+stale+trial");
+        // options that do nothing to a method stay out of its label
+        let mut sctt = cfg("sctt-t40-s11-b0.8");
+        sctt.derivative = DascDerivative::Stale;
+        sctt.keep_optimizer = true;
+        assert_eq!(sctt.label(), "sctt-t40-s11-b0.8");
+        let mut base = cfg("base");
+        base.scope = BlockScope::Trial;
+        base.euler_noise = true;
+        assert_eq!(base.label(), "base+euler-noise");
+        let mut cd = cfg("cd-s6");
+        cd.keep_optimizer = true;
+        assert_eq!(cd.label(), "cd-s6+keep-optimizer");
+    }
 
     #[test]
     fn method_names_and_stages_follow_the_reference() {
