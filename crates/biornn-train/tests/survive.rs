@@ -207,3 +207,52 @@ fn frozen_weights_stay_put_under_weight_regularisers() {
     assert_ne!(first["W_rec"], last["W_rec"]);
     std::fs::remove_dir_all(&base).ok();
 }
+
+/// Networks on the sparse recurrent kernels (a ring of radius 2 stored by diagonals, and a
+/// probabilistic local graph stored by rows) resume bit for bit and do not depend on the thread
+/// count: the sweeps that use them rely on both.
+#[test]
+fn sparse_kernel_runs_resume_bit_identically_at_any_thread_count() {
+    use biornn_model::mask::{LocalRule, Metric};
+    use biornn_model::{Ctrnn, MaskSpec};
+    let local = |radius: f64, rule: LocalRule, lambda: f64| MaskSpec::Local {
+        width: None,
+        radius,
+        periodic: true,
+        metric: Metric::Euclidean,
+        rule,
+        lambda,
+    };
+    for (name, n_rec, mask, banded) in [
+        ("ring", 64, local(2.0, LocalRule::Hard, 0.0), true),
+        ("graph", 128, local(0.0, LocalRule::Gaussian, 1.0), false),
+    ] {
+        let mut c = cfg();
+        c.model.n_rec = n_rec;
+        c.model.mask.recurrent = mask;
+        let net = Ctrnn::<f32>::new(&c.model, 4, 3, 20.0, &biornn_numerics::Streams::new(c.seed))
+            .unwrap();
+        assert!(net.runs_sparse(), "{name}: not on the sparse kernels");
+        let shape = biornn_model::sparse::pattern_shape(&net.mask_rec, n_rec);
+        assert_eq!(shape.1, banded, "{name}: stored by the wrong layout");
+        let base = tmp(&format!("sparse-{name}"));
+        let in_pool = |threads: usize, dir: &Path| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| trainer::train(&c, dir, &TrainOptions::default()).unwrap());
+            final_arrays(dir)
+        };
+        let one = trainer::create_run_dir(&base, "one").unwrap();
+        let two = trainer::create_run_dir(&base, "two").unwrap();
+        let want = in_pool(1, &one);
+        assert_eq!(in_pool(2, &two), want, "{name}: thread count");
+        let part = base.join("part");
+        rewind(&one, &part, 20);
+        trainer::resume(&part, &TrainOptions::default()).unwrap();
+        assert_eq!(final_arrays(&part), want, "{name}: resumed");
+        assert_eq!(metrics_without_time(&part), metrics_without_time(&one));
+        std::fs::remove_dir_all(&base).ok();
+    }
+}
