@@ -369,7 +369,10 @@ impl Config {
     }
 
     /// The budget in updates (in rounds for the rounds protocols).
-    pub fn set_max_steps(&mut self, steps: usize) {
+    /// A new budget (`--max-steps`): at least one update and at most what a TOML integer holds
+    /// (the run's config.toml records it).
+    pub fn set_max_steps(&mut self, steps: usize) -> Result<()> {
+        check_max_steps(steps)?;
         match self {
             Config::Bptt(c) => c.train.max_steps = steps,
             Config::Force(c) => c.train.max_steps = steps,
@@ -382,6 +385,7 @@ impl Config {
             Config::LongTerm(c) => c.max_rounds = steps,
             Config::Reversal(c) => c.rounds = steps,
         }
+        Ok(())
     }
 
     /// The fraction of the CTRNN's recurrent weights its mask lets be nonzero (its seed draws a
@@ -602,4 +606,17 @@ mod tests {
         big.set_seed(u64::MAX);
         assert!(big.validate().unwrap_err().to_string().contains("seed"));
     }
+}
+
+/// A budget of updates given on the command line or from Python: 1 to `i64::MAX` (TOML's largest
+/// integer, as the run's config.toml keeps it).
+pub fn check_max_steps(steps: usize) -> Result<()> {
+    if steps == 0 || steps as u128 > i64::MAX as u128 {
+        return Err(Error::invalid(
+            "--max-steps",
+            steps,
+            &format!("allowed: 1 to {}", i64::MAX),
+        ));
+    }
+    Ok(())
 }

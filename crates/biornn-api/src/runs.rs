@@ -200,6 +200,7 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
 pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Result<Finished> {
     let run = RunDir::open(dir)?;
     if let Some(n) = max_steps {
+        crate::config::check_max_steps(n)?;
         if let Some(done) = run.checkpoint_final_model()? {
             if n <= done {
                 return Err(Error::invalid(
@@ -227,7 +228,7 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
     };
     let mut cfg = Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
     if let Some(n) = max_steps {
-        cfg.set_max_steps(n);
+        cfg.set_max_steps(n)?;
         run.write_config(&cfg.to_toml())?;
     }
     // killed before its first checkpoint: the run starts over from its config (it is deterministic)

@@ -34,9 +34,9 @@ fn extends_to_the_run_trained_at_once(label: &str, cfg: Config, short: usize, lo
     let _ = std::fs::remove_dir_all(&base);
     let opts = RunOptions::default();
     let mut cfg = cfg;
-    cfg.set_max_steps(long);
+    cfg.set_max_steps(long).unwrap();
     biornn_api::train_in(&cfg, &base.join("at-once"), &opts).unwrap();
-    cfg.set_max_steps(short);
+    cfg.set_max_steps(short).unwrap();
     biornn_api::train_in(&cfg, &base.join("extended"), &opts).unwrap();
     // a budget the run has already done is refused, naming the flag
     let err = biornn_api::resume_to(&base.join("extended"), Some(short), &opts)
@@ -137,7 +137,7 @@ fn a_budget_below_the_newest_state_is_refused() {
         "[model]\nn_rec = 8\n[train]\nbatch_size = 4\neval_every = 5\neval_trials = 4\ntarget_perf = 1.0\n",
     )
     .unwrap();
-    cfg.set_max_steps(10);
+    cfg.set_max_steps(10).unwrap();
     biornn_api::train_in(&cfg, &dir, &opts).unwrap();
     biornn_api::resume_to(&dir, Some(20), &opts).unwrap();
     // as if killed after its last checkpoint, before model.npz was written

@@ -28,7 +28,7 @@ fn an_r2n2_run_trains_resumes_and_is_analysed_through_the_shared_pieces() {
 
     // half the budget, then resumed to the whole: the same weights bit for bit
     let mut half = cfg.clone();
-    half.set_max_steps(1200);
+    half.set_max_steps(1200).unwrap();
     let h = biornn_api::train(&half, &dir.join("half"), &RunOptions::default()).unwrap();
     let r = biornn_api::resume_to(&h.dir, Some(2000), &RunOptions::default()).unwrap();
     assert_eq!(r.steps, 2000);
@@ -71,7 +71,7 @@ fn rflo_and_echo_state_runs_train_resume_and_are_analysed() {
         let f = biornn_api::train(&cfg, &dir.join(kind), &RunOptions::default()).unwrap();
         assert_eq!(f.steps, 800);
         let mut half = cfg.clone();
-        half.set_max_steps(400);
+        half.set_max_steps(400).unwrap();
         let h = biornn_api::train(
             &half,
             &dir.join(format!("{kind}-half")),

@@ -442,7 +442,7 @@ fn run(command: Command) -> Result<()> {
                 cfg.set_seed(s);
             }
             if let Some(m) = max_steps {
-                cfg.set_max_steps(m);
+                cfg.set_max_steps(m)?;
             }
             cfg.validate()?;
             if seeds == 0 || seeds > 10_000 {

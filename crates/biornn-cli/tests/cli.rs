@@ -140,6 +140,21 @@ fn bad_input_is_a_clear_error_not_a_panic() {
             dir.join("missing.toml").display().to_string(),
         ],
         vec!["eval".into(), dir.join("nothing").display().to_string()],
+        // a budget a run's config.toml could not hold, and none at all
+        vec![
+            "train".into(),
+            "--max-steps".into(),
+            "9223372036854775808".into(),
+            "--runs".into(),
+            dir.display().to_string(),
+        ],
+        vec![
+            "train".into(),
+            "--max-steps".into(),
+            "0".into(),
+            "--runs".into(),
+            dir.display().to_string(),
+        ],
     ] {
         let out = biornn().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -152,6 +167,10 @@ fn bad_input_is_a_clear_error_not_a_panic() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `dm1`"));
+    // nothing was started by the refused budgets
+    assert!(std::fs::read_dir(&dir)
+        .unwrap()
+        .all(|e| e.unwrap().path().extension().is_some()));
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -335,7 +335,7 @@ fn train<'py>(
         cfg.set_seed(s);
     }
     if let Some(m) = max_steps {
-        cfg.set_max_steps(m);
+        cfg.set_max_steps(m).map_err(err)?;
     }
     let _hooks = RunHooks::new(verbose, tensorboard.as_deref());
     let opts = RunOptions {

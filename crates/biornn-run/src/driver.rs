@@ -193,11 +193,23 @@ pub fn drive(
     resumed: Option<LoopState>,
 ) -> Result<Outcome> {
     let start = Instant::now();
+    let mut header = vec!["step".to_string()];
+    header.extend(learner.columns());
+    header.push("wall_s".into());
     if resumed.is_none() {
-        let mut header = vec!["step".to_string()];
-        header.extend(learner.columns());
-        header.push("wall_s".into());
         run.start_metrics(&header)?;
+    } else if let Ok(text) = std::fs::read_to_string(run.metrics_path()) {
+        // a config edited between the kill and the resume (another number of networks, other
+        // tasks) would append rows under another run's columns
+        let had = text.lines().next().unwrap_or("");
+        if had != header.join(",") {
+            return Err(Error::new(format!(
+                "{}: its columns ({had}) are not this run's ({}): the config changed since the \
+                 run started; start a new run for the new settings",
+                run.metrics_path().display(),
+                header.join(",")
+            )));
+        }
     }
     let mut state = resumed.unwrap_or_else(LoopState::fresh);
     let mut metrics = run.metrics_writer()?;
@@ -222,6 +234,9 @@ pub fn drive(
     // The state the divergence guard returns to: the learner's and the loop's at the last evaluation.
     let mut snapshot = (Arrays::new(), state);
     learner.save_state("", &mut snapshot.0);
+    // the wall clock at that evaluation: what a checkpoint written from the snapshot records (the
+    // snapshot's own `wall_s` stays this process's starting point, from which `wall` counts)
+    let mut snapshot_wall = state.wall_s;
     let mut injected = false;
     let mut last: Evaluation;
     loop {
@@ -270,6 +285,7 @@ pub fn drive(
             snapshot.0.clear();
             learner.save_state("", &mut snapshot.0);
             snapshot.1 = state;
+            snapshot_wall = w;
             if opts.criterion.met(&last) || finishing {
                 break;
             }
@@ -282,9 +298,11 @@ pub fn drive(
             learner.load_state("", &snapshot.0)?;
             state = snapshot.1;
             if state.evals > 0 {
+                let mut saved = state;
+                saved.wall_s = snapshot_wall;
                 run.save_checkpoint(
                     state.step,
-                    checkpoint_arrays(learner, &state),
+                    checkpoint_arrays(learner, &saved),
                     opts.keep_checkpoints,
                 )?;
             }
@@ -310,7 +328,9 @@ pub fn drive(
             state = snapshot.1;
             if divergences > opts.max_divergences {
                 // the last good state, whole, so that it can be analysed and inspected
-                run.write_model(checkpoint_arrays(learner, &state))?;
+                let mut saved = state;
+                saved.wall_s = snapshot_wall;
+                run.write_model(checkpoint_arrays(learner, &saved))?;
                 return Err(Error::new(format!(
                     "training diverged {divergences} times (the last at step {failed_at}{what}); \
                      stopping. The last good weights (step {}) are in {}. {}",

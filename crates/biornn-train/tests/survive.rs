@@ -117,6 +117,20 @@ fn resumed_runs_end_bit_identical_and_bad_checkpoints_are_skipped() {
         .unwrap()
         .to_string();
     assert!(e.contains("no readable checkpoint"), "{e}");
+
+    // metrics.csv under other columns than the run's (as a config edited between the kill and
+    // the resume makes them for the runs that read config.toml) is refused, not appended to
+    let edited = base.join("edited");
+    rewind(&full, &edited, 20);
+    let metrics = std::fs::read_to_string(edited.join("metrics.csv")).unwrap();
+    let changed = metrics.replacen("perf_delaygo,", "", 1);
+    assert_ne!(changed, metrics);
+    std::fs::write(edited.join("metrics.csv"), changed).unwrap();
+    let e = trainer::resume(&edited, &TrainOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("columns") && e.contains("config changed"), "{e}");
     std::fs::remove_dir_all(&base).ok();
 }
 
