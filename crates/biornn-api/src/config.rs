@@ -517,6 +517,19 @@ impl Config {
     }
 }
 
+/// A budget of updates given on the command line or from Python: 1 to `i64::MAX` (TOML's largest
+/// integer, as the run's config.toml keeps it).
+pub fn check_max_steps(steps: usize) -> Result<()> {
+    if steps == 0 || steps as u128 > i64::MAX as u128 {
+        return Err(Error::invalid(
+            "--max-steps",
+            steps,
+            &format!("allowed: 1 to {}", i64::MAX),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,17 +619,4 @@ mod tests {
         big.set_seed(u64::MAX);
         assert!(big.validate().unwrap_err().to_string().contains("seed"));
     }
-}
-
-/// A budget of updates given on the command line or from Python: 1 to `i64::MAX` (TOML's largest
-/// integer, as the run's config.toml keeps it).
-pub fn check_max_steps(steps: usize) -> Result<()> {
-    if steps == 0 || steps as u128 > i64::MAX as u128 {
-        return Err(Error::invalid(
-            "--max-steps",
-            steps,
-            &format!("allowed: 1 to {}", i64::MAX),
-        ));
-    }
-    Ok(())
 }
