@@ -24,11 +24,16 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The arrays, but the clock, the checksum and the stored config text (which gains the
-/// `[network]` and `[rule]` sections).
+/// The arrays, but the clock, the checksum, the stored config text (which gains the `[network]`
+/// and `[rule]` sections) and the last evaluation's training loss (kept since).
 fn weights(path: &Path) -> BTreeMap<String, NpyArray> {
     let mut m = read_npz(path).unwrap();
-    for k in ["state_wall_s", "checksum", "config_toml"] {
+    for k in [
+        "state_wall_s",
+        "checksum",
+        "config_toml",
+        "state_last_train_loss",
+    ] {
         m.remove(k);
     }
     m

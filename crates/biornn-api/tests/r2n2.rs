@@ -38,6 +38,22 @@ fn an_r2n2_run_trains_resumes_and_is_analysed_through_the_shared_pieces() {
         assert_eq!(a[name], b[name], "{name}");
     }
 
+    // resuming the finished run repeats its last evaluation and ends there: the summary it
+    // rewrites says what the run's own said (the training loss and success since the previous
+    // evaluation included), apart from the clock
+    let summary = |d: &std::path::Path| {
+        let text = std::fs::read_to_string(d.join("summary.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut()
+            .unwrap()
+            .retain(|k, _| !k.contains("wall"));
+        v
+    };
+    let before = summary(&f.dir);
+    assert!(before["train_success"].is_number(), "{before}");
+    biornn_api::resume(&f.dir, &RunOptions::default()).unwrap();
+    assert_eq!(summary(&f.dir), before);
+
     let spec = AnalyzeSpec {
         what: "pca,fixed-points".into(),
         task: None,

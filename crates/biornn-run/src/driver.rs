@@ -29,6 +29,9 @@ pub struct LoopState {
     pub divergences: usize,
     /// wall-clock seconds spent before this process started
     pub wall_s: f64,
+    /// the mean training loss the last evaluation was given: a resumed run repeats that
+    /// evaluation with it, so that a run which ends there reports what it reported
+    pub last_train_loss: Option<f64>,
 }
 
 impl LoopState {
@@ -48,6 +51,9 @@ impl LoopState {
         put_f64(out, "state_lr_scale", &[], &[self.lr_scale]);
         put_u64(out, "state_divergences", self.divergences as u64);
         put_f64(out, "state_wall_s", &[], &[self.wall_s]);
+        if let Some(loss) = self.last_train_loss {
+            put_f64(out, "state_last_train_loss", &[], &[loss]);
+        }
     }
 
     pub fn load(arrays: &Arrays) -> Result<LoopState> {
@@ -59,6 +65,11 @@ impl LoopState {
             lr_scale: take_scalar(arrays, "state_lr_scale")?,
             divergences: take_u64(arrays, "state_divergences")? as usize,
             wall_s: take_scalar(arrays, "state_wall_s")?,
+            // absent from checkpoints written before it was kept
+            last_train_loss: match arrays.contains_key("state_last_train_loss") {
+                true => Some(take_scalar(arrays, "state_last_train_loss")?),
+                false => None,
+            },
         })
     }
 }
@@ -245,7 +256,7 @@ pub fn drive(
             && (state.step > 0 || opts.eval_at_start))
             || finishing;
         if due && replay_eval_at == Some(state.step) {
-            last = learner.evaluate(state.step as u64, None)?;
+            last = learner.evaluate(state.step as u64, state.last_train_loss)?;
             if opts.criterion.met(&last) || finishing {
                 break;
             }
@@ -271,6 +282,7 @@ pub fn drive(
             }
             state.loss_acc = 0.0;
             state.loss_count = 0;
+            state.last_train_loss = train_loss;
             state.evals += 1;
             // The first checkpoint comes at once, so a full disk is reported at the start.
             if state.evals.is_multiple_of(opts.checkpoint_every) || state.evals == 1 {

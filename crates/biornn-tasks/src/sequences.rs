@@ -3,7 +3,7 @@
 //! set ([`SequenceEnv`]), the `[task]` and `[train]` sections, success counts and the evaluation
 //! row. Two tasks: a^n b^n ([`crate::anbn`]) and row-wise digits ([`crate::digits`]).
 
-use biornn_core::arrays::{put_u64, take_u64};
+use biornn_core::arrays::{put_f64, put_u64, take_scalar, take_u64};
 use biornn_core::{Arrays, Environment, Evaluation, Stateful};
 use biornn_numerics::{Error, Result, Streams};
 use serde::{Deserialize, Serialize};
@@ -289,6 +289,8 @@ impl SequenceTrainConfig {
 pub struct SuccessCount {
     pub seen: u64,
     pub succeeded: u64,
+    /// the rate the last call returned: what a repeated evaluation (a resumed run's) reports
+    pub last: Option<f64>,
 }
 
 impl SuccessCount {
@@ -296,15 +298,14 @@ impl SuccessCount {
         self.seen += 1;
         self.succeeded += ok as u64;
     }
-    /// The rate since the last call (NaN when none), and start counting again.
+    /// The rate since the last call, and start counting again. With nothing counted since (an
+    /// evaluation repeated on resuming), the last call's rate; NaN before any.
     pub fn take_rate(&mut self) -> f64 {
-        let rate = if self.seen > 0 {
-            self.succeeded as f64 / self.seen as f64
-        } else {
-            f64::NAN
-        };
-        *self = SuccessCount::default();
-        rate
+        if self.seen > 0 {
+            self.last = Some(self.succeeded as f64 / self.seen as f64);
+        }
+        (self.seen, self.succeeded) = (0, 0);
+        self.last.unwrap_or(f64::NAN)
     }
 }
 
@@ -312,10 +313,19 @@ impl Stateful for SuccessCount {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
         put_u64(out, &format!("{prefix}seen"), self.seen);
         put_u64(out, &format!("{prefix}succeeded"), self.succeeded);
+        if let Some(rate) = self.last {
+            put_f64(out, &format!("{prefix}last_rate"), &[], &[rate]);
+        }
     }
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
         self.seen = take_u64(arrays, &format!("{prefix}seen"))?;
         self.succeeded = take_u64(arrays, &format!("{prefix}succeeded"))?;
+        // absent from checkpoints written before it was kept
+        let key = format!("{prefix}last_rate");
+        self.last = match arrays.contains_key(&key) {
+            true => Some(take_scalar(arrays, &key)?),
+            false => None,
+        };
         Ok(())
     }
 }
