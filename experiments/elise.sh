@@ -16,7 +16,7 @@
 #
 #   experiments/elise.sh            SEEDS="1 2 3" PARTS="sizes reservoir tempo noisy two" CYCLES=10000
 #                                   (PARTS="scaffold sparse" for Fig. 4)
-#   experiments/elise.sh --smoke    one seed, 10 latent neurons, 21 cycles, 6 replay cycles (CI)
+#   experiments/elise.sh --smoke    one seed, 10 latent neurons, 21 cycles, 8 replay cycles (CI)
 # Runs resume where they stopped; run the script again to continue or to add seeds.
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
@@ -29,7 +29,7 @@ replay_cycles=${REPLAY_CYCLES:-100}
 out=${OUT:-runs/elise}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
-  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo noisy two sparse"; cycles=21; replay_cycles=6
+  smoke=true; seeds="1"; sizes="10"; parts="sizes reservoir tempo noisy two sparse"; cycles=21; replay_cycles=8
   out=$(mktemp -d)
 fi
 cargo build --release -q
@@ -42,7 +42,8 @@ run() {  # run SETTING SEED SED-EXPRESSION
   if $smoke; then sed -i 's/^n_latent = .*/n_latent = 10/' "$cfg"; fi
   train_to "$out/$setting/seed-$seed" "$cycles" "$seed" "$cfg" > /dev/null
   rm -f "$cfg"
-  if [[ ! -f "$out/$setting/seed-$seed/analysis/replay.csv" ]]; then
+  # replayed again when training went on since (a larger CYCLES rewrites summary.json)
+  if [[ ! "$out/$setting/seed-$seed/analysis/replay.csv" -nt "$out/$setting/seed-$seed/summary.json" ]]; then
     $bin replay "$out/$setting/seed-$seed" --cycles "$replay_cycles" > /dev/null
   fi
 }

@@ -653,6 +653,33 @@ pub fn replay(run: &Path, spec: &ReplaySpec) -> Result<(Vec<ReplayVariant>, Path
                 }),
         })
         .collect::<Result<Vec<_>>>()?;
+    // a disruption must fall in a free cycle, and the cycle after it (its recovery) be scored:
+    // scores cover the free cycles but the last
+    for (name, d) in spec.variants.iter().zip(&disruptions) {
+        if let Some(d) = d {
+            let last = d.cue.as_ref().map_or(d.cycle, |(c, _)| *c);
+            if spec.nudged > d.cycle {
+                return Err(Error::invalid(
+                    "--nudged",
+                    spec.nudged,
+                    &format!(
+                        "allowed: at most {} with --disruption {name} (it disrupts cycle {}, counted from 0, which must be free)",
+                        d.cycle, d.cycle
+                    ),
+                ));
+            }
+            if spec.cycles < last + 3 {
+                return Err(Error::invalid(
+                    "--cycles",
+                    spec.cycles,
+                    &format!(
+                        "allowed: at least {} with --disruption {name} (the cycle after cycle {last} is its recovery, and the last cycle is not scored)",
+                        last + 3
+                    ),
+                ));
+            }
+        }
+    }
     let runs: Vec<(biornn_dendritic::Replay, Vec<biornn_dendritic::ShiftScore>)> = disruptions
         .par_iter()
         .map(|d| {

@@ -457,7 +457,9 @@ fn r2n2(
 }
 
 /// An ELiSe network learning its pattern, one cycle per update; each evaluation reports the last
-/// free validation cycle beside the last nudged one.
+/// free validation cycle beside the last nudged one. Free cycles run at done = 1, 21, 41, ... (the
+/// reference's c = done - 1 = 0 mod 20), evaluations at 20, 40, ...: the free scores in the row
+/// of cycle C are those of cycle C - 19.
 fn elise(
     cfg: &biornn_dendritic::EliseRunConfig,
     dir: &Path,
@@ -471,7 +473,7 @@ fn elise(
         seed: cfg.seed,
         max_steps: t.max_steps,
         eval_every: t.validate_every,
-        // the first validation cycle is the second cycle: evaluations follow each
+        // the first free cycle is the second cycle: nothing to report before it
         eval_at_start: false,
         checkpoint_every: t.checkpoint_every,
         criterion: None,

@@ -26,15 +26,26 @@ fn an_elise_run_trains_replays_and_is_reported() {
     assert_eq!(model["free_rates"].shape, vec![1250, 13]);
     assert_eq!(model["W_dend"].shape, vec![21, 21]);
 
-    let spec = ReplaySpec {
-        cycles: 6,
+    // too short for the cued variant (silenced in cycle 4, cued in 5, recovery scored in 6)
+    let short = ReplaySpec {
+        cycles: 7,
         nudged: 3,
         variants: vec!["none".into(), "full".into(), "cued".into()],
     };
+    let e = inspect::replay(&f.dir, &short).unwrap_err().to_string();
+    assert!(e.contains("--cycles") && e.contains("at least 8"), "{e}");
+    let late = ReplaySpec {
+        cycles: 8,
+        nudged: 5,
+        variants: vec!["full".into()],
+    };
+    let e = inspect::replay(&f.dir, &late).unwrap_err().to_string();
+    assert!(e.contains("--nudged") && e.contains("at most 4"), "{e}");
+    let spec = ReplaySpec { cycles: 8, ..short };
     let (variants, out) = inspect::replay(&f.dir, &spec).unwrap();
     assert_eq!(variants.len(), 3);
-    // free cycles 3 and 4 can slide into the next one; 5 is the last
-    assert_eq!(variants[0].scores.len(), 2);
+    // free cycles 3 to 6 can slide into the next one; 7 is the last
+    assert_eq!(variants[0].scores.len(), 4);
     assert!(out.join("replay.csv").exists() && out.join("replay_rates.npz").exists());
     let bad = ReplaySpec {
         variants: vec!["flood".into()],

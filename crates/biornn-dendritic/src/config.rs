@@ -201,10 +201,16 @@ impl EliseRunConfig {
             "allowed: 0 to 1000",
         )?;
         check(
-            n.w_init_mean.is_finite() && n.w_init_std.is_finite() && n.w_init_std >= 0.0,
+            n.w_init_mean.is_finite(),
+            "network.w_init_mean",
+            n.w_init_mean,
+            "allowed: a finite mean",
+        )?;
+        check(
+            n.w_init_std.is_finite() && n.w_init_std >= 0.0,
             "network.w_init_std",
             n.w_init_std,
-            "allowed: a finite std >= 0 (and a finite mean)",
+            "allowed: a finite std >= 0",
         )?;
         check(
             (0.0..1.0).contains(&n.scaffold_p),
@@ -256,11 +262,17 @@ impl EliseRunConfig {
             t.step_ms,
             "allowed: a whole number of 0.1 ms steps",
         )?;
+        // a nudged soma decays by 1 - dt (g_L + g_D) / (1 - lambda) a step: below -1 the Euler
+        // step oscillates and grows (about lambda 0.895 at the reference's values)
+        let p = NeuronParams::default();
+        let lambda_max = 1.0 - dt * (p.g_l + p.g_d) / 2.0;
         check(
-            t.lambda > 0.0 && t.lambda < 1.0,
+            t.lambda > 0.0 && t.lambda < lambda_max,
             "task.lambda",
             t.lambda,
-            "allowed: 0 < lambda < 1",
+            &format!(
+                "allowed: 0 < lambda < {lambda_max:.4} (larger makes the nudged soma's Euler step unstable)"
+            ),
         )?;
         check(
             t.target_noise_std.is_finite() && t.target_noise_std >= 0.0,

@@ -48,7 +48,8 @@ impl Pattern {
                 .ok_or_else(|| bad(format!("`{key} {v}`: expected a positive count")))
         };
         let (neurons, steps) = (count("nNeurons:")?, count("nSteps:")?);
-        let mut on = Vec::with_capacity(neurons * steps);
+        // the header's counts are not trusted for memory: the rows themselves must hold them
+        let mut on = Vec::new();
         let mut rows = 0;
         for (k, line) in lines.enumerate() {
             let values: Vec<&str> = line.split_whitespace().collect();

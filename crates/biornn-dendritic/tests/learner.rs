@@ -29,6 +29,9 @@ fn the_config_parses_and_bad_values_are_named() {
         ("[network]\nscaffold_p = 1.0\n", "network.scaffold_p"),
         ("[network]\nscaffold_q = 0.0\n", "network.scaffold_q"),
         ("[task]\nlambda = 1.0\n", "task.lambda"),
+        // the nudged soma's Euler step grows without bound from about 0.895
+        ("[task]\nlambda = 0.9\n", "0.8950"),
+        ("[network]\nw_init_mean = inf\n", "network.w_init_mean"),
         ("[task]\nstep_ms = 0.25\n", "task.step_ms"),
         ("[task]\npattern = \"/nonexistent.txt\"\n", "task.pattern"),
         (

@@ -243,27 +243,25 @@ impl RunDir {
     /// The step checkpoints, oldest first (temporary files of interrupted writes left out).
     pub fn checkpoints(&self) -> Result<Vec<PathBuf>> {
         let dir = self.path.join(CHECKPOINTS);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        // only the files this layer writes (`step_<step>.npz`): a user's own file in the folder is
+        // neither resumed from nor pruned
+        let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(&dir)
             .map_err(|e| Error::new(format!("{}: {e}: not a run directory?", dir.display())))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "npz"))
-            .filter(|p| {
-                !p.file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .starts_with('.')
+            .filter_map(|p| {
+                let step = p
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.strip_prefix("step_"))
+                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|s| s.parse::<u64>().ok())?;
+                Some((step, p))
             })
             .collect();
         // by step, so that order holds past the zero padding
-        files.sort_by_key(|p| {
-            let step = p
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.strip_prefix("step_"))
-                .and_then(|s| s.parse::<u64>().ok());
-            (step, p.clone())
-        });
-        Ok(files)
+        files.sort();
+        Ok(files.into_iter().map(|(_, p)| p).collect())
     }
 
     /// Make the final state in `model.npz` the newest checkpoint when it is newer than every
@@ -459,6 +457,26 @@ mod tests {
         assert_eq!((v, p), (1, a.checkpoint_path(10)));
         let e = b.newest_good(read_checked).unwrap_err().to_string();
         assert!(e.contains("no readable checkpoint"), "{e}");
+        std::fs::remove_dir_all(&base).ok();
+    }
+
+    #[test]
+    fn a_users_own_file_in_the_checkpoint_folder_is_neither_listed_nor_pruned() {
+        let base = tmp("own");
+        let a = RunDir::create_unique(&base, "r").unwrap();
+        a.save_checkpoint(0, Arrays::new(), 2).unwrap();
+        let own = a.path().join(CHECKPOINTS).join("best.npz");
+        let odd = a.path().join(CHECKPOINTS).join("step_12x.npz");
+        std::fs::write(&own, b"mine").unwrap();
+        std::fs::write(&odd, b"mine").unwrap();
+        for s in [5, 10, 15] {
+            a.save_checkpoint(s, Arrays::new(), 2).unwrap();
+        }
+        assert_eq!(
+            a.checkpoints().unwrap(),
+            [a.checkpoint_path(10), a.checkpoint_path(15)]
+        );
+        assert!(own.exists() && odd.exists());
         std::fs::remove_dir_all(&base).ok();
     }
 }

@@ -11,12 +11,17 @@ use biornn_numerics::npz::NpyArray;
 use biornn_numerics::{Error, Real, Result};
 use std::collections::BTreeMap;
 
-/// The checkpoint's keys without a `module.` prefix (`DataParallel`'s, which the reference's
+/// A checkpoint key without `DataParallel`'s `module.` prefix (which the reference's
 /// `remove_data_parallel` strips too).
+pub fn without_parallel_prefix(key: &str) -> &str {
+    key.strip_prefix("module.").unwrap_or(key)
+}
+
+/// The checkpoint's keys without a `module.` prefix.
 fn strip_parallel(arrays: &BTreeMap<String, NpyArray>) -> BTreeMap<String, &NpyArray> {
     arrays
         .iter()
-        .map(|(k, v)| (k.strip_prefix("module.").unwrap_or(k).to_string(), v))
+        .map(|(k, v)| (without_parallel_prefix(k).to_string(), v))
         .collect()
 }
 
@@ -43,8 +48,9 @@ pub fn network_tensors(arrays: &BTreeMap<String, NpyArray>) -> BTreeMap<String, 
     arrays
         .iter()
         .filter(|(k, _)| {
-            let k = k.strip_prefix("module.").unwrap_or(k);
-            PREFIXES.iter().any(|p| k.starts_with(p))
+            PREFIXES
+                .iter()
+                .any(|p| without_parallel_prefix(k).starts_with(p))
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()

@@ -621,11 +621,7 @@ impl Inverse {
         let n = test.len().max(1) as f64;
         let readout = arrays
             .into_iter()
-            .filter(|(k, _)| {
-                k.strip_prefix("module.")
-                    .unwrap_or(k)
-                    .starts_with("out_fc.")
-            })
+            .filter(|(k, _)| crate::checkpoint::without_parallel_prefix(k).starts_with("out_fc."))
             .collect();
         let stage = Inverse {
             folded,
