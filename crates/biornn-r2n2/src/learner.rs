@@ -380,7 +380,10 @@ impl<T: Real> Learner for R2n2Learner<T> {
         }
         let eval_success = ok as f64 / set.len() as f64;
         let mut e = evaluation(train_loss, self.count.take_rate(), loss, eval_success);
-        let mut agent = ReplayAgent::new(&self.net);
+        // closed-loop trials start as the training sequences do (the reference's exp7 `validate`
+        // draws the clipped Gaussian too), each trial from its own index of a keyed stream
+        let start = |trial: u64| self.start_state("r2n2_closed_loop_start", trial);
+        let mut agent = ReplayAgent::new(&self.net, &start);
         extend_evaluation(&*self.env, &mut e, Some(&mut agent));
         if self.cache.is_some() {
             let (f, r) = self.recall.take_means();
@@ -413,10 +416,12 @@ impl<T: Real> Learner for R2n2Learner<T> {
     }
 }
 
-/// The trained network acting in a closed loop, from the constant start state 0.2 (the reference's
-/// `validate`).
+/// The trained network acting in a closed loop, each trial from the run's start state
+/// (`network.init_state`: the constant 0.2, or the clipped Gaussian drawn for that trial).
 struct ReplayAgent<'a, T> {
     net: &'a R2n2<T>,
+    start: &'a dyn Fn(u64) -> State<T>,
+    trials: u64,
     h: State<T>,
     rates: Vec<T>,
     drive: Vec<T>,
@@ -425,10 +430,12 @@ struct ReplayAgent<'a, T> {
 }
 
 impl<'a, T: Real> ReplayAgent<'a, T> {
-    fn new(net: &'a R2n2<T>) -> Self {
+    fn new(net: &'a R2n2<T>, start: &'a dyn Fn(u64) -> State<T>) -> Self {
         let n = net.shape.n;
         ReplayAgent {
             net,
+            start,
+            trials: 0,
             h: State::zeros(n),
             rates: vec![T::ZERO; n],
             drive: vec![T::ZERO; n],
@@ -440,8 +447,8 @@ impl<'a, T: Real> ReplayAgent<'a, T> {
 
 impl<T: Real> biornn_tasks::sequences::Agent for ReplayAgent<'_, T> {
     fn reset(&mut self) {
-        self.h.a.fill(T::from_f64(0.2));
-        self.h.b.fill(T::from_f64(0.2));
+        self.h = (self.start)(self.trials);
+        self.trials += 1;
     }
     fn step(&mut self, input: &[f64], output: &mut [f64]) {
         convert_into(input, &mut self.input);

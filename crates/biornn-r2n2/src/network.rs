@@ -224,8 +224,9 @@ impl<T: Real> R2n2<T> {
     /// The reference's `solve_w_backward`: from `samples` forward steps, each the presynaptic rates
     /// of A's and B's recurrent input and the currents they made (`(tanh h_B, W_BA tanh h_B,
     /// tanh h_A', W_AB tanh h_A')`), fit the backward weights by least squares with an intercept
-    /// (discarded) so that they map rates to the negated current. With at least n + 1 distinct
-    /// samples the fit recovers -W.
+    /// (discarded) so that they map rates to the negated current. With samples whose rates span
+    /// all n directions (at least n + 1 affinely independent ones) the fit recovers -W; fewer
+    /// directions are an error.
     pub fn solve_backward(&mut self, samples: &ForwardSamples<T>) -> Result<()> {
         let n = self.shape.n;
         if samples.n != n {
@@ -311,6 +312,27 @@ fn fit_negated<T: Real>(x: &[T], y: &[T], m: usize, n: usize) -> Result<Vec<T>> 
         (0..n).map(|j| mean(y, j)).collect(),
     );
     let a = faer::Mat::<f64>::from_fn(m, n, |k, j| x[k * n + j].to_f64() - mx[j]);
+    // the QR solve does not truncate rank: rates that span fewer than n directions (beyond the
+    // rounding of T) give huge finite weights, so the rank is checked on the singular values
+    let sv = a.singular_values().map_err(|e| {
+        Error::new(format!(
+            "solve_backward: the singular values of the samples did not converge ({e:?})"
+        ))
+    })?;
+    let largest = sv.iter().copied().fold(0.0f64, f64::max);
+    let epsilon = if std::mem::size_of::<T>() == 4 {
+        f32::EPSILON as f64
+    } else {
+        f64::EPSILON
+    };
+    let tolerance = largest * m.max(n) as f64 * epsilon;
+    let rank = sv.iter().filter(|s| **s > tolerance).count();
+    if rank < n {
+        return Err(Error::new(format!(
+            "solve_backward: the {m} forward samples' rates span {rank} of {n} directions (rank-deficient: \
+             record runs with varied inputs and start states)"
+        )));
+    }
     let b = faer::Mat::<f64>::from_fn(m, n, |k, j| -(y[k * n + j].to_f64() - my[j]));
     let sol = a.col_piv_qr().solve_lstsq(&b);
     let mut out = vec![T::ZERO; n * n];

@@ -6,8 +6,10 @@
 //! symbols (a a a) are distinct patterns. The forward replay then takes its inputs and targets from
 //! the forward cache's recall started at the first pattern, the backward replay from the reverse
 //! cache's recall started at the last; both under the external gate, each element read half way
-//! through a swing of the gate. Recall is exact for short sequences (a^n b^n up to n = 6 with the
-//! defaults) and degrades as the sequence nears the cache's capacity. Recall errors (a wrong element, one skipped or repeated) reach learning unchanged.
+//! through a swing of the gate. Recall is nearly exact for short sequences (at m = 1, n up to 4, the
+//! defaults misread 0.1% to 0.7% of the elements, docs/REPLAY.md; with 2 replicas a tie reads as
+//! on, so a single flipped replica of an off element reads as on: an odd count is a true vote) and
+//! degrades as the sequence nears the cache's capacity. Recall errors (a wrong element, one skipped or repeated) reach learning unchanged.
 
 use crate::cache::{Cache, Direction, Lambda};
 use biornn_numerics::{Result, Streams};

@@ -139,6 +139,7 @@ fn forward_then_inverse_returns_the_start_state() {
         &mut Grads::zeros_like(&net),
     );
     assert!(h.a.iter().zip(&h0.a).all(|(p, q)| (p - q).abs() < 1e-8));
+    assert!(h.b.iter().zip(&h0.b).all(|(p, q)| (p - q).abs() < 1e-8));
 }
 
 #[test]
@@ -329,6 +330,17 @@ fn solving_the_backward_weights_recovers_minus_w() {
     net.record(&mut start(n, 1), &[0.1; 3 * 5], &mut few);
     let e = net.solve_backward(&few).unwrap_err().to_string();
     assert!(e.contains("n + 1 = 17"), "{e}");
+    // as many samples, but their rates on a line: the fit is refused, not made up
+    let mut line = ForwardSamples::new(n);
+    for k in 0..400 {
+        let t = k as f64 / 400.0;
+        line.rates_a.extend((0..n).map(|j| t * (j as f64 + 1.0) / n as f64));
+        line.rates_b.extend((0..n).map(|j| 0.5 - t * j as f64 / n as f64));
+        line.current_a.extend((0..n).map(|j| t + j as f64));
+        line.current_b.extend((0..n).map(|j| t - j as f64));
+    }
+    let e = net.solve_backward(&line).unwrap_err().to_string();
+    assert!(e.contains("span 1 of 16"), "{e}");
 }
 
 #[test]

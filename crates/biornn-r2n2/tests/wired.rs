@@ -18,6 +18,8 @@ fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
     cfg.network.n_hidden = 8;
     let mut plain = R2n2Learner::<f64>::new(&cfg, 1).unwrap();
     cfg.rule.cache.wired = true;
+    // a larger cache than the default (256 tag units), so that recall is exact over the whole
+    // run (the defaults misread a few elements in a thousand) and the two learners can agree
     cfg.rule.cache.tag_units = 512;
     let mut wired = R2n2Learner::<f64>::new(&cfg, 1).unwrap();
     assert_eq!(

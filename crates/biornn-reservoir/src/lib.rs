@@ -1,6 +1,6 @@
 //! Rules that train random rate networks without backpropagation through time:
 //! - reservoir computing with a trained readout: a fixed random rate network whose readout is fed
-//!   back into it, trained online at every time step by recursive least squares (FORCE learning,
+//!   back into it, trained online every few time steps (`rule.every`) by recursive least squares (FORCE learning,
 //!   Sussillo and Abbott 2009), on a target that never restarts;
 //! - the same on biornn's CTRNN ([`ctrnn_force`]): any `[model]`, its readout fed back;
 //! - RFLO (Murray 2019, [`rflo`]) on a leaky rate network, and the echo-state network the R2N2

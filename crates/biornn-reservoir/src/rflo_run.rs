@@ -47,7 +47,7 @@ impl Default for LeakyRnnConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EsnReadout {
-    /// the delta rule at the end of each sequence, W_in by RFLO's random feedback (the reference)
+    /// the delta rule at the end of each sequence, W_in by RFLO's trace with the error fed back as `feedback` says (random B: the reference)
     #[default]
     Delta,
     /// ridge regression of the targets on the states, solved at each evaluation, W_in frozen (the
@@ -167,6 +167,15 @@ impl RfloRunConfig {
                 "rule.readout",
                 "\"ridge\"",
                 "allowed with rule.kind = \"esn\" only (RFLO trains every matrix)",
+            ));
+        }
+        if self.rule.readout == EsnReadout::Ridge && self.rule.faithful_timing {
+            // the ridge fit collects states from x^0 on; the faithful trial feeds x^0 nowhere and
+            // forces y^0 = 0, so the fitted readout would be scored on shifted states
+            return Err(Error::invalid(
+                "rule.faithful_timing",
+                "true",
+                "allowed with rule.readout = \"ridge\": false only (the ridge fit reads the states of every step from the first input on)",
             ));
         }
         if !(self.rule.ridge.is_finite() && self.rule.ridge >= 0.0) {

@@ -281,3 +281,17 @@ fn the_reference_init_makes_every_input_weight_negative() {
         corrected.w_in.iter().any(|w| *w > 0.0) && corrected.w_in.iter().all(|w| w.abs() <= 0.1)
     );
 }
+
+#[test]
+fn a_ridge_readout_refuses_the_references_timing() {
+    use biornn_reservoir::rflo_run::{RfloRunConfig, DEFAULT_ESN_TOML};
+    let ridge = DEFAULT_ESN_TOML.replace("readout = \"delta\"", "readout = \"ridge\"");
+    assert_ne!(ridge, DEFAULT_ESN_TOML);
+    assert!(RfloRunConfig::from_toml(&ridge).is_ok());
+    let faithful = ridge.replace("faithful_timing = false", "faithful_timing = true");
+    let e = RfloRunConfig::from_toml(&faithful).unwrap_err().to_string();
+    assert!(
+        e.contains("rule.faithful_timing") && e.contains("ridge"),
+        "{e}"
+    );
+}
