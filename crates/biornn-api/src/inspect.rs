@@ -292,6 +292,12 @@ pub struct RunFiles {
 
 pub fn run_files(path: &Path) -> Result<RunFiles> {
     let dir = RunDir::open(path)?;
+    if !dir.config_path().exists() && !dir.model_path().exists() {
+        return Err(Error::new(format!(
+            "{}: not a run directory (no config.toml or model.npz; a directory of runs holds one per run)",
+            path.display()
+        )));
+    }
     Ok(RunFiles {
         config: dir.config_path(),
         metrics: dir.metrics_path(),

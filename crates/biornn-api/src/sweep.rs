@@ -11,7 +11,7 @@
 //! runs = "runs"              # relative to this file
 //! seeds = [1, 2, 3]
 //! [grid]                     # every combination
-//! "rule.learning_rate" = [1e-3, 3e-3]
+//! "train.learning_rate" = [1e-3, 3e-3]
 //! [lists]                    # side by side (equal lengths), times the grid
 //! "model.n_rec" = [64, 128]
 //! "train.batch_size" = [32, 64]
@@ -19,7 +19,7 @@
 //! count = 4
 //! seed = 7
 //! "model.tau" = { uniform = [50.0, 200.0] }
-//! "rule.weight_decay" = { log_uniform = [1e-5, 1e-3] }
+//! "train.l2_weight" = { log_uniform = [1e-5, 1e-3] }
 //! "model.activation" = { choice = ["relu", "softplus"] }
 //! [slurm]
 //! cpus_per_task = 2
@@ -204,12 +204,6 @@ impl Sweep {
             )?;
         }
         let dir = here.join(&s.runs).join(&s.name);
-        check(
-            !dir.to_string_lossy().contains([' ', '%', '\'', '"', '\n']),
-            "runs",
-            dir.display(),
-            "allowed: a directory path without spaces, quotes or '%' (Slurm's output patterns)",
-        )?;
         let sweep = Sweep {
             file: file.to_path_buf(),
             dir,
@@ -256,10 +250,10 @@ impl Sweep {
         for (key, v) in self.keys.iter().zip(values) {
             set_key(&mut table, key, v.clone())?;
         }
-        table.insert("seed".into(), Value::Integer(seed as i64));
-        table.insert("name".into(), Value::String(format!("{i:04}")));
+        // seed and name are set on the parsed config: the protocols' configs have no `name`
+        // (their runs are named by task and method) and refuse unknown keys
         let text = toml::to_string(&table).map_err(|e| Error::new(e.to_string()))?;
-        Config::from_toml(&text).map_err(|e| {
+        let mut cfg = Config::from_toml(&text).map_err(|e| {
             let what: Vec<String> = self
                 .keys
                 .iter()
@@ -267,7 +261,10 @@ impl Sweep {
                 .map(|(k, v)| format!("{k} = {v}"))
                 .collect();
             e.context(format!("run {i} ({})", what.join(", ")))
-        })
+        })?;
+        cfg.set_seed(seed);
+        cfg.set_name(&format!("{i:04}"));
+        Ok(cfg)
     }
 
     pub fn run_dir(&self, i: usize) -> PathBuf {
@@ -602,6 +599,23 @@ pub fn array_spec(indices: &[usize]) -> String {
     parts.join(",")
 }
 
+/// Task ids per Slurm array: Slurm's default `MaxArraySize` of 1001 allows ids 0 to 1000.
+const ARRAY_IDS: usize = 1000;
+
+/// The run indices as Slurm arrays: (offset, task ids) with every id below [`ARRAY_IDS`] and
+/// index = offset + id; one array from offset 0 when every index fits.
+fn array_blocks(indices: &[usize]) -> Vec<(usize, Vec<usize>)> {
+    let mut blocks: Vec<(usize, Vec<usize>)> = vec![];
+    for &i in indices {
+        let offset = i / ARRAY_IDS * ARRAY_IDS;
+        match blocks.last_mut() {
+            Some((o, ids)) if *o == offset => ids.push(i - offset),
+            _ => blocks.push((offset, vec![i - offset])),
+        }
+    }
+    blocks
+}
+
 /// The sweep's Slurm scripts in its directory, for the runs `indices`: `sweep.sbatch` (a job
 /// array whose task i runs `biornn sweep run FILE --index i`, `%max_parallel` at a time, with the
 /// sweep file's resources), `collect.sbatch` (`biornn sweep collect FILE`, to be run after the
@@ -614,6 +628,15 @@ pub fn write_slurm(sweep: &Sweep, indices: &[usize], biornn: &Path) -> Result<[P
             sweep.file.display()
         )));
     }
+    check(
+        !sweep
+            .dir
+            .to_string_lossy()
+            .contains([' ', '%', '\'', '"', '\n']),
+        "runs",
+        sweep.dir.display(),
+        "allowed on Slurm: a directory path without spaces, quotes or '%' (the scripts' output patterns; a sweep on this machine takes any)",
+    )?;
     std::fs::create_dir_all(&sweep.dir)
         .map_err(|e| Error::new(format!("{}: {e}", sweep.dir.display())))?;
     let s = &sweep.slurm;
@@ -635,11 +658,18 @@ pub fn write_slurm(sweep: &Sweep, indices: &[usize], biornn: &Path) -> Result<[P
         }
         h
     };
+    // Slurm refuses array task ids above MaxArraySize - 1 (1000 by default): a sweep with larger
+    // indices is submitted as arrays of ids 0..999, each with its offset in the environment
+    let blocks = array_blocks(indices);
+    let one_array = blocks.len() == 1 && blocks[0].0 == 0;
     let array = format!(
-        "{}#SBATCH --array={}%{}\n# a run that finished skips itself; one killed at the time limit resumes when resubmitted\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\nexec {} sweep run {} --index \"$SLURM_ARRAY_TASK_ID\"\n",
+        "{}{}# a run that finished skips itself; one killed at the time limit resumes when resubmitted\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\nexec {} sweep run {} --index \"$((SLURM_ARRAY_TASK_ID + ${{BIORNN_SWEEP_OFFSET:-0}}))\"\n",
         head("run", "slurm-%A_%a.out"),
-        array_spec(indices),
-        s.max_parallel,
+        if one_array {
+            format!("#SBATCH --array={}%{}\n", array_spec(&blocks[0].1), s.max_parallel)
+        } else {
+            String::new()
+        },
         quote(biornn),
         quote(&sweep.file)
     );
@@ -650,9 +680,24 @@ pub fn write_slurm(sweep: &Sweep, indices: &[usize], biornn: &Path) -> Result<[P
         quote(&sweep.file)
     );
     let d = &sweep.dir;
+    let mut submit_arrays = String::from("jobs=\"\"\n");
+    for (offset, ids) in &blocks {
+        let options = if one_array {
+            String::new()
+        } else {
+            format!(
+                "--array={}%{} --export=ALL,BIORNN_SWEEP_OFFSET={offset} ",
+                array_spec(ids),
+                s.max_parallel
+            )
+        };
+        submit_arrays.push_str(&format!(
+            "job=$(sbatch --parsable {options}{})\njob=${{job%%;*}}\njobs=\"$jobs:$job\"\necho \"$job\"\n",
+            quote(&d.join("sweep.sbatch"))
+        ));
+    }
     let submit = format!(
-        "#!/bin/bash\n# submit the array, then the collection after it, whatever became of its tasks\nset -euo pipefail\njob=$(sbatch --parsable {})\njob=${{job%%;*}}\nsbatch --parsable --dependency=afterany:\"$job\" {} > /dev/null\necho \"$job\"\n",
-        quote(&d.join("sweep.sbatch")),
+        "#!/bin/bash\n# submit the array (arrays of at most {ARRAY_IDS} task ids when the sweep is larger), then the collection after it, whatever became of its tasks\nset -euo pipefail\n{submit_arrays}sbatch --parsable --dependency=afterany\"$jobs\" {} > /dev/null\n",
         quote(&d.join("collect.sbatch"))
     );
     let paths = [
@@ -707,11 +752,13 @@ pub fn status_table(sweep: &Sweep) -> String {
 }
 
 /// Every finished run's summary in one CSV (`<dir>/sweep.csv`: index, seed, the swept keys, then
-/// every number the summaries hold, wall-clock and job fields last) and one HTML page
+/// every number the summaries hold, a table of numbers such as `perf` as `perf_<key>` columns,
+/// wall-clock and job fields last) and one HTML page
 /// (`<dir>/report.html`) with `value` (default: the first score the summaries share) against each
 /// swept number, averaged over the seeds. Returns the two paths and the number of runs collected.
 pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, usize)> {
     let mut rows = vec![];
+    let mut flattened = std::collections::BTreeSet::new();
     for i in 0..sweep.len() {
         let Ok(run) = RunDir::open(&sweep.run_dir(i)) else {
             continue;
@@ -720,8 +767,26 @@ pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, 
         let Some(text) = run.read_summary() else {
             continue;
         };
-        let s: serde_json::Value = serde_json::from_str(&text)
+        let mut s: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        // a table of numbers (BPTT's per-task `perf`) becomes columns `perf_<task>`
+        if let Some(o) = s.as_object_mut() {
+            let nested: Vec<(String, serde_json::Value)> = o
+                .iter()
+                .filter_map(|(k, v)| v.as_object().map(|t| (k, t)))
+                .flat_map(|(k, t)| {
+                    t.iter()
+                        .filter(|(_, v)| v.is_number() || v.is_boolean())
+                        .map(move |(sk, v)| (format!("{k}_{sk}"), v.clone()))
+                })
+                .collect();
+            for (k, v) in nested {
+                if !o.contains_key(&k) {
+                    flattened.insert(k.clone());
+                    o.insert(k, v);
+                }
+            }
+        }
         rows.push((i, s));
     }
     let skip = |k: &str| k.starts_with("sweep") || k == "seed";
@@ -787,9 +852,10 @@ pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, 
     };
     let value = match value {
         Some(v) => v.to_string(),
+        // a summary's own score, not one task's
         None => fields
             .iter()
-            .find(|k| !not_score(k))
+            .find(|k| !not_score(k) && !flattened.contains(*k))
             .cloned()
             .unwrap_or_else(|| "steps".into()),
     };

@@ -123,7 +123,6 @@ fn a_bad_sweep_is_named_before_anything_runs() {
             "name = \"x\"\n[grid]\na = [1]\n[lists]\na = [2]\n",
             "swept twice",
         ),
-        ("name = \"x\"\nruns = \"my runs\"\n", "runs"),
     ] {
         let e = sweep(&d, text).unwrap_err().to_string();
         assert!(e.contains(want), "{text}: {e}");
@@ -152,17 +151,42 @@ fn slurm_scripts_are_an_array_and_a_collection_after_it() {
         "#SBATCH --partition=gpu",
         "#SBATCH --account=lab",
         "sweep run",
-        "--index \"$SLURM_ARRAY_TASK_ID\"",
+        "--index \"$((SLURM_ARRAY_TASK_ID + ${BIORNN_SWEEP_OFFSET:-0}))\"",
     ] {
         assert!(a.contains(line), "{line}: {a}");
     }
+    // the index expression is what bash makes of it
+    let script = "SLURM_ARRAY_TASK_ID=7; echo $((SLURM_ARRAY_TASK_ID + ${BIORNN_SWEEP_OFFSET:-0}))";
+    let out = std::process::Command::new("bash")
+        .args(["-c", script])
+        .env("BIORNN_SWEEP_OFFSET", "2000")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2007");
     assert!(std::fs::read_to_string(collect_script)
         .unwrap()
         .contains("sweep collect"));
     let sub = std::fs::read_to_string(submit).unwrap();
-    assert!(sub.contains("--dependency=afterany:"), "{sub}");
+    assert!(sub.contains("--dependency=afterany\"$jobs\""), "{sub}");
     // nothing left to run: nothing to submit
     assert!(write_slurm(&s, &[], Path::new("/opt/biornn")).is_err());
+
+    // indices past Slurm's default MaxArraySize (ids 0 to 1000): arrays of ids below 1000, each
+    // with its offset, and the collection after all of them
+    let [array, _, submit] =
+        write_slurm(&s, &[3, 4, 999, 1000, 1998, 2500], Path::new("/opt/biornn")).unwrap();
+    let a = std::fs::read_to_string(array).unwrap();
+    assert!(!a.contains("#SBATCH --array"), "{a}");
+    let sub = std::fs::read_to_string(submit).unwrap();
+    for line in [
+        "--array=3-4,999%3 --export=ALL,BIORNN_SWEEP_OFFSET=0 ",
+        "--array=0,998%3 --export=ALL,BIORNN_SWEEP_OFFSET=1000 ",
+        "--array=500%3 --export=ALL,BIORNN_SWEEP_OFFSET=2000 ",
+        "--dependency=afterany\"$jobs\"",
+    ] {
+        assert!(sub.contains(line), "{line}: {sub}");
+    }
+    assert_eq!(sub.matches("sbatch --parsable").count(), 4, "{sub}");
     std::fs::remove_dir_all(&d).ok();
 }
 
@@ -195,12 +219,43 @@ fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
         "{head}"
     );
     assert!(head.contains("mean_perf"), "{head}");
+    // the per-task table too
+    assert!(head.contains(",perf_fdgo"), "{head}");
     assert_eq!(csv.lines().count(), 5);
     let html = std::fs::read_to_string(page).unwrap();
     assert!(
         html.contains("mean_perf against train.learning_rate"),
         "{html}"
     );
-    assert!(status_table(&s).matches("finished").count() == 4);
+    assert_eq!(status_table(&s).matches("| finished |").count(), 4);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_sweep_over_a_protocol_config_loads_and_a_laptop_sweep_takes_any_directory() {
+    use biornn_tasks::temporalskip::TsRule;
+    use biornn_train::longterm::{LongTermConfig, Method};
+    // a directory with a space: refused for Slurm only
+    let d = dir("protocol dir");
+    let lt = Config::LongTerm(LongTermConfig::reference(
+        TsRule::DlyGo,
+        Method::parse("base").unwrap(),
+        2,
+    ));
+    std::fs::write(d.join("lt.toml"), lt.to_toml()).unwrap();
+    let s = sweep(
+        &d,
+        "name = \"lt\"\nbase = \"lt.toml\"\nseeds = [4, 5]\n[grid]\n\"max_rounds\" = [2, 3]\n",
+    )
+    .unwrap();
+    assert_eq!(s.len(), 4);
+    match s.config(3).unwrap() {
+        Config::LongTerm(c) => assert_eq!((c.seed, c.max_rounds), (5, 3)),
+        other => panic!("{other:?}"),
+    }
+    let e = write_slurm(&s, &[0], Path::new("/opt/biornn"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("runs") && e.contains("Slurm"), "{e}");
     std::fs::remove_dir_all(&d).ok();
 }

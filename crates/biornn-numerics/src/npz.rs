@@ -487,10 +487,15 @@ pub fn decode_npy(bytes: &[u8]) -> Result<NpyArray> {
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| Error::new(format!("bad shape {inner:?} in .npy header")))?;
-    let n: usize = shape.iter().product();
     let body = &bytes[hstart + hlen..];
+    // the header's shape is not trusted: a product past usize is as short a file as any
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, d| a.checked_mul(*d))
+        .ok_or_else(|| Error::new(format!("array shape {shape:?} is too large")))?;
     let need = |width: usize| -> Result<&[u8]> {
-        body.get(..n * width).ok_or_else(|| {
+        let bytes = n.checked_mul(width).unwrap_or(usize::MAX);
+        body.get(..bytes).ok_or_else(|| {
             Error::new(format!(
                 "array data is shorter than its shape {shape:?} needs; truncated?"
             ))
@@ -516,7 +521,13 @@ pub fn decode_npy(bytes: &[u8]) -> Result<NpyArray> {
         d if d.starts_with("<U") => {
             let width: usize = d[2..]
                 .parse()
-                .map_err(|_| Error::new(format!("bad string dtype {d}")))?;
+                .ok()
+                .filter(|w| *w > 0 && *w <= 1 << 20)
+                .ok_or_else(|| {
+                    Error::new(format!(
+                        "string dtype {d} (allowed: <U1 to <U1048576)"
+                    ))
+                })?;
             let b = need(width * 4)?;
             NpyData::Str(
                 b.chunks_exact(width * 4)
@@ -665,6 +676,36 @@ mod tests {
         }
         let a = decode_npy(&b).unwrap();
         assert_eq!(a.data, NpyData::I32(vec![1, 2, 3, 4, 5, 6]));
+    }
+
+    /// An .npy file of `header` (a dict's text) and `data`.
+    fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = header.to_string();
+        h.push_str(&" ".repeat((64 - (10 + h.len() + 1) % 64) % 64));
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn crafted_headers_are_errors_not_panics() {
+        for (header, want) in [
+            ("{'descr': '<U0', 'fortran_order': False, 'shape': (2,), }", "<U0"),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
+                "too large",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,), }",
+                "shorter",
+            ),
+        ] {
+            let e = decode_npy(&npy(header, &[0; 16])).unwrap_err().to_string();
+            assert!(e.contains(want), "{header}: {e}");
+        }
     }
 
     #[test]

@@ -34,8 +34,19 @@ fn to_toml(key: &str, v: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
     if v.is_instance_of::<PyBool>() {
         return Ok(toml::Value::Boolean(v.extract()?));
     }
+    // numpy's bool is not a Python bool (nor an int): it would pass as 1 or 1.0 below
+    let type_name = v.get_type().name()?.to_string();
+    if type_name == "bool" || type_name == "bool_" {
+        if let Ok(b) = v.call_method0("__bool__").and_then(|b| b.extract::<bool>()) {
+            return Ok(toml::Value::Boolean(b));
+        }
+    }
     if v.is_instance_of::<PyInt>() {
-        return Ok(toml::Value::Integer(v.extract()?));
+        return v.extract::<i64>().map(toml::Value::Integer).map_err(|_| {
+            Error::new_err(format!(
+                "config: `{key}` = {v}; allowed: an integer from -2^63 to 2^63 - 1 (TOML's range)"
+            ))
+        });
     }
     if v.is_instance_of::<PyFloat>() {
         return Ok(toml::Value::Float(v.extract()?));

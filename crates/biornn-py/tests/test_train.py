@@ -119,6 +119,16 @@ def test_errors_are_python_exceptions_with_the_cli_messages(tmp_path):
         biornn.task_batch("fdgo", batch=0)
     with pytest.raises(biornn.Error, match="RUN"):
         biornn.load(tmp_path / "missing")
+    # a directory that holds runs is not one
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(biornn.Error, match="not a run directory"):
+        biornn.Run(tmp_path / "runs")
+    # numpy's bool is a bool, a Python int past TOML's range names its key
+    with pytest.raises(biornn.Error, match="model.n_rec"):
+        biornn.check_config({"model": {"n_rec": 2**70}})
+    cfg = small_config()
+    cfg["model"]["trainable"]["w_in"] = np.bool_(False)
+    assert biornn.check_config(cfg)["model"]["trainable"]["w_in"] is False
     with pytest.raises(biornn.Error):
         biornn.Network(tmp_path / "missing")
     with pytest.raises(biornn.Error, match="kind"):
