@@ -292,7 +292,12 @@ pub struct RunFiles {
 
 pub fn run_files(path: &Path) -> Result<RunFiles> {
     let dir = RunDir::open(path)?;
-    if !dir.config_path().exists() && !dir.model_path().exists() {
+    // runs from before the run layer may have only checkpoints (killed) or a summary
+    if !dir.config_path().exists()
+        && !dir.model_path().exists()
+        && !dir.summary_path().exists()
+        && !dir.has_checkpoint()
+    {
         return Err(Error::new(format!(
             "{}: not a run directory (no config.toml or model.npz; a directory of runs holds one per run)",
             path.display()

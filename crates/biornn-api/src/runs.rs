@@ -110,6 +110,13 @@ pub fn train(cfg: &Config, runs: &Path, opts: &RunOptions) -> Result<Finished> {
 /// Train what `cfg` describes in the run directory `dir` (created if missing).
 pub fn train_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished> {
     cfg.validate()?;
+    // one process per run: a second one (a resubmitted task) is refused before it writes
+    let _held = RunDir::create_at(dir)?.lock()?;
+    train_held(cfg, dir, opts)
+}
+
+/// [`train_in`] in a run directory this process holds.
+fn train_held(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished> {
     match cfg {
         Config::Bptt(c) => {
             let s = trainer::train(c, dir, &train_options(opts))?;
@@ -199,6 +206,14 @@ pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
 /// budget (and the training-loss average after it restarts there).
 pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Result<Finished> {
     let run = RunDir::open(dir)?;
+    // held only when the directory holds a run (no lock file left in a directory of runs)
+    let looks_like_a_run =
+        run.config_path().exists() || run.has_checkpoint() || run.model_path().exists();
+    let _held = if looks_like_a_run {
+        Some(run.lock()?)
+    } else {
+        None
+    };
     if let Some(n) = max_steps {
         crate::config::check_max_steps(n)?;
         if let Some(done) = run.checkpoint_final_model()? {
@@ -238,7 +253,8 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
             dir.display()
         ));
         run.clear_unstarted()?;
-        return train_in(&cfg, dir, opts);
+        cfg.validate()?;
+        return train_held(&cfg, dir, opts);
     }
     match &cfg {
         Config::Bptt(_) => bptt(),

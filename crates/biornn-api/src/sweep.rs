@@ -112,7 +112,9 @@ pub struct Sweep {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
     NotStarted,
-    /// killed or still running: it has a run directory but no summary
+    /// a process is training it now (it holds the run's lock)
+    Running,
+    /// killed: it has a run directory but no summary, and no process holds it
     Unfinished,
     Finished,
 }
@@ -273,16 +275,18 @@ impl Sweep {
 
     pub fn state(&self, i: usize) -> RunState {
         match RunDir::open(&self.run_dir(i)) {
+            Ok(run) if run.is_locked() => RunState::Running,
             Ok(run) if run.summary_path().exists() => RunState::Finished,
             Ok(run) if run.config_path().exists() => RunState::Unfinished,
             _ => RunState::NotStarted,
         }
     }
 
-    /// The runs not finished yet.
+    /// The runs not finished yet and not training now (what a resubmission runs; a task still
+    /// queued on Slurm has no directory yet and counts as not started).
     pub fn unfinished(&self) -> Vec<usize> {
         (0..self.len())
-            .filter(|i| self.state(*i) != RunState::Finished)
+            .filter(|i| !matches!(self.state(*i), RunState::Finished | RunState::Running))
             .collect()
     }
 }
@@ -484,6 +488,8 @@ fn set_key(table: &mut toml::Table, key: &str, v: Value) -> Result<()> {
 pub enum Outcome {
     /// it had finished before
     Skipped,
+    /// another process is training it now
+    Running,
     Trained(Finished),
 }
 
@@ -494,6 +500,7 @@ pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> 
     let dir = sweep.run_dir(i);
     let finished = match sweep.state(i) {
         RunState::Finished => return Ok(Outcome::Skipped),
+        RunState::Running => return Ok(Outcome::Running),
         RunState::Unfinished => resume_to(&dir, None, opts)?,
         RunState::NotStarted => {
             std::fs::create_dir_all(&sweep.dir)
@@ -559,6 +566,10 @@ pub fn run_local(sweep: &Sweep, jobs: usize, opts: &RunOptions) -> Result<(usize
                 match pool.install(|| run_index(sweep, i, opts)) {
                     Ok(Outcome::Skipped) => {
                         skipped.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Ok(Outcome::Running) => {
+                        skipped.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        eprintln!("run {i}: another process is training it; skipped");
                     }
                     Ok(Outcome::Trained(f)) => {
                         trained.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -663,7 +674,7 @@ pub fn write_slurm(sweep: &Sweep, indices: &[usize], biornn: &Path) -> Result<[P
     let blocks = array_blocks(indices);
     let one_array = blocks.len() == 1 && blocks[0].0 == 0;
     let array = format!(
-        "{}{}# a run that finished skips itself; one killed at the time limit resumes when resubmitted\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\nexec {} sweep run {} --index \"$((SLURM_ARRAY_TASK_ID + ${{BIORNN_SWEEP_OFFSET:-0}}))\"\n",
+        "{}{}# a run that finished skips itself; one killed at the time limit resumes when resubmitted\nexport RAYON_NUM_THREADS=\"${{SLURM_CPUS_PER_TASK:-1}}\"\nexec {} sweep run {} --index \"$((${{SLURM_ARRAY_TASK_ID:?a task of a job array}} + ${{BIORNN_SWEEP_OFFSET:-0}}))\"\n",
         head("run", "slurm-%A_%a.out"),
         if one_array {
             format!("#SBATCH --array={}%{}\n", array_spec(&blocks[0].1), s.max_parallel)
@@ -680,24 +691,22 @@ pub fn write_slurm(sweep: &Sweep, indices: &[usize], biornn: &Path) -> Result<[P
         quote(&sweep.file)
     );
     let d = &sweep.dir;
-    let mut submit_arrays = String::from("jobs=\"\"\n");
+    // several arrays run one after the other (each waits for the one before), so that at most
+    // max_parallel tasks run at once as the sweep file says
+    let mut submit_arrays = String::from("jobs=\"\"\nprev=\"\"\n");
     for (offset, ids) in &blocks {
-        let options = if one_array {
+        let array = if one_array {
             String::new()
         } else {
-            format!(
-                "--array={}%{} --export=ALL,BIORNN_SWEEP_OFFSET={offset} ",
-                array_spec(ids),
-                s.max_parallel
-            )
+            format!("--array={}%{} ", array_spec(ids), s.max_parallel)
         };
         submit_arrays.push_str(&format!(
-            "job=$(sbatch --parsable {options}{})\njob=${{job%%;*}}\njobs=\"$jobs:$job\"\necho \"$job\"\n",
+            "job=$(sbatch --parsable {array}--export=ALL,BIORNN_SWEEP_OFFSET={offset} ${{prev:+--dependency=afterany:$prev}} {})\njob=${{job%%;*}}\njobs=\"$jobs:$job\"\nprev=$job\n",
             quote(&d.join("sweep.sbatch"))
         ));
     }
     let submit = format!(
-        "#!/bin/bash\n# submit the array (arrays of at most {ARRAY_IDS} task ids when the sweep is larger), then the collection after it, whatever became of its tasks\nset -euo pipefail\n{submit_arrays}sbatch --parsable --dependency=afterany\"$jobs\" {} > /dev/null\n",
+        "#!/bin/bash\n# submit the array (arrays of at most {ARRAY_IDS} task ids one after another when the sweep is larger), then the collection after it, whatever became of its tasks\nset -euo pipefail\n{submit_arrays}sbatch --parsable --dependency=afterany\"$jobs\" {} > /dev/null\necho \"${{jobs#:}}\" | tr ':' ' '\n",
         quote(&d.join("collect.sbatch"))
     );
     let paths = [
@@ -739,6 +748,7 @@ pub fn status_table(sweep: &Sweep) -> String {
         let (values, seed) = sweep.setting(i);
         let state = match sweep.state(i) {
             RunState::Finished => "finished",
+            RunState::Running => "running",
             RunState::Unfinished => "unfinished",
             RunState::NotStarted => "not started",
         };

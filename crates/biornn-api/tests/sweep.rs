@@ -151,12 +151,13 @@ fn slurm_scripts_are_an_array_and_a_collection_after_it() {
         "#SBATCH --partition=gpu",
         "#SBATCH --account=lab",
         "sweep run",
-        "--index \"$((SLURM_ARRAY_TASK_ID + ${BIORNN_SWEEP_OFFSET:-0}))\"",
+        "--index \"$((${SLURM_ARRAY_TASK_ID:?a task of a job array} + ${BIORNN_SWEEP_OFFSET:-0}))\"",
     ] {
         assert!(a.contains(line), "{line}: {a}");
     }
     // the index expression is what bash makes of it
-    let script = "SLURM_ARRAY_TASK_ID=7; echo $((SLURM_ARRAY_TASK_ID + ${BIORNN_SWEEP_OFFSET:-0}))";
+    let script =
+        "SLURM_ARRAY_TASK_ID=7; echo $((${SLURM_ARRAY_TASK_ID:?a task of a job array} + ${BIORNN_SWEEP_OFFSET:-0}))";
     let out = std::process::Command::new("bash")
         .args(["-c", script])
         .env("BIORNN_SWEEP_OFFSET", "2000")
@@ -180,13 +181,58 @@ fn slurm_scripts_are_an_array_and_a_collection_after_it() {
     let sub = std::fs::read_to_string(submit).unwrap();
     for line in [
         "--array=3-4,999%3 --export=ALL,BIORNN_SWEEP_OFFSET=0 ",
-        "--array=0,998%3 --export=ALL,BIORNN_SWEEP_OFFSET=1000 ",
+        "--array=0,998%3 --export=ALL,BIORNN_SWEEP_OFFSET=1000 ${prev:+--dependency=afterany:$prev}",
         "--array=500%3 --export=ALL,BIORNN_SWEEP_OFFSET=2000 ",
         "--dependency=afterany\"$jobs\"",
     ] {
         assert!(sub.contains(line), "{line}: {sub}");
     }
     assert_eq!(sub.matches("sbatch --parsable").count(), 4, "{sub}");
+    // the script as bash runs it, with an sbatch that logs its arguments: each array waits for
+    // the one before, the collection for all three
+    let bin = d.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = d.join("sbatch.log");
+    std::fs::write(
+        bin.join("sbatch"),
+        format!(
+            "#!/bin/bash\necho \"$*\" >> '{0}'\nn=$(wc -l < '{0}')\necho \"$((n + 40))\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(bin.join("sbatch"))
+        .status()
+        .unwrap();
+    let out = std::process::Command::new("bash")
+        .arg(s.dir.join("submit.sh"))
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "41 42 43");
+    let calls: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert!(!calls[0].contains("--dependency"), "{calls:?}");
+    assert!(calls[1].contains("--dependency=afterany:41 "), "{calls:?}");
+    assert!(calls[2].contains("--dependency=afterany:42 "), "{calls:?}");
+    assert!(
+        calls[3].contains("--dependency=afterany:41:42:43 "),
+        "{calls:?}"
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 
@@ -257,5 +303,23 @@ fn a_sweep_over_a_protocol_config_loads_and_a_laptop_sweep_takes_any_directory()
         .unwrap_err()
         .to_string();
     assert!(e.contains("runs") && e.contains("Slurm"), "{e}");
+    // a run another process holds is running: not resubmitted, and not trained twice
+    let held = biornn_run::RunDir::create_at(&s.run_dir(1))
+        .unwrap()
+        .lock()
+        .unwrap();
+    assert_eq!(s.state(1), RunState::Running);
+    assert_eq!(s.unfinished(), [0, 2, 3]);
+    assert!(matches!(
+        biornn_api::sweep::run_index(&s, 1, &RunOptions::default()),
+        Ok(biornn_api::sweep::Outcome::Running)
+    ));
+    let e = biornn_api::train_in(&s.config(1).unwrap(), &s.run_dir(1), &RunOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("is training this run"), "{e}");
+    drop(held);
+    assert_eq!(s.state(1), RunState::NotStarted);
     std::fs::remove_dir_all(&d).ok();
 }

@@ -985,6 +985,9 @@ fn sweep(args: SweepArgs) -> Result<()> {
             let s = Sweep::load(&file)?;
             match sweep::run_index(&s, index, &opts)? {
                 sweep::Outcome::Skipped => println!("run {index} had finished: skipped"),
+                sweep::Outcome::Running => {
+                    println!("run {index}: another process is training it; skipped")
+                }
                 sweep::Outcome::Trained(f) => println!("run {index}: {f}"),
             }
         }
@@ -996,7 +999,10 @@ fn sweep(args: SweepArgs) -> Result<()> {
             let s = Sweep::load(&file)?;
             print!("{}", sweep::status_table(&s));
             let left = s.unfinished();
-            println!("{} of {} runs finished", s.len() - left.len(), s.len());
+            let finished = (0..s.len())
+                .filter(|i| s.state(*i) == sweep::RunState::Finished)
+                .count();
+            println!("{finished} of {} runs finished", s.len());
             if resubmit {
                 slurm(&s, &left, submit)?;
             }

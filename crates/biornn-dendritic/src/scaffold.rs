@@ -134,7 +134,9 @@ fn draw_student(
             return *l;
         }
     }
-    *candidates.last().expect("the caller checked that a student is open")
+    *candidates
+        .last()
+        .expect("the caller checked that a student is open")
 }
 
 #[cfg(test)]

@@ -693,7 +693,10 @@ mod tests {
     #[test]
     fn crafted_headers_are_errors_not_panics() {
         for (header, want) in [
-            ("{'descr': '<U0', 'fortran_order': False, 'shape': (2,), }", "<U0"),
+            (
+                "{'descr': '<U0', 'fortran_order': False, 'shape': (2,), }",
+                "<U0",
+            ),
             (
                 "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }",
                 "too large",

@@ -286,14 +286,31 @@ fn request_stop() {
     STOP.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Training calls in progress (Python threads may run several at once): the hooks below are
+/// installed by the first and removed by the last, so one call ending does not take Ctrl-C from
+/// another.
+static ACTIVE: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// Forget a stop request when no call is training (`biornn.train` calls it after a Ctrl-C, so
+/// that a request that came as its run ended does not stop the next one).
+#[pyfunction]
+fn clear_stop() {
+    let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    if *active == 0 {
+        STOP.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// While alive: a run's progress lines go to Python's `sys.stdout` (which a notebook shows) when
 /// `verbose`, its metrics to TensorBoard event files under `tensorboard`, and `request_stop`
-/// stops it; all undone on drop, so the next call starts clean.
+/// stops it (and every other run in progress: the hooks are the process's). A stop requested
+/// before the run began (Ctrl-C while its config loads) is kept; the last call to end clears it.
 struct RunHooks;
 
 impl RunHooks {
     fn new(verbose: bool, tensorboard: Option<&std::path::Path>) -> Self {
-        STOP.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+        *active += 1;
         biornn_api::set_interrupt(Some(std::sync::Arc::new(|| {
             STOP.load(std::sync::atomic::Ordering::SeqCst)
         })));
@@ -316,9 +333,14 @@ impl RunHooks {
 
 impl Drop for RunHooks {
     fn drop(&mut self) {
-        biornn_api::set_progress_sink(None);
-        biornn_api::enable_tensorboard(None);
-        biornn_api::set_interrupt(None);
+        let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+        *active = active.saturating_sub(1);
+        if *active == 0 {
+            biornn_api::set_progress_sink(None);
+            biornn_api::enable_tensorboard(None);
+            biornn_api::set_interrupt(None);
+            STOP.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
 
@@ -656,6 +678,7 @@ fn _biornn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_toml, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(request_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(clear_stop, m)?)?;
     m.add_function(wrap_pyfunction!(resume, m)?)?;
     m.add_function(wrap_pyfunction!(run_kind, m)?)?;
     m.add_function(wrap_pyfunction!(read_arrays, m)?)?;

@@ -325,7 +325,8 @@ fn fit_negated<T: Real>(x: &[T], y: &[T], m: usize, n: usize) -> Result<Vec<T>> 
     } else {
         f64::EPSILON
     };
-    let tolerance = largest * m.max(n) as f64 * epsilon;
+    // the rounding of T in n-dimensional rates, not the sample count, sets what is resolved
+    let tolerance = largest * n as f64 * epsilon;
     let rank = sv.iter().filter(|s| **s > tolerance).count();
     if rank < n {
         return Err(Error::new(format!(

@@ -334,8 +334,10 @@ fn solving_the_backward_weights_recovers_minus_w() {
     let mut line = ForwardSamples::new(n);
     for k in 0..400 {
         let t = k as f64 / 400.0;
-        line.rates_a.extend((0..n).map(|j| t * (j as f64 + 1.0) / n as f64));
-        line.rates_b.extend((0..n).map(|j| 0.5 - t * j as f64 / n as f64));
+        line.rates_a
+            .extend((0..n).map(|j| t * (j as f64 + 1.0) / n as f64));
+        line.rates_b
+            .extend((0..n).map(|j| 0.5 - t * j as f64 / n as f64));
         line.current_a.extend((0..n).map(|j| t + j as f64));
         line.current_b.extend((0..n).map(|j| t - j as f64));
     }

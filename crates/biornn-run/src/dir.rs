@@ -12,6 +12,13 @@ const CONFIG: &str = "config.toml";
 const METRICS: &str = "metrics.csv";
 const CHECKPOINTS: &str = "checkpoints";
 const MODEL: &str = "model.npz";
+const LOCK: &str = ".lock";
+
+/// A run held by this process (see [`RunDir::lock`]); dropping it lets the run go.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
 const SUMMARY: &str = "summary.json";
 const REPORT: &str = "report.html";
 const ANALYSIS: &str = "analysis";
@@ -64,6 +71,55 @@ impl RunDir {
         Ok(RunDir {
             path: path.to_path_buf(),
         })
+    }
+
+    /// Hold the run: an exclusive lock on `RUN/.lock` for as long as the returned guard lives
+    /// (released by the system when the process dies, killed or not). A second process that
+    /// would train the same run (a resubmitted Slurm task beside the first) is refused.
+    pub fn lock(&self) -> Result<RunLock> {
+        let path = self.path.join(LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        // a moment's patience: `is_locked` probes hold a shared lock for an instant
+        for attempt in 0.. {
+            match file.try_lock() {
+                Ok(()) => return Ok(RunLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if attempt < 20 => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::new(format!(
+                        "{}: another process (or thread) is training this run (it holds {LOCK}); wait for it to end",
+                        self.path.display()
+                    )))
+                }
+                // a file system without locks (Lustre mounted noflock, NFS without lockd): the
+                // run goes on unguarded rather than not at all
+                Err(std::fs::TryLockError::Error(e)) => {
+                    eprintln!(
+                        "warning: {}: cannot lock ({e}); nothing stops a second process training this run",
+                        path.display()
+                    );
+                    return Ok(RunLock { _file: file });
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// Whether another process holds the run (see [`RunDir::lock`]).
+    pub fn is_locked(&self) -> bool {
+        let path = self.path.join(LOCK);
+        // a shared lock: it conflicts with the trainer's exclusive one, and works on a read-only
+        // handle where NFS turns flock into fcntl locks
+        match std::fs::File::open(&path) {
+            Ok(f) => matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)),
+            Err(_) => false,
+        }
     }
 
     /// The run directory `path` for a new run: created if missing, refused if it already holds a
@@ -457,6 +513,23 @@ mod tests {
         assert_eq!((v, p), (1, a.checkpoint_path(10)));
         let e = b.newest_good(read_checked).unwrap_err().to_string();
         assert!(e.contains("no readable checkpoint"), "{e}");
+        std::fs::remove_dir_all(&base).ok();
+    }
+
+    #[test]
+    fn a_held_run_is_refused_to_a_second_holder_and_free_after() {
+        let base = tmp("lock");
+        let a = RunDir::create_unique(&base, "r").unwrap();
+        assert!(!a.is_locked());
+        // (flock's locks belong to the open file, so a second open in this process conflicts;
+        // on NFS, which locks per process, this test would not hold)
+        let held = a.lock().unwrap();
+        let e = a.lock().unwrap_err().to_string();
+        assert!(e.contains("is training this run"), "{e}");
+        assert!(a.is_locked());
+        drop(held);
+        assert!(!a.is_locked());
+        a.lock().unwrap();
         std::fs::remove_dir_all(&base).ok();
     }
 

@@ -342,6 +342,8 @@ def _interruptible(call: Any) -> Any:
         _biornn.request_stop()
         while not done.wait(0.1):
             pass
+        # a request that came as the run ended must not stop the next one
+        _biornn.clear_stop()
         stopped = outcome.get("error")
         raise KeyboardInterrupt(str(stopped) if stopped is not None else "interrupted") from None
     if "error" in outcome:
