@@ -494,7 +494,7 @@ pub fn decode_npy(bytes: &[u8]) -> Result<NpyArray> {
         .try_fold(1usize, |a, d| a.checked_mul(*d))
         .ok_or_else(|| Error::new(format!("array shape {shape:?} is too large")))?;
     let need = |width: usize| -> Result<&[u8]> {
-        let bytes = n.checked_mul(width).unwrap_or(usize::MAX);
+        let bytes = n.saturating_mul(width);
         body.get(..bytes).ok_or_else(|| {
             Error::new(format!(
                 "array data is shorter than its shape {shape:?} needs; truncated?"
