@@ -129,8 +129,8 @@ fn train_held(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished> {
         Config::Elise(c) => elise(c, dir, false, opts),
         Config::CordsNet(c) => cordsnet(c, dir, false, opts),
         Config::MultiArea(c) => multiarea(c, dir, false, opts),
-        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, false, opts)?)),
-        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, false, opts)?)),
+        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm_held(c, dir, false, opts)?)),
+        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal_held(c, dir, false, opts)?)),
     }
 }
 
@@ -148,11 +148,40 @@ pub fn longterm(
     resume: bool,
     opts: &RunOptions,
 ) -> Result<LongTermResult> {
+    let _held = hold(dir, resume)?;
+    longterm_held(cfg, dir, resume, opts)
+}
+
+fn longterm_held(
+    cfg: &LongTermConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<LongTermResult> {
     biornn_train::longterm::train_long_term(cfg, dir, resume, &rounds_options(opts))
+}
+
+/// The run lock of `dir` for this process (one process per run, as [`train_in`]): a new run's
+/// directory is created first, a resumed one must exist.
+fn hold(dir: &Path, resume: bool) -> Result<biornn_run::RunLock> {
+    match resume {
+        true => RunDir::open(dir)?.lock(),
+        false => RunDir::create_at(dir)?.lock(),
+    }
 }
 
 /// The rule-reversal protocol in the run directory `dir`, from the start or resumed.
 pub fn reversal(
+    cfg: &ReversalConfig,
+    dir: &Path,
+    resume: bool,
+    opts: &RunOptions,
+) -> Result<ReversalResult> {
+    let _held = hold(dir, resume)?;
+    reversal_held(cfg, dir, resume, opts)
+}
+
+fn reversal_held(
     cfg: &ReversalConfig,
     dir: &Path,
     resume: bool,
@@ -265,8 +294,8 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
         Config::Elise(c) => elise(c, dir, true, opts),
         Config::CordsNet(c) => cordsnet(c, dir, true, opts),
         Config::MultiArea(c) => multiarea(c, dir, true, opts),
-        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm(c, dir, true, opts)?)),
-        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal(c, dir, true, opts)?)),
+        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm_held(c, dir, true, opts)?)),
+        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal_held(c, dir, true, opts)?)),
     }
 }
 

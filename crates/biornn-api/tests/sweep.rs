@@ -323,3 +323,41 @@ fn a_sweep_over_a_protocol_config_loads_and_a_laptop_sweep_takes_any_directory()
     assert_eq!(s.state(1), RunState::NotStarted);
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// The rounds protocols called directly (`biornn longterm`, `biornn reversal`, the API's
+/// functions) hold their run as `train_in` does: a second process is refused before it writes,
+/// and a resume through `resume_to`, which takes the lock itself, does not refuse itself.
+#[test]
+fn rounds_protocols_called_directly_hold_their_run() {
+    use biornn_tasks::temporalskip::TsRule;
+    use biornn_train::longterm::{LongTermConfig, Method};
+    use biornn_train::reversal::ReversalConfig;
+    let d = dir("rounds-lock");
+    let base = Method::parse("base").unwrap();
+    let mut lt = LongTermConfig::reference(TsRule::DlyGo, base, 2);
+    lt.max_rounds = 1;
+    let mut rv = ReversalConfig::reference(base, false, 2);
+    rv.rounds = 1;
+    let opts = RunOptions::default();
+    let (lt_dir, rv_dir) = (d.join("lt"), d.join("rv"));
+    for run in [&lt_dir, &rv_dir] {
+        let held = biornn_run::RunDir::create_at(run).unwrap().lock().unwrap();
+        let e = match run == &lt_dir {
+            true => biornn_api::longterm(&lt, run, false, &opts).err(),
+            false => biornn_api::reversal(&rv, run, false, &opts).err(),
+        };
+        let e = e.expect("a held run is refused").to_string();
+        assert!(e.contains("is training this run"), "{e}");
+        assert!(!run.join("config.toml").exists(), "refused before writing");
+        drop(held);
+    }
+    let first = biornn_api::longterm(&lt, &lt_dir, false, &opts).unwrap();
+    assert_eq!(first.rounds, 1);
+    biornn_api::reversal(&rv, &rv_dir, false, &opts).unwrap();
+    // one more round through `biornn train --resume DIR --max-steps 2`
+    for run in [&lt_dir, &rv_dir] {
+        let f = biornn_api::resume_to(run, Some(2), &opts).unwrap();
+        assert_eq!(f.steps, 2, "{}", run.display());
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -880,6 +880,25 @@ impl<T: Real> Ctrnn<T> {
         self.forward_finish(traj);
     }
 
+    /// [`Self::forward_with`] reading the input from `input` (`[n_in, steps*batch]`) without
+    /// keeping a copy in the trajectory: for callers that hold the input anyway, as K networks
+    /// trained on one shared batch do. The backward pass then takes the same input
+    /// ([`Self::backward_on`]). The arithmetic is that of [`Self::forward_with`], bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_on(
+        &self,
+        input: &[T],
+        steps: usize,
+        batch: usize,
+        noisy: bool,
+        plan: &TimePlan,
+        traj: &mut Trajectory<T>,
+    ) {
+        self.start_on(input, steps, batch, noisy, plan, traj);
+        self.forward_advance(traj, steps);
+        self.forward_finish(traj);
+    }
+
     /// A forward pass in pieces, for closed-loop tasks whose later input depends on the network's
     /// earlier output: `forward_start`, then `forward_advance` to a step, look at the state there
     /// (`readout_at`), `rewrite_input` for steps not yet run, advance again, and `forward_finish`.
@@ -912,13 +931,25 @@ impl<T: Real> Ctrnn<T> {
         plan: &TimePlan,
         traj: &mut Trajectory<T>,
     ) {
+        let input = std::mem::take(&mut traj.input);
+        self.start_on(&input, steps, batch, noisy, plan, traj);
+        traj.input = input;
+    }
+
+    /// The start of a forward pass on `input` (wherever it is kept): the input projections of
+    /// every step and the initial state.
+    fn start_on(
+        &self,
+        input: &[T],
+        steps: usize,
+        batch: usize,
+        noisy: bool,
+        plan: &TimePlan,
+        traj: &mut Trajectory<T>,
+    ) {
         let _flush = FlushSubnormals::new();
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
-        assert_eq!(
-            traj.input.len(),
-            ni * steps * batch,
-            "input has the wrong size"
-        );
+        assert_eq!(input.len(), ni * steps * batch, "input has the wrong size");
         traj.plan_skip = plan.active_skip();
         traj.grad_start = plan.grad_start.min(steps);
         plan.blocks_into(steps, &mut traj.blocks);
@@ -973,7 +1004,7 @@ impl<T: Real> Ctrnn<T> {
             cm_mut(&mut traj.drive, n, tb).subrows_mut(lo, hi - lo),
             false,
             rm(&self.eff.w_in, n, ni).subrows(lo, hi - lo),
-            cm(&traj.input, ni, tb),
+            cm(input, ni, tb),
         );
         for (c, col) in traj.drive.chunks_exact_mut(n).enumerate() {
             col[..lo].fill(T::ZERO);
@@ -1238,12 +1269,40 @@ impl<T: Real> Ctrnn<T> {
         credit: Credit<'_, T>,
         grads: &mut Grads<T>,
     ) {
+        let input = std::mem::take(&mut traj.input);
+        self.backward_core(&input, traj, d_out_pre, d_rate, credit, grads);
+        traj.input = input;
+    }
+
+    /// The exact backward pass of a forward pass run by [`Self::forward_on`] on `input` (the same
+    /// input again): [`Self::backward`] without a copy of the input in the trajectory.
+    pub fn backward_on(
+        &self,
+        input: &[T],
+        traj: &mut Trajectory<T>,
+        d_out_pre: &[T],
+        d_rate: Option<&[T]>,
+        grads: &mut Grads<T>,
+    ) {
+        self.backward_core(input, traj, d_out_pre, d_rate, Credit::Exact, grads)
+    }
+
+    fn backward_core(
+        &self,
+        input: &[T],
+        traj: &mut Trajectory<T>,
+        d_out_pre: &[T],
+        d_rate: Option<&[T]>,
+        credit: Credit<'_, T>,
+        grads: &mut Grads<T>,
+    ) {
         let _flush = FlushSubnormals::new();
         let (n, ni, no) = (self.n_rec, self.n_in, self.n_out);
         let (steps, batch) = (traj.steps, traj.batch);
         let tb = steps * batch;
         let blk = n * batch;
         assert_eq!(d_out_pre.len(), no * tb);
+        assert_eq!(input.len(), ni * tb, "input is not the forward pass's");
         resize(&mut traj.delta, n * tb);
         resize(&mut traj.ds_next, blk);
         resize(&mut traj.scratch, blk);
@@ -1409,7 +1468,7 @@ impl<T: Real> Ctrnn<T> {
             rm_mut(&mut grads.w_in, n, ni).subrows_mut(lo, hi - lo),
             false,
             dz.subrows(lo, hi - lo),
-            cm(&traj.input, ni, tb).transpose(),
+            cm(input, ni, tb).transpose(),
         );
         let (lo, hi) = read;
         for row in grads.w_out.chunks_exact_mut(n) {

@@ -121,3 +121,60 @@ fn only_small_dense_f32_networks_run_packed() {
     let sparse = Ctrnn::<f32>::new(&sparse_cfg, 2, 2, 20.0, &Streams::new(1)).unwrap();
     assert!(sparse.runs_sparse() && !sparse.runs_packed());
 }
+
+/// A pass on an input the caller keeps (`forward_on`, `backward_on`: K networks reading one
+/// shared batch) equals the pass on a copy in the trajectory bit for bit, with noise and a skip,
+/// and leaves the trajectory's own input untouched.
+#[test]
+fn a_pass_on_a_shared_input_equals_the_pass_on_a_copy_bit_for_bit() {
+    let (n, ni, no, steps, batch) = (23, 4, 3, 30, 5);
+    let mut cfg = config(n);
+    cfg.noise.sigma = 0.1;
+    let net = Ctrnn::<f32>::new(&cfg, ni, no, 20.0, &Streams::new(8)).unwrap();
+    let mut rng = Streams::new(9).stream("probe", 0);
+    let tb = steps * batch;
+    let input: Vec<f32> = (0..ni * tb).map(|_| rng.normal() as f32).collect();
+    let d_out: Vec<f32> = (0..no * tb).map(|_| rng.normal() as f32).collect();
+    let d_rate: Vec<f32> = (0..n * tb).map(|_| 0.1 * rng.normal() as f32).collect();
+    let plan = TimePlan {
+        skip: Some(Skip {
+            kind: SkipKind::Dasc,
+            theta: 4,
+            beta: 0.5,
+            derivative: Default::default(),
+        }),
+        segments: vec![0, 9],
+        grad_start: 2,
+        trial_spans: vec![],
+    };
+    let run = |shared: bool| {
+        let mut traj = Trajectory::default();
+        net.sample_noise(
+            &mut traj,
+            steps,
+            batch,
+            &mut Streams::new(3).stream("noise", 0),
+        );
+        let mut grads = Grads::zeros(ni, n, no);
+        let mut d = d_out.clone();
+        if shared {
+            net.forward_on(&input, steps, batch, true, &plan, &mut traj);
+            assert!(traj.input.is_empty(), "the input is not copied");
+            net.readout_backward(&traj, &mut d);
+            net.backward_on(&input, &mut traj, &d, Some(&d_rate), &mut grads);
+        } else {
+            net.forward_with(&input, steps, batch, true, &plan, &mut traj);
+            net.readout_backward(&traj, &mut d);
+            net.backward(&mut traj, &d, Some(&d_rate), &mut grads);
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let g: Vec<u32> = grads.tensors().iter().flat_map(|t| bits(t)).collect();
+        (bits(&traj.output), bits(&traj.rate), g)
+    };
+    let (own, shared) = (run(false), run(true));
+    assert_eq!(own, shared);
+    assert!(
+        own.2.iter().any(|b| *b != 0),
+        "the gradient is not all zero"
+    );
+}

@@ -515,6 +515,23 @@ impl NetState {
             Some(&self.d_rate),
             &mut self.grads,
         );
+        self.regularize_and_step(wreg, lr)
+    }
+
+    /// [`Self::backward_and_step`] of a pass run by `forward_on` on `input` (a batch the K
+    /// networks share, never copied into each one's trajectory).
+    pub(crate) fn backward_on_and_step(&mut self, input: &[f32], wreg: f64, lr: f64) -> f64 {
+        self.net.backward_on(
+            input,
+            &mut self.traj,
+            &self.d_out,
+            Some(&self.d_rate),
+            &mut self.grads,
+        );
+        self.regularize_and_step(wreg, lr)
+    }
+
+    fn regularize_and_step(&mut self, wreg: f64, lr: f64) -> f64 {
         let loss = self.l1_weights(wreg);
         self.opt.step(&mut self.net, &self.grads, lr);
         loss
@@ -580,7 +597,8 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
     let net = &s.net;
     let (n, no, steps, b) = (net.n_rec, net.n_out, batch.steps, batch.batch);
     net.sample_noise(&mut s.traj, steps, b, &mut noise.stream("noise", 0));
-    net.forward_with(&batch.x, steps, b, true, plan, &mut s.traj);
+    // every network reads the shared batch where it lies: no copy of its input per network
+    net.forward_on(&batch.x, steps, b, true, plan, &mut s.traj);
     s.d_out.resize(no * steps * b, 0.0);
     let norm = (b * no) as f64;
     // the gradient element by element, in f64 as before; the loss in eight partial sums, divided
@@ -613,29 +631,44 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
     s.d_rate[..g0].fill(0.0);
     let abs_sum = l1_rates(&rates[g0..blk * steps], &mut s.d_rate[g0..], slope);
     loss += ureg * abs_sum / recorded as f64;
-    loss + s.backward_and_step(wreg, lr)
+    loss + s.backward_on_and_step(&batch.x, wreg, lr)
 }
 
-/// The plain network's score on `batch` (fine dt, no skip), with its noise, run `chunk` trials at a
-/// time so that the buffers stay the size of a training batch.
+/// The trials `b0..b1` of `batch` in chunks of `chunk`, each chunk's input gathered into the
+/// network layout (`[n_in, steps*trials]`) once, for all K networks to read.
+fn gather_chunks(batch: &TaskBatch, chunk: usize, inputs: &mut Vec<((usize, usize), Vec<f32>)>) {
+    let chunk = chunk.max(1);
+    let count = batch.batch.div_ceil(chunk);
+    inputs.resize_with(count, Default::default);
+    inputs
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(c, (span, input))| {
+            *span = (c * chunk, ((c + 1) * chunk).min(batch.batch));
+            gather_input(batch, span.0, span.1, input);
+        });
+}
+
+/// The plain network's score on `batch` (fine dt, no skip), with its noise, run a chunk of trials
+/// at a time (`chunks`, from [`gather_chunks`]) so that the buffers stay the size of a training
+/// batch.
 fn evaluate(
     s: &mut NetState,
     batch: &TaskBatch,
-    rule: TsRule,
-    dt: f64,
+    chunks: &[((usize, usize), Vec<f32>)],
+    (rule, dt): (TsRule, f64),
     noise: &Streams,
-    chunk: usize,
 ) -> f64 {
     let steps = batch.steps;
     let mut counts = ScoreCounts::default();
-    for (c, b0) in (0..batch.batch).step_by(chunk.max(1)).enumerate() {
-        let b1 = (b0 + chunk.max(1)).min(batch.batch);
+    for (c, ((b0, b1), input)) in chunks.iter().enumerate() {
         let bc = b1 - b0;
-        gather_input(batch, b0, b1, &mut s.traj.input);
         s.net
             .sample_noise(&mut s.traj, steps, bc, &mut noise.stream("noise", c as u64));
-        s.net.forward_in_place(steps, bc, true, &mut s.traj);
-        counts.add(&score_counts(batch, b0, b1, &s.traj.output, dt));
+        let plain = TimePlan::plain();
+        s.net
+            .forward_on(input, steps, bc, true, &plain, &mut s.traj);
+        counts.add(&score_counts(batch, *b0, *b1, &s.traj.output, dt));
     }
     counts.score(rule).performance
 }
@@ -654,6 +687,9 @@ pub struct LongTermLearner {
     nets: Vec<NetState>,
     batches: Vec<(TaskBatch, TimePlan, u64)>,
     eval_batch: TaskBatch,
+    /// the evaluation batch's trials in chunks, each chunk's input in the network layout, shared
+    /// by the K networks
+    eval_inputs: Vec<((usize, usize), Vec<f32>)>,
     /// per network: the first round after which it reached the criterion (saved)
     network_rounds: Vec<Option<usize>>,
     /// training seconds so far, resumes included (saved)
@@ -700,6 +736,7 @@ impl LongTermLearner {
             tcfg,
             batches: vec![],
             eval_batch: TaskBatch::default(),
+            eval_inputs: vec![],
             network_rounds: vec![None; cfg.networks],
             train_seconds: 0.0,
             final_perf: vec![],
@@ -798,14 +835,15 @@ impl Learner for LongTermLearner {
             step,
             &mut self.eval_batch,
         );
-        let (root, eval_batch) = (&self.root, &self.eval_batch);
+        gather_chunks(&self.eval_batch, cfg.batch, &mut self.eval_inputs);
+        let (root, eval_batch, chunks) = (&self.root, &self.eval_batch, &self.eval_inputs);
         let perf: Vec<f64> = self
             .nets
             .par_iter_mut()
             .enumerate()
             .map(|(k, s)| {
                 let noise = root.child("network", k as u64).child("eval_noise", step);
-                evaluate(s, eval_batch, cfg.task, cfg.dt, &noise, cfg.batch)
+                evaluate(s, eval_batch, chunks, (cfg.task, cfg.dt), &noise)
             })
             .collect();
         for (k, p) in perf.iter().enumerate() {
