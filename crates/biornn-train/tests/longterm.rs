@@ -100,3 +100,34 @@ fn cd_trial_scope_and_a_reachable_criterion() {
     .validate()
     .is_err());
 }
+
+/// The K networks share their batches, but each trains as it would alone: network 0 of three
+/// equals the only network of a run of one bit for bit (weights and score), at any thread count.
+#[test]
+fn a_network_trained_among_k_equals_it_trained_alone() {
+    let weights = |networks: usize, threads: usize| {
+        let dir = std::env::temp_dir().join(format!(
+            "biornn-longterm-{}-alone-{networks}-{threads}",
+            std::process::id()
+        ));
+        let cfg = LongTermConfig {
+            networks,
+            ..small(TsRule::Dms, Method::parse("dasc-t10-s2-b0.5").unwrap())
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let r = pool
+            .install(|| train_long_term(&cfg, &dir, false, &RoundsOptions::default()))
+            .unwrap();
+        let mut m = biornn_numerics::npz::read_npz(&dir.join("model.npz")).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        m.retain(|name, _| name.starts_with("net0/"));
+        assert!(m.len() >= 5, "{:?}", m.keys());
+        (m, r.final_perf[0])
+    };
+    let alone = weights(1, 1);
+    assert_eq!(weights(3, 2), alone);
+    assert_eq!(weights(3, 1), alone);
+}
