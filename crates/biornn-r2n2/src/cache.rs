@@ -35,6 +35,10 @@ pub enum Lambda {
     SelfTimed { max_steps: usize },
 }
 
+/// The most units a cache may have: its two weight matrices take 2 n^2 f64 (4 GiB here), and a
+/// size past what the machine can hold should be an error, not an aborted process.
+pub const MAX_CACHE_UNITS: usize = 16_384;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cache {
     pub n: usize,
@@ -85,8 +89,12 @@ impl Cache {
     /// An empty cache of `n` units: its matrices start as g N(0, 1/n) (negligible once a sequence
     /// is stored, which divides them by n), from stream `cache_w`.
     pub fn new(n: usize, g: f64, tau: f64, streams: &Streams) -> Result<Self> {
-        if n == 0 {
-            return Err(Error::invalid("cache.n", n, "allowed: a positive count"));
+        if n == 0 || n > MAX_CACHE_UNITS {
+            return Err(Error::invalid(
+                "cache.n",
+                n,
+                &format!("allowed: 1 to {MAX_CACHE_UNITS} (two n x n matrices of f64)"),
+            ));
         }
         if !(tau.is_finite() && tau >= 1.0) {
             return Err(Error::invalid(

@@ -125,10 +125,10 @@ impl<T: Real> R2n2Learner<T> {
             streams,
             t: 0,
             count: SuccessCount::default(),
-            cache: cfg.rule.cache.wired.then(|| WiredCache {
-                cfg: cfg.rule.cache.clone(),
-                n_in: cfg.shape().n_in,
-            }),
+            cache: match cfg.rule.cache.wired {
+                true => Some(WiredCache::new(&cfg.rule.cache, cfg.shape().n_in)?),
+                false => None,
+            },
             recall: RecallErrors::default(),
             inputs: vec![],
             targets: vec![],

@@ -11,7 +11,7 @@
 //! on, so a single flipped replica of an off element reads as on: an odd count is a true vote) and
 //! degrades as the sequence nears the cache's capacity. Recall errors (a wrong element, one skipped or repeated) reach learning unchanged.
 
-use crate::cache::{Cache, Direction, Lambda};
+use crate::cache::{Cache, Direction, Lambda, MAX_CACHE_UNITS};
 use biornn_numerics::{Result, Streams};
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +79,31 @@ pub struct WiredCache {
 }
 
 impl WiredCache {
+    /// The cache for inputs of `n_in` values, refused where its units (`n_in` x replicas + tag
+    /// units) exceed what [`Cache::new`] allows, naming the settings that make them.
+    pub fn new(cfg: &CacheConfig, n_in: usize) -> Result<Self> {
+        let w = WiredCache {
+            cfg: cfg.clone(),
+            n_in,
+        };
+        if w.units() > MAX_CACHE_UNITS {
+            return Err(biornn_numerics::Error::invalid(
+                "rule.cache",
+                format!(
+                    "replicas = {}, tag_units = {} ({} inputs: {} units)",
+                    cfg.replicas,
+                    cfg.tag_units,
+                    n_in,
+                    w.units()
+                ),
+                &format!(
+                    "allowed: at most {MAX_CACHE_UNITS} units (two units x units matrices of f64)"
+                ),
+            ));
+        }
+        Ok(w)
+    }
+
     pub fn units(&self) -> usize {
         self.n_in * self.cfg.replicas + self.cfg.tag_units
     }
@@ -190,5 +215,24 @@ mod tests {
         let mut skipped = seq[..3].to_vec();
         skipped.extend_from_slice(&seq[6..]);
         assert!((recall_error(&seq, &skipped, 3) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cache_too_large_to_hold_is_refused_by_name() {
+        let cfg = CacheConfig {
+            wired: true,
+            replicas: 1000,
+            tag_units: 10_000,
+            ..Default::default()
+        };
+        let e = WiredCache::new(&cfg, 10).unwrap_err().to_string();
+        assert!(e.contains("rule.cache") && e.contains("20000 units"), "{e}");
+        assert!(e.contains(&MAX_CACHE_UNITS.to_string()), "{e}");
+        assert!(WiredCache::new(&CacheConfig::default(), 3).is_ok());
+        let e = Cache::new(MAX_CACHE_UNITS + 1, 1.0, 6.0, &Streams::new(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("cache.n"), "{e}");
     }
 }
