@@ -448,7 +448,9 @@ pub fn weights_file(path: &Path) -> Result<PathBuf> {
     RunDir::open(path)?.weights_file()
 }
 
-/// `metrics.csv` open for appending; every row is flushed as it is written.
+/// `metrics.csv` open for appending; every row is flushed as it is written, and synced to disk
+/// before each checkpoint ([`MetricsWriter::sync`]), so that after a power loss no checkpoint
+/// outlives the rows it continues from.
 pub struct MetricsWriter {
     file: File,
     events: Option<crate::tensorboard::EventWriter>,
@@ -461,6 +463,12 @@ impl MetricsWriter {
         if let Some(e) = &mut self.events {
             e.row(cells)?;
         }
+        Ok(())
+    }
+
+    /// The rows written so far, on disk (once per checkpoint: a sync per row would cost more).
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.sync_data()?;
         Ok(())
     }
 }

@@ -288,6 +288,7 @@ pub fn drive(
             if state.evals.is_multiple_of(opts.checkpoint_every) || state.evals == 1 {
                 let mut saved = state;
                 saved.wall_s = w;
+                metrics.sync()?;
                 run.save_checkpoint(
                     state.step,
                     checkpoint_arrays(learner, &saved),
@@ -312,6 +313,7 @@ pub fn drive(
             if state.evals > 0 {
                 let mut saved = state;
                 saved.wall_s = snapshot_wall;
+                metrics.sync()?;
                 run.save_checkpoint(
                     state.step,
                     checkpoint_arrays(learner, &saved),
