@@ -90,6 +90,10 @@ pub struct EliseLearner {
     pub last_free_rates: Vec<f64>,
     pub last_nudged_rates: Vec<f64>,
     rates: Vec<f64>,
+    /// the pattern learned, `[neuron][step]` 0/1, kept in checkpoints so that a resume whose
+    /// pattern file was edited meanwhile is refused instead of learning another teacher
+    pattern_on: Vec<f64>,
+    pattern_shape: [usize; 2],
 }
 
 impl EliseLearner {
@@ -121,6 +125,8 @@ impl EliseLearner {
             last_free_rates: vec![],
             last_nudged_rates: vec![],
             rates: vec![],
+            pattern_on: pattern.on.iter().map(|b| *b as u8 as f64).collect(),
+            pattern_shape: [pattern.neurons, pattern.steps],
         })
     }
 
@@ -254,6 +260,12 @@ impl Stateful for EliseLearner {
         put_lines(out, &format!("{prefix}ge_lines"), &net.ge_lines);
         put_lines(out, &format!("{prefix}gi_lines"), &net.gi_lines);
         put_u64(out, &format!("{prefix}cycles"), self.cycles);
+        put_f64(
+            out,
+            &format!("{prefix}pattern"),
+            &self.pattern_shape,
+            &self.pattern_on,
+        );
         let s = |x: Option<CycleScore>| x.map_or([f64::NAN; 2], |c| [c.mse, c.correlation]);
         let scores = [s(self.last_free), s(self.last_nudged)].concat();
         put_f64(out, &format!("{prefix}last_scores"), &[4], &scores);
@@ -295,6 +307,21 @@ impl Stateful for EliseLearner {
         take_lines(arrays, &format!("{prefix}ge_lines"), &mut net.ge_lines)?;
         take_lines(arrays, &format!("{prefix}gi_lines"), &mut net.gi_lines)?;
         self.cycles = take_u64(arrays, &format!("{prefix}cycles"))?;
+        // checkpoints written before the pattern was kept have none to compare
+        let key = format!("{prefix}pattern");
+        if let Some(saved) = arrays.get(&key) {
+            let shape = saved.shape.clone();
+            let same = shape == self.pattern_shape
+                && take_f64(arrays, &key, &self.pattern_shape)? == self.pattern_on;
+            if !same {
+                return Err(biornn_numerics::Error::new(format!(
+                    "task.pattern: the pattern ({} neurons x {} steps now) is not the one this run \
+                     was trained on ({shape:?} in its checkpoint); was its file edited? Restore \
+                     it, or start a new run",
+                    self.pattern_shape[0], self.pattern_shape[1]
+                )));
+            }
+        }
         let s = take_f64(arrays, &format!("{prefix}last_scores"), &[4])?;
         let score = |a: f64, b: f64| {
             (!a.is_nan()).then_some(CycleScore {

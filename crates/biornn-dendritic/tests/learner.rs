@@ -140,3 +140,34 @@ fn two_patterns_share_the_latent_pool_each_with_its_own_visible_population() {
         assert!(e.contains(want), "{text}: {e}");
     }
 }
+
+/// A pattern given as a file is read again on resume: an edit in between is refused by name
+/// (a checkpoint keeps the pattern it was trained on); older checkpoints without it still load.
+#[test]
+fn a_resume_whose_pattern_file_was_edited_is_refused() {
+    let dir = std::env::temp_dir().join(format!("biornn-elise-pattern-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.txt");
+    let write = |rows: &str| {
+        std::fs::write(&file, format!("# name: p nNeurons: 3 nSteps: 4\n{rows}")).unwrap()
+    };
+    write("1 0 0 0\n0 1 0 0\n0 0 1 1\n");
+    let mut c = EliseRunConfig::default();
+    c.network.n_latent = 10;
+    c.task.pattern = file.to_str().unwrap().into();
+    let mut l = EliseLearner::new(&c).unwrap();
+    l.update(0, &PLAIN).unwrap();
+    let mut saved = Arrays::new();
+    l.save_state("", &mut saved);
+    assert!(EliseLearner::new(&c).unwrap().load_state("", &saved).is_ok());
+    write("1 0 0 0\n0 1 0 0\n0 0 1 0\n");
+    let e = EliseLearner::new(&c)
+        .unwrap()
+        .load_state("", &saved)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("task.pattern") && e.contains("edited"), "{e}");
+    saved.remove("pattern");
+    assert!(EliseLearner::new(&c).unwrap().load_state("", &saved).is_ok());
+    std::fs::remove_dir_all(&dir).ok();
+}
