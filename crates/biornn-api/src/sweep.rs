@@ -483,6 +483,59 @@ fn set_key(table: &mut toml::Table, key: &str, v: Value) -> Result<()> {
     Ok(())
 }
 
+/// The value at the dotted `key` of `table`, if there is one.
+fn get_key<'a>(table: &'a toml::Table, key: &str) -> Option<&'a Value> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let (last, path) = parts.split_last()?;
+    let mut t = table;
+    for p in path {
+        t = t.get(*p)?.as_table()?;
+    }
+    t.get(*last)
+}
+
+/// Whether two config values are the same setting (a TOML integer and the float a typed config
+/// writes it back as are).
+fn same_value(a: &Value, b: &Value) -> bool {
+    let num = |v: &Value| match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    match (num(a), num(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Refuse to label run `i`'s results with the sweep file's values where its own config.toml was
+/// written with others (the file was edited after the run started).
+fn check_run_matches(sweep: &Sweep, i: usize, run: &RunDir) -> Result<()> {
+    let Some(text) = run.read_config() else {
+        return Ok(());
+    };
+    let own: toml::Table = toml::from_str(&text)
+        .map_err(|e| Error::new(format!("{}: {e}", run.config_path().display())))?;
+    let (values, seed) = sweep.setting(i);
+    let seed = Value::Integer(seed as i64);
+    let pairs = sweep.keys.iter().map(String::as_str).zip(values).chain([("seed", &seed)]);
+    for (key, want) in pairs {
+        match get_key(&own, key) {
+            Some(got) if !same_value(got, want) => {
+                return Err(Error::new(format!(
+                    "run {i} ({}) was trained with {key} = {got}, but {} now gives {want}: the \
+                     sweep file changed after the run started; restore it, or move the run away \
+                     and run it again",
+                    run.path().display(),
+                    sweep.file.display()
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// What one `sweep run` did.
 #[derive(Debug)]
 pub enum Outcome {
@@ -777,6 +830,7 @@ pub fn collect(sweep: &Sweep, value: Option<&str>) -> Result<(PathBuf, PathBuf, 
         let Some(text) = run.read_summary() else {
             continue;
         };
+        check_run_matches(sweep, i, &run)?;
         let mut s: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
         // a table of numbers (BPTT's per-task `perf`) becomes columns `perf_<task>`

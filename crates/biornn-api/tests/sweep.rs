@@ -274,6 +274,13 @@ fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
         "{html}"
     );
     assert_eq!(status_table(&s).matches("| finished |").count(), 4);
+    // the file edited after the runs: their results are not labelled with the new values
+    let edited = sweep(&d, &text.replace("0.01]", "0.02]")).unwrap();
+    let e = collect(&edited, None).unwrap_err().to_string();
+    assert!(
+        e.contains("run 2") && e.contains("train.learning_rate = 0.01") && e.contains("0.02"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 
