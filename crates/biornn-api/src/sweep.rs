@@ -285,10 +285,21 @@ impl Sweep {
     /// The runs not finished yet and not training now (what a resubmission runs; a task still
     /// queued on Slurm has no directory yet and counts as not started).
     pub fn unfinished(&self) -> Vec<usize> {
-        (0..self.len())
-            .filter(|i| !matches!(self.state(*i), RunState::Finished | RunState::Running))
-            .collect()
+        unfinished_of(&self.states())
     }
+
+    /// Every run's state, each run looked at once (a table, its counts and a resubmission made
+    /// from one list agree even while runs finish).
+    pub fn states(&self) -> Vec<RunState> {
+        (0..self.len()).map(|i| self.state(i)).collect()
+    }
+}
+
+/// The runs of `states` neither finished nor training now.
+pub fn unfinished_of(states: &[RunState]) -> Vec<usize> {
+    (0..states.len())
+        .filter(|i| !matches!(states[*i], RunState::Finished | RunState::Running))
+        .collect()
 }
 
 /// The swept keys and every combination of their values: the grid's product (keys in sorted
@@ -792,6 +803,11 @@ pub fn submit_slurm(sweep: &Sweep) -> Result<String> {
 
 /// One row per run: index, seed, state and the swept values, as a markdown table.
 pub fn status_table(sweep: &Sweep) -> String {
+    status_table_of(sweep, &sweep.states())
+}
+
+/// [`status_table`] of states already looked at ([`Sweep::states`]).
+pub fn status_table_of(sweep: &Sweep, states: &[RunState]) -> String {
     let mut out = format!("| run | seed | state | {} |\n", sweep.keys.join(" | "));
     out.push_str(&format!(
         "|---|---|---|{}\n",
@@ -799,7 +815,7 @@ pub fn status_table(sweep: &Sweep) -> String {
     ));
     for i in 0..sweep.len() {
         let (values, seed) = sweep.setting(i);
-        let state = match sweep.state(i) {
+        let state = match states[i] {
             RunState::Finished => "finished",
             RunState::Running => "running",
             RunState::Unfinished => "unfinished",

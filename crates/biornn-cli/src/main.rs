@@ -997,10 +997,12 @@ fn sweep(args: SweepArgs) -> Result<()> {
             submit,
         }) => {
             let s = Sweep::load(&file)?;
-            print!("{}", sweep::status_table(&s));
-            let left = s.unfinished();
-            let finished = (0..s.len())
-                .filter(|i| s.state(*i) == sweep::RunState::Finished)
+            let states = s.states();
+            print!("{}", sweep::status_table_of(&s, &states));
+            let left = sweep::unfinished_of(&states);
+            let finished = states
+                .iter()
+                .filter(|st| **st == sweep::RunState::Finished)
                 .count();
             println!("{finished} of {} runs finished", s.len());
             if resubmit {
