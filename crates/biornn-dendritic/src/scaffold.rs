@@ -70,7 +70,7 @@ pub fn generate(
         // a latent neuron that can take no new edge from this teacher (without duplicates) is
         // skipped; if none can, the teacher stops early
         let open = |partners: &[Vec<usize>]| {
-            (n_vis..n).any(|l| l != teacher && !partners[l].contains(&teacher))
+            (n_vis..n).any(|l| may_take_edge(partners, teacher, l, s.faithful))
         };
         for _ in 0..n_out {
             if (!s.faithful && !open(&partners)) || (n_lat == 1 && teacher >= n_vis) {
@@ -85,6 +85,12 @@ pub fn generate(
         }
     }
     partners
+}
+
+/// Whether latent neuron `l` may take an edge from `teacher`: never from itself, and in the
+/// default mode not a second one (the reference's faithful mode allows duplicates).
+fn may_take_edge(partners: &[Vec<usize>], teacher: usize, l: usize, faithful: bool) -> bool {
+    l != teacher && (faithful || !partners[l].contains(&teacher))
 }
 
 /// Rejected draws of one student after which [`draw_student`] stops drawing and samples the same
@@ -104,7 +110,7 @@ fn draw_student(
     s: ScaffoldParams,
     rng: &mut RngStream,
 ) -> usize {
-    let candidate = |l: usize| l != teacher && (s.faithful || !partners[l].contains(&teacher));
+    let candidate = |l: usize| may_take_edge(partners, teacher, l, s.faithful);
     for _ in 0..MAX_REJECTED_DRAWS {
         let student = n_vis + index(rng, n_lat, s.faithful);
         if !candidate(student) {
