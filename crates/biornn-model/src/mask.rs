@@ -70,6 +70,13 @@ pub enum LocalRule {
     Gaussian,
 }
 
+/// Whether a distance on the grid is within `radius`, allowing a radius typed to a few decimals
+/// (1.41421356 for the diagonal, sqrt 2): a relative 1e-6, far below the gap between two grid
+/// distances (sqrt(k + 1) - sqrt(k) is about 3.5e-4 even at k = 2 x 10^6).
+fn within(distance: f64, radius: f64) -> bool {
+    distance <= radius + 1e-6 * radius.max(1.0)
+}
+
 /// The distance between units `i` and `j` on a ring of `n` (no width) or a sheet `width` wide.
 pub fn unit_distance(
     i: usize,
@@ -233,7 +240,7 @@ impl MaskSpec {
             MaskSpec::Sheet { width, radius } => set(&mut m, &mut |i, j| {
                 let (xi, yi) = ((i % width) as f64, (i / width) as f64);
                 let (xj, yj) = ((j % width) as f64, (j / width) as f64);
-                ((xi - xj).powi(2) + (yi - yj).powi(2)).sqrt() <= *radius
+                within(((xi - xj).powi(2) + (yi - yj).powi(2)).sqrt(), *radius)
             }),
             MaskSpec::Local {
                 width,
@@ -245,7 +252,7 @@ impl MaskSpec {
             } => set(&mut m, &mut |i, j| {
                 let d = unit_distance(i, j, rows, *width, *periodic, *metric);
                 match rule {
-                    LocalRule::Hard => d <= *radius + 1e-9,
+                    LocalRule::Hard => within(d, *radius),
                     // the diagonal is always in, and costs no draw
                     LocalRule::Gaussian => {
                         i == j || rng.bernoulli((-d * d / (2.0 * lambda * lambda)).exp())
@@ -329,6 +336,9 @@ mod tests {
         assert_eq!(density(&ring), 11.0 / 256.0);
         for (radius, metric, neighbours) in [
             (2f64.sqrt(), Metric::Euclidean, 9.0),
+            // typed to eight decimals, the diagonal stays in; a clearly shorter radius leaves it
+            (1.41421356, Metric::Euclidean, 9.0),
+            (1.4142, Metric::Euclidean, 5.0),
             (2.0, Metric::Euclidean, 13.0),
             (1.0, Metric::Chebyshev, 9.0),
             (2.0, Metric::Chebyshev, 25.0),
