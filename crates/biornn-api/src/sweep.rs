@@ -529,7 +529,12 @@ fn check_run_matches(sweep: &Sweep, i: usize, run: &RunDir) -> Result<()> {
         .map_err(|e| Error::new(format!("{}: {e}", run.config_path().display())))?;
     let (values, seed) = sweep.setting(i);
     let seed = Value::Integer(seed as i64);
-    let pairs = sweep.keys.iter().map(String::as_str).zip(values).chain([("seed", &seed)]);
+    let pairs = sweep
+        .keys
+        .iter()
+        .map(String::as_str)
+        .zip(values)
+        .chain([("seed", &seed)]);
     for (key, want) in pairs {
         match get_key(&own, key) {
             Some(got) if !same_value(got, want) => {

@@ -159,7 +159,10 @@ fn a_resume_whose_pattern_file_was_edited_is_refused() {
     l.update(0, &PLAIN).unwrap();
     let mut saved = Arrays::new();
     l.save_state("", &mut saved);
-    assert!(EliseLearner::new(&c).unwrap().load_state("", &saved).is_ok());
+    assert!(EliseLearner::new(&c)
+        .unwrap()
+        .load_state("", &saved)
+        .is_ok());
     write("1 0 0 0\n0 1 0 0\n0 0 1 0\n");
     let e = EliseLearner::new(&c)
         .unwrap()
@@ -168,6 +171,9 @@ fn a_resume_whose_pattern_file_was_edited_is_refused() {
         .to_string();
     assert!(e.contains("task.pattern") && e.contains("edited"), "{e}");
     saved.remove("pattern");
-    assert!(EliseLearner::new(&c).unwrap().load_state("", &saved).is_ok());
+    assert!(EliseLearner::new(&c)
+        .unwrap()
+        .load_state("", &saved)
+        .is_ok());
     std::fs::remove_dir_all(&dir).ok();
 }

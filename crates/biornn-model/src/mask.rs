@@ -329,6 +329,11 @@ mod tests {
         }
     }
 
+    /// A number as a user types it into a config.
+    fn typed(text: &str) -> f64 {
+        text.parse().unwrap()
+    }
+
     /// The densities of shared/reference/modcog_lmrnn.md section 4.3, worked out there by hand.
     #[test]
     fn local_masks_have_the_densities_worked_out_by_hand() {
@@ -336,9 +341,10 @@ mod tests {
         assert_eq!(density(&ring), 11.0 / 256.0);
         for (radius, metric, neighbours) in [
             (2f64.sqrt(), Metric::Euclidean, 9.0),
-            // typed to eight decimals, the diagonal stays in; a clearly shorter radius leaves it
-            (1.41421356, Metric::Euclidean, 9.0),
-            (1.4142, Metric::Euclidean, 5.0),
+            // typed in a config to eight decimals, the diagonal stays in; a clearly shorter
+            // radius leaves it out
+            (typed("1.41421356"), Metric::Euclidean, 9.0),
+            (typed("1.4142"), Metric::Euclidean, 5.0),
             (2.0, Metric::Euclidean, 13.0),
             (1.0, Metric::Chebyshev, 9.0),
             (2.0, Metric::Chebyshev, 25.0),
