@@ -122,15 +122,30 @@ fn train_held(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Finished> {
             let s = trainer::train(c, dir, &train_options(opts))?;
             Ok(bptt_finished(dir, &s))
         }
-        Config::Force(c) => force(force_run_of(c)?, dir, false, opts),
-        Config::CtrnnForce(c) => force(ctrnn_force_run_of(c)?, dir, false, opts),
-        Config::R2n2(c) => r2n2(c, dir, false, opts),
-        Config::Rflo(c) => rflo(c, dir, false, opts),
-        Config::Elise(c) => elise(c, dir, false, opts),
-        Config::CordsNet(c) => cordsnet(c, dir, false, opts),
-        Config::MultiArea(c) => multiarea(c, dir, false, opts),
-        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm_held(c, dir, false, opts)?)),
-        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal_held(c, dir, false, opts)?)),
+        other => train_learner(other, dir, false, opts),
+    }
+}
+
+/// Train (or with `resume`, continue) any run but a BPTT one in a directory this process holds.
+fn train_learner(cfg: &Config, dir: &Path, resume: bool, opts: &RunOptions) -> Result<Finished> {
+    let rounds = rounds_options(opts);
+    match cfg {
+        Config::Bptt(_) => Err(Error::new("a BPTT run goes through the BPTT trainer")),
+        Config::Force(c) => force(force_run_of(c)?, dir, resume, opts),
+        Config::CtrnnForce(c) => force(ctrnn_force_run_of(c)?, dir, resume, opts),
+        Config::R2n2(c) => r2n2(c, dir, resume, opts),
+        Config::Rflo(c) => rflo(c, dir, resume, opts),
+        Config::Elise(c) => elise(c, dir, resume, opts),
+        Config::CordsNet(c) => cordsnet(c, dir, resume, opts),
+        Config::MultiArea(c) => multiarea(c, dir, resume, opts),
+        Config::LongTerm(c) => Ok(longterm_finished(
+            dir,
+            &biornn_train::longterm::train_long_term(c, dir, resume, &rounds)?,
+        )),
+        Config::Reversal(c) => Ok(reversal_finished(
+            dir,
+            &biornn_train::reversal::train_reversal(c, dir, resume, &rounds)?,
+        )),
     }
 }
 
@@ -149,15 +164,6 @@ pub fn longterm(
     opts: &RunOptions,
 ) -> Result<LongTermResult> {
     let _held = hold(dir, resume)?;
-    longterm_held(cfg, dir, resume, opts)
-}
-
-fn longterm_held(
-    cfg: &LongTermConfig,
-    dir: &Path,
-    resume: bool,
-    opts: &RunOptions,
-) -> Result<LongTermResult> {
     biornn_train::longterm::train_long_term(cfg, dir, resume, &rounds_options(opts))
 }
 
@@ -178,15 +184,6 @@ pub fn reversal(
     opts: &RunOptions,
 ) -> Result<ReversalResult> {
     let _held = hold(dir, resume)?;
-    reversal_held(cfg, dir, resume, opts)
-}
-
-fn reversal_held(
-    cfg: &ReversalConfig,
-    dir: &Path,
-    resume: bool,
-    opts: &RunOptions,
-) -> Result<ReversalResult> {
     biornn_train::reversal::train_reversal(cfg, dir, resume, &rounds_options(opts))
 }
 
@@ -287,15 +284,7 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
     }
     match &cfg {
         Config::Bptt(_) => bptt(),
-        Config::Force(c) => force(force_run_of(c)?, dir, true, opts),
-        Config::CtrnnForce(c) => force(ctrnn_force_run_of(c)?, dir, true, opts),
-        Config::R2n2(c) => r2n2(c, dir, true, opts),
-        Config::Rflo(c) => rflo(c, dir, true, opts),
-        Config::Elise(c) => elise(c, dir, true, opts),
-        Config::CordsNet(c) => cordsnet(c, dir, true, opts),
-        Config::MultiArea(c) => multiarea(c, dir, true, opts),
-        Config::LongTerm(c) => Ok(longterm_finished(dir, &longterm_held(c, dir, true, opts)?)),
-        Config::Reversal(c) => Ok(reversal_finished(dir, &reversal_held(c, dir, true, opts)?)),
+        other => train_learner(other, dir, true, opts),
     }
 }
 

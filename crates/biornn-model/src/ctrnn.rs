@@ -875,16 +875,16 @@ impl<T: Real> Ctrnn<T> {
         plan: &TimePlan,
         traj: &mut Trajectory<T>,
     ) {
-        self.forward_start(input, steps, batch, noisy, plan, traj);
-        self.forward_advance(traj, steps);
-        self.forward_finish(traj);
+        // the trajectory keeps a copy of the input for the backward pass
+        resize(&mut traj.input, input.len());
+        traj.input.copy_from_slice(input);
+        self.forward_on(input, steps, batch, noisy, plan, traj);
     }
 
     /// [`Self::forward_with`] reading the input from `input` (`[n_in, steps*batch]`) without
     /// keeping a copy in the trajectory: for callers that hold the input anyway, as K networks
     /// trained on one shared batch do. The backward pass then takes the same input
     /// ([`Self::backward_on`]). The arithmetic is that of [`Self::forward_with`], bit for bit.
-    #[allow(clippy::too_many_arguments)]
     pub fn forward_on(
         &self,
         input: &[T],
