@@ -505,48 +505,33 @@ fn get_key<'a>(table: &'a toml::Table, key: &str) -> Option<&'a Value> {
     t.get(*last)
 }
 
-/// Whether two config values are the same setting (a TOML integer and the float a typed config
-/// writes it back as are).
-fn same_value(a: &Value, b: &Value) -> bool {
-    let num = |v: &Value| match v {
-        Value::Integer(i) => Some(*i as f64),
-        Value::Float(f) => Some(*f),
-        _ => None,
-    };
-    match (num(a), num(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
-    }
-}
-
 /// Refuse to label run `i`'s results with the sweep file's values where its own config.toml was
-/// written with others (the file was edited after the run started).
+/// written with others (the file was edited after the run started). Both sides are compared as
+/// the typed config writes them (defaults filled in, numbers and method names normalised), and
+/// the budget keys are left out: `--max-steps` rewrites them when a run is extended.
 fn check_run_matches(sweep: &Sweep, i: usize, run: &RunDir) -> Result<()> {
     let Some(text) = run.read_config() else {
         return Ok(());
     };
-    let own: toml::Table = toml::from_str(&text)
-        .map_err(|e| Error::new(format!("{}: {e}", run.config_path().display())))?;
-    let (values, seed) = sweep.setting(i);
-    let seed = Value::Integer(seed as i64);
-    let pairs = sweep
-        .keys
-        .iter()
-        .map(String::as_str)
-        .zip(values)
-        .chain([("seed", &seed)]);
-    for (key, want) in pairs {
-        match get_key(&own, key) {
-            Some(got) if !same_value(got, want) => {
+    let parse = |text: &str, whose: &Path| {
+        toml::from_str::<toml::Table>(text)
+            .map_err(|e| Error::new(format!("{}: {e}", whose.display())))
+    };
+    let own = parse(&text, &run.config_path())?;
+    let now = parse(&sweep.config(i)?.to_toml(), &sweep.file)?;
+    let budget = |key: &str| key.ends_with("max_steps") || key.ends_with("max_rounds");
+    let keys = sweep.keys.iter().map(String::as_str).chain(["seed"]);
+    for key in keys.filter(|k| !budget(k)) {
+        if let (Some(got), Some(want)) = (get_key(&own, key), get_key(&now, key)) {
+            if got != want {
                 return Err(Error::new(format!(
                     "run {i} ({}) was trained with {key} = {got}, but {} now gives {want}: the \
                      sweep file changed after the run started; restore it, or move the run away \
                      and run it again",
                     run.path().display(),
                     sweep.file.display()
-                )))
+                )));
             }
-            _ => {}
         }
     }
     Ok(())
@@ -813,6 +798,7 @@ pub fn status_table(sweep: &Sweep) -> String {
 
 /// [`status_table`] of states already looked at ([`Sweep::states`]).
 pub fn status_table_of(sweep: &Sweep, states: &[RunState]) -> String {
+    assert_eq!(states.len(), sweep.len(), "one state per run");
     let mut out = format!("| run | seed | state | {} |\n", sweep.keys.join(" | "));
     out.push_str(&format!(
         "|---|---|---|{}\n",

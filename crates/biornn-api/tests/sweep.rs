@@ -368,3 +368,40 @@ fn rounds_protocols_called_directly_hold_their_run() {
     }
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// `collect` compares a run's config with the sweep's as the typed config writes both: a mask
+/// table filled with its defaults, an integer written back as a float, a method name normalised
+/// and a budget extended with `--max-steps` are the same setting, not an edited sweep file.
+#[test]
+fn collect_compares_settings_as_the_config_writes_them() {
+    use biornn_tasks::temporalskip::TsRule;
+    use biornn_train::longterm::{LongTermConfig, Method};
+    let d = dir("normalised");
+    let lt = Config::LongTerm(LongTermConfig::reference(
+        TsRule::DlyGo,
+        Method::parse("base").unwrap(),
+        2,
+    ));
+    std::fs::write(d.join("lt.toml"), lt.to_toml()).unwrap();
+    for text in [
+        "name = \"masks\"\nseeds = [1]\n[grid]\n\"model.mask.recurrent\" = [{ kind = \"local\", radius = 2 }]\n\"train.max_steps\" = [4]\n",
+        "name = \"methods\"\nbase = \"lt.toml\"\nseeds = [1]\n[grid]\nmethod = [\"dasc-t40-s2-b0.50\"]\nmax_rounds = [3]\n",
+    ] {
+        let s = sweep(&d, text).unwrap();
+        // the run as a trainer leaves it: its config as written, extended to a larger budget
+        let run = s.run_dir(0);
+        std::fs::create_dir_all(&run).unwrap();
+        let mut cfg = s.config(0).unwrap();
+        cfg.set_max_steps(40).unwrap();
+        std::fs::write(run.join("config.toml"), cfg.to_toml()).unwrap();
+        std::fs::write(run.join("summary.json"), "{\"steps\": 40}").unwrap();
+        let (_, _, n) = collect(&s, Some("steps")).unwrap();
+        assert_eq!(n, 1, "{text}");
+        // the seed is compared too
+        cfg.set_seed(9);
+        std::fs::write(run.join("config.toml"), cfg.to_toml()).unwrap();
+        let e = collect(&s, Some("steps")).unwrap_err().to_string();
+        assert!(e.contains("seed = 9"), "{e}");
+    }
+    std::fs::remove_dir_all(&d).ok();
+}

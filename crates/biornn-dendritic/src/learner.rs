@@ -287,6 +287,24 @@ impl Stateful for EliseLearner {
     }
 
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+        // checkpoints written before the pattern was kept have none to compare; compared first,
+        // so that an edited pattern of another size is named as such, not as a weight shape
+        let key = format!("{prefix}pattern");
+        if let Some(saved) = arrays.get(&key) {
+            let shape = saved.shape.clone();
+            let same = shape == self.pattern_shape
+                && take_f64(arrays, &key, &self.pattern_shape)? == self.pattern_on;
+            if !same {
+                return Err(biornn_numerics::Error::new(format!(
+                    "task.pattern = {:?}: the pattern ({} neurons x {} steps now) is not the one \
+                     this run was trained on ({shape:?} in its checkpoint); was its file edited? \
+                     Restore it, or start a new run",
+                    self.cfg.task.pattern.names(),
+                    self.pattern_shape[0],
+                    self.pattern_shape[1]
+                )));
+            }
+        }
         let n = self.net.n();
         let net = &mut self.net;
         net.w = take_f64(arrays, &format!("{prefix}w"), &[n, n])?;
@@ -307,21 +325,6 @@ impl Stateful for EliseLearner {
         take_lines(arrays, &format!("{prefix}ge_lines"), &mut net.ge_lines)?;
         take_lines(arrays, &format!("{prefix}gi_lines"), &mut net.gi_lines)?;
         self.cycles = take_u64(arrays, &format!("{prefix}cycles"))?;
-        // checkpoints written before the pattern was kept have none to compare
-        let key = format!("{prefix}pattern");
-        if let Some(saved) = arrays.get(&key) {
-            let shape = saved.shape.clone();
-            let same = shape == self.pattern_shape
-                && take_f64(arrays, &key, &self.pattern_shape)? == self.pattern_on;
-            if !same {
-                return Err(biornn_numerics::Error::new(format!(
-                    "task.pattern: the pattern ({} neurons x {} steps now) is not the one this run \
-                     was trained on ({shape:?} in its checkpoint); was its file edited? Restore \
-                     it, or start a new run",
-                    self.pattern_shape[0], self.pattern_shape[1]
-                )));
-            }
-        }
         let s = take_f64(arrays, &format!("{prefix}last_scores"), &[4])?;
         let score = |a: f64, b: f64| {
             (!a.is_nan()).then_some(CycleScore {

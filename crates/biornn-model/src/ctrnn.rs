@@ -875,10 +875,10 @@ impl<T: Real> Ctrnn<T> {
         plan: &TimePlan,
         traj: &mut Trajectory<T>,
     ) {
+        self.forward_on(input, steps, batch, noisy, plan, traj);
         // the trajectory keeps a copy of the input for the backward pass
         resize(&mut traj.input, input.len());
         traj.input.copy_from_slice(input);
-        self.forward_on(input, steps, batch, noisy, plan, traj);
     }
 
     /// [`Self::forward_with`] reading the input from `input` (`[n_in, steps*batch]`) without
@@ -894,6 +894,9 @@ impl<T: Real> Ctrnn<T> {
         plan: &TimePlan,
         traj: &mut Trajectory<T>,
     ) {
+        // no stale input from an earlier pass: a `backward` (not `backward_on`) after this pass
+        // finds none and says so, instead of differentiating through another input
+        traj.input.clear();
         self.start_on(input, steps, batch, noisy, plan, traj);
         self.forward_advance(traj, steps);
         self.forward_finish(traj);

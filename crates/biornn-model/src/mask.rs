@@ -71,10 +71,10 @@ pub enum LocalRule {
 }
 
 /// Whether a distance on the grid is within `radius`, allowing a radius typed to a few decimals
-/// (1.41421356 for the diagonal, sqrt 2): a relative 1e-6, far below the gap between two grid
-/// distances (sqrt(k + 1) - sqrt(k) is about 3.5e-4 even at k = 2 x 10^6).
+/// (1.41421356 for the diagonal, sqrt 2): 1e-6, below the gap between two grid distances near
+/// the radius (sqrt(k + 1) - sqrt(k), about 1 / (2 radius)) for any radius under 500,000.
 fn within(distance: f64, radius: f64) -> bool {
-    distance <= radius + 1e-6 * radius.max(1.0)
+    distance <= radius + 1e-6
 }
 
 /// The distance between units `i` and `j` on a ring of `n` (no width) or a sheet `width` wide.
@@ -327,6 +327,22 @@ mod tests {
             rule: LocalRule::Hard,
             lambda: 0.0,
         }
+    }
+
+    /// A large radius keeps its tolerance below the gap to the next grid distance: on a sheet
+    /// 709 wide, radius 708 takes (708, 0) and leaves out (708, 1), 708.0007 away.
+    #[test]
+    fn a_large_radius_does_not_take_the_next_distance() {
+        let n = 2 * 709;
+        let m = build(
+            MaskSpec::Sheet {
+                width: 709,
+                radius: 708.0,
+            },
+            n,
+        );
+        // rows are post, columns pre; unit 0 sits at (0, 0)
+        assert_eq!((m[708], m[709 + 708]), (1.0, 0.0));
     }
 
     /// A number as a user types it into a config.

@@ -217,6 +217,7 @@ def test_ctrl_c_stops_at_the_last_evaluation_and_the_run_resumes_bit_for_bit(tmp
             biornn.train(cfg, dir=tmp_path / "cut", seed=2, verbose=False)
         assert time.perf_counter() - start < 30
     finally:
+        timer.cancel()
         signal.signal(signal.SIGINT, previous)
     cut = biornn.load(tmp_path / "cut")
     stopped = int(cut.metrics()["step"][-1])

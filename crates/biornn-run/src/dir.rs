@@ -253,7 +253,7 @@ impl RunDir {
             }
             None => None,
         };
-        Ok(MetricsWriter { file, events })
+        Ok(MetricsWriter { file, path, events })
     }
 
     /// The text of `metrics.csv` (empty when the run has none yet). Long-term and rule-reversal
@@ -449,10 +449,11 @@ pub fn weights_file(path: &Path) -> Result<PathBuf> {
 }
 
 /// `metrics.csv` open for appending; every row is flushed as it is written, and synced to disk
-/// before each checkpoint ([`MetricsWriter::sync`]), so that after a power loss no checkpoint
-/// outlives the rows it continues from.
+/// before each checkpoint and the final model ([`MetricsWriter::sync`]), so that after a power loss
+/// no checkpoint outlives the rows it continues from.
 pub struct MetricsWriter {
     file: File,
+    path: PathBuf,
     events: Option<crate::tensorboard::EventWriter>,
 }
 
@@ -468,8 +469,7 @@ impl MetricsWriter {
 
     /// The rows written so far, on disk (once per checkpoint: a sync per row would cost more).
     pub fn sync(&mut self) -> Result<()> {
-        self.file.sync_data()?;
-        Ok(())
+        self.file.sync_data().map_err(|e| io_err(&self.path, e))
     }
 }
 

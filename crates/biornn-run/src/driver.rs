@@ -344,6 +344,7 @@ pub fn drive(
                 // the last good state, whole, so that it can be analysed and inspected
                 let mut saved = state;
                 saved.wall_s = snapshot_wall;
+                metrics.sync()?;
                 run.write_model(checkpoint_arrays(learner, &saved))?;
                 return Err(Error::new(format!(
                     "training diverged {divergences} times (the last at step {failed_at}{what}); \
@@ -375,6 +376,8 @@ pub fn drive(
     bar.finish_and_clear();
 
     state.wall_s = wall(&state);
+    // the final model becomes a checkpoint when the run is extended (`checkpoint_final_model`)
+    metrics.sync()?;
     run.write_model(checkpoint_arrays(learner, &state))?;
     let reached = opts.criterion.met(&last);
     Ok(Outcome {
