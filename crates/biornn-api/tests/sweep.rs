@@ -284,18 +284,23 @@ fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
     std::fs::remove_dir_all(&d).ok();
 }
 
-#[test]
-fn a_sweep_over_a_protocol_config_loads_and_a_laptop_sweep_takes_any_directory() {
+/// `d/lt.toml`: the long-term protocol's reference config (dlygo, plain training, 2 networks).
+fn write_longterm_base(d: &Path) {
     use biornn_tasks::temporalskip::TsRule;
     use biornn_train::longterm::{LongTermConfig, Method};
-    // a directory with a space: refused for Slurm only
-    let d = dir("protocol dir");
     let lt = Config::LongTerm(LongTermConfig::reference(
         TsRule::DlyGo,
         Method::parse("base").unwrap(),
         2,
     ));
     std::fs::write(d.join("lt.toml"), lt.to_toml()).unwrap();
+}
+
+#[test]
+fn a_sweep_over_a_protocol_config_loads_and_a_laptop_sweep_takes_any_directory() {
+    // a directory with a space: refused for Slurm only
+    let d = dir("protocol dir");
+    write_longterm_base(&d);
     let s = sweep(
         &d,
         "name = \"lt\"\nbase = \"lt.toml\"\nseeds = [4, 5]\n[grid]\n\"max_rounds\" = [2, 3]\n",
@@ -374,15 +379,8 @@ fn rounds_protocols_called_directly_hold_their_run() {
 /// and a budget extended with `--max-steps` are the same setting, not an edited sweep file.
 #[test]
 fn collect_compares_settings_as_the_config_writes_them() {
-    use biornn_tasks::temporalskip::TsRule;
-    use biornn_train::longterm::{LongTermConfig, Method};
     let d = dir("normalised");
-    let lt = Config::LongTerm(LongTermConfig::reference(
-        TsRule::DlyGo,
-        Method::parse("base").unwrap(),
-        2,
-    ));
-    std::fs::write(d.join("lt.toml"), lt.to_toml()).unwrap();
+    write_longterm_base(&d);
     for text in [
         "name = \"masks\"\nseeds = [1]\n[grid]\n\"model.mask.recurrent\" = [{ kind = \"local\", radius = 2 }]\n\"train.max_steps\" = [4]\n",
         "name = \"methods\"\nbase = \"lt.toml\"\nseeds = [1]\n[grid]\nmethod = [\"dasc-t40-s2-b0.50\"]\nmax_rounds = [3]\n",

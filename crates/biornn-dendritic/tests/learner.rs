@@ -159,16 +159,10 @@ fn a_resume_whose_pattern_file_was_edited_is_refused() {
     l.update(0, &PLAIN).unwrap();
     let mut saved = Arrays::new();
     l.save_state("", &mut saved);
-    assert!(EliseLearner::new(&c)
-        .unwrap()
-        .load_state("", &saved)
-        .is_ok());
+    let resume = |saved: &Arrays| EliseLearner::new(&c).unwrap().load_state("", saved);
+    assert!(resume(&saved).is_ok());
     write("1 0 0 0\n0 1 0 0\n0 0 1 0\n");
-    let e = EliseLearner::new(&c)
-        .unwrap()
-        .load_state("", &saved)
-        .unwrap_err()
-        .to_string();
+    let e = resume(&saved).unwrap_err().to_string();
     assert!(e.contains("task.pattern") && e.contains("edited"), "{e}");
     // one more neuron: named as the pattern, not as a weight of another shape
     std::fs::write(
@@ -176,17 +170,10 @@ fn a_resume_whose_pattern_file_was_edited_is_refused() {
         "# name: p nNeurons: 4 nSteps: 4\n1 0 0 0\n0 1 0 0\n0 0 1 1\n0 0 0 1\n",
     )
     .unwrap();
-    let e = EliseLearner::new(&c)
-        .unwrap()
-        .load_state("", &saved)
-        .unwrap_err()
-        .to_string();
+    let e = resume(&saved).unwrap_err().to_string();
     assert!(e.contains("task.pattern") && e.contains("4 neurons"), "{e}");
     write("1 0 0 0\n0 1 0 0\n0 0 1 0\n");
     saved.remove("pattern");
-    assert!(EliseLearner::new(&c)
-        .unwrap()
-        .load_state("", &saved)
-        .is_ok());
+    assert!(resume(&saved).is_ok());
     std::fs::remove_dir_all(&dir).ok();
 }
