@@ -634,7 +634,7 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
     loss + s.backward_on_and_step(&batch.x, wreg, lr)
 }
 
-/// The trials `b0..b1` of `batch` in chunks of `chunk`, each chunk's input gathered into the
+/// The trials of `batch` in chunks of `chunk` (their spans), each chunk's input gathered into the
 /// network layout (`[n_in, steps*trials]`) once, for all K networks to read.
 fn gather_chunks(batch: &TaskBatch, chunk: usize, inputs: &mut Vec<((usize, usize), Vec<f32>)>) {
     let chunk = chunk.max(1);
