@@ -876,9 +876,9 @@ impl<T: Real> Ctrnn<T> {
         traj: &mut Trajectory<T>,
     ) {
         self.forward_on(input, steps, batch, noisy, plan, traj);
-        // the trajectory keeps a copy of the input for the backward pass
-        resize(&mut traj.input, input.len());
-        traj.input.copy_from_slice(input);
+        // the trajectory keeps a copy of the input for the backward pass (`forward_on` left it
+        // empty: extended, not zeroed and overwritten)
+        traj.input.extend_from_slice(input);
     }
 
     /// [`Self::forward_with`] reading the input from `input` (`[n_in, steps*batch]`) without
