@@ -186,19 +186,45 @@ pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
     Ok((t.batch, t.task, t.steps))
 }
 
-/// The per-task performance of a run's weights.
+/// The per-task performance of a run's weights; for a run of K networks (the long-term
+/// protocol), each network's score instead.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub checkpoint: String,
     pub step: usize,
     pub recurrent_noise: bool,
     pub tasks: Vec<TaskScore>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkScore>,
+    /// over the networks, the protocol's criterion statistic (long-term runs)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trimmed_mean: Option<f64>,
     pub min_perf: f64,
     pub mean_perf: f64,
 }
 
+/// One network of a long-term run on fresh trials of its task: the protocol's performance and
+/// the three parts it combines (the reference's `evalA/B/C`), which tell a network that has not
+/// learned to hold fixation from one that responds in the wrong direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkScore {
+    pub network: usize,
+    pub task: String,
+    pub perf: f64,
+    /// fix1: the fraction of fixation-epoch points (from 0.2 s in) with the fixation output held
+    pub fix1: f64,
+    /// fix2: the fraction of response-window points with fixation released (held, on trials
+    /// that need no response)
+    pub fix2: f64,
+    /// res: the fraction of response-window points whose decoded angle is within 0.2 pi of the
+    /// target
+    pub res: f64,
+    pub trials: usize,
+}
+
 /// Evaluate the final weights of a run (or its newest checkpoint, or a weights file) on `trials`
-/// trials per task; `recurrent_noise` overrides the run's setting.
+/// trials per task; `recurrent_noise` overrides the run's setting. A long-term run's networks
+/// are scored one by one on `trials` trials of its task.
 pub fn evaluate_run(
     run: &Path,
     trials: usize,
@@ -206,6 +232,30 @@ pub fn evaluate_run(
 ) -> Result<EvalReport> {
     if trials == 0 {
         return Err(Error::invalid("--trials", 0, "allowed: a positive count"));
+    }
+    let kind = if run.is_dir() {
+        run_kind(run)?
+    } else {
+        Kind::CtrnnBptt
+    };
+    match kind {
+        Kind::LongTerm => return evaluate_long_term(run, trials, recurrent_noise),
+        Kind::CtrnnBptt | Kind::CtrnnRflo | Kind::CtrnnForce => {}
+        Kind::Reversal => {
+            return Err(Error::new(format!(
+                "{}: `eval` scores CTRNN runs and long-term runs; a rule-reversal run's \
+                 accuracy is in its metrics.csv and summary.json",
+                run.display()
+            )))
+        }
+        other => {
+            let (network, rule) = other.names();
+            return Err(Error::new(format!(
+                "{}: `eval` scores CTRNN runs and long-term runs; this run trains a {network} \
+                 network by {rule}, whose scores are in its metrics.csv",
+                run.display()
+            )));
+        }
     }
     let path = weights_file(run)?;
     let mut loaded = checkpoint::load(&path)?;
@@ -219,8 +269,58 @@ pub fn evaluate_run(
         step: loaded.step,
         recurrent_noise: loaded.config.train.eval_recurrent_noise,
         tasks: scores,
+        networks: vec![],
+        trimmed_mean: None,
         min_perf,
         mean_perf,
+    })
+}
+
+/// Each network of a long-term run, from its final state, on `trials` fresh trials
+/// ([`biornn_train::longterm::LongTermLearner::score_networks`]); with recurrent noise unless
+/// `recurrent_noise` says off, as the protocol evaluates.
+fn evaluate_long_term(
+    run: &Path,
+    trials: usize,
+    recurrent_noise: Option<bool>,
+) -> Result<EvalReport> {
+    let dir = RunDir::open(run)?;
+    let text = dir.read_config().unwrap_or_default();
+    let Config::LongTerm(cfg) = Config::from_toml(&text)? else {
+        return Err(Error::new(format!(
+            "{}: not a long-term run",
+            run.display()
+        )));
+    };
+    let (arrays, step) = final_state(&dir)?;
+    let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
+    learner.load_state("", &arrays)?;
+    let noisy = recurrent_noise.unwrap_or(true);
+    let networks: Vec<NetworkScore> = learner
+        .score_networks(trials, noisy)
+        .iter()
+        .enumerate()
+        .map(|(k, s)| NetworkScore {
+            network: k,
+            task: cfg.task.name().to_string(),
+            perf: s.performance,
+            fix1: s.fix1,
+            fix2: s.fix2,
+            res: s.res,
+            trials,
+        })
+        .collect();
+    let perf: Vec<f64> = networks.iter().map(|s| s.perf).collect();
+    let min_perf = perf.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok(EvalReport {
+        checkpoint: dir.weights_file()?.display().to_string(),
+        step,
+        recurrent_noise: noisy,
+        tasks: vec![],
+        networks,
+        trimmed_mean: Some(biornn_run::trimmed_mean(&perf, cfg.trim)),
+        min_perf,
+        mean_perf: perf.iter().sum::<f64>() / perf.len().max(1) as f64,
     })
 }
 

@@ -69,6 +69,15 @@ fn an_r2n2_run_trains_resumes_and_is_analysed_through_the_shared_pieces() {
     // the state is both populations: 2 x 16
     assert!(fp.result.points.iter().all(|p| p.x.len() == 32));
     assert!(an.pca.is_some() && written >= 4 && page.exists());
+    // `eval` scores CTRNN and long-term runs: this one gets a sentence saying so, not a
+    // checkpoint reader's complaint about a missing array
+    let e = inspect::evaluate_run(&f.dir, 16, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("r2n2 network by r2n2") && e.contains("metrics.csv"),
+        "{e}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -50,16 +50,19 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         tensorboard: Option<PathBuf>,
     },
-    /// Per-task performance of a trained run (a run directory or a checkpoint .npz).
+    /// Per-task performance of a trained run (a run directory or a checkpoint .npz); for a
+    /// long-term run, each network's score and its parts (fixation held, released, direction
+    /// right) on fresh trials of its task.
     Eval {
         run: PathBuf,
-        /// trials per task
+        /// trials per task (a long-term run: per network)
         #[arg(long, default_value_t = 512)]
         trials: usize,
         /// print JSON instead of a table
         #[arg(long)]
         json: bool,
-        /// evaluate with recurrent noise on or off (default: as the run's config says)
+        /// evaluate with recurrent noise on or off (default: as the run's config says; on for a
+        /// long-term run, as its protocol evaluates)
         #[arg(long, value_parser = ["on", "off"])]
         recurrent_noise: Option<String>,
     },
@@ -629,20 +632,38 @@ fn run(command: Command) -> Result<()> {
                     r.step,
                     if r.recurrent_noise { "on" } else { "off" }
                 );
-                println!(
-                    "{:<16} {:>6} {:>10} {:>7}",
-                    "task", "perf", "loss", "trials"
-                );
-                for s in &r.tasks {
+                if r.networks.is_empty() {
                     println!(
-                        "{:<16} {:>6.3} {:>10.5} {:>7}",
-                        s.task, s.perf, s.loss, s.trials
+                        "{:<16} {:>6} {:>10} {:>7}",
+                        "task", "perf", "loss", "trials"
                     );
+                    for s in &r.tasks {
+                        println!(
+                            "{:<16} {:>6.3} {:>10.5} {:>7}",
+                            s.task, s.perf, s.loss, s.trials
+                        );
+                    }
+                } else {
+                    // the parts of the protocol's score: fixation held, released in the response
+                    // window, direction right (the reference's evalA/B/C)
+                    println!(
+                        "{:<8} {:<8} {:>6} {:>6} {:>6} {:>6} {:>7}",
+                        "network", "task", "perf", "fix1", "fix2", "res", "trials"
+                    );
+                    for s in &r.networks {
+                        println!(
+                            "{:<8} {:<8} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>7}",
+                            s.network, s.task, s.perf, s.fix1, s.fix2, s.res, s.trials
+                        );
+                    }
                 }
                 println!(
                     "{:<16} {:>6.3}\n{:<16} {:>6.3}",
                     "min", r.min_perf, "mean", r.mean_perf
                 );
+                if let Some(t) = r.trimmed_mean {
+                    println!("{:<16} {:>6.3}", "trimmed mean", t);
+                }
             }
             Ok(())
         }

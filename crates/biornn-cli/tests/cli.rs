@@ -249,6 +249,36 @@ fn longterm_runs_and_rejects_bad_input() {
     assert!(std::fs::read_to_string(dir.join("summary.json"))
         .unwrap()
         .contains("\"network_updates_to_criterion\""));
+    // each network scored on fresh trials, with the parts of the protocol's score: dlygo is of
+    // the reference's structure B, performance = 4/5 fix1 + 1/5 fix2 res; the same call twice
+    // gives the same scores (streams of its own under the run's seed)
+    let eval = || {
+        let text = succeed(
+            biornn()
+                .arg("eval")
+                .arg(&dir)
+                .args(["--trials", "30", "--json"]),
+        );
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let report = eval();
+    let networks = report["networks"].as_array().unwrap();
+    assert_eq!(networks.len(), 2, "{report}");
+    for (k, s) in networks.iter().enumerate() {
+        let part = |key: &str| s[key].as_f64().unwrap();
+        assert_eq!(s["network"], k);
+        assert_eq!(s["trials"], 30);
+        let perf = 0.8 * part("fix1") + 0.2 * part("fix2") * part("res");
+        assert!((part("perf") - perf).abs() < 1e-12, "{s}");
+    }
+    assert_eq!(report["recurrent_noise"], true);
+    assert!(report["trimmed_mean"].is_number(), "{report}");
+    assert_eq!(eval(), report);
+    let table = succeed(biornn().arg("eval").arg(&dir).args(["--trials", "30"]));
+    assert!(
+        table.contains("fix1") && table.contains("trimmed mean"),
+        "{table}"
+    );
     // each of the K networks can be analysed, one at a time
     let text = succeed(biornn().arg("analyze").arg(&dir).args([
         "--what",

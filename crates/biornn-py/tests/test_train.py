@@ -64,6 +64,19 @@ def test_result_evaluate_and_summary(tiny_run, cli):
     assert tiny_run.kind == ("ctrnn", "bptt")
 
 
+def test_a_long_term_run_evaluates_per_network(tmp_path, cli):
+    run = tmp_path / "lt"
+    cli("longterm", "dlygo", "--method", "base", "--networks", 2, "--max-rounds", 1, "--quiet", "--out", run)
+    ev = biornn.evaluate(run, trials=20)
+    assert [n["network"] for n in ev["networks"]] == [0, 1]
+    for n in ev["networks"]:
+        assert n["task"] == "dlygo" and n["trials"] == 20
+        assert 0.0 <= n["fix1"] <= 1.0 and 0.0 <= n["res"] <= 1.0
+    # the same numbers the CLI prints
+    cli_json = json.loads(cli("eval", run, "--trials", 20, "--json").stdout)
+    assert ev["networks"] == cli_json["networks"] and ev["trimmed_mean"] == cli_json["trimmed_mean"]
+
+
 def test_analysis_returns_arrays(tiny_run):
     a = tiny_run.analyze(["pca", "fixed-points", "variance"], inits=16)
     n = 32

@@ -31,7 +31,7 @@ use biornn_model::{
 };
 use biornn_numerics::{Error, Result, Streams};
 use biornn_run::{trimmed_mean, Criterion};
-use biornn_tasks::temporalskip::{score_counts, ScoreCounts, TsRule, TsTask};
+use biornn_tasks::temporalskip::{score_counts, Score, ScoreCounts, TsRule, TsTask};
 use biornn_tasks::{generate_into, BatchSpec, TaskBatch, Timing};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -649,28 +649,30 @@ fn gather_chunks(batch: &TaskBatch, chunk: usize, inputs: &mut Vec<((usize, usiz
         });
 }
 
-/// The plain network's score on `batch` (fine dt, no skip), with its noise, run a chunk of trials
-/// at a time (`chunks`, from [`gather_chunks`]) so that the buffers stay the size of a training
-/// batch.
+/// The plain network's score counts on `batch` (fine dt, no skip), with its recurrent noise from
+/// `noise` (none: without), run a chunk of trials at a time (`chunks`, from [`gather_chunks`]) so
+/// that the buffers stay the size of a training batch.
 fn evaluate(
     s: &mut NetState,
     batch: &TaskBatch,
     chunks: &[((usize, usize), Vec<f32>)],
-    (rule, dt): (TsRule, f64),
-    noise: &Streams,
-) -> f64 {
+    dt: f64,
+    noise: Option<&Streams>,
+) -> ScoreCounts {
     let steps = batch.steps;
     let mut counts = ScoreCounts::default();
     for (c, ((b0, b1), input)) in chunks.iter().enumerate() {
         let bc = b1 - b0;
-        s.net
-            .sample_noise(&mut s.traj, steps, bc, &mut noise.stream("noise", c as u64));
+        if let Some(noise) = noise {
+            s.net
+                .sample_noise(&mut s.traj, steps, bc, &mut noise.stream("noise", c as u64));
+        }
         let plain = TimePlan::plain();
         s.net
-            .forward_on(input, steps, bc, true, &plain, &mut s.traj);
+            .forward_on(input, steps, bc, noise.is_some(), &plain, &mut s.traj);
         counts.add(&score_counts(batch, *b0, *b1, &s.traj.output, dt));
     }
-    counts.score(rule).performance
+    counts
 }
 
 /// K networks of the long-term protocol as the driver's learner: one update is a round of
@@ -752,6 +754,40 @@ impl LongTermLearner {
     /// Network `k` of the K trained side by side.
     pub fn network(&self, k: usize) -> Option<&Ctrnn<f32>> {
         self.nets.get(k).map(|s| &s.net)
+    }
+
+    /// Every network's score, with its parts, on `trials` fresh trials of the run's task, scored
+    /// as the protocol's evaluation scores (fine dt, no skip, fixed epoch lengths), with recurrent
+    /// noise when `recurrent_noise` (the protocol's setting). The trials and the noise come from
+    /// streams of their own under the run's seed, apart from training's and the protocol's
+    /// evaluations, so the same call gives the same scores.
+    pub fn score_networks(&mut self, trials: usize, recurrent_noise: bool) -> Vec<Score> {
+        let cfg = &self.cfg;
+        let spec = BatchSpec {
+            dt: cfg.dt,
+            batch_size: trials,
+            timing: Timing::PerBatch,
+            input_noise_std: 0.0,
+        };
+        let trials_root = self.root.child("inspect_trials", 0);
+        generate_into(
+            &self.eval_task,
+            &spec,
+            &trials_root,
+            0,
+            &mut self.eval_batch,
+        );
+        gather_chunks(&self.eval_batch, cfg.batch, &mut self.eval_inputs);
+        let (root, batch, chunks) = (&self.root, &self.eval_batch, &self.eval_inputs);
+        self.nets
+            .par_iter_mut()
+            .enumerate()
+            .map(|(k, s)| {
+                let noise = root.child("network", k as u64).child("inspect_noise", 0);
+                let noise = recurrent_noise.then_some(&noise);
+                evaluate(s, batch, chunks, cfg.dt, noise).score(cfg.task)
+            })
+            .collect()
     }
 }
 
@@ -843,7 +879,8 @@ impl Learner for LongTermLearner {
             .enumerate()
             .map(|(k, s)| {
                 let noise = root.child("network", k as u64).child("eval_noise", step);
-                evaluate(s, eval_batch, chunks, (cfg.task, cfg.dt), &noise)
+                let counts = evaluate(s, eval_batch, chunks, cfg.dt, Some(&noise));
+                counts.score(cfg.task).performance
             })
             .collect();
         for (k, p) in perf.iter().enumerate() {

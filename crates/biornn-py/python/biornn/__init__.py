@@ -129,7 +129,11 @@ def load(path: Union[str, "os.PathLike[str]"]) -> "Run":
 
 def evaluate(run: Union[str, "os.PathLike[str]", "Run"], *, trials: int = 256, recurrent_noise: Optional[bool] = None) -> Dict[str, Any]:
     """Per-task performance of a run's weights (or a checkpoint file) on ``trials`` fresh trials per
-    task: ``{"min_perf", "mean_perf", "step", "tasks": {task: {"perf", ...}}}``."""
+    task: ``{"min_perf", "mean_perf", "step", "tasks": {task: {"perf", ...}}}``. For a long-term run
+    (``biornn longterm``), each network on ``trials`` trials of its task instead: ``"networks"``, a
+    list of ``{"network", "task", "perf", "fix1", "fix2", "res", "trials"}`` (the score and its
+    parts: fixation held, released in the response window, direction right), and
+    ``"trimmed_mean"``."""
     path = run.path if isinstance(run, Run) else Path(run)
     return _biornn.evaluate(os.fspath(path), trials=trials, recurrent_noise=recurrent_noise)
 
