@@ -233,22 +233,31 @@ pub fn evaluate_run(
     if trials == 0 {
         return Err(Error::invalid("--trials", 0, "allowed: a positive count"));
     }
-    let kind = if run.is_dir() {
-        run_kind(run)?
+    // a weights file inside a run (its model.npz or a checkpoint) is of the run's kind; a file
+    // on its own carries its config (CTRNN checkpoints) or is refused by the reader
+    let weights = weights_file(run)?;
+    let home = if run.is_dir() {
+        Some(run.to_path_buf())
     } else {
-        Kind::CtrnnBptt
+        run_of_weights(run)
     };
-    match kind {
-        Kind::LongTerm => return evaluate_long_term(run, trials, recurrent_noise),
-        Kind::CtrnnBptt | Kind::CtrnnRflo | Kind::CtrnnForce => {}
-        Kind::Reversal => {
+    let kind = match &home {
+        Some(dir) => run_kind(dir)?,
+        None => Kind::CtrnnBptt,
+    };
+    match (kind, home) {
+        (Kind::LongTerm, Some(dir)) => {
+            return evaluate_long_term(&dir, &weights, trials, recurrent_noise)
+        }
+        (Kind::CtrnnBptt | Kind::CtrnnRflo | Kind::CtrnnForce, _) => {}
+        (Kind::Reversal, _) => {
             return Err(Error::new(format!(
                 "{}: `eval` scores CTRNN runs and long-term runs; a rule-reversal run's \
                  accuracy is in its metrics.csv and summary.json",
                 run.display()
             )))
         }
-        other => {
+        (other, _) => {
             let (network, rule) = other.names();
             return Err(Error::new(format!(
                 "{}: `eval` scores CTRNN runs and long-term runs; this run trains a {network} \
@@ -257,7 +266,7 @@ pub fn evaluate_run(
             )));
         }
     }
-    let path = weights_file(run)?;
+    let path = weights;
     let mut loaded = checkpoint::load(&path)?;
     if let Some(on) = recurrent_noise {
         loaded.config.train.eval_recurrent_noise = on;
@@ -276,11 +285,24 @@ pub fn evaluate_run(
     })
 }
 
-/// Each network of a long-term run, from its final state, on `trials` fresh trials
+/// The run directory a weights file belongs to: `RUN/model.npz` or `RUN/checkpoints/*.npz`, where
+/// RUN has a config.
+fn run_of_weights(file: &Path) -> Option<PathBuf> {
+    let parent = file.parent()?;
+    let dir = match parent.file_name() {
+        Some(name) if name == "checkpoints" => parent.parent()?,
+        _ => parent,
+    };
+    dir.join("config.toml").is_file().then(|| dir.to_path_buf())
+}
+
+/// Each network of a long-term run, from the state in `weights` (its model.npz or a
+/// checkpoint), on `trials` fresh trials
 /// ([`biornn_train::longterm::LongTermLearner::score_networks`]); with recurrent noise unless
 /// `recurrent_noise` says off, as the protocol evaluates.
 fn evaluate_long_term(
     run: &Path,
+    weights: &Path,
     trials: usize,
     recurrent_noise: Option<bool>,
 ) -> Result<EvalReport> {
@@ -292,7 +314,8 @@ fn evaluate_long_term(
             run.display()
         )));
     };
-    let (arrays, step) = final_state(&dir)?;
+    let arrays = biornn_run::checkpoint::read_checked(weights)?;
+    let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
     let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
     learner.load_state("", &arrays)?;
     let noisy = recurrent_noise.unwrap_or(true);
@@ -313,7 +336,7 @@ fn evaluate_long_term(
     let perf: Vec<f64> = networks.iter().map(|s| s.perf).collect();
     let min_perf = perf.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(EvalReport {
-        checkpoint: dir.weights_file()?.display().to_string(),
+        checkpoint: weights.display().to_string(),
         step,
         recurrent_noise: noisy,
         tasks: vec![],

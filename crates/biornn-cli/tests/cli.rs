@@ -274,6 +274,15 @@ fn longterm_runs_and_rejects_bad_input() {
     assert_eq!(report["recurrent_noise"], true);
     assert!(report["trimmed_mean"].is_number(), "{report}");
     assert_eq!(eval(), report);
+    // the run's weights file names the same run
+    let text = succeed(
+        biornn()
+            .arg("eval")
+            .arg(dir.join("model.npz"))
+            .args(["--trials", "30", "--json"]),
+    );
+    let by_file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(by_file["networks"], report["networks"]);
     let table = succeed(biornn().arg("eval").arg(&dir).args(["--trials", "30"]));
     assert!(
         table.contains("fix1") && table.contains("trimmed mean"),
