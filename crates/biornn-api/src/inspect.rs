@@ -191,7 +191,11 @@ pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub checkpoint: String,
+    /// the training step the weights are from (a long-term run's: its round)
     pub step: usize,
+    /// a long-term run's updates of each network, `updates_per_round` a round
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updates: Option<usize>,
     pub recurrent_noise: bool,
     pub tasks: Vec<TaskScore>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -233,9 +237,11 @@ pub fn evaluate_run(
     if trials == 0 {
         return Err(Error::invalid("--trials", 0, "allowed: a positive count"));
     }
-    // a weights file inside a run (its model.npz or a checkpoint) is of the run's kind; a file
-    // on its own carries its config (CTRNN checkpoints) or is refused by the reader
-    let weights = weights_file(run)?;
+    if !run.exists() {
+        weights_file(run)?; // says what RUN may be
+    }
+    // a run's model.npz or checkpoint is of the run's kind; a file elsewhere carries its config
+    // (CTRNN checkpoints) or is refused by the reader
     let home = if run.is_dir() {
         Some(run.to_path_buf())
     } else {
@@ -247,7 +253,7 @@ pub fn evaluate_run(
     };
     match (kind, home) {
         (Kind::LongTerm, Some(dir)) => {
-            return evaluate_long_term(&dir, &weights, trials, recurrent_noise)
+            return evaluate_long_term(&dir, &weights_file(run)?, trials, recurrent_noise)
         }
         (Kind::CtrnnBptt | Kind::CtrnnRflo | Kind::CtrnnForce, _) => {}
         (Kind::Reversal, _) => {
@@ -266,7 +272,7 @@ pub fn evaluate_run(
             )));
         }
     }
-    let path = weights;
+    let path = weights_file(run)?;
     let mut loaded = checkpoint::load(&path)?;
     if let Some(on) = recurrent_noise {
         loaded.config.train.eval_recurrent_noise = on;
@@ -277,6 +283,7 @@ pub fn evaluate_run(
         checkpoint: path.display().to_string(),
         step: loaded.step,
         recurrent_noise: loaded.config.train.eval_recurrent_noise,
+        updates: None,
         tasks: scores,
         networks: vec![],
         trimmed_mean: None,
@@ -285,13 +292,21 @@ pub fn evaluate_run(
     })
 }
 
-/// The run directory a weights file belongs to: `RUN/model.npz` or `RUN/checkpoints/*.npz`, where
-/// RUN has a config.
+/// The run directory a weights file belongs to: RUN for `RUN/model.npz` and
+/// `RUN/checkpoints/*.npz`, where RUN has a config (`.` for a path relative to the run).
 fn run_of_weights(file: &Path) -> Option<PathBuf> {
     let parent = file.parent()?;
-    let dir = match parent.file_name() {
-        Some(name) if name == "checkpoints" => parent.parent()?,
-        _ => parent,
+    let dir = if file.file_name()? == "model.npz" {
+        parent
+    } else if parent.file_name()? == "checkpoints" {
+        parent.parent()?
+    } else {
+        return None;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
     };
     dir.join("config.toml").is_file().then(|| dir.to_path_buf())
 }
@@ -308,7 +323,8 @@ fn evaluate_long_term(
 ) -> Result<EvalReport> {
     let dir = RunDir::open(run)?;
     let text = dir.read_config().unwrap_or_default();
-    let Config::LongTerm(cfg) = Config::from_toml(&text)? else {
+    let config = Config::from_toml(&text).map_err(|e| e.context(dir.config_path().display()))?;
+    let Config::LongTerm(cfg) = config else {
         return Err(Error::new(format!(
             "{}: not a long-term run",
             run.display()
@@ -317,10 +333,12 @@ fn evaluate_long_term(
     let arrays = biornn_run::checkpoint::read_checked(weights)?;
     let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
     let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
-    learner.load_state("", &arrays)?;
+    learner
+        .load_state("", &arrays)
+        .map_err(|e| e.context(weights.display()))?;
     let noisy = recurrent_noise.unwrap_or(true);
     let networks: Vec<NetworkScore> = learner
-        .score_networks(trials, noisy)
+        .score_networks(trials, noisy)?
         .iter()
         .enumerate()
         .map(|(k, s)| NetworkScore {
@@ -338,6 +356,7 @@ fn evaluate_long_term(
     Ok(EvalReport {
         checkpoint: weights.display().to_string(),
         step,
+        updates: Some(step * cfg.updates_per_round),
         recurrent_noise: noisy,
         tasks: vec![],
         networks,

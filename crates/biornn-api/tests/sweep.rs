@@ -366,6 +366,12 @@ fn rounds_protocols_called_directly_hold_their_run() {
     let first = biornn_api::longterm(&lt, &lt_dir, false, &opts).unwrap();
     assert_eq!(first.rounds, 1);
     biornn_api::reversal(&rv, &rv_dir, false, &opts).unwrap();
+    // `eval` does not score a rule-reversal run, and says where its accuracy is
+    let e = biornn_api::inspect::evaluate_run(&rv_dir, 8, None).unwrap_err();
+    assert!(
+        e.to_string().contains("rule-reversal run's accuracy"),
+        "{e}"
+    );
     // one more round through `biornn train --resume DIR --max-steps 2`
     for run in [&lt_dir, &rv_dir] {
         let f = biornn_api::resume_to(run, Some(2), &opts).unwrap();

@@ -626,10 +626,13 @@ fn run(command: Command) -> Result<()> {
                     serde_json::to_string_pretty(&r).map_err(|e| Error::new(e.to_string()))?
                 );
             } else {
+                let when = match r.updates {
+                    Some(u) => format!("round {}, {u} updates", r.step),
+                    None => format!("step {}", r.step),
+                };
                 println!(
-                    "{} (step {}, recurrent noise {})",
+                    "{} ({when}, recurrent noise {})",
                     r.checkpoint,
-                    r.step,
                     if r.recurrent_noise { "on" } else { "off" }
                 );
                 if r.networks.is_empty() {

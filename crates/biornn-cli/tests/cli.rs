@@ -2,7 +2,7 @@
 
 mod common;
 use biornn_numerics::npz::{read_npz, NpyData};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn biornn() -> Command {
@@ -283,6 +283,39 @@ fn longterm_runs_and_rejects_bad_input() {
     );
     let by_file: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(by_file["networks"], report["networks"]);
+    assert_eq!(report["updates"], 20, "two rounds of 10 updates");
+    // from inside the run, by relative paths: its model.npz and a checkpoint of it
+    let checkpoint = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .next()
+        .expect("a checkpoint")
+        .unwrap()
+        .file_name();
+    for file in [
+        PathBuf::from("model.npz"),
+        Path::new("checkpoints").join(&checkpoint),
+    ] {
+        let text = succeed(
+            biornn()
+                .current_dir(&dir)
+                .arg("eval")
+                .arg(&file)
+                .args(["--trials", "30", "--json"]),
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["networks"].as_array().unwrap().len(), 2, "{file:?}: {v}");
+    }
+    // without recurrent noise: said so, and other scores
+    let text = succeed(biornn().arg("eval").arg(&dir).args([
+        "--trials",
+        "30",
+        "--json",
+        "--recurrent-noise",
+        "off",
+    ]));
+    let quiet: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(quiet["recurrent_noise"], false);
+    assert_ne!(quiet["networks"], report["networks"]);
     let table = succeed(biornn().arg("eval").arg(&dir).args(["--trials", "30"]));
     assert!(
         table.contains("fix1") && table.contains("trimmed mean"),

@@ -461,6 +461,7 @@ fn evaluate<'py>(
         let value = serde_json::to_value(&r.networks).map_err(|e| Error::new_err(e.to_string()))?;
         d.set_item("networks", json_to_py(py, &value)?)?;
         d.set_item("trimmed_mean", r.trimmed_mean)?;
+        d.set_item("updates", r.updates)?;
     }
     Ok(d)
 }

@@ -761,7 +761,10 @@ impl LongTermLearner {
     /// noise when `recurrent_noise` (the protocol's setting). The trials and the noise come from
     /// streams of their own under the run's seed, apart from training's and the protocol's
     /// evaluations, so the same call gives the same scores.
-    pub fn score_networks(&mut self, trials: usize, recurrent_noise: bool) -> Vec<Score> {
+    pub fn score_networks(&mut self, trials: usize, recurrent_noise: bool) -> Result<Vec<Score>> {
+        if trials == 0 {
+            return Err(Error::invalid("trials", 0, "allowed: a positive count"));
+        }
         let cfg = &self.cfg;
         let spec = BatchSpec {
             dt: cfg.dt,
@@ -779,7 +782,8 @@ impl LongTermLearner {
         );
         gather_chunks(&self.eval_batch, cfg.batch, &mut self.eval_inputs);
         let (root, batch, chunks) = (&self.root, &self.eval_batch, &self.eval_inputs);
-        self.nets
+        Ok(self
+            .nets
             .par_iter_mut()
             .enumerate()
             .map(|(k, s)| {
@@ -787,7 +791,7 @@ impl LongTermLearner {
                 let noise = recurrent_noise.then_some(&noise);
                 evaluate(s, batch, chunks, cfg.dt, noise).score(cfg.task)
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -132,8 +132,8 @@ def evaluate(run: Union[str, "os.PathLike[str]", "Run"], *, trials: int = 256, r
     task: ``{"min_perf", "mean_perf", "step", "tasks": {task: {"perf", ...}}}``. For a long-term run
     (``biornn longterm``), each network on ``trials`` trials of its task instead: ``"networks"``, a
     list of ``{"network", "task", "perf", "fix1", "fix2", "res", "trials"}`` (the score and its
-    parts: fixation held, released in the response window, direction right), and
-    ``"trimmed_mean"``."""
+    parts: fixation held, released in the response window, direction right), ``"trimmed_mean"`` and
+    ``"updates"`` (``"step"`` is then the round, and ``"tasks"`` is empty)."""
     path = run.path if isinstance(run, Run) else Path(run)
     return _biornn.evaluate(os.fspath(path), trials=trials, recurrent_noise=recurrent_noise)
 
