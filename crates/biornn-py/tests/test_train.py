@@ -69,6 +69,7 @@ def test_a_long_term_run_evaluates_per_network(tmp_path, cli):
     cli("longterm", "dlygo", "--method", "base", "--networks", 2, "--max-rounds", 1, "--quiet", "--out", run)
     ev = biornn.evaluate(run, trials=20)
     assert [n["network"] for n in ev["networks"]] == [0, 1]
+    assert ev["step"] == 1 and ev["updates"] == 10  # one round of 10 updates
     for n in ev["networks"]:
         assert n["task"] == "dlygo" and n["trials"] == 20
         assert 0.0 <= n["fix1"] <= 1.0 and 0.0 <= n["res"] <= 1.0
