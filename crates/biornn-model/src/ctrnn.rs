@@ -729,6 +729,18 @@ impl<T: Real> Ctrnn<T> {
         self.sparse.is_some()
     }
 
+    /// Which kernel runs the per-step recurrent products: "sparse" (a sparse mask's diagonals or
+    /// rows), "packed" (dense, on pre-packed panels) or "dense" (the general product).
+    pub fn recurrent_kernel(&self) -> &'static str {
+        if self.runs_sparse() {
+            "sparse"
+        } else if self.runs_packed() {
+            "packed"
+        } else {
+            "dense"
+        }
+    }
+
     /// Enforce the constraints on the raw parameters (called after every optimiser update): masked
     /// weights are set to zero, and in Dale's projection mode weights of the wrong sign are set to zero.
     pub fn project(&mut self) {

@@ -106,6 +106,7 @@ fn only_small_dense_f32_networks_run_packed() {
     let big =
         Ctrnn::<f32>::new(&config(PACKED_MAX_UNITS + 1), 2, 2, 20.0, &Streams::new(1)).unwrap();
     assert!(!big.runs_packed());
+    assert_eq!(big.recurrent_kernel(), "dense");
     let small = Ctrnn::<f32>::new(&config(PACKED_MAX_UNITS), 2, 2, 20.0, &Streams::new(1)).unwrap();
     assert_eq!(small.runs_packed(), packed::active().is_some());
     let mut sparse_cfg = config(64);
@@ -120,6 +121,13 @@ fn only_small_dense_f32_networks_run_packed() {
     sparse_cfg.mask.sparse_kernels = biornn_model::sparse::SparseKernels::On;
     let sparse = Ctrnn::<f32>::new(&sparse_cfg, 2, 2, 20.0, &Streams::new(1)).unwrap();
     assert!(sparse.runs_sparse() && !sparse.runs_packed());
+    assert_eq!(sparse.recurrent_kernel(), "sparse");
+    let want = if packed::active().is_some() {
+        "packed"
+    } else {
+        "dense"
+    };
+    assert_eq!(small.recurrent_kernel(), want);
 }
 
 /// A pass on an input the caller keeps (`forward_on`, `backward_on`: K networks reading one

@@ -42,6 +42,9 @@ pub struct Summary {
     pub reached_target: bool,
     pub target_perf: f64,
     pub seed: u64,
+    /// the per-step recurrent product's kernel the run ended on ([`Ctrnn::recurrent_kernel`]):
+    /// `mask.sparse_kernels = "auto"` decides by the mask, and the kernels agree to rounding only
+    pub recurrent_kernel: &'static str,
 }
 
 /// Pick a fresh run directory `<base>/<name>`, adding `-2`, `-3`, ... if it exists, and make sure it
@@ -416,6 +419,7 @@ fn run(
         reached_target: outcome.reached,
         target_perf: cfg.train.target_perf,
         seed: cfg.seed,
+        recurrent_kernel: learner.net.recurrent_kernel(),
     };
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
     run.write_summary(&json)?;

@@ -261,6 +261,12 @@ fn sparse_kernel_runs_resume_bit_identically_at_any_thread_count() {
         let one = trainer::create_run_dir(&base, "one").unwrap();
         let two = trainer::create_run_dir(&base, "two").unwrap();
         let want = in_pool(1, &one);
+        // the summary says which kernel ran ("auto" chose it by the mask)
+        let summary = std::fs::read_to_string(one.join("summary.json")).unwrap();
+        assert!(
+            summary.contains("\"recurrent_kernel\": \"sparse\""),
+            "{name}: {summary}"
+        );
         assert_eq!(in_pool(2, &two), want, "{name}: thread count");
         let part = base.join("part");
         rewind(&one, &part, 20);
