@@ -255,19 +255,20 @@ pub fn evaluate_run(
         (Kind::LongTerm, Some(dir)) => {
             return evaluate_long_term(&dir, &weights_file(run)?, trials, recurrent_noise)
         }
-        (Kind::CtrnnBptt | Kind::CtrnnRflo | Kind::CtrnnForce, _) => {}
+        // FORCE's network runs with its readout fed back, which the CTRNN evaluation has not
+        (Kind::CtrnnBptt | Kind::CtrnnRflo, _) => {}
         (Kind::Reversal, _) => {
             return Err(Error::new(format!(
-                "{}: `eval` scores CTRNN runs and long-term runs; a rule-reversal run's \
-                 accuracy is in its metrics.csv and summary.json",
+                "{}: `eval` scores CTRNN runs trained by bptt or rflo, and long-term runs; a \
+                 rule-reversal run's accuracy is in its metrics.csv and summary.json",
                 run.display()
             )))
         }
         (other, _) => {
             let (network, rule) = other.names();
             return Err(Error::new(format!(
-                "{}: `eval` scores CTRNN runs and long-term runs; this run trains a {network} \
-                 network by {rule}, whose scores are in its metrics.csv",
+                "{}: `eval` scores CTRNN runs trained by bptt or rflo, and long-term runs; this run \
+                 trains a {network} network by {rule}, whose scores are in its metrics.csv",
                 run.display()
             )));
         }

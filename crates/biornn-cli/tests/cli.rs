@@ -1255,3 +1255,40 @@ fn run_python(py: &str, script: &str, args: &[&std::path::Path]) -> String {
     );
     text
 }
+
+/// `eval` scores what it can score as it is trained: a FORCE run's network runs with its readout
+/// fed back, so it is refused with a sentence saying where its scores are, not scored as a plain
+/// CTRNN nor met with a checkpoint reader's complaint.
+#[test]
+fn eval_refuses_a_force_run_by_name() {
+    let dir = tmp("eval-force");
+    let config = succeed(biornn().args(["config", "--kind", "ctrnn_force"]));
+    let config = config
+        .lines()
+        .map(|l| match l.starts_with("max_steps") {
+            true => "max_steps = 50",
+            false => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("force.toml"), config).unwrap();
+    succeed(
+        biornn()
+            .arg("train")
+            .arg(dir.join("force.toml"))
+            .args(["--name", "force", "--quiet", "--runs"])
+            .arg(&dir),
+    );
+    let out = biornn()
+        .arg("eval")
+        .arg(dir.join("force"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("ctrnn network by rls") && err.contains("metrics.csv"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
