@@ -251,30 +251,39 @@ pub fn evaluate_run(
         Some(dir) => run_kind(dir)?,
         None => Kind::CtrnnBptt,
     };
+    const SCORES: &str = "`eval` scores CTRNN runs (network kind ctrnn, rule bptt or rflo) and \
+                          long-term runs";
+    let stand_alone = home.is_none();
     match (kind, home) {
         (Kind::LongTerm, Some(dir)) => {
             return evaluate_long_term(&dir, &weights_file(run)?, trials, recurrent_noise)
         }
         // FORCE's network runs with its readout fed back, which the CTRNN evaluation has not
         (Kind::CtrnnBptt | Kind::CtrnnRflo, _) => {}
-        (Kind::Reversal, _) => {
-            return Err(Error::new(format!(
-                "{}: `eval` scores CTRNN runs trained by bptt or rflo, and long-term runs; a \
-                 rule-reversal run's accuracy is in its metrics.csv and summary.json",
-                run.display()
-            )))
-        }
         (other, _) => {
-            let (network, rule) = other.names();
+            let what = match other {
+                Kind::Reversal => "a rule-reversal run".to_string(),
+                Kind::CtrnnForce => "a CTRNN trained by FORCE (its readout fed back)".to_string(),
+                _ => {
+                    let (network, rule) = other.names();
+                    format!("a {network} network trained by {rule}")
+                }
+            };
             return Err(Error::new(format!(
-                "{}: `eval` scores CTRNN runs trained by bptt or rflo, and long-term runs; this run \
-                 trains a {network} network by {rule}, whose scores are in its metrics.csv",
+                "{}: {SCORES}; this is {what}, whose scores are in its metrics.csv and \
+                 summary.json",
                 run.display()
             )));
         }
     }
     let path = weights_file(run)?;
-    let mut loaded = checkpoint::load(&path)?;
+    let mut loaded = checkpoint::load(&path).map_err(|e| match stand_alone {
+        // a weights file away from its run: perhaps one of a kind that carries no config
+        true => Error::new(format!(
+            "{e}; {SCORES}: a weights file of another kind is scored from its run directory"
+        )),
+        false => e,
+    })?;
     if let Some(on) = recurrent_noise {
         loaded.config.train.eval_recurrent_noise = on;
     }
@@ -296,6 +305,8 @@ pub fn evaluate_run(
 /// The run directory a weights file belongs to: RUN for `RUN/model.npz` and
 /// `RUN/checkpoints/*.npz`, where RUN has a config (`.` for a path relative to the run).
 fn run_of_weights(file: &Path) -> Option<PathBuf> {
+    // as the file system sees it: `step_x.npz` typed inside checkpoints/, or a link to a run's file
+    let file = std::fs::canonicalize(file).ok()?;
     let parent = file.parent()?;
     let dir = if file.file_name()? == "model.npz" {
         parent
@@ -332,7 +343,7 @@ fn evaluate_long_term(
         )));
     };
     let arrays = biornn_run::checkpoint::read_checked(weights)?;
-    let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
+    let step = biornn_run::LoopState::load(&arrays).ok().map(|s| s.step);
     let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
     learner
         .load_state("", &arrays)
@@ -356,8 +367,8 @@ fn evaluate_long_term(
     let min_perf = perf.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(EvalReport {
         checkpoint: weights.display().to_string(),
-        step,
-        updates: Some(step * cfg.updates_per_round),
+        step: step.unwrap_or(0),
+        updates: step.map(|s| s * cfg.updates_per_round),
         recurrent_noise: noisy,
         tasks: vec![],
         networks,

@@ -75,7 +75,7 @@ fn an_r2n2_run_trains_resumes_and_is_analysed_through_the_shared_pieces() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("r2n2 network by r2n2") && e.contains("metrics.csv"),
+        e.contains("r2n2 network trained by r2n2") && e.contains("metrics.csv"),
         "{e}"
     );
     std::fs::remove_dir_all(&dir).ok();

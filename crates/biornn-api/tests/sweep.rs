@@ -369,7 +369,7 @@ fn rounds_protocols_called_directly_hold_their_run() {
     // `eval` does not score a rule-reversal run, and says where its accuracy is
     let e = biornn_api::inspect::evaluate_run(&rv_dir, 8, None).unwrap_err();
     assert!(
-        e.to_string().contains("rule-reversal run's accuracy"),
+        e.to_string().contains("a rule-reversal run, whose scores"),
         "{e}"
     );
     // one more round through `biornn train --resume DIR --max-steps 2`

@@ -291,20 +291,36 @@ fn longterm_runs_and_rejects_bad_input() {
         .expect("a checkpoint")
         .unwrap()
         .file_name();
-    for file in [
-        PathBuf::from("model.npz"),
-        Path::new("checkpoints").join(&checkpoint),
+    for (at, file) in [
+        (dir.clone(), PathBuf::from("model.npz")),
+        (dir.clone(), Path::new("checkpoints").join(&checkpoint)),
+        (dir.join("checkpoints"), PathBuf::from(&checkpoint)),
     ] {
         let text = succeed(
             biornn()
-                .current_dir(&dir)
+                .current_dir(&at)
                 .arg("eval")
                 .arg(&file)
                 .args(["--trials", "30", "--json"]),
         );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["networks"].as_array().unwrap().len(), 2, "{file:?}: {v}");
+        if file == Path::new("model.npz") {
+            assert_eq!(v["networks"], report["networks"]);
+        }
     }
+    // a long-term run's weights copied out of the run: refused, saying to use the run directory
+    std::fs::copy(dir.join("model.npz"), tmp("lt-copy").join("weights.npz")).unwrap();
+    let out = biornn()
+        .arg("eval")
+        .arg(tmp("lt-copy").join("weights.npz"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("from its run directory"),
+        "{err}"
+    );
     // without recurrent noise: said so, and other scores
     let text = succeed(biornn().arg("eval").arg(&dir).args([
         "--trials",
@@ -1287,7 +1303,7 @@ fn eval_refuses_a_force_run_by_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(
-        err.contains("ctrnn network by rls") && err.contains("metrics.csv"),
+        err.contains("trained by FORCE") && err.contains("metrics.csv"),
         "{err}"
     );
     std::fs::remove_dir_all(dir).ok();

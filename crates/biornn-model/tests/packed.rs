@@ -122,11 +122,7 @@ fn only_small_dense_f32_networks_run_packed() {
     let sparse = Ctrnn::<f32>::new(&sparse_cfg, 2, 2, 20.0, &Streams::new(1)).unwrap();
     assert!(sparse.runs_sparse() && !sparse.runs_packed());
     assert_eq!(sparse.recurrent_kernel(), "sparse");
-    let want = if packed::active().is_some() {
-        "packed"
-    } else {
-        "dense"
-    };
+    let want = packed::active().map_or("dense".to_string(), |isa| format!("packed-{}", isa.name()));
     assert_eq!(small.recurrent_kernel(), want);
 }
 

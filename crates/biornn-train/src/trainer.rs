@@ -43,7 +43,8 @@ pub struct Summary {
     pub target_perf: f64,
     pub seed: u64,
     /// the per-step recurrent product's kernel the run ended on ([`Ctrnn::recurrent_kernel`]):
-    /// `mask.sparse_kernels = "auto"` decides by the mask, and the kernels agree to rounding only
+    /// `mask.sparse_kernels = "auto"` decides by the mask, the packed kernel's instruction set by
+    /// the processor (or `BIORNN_ISA`), and the kernels agree to rounding only
     pub recurrent_kernel: &'static str,
 }
 
