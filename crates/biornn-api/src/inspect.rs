@@ -245,7 +245,7 @@ pub fn evaluate_run(
     let home = if run.is_dir() {
         Some(run.to_path_buf())
     } else {
-        run_of_weights(run)
+        biornn_run::run_of_weights_file(run)
     };
     let kind = match &home {
         Some(dir) => run_kind(dir)?,
@@ -300,27 +300,6 @@ pub fn evaluate_run(
         min_perf,
         mean_perf,
     })
-}
-
-/// The run directory a weights file belongs to: RUN for `RUN/model.npz` and
-/// `RUN/checkpoints/*.npz`, where RUN has a config (`.` for a path relative to the run).
-fn run_of_weights(file: &Path) -> Option<PathBuf> {
-    // as the file system sees it: `step_x.npz` typed inside checkpoints/, or a link to a run's file
-    let file = std::fs::canonicalize(file).ok()?;
-    let parent = file.parent()?;
-    let dir = if file.file_name()? == "model.npz" {
-        parent
-    } else if parent.file_name()? == "checkpoints" {
-        parent.parent()?
-    } else {
-        return None;
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    dir.join("config.toml").is_file().then(|| dir.to_path_buf())
 }
 
 /// Each network of a long-term run, from the state in `weights` (its model.npz or a

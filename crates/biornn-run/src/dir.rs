@@ -448,6 +448,22 @@ pub fn weights_file(path: &Path) -> Result<PathBuf> {
     RunDir::open(path)?.weights_file()
 }
 
+/// The run directory a weights file belongs to: RUN for `RUN/model.npz` and `RUN/checkpoints/*`
+/// where RUN has a config, the path resolved as the file system sees it (a checkpoint's name typed
+/// inside `checkpoints/`, a link to a run's file); `None` for a file elsewhere.
+pub fn run_of_weights_file(file: &Path) -> Option<PathBuf> {
+    let file = std::fs::canonicalize(file).ok()?;
+    let parent = file.parent()?;
+    let dir = if file.file_name()? == MODEL {
+        parent
+    } else if parent.file_name()? == CHECKPOINTS {
+        parent.parent()?
+    } else {
+        return None;
+    };
+    dir.join(CONFIG).is_file().then(|| dir.to_path_buf())
+}
+
 /// `metrics.csv` open for appending; every row is flushed as it is written, and synced to disk
 /// before each checkpoint and the final model ([`MetricsWriter::sync`]), so that after a power loss
 /// no checkpoint outlives the rows it continues from.
@@ -480,6 +496,26 @@ mod tests {
 
     fn tmp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("biornn-rundir-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn a_weights_file_names_its_run_only_where_a_run_keeps_it() {
+        let base = tmp("weights-home");
+        let run = RunDir::create_unique(&base, "r").unwrap();
+        std::fs::write(run.config_path(), "seed = 1\n").unwrap();
+        run.save_checkpoint(7, Arrays::new(), 3).unwrap();
+        std::fs::write(run.model_path(), b"x").unwrap();
+        std::fs::write(run.path().join("other.npz"), b"x").unwrap();
+        let home = std::fs::canonicalize(run.path()).unwrap();
+        assert_eq!(run_of_weights_file(&run.model_path()), Some(home.clone()));
+        assert_eq!(run_of_weights_file(&run.checkpoint_path(7)), Some(home));
+        // a file beside the config that is not the model, and a missing file, name no run
+        assert_eq!(run_of_weights_file(&run.path().join("other.npz")), None);
+        assert_eq!(run_of_weights_file(&run.path().join("gone.npz")), None);
+        // a model.npz in a folder without a config is no run's
+        std::fs::remove_file(run.config_path()).unwrap();
+        assert_eq!(run_of_weights_file(&run.model_path()), None);
+        std::fs::remove_dir_all(&base).ok();
     }
 
     #[test]

@@ -22,6 +22,6 @@ pub mod ensemble;
 pub mod progress;
 pub mod tensorboard;
 
-pub use dir::{weights_file, RunDir, RunLock};
+pub use dir::{run_of_weights_file, weights_file, RunDir, RunLock};
 pub use driver::{drive, open_run, resume, Criterion, DriveOptions, LoopState, Outcome};
 pub use ensemble::{trimmed_mean, Ensemble};
