@@ -321,8 +321,7 @@ fn evaluate_long_term(
             run.display()
         )));
     };
-    let arrays = biornn_run::checkpoint::read_checked(weights)?;
-    let step = biornn_run::LoopState::load(&arrays).ok().map(|s| s.step);
+    let (arrays, step) = state_in(weights)?;
     let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
     learner
         .load_state("", &arrays)
@@ -723,8 +722,15 @@ fn analyze_leaky_rnn(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
 
 /// The state a run ended with (or the newest checkpoint's, while it trains) and its step.
 fn final_state(dir: &RunDir) -> Result<(biornn_core::Arrays, usize)> {
-    let arrays = biornn_run::checkpoint::read_checked(&dir.weights_file()?)?;
-    let step = biornn_run::LoopState::load(&arrays).map_or(0, |s| s.step);
+    let (arrays, step) = state_in(&dir.weights_file()?)?;
+    Ok((arrays, step.unwrap_or(0)))
+}
+
+/// The arrays of a weights file, checksum checked, and the step its loop state names (none for a
+/// file without one).
+fn state_in(weights: &Path) -> Result<(biornn_core::Arrays, Option<usize>)> {
+    let arrays = biornn_run::checkpoint::read_checked(weights)?;
+    let step = biornn_run::LoopState::load(&arrays).ok().map(|s| s.step);
     Ok((arrays, step))
 }
 

@@ -732,16 +732,11 @@ impl<T: Real> Ctrnn<T> {
     /// Which kernel runs the per-step recurrent products: "sparse" (a sparse mask's diagonals or
     /// rows), "packed-avx512", "packed-avx2" or "packed-scalar" (dense, on pre-packed panels, by
     /// the instruction set in use) or "dense" (the general product).
-    pub fn recurrent_kernel(&self) -> &'static str {
-        match (
-            self.runs_sparse(),
-            self.runs_packed().then(packed::active).flatten(),
-        ) {
-            (true, _) => "sparse",
-            (false, Some(packed::Isa::Avx512)) => "packed-avx512",
-            (false, Some(packed::Isa::Avx2)) => "packed-avx2",
-            (false, Some(packed::Isa::Scalar)) => "packed-scalar",
-            (false, None) => "dense",
+    pub fn recurrent_kernel(&self) -> String {
+        match self.runs_packed().then(packed::active).flatten() {
+            _ if self.runs_sparse() => "sparse".into(),
+            Some(isa) => format!("packed-{}", isa.name()),
+            None => "dense".into(),
         }
     }
 

@@ -45,7 +45,7 @@ pub struct Summary {
     /// the per-step recurrent product's kernel the run ended on ([`Ctrnn::recurrent_kernel`]):
     /// `mask.sparse_kernels = "auto"` decides by the mask, the packed kernel's instruction set by
     /// the processor (or `BIORNN_ISA`), and the kernels agree to rounding only
-    pub recurrent_kernel: &'static str,
+    pub recurrent_kernel: String,
 }
 
 /// Pick a fresh run directory `<base>/<name>`, adding `-2`, `-3`, ... if it exists, and make sure it
