@@ -58,6 +58,8 @@ for seed in $seeds; do
   dir="$out/$task/seed-$seed"
   [[ $mode == fine ]] && dir="$out/fine/$task/seed-$seed"
   train_to "$dir" "$max_steps" "$seed" "$cfg" > /dev/null
+  # the CTRNN's delay: its fixed points under fixation and the front end at rest
+  $bin analyze "$dir" > /dev/null
   rm -f "$cfg"
 done
 done
@@ -65,8 +67,8 @@ done
 python3 - "$out" <<'PY'
 import csv, glob, json, sys
 root = sys.argv[1]
-print("| task | front end | seed | updates | test accuracy (chance 0.5) | test loss | minutes | accuracy per evaluation |")
-print("|---|---|---|---|---|---|---|---|")
+print("| task | front end | seed | updates | test accuracy (chance 0.5) | test loss | minutes | accuracy per evaluation | delay's fixed points (stable) |")
+print("|---|---|---|---|---|---|---|---|---|")
 for r in sorted(glob.glob(f"{root}/*/seed-*") + glob.glob(f"{root}/fine/*/seed-*")):
     try:
         s = json.load(open(f"{r}/summary.json"))
@@ -76,7 +78,12 @@ for r in sorted(glob.glob(f"{root}/*/seed-*") + glob.glob(f"{root}/fine/*/seed-*
     curve = ", ".join(f"{float(x['test_accuracy']):.2f}" for x in rows)
     task = r.split("/")[-2]
     mode = "fine-tuned" if "/fine/" in r else "frozen"
-    print(f"| {task} | {mode} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} |")
+    try:
+        points = [p for p in csv.DictReader(open(f"{r}/analysis/fixed_points.csv")) if p["kind"] == "fixed"]
+        fixed = f"{len(points)} ({sum(p['stable'] == 'true' for p in points)})"
+    except OSError:
+        fixed = "-"
+    print(f"| {task} | {mode} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} | {fixed} |")
 PY
 if $smoke; then rm -rf "$out"; fi
 exit

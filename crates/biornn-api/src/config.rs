@@ -35,7 +35,7 @@ pub enum Kind {
     /// `cordsnet` trained by `inverse`: stage 2 of the staged training (a trained compatibility
     /// CNN folded in, the recurrent convs fitted to it)
     CordsNetInverse,
-    /// `multiarea` (a frozen CordsNet front end feeding a CTRNN) trained by `bptt`
+    /// `multiarea` (a CordsNet front end, frozen or fine-tuned, feeding a CTRNN) trained by `bptt`
     MultiAreaBptt,
     /// `protocol = "longterm"`: K CTRNNs trained by BPTT in rounds with skip connections through
     /// time, to a trimmed-mean criterion (the skip-connection paper's delayed tasks)
@@ -491,8 +491,13 @@ impl Config {
                 c.task.offset_steps
             ),
             Config::MultiArea(c) => format!(
-                "multiarea trained by bptt: the CordsNet front end {} (frozen) feeding a ctrnn of {} units, {}",
+                "multiarea trained by bptt: the CordsNet front end {} ({}) feeding a ctrnn of {} units, {}",
                 c.front_end.model.display(),
+                if c.front_end.fine_tune {
+                    "fine-tuned"
+                } else {
+                    "frozen"
+                },
                 c.model.n_rec,
                 if c.task.kind == "dots" {
                     "random-dot motion".to_string()

@@ -485,35 +485,17 @@ pub fn analyze(
     };
     let analysis = match kind {
         Kind::CtrnnBptt | Kind::CtrnnRflo => {
-            if let Some(k) = spec.net.filter(|k| *k > 0) {
-                return Err(Error::invalid(
-                    "--net",
-                    k,
-                    "allowed: 0 (this run trains one network)",
-                ));
-            }
+            only_network(spec.net)?;
             analyze_ctrnn(&dir, &opts)?
         }
         Kind::ReservoirRls => analyze_reservoir(&dir, &opts, spec.net)?,
         Kind::CtrnnForce => analyze_ctrnn_force(&dir, &opts, spec.net)?,
         Kind::R2n2Replay => {
-            if let Some(k) = spec.net.filter(|k| *k > 0) {
-                return Err(Error::invalid(
-                    "--net",
-                    k,
-                    "allowed: 0 (this run trains one network)",
-                ));
-            }
+            only_network(spec.net)?;
             analyze_r2n2(&dir, &opts)?
         }
         Kind::LeakyRnnRflo | Kind::LeakyRnnEsn => {
-            if let Some(k) = spec.net.filter(|k| *k > 0) {
-                return Err(Error::invalid(
-                    "--net",
-                    k,
-                    "allowed: 0 (this run trains one network)",
-                ));
-            }
+            only_network(spec.net)?;
             analyze_leaky_rnn(&dir, &opts)?
         }
         Kind::LongTerm | Kind::Reversal => analyze_protocol_member(&dir, &opts, spec.net)?,
@@ -524,10 +506,8 @@ pub fn analyze(
             )))
         }
         Kind::MultiAreaBptt => {
-            return Err(Error::new(format!(
-                "{}: the analysis of a multi-area run (its CTRNN behind the front end) is not built yet; its metrics.csv has the training curve",
-                dir.path().display()
-            )))
+            only_network(spec.net)?;
+            analyze_multiarea(&dir, &opts)?
         }
         Kind::CordsNetBptt | Kind::CordsNetInverse => {
             return Err(Error::new(format!(
@@ -574,6 +554,18 @@ pub fn analyze(
     let figs = biornn_report::all_figures(&analysis, &log);
     written.extend(biornn_report::write_figures(&figs, &out)?);
     Ok((analysis, figs, written, out))
+}
+
+/// `--net` on a run of one network: nothing, or 0.
+fn only_network(net: Option<usize>) -> Result<()> {
+    match net.filter(|k| *k > 0) {
+        Some(k) => Err(Error::invalid(
+            "--net",
+            k,
+            "allowed: 0 (this run trains one network)",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A reservoir run, through the core traits alone: the trained network run freely (no input) for
@@ -1049,6 +1041,24 @@ fn analyze_protocol_member(
         label: &label,
     };
     biornn_analysis::network::analyze_network(dir.path(), &ctrnn, step, &run, opts)
+}
+
+/// A multi-area run: its CTRNN's fixed points and free runs under the delay's input (fixation on,
+/// the front end at rest), started from its states at the end of 8 test trials' samples.
+fn analyze_multiarea(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_vision::multiarea::MultiAreaRunConfig::from_toml(&text)?;
+    let (arrays, step) = final_state(dir)?;
+    let mut learner = biornn_vision::multiarea::MultiAreaLearner::new(&cfg)?;
+    learner.load_state("", &arrays)?;
+    let view = learner.delay_view(8);
+    let run = FreeRun {
+        input: &view.input,
+        starts: &view.starts,
+        steps: 400,
+        label: &view.label,
+    };
+    biornn_analysis::network::analyze_network(dir.path(), &learner.net, step, &run, opts)
 }
 
 /// A CTRNN trained on a battery of tasks: every analysis, on the run's tasks.

@@ -663,7 +663,7 @@ fn cordsnet(
     )
 }
 
-/// A CTRNN behind a frozen CordsNet front end learning a task with images, one batch of trials
+/// A CTRNN behind a CordsNet front end (frozen or fine-tuned) learning a task with images, one batch of trials
 /// per update.
 fn multiarea(
     cfg: &biornn_vision::multiarea::MultiAreaRunConfig,

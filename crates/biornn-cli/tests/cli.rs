@@ -1075,6 +1075,7 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     .unwrap();
     let out = succeed(biornn().arg("check").arg(&ma));
     assert!(out.contains("multiarea trained by bptt"), "{out}");
+    assert!(out.contains("(frozen) feeding"), "{out}");
     succeed(
         biornn()
             .args(["train", "--quiet", "--runs"])
@@ -1095,6 +1096,8 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
         ),
     )
     .unwrap();
+    let out = succeed(biornn().arg("check").arg(&ma));
+    assert!(out.contains("(fine-tuned) feeding"), "{out}");
     succeed(
         biornn()
             .args(["train", "--quiet", "--runs"])
@@ -1106,6 +1109,35 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     let key = "area_conv.0.parametrizations.weight.original1";
     assert_eq!(mf[&format!("front_end.{key}")].shape, front[key].shape);
     assert_ne!(f32s(&mf[&format!("front_end.{key}")]), f32s(&front[key]));
+    // the CTRNN's delay: fixed points and free runs under fixation and the front end at rest,
+    // from 8 test trials' states at the sample's end; the fine-tuned front end rests elsewhere
+    let mut rest = vec![];
+    for name in ["m", "mf"] {
+        let out = succeed(biornn().arg("analyze").arg(dir.join(name)));
+        assert!(out.contains("files in"), "{out}");
+        let analysis = dir.join(name).join("analysis");
+        let fixed = read_npz(&analysis.join("fixed_points.npz")).unwrap();
+        let input = f32s(&fixed["inputs"]);
+        assert_eq!(input.len(), 5);
+        assert_eq!(input[0], 1.0, "fixation on");
+        assert!(input[1..].iter().all(|x| *x >= 0.0), "{input:?}");
+        rest.push(input);
+        let pca = read_npz(&analysis.join("pca.npz")).unwrap();
+        assert_eq!(pca["trajectories"].shape, [8, 400, 3]);
+        let csv = std::fs::read_to_string(analysis.join("fixed_points.csv")).unwrap();
+        assert!(csv.lines().count() > 1, "{csv}");
+    }
+    assert_ne!(rest[0], rest[1]);
+    succeed(biornn().arg("report").arg(dir.join("m")));
+    let page = std::fs::read_to_string(dir.join("m/report.html")).unwrap();
+    assert!(page.contains("fixating through the delay") && page.contains("<svg"));
+    let bad = biornn()
+        .arg("analyze")
+        .arg(dir.join("m"))
+        .args(["--net", "1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--net"));
     assert_eq!(m["W_out"].shape, [3, 16]);
     let metrics = std::fs::read_to_string(dir.join("m/metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 4, "{metrics}");

@@ -317,7 +317,8 @@ impl MultiAreaRunConfig {
     }
 }
 
-/// The frozen front end: a trained CordsNet and its spontaneous state.
+/// The front end: a trained CordsNet (frozen, or fine-tuned through the CTRNN's loss) and its
+/// spontaneous state.
 pub struct FrontEnd {
     pub net: CordsNet,
     pub theta: Vec<f32>,
@@ -455,6 +456,9 @@ pub struct DmcBatch {
     pub target: Vec<f32>,
     pub weight: Vec<f32>,
     pub matches: Vec<bool>,
+    /// each trial's sample, by side: of the second category (class `>= boundary`), or dots moving
+    /// right
+    pub second_side: Vec<bool>,
 }
 
 const N_OUT: usize = 3;
@@ -563,7 +567,7 @@ impl MultiAreaLearner {
         let mut rng = Streams::new(self.cfg.seed).stream(purpose, index);
         let boundary = self.cfg.task.boundary;
         let category = |i: usize| (set.labels[i] >= boundary) as u8;
-        let (mut first, mut second, mut matches) = (vec![], vec![], vec![]);
+        let (mut first, mut second, mut matches, mut sides) = (vec![], vec![], vec![], vec![]);
         for _ in 0..n {
             let a = rng.below(set.len());
             let matching = rng.bernoulli(0.5);
@@ -577,6 +581,7 @@ impl MultiAreaLearner {
             first.extend_from_slice(set.image(a));
             second.extend_from_slice(set.image(b));
             matches.push(matching);
+            sides.push(category(a) == 1);
         }
         let [fix, sample, delay, test] = self.cfg.epochs();
         let steps = fix + sample + delay + test;
@@ -591,7 +596,7 @@ impl MultiAreaLearner {
                 }
             })
             .collect();
-        self.assemble(vec![first, second], shown, matches, n)
+        self.assemble(vec![first, second], shown, (matches, sides), n)
     }
 
     /// Random-dot-motion trials: each a direction (right with probability one half) and a
@@ -635,7 +640,7 @@ impl MultiAreaLearner {
         };
         // a new frame each step of the sample epoch, drawn in order
         let images: Vec<Vec<f32>> = (0..sample).map(frame).collect();
-        self.assemble(images, shown, right, n)
+        self.assemble(images, shown, (right.clone(), right), n)
     }
 
     /// The CTRNN's inputs, targets and weights from what the front end sees (its features,
@@ -645,7 +650,7 @@ impl MultiAreaLearner {
         &self,
         images: Vec<Vec<f32>>,
         shown: Vec<Option<usize>>,
-        matches: Vec<bool>,
+        (matches, second_side): (Vec<bool>, Vec<bool>),
         n: usize,
     ) -> DmcBatch {
         let feats = self.front.features(&images, &shown, n);
@@ -690,6 +695,7 @@ impl MultiAreaLearner {
             target,
             weight,
             matches,
+            second_side,
         }
     }
 
@@ -736,6 +742,66 @@ impl MultiAreaLearner {
         }
         (loss, correct as f64 / b.batch as f64)
     }
+
+    /// What the CTRNN holds through the delay, for its fixed points and free runs: its input there
+    /// once the front end has settled (fixation on, the front end's features at rest) and its
+    /// states at the end of the sample on `n` test trials (noise off), those of first-side
+    /// samples first.
+    pub fn delay_view(&mut self, n: usize) -> DelayView {
+        let b = self.batch(&self.test_images, "analysis_trials", 0, n);
+        self.net
+            .forward(&b.input, b.steps, b.batch, false, &mut self.traj);
+        let [fix, sample, _, _] = self.cfg.epochs();
+        // state block t holds the state after t steps (block 0 is the initial state)
+        let end = fix + sample;
+        let units = self.net.n_rec;
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|i| b.second_side[*i]);
+        let starts = order
+            .iter()
+            .flat_map(|i| {
+                let col = end * n + i;
+                self.traj.state[col * units..(col + 1) * units]
+                    .iter()
+                    .map(|v| *v as f64)
+            })
+            .collect();
+        let mut input = vec![1.0];
+        input.extend(
+            self.front
+                .features(&[], &[None], 1)
+                .iter()
+                .map(|v| *v as f64),
+        );
+        let second = b.second_side.iter().filter(|s| **s).count();
+        let t = &self.cfg.task;
+        let label = if t.kind == "dots" {
+            format!(
+                "fixating after the dots: {} moved left, then {second} right",
+                n - second
+            )
+        } else {
+            format!(
+                "fixating through the delay: {} samples of classes below {}, then {second} of the others",
+                n - second,
+                t.boundary
+            )
+        };
+        DelayView {
+            input,
+            starts,
+            label,
+        }
+    }
+}
+
+/// The CTRNN's delay as [`MultiAreaLearner::delay_view`] gives it.
+pub struct DelayView {
+    /// `[1 + channels]`: fixation and the front end's features at rest
+    pub input: Vec<f64>,
+    /// `[trial][n_rec]`, flattened
+    pub starts: Vec<f64>,
+    pub label: String,
 }
 
 const COLUMNS: [&str; 3] = ["train_accuracy", "test_accuracy", "test_loss"];

@@ -108,6 +108,36 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
             != b.input[col(1, i) * 4 + 1..col(1, i) * 4 + 4]
     });
     assert!(differs);
+    // the delay, for the analysis: the input it settles to (fixation on, the front end at rest:
+    // what the fixation epoch shows), and each test trial's state where its sample left it,
+    // first-category samples first
+    let mut l = MultiAreaLearner::new(&cfg).unwrap();
+    let view = l.delay_view(8);
+    let b = l.batch(&l.test_images, "analysis_trials", 0, 8);
+    let rest: Vec<f64> = b.input[1..4].iter().map(|v| *v as f64).collect();
+    assert_eq!(view.input, [&[1.0][..], &rest].concat());
+    let mut traj = biornn_model::Trajectory::default();
+    l.net.forward(&b.input, b.steps, 8, false, &mut traj);
+    let mut order: Vec<usize> = (0..8).collect();
+    order.sort_by_key(|i| b.second_side[*i]);
+    let nr = l.net.n_rec;
+    for (j, i) in order.iter().enumerate() {
+        let end = (2 + 3) * 8 + i;
+        let state: Vec<f64> = traj.state[end * nr..(end + 1) * nr]
+            .iter()
+            .map(|v| *v as f64)
+            .collect();
+        assert_eq!(view.starts[j * nr..(j + 1) * nr], state);
+    }
+    let second = b.second_side.iter().filter(|s| **s).count();
+    assert!(
+        view.label.contains(&format!(
+            "{} samples of classes below 2, then {second}",
+            8 - second
+        )),
+        "{}",
+        view.label
+    );
     // the same network on random-dot motion: the dots' frames during the sample epoch, a choice
     // right or left after it
     let mut dots = cfg.clone();
