@@ -511,7 +511,7 @@ pub fn analyze(
         }
         Kind::CordsNetBptt | Kind::CordsNetInverse => {
             return Err(Error::new(format!(
-                "{}: a CordsNet run is analysed by `cordsnet_analysis` (`biornn analyze RUN`: Arnoldi spectra of each area at the spontaneous state); fixed points and PCA of it are not built yet",
+                "{}: a CordsNet run is analysed by `cordsnet_analysis` (as `analyze_run` and `biornn analyze RUN` do): its spontaneous fixed point and each area's Arnoldi spectrum there",
                 dir.path().display()
             )))
         }
@@ -566,6 +566,34 @@ fn only_network(net: Option<usize>) -> Result<()> {
         )),
         None => Ok(()),
     }
+}
+
+/// What [`analyze_run`] did: the analysis (none for a CordsNet run, whose spectra are written by
+/// [`cordsnet_analysis`]), the result and figure files written and their folder.
+pub struct AnalysisWritten {
+    pub analysis: Option<Analysis>,
+    pub files: Vec<PathBuf>,
+    pub dir: PathBuf,
+}
+
+/// `biornn analyze RUN` for a run of any kind: [`cordsnet_analysis`] for a CordsNet run (the
+/// parts in `spec` do not apply to it), [`analyze`] for every other.
+pub fn analyze_run(run: &Path, spec: &AnalyzeSpec) -> Result<AnalysisWritten> {
+    if matches!(run_kind(run)?, Kind::CordsNetBptt | Kind::CordsNetInverse) {
+        only_network(spec.net)?;
+        let (files, dir) = cordsnet_analysis(run, false)?;
+        return Ok(AnalysisWritten {
+            analysis: None,
+            files,
+            dir,
+        });
+    }
+    let (analysis, _, files, dir) = analyze(run, spec)?;
+    Ok(AnalysisWritten {
+        analysis: Some(analysis),
+        files,
+        dir,
+    })
 }
 
 /// A reservoir run, through the core traits alone: the trained network run freely (no input) for
@@ -1094,7 +1122,7 @@ pub fn report(run: &Path, spec: &AnalyzeSpec) -> Result<(Analysis, usize, PathBu
 /// dominant eigenvector of the area with the largest one, drawn as a spatial map; with the test
 /// accuracy over training. Writes `RUN/analysis/spectra.csv`, `spectra.npz` and the figures.
 /// Returns the files written and where (the page, with `page`).
-pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
+pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(Vec<PathBuf>, PathBuf)> {
     use biornn_numerics::krylov::{arnoldi, power_iteration, LinearOp};
     use biornn_report::vision::{spatial_map, spectra};
     use biornn_report::NamedFigure;
@@ -1223,9 +1251,14 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
     biornn_core::arrays::put_f64(&mut out, "top_eigenvector_rayleigh", &[], &[rayleigh]);
     let adir = dir.analysis_dir();
     std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
-    biornn_numerics::npz::write_atomic(&adir.join("spectra.csv"), csv.as_bytes())?;
-    biornn_numerics::npz::write_atomic(&adir.join("fixed_points.csv"), fixed_csv.as_bytes())?;
-    biornn_numerics::npz::write_npz(&adir.join("spectra.npz"), &out)?;
+    let mut written = vec![
+        adir.join("spectra.csv"),
+        adir.join("fixed_points.csv"),
+        adir.join("spectra.npz"),
+    ];
+    biornn_numerics::npz::write_atomic(&written[0], csv.as_bytes())?;
+    biornn_numerics::npz::write_atomic(&written[1], fixed_csv.as_bytes())?;
+    biornn_numerics::npz::write_npz(&written[2], &out)?;
     let mut figs = vec![
         NamedFigure {
             name: "spectra",
@@ -1253,7 +1286,7 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(usize, PathBuf)> {
         caption: "The share of the test subset classified right at the last stimulus step, per evaluation.".into(),
         figure: biornn_report::sequence::curves("Test accuracy", "updates", &[("test accuracy".into(), xs, acc)], false),
     });
-    let written = biornn_report::write_figures(&figs, &adir)?.len() + 3;
+    written.extend(biornn_report::write_figures(&figs, &adir)?);
     if !page {
         return Ok((written, adir));
     }

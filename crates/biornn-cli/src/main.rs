@@ -463,20 +463,12 @@ fn run(command: Command) -> Result<()> {
             println!("{}", biornn_api::train(&cfg, &runs, &run_opts)?);
             Ok(())
         }
-        Command::Analyze { run, .. }
-            if matches!(
-                inspect::run_kind(&run)?,
-                biornn_api::Kind::CordsNetBptt | biornn_api::Kind::CordsNetInverse
-            ) =>
-        {
-            let (written, dir) = inspect::cordsnet_analysis(&run, false)?;
-            println!("{written} files in {}", dir.display());
-            Ok(())
-        }
         Command::Analyze { run, opts } => {
-            let (analysis, _, written, dir) = inspect::analyze(&run, &opts.spec())?;
-            println!("{} files in {}", written.len(), dir.display());
-            print_timings(&analysis);
+            let done = inspect::analyze_run(&run, &opts.spec())?;
+            println!("{} files in {}", done.files.len(), done.dir.display());
+            if let Some(analysis) = &done.analysis {
+                print_timings(analysis);
+            }
             Ok(())
         }
         Command::Replay {

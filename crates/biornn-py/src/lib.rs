@@ -489,9 +489,12 @@ fn analyze(
         lesions,
         net,
     };
-    let (_, _, written, _) = py.detach(|| inspect::analyze(&run, &spec)).map_err(err)?;
+    let done = py
+        .detach(|| inspect::analyze_run(&run, &spec))
+        .map_err(err)?;
     // this call's results only (figures aside), not what earlier calls left in the folder
-    Ok(written
+    Ok(done
+        .files
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "npz" || e == "csv"))
         .collect())

@@ -92,6 +92,40 @@ def test_analysis_returns_arrays(tiny_run):
     assert "lesion" in psy and "fdgo" in psy["lesion"]
 
 
+def _idx(path, dims, data):
+    """An IDX file (MNIST's format): zero, zero, type 8 (unsigned bytes), the rank, then each
+    dimension as a big-endian u32 and the bytes."""
+    head = bytes([0, 0, 8, len(dims)]) + b"".join(int(d).to_bytes(4, "big") for d in dims)
+    path.write_bytes(head + bytes(data))
+
+
+def test_a_cordsnet_run_is_analysed_as_the_cli_does(tmp_path, cli):
+    data = tmp_path / "images"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in [("train", 16), ("t10k", 8)]:
+        _idx(data / f"{prefix}-images-idx3-ubyte", [n, 12, 12], rng.integers(0, 256, n * 144, dtype=np.uint8))
+        _idx(data / f"{prefix}-labels-idx1-ubyte", [n], (np.arange(n) % 4).astype(np.uint8))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'name = "c"\n[network]\nkind = "cordsnet"\nwidths = [4, 4, 4, 4]\n[rule]\nbatch_size = 4\n'
+        f'[task]\npath = "{data}"\nspontaneous_steps = 5\nstimulus_steps = 8\nloss_steps = 4\n'
+        f"offset_steps = 4\npenalty_steps = 2\n[train]\nmax_steps = 4\neval_every = 2\n"
+    )
+    cli("train", "--quiet", "--runs", tmp_path, cfg)
+    run = tmp_path / "c"
+    a = biornn.analyze(run)
+    # each area's Arnoldi eigenvalues at the spontaneous fixed point, settled from rest first
+    assert a["spectra"]["area0_eigenvalues"].shape[1] == 2
+    assert set(a["spectra"]["table"]["area"]) == {0.0, 1.0}
+    assert a["fixed_points"]["start"][0] == "rest"
+    ours = (run / "analysis" / "spectra.csv").read_text()
+    cli("analyze", run)
+    assert (run / "analysis" / "spectra.csv").read_text() == ours
+    with pytest.raises(biornn.Error, match="--net"):
+        biornn.analyze(run, net=1)
+
+
 def test_training_releases_the_gil(tmp_path):
     cfg = small_config()
     cfg["train"]["max_steps"] = 60
