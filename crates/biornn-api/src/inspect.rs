@@ -207,28 +207,30 @@ pub struct EvalReport {
     pub mean_perf: f64,
 }
 
-/// One network of a long-term run on fresh trials of its task: the protocol's performance and
-/// the three parts it combines (the reference's `evalA/B/C`), which tell a network that has not
-/// learned to hold fixation from one that responds in the wrong direction.
+/// One network of a long-term or rule-reversal run on fresh trials of its task: the protocol's
+/// performance and the parts that tell what a network has not learned.
+///
+/// A long-term network's parts are the three its performance combines (the reference's
+/// `evalA/B/C`): `fix1`, the fraction of fixation-epoch points (from 0.2 s in) with the fixation
+/// output held; `fix2`, of response-window points with fixation released (held, on trials that
+/// need no response); `res`, of response-window points whose decoded angle is within 0.2 pi of
+/// the target. A rule-reversal network's are the fractions of ideal answers on trials 2 to 5
+/// whose rule to answer by has just reversed (`after_switch`: the last feedback said an answer
+/// by the old rule was wrong) and on those whose rule has not (`after_stay`).
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkScore {
     pub network: usize,
     pub task: String,
     pub perf: f64,
-    /// fix1: the fraction of fixation-epoch points (from 0.2 s in) with the fixation output held
-    pub fix1: f64,
-    /// fix2: the fraction of response-window points with fixation released (held, on trials
-    /// that need no response)
-    pub fix2: f64,
-    /// res: the fraction of response-window points whose decoded angle is within 0.2 pi of the
-    /// target
-    pub res: f64,
+    #[serde(flatten)]
+    pub parts: BTreeMap<String, f64>,
+    /// task trials scored
     pub trials: usize,
 }
 
 /// Evaluate the final weights of a run (or its newest checkpoint, or a weights file) on `trials`
-/// trials per task; `recurrent_noise` overrides the run's setting. A long-term run's networks
-/// are scored one by one on `trials` trials of its task.
+/// trials per task; `recurrent_noise` overrides the run's setting. A long-term or rule-reversal
+/// run's networks are scored one by one ([`NetworkScore`]).
 pub fn evaluate_run(
     run: &Path,
     trials: usize,
@@ -251,18 +253,17 @@ pub fn evaluate_run(
         Some(dir) => run_kind(dir)?,
         None => Kind::CtrnnBptt,
     };
-    const SCORES: &str = "`eval` scores CTRNN runs (network kind ctrnn, rule bptt or rflo) and \
-                          long-term runs";
+    const SCORES: &str = "`eval` scores CTRNN runs (network kind ctrnn, rule bptt or rflo), \
+                          long-term and rule-reversal runs";
     let stand_alone = home.is_none();
     match (kind, home) {
-        (Kind::LongTerm, Some(dir)) => {
-            return evaluate_long_term(&dir, &weights_file(run)?, trials, recurrent_noise)
+        (Kind::LongTerm | Kind::Reversal, Some(dir)) => {
+            return evaluate_protocol(&dir, &weights_file(run)?, trials, recurrent_noise)
         }
         // FORCE's network runs with its readout fed back, which the CTRNN evaluation has not
         (Kind::CtrnnBptt | Kind::CtrnnRflo, _) => {}
         (other, _) => {
             let what = match other {
-                Kind::Reversal => "a rule-reversal run".to_string(),
                 Kind::CtrnnForce => "a CTRNN trained by FORCE (its readout fed back)".to_string(),
                 _ => {
                     let (network, rule) = other.names();
@@ -302,55 +303,113 @@ pub fn evaluate_run(
     })
 }
 
-/// Each network of a long-term run, from the state in `weights` (its model.npz or a
-/// checkpoint), on `trials` fresh trials
-/// ([`biornn_train::longterm::LongTermLearner::score_networks`]); with recurrent noise unless
-/// `recurrent_noise` says off, as the protocol evaluates.
-fn evaluate_long_term(
+/// A long-term or rule-reversal run's learner, its state loaded from a weights file.
+enum ProtocolRun {
+    LongTerm(
+        biornn_train::longterm::LongTermConfig,
+        biornn_train::longterm::LongTermLearner,
+    ),
+    Reversal(
+        biornn_train::reversal::ReversalConfig,
+        biornn_train::reversal::ReversalLearner,
+    ),
+}
+
+/// The run in `dir` as its learner, with the state in `weights` (its model.npz or a checkpoint)
+/// and the step that state names.
+fn protocol_run(dir: &RunDir, weights: &Path) -> Result<(ProtocolRun, Option<usize>)> {
+    let text = dir.read_config().unwrap_or_default();
+    let config = Config::from_toml(&text).map_err(|e| e.context(dir.config_path().display()))?;
+    let (arrays, step) = state_in(weights)?;
+    let loaded = |e: Error| e.context(weights.display());
+    let run = match config {
+        Config::LongTerm(cfg) => {
+            let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
+            learner.load_state("", &arrays).map_err(loaded)?;
+            ProtocolRun::LongTerm(cfg, learner)
+        }
+        Config::Reversal(cfg) => {
+            let mut learner = biornn_train::reversal::ReversalLearner::new(&cfg)?;
+            learner.load_state("", &arrays).map_err(loaded)?;
+            ProtocolRun::Reversal(cfg, learner)
+        }
+        _ => {
+            return Err(Error::new(format!(
+                "{}: not a long-term or rule-reversal run",
+                dir.path().display()
+            )))
+        }
+    };
+    Ok((run, step))
+}
+
+/// Each network of a long-term or rule-reversal run, from the state in `weights` (its model.npz
+/// or a checkpoint), on fresh trials ([`biornn_train::longterm::LongTermLearner::score_networks`],
+/// [`biornn_train::reversal::ReversalLearner::score_networks`]): `trials` of a long-term task, or
+/// the whole batches of rule-reversal sequences that hold at least `trials` task trials; with
+/// recurrent noise unless `recurrent_noise` says off, as the protocols evaluate.
+fn evaluate_protocol(
     run: &Path,
     weights: &Path,
     trials: usize,
     recurrent_noise: Option<bool>,
 ) -> Result<EvalReport> {
-    let dir = RunDir::open(run)?;
-    let text = dir.read_config().unwrap_or_default();
-    let config = Config::from_toml(&text).map_err(|e| e.context(dir.config_path().display()))?;
-    let Config::LongTerm(cfg) = config else {
-        return Err(Error::new(format!(
-            "{}: not a long-term run",
-            run.display()
-        )));
-    };
-    let (arrays, step) = state_in(weights)?;
-    let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
-    learner
-        .load_state("", &arrays)
-        .map_err(|e| e.context(weights.display()))?;
+    let (protocol, step) = protocol_run(&RunDir::open(run)?, weights)?;
     let noisy = recurrent_noise.unwrap_or(true);
-    let networks: Vec<NetworkScore> = learner
-        .score_networks(trials, noisy)?
-        .iter()
-        .enumerate()
-        .map(|(k, s)| NetworkScore {
-            network: k,
-            task: cfg.task.name().to_string(),
-            perf: s.performance,
-            fix1: s.fix1,
-            fix2: s.fix2,
-            res: s.res,
-            trials,
-        })
-        .collect();
-    let perf: Vec<f64> = networks.iter().map(|s| s.perf).collect();
+    let (networks, trim, per_round) = match protocol {
+        ProtocolRun::LongTerm(cfg, mut learner) => {
+            let networks: Vec<NetworkScore> = learner
+                .score_networks(trials, noisy)?
+                .iter()
+                .enumerate()
+                .map(|(k, s)| NetworkScore {
+                    network: k,
+                    task: cfg.task.name().to_string(),
+                    perf: s.performance,
+                    parts: [("fix1", s.fix1), ("fix2", s.fix2), ("res", s.res)]
+                        .map(|(k, v)| (k.to_string(), v))
+                        .into(),
+                    trials,
+                })
+                .collect();
+            (networks, cfg.trim, cfg.updates_per_round)
+        }
+        ProtocolRun::Reversal(cfg, mut learner) => {
+            use biornn_tasks::reversal::TRIALS;
+            let per_batch = learner.sequences_per_batch() * TRIALS;
+            let batches = trials.div_ceil(per_batch);
+            let fraction = |(right, of): (usize, usize)| right as f64 / of.max(1) as f64;
+            let networks = learner
+                .score_networks(batches, noisy)?
+                .iter()
+                .enumerate()
+                .map(|(k, s)| NetworkScore {
+                    network: k,
+                    task: "reversal".into(),
+                    perf: s.score,
+                    parts: [
+                        ("after_switch", fraction(s.switch)),
+                        ("after_stay", fraction(s.stay)),
+                    ]
+                    .map(|(k, v)| (k.to_string(), v))
+                    .into(),
+                    trials: batches * per_batch,
+                })
+                .collect();
+            // the trimmed mean its rounds report (the middle 80%)
+            (networks, 0.1, cfg.updates_per_round)
+        }
+    };
+    let perf: Vec<f64> = networks.iter().map(|s: &NetworkScore| s.perf).collect();
     let min_perf = perf.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(EvalReport {
         checkpoint: weights.display().to_string(),
         step: step.unwrap_or(0),
-        updates: step.map(|s| s * cfg.updates_per_round),
+        updates: step.map(|s| s * per_round),
         recurrent_noise: noisy,
         tasks: vec![],
         networks,
-        trimmed_mean: Some(biornn_run::trimmed_mean(&perf, cfg.trim)),
+        trimmed_mean: Some(biornn_run::trimmed_mean(&perf, trim)),
         min_perf,
         mean_perf: perf.iter().sum::<f64>() / perf.len().max(1) as f64,
     })
@@ -1032,23 +1091,18 @@ fn analyze_protocol_member(
     opts: &AnalysisOptions,
     net: Option<usize>,
 ) -> Result<Analysis> {
-    let text = dir.read_config().unwrap_or_default();
-    let (arrays, step) = final_state(dir)?;
-    let (ctrnn, input, label) = match Config::from_toml(&text)? {
-        Config::LongTerm(cfg) => {
+    let (protocol, step) = protocol_run(dir, &dir.weights_file()?)?;
+    let (ctrnn, input, label) = match protocol {
+        ProtocolRun::LongTerm(cfg, learner) => {
             let k = member(net, cfg.networks)?;
-            let mut learner = biornn_train::longterm::LongTermLearner::new(&cfg)?;
-            learner.load_state("", &arrays)?;
             let mut input = vec![0.0; biornn_tasks::temporalskip::N_INPUT];
             input[0] = 1.0;
             input[65 + cfg.task.index()] = 1.0;
             let label = format!("network {k}, fixating on {}", cfg.task.name());
             (learner.network(k).cloned(), input, label)
         }
-        Config::Reversal(cfg) => {
+        ProtocolRun::Reversal(cfg, learner) => {
             let k = member(net, cfg.networks)?;
-            let mut learner = biornn_train::reversal::ReversalLearner::new(&cfg)?;
-            learner.load_state("", &arrays)?;
             let input = vec![0.0; biornn_tasks::reversal::N_INPUT];
             (
                 learner.network(k).cloned(),
@@ -1056,7 +1110,6 @@ fn analyze_protocol_member(
                 format!("network {k}, no input"),
             )
         }
-        _ => return Err(Error::new("not a long-term or rule-reversal run")),
     };
     let ctrnn = ctrnn.ok_or_else(|| Error::new("the run holds no such network"))?;
     let n = ctrnn.n_rec;
@@ -1068,7 +1121,7 @@ fn analyze_protocol_member(
         steps: 400,
         label: &label,
     };
-    biornn_analysis::network::analyze_network(dir.path(), &ctrnn, step, &run, opts)
+    biornn_analysis::network::analyze_network(dir.path(), &ctrnn, step.unwrap_or(0), &run, opts)
 }
 
 /// A multi-area run: its CTRNN's fixed points and free runs under the delay's input (fixation on,

@@ -366,12 +366,31 @@ fn rounds_protocols_called_directly_hold_their_run() {
     let first = biornn_api::longterm(&lt, &lt_dir, false, &opts).unwrap();
     assert_eq!(first.rounds, 1);
     biornn_api::reversal(&rv, &rv_dir, false, &opts).unwrap();
-    // `eval` does not score a rule-reversal run, and says where its accuracy is
-    let e = biornn_api::inspect::evaluate_run(&rv_dir, 8, None).unwrap_err();
-    assert!(
-        e.to_string().contains("a rule-reversal run, whose scores"),
-        "{e}"
+    // `eval` scores each network of a rule-reversal run on whole batches of sequences, closed
+    // loop: 8 trials ask for one batch (40 sequences of 5 trials), 201 for two
+    let eval = |trials, noise| biornn_api::inspect::evaluate_run(&rv_dir, trials, noise).unwrap();
+    let e = eval(8, None);
+    assert_eq!((e.step, e.updates, e.recurrent_noise), (1, Some(10), true));
+    assert_eq!(e.networks.len(), 2);
+    for n in &e.networks {
+        assert_eq!((n.task.as_str(), n.trials), ("reversal", 200));
+        assert!((0.0..=1.0).contains(&n.perf));
+        assert_eq!(
+            n.parts.keys().collect::<Vec<_>>(),
+            ["after_stay", "after_switch"]
+        );
+    }
+    let perfs = |e: &biornn_api::inspect::EvalReport| -> Vec<f64> {
+        e.networks.iter().map(|n| n.perf).collect()
+    };
+    assert_eq!(
+        perfs(&eval(8, None)),
+        perfs(&e),
+        "the same call, the same scores"
     );
+    let quiet = eval(201, Some(false));
+    assert!(!quiet.recurrent_noise && quiet.networks[0].trials == 400);
+    assert_ne!(perfs(&quiet), perfs(&e));
     // one more round through `biornn train --resume DIR --max-steps 2`
     for run in [&lt_dir, &rv_dir] {
         let f = biornn_api::resume_to(run, Some(2), &opts).unwrap();

@@ -639,17 +639,22 @@ fn run(command: Command) -> Result<()> {
                         );
                     }
                 } else {
-                    // the parts of the protocol's score: fixation held, released in the response
-                    // window, direction right (the reference's evalA/B/C)
-                    println!(
-                        "{:<8} {:<8} {:>6} {:>6} {:>6} {:>6} {:>7}",
-                        "network", "task", "perf", "fix1", "fix2", "res", "trials"
-                    );
+                    // the parts of the protocol's score (long-term: fixation held, released in
+                    // the response window, direction right; rule reversal: right after a
+                    // reversal and after none)
+                    let parts: Vec<&String> = r.networks[0].parts.keys().collect();
+                    let width = |name: &str| name.len().max(6);
+                    let mut head = format!("{:<8} {:<8} {:>6}", "network", "task", "perf");
+                    for p in &parts {
+                        head += &format!(" {p:>w$}", w = width(p));
+                    }
+                    println!("{head} {:>7}", "trials");
                     for s in &r.networks {
-                        println!(
-                            "{:<8} {:<8} {:>6.3} {:>6.3} {:>6.3} {:>6.3} {:>7}",
-                            s.network, s.task, s.perf, s.fix1, s.fix2, s.res, s.trials
-                        );
+                        let mut line = format!("{:<8} {:<8} {:>6.3}", s.network, s.task, s.perf);
+                        for (p, v) in &s.parts {
+                            line += &format!(" {v:>w$.3}", w = width(p));
+                        }
+                        println!("{line} {:>7}", s.trials);
                     }
                 }
                 println!(

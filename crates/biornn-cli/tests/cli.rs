@@ -490,6 +490,25 @@ fn reversal_runs_summarises_and_rejects_bad_input() {
             .args(["--what", "pca", "--net", "1"]),
     );
     assert!(text.contains("analysis"), "{text}");
+    // `eval`: each network on a batch of 8 sequences (one per rule pattern, 5 trials each), its
+    // answers right after a reversal and after none
+    let text = succeed(
+        biornn()
+            .arg("eval")
+            .arg(dir.join("base"))
+            .args(["--trials", "40"]),
+    );
+    assert!(text.contains("round 2, 20 updates"), "{text}");
+    assert!(
+        text.contains("after_stay") && text.contains("after_switch"),
+        "{text}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("reversal"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows.iter().all(|r| r.trim_end().ends_with(" 40")), "{text}");
     let out = biornn()
         .arg("reversal-summary")
         .arg(&dir)

@@ -78,6 +78,18 @@ def test_a_long_term_run_evaluates_per_network(tmp_path, cli):
     assert ev["networks"] == cli_json["networks"] and ev["trimmed_mean"] == cli_json["trimmed_mean"]
 
 
+def test_a_rule_reversal_run_evaluates_per_network(tmp_path, cli):
+    run = tmp_path / "rv"
+    cli("reversal", "--networks", 2, "--rounds", 1, "--per-pattern", 1, "--quiet", "--out", run)
+    ev = biornn.evaluate(run, trials=41)  # two batches of 8 sequences of 5 trials
+    assert [n["network"] for n in ev["networks"]] == [0, 1]
+    for n in ev["networks"]:
+        assert n["task"] == "reversal" and n["trials"] == 80
+        assert 0.0 <= n["after_switch"] <= 1.0 and 0.0 <= n["after_stay"] <= 1.0
+    cli_json = json.loads(cli("eval", run, "--trials", 41, "--json").stdout)
+    assert ev["networks"] == cli_json["networks"] and ev["trimmed_mean"] == cli_json["trimmed_mean"]
+
+
 def test_analysis_returns_arrays(tiny_run):
     a = tiny_run.analyze(["pca", "fixed-points", "variance"], inits=16)
     n = 32

@@ -205,22 +205,56 @@ pub fn generate_reversal(
 /// The reference's score: per trial, the fraction of scored response steps (all sequences) whose
 /// answer is the ideal one; averaged over the trials. `logits`: `[N_OUTPUT, steps * batch]`.
 pub fn score(batch: &ReversalBatch, logits: &[f32]) -> f64 {
+    score_by_reversal(batch, logits).score
+}
+
+/// [`score`], with the ideal answers also counted apart on the trials where the rule to answer by
+/// has just reversed and on those where it has not.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReversalScore {
+    /// the reference's score
+    pub score: f64,
+    /// (ideal answers, scored steps) on trials 2 to 5 whose rule differs from the trial before's:
+    /// the last feedback said that an answer by the old rule was wrong, so the network must switch
+    pub switch: (usize, usize),
+    /// the same on trials 2 to 5 whose rule is the trial before's
+    pub stay: (usize, usize),
+}
+
+/// See [`ReversalScore`]. The first trial (answered by rule 0, with no feedback yet) is in the
+/// score only.
+pub fn score_by_reversal(batch: &ReversalBatch, logits: &[f32]) -> ReversalScore {
     let b = batch.batch;
-    let mut total = 0.0;
+    let mut out = ReversalScore::default();
+    // the rule trial k is answered by: the previous trial's (rule 0 for the first)
+    let rule = |seq: usize, k: usize| if k == 0 { 0 } else { batch.rules[seq][k - 1] };
     for (k, trial) in batch.trials.iter().enumerate() {
         let window = trial.scored(batch.wait);
         let mut right = 0usize;
-        for t in window.clone() {
-            for seq in 0..b {
-                let c = t * b + seq;
-                right += usize::from(
-                    answer(&logits[N_OUTPUT * c..N_OUTPUT * (c + 1)]) == batch.ideal(seq, k),
-                );
+        for seq in 0..b {
+            let ideal = batch.ideal(seq, k);
+            let r = window
+                .clone()
+                .filter(|t| {
+                    let c = t * b + seq;
+                    answer(&logits[N_OUTPUT * c..N_OUTPUT * (c + 1)]) == ideal
+                })
+                .count();
+            right += r;
+            if k > 0 {
+                let part = if rule(seq, k) != rule(seq, k - 1) {
+                    &mut out.switch
+                } else {
+                    &mut out.stay
+                };
+                part.0 += r;
+                part.1 += window.len();
             }
         }
-        total += right as f64 / (window.len() * b).max(1) as f64;
+        out.score += right as f64 / (window.len() * b).max(1) as f64;
     }
-    total / TRIALS as f64
+    out.score /= TRIALS as f64;
+    out
 }
 
 /// The rule-reversal task as a closed-loop stream of time steps: the sequences of batch 0, then
@@ -525,6 +559,16 @@ mod tests {
             flip(&mut logits, t);
         }
         assert!((score(&b, &logits) - 0.8).abs() < 1e-12);
+        // the rules the five trials are answered by, (0, then the pattern's first four), reverse
+        // 0, 2, 1, 1, 2, 2, 3 and 1 times in the eight patterns' trials 2 to 5: 12 switching
+        // trials of 80 scored steps, and 20 staying ones
+        let by = score_by_reversal(&b, &logits);
+        assert_eq!(by.score, score(&b, &logits));
+        assert_eq!((by.switch.1, by.stay.1), (80 * 12, 80 * 20));
+        // wrong through trial 3's window (k = 2) everywhere: it switches in 01100, 01111, 10000
+        // and 10011 and stays in the other four
+        assert_eq!(by.switch.0, by.switch.1 - 4 * 80);
+        assert_eq!(by.stay.0, by.stay.1 - 4 * 80);
         // ties answer 0
         assert_eq!(answer(&[0.5, 0.5]), 0);
         assert_eq!(answer(&[0.5, 0.6]), 1);

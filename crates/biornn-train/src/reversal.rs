@@ -37,7 +37,8 @@ use biornn_numerics::{Error, Result, Streams};
 use biornn_run::trimmed_mean;
 use biornn_run::Criterion;
 use biornn_tasks::reversal::{
-    answer, generate_reversal, score, ReversalBatch, ReversalTask, N_INPUT, N_OUTPUT, TRIALS,
+    answer, generate_reversal, score, score_by_reversal, ReversalBatch, ReversalScore,
+    ReversalTask, N_INPUT, N_OUTPUT, TRIALS,
 };
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -334,6 +335,74 @@ impl ReversalLearner {
     /// Network `k` of the K trained side by side.
     pub fn network(&self, k: usize) -> Option<&Ctrnn<f32>> {
         self.nets.get(k).map(|s| &s.net)
+    }
+
+    /// Every network on `batches` fresh batches of the evaluation's sequences (nominal epochs,
+    /// fine dt, no skip), closed loop as the protocol evaluates, with recurrent noise when
+    /// `recurrent_noise` (the protocol's setting): the mean of the reference's score over the
+    /// batches, and the ideal answers counted on trials after a reversal and after none. The
+    /// batches and the noise come from streams of their own under the run's seed
+    /// (`inspect_batch`, `network/k/inspect_noise`), so the same call gives the same scores.
+    pub fn score_networks(
+        &mut self,
+        batches: usize,
+        recurrent_noise: bool,
+    ) -> Result<Vec<ReversalScore>> {
+        if batches == 0 {
+            return Err(Error::invalid("batches", 0, "allowed: a positive count"));
+        }
+        let mut totals = vec![ReversalScore::default(); self.nets.len()];
+        let root = self.root.child("inspect_batch", 0);
+        for index in 0..batches as u64 {
+            generate_reversal(
+                &self.eval_task,
+                self.cfg.dt,
+                &root,
+                index,
+                &mut self.eval_batch,
+            );
+            let (streams, b) = (&self.root, &self.eval_batch);
+            self.nets
+                .par_iter_mut()
+                .zip(&mut totals)
+                .enumerate()
+                .for_each(|(k, (s, total))| {
+                    if recurrent_noise {
+                        let noise = streams
+                            .child("network", k as u64)
+                            .child("inspect_noise", index);
+                        s.net.sample_noise(
+                            &mut s.traj,
+                            b.steps,
+                            b.batch,
+                            &mut noise.stream("noise", 0),
+                        );
+                    }
+                    run_closed_loop(
+                        &s.net,
+                        b,
+                        recurrent_noise,
+                        &TimePlan::plain(),
+                        &mut s.traj,
+                        &mut s.readout,
+                    );
+                    let this = score_by_reversal(b, &s.traj.output);
+                    total.score += this.score / batches as f64;
+                    for (sum, part) in [
+                        (&mut total.switch, this.switch),
+                        (&mut total.stay, this.stay),
+                    ] {
+                        sum.0 += part.0;
+                        sum.1 += part.1;
+                    }
+                });
+        }
+        Ok(totals)
+    }
+
+    /// Sequences in one batch of the task.
+    pub fn sequences_per_batch(&self) -> usize {
+        self.cfg.per_pattern * biornn_tasks::reversal::PATTERNS.len()
     }
 }
 

@@ -133,7 +133,10 @@ def evaluate(run: Union[str, "os.PathLike[str]", "Run"], *, trials: int = 256, r
     (``biornn longterm``), each network on ``trials`` trials of its task instead: ``"networks"``, a
     list of ``{"network", "task", "perf", "fix1", "fix2", "res", "trials"}`` (the score and its
     parts: fixation held, released in the response window, direction right), ``"trimmed_mean"`` and
-    ``"updates"`` (``"step"`` is then the round, and ``"tasks"`` is empty)."""
+    ``"updates"`` (``"step"`` is then the round, and ``"tasks"`` is empty). A rule-reversal run
+    (``biornn reversal``) gives the same, on whole batches of sequences holding at least ``trials``
+    task trials, with the parts ``"after_switch"`` and ``"after_stay"``: the fractions of ideal
+    answers on trials whose rule had just reversed and on those whose rule had not."""
     path = run.path if isinstance(run, Run) else Path(run)
     return _biornn.evaluate(os.fspath(path), trials=trials, recurrent_noise=recurrent_noise)
 
