@@ -186,21 +186,21 @@ pub fn dump_task(spec: &DumpSpec) -> Result<(usize, String, usize)> {
     Ok((t.batch, t.task, t.steps))
 }
 
-/// The per-task performance of a run's weights; for a run of K networks (the long-term
-/// protocol), each network's score instead.
+/// The per-task performance of a run's weights; for a run of K networks (the long-term and
+/// rule-reversal protocols), each network's score instead.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub checkpoint: String,
-    /// the training step the weights are from (a long-term run's: its round)
+    /// the training step the weights are from (a long-term or rule-reversal run's: its round)
     pub step: usize,
-    /// a long-term run's updates of each network, `updates_per_round` a round
+    /// a long-term or rule-reversal run's updates of each network, `updates_per_round` a round
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updates: Option<usize>,
     pub recurrent_noise: bool,
     pub tasks: Vec<TaskScore>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<NetworkScore>,
-    /// over the networks, the protocol's criterion statistic (long-term runs)
+    /// over the networks, the protocol's summary statistic (long-term and rule-reversal runs)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trimmed_mean: Option<f64>,
     pub min_perf: f64,
@@ -639,6 +639,8 @@ pub struct AnalysisWritten {
 /// parts in `spec` do not apply to it), [`analyze`] for every other.
 pub fn analyze_run(run: &Path, spec: &AnalyzeSpec) -> Result<AnalysisWritten> {
     if matches!(run_kind(run)?, Kind::CordsNetBptt | Kind::CordsNetInverse) {
+        // what does not apply is still checked: a misspelt part is an error on every kind
+        Part::parse_list(&spec.what)?;
         only_network(spec.net)?;
         let (files, dir) = cordsnet_analysis(run, false)?;
         return Ok(AnalysisWritten {
@@ -1125,7 +1127,7 @@ fn analyze_protocol_member(
 }
 
 /// A multi-area run: its CTRNN's fixed points and free runs under the delay's input (fixation on,
-/// the front end at rest), started from its states at the end of 8 test trials' samples.
+/// the front end's features in a blank), started from its states at the end of 8 test trials' samples.
 fn analyze_multiarea(dir: &RunDir, opts: &AnalysisOptions) -> Result<Analysis> {
     let text = dir.read_config().unwrap_or_default();
     let cfg = biornn_vision::multiarea::MultiAreaRunConfig::from_toml(&text)?;

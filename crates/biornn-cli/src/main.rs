@@ -52,17 +52,19 @@ enum Command {
     },
     /// Per-task performance of a trained run (a run directory or a checkpoint .npz); for a
     /// long-term run, each network's score and its parts (fixation held, released, direction
-    /// right) on fresh trials of its task.
+    /// right) on fresh trials of its task; for a rule-reversal run, each network's score and its
+    /// answers right after a reversal and after none.
     Eval {
         run: PathBuf,
-        /// trials per task (a long-term run: per network)
+        /// trials per task (a long-term run: per network; a rule-reversal run: per network, in
+        /// whole batches of sequences)
         #[arg(long, default_value_t = 512)]
         trials: usize,
         /// print JSON instead of a table
         #[arg(long)]
         json: bool,
         /// evaluate with recurrent noise on or off (default: as the run's config says; on for a
-        /// long-term run, as its protocol evaluates)
+        /// long-term or rule-reversal run, as its protocol evaluates)
         #[arg(long, value_parser = ["on", "off"])]
         recurrent_noise: Option<String>,
     },

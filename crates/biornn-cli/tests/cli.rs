@@ -1037,6 +1037,13 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     assert_eq!(f32s(&model["input_shape"]), [1.0, 12.0, 12.0]);
     let out = succeed(biornn().arg("analyze").arg(&run));
     assert!(out.contains("files in"), "{out}");
+    let bad = biornn()
+        .arg("analyze")
+        .arg(&run)
+        .args(["--what", "spectrum"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--what"));
     let spectra = std::fs::read_to_string(run.join("analysis/spectra.csv")).unwrap();
     // both areas, each eigenvalue with its step multiplier 0.8 + 0.2 mu
     let rows: Vec<Vec<f64>> = spectra
@@ -1128,7 +1135,7 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     let key = "area_conv.0.parametrizations.weight.original1";
     assert_eq!(mf[&format!("front_end.{key}")].shape, front[key].shape);
     assert_ne!(f32s(&mf[&format!("front_end.{key}")]), f32s(&front[key]));
-    // the CTRNN's delay: fixed points and free runs under fixation and the front end at rest,
+    // the CTRNN's delay: fixed points and free runs under fixation and the front end in a blank,
     // from 8 test trials' states at the sample's end; the fine-tuned front end rests elsewhere
     let mut rest = vec![];
     for name in ["m", "mf"] {

@@ -431,8 +431,8 @@ fn read_arrays<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDic
     arrays_to_py(py, arrays)
 }
 
-/// Per-task performance of a run's weights on `trials` trials per task; for a long-term run,
-/// each network's score and its parts (`networks`) on `trials` trials of its task.
+/// Per-task performance of a run's weights on `trials` trials per task; for a long-term or
+/// rule-reversal run, each network's score and its parts (`networks`).
 #[pyfunction]
 #[pyo3(signature = (run, trials=256, recurrent_noise=None))]
 fn evaluate<'py>(
@@ -457,7 +457,7 @@ fn evaluate<'py>(
     }
     d.set_item("tasks", tasks)?;
     if !r.networks.is_empty() {
-        // a long-term run: one dict per network, in order
+        // a long-term or rule-reversal run: one dict per network, in order
         let value = serde_json::to_value(&r.networks).map_err(|e| Error::new_err(e.to_string()))?;
         d.set_item("networks", json_to_py(py, &value)?)?;
         d.set_item("trimmed_mean", r.trimmed_mean)?;

@@ -744,7 +744,8 @@ impl MultiAreaLearner {
     }
 
     /// What the CTRNN holds through the delay, for its fixed points and free runs: its input there
-    /// once the front end has settled (fixation on, the front end's features at rest) and its
+    /// once the front end has settled (fixation on; the front end's features one step into a
+    /// blank from its spontaneous state, where it relaxes back to once the sample is gone) and its
     /// states at the end of the sample on `n` test trials (noise off), those of first-side
     /// samples first.
     pub fn delay_view(&mut self, n: usize) -> DelayView {
@@ -797,7 +798,7 @@ impl MultiAreaLearner {
 
 /// The CTRNN's delay as [`MultiAreaLearner::delay_view`] gives it.
 pub struct DelayView {
-    /// `[1 + channels]`: fixation and the front end's features at rest
+    /// `[1 + channels]`: fixation and the front end's features in a blank
     pub input: Vec<f64>,
     /// `[trial][n_rec]`, flattened
     pub starts: Vec<f64>,

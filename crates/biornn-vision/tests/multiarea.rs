@@ -116,18 +116,29 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
     let b = l.batch(&l.test_images, "analysis_trials", 0, 8);
     let rest: Vec<f64> = b.input[1..4].iter().map(|v| *v as f64).collect();
     assert_eq!(view.input, [&[1.0][..], &rest].concat());
+    // each sample's class from its brightness (class l is 40 (l + 1) / 255, normalised with
+    // mean 0.5 and std 0.25): classes 0 and 1 are the first side
+    let class = |i: usize| {
+        let v = b.images[0][i * 64] as f64 * 0.25 + 0.5;
+        (v * 255.0 / 40.0).round() as usize - 1
+    };
+    assert!((0..8).all(|i| b.second_side[i] == (class(i) >= 2)));
+    assert!(b.second_side.iter().any(|s| *s) && b.second_side.iter().any(|s| !*s));
+    // the network run through the fixation and sample epochs alone (2 + 3 steps) ends where the
+    // starts are, first-side trials first
     let mut traj = biornn_model::Trajectory::default();
-    l.net.forward(&b.input, b.steps, 8, false, &mut traj);
-    let mut order: Vec<usize> = (0..8).collect();
-    order.sort_by_key(|i| b.second_side[*i]);
+    l.net.forward(&b.input[..4 * 5 * 8], 5, 8, false, &mut traj);
     let nr = l.net.n_rec;
-    for (j, i) in order.iter().enumerate() {
-        let end = (2 + 3) * 8 + i;
-        let state: Vec<f64> = traj.state[end * nr..(end + 1) * nr]
+    let last = &traj.state[traj.state.len() - 8 * nr..];
+    let mut first_side = (0..8).filter(|i| class(*i) < 2);
+    let mut second_side = (0..8).filter(|i| class(*i) >= 2);
+    for j in 0..8 {
+        let i = first_side.next().or_else(|| second_side.next()).unwrap();
+        let state: Vec<f64> = last[i * nr..(i + 1) * nr]
             .iter()
             .map(|v| *v as f64)
             .collect();
-        assert_eq!(view.starts[j * nr..(j + 1) * nr], state);
+        assert_eq!(view.starts[j * nr..(j + 1) * nr], state, "start {j}");
     }
     let second = b.second_side.iter().filter(|s| **s).count();
     assert!(
