@@ -216,7 +216,9 @@ pub struct EvalReport {
 /// need no response); `res`, of response-window points whose decoded angle is within 0.2 pi of
 /// the target. A rule-reversal network's are the fractions of ideal answers on trials 2 to 5
 /// whose rule to answer by has just reversed (`after_switch`: the last feedback said an answer
-/// by the old rule was wrong) and on those whose rule has not (`after_stay`).
+/// by the old rule was wrong) and on those whose rule has not (`after_stay`). A multi-area
+/// network's are its accuracies on the trials whose right answer is a match and on the others
+/// (`match`, `non_match`; `right`, `left` for random-dot motion).
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkScore {
     pub network: usize,
@@ -254,11 +256,14 @@ pub fn evaluate_run(
         None => Kind::CtrnnBptt,
     };
     const SCORES: &str = "`eval` scores CTRNN runs (network kind ctrnn, rule bptt or rflo), \
-                          long-term and rule-reversal runs";
+                          long-term, rule-reversal and multi-area runs";
     let stand_alone = home.is_none();
     match (kind, home) {
         (Kind::LongTerm | Kind::Reversal, Some(dir)) => {
             return evaluate_protocol(&dir, &weights_file(run)?, trials, recurrent_noise)
+        }
+        (Kind::MultiAreaBptt, Some(dir)) => {
+            return evaluate_multiarea(&dir, &weights_file(run)?, trials, recurrent_noise)
         }
         // FORCE's network runs with its readout fed back, which the CTRNN evaluation has not
         (Kind::CtrnnBptt | Kind::CtrnnRflo, _) => {}
@@ -300,6 +305,69 @@ pub fn evaluate_run(
         trimmed_mean: None,
         min_perf,
         mean_perf,
+    })
+}
+
+/// A multi-area run's CTRNN, behind its front end, on `trials` fresh test trials (stream
+/// `inspect_trials`): its accuracy and loss, and its accuracy by the right answer (`match` and
+/// `non_match`, or `right` and `left` for random-dot motion), which shows a network that favours
+/// one answer. Noise-free, as its training and evaluation run.
+fn evaluate_multiarea(
+    run: &Path,
+    weights: &Path,
+    trials: usize,
+    recurrent_noise: Option<bool>,
+) -> Result<EvalReport> {
+    if recurrent_noise == Some(true) {
+        return Err(Error::invalid(
+            "--recurrent-noise",
+            "on",
+            "allowed: off (a multi-area run trains and is evaluated without recurrent noise)",
+        ));
+    }
+    let dir = RunDir::open(run)?;
+    let text = dir.read_config().unwrap_or_default();
+    let cfg = biornn_vision::multiarea::MultiAreaRunConfig::from_toml(&text)
+        .map_err(|e| e.context(dir.config_path().display()))?;
+    let (arrays, step) = state_in(weights)?;
+    let mut learner = biornn_vision::multiarea::MultiAreaLearner::new(&cfg)?;
+    learner
+        .load_state("", &arrays)
+        .map_err(|e| e.context(weights.display()))?;
+    let s = learner.test_score("inspect_trials", trials);
+    let names = match cfg.task.kind.as_str() {
+        "dots" => ["right", "left"],
+        _ => ["match", "non_match"],
+    };
+    let parts = names
+        .iter()
+        .zip(s.by_answer)
+        .map(|(name, (right, of))| (name.to_string(), right as f64 / of.max(1) as f64))
+        .collect();
+    Ok(EvalReport {
+        checkpoint: weights.display().to_string(),
+        step: step.unwrap_or(0),
+        updates: None,
+        recurrent_noise: false,
+        tasks: vec![TaskScore {
+            task: cfg.task.kind.clone(),
+            perf: s.accuracy,
+            accuracy: None,
+            ambiguous_trials: None,
+            accuracy_without_ambiguous: None,
+            loss: s.loss,
+            trials: s.trials,
+        }],
+        networks: vec![NetworkScore {
+            network: 0,
+            task: cfg.task.kind.clone(),
+            perf: s.accuracy,
+            parts,
+            trials: s.trials,
+        }],
+        trimmed_mean: None,
+        min_perf: s.accuracy,
+        mean_perf: s.accuracy,
     })
 }
 

@@ -53,7 +53,8 @@ enum Command {
     /// Per-task performance of a trained run (a run directory or a checkpoint .npz); for a
     /// long-term run, each network's score and its parts (fixation held, released, direction
     /// right) on fresh trials of its task; for a rule-reversal run, each network's score and its
-    /// answers right after a reversal and after none.
+    /// answers right after a reversal and after none; for a multi-area run, its accuracy on fresh
+    /// test trials, by the right answer.
     Eval {
         run: PathBuf,
         /// trials per task (a long-term run: per network; a rule-reversal run: per network, in

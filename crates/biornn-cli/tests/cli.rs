@@ -1154,6 +1154,35 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
         assert!(csv.lines().count() > 1, "{csv}");
     }
     assert_ne!(rest[0], rest[1]);
+    // `eval`: fresh test trials, the accuracy by the right answer (its weighted mean is the
+    // accuracy); the same call, the same numbers; no recurrent noise to switch on
+    let eval = || {
+        let out = succeed(
+            biornn()
+                .arg("eval")
+                .arg(dir.join("m"))
+                .args(["--trials", "20", "--json"]),
+        );
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let e = eval();
+    assert_eq!(e, eval());
+    assert_eq!(e["tasks"][0]["trials"], 20);
+    let net = &e["networks"][0];
+    let (acc, yes, no) = (
+        net["perf"].as_f64().unwrap(),
+        net["match"].as_f64().unwrap(),
+        net["non_match"].as_f64().unwrap(),
+    );
+    assert!(yes.min(no) <= acc && acc <= yes.max(no), "{net}");
+    assert_eq!(e["recurrent_noise"], false);
+    let bad = biornn()
+        .arg("eval")
+        .arg(dir.join("m"))
+        .args(["--recurrent-noise", "on"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--recurrent-noise"));
     succeed(biornn().arg("report").arg(dir.join("m")));
     let page = std::fs::read_to_string(dir.join("m/report.html")).unwrap();
     assert!(page.contains("fixating through the delay") && page.contains("<svg"));

@@ -136,6 +136,21 @@ def test_a_cordsnet_run_is_analysed_as_the_cli_does(tmp_path, cli):
     assert (run / "analysis" / "spectra.csv").read_text() == ours
     with pytest.raises(biornn.Error, match="--net"):
         biornn.analyze(run, net=1)
+    # a multi-area network on this front end, scored on fresh test trials as the CLI scores it
+    ma = tmp_path / "m.toml"
+    ma.write_text(
+        f'name = "m"\n[network]\nkind = "multiarea"\n[front_end]\nmodel = "{run / "model.npz"}"\n'
+        f'spontaneous_steps = 5\n[model]\nn_rec = 16\n[task]\npath = "{data}"\nfixation_ms = 4.0\n'
+        f"sample_ms = 6.0\ndelay_ms = 6.0\ntest_ms = 8.0\ngrace_ms = 2.0\nboundary = 2\neval_trials = 8\n"
+        f"[train]\nmax_steps = 4\nbatch_size = 4\neval_every = 2\n"
+    )
+    cli("train", "--quiet", "--runs", tmp_path, ma)
+    ev = biornn.evaluate(tmp_path / "m", trials=12)
+    (net,) = ev["networks"]
+    assert set(net) >= {"match", "non_match"} and net["trials"] == 12
+    assert ev["tasks"]["dmc"]["perf"] == net["perf"]
+    cli_json = json.loads(cli("eval", tmp_path / "m", "--trials", 12, "--json").stdout)
+    assert ev["networks"] == cli_json["networks"]
 
 
 def test_training_releases_the_gil(tmp_path):

@@ -714,13 +714,7 @@ impl MultiAreaLearner {
             loss += b.weight[i] as f64 * e * e / wsum;
             d[i] = (2.0 * b.weight[i] as f64 * e / wsum) as f32;
         }
-        let last = (b.steps - 1) * b.batch;
-        let correct = (0..b.batch)
-            .filter(|i| {
-                let o = &y[(last + i) * N_OUT..(last + i + 1) * N_OUT];
-                (o[1] > o[2]) == b.matches[*i]
-            })
-            .count();
+        let correct = self.answered_right(b).iter().filter(|r| **r).count();
         if let Some(grad) = grad {
             self.net.readout_backward(&self.traj, &mut d);
             self.net.backward(&mut self.traj, &d, None, grad);
@@ -741,6 +735,47 @@ impl MultiAreaLearner {
             }
         }
         (loss, correct as f64 / b.batch as f64)
+    }
+
+    /// Which trials of `b` the last [`Self::run`] answered right: the larger choice output at the
+    /// last step on the right side.
+    fn answered_right(&self, b: &DmcBatch) -> Vec<bool> {
+        let last = (b.steps - 1) * b.batch;
+        (0..b.batch)
+            .map(|i| {
+                let o = &self.traj.output[(last + i) * N_OUT..(last + i + 1) * N_OUT];
+                (o[1] > o[2]) == b.matches[i]
+            })
+            .collect()
+    }
+
+    /// The CTRNN on `total` test trials drawn from stream `purpose` in batches of the training's
+    /// size (the protocol's evaluation is this on `multiarea_eval`).
+    pub fn test_score(&mut self, purpose: &str, total: usize) -> TestScore {
+        let chunk = self.cfg.train.batch_size;
+        let (mut loss, mut acc, mut k) = (0.0, 0.0, 0);
+        let mut by_answer = [(0, 0); 2];
+        let test = std::mem::take(&mut self.test_images);
+        for (i, start) in (0..total).step_by(chunk).enumerate() {
+            let n = chunk.min(total - start);
+            let b = self.batch(&test, purpose, i as u64, n);
+            let (l, a) = self.run(&b, None);
+            loss += l * n as f64;
+            acc += a * n as f64;
+            k += n;
+            for (right, first) in self.answered_right(&b).into_iter().zip(&b.matches) {
+                let side = &mut by_answer[usize::from(!*first)];
+                side.0 += usize::from(right);
+                side.1 += 1;
+            }
+        }
+        self.test_images = test;
+        TestScore {
+            loss: loss / k as f64,
+            accuracy: acc / k as f64,
+            trials: k,
+            by_answer,
+        }
     }
 
     /// What the CTRNN holds through the delay, for its fixed points and free runs: its input there
@@ -794,6 +829,19 @@ impl MultiAreaLearner {
             label,
         }
     }
+}
+
+/// The CTRNN on test trials ([`MultiAreaLearner::test_score`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestScore {
+    /// the mean weighted squared error
+    pub loss: f64,
+    /// the share of trials answered right
+    pub accuracy: f64,
+    pub trials: usize,
+    /// (answered right, trials) by the right answer: the first choice (a match, or dots moving
+    /// right), then the second
+    pub by_answer: [(usize, usize); 2],
 }
 
 /// The CTRNN's delay as [`MultiAreaLearner::delay_view`] gives it.
@@ -931,19 +979,8 @@ impl Learner for MultiAreaLearner {
     }
 
     fn evaluate(&mut self, _step: u64, _train_loss: Option<f64>) -> Result<Evaluation> {
-        let (total, chunk) = (self.cfg.task.eval_trials, self.cfg.train.batch_size);
-        let (mut loss, mut acc, mut k) = (0.0, 0.0, 0);
-        let test = std::mem::take(&mut self.test_images);
-        for (i, start) in (0..total).step_by(chunk).enumerate() {
-            let n = chunk.min(total - start);
-            let b = self.batch(&test, "multiarea_eval", i as u64, n);
-            let (l, a) = self.run(&b, None);
-            loss += l * n as f64;
-            acc += a * n as f64;
-            k += n;
-        }
-        self.test_images = test;
-        let (loss, acc) = (loss / k as f64, acc / k as f64);
+        let score = self.test_score("multiarea_eval", self.cfg.task.eval_trials);
+        let (loss, acc) = (score.loss, score.accuracy);
         let values = [self.last_train_accuracy, acc, loss];
         Ok(Evaluation {
             cells: values.iter().map(|v| format!("{v:.6}")).collect(),

@@ -136,7 +136,9 @@ def evaluate(run: Union[str, "os.PathLike[str]", "Run"], *, trials: int = 256, r
     ``"updates"`` (``"step"`` is then the round, and ``"tasks"`` is empty). A rule-reversal run
     (``biornn reversal``) gives the same, on whole batches of sequences holding at least ``trials``
     task trials, with the parts ``"after_switch"`` and ``"after_stay"``: the fractions of ideal
-    answers on trials whose rule had just reversed and on those whose rule had not."""
+    answers on trials whose rule had just reversed and on those whose rule had not. A multi-area run
+    gives its one network (``"match"`` and ``"non_match"``, or ``"right"`` and ``"left"``: the
+    accuracy by the right answer) and its task's row in ``"tasks"``, on ``trials`` test trials."""
     path = run.path if isinstance(run, Run) else Path(run)
     return _biornn.evaluate(os.fspath(path), trials=trials, recurrent_noise=recurrent_noise)
 
