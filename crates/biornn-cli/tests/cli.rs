@@ -20,6 +20,13 @@ fn succeed(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Runs `cmd`, which must fail with `word` in its error.
+fn refused(cmd: &mut Command, word: &str) {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(word), "{err}");
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("biornn-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -716,12 +723,10 @@ fn bench_elise_times_one_network_and_k_at_once() {
     assert_eq!(value("neurons"), 17.0);
     assert!(value("ms_per_cycle_one_core") > 0.0);
     assert!(value("cycles_per_s_all_k") > 0.0);
-    let bad = biornn()
-        .args(["bench", "elise", "--cycles", "0"])
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("bench elise"));
+    refused(
+        biornn().args(["bench", "elise", "--cycles", "0"]),
+        "bench elise",
+    );
 }
 
 #[test]
@@ -734,12 +739,10 @@ fn bench_products_times_faer_and_every_packed_path() {
     // the scalar reference always runs (the command fails if a path's bits differ from the first)
     assert!(value("packed_scalar_us").unwrap().parse::<f64>().unwrap() > 0.0);
     assert!(["avx512", "avx2", "scalar", "faer"].contains(&value("networks_use").unwrap()));
-    let bad = biornn()
-        .args(["bench", "products", "--batch", "0"])
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("bench products"));
+    refused(
+        biornn().args(["bench", "products", "--batch", "0"]),
+        "bench products",
+    );
 }
 
 /// The staged training as a user chains it: the compatibility CNN, stage 2 from its model.npz
@@ -1037,13 +1040,13 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     assert_eq!(f32s(&model["input_shape"]), [1.0, 12.0, 12.0]);
     let out = succeed(biornn().arg("analyze").arg(&run));
     assert!(out.contains("files in"), "{out}");
-    let bad = biornn()
-        .arg("analyze")
-        .arg(&run)
-        .args(["--what", "spectrum"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--what"));
+    refused(
+        biornn()
+            .arg("analyze")
+            .arg(&run)
+            .args(["--what", "spectrum"]),
+        "--what",
+    );
     let spectra = std::fs::read_to_string(run.join("analysis/spectra.csv")).unwrap();
     // both areas, each eigenvalue with its step multiplier 0.8 + 0.2 mu
     let rows: Vec<Vec<f64>> = spectra
@@ -1066,13 +1069,10 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     let rec = read_npz(&run.join("analysis/record.npz")).unwrap();
     assert_eq!(rec["area0"].shape, [5 + 8, 3, 4, 3, 3]);
     assert_eq!(rec["labels"].shape, [3]);
-    let bad = biornn()
-        .arg("record")
-        .arg(&run)
-        .args(["--areas", "2"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--areas"));
+    refused(
+        biornn().arg("record").arg(&run).args(["--areas", "2"]),
+        "--areas",
+    );
     // the spontaneous fixed point, from rest and from 8 random starts
     let fixed = std::fs::read_to_string(run.join("analysis/fixed_points.csv")).unwrap();
     assert_eq!(fixed.lines().count(), 10, "{fixed}");
@@ -1176,23 +1176,23 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     );
     assert!(yes.min(no) <= acc && acc <= yes.max(no), "{net}");
     assert_eq!(e["recurrent_noise"], false);
-    let bad = biornn()
-        .arg("eval")
-        .arg(dir.join("m"))
-        .args(["--recurrent-noise", "on"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--recurrent-noise"));
+    refused(
+        biornn()
+            .arg("eval")
+            .arg(dir.join("m"))
+            .args(["--recurrent-noise", "on"]),
+        "--recurrent-noise",
+    );
     succeed(biornn().arg("report").arg(dir.join("m")));
     let page = std::fs::read_to_string(dir.join("m/report.html")).unwrap();
     assert!(page.contains("fixating through the delay") && page.contains("<svg"));
-    let bad = biornn()
-        .arg("analyze")
-        .arg(dir.join("m"))
-        .args(["--net", "1"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--net"));
+    refused(
+        biornn()
+            .arg("analyze")
+            .arg(dir.join("m"))
+            .args(["--net", "1"]),
+        "--net",
+    );
     assert_eq!(m["W_out"].shape, [3, 16]);
     let metrics = std::fs::read_to_string(dir.join("m/metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 4, "{metrics}");
@@ -1217,8 +1217,7 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     );
     // a bad value is named
     std::fs::write(&cfg, "[network]\nkind = \"cordsnet\"\ndepth = 3\n").unwrap();
-    let bad = biornn().arg("check").arg(&cfg).output().unwrap();
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("network.depth"));
+    refused(biornn().arg("check").arg(&cfg), "network.depth");
     // the shipped example config is accepted
     let example =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/cordsnet_fashion.toml");
