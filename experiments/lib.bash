@@ -30,6 +30,32 @@ train_to() {
   fi
 }
 
+# protocol_to DIR ROUNDS: a long-term or rule-reversal run (`biornn longterm`, `biornn reversal`) in
+# DIR taken to ROUNDS rounds. A killed one resumes from its newest checkpoint; a finished one short of
+# ROUNDS (and of its criterion: a long-term run that met it is done) continues to it, so a larger
+# budget, or a run an earlier `--resume --max-steps` stopped short, goes on rather than being
+# reported as done. Status 1 when DIR holds no run yet (the caller starts it); a failed resume
+# ends the script.
+# Needs $bin (the biornn binary).
+protocol_to() {
+  local dir=$1 rounds=$2 done_rounds
+  restore_carried "$dir"
+  if [[ -f "$dir/summary.json" ]]; then
+    done_rounds=$(sed -n 's/^ *"rounds": *\([0-9]*\).*/\1/p' "$dir/summary.json" | head -1)
+    if grep -q '"reached": true' "$dir/summary.json" || (( done_rounds >= rounds )); then
+      echo "have $dir ($done_rounds rounds)"
+    elif [[ -d "$dir/checkpoints" ]]; then
+      $bin train --resume "$dir" --max-steps "$rounds" --quiet || exit
+    else
+      echo "have $dir ($done_rounds rounds, kept as results only: it cannot go on to $rounds)" >&2
+    fi
+  elif [[ -f "$dir/config.toml" ]]; then
+    $bin train --resume "$dir" --quiet || exit
+  else
+    return 1
+  fi
+}
+
 # smoke_config FILE: shrink a config's evaluations for a smoke run.
 smoke_config() {
   sed -i 's/^eval_trials = .*/eval_trials = 4/; s/^eval_every = .*/eval_every = 2/' "$1"

@@ -36,10 +36,9 @@ for task in $tasks; do
     derivative=block-start; name=$method
     if [[ "$setting" == *+stale ]]; then derivative=stale; name=$method-stale; fi
     dir="$out/$task/$name"
-    restore_carried "$dir" # a setting an earlier session carried over (experiments/carry.sh)
-    if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
-    # a setting killed part-way continues from its newest checkpoint
-    if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi
+    # a setting carried over (experiments/carry.sh), killed part-way or finished short of
+    # max_rounds goes on from where it is
+    if protocol_to "$dir" "$max_rounds"; then continue; fi
     $bin longterm "$task" --method "$method" --derivative "$derivative" --networks "$networks" \
       --max-rounds "$max_rounds" --quiet --out "$dir"
   done

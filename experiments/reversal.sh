@@ -13,6 +13,7 @@
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source experiments/lib.bash
 settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 sctt-t40-s11-b0.8+trial dasc-t40-s2-b0.5+trial cd-s2"}
 networks=${NETWORKS:-10}
 rounds=${ROUNDS:-300}
@@ -27,9 +28,8 @@ cargo build --release -q
 bin=./target/release/biornn
 for setting in $settings; do
   dir="$out/$setting"
-  if [[ -f "$dir/summary.json" ]]; then echo "have $dir"; continue; fi
-  # a setting killed part-way continues from its newest checkpoint
-  if [[ -f "$dir/config.toml" ]]; then $bin train --resume "$dir" --quiet; continue; fi
+  # a setting killed part-way, or finished with fewer rounds, goes on from where it is
+  if protocol_to "$dir" "$rounds"; then continue; fi
   method=${setting%+trial}
   extra=()
   if [[ "$setting" == *+trial ]]; then extra=(--trial-skip); fi
