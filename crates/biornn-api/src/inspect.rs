@@ -339,11 +339,10 @@ fn evaluate_multiarea(
         "dots" => ["right", "left"],
         _ => ["match", "non_match"],
     };
-    let parts = names
-        .iter()
-        .zip(s.by_answer)
-        .map(|(name, (right, of))| (name.to_string(), right as f64 / of.max(1) as f64))
-        .collect();
+    let parts = named_parts([
+        (names[0], fraction_right(s.by_answer[0])),
+        (names[1], fraction_right(s.by_answer[1])),
+    ]);
     Ok(EvalReport {
         checkpoint: weights.display().to_string(),
         step: step.unwrap_or(0),
@@ -369,6 +368,16 @@ fn evaluate_multiarea(
         min_perf: s.accuracy,
         mean_perf: s.accuracy,
     })
+}
+
+/// A network's scores on parts of its trials, by name ([`NetworkScore::parts`]).
+fn named_parts<const N: usize>(named: [(&str, f64); N]) -> BTreeMap<String, f64> {
+    named.map(|(name, v)| (name.to_string(), v)).into()
+}
+
+/// The fraction of `of` trials answered right; 0 when there were none.
+fn fraction_right((right, of): (usize, usize)) -> f64 {
+    right as f64 / of.max(1) as f64
 }
 
 /// A long-term or rule-reversal run's learner, its state loaded from a weights file.
@@ -434,9 +443,7 @@ fn evaluate_protocol(
                     network: k,
                     task: cfg.task.name().to_string(),
                     perf: s.performance,
-                    parts: [("fix1", s.fix1), ("fix2", s.fix2), ("res", s.res)]
-                        .map(|(k, v)| (k.to_string(), v))
-                        .into(),
+                    parts: named_parts([("fix1", s.fix1), ("fix2", s.fix2), ("res", s.res)]),
                     trials,
                 })
                 .collect();
@@ -446,7 +453,6 @@ fn evaluate_protocol(
             use biornn_tasks::reversal::TRIALS;
             let per_batch = learner.sequences_per_batch() * TRIALS;
             let batches = trials.div_ceil(per_batch);
-            let fraction = |(right, of): (usize, usize)| right as f64 / of.max(1) as f64;
             let networks = learner
                 .score_networks(batches, noisy)?
                 .iter()
@@ -455,12 +461,10 @@ fn evaluate_protocol(
                     network: k,
                     task: "reversal".into(),
                     perf: s.score,
-                    parts: [
-                        ("after_switch", fraction(s.switch)),
-                        ("after_stay", fraction(s.stay)),
-                    ]
-                    .map(|(k, v)| (k.to_string(), v))
-                    .into(),
+                    parts: named_parts([
+                        ("after_switch", fraction_right(s.switch)),
+                        ("after_stay", fraction_right(s.stay)),
+                    ]),
                     trials: batches * per_batch,
                 })
                 .collect();
