@@ -20,9 +20,10 @@ secs() {
   t0=$(date +%s%N); "$@" > "$runs/out.log"; t1=$(date +%s%N)
   printf '%d.%02d' $(((t1 - t0) / 1000000000)) $(((t1 - t0) / 10000000 % 100))
 }
-echo "analyze_s=$(secs $bin analyze "$run")"
+# assigned first: a failed command then ends the script (inside `echo "$(...)"` it would not)
+t=$(secs $bin analyze "$run"); echo "analyze_s=$t"
 grep -E "^(analysis time|fixed points)" "$runs/out.log"
-echo "report_s=$(secs $bin report "$run")"
+t=$(secs $bin report "$run"); echo "report_s=$t"
 echo "figures_in_analysis=$(ls "$run"/analysis/*.png | wc -l)"
 if command -v chromium > /dev/null 2>&1; then
   dom=$(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \

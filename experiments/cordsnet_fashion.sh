@@ -51,11 +51,12 @@ for form in $forms; do
     run="$out/$([[ $form == rnn ]] && echo r2 || echo cnn)$suffix/seed-$seed"
     train_to "$run" "$steps" "$seed" "$cfg" > /dev/null
     rm -f "$cfg"
-    if [[ ! -f "$run/analysis/noise_static.csv" ]]; then
+    # scored again when training went on since (a larger budget rewrites summary.json)
+    if [[ ! "$run/analysis/noise_static.csv" -nt "$run/summary.json" ]]; then
       $bin noise "$run" --input 0,0.25,0.5,1,2 > /dev/null
       mv "$run/analysis/noise.csv" "$run/analysis/noise_static.csv"
     fi
-    if [[ $form == rnn && ! -f "$run/analysis/noise_dynamics.csv" ]]; then
+    if [[ $form == rnn && ! "$run/analysis/noise_dynamics.csv" -nt "$run/summary.json" ]]; then
       $bin analyze "$run" > /dev/null
       $bin noise "$run" --input 0.25,0.5,1,2 --per-step > /dev/null
       mv "$run/analysis/noise.csv" "$run/analysis/noise_per_step.csv"

@@ -96,7 +96,8 @@ for seed in $seeds; do
     prev="$(realpath "$run")/model.npz"
   done
   final="$out/stage5/seed-$seed"
-  if [[ ! -f "$final/analysis/noise_static.csv" ]]; then
+  # scored again when training went on since (a larger budget rewrites summary.json)
+  if [[ ! "$final/analysis/noise_static.csv" -nt "$final/summary.json" ]]; then
     $bin analyze "$final" > /dev/null
     $bin noise "$final" --input ${NOISE:-0,1,2} > /dev/null
     mv "$final/analysis/noise.csv" "$final/analysis/noise_static.csv"

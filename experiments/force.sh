@@ -12,6 +12,7 @@
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source experiments/lib.bash
 seeds=${SEEDS:-"1 2 3 4 5 6 7 8 9 10"}
 sizes=${SIZES:-"300 1000"}
 targets=${TARGETS:-"sines triangle"}
@@ -34,13 +35,12 @@ for target in $targets; do
   for n in $sizes; do
     for seed in $seeds; do
       dir="$out/$prefix$target/n$n/seed-$seed"
-      [[ -f "$dir/summary.json" ]] && continue
       cfg=$(mktemp --suffix=.toml)
       # one evaluation, at the end: 10 periods run freely from where training stopped
       echo "$base" | sed "s/^n_rec = .*/n_rec = $n/; s/^kind = \"sines\" .*/kind = \"$target\"/; \
         s/^eval_every = .*/eval_every = $steps/; s/^eval_steps = .*/eval_steps = 12000/" > "$cfg"
-      $bin train "$cfg" --seed "$seed" --max-steps "$steps" --runs "$(dirname "$dir")" \
-        --name "$(basename "$dir")" --quiet > /dev/null 2>&1
+      # a finished run is left as it is, a killed one resumes (experiments/lib.bash)
+      train_to "$dir" "$steps" "$seed" "$cfg" > /dev/null
       rm -f "$cfg"
     done
   done

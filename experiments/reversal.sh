@@ -4,19 +4,20 @@
 # and CD; NETWORKS networks per setting. Prints a table (mean, median and interquartile range of the
 # accuracy at the last evaluation) and plots mean accuracy against updates (FIGURE.png and .svg).
 #
-#   experiments/reversal.sh           NETWORKS=10 ROUNDS=300 (3,000 updates; the reference: 1000 rounds)
+#   experiments/reversal.sh           NETWORKS=10 ROUNDS=1000 (10,000 updates, the reference's)
 #   experiments/reversal.sh --smoke   2 networks, 2 rounds, to check that the pipeline runs (CI)
-#   SETTINGS="base dasc-t40-s2-b0.5+trial" ROUNDS=1000 experiments/reversal.sh
+#   SETTINGS="base dasc-t40-s2-b0.5+trial" ROUNDS=300 OUT=runs/reversal300 experiments/reversal.sh
+#                                     a shorter budget (its stages are half of it, so it is another
+#                                     run than the 1000-round one: OUT apart)
 #
 # A setting is a method name, with "+trial" for the trial-level skip. The defaults are the
 # reference's configurations (typeno 0-4 of main_rulereversaltask.py) and its CD variant.
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source experiments/lib.bash
 settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 sctt-t40-s11-b0.8+trial dasc-t40-s2-b0.5+trial cd-s2"}
 networks=${NETWORKS:-10}
-rounds=${ROUNDS:-300}
+rounds=${ROUNDS:-1000}
 out=${OUT:-runs/reversal}
 figure=${FIGURE:-docs/figures/reversal}
 per_pattern=5
@@ -28,8 +29,8 @@ cargo build --release -q
 bin=./target/release/biornn
 for setting in $settings; do
   dir="$out/$setting"
-  # a setting killed part-way, or finished with fewer rounds, goes on from where it is
-  if protocol_to "$dir" "$rounds"; then continue; fi
+  # a setting killed part-way, or finished with fewer rounds, goes on from where it is; one that
+  # ran them is left as it is (biornn reversal --out)
   method=${setting%+trial}
   extra=()
   if [[ "$setting" == *+trial ]]; then extra=(--trial-skip); fi

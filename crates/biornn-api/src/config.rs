@@ -369,6 +369,35 @@ impl Config {
     }
 
     /// The budget in updates (in rounds for the rounds protocols).
+    pub fn max_steps(&self) -> usize {
+        match self {
+            Config::Bptt(c) => c.train.max_steps,
+            Config::Force(c) => c.train.max_steps,
+            Config::CtrnnForce(c) => c.train.max_steps,
+            Config::R2n2(c) => c.train.max_steps,
+            Config::Rflo(c) => c.train.max_steps,
+            Config::Elise(c) => c.train.max_steps,
+            Config::CordsNet(c) => c.train.max_steps,
+            Config::MultiArea(c) => c.train.max_steps,
+            Config::LongTerm(c) => c.max_rounds,
+            Config::Reversal(c) => c.rounds,
+        }
+    }
+
+    /// What `other` sets differently from this config, the budget, the checkpoint interval and
+    /// the run's name aside (none changes what is trained), one `key: this, other` line per setting (dotted
+    /// keys for tables); empty when they describe the same run.
+    pub fn differences(&self, other: &Config) -> Vec<String> {
+        let mut other = other.clone();
+        if other.set_max_steps(self.max_steps()).is_err() {
+            return vec!["the budget cannot be compared".into()];
+        }
+        let table = |c: &Config| toml::from_str::<toml::Table>(&c.to_toml()).unwrap_or_default();
+        let mut out = vec![];
+        diff_tables("", &table(self), &table(&other), &mut out);
+        out
+    }
+
     /// A new budget (`--max-steps`): at least one update and at most what a TOML integer holds
     /// (the run's config.toml records it).
     pub fn set_max_steps(&mut self, steps: usize) -> Result<()> {
@@ -535,6 +564,29 @@ pub fn check_max_steps(steps: usize) -> Result<()> {
     Ok(())
 }
 
+/// The settings `a` and `b` give differently, as `key: a's value, b's value` (`unset` where one
+/// lacks the key), keys dotted below `prefix`; `checkpoint_every` and the run's `name` are skipped.
+fn diff_tables(prefix: &str, a: &toml::Table, b: &toml::Table, out: &mut Vec<String>) {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    for key in keys {
+        // neither changes what is trained
+        if key == "checkpoint_every" || (prefix.is_empty() && key == "name") {
+            continue;
+        }
+        let name = format!("{prefix}{key}");
+        match (a.get(key), b.get(key)) {
+            (Some(toml::Value::Table(x)), Some(toml::Value::Table(y))) => {
+                diff_tables(&format!("{name}."), x, y, out)
+            }
+            (x, y) if x != y => {
+                let shown = |v: Option<&toml::Value>| v.map_or("unset".into(), |v| v.to_string());
+                out.push(format!("{name}: {}, {}", shown(x), shown(y)));
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,5 +675,33 @@ mod tests {
         let mut big = Config::default();
         big.set_seed(u64::MAX);
         assert!(big.validate().unwrap_err().to_string().contains("seed"));
+    }
+
+    #[test]
+    fn differences_name_nested_settings_but_not_the_budget() {
+        let run = Config::default();
+        let mut asked = run.clone();
+        asked.set_max_steps(run.max_steps() + 100).unwrap();
+        assert!(run.differences(&asked).is_empty());
+        let Config::Bptt(c) = &mut asked else {
+            unreachable!()
+        };
+        c.model.n_rec = 17;
+        c.train.checkpoint_every += 1;
+        let n = run.max_steps();
+        let Config::Bptt(c) = &run else {
+            unreachable!()
+        };
+        assert_eq!(
+            run.differences(&asked),
+            [format!("model.n_rec: {}, 17", c.model.n_rec)],
+            "budget {n} and checkpoint interval aside"
+        );
+        let other = Config::Reversal(ReversalConfig::reference(
+            biornn_train::longterm::Method::Base,
+            true,
+            2,
+        ));
+        assert!(run.differences(&other).len() > 3);
     }
 }

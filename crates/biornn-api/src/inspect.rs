@@ -375,9 +375,13 @@ fn named_parts<const N: usize>(named: [(&str, f64); N]) -> BTreeMap<String, f64>
     named.map(|(name, v)| (name.to_string(), v)).into()
 }
 
-/// The fraction of `of` trials answered right; 0 when there were none.
+/// The fraction of `of` trials answered right; NaN (`null` in JSON) when there were none, which
+/// a 0 would pass off as all wrong.
 fn fraction_right((right, of): (usize, usize)) -> f64 {
-    right as f64 / of.max(1) as f64
+    match of {
+        0 => f64::NAN,
+        _ => right as f64 / of as f64,
+    }
 }
 
 /// A long-term or rule-reversal run's learner, its state loaded from a weights file.

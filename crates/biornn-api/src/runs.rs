@@ -220,6 +220,89 @@ pub fn fresh_run_dir(runs: &Path, name: &str) -> Result<PathBuf> {
     Ok(RunDir::create_unique(runs, name)?.path().to_path_buf())
 }
 
+/// What [`continue_in`] found in a run directory, and did.
+#[derive(Debug)]
+pub enum Continued {
+    /// `dir` holds no run yet: the caller starts it there
+    Empty,
+    /// the run met its criterion, or stands at the budget asked for: left as it is
+    Done { steps: usize },
+    /// the run went on: resumed after a kill, or taken from its end to the larger budget
+    Trained(Finished),
+}
+
+/// The run of `cfg` in `dir` taken to `cfg`'s budget, whatever state it was left in, so that
+/// asking for the same run again (a rerun script, a resubmitted job) goes on with it rather than
+/// starting it over or reporting a shorter run as done: a killed run resumes from its newest
+/// checkpoint, a finished one short of the budget continues from its final state, one that met
+/// its criterion or reached the budget is left as it is, and an empty `dir` is left to the
+/// caller. A run of another config (anything but the budget, the checkpoint interval and the
+/// name) is refused with what differs, as are a killed run already past the budget and a
+/// finished run kept without its weights that would have to go further.
+pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Continued> {
+    if !dir.is_dir() {
+        return Ok(Continued::Empty);
+    }
+    let run = RunDir::open(dir)?;
+    let Some(text) = run.read_config() else {
+        if run.has_checkpoint() || run.model_path().exists() {
+            return Err(Error::new(format!(
+                "{} holds a run without a config.toml (written before the run layer): continue it \
+                 with `biornn train --resume`, or choose another directory",
+                dir.display()
+            )));
+        }
+        return Ok(Continued::Empty);
+    };
+    let held = Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
+    let differs = held.differences(cfg);
+    if !differs.is_empty() {
+        return Err(Error::new(format!(
+            "{} holds another run than the one asked for (setting: the run's, asked): {}; remove \
+             it or choose another directory",
+            dir.display(),
+            differs.join("; ")
+        )));
+    }
+    let (budget, held_budget) = (cfg.max_steps(), held.max_steps());
+    let at_weights = run.final_step()?;
+    if run.read_summary().is_some() {
+        // results kept without weights (`experiments/carry.sh --results`) say how far the run
+        // went in their metrics
+        let last_row = || {
+            let metrics = run.read_metrics();
+            metrics
+                .lines()
+                .last()?
+                .split(',')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        };
+        let done = at_weights.or_else(last_row).unwrap_or(held_budget);
+        // a finished run that stopped short of its own budget met its criterion
+        if done < held_budget || done >= budget {
+            return Ok(Continued::Done { steps: done });
+        }
+        if at_weights.is_none() {
+            return Err(Error::new(format!(
+                "{} holds this run's results only (no checkpoint or final state): it cannot go \
+                 on from {done} steps to {budget}",
+                dir.display()
+            )));
+        }
+        return resume_to(dir, Some(budget), opts).map(Continued::Trained);
+    }
+    if let Some(done) = at_weights.filter(|d| *d >= budget) {
+        return Err(Error::new(format!(
+            "{} holds this run, killed after {done} steps: past the {budget} asked for",
+            dir.display()
+        )));
+    }
+    let new_budget = (budget != held_budget).then_some(budget);
+    resume_to(dir, new_budget, opts).map(Continued::Trained)
+}
+
 /// Continue the run in `dir` from its newest readable checkpoint, whatever it trains.
 pub fn resume(dir: &Path, opts: &RunOptions) -> Result<Finished> {
     resume_to(dir, None, opts)

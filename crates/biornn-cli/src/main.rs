@@ -46,6 +46,11 @@ enum Command {
         /// continue the run in this directory from its newest good checkpoint
         #[arg(long, value_name = "RUN", conflicts_with_all = ["config", "name", "seed", "seeds"])]
         resume: Option<PathBuf>,
+        /// the run directory itself, instead of a fresh one under --runs. When it holds this run
+        /// already, the run goes on to the budget: resumed after a kill, or taken on from its end;
+        /// a run of other settings there is refused, naming them
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["seeds", "resume"])]
+        out: Option<PathBuf>,
         /// also write the metrics as TensorBoard event files, into DIR/<run name>/
         #[arg(long, value_name = "DIR")]
         tensorboard: Option<PathBuf>,
@@ -65,7 +70,8 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// evaluate with recurrent noise on or off (default: as the run's config says; on for a
-        /// long-term or rule-reversal run, as its protocol evaluates)
+        /// long-term or rule-reversal run, as its protocol evaluates; a multi-area run is scored
+        /// without)
         #[arg(long, value_parser = ["on", "off"])]
         recurrent_noise: Option<String>,
     },
@@ -423,6 +429,7 @@ fn run(command: Command) -> Result<()> {
             quiet,
             seeds,
             resume,
+            out,
             tensorboard,
         } => {
             if let Some(dir) = &tensorboard {
@@ -456,6 +463,12 @@ fn run(command: Command) -> Result<()> {
             }
             if seeds > 1 {
                 return train_seeds(&cfg, &runs, seeds);
+            }
+            if let Some(dir) = &out {
+                if !went_on(&cfg, dir, "steps", &run_opts)? {
+                    println!("{}", biornn_api::train_in(&cfg, dir, &run_opts)?);
+                }
+                return Ok(());
             }
             eprintln!(
                 "training {}, seed {}; run directory under {}",
@@ -658,6 +671,10 @@ fn run(command: Command) -> Result<()> {
                             line += &format!(" {v:>w$.3}", w = width(p));
                         }
                         println!("{line} {:>7}", s.trials);
+                    }
+                    // a multi-area run scores its one network on its task, with the loss
+                    for s in &r.tasks {
+                        println!("{:<16} {:>10.5}", "loss", s.loss);
                     }
                 }
                 println!(
@@ -1157,6 +1174,22 @@ struct LongtermArgs {
     reference_nonmatch: bool,
 }
 
+/// Whether `dir` already held the run of `cfg`, which then went on to the budget asked for or was
+/// done already ([`biornn_api::continue_in`]): nothing left to start. `unit` names its steps.
+fn went_on(cfg: &Config, dir: &Path, unit: &str, opts: &biornn_api::RunOptions) -> Result<bool> {
+    match biornn_api::continue_in(cfg, dir, opts)? {
+        biornn_api::Continued::Empty => Ok(false),
+        biornn_api::Continued::Done { steps } => {
+            println!("have {}: {steps} {unit}, done", dir.display());
+            Ok(true)
+        }
+        biornn_api::Continued::Trained(f) => {
+            println!("{f}");
+            Ok(true)
+        }
+    }
+}
+
 /// Options shared by `biornn longterm` and `biornn reversal`.
 #[derive(clap::Args)]
 struct SkipArgs {
@@ -1175,8 +1208,9 @@ struct SkipArgs {
     #[arg(long)]
     euler_noise: bool,
     /// the run directory (config.toml, metrics.csv with a row per round, checkpoints, model.npz,
-    /// summary.json); default: a fresh one under runs/. Resume a killed run with
-    /// `biornn train --resume DIR`.
+    /// summary.json); default: a fresh one under runs/. When it holds this run already, the run
+    /// goes on: resumed after a kill, or taken on to a larger budget; a run of other settings
+    /// there is refused.
     #[arg(long)]
     out: Option<PathBuf>,
     /// rounds between checkpoints
@@ -1207,6 +1241,14 @@ impl SkipArgs {
         biornn_api::RunOptions {
             progress: false,
             verbose: !self.quiet,
+        }
+    }
+
+    /// Whether `--out` already held this run ([`went_on`]).
+    fn went_on(&self, cfg: &Config) -> Result<bool> {
+        match &self.out {
+            Some(dir) => went_on(cfg, dir, "rounds", &self.options()),
+            None => Ok(false),
         }
     }
 
@@ -1259,6 +1301,9 @@ fn longterm(a: LongtermArgs) -> Result<()> {
     cfg.euler_noise = a.common.euler_noise;
     cfg.checkpoint_every = a.common.checkpoint_every;
     cfg.validate()?;
+    if a.common.went_on(&Config::LongTerm(cfg.clone()))? {
+        return Ok(());
+    }
     let dir = a.common.run_dir(&format!("{}-{}", a.task, a.method))?;
     let r = biornn_api::longterm(&cfg, &dir, false, &a.common.options())?;
     println!("{}", protocols::longterm_line(&cfg, &r));
@@ -1289,6 +1334,9 @@ fn reversal(a: ReversalArgs) -> Result<()> {
     cfg.euler_noise = a.common.euler_noise;
     cfg.checkpoint_every = a.common.checkpoint_every;
     cfg.validate()?;
+    if a.common.went_on(&Config::Reversal(cfg.clone()))? {
+        return Ok(());
+    }
     let dir = a.common.run_dir(&format!("reversal-{}", cfg.name()))?;
     let r = biornn_api::reversal(&cfg, &dir, false, &a.common.options())?;
     println!("{}", protocols::reversal_line(&cfg, &r));

@@ -220,6 +220,36 @@ fn train_then_eval() {
 }
 
 #[test]
+fn train_into_a_directory_holding_the_run_goes_on_with_it() {
+    let dir = tmp("train_out");
+    let train = |out: &str, extra: &[&str]| {
+        let mut cmd = biornn();
+        cmd.args(["train", "--quiet"])
+            .args(extra)
+            .arg("--out")
+            .arg(dir.join(out));
+        cmd
+    };
+    let w_rec = |out: &str| {
+        let a = read_npz(&dir.join(out).join("model.npz")).unwrap();
+        f32s(&a["W_rec"])
+    };
+    succeed(&mut train("whole", &["--max-steps", "8"]));
+    // a run finished at 4 updates, asked for 8, goes on to the weights trained to 8 at once
+    succeed(&mut train("short", &["--max-steps", "4"]));
+    let text = succeed(&mut train("short", &["--max-steps", "8"]));
+    assert!(text.contains("after 8 steps"), "{text}");
+    assert_eq!(w_rec("short"), w_rec("whole"));
+    let text = succeed(&mut train("short", &["--max-steps", "8"]));
+    assert!(text.contains("8 steps, done"), "{text}");
+    refused(
+        &mut train("short", &["--max-steps", "8", "--seed", "2"]),
+        "seed: 1, 2",
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn longterm_runs_and_rejects_bad_input() {
     let dir = tmp("longterm");
     let text = succeed(
@@ -281,6 +311,10 @@ fn longterm_runs_and_rejects_bad_input() {
     assert_eq!(report["recurrent_noise"], true);
     assert!(report["trimmed_mean"].is_number(), "{report}");
     assert_eq!(eval(), report);
+    refused(
+        biornn().arg("eval").arg(&dir).args(["--trials", "0"]),
+        "--trials",
+    );
     // the run's weights file names the same run
     let text = succeed(
         biornn()
@@ -395,6 +429,98 @@ fn longterm_runs_and_rejects_bad_input() {
             assert!(err.contains(w), "{args:?}: {err}");
         }
     }
+}
+
+#[test]
+fn longterm_into_a_directory_holding_the_run_goes_on_with_it() {
+    let dir = tmp("longterm_again");
+    // 2 networks and 2 stage rounds unless `extra` says otherwise
+    let longterm = |out: &str, extra: &[&str]| {
+        let mut cmd = biornn();
+        cmd.args([
+            "longterm",
+            "dlygo",
+            "--method",
+            "dasc-t20-s2-b0.5",
+            "--quiet",
+        ])
+        .args(extra);
+        for (flag, default) in [("--networks", "2"), ("--stage-rounds", "2")] {
+            if !extra.contains(&flag) {
+                cmd.args([flag, default]);
+            }
+        }
+        cmd.arg("--out").arg(dir.join(out));
+        cmd
+    };
+    // metrics.csv without the timing columns (train_s, wall_s)
+    let rows = |out: &str| -> Vec<String> {
+        std::fs::read_to_string(dir.join(out).join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                [&c[..5], &c[6..7]].concat().join(",")
+            })
+            .collect()
+    };
+    let whole = ["--max-rounds", "4", "--checkpoint-every", "1"];
+    succeed(&mut longterm("whole", &whole));
+    assert_eq!(rows("whole").len(), 5);
+    // asked again: done, nothing rewritten
+    let before = std::fs::read_to_string(dir.join("whole/metrics.csv")).unwrap();
+    let text = succeed(&mut longterm("whole", &whole));
+    assert!(text.contains("4 rounds, done"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("whole/metrics.csv")).unwrap(),
+        before
+    );
+    // a run finished at 2 rounds, asked for 4, goes on to the run trained to 4 at once
+    succeed(&mut longterm("short", &["--max-rounds", "2"]));
+    succeed(&mut longterm("short", &["--max-rounds", "4"]));
+    assert_eq!(rows("short"), rows("whole"));
+    let summary = std::fs::read_to_string(dir.join("short/summary.json")).unwrap();
+    assert!(summary.contains("\"rounds\": 4"), "{summary}");
+    // killed after its oldest checkpoint kept: the same command resumes it to the same rows
+    let killed = dir.join("killed");
+    std::fs::create_dir_all(killed.join("checkpoints")).unwrap();
+    let mut kept: Vec<_> = std::fs::read_dir(dir.join("whole/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    kept.sort();
+    assert!(kept[0].to_str() < Some("step_00000004.npz"), "{kept:?}");
+    let oldest = Path::new("checkpoints").join(&kept[0]);
+    for f in [Path::new("config.toml"), Path::new("metrics.csv"), &oldest] {
+        std::fs::copy(dir.join("whole").join(f), killed.join(f)).unwrap();
+    }
+    succeed(&mut longterm("killed", &whole));
+    assert_eq!(rows("killed"), rows("whole"));
+    // results kept without weights stand as they are, and cannot go further
+    let results = dir.join("results");
+    std::fs::create_dir_all(&results).unwrap();
+    for f in ["config.toml", "metrics.csv", "summary.json"] {
+        std::fs::copy(dir.join("whole").join(f), results.join(f)).unwrap();
+    }
+    let text = succeed(&mut longterm("results", &whole));
+    assert!(text.contains("4 rounds, done"), "{text}");
+    refused(
+        &mut longterm("results", &["--max-rounds", "6"]),
+        "results only",
+    );
+    // another run in the directory is refused, naming what differs, and left alone
+    refused(
+        &mut longterm("whole", &["--max-rounds", "4", "--networks", "3"]),
+        "networks: 2, 3",
+    );
+    refused(
+        &mut longterm("whole", &["--max-rounds", "4", "--stage-rounds", "4"]),
+        "stage_rounds: 2, 4",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("whole/metrics.csv")).unwrap(),
+        before
+    );
 }
 
 #[test]

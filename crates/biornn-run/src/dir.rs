@@ -320,18 +320,40 @@ impl RunDir {
         Ok(files.into_iter().map(|(_, p)| p).collect())
     }
 
-    /// Make the final state in `model.npz` the newest checkpoint when it is newer than every
-    /// checkpoint, so that a finished run can continue with a larger budget. Returns the step a
-    /// resume now starts from: the newer of the two (`None` when there is neither, or only a
-    /// `model.npz` without training state, as runs written before the run layer).
-    pub fn checkpoint_final_model(&self) -> Result<Option<usize>> {
-        let newest = self.checkpoints()?.last().and_then(|p| {
+    /// The step of the newest checkpoint, by its file name.
+    fn newest_checkpoint_step(&self) -> Result<Option<usize>> {
+        Ok(self.checkpoints()?.last().and_then(|p| {
             p.file_stem()?
                 .to_str()?
                 .strip_prefix("step_")?
                 .parse::<usize>()
                 .ok()
-        });
+        }))
+    }
+
+    /// How far the run got, writing nothing: the later of its newest checkpoint's step and its
+    /// final model's (`None` when there is neither, or only a `model.npz` without training state,
+    /// as in results kept without weights).
+    pub fn final_step(&self) -> Result<Option<usize>> {
+        let newest = match self.path.join(CHECKPOINTS).is_dir() {
+            true => self.newest_checkpoint_step()?,
+            false => None,
+        };
+        let model = self.model_path();
+        if !model.exists() {
+            return Ok(newest);
+        }
+        let arrays = crate::checkpoint::read_checked(&model)?;
+        let at_model = crate::driver::LoopState::load(&arrays).ok().map(|s| s.step);
+        Ok(newest.max(at_model))
+    }
+
+    /// Make the final state in `model.npz` the newest checkpoint when it is newer than every
+    /// checkpoint, so that a finished run can continue with a larger budget. Returns the step a
+    /// resume now starts from: the newer of the two (`None` when there is neither, or only a
+    /// `model.npz` without training state, as runs written before the run layer).
+    pub fn checkpoint_final_model(&self) -> Result<Option<usize>> {
+        let newest = self.newest_checkpoint_step()?;
         let model = self.model_path();
         if !model.exists() {
             return Ok(newest);

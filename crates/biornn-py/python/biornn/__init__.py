@@ -167,7 +167,8 @@ def analyze(
     - ``task_variance``: ``task_variance`` [N, tasks], ``cluster``, ``silhouette``, and ``table``;
     - ``lesion``: columns (lesion, units, and one performance column per task).
 
-    A CordsNet run gets its own analysis whatever ``what`` says: ``spectra`` (each area's Arnoldi
+    A CordsNet run gets its own analysis whichever known parts ``what`` names (a misspelt one is
+    still an error, as is ``net`` past its one network): ``spectra`` (each area's Arnoldi
     eigenvalues at the spontaneous fixed point, ``area<l>_eigenvalues`` [k, 2], the dominant
     eigenvector, and ``table``) and ``fixed_points`` (how the dynamics settled from rest and from
     random starts). A run of several networks is analysed one network at a time (``net``).
