@@ -43,7 +43,9 @@ for rule in $rules; do
     if $smoke; then
       sed -i 's/^repeats = .*/repeats = 2/; s/^eval_every = .*/eval_every = 20/' "$cfg"
     fi
-    steps=$(if $smoke; then echo 40; else echo $(( epochs * 2880 )); fi)
+    # an epoch is every trajectory once: 2,880 in the cue-guided maze, 640 in the alternation one
+    per_epoch=$([[ $rule == alternation ]] && echo 640 || echo 2880)
+    steps=$(if $smoke; then echo 40; else echo $(( epochs * per_epoch )); fi)
     train_to "$out/$rule/seed-$seed" "$steps" "$seed" "$cfg" > /dev/null 2>&1
     rm -f "$cfg"
   done

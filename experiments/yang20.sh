@@ -2,7 +2,8 @@
 # Train the Yang et al. (2019) network (256 softplus units, diag init, context DM x5) on all 20 tasks
 # until every task reaches 0.9 performance, then print steps, trials, wall-clock and the per-task table.
 #
-#   experiments/yang20.sh            the full run (tens of minutes to hours on 2 cores)
+#   experiments/yang20.sh            the full run (tens of minutes to hours on 2 cores; killed, it
+#                                    resumes when run again)
 #   experiments/yang20.sh --smoke    a few updates only, to check that the pipeline runs (CI)
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
@@ -16,9 +17,9 @@ if [[ "${1:-}" == "--smoke" ]]; then
   runs=$(mktemp -d)
 fi
 cargo build --release -q
-out=$(./target/release/biornn train configs/yang20.toml --runs "$runs" --name "$name" "${extra[@]}")
-echo "$out"
-dir=$(echo "$out" | sed -n 's/^run directory: //p')
+dir="$runs/$name"
+# run again after a kill, it resumes where it stopped (and stands once done)
+./target/release/biornn train configs/yang20.toml --name "$name" --out "$dir" "${extra[@]}"
 python3 - "$dir/summary.json" <<'PY' 2>/dev/null || cat "$dir/summary.json"
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -344,8 +344,9 @@ impl Drop for RunHooks {
     }
 }
 
-/// Train a config in a fresh run directory under `runs` (or exactly in `dir`). The GIL is released
-/// while it trains; `verbose` prints a line per evaluation to `sys.stdout`.
+/// Train a config in a fresh run directory under `runs` (or exactly in `dir`, going on with the
+/// same run when `dir` holds it: `biornn_api::continue_in`). The GIL is released while it trains;
+/// `verbose` prints a line per evaluation to `sys.stdout`.
 #[pyfunction]
 #[pyo3(signature = (config=None, runs=PathBuf::from("runs"), dir=None, seed=None, max_steps=None, name=None, verbose=true, tensorboard=None))]
 #[allow(clippy::too_many_arguments)]
@@ -375,11 +376,29 @@ fn train<'py>(
         progress: verbose,
         verbose,
     };
-    let done = py.detach(|| match &dir {
-        Some(d) => biornn_api::train_in(&cfg, d, &opts),
-        None => biornn_api::train(&cfg, &runs, &opts),
-    });
-    finished_to_py(py, &done.map_err(err)?)
+    // a run `dir` already holds goes on, or stands when done (its steps)
+    let done = py.detach(
+        || -> biornn_api::Result<Result<biornn_api::Finished, usize>> {
+            let Some(d) = &dir else {
+                return biornn_api::train(&cfg, &runs, &opts).map(Ok);
+            };
+            match biornn_api::continue_in(&cfg, d, &opts)? {
+                biornn_api::Continued::Empty => biornn_api::train_in(&cfg, d, &opts).map(Ok),
+                biornn_api::Continued::Trained(f) => Ok(Ok(f)),
+                biornn_api::Continued::Done { steps } => Ok(Err(steps)),
+            }
+        },
+    );
+    match done.map_err(err)? {
+        Ok(f) => finished_to_py(py, &f),
+        Err(steps) => {
+            let d = PyDict::new(py);
+            d.set_item("dir", dir)?;
+            d.set_item("steps", steps)?;
+            d.set_item("done_before", true)?;
+            Ok(d)
+        }
+    }
 }
 
 /// Continue a killed run where it stopped (bit-identical to an uninterrupted one), or a finished one

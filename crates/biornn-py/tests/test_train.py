@@ -49,6 +49,24 @@ def test_resume_continues_to_a_larger_budget_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+def test_training_into_a_directory_holding_the_run_goes_on_with_it(tmp_path):
+    cfg = small_config()
+    run = tmp_path / "run"
+    biornn.train(cfg, dir=run, seed=4, max_steps=6, verbose=False)
+    # the same call with a larger budget takes the run on, as resume does
+    longer = biornn.train(cfg, dir=run, seed=4, max_steps=12, verbose=False)
+    direct = biornn.train(cfg, dir=tmp_path / "direct", seed=4, max_steps=12, verbose=False)
+    assert longer.result["steps"] == 12
+    for k in ("W_rec", "W_in", "W_out", "b_rec"):
+        np.testing.assert_array_equal(longer.weights()[k], direct.weights()[k], err_msg=k)
+    again = biornn.train(cfg, dir=run, seed=4, max_steps=12, verbose=False)
+    assert again.result["done_before"] and again.result["steps"] == 12
+    # another run's settings are refused by name, and the run is left as it was
+    with pytest.raises(biornn.Error, match="seed: 4, 5"):
+        biornn.train(cfg, dir=run, seed=5, max_steps=12, verbose=False)
+    np.testing.assert_array_equal(biornn.Run(run).weights()["W_rec"], direct.weights()["W_rec"])
+
+
 def test_result_evaluate_and_summary(tiny_run, cli):
     r = tiny_run.result
     assert set(r) >= {"dir", "reached", "steps", "trials", "wall_s", "scores", "per_task"}

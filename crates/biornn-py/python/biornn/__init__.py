@@ -87,7 +87,11 @@ def train(
     runs:
         the folder under which a fresh run directory named after the config is made.
     dir:
-        train exactly in this run directory instead (made if missing).
+        train exactly in this run directory instead (made if missing). When it holds this run
+        already (the same config, ``max_steps`` aside), the run goes on: resumed after a kill,
+        taken on to a larger ``max_steps``, or returned as it is once it met its criterion or
+        budget (its ``result`` is then ``dir``, ``steps`` and ``done_before``). A run of other
+        settings there is an error naming them: nothing is overwritten.
     seed, max_steps, name:
         override the config's ``seed``, ``train.max_steps`` and ``name`` (as the CLI's flags do).
     verbose:
