@@ -149,6 +149,23 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
         "{}",
         view.label
     );
+    // scored on 7 test trials in batches of 4 (the last one short): the first count is of the
+    // trials whose answer is a match, and the counts make up the accuracy
+    let mut batched = cfg.clone();
+    batched.train.batch_size = 4;
+    let mut l = MultiAreaLearner::new(&batched).unwrap();
+    let s = l.test_score("scored", 7);
+    let matches = [(0, 4), (1, 3)]
+        .iter()
+        .map(|(i, n)| {
+            let b = l.batch(&l.test_images, "scored", *i, *n);
+            b.matches.iter().filter(|m| **m).count()
+        })
+        .sum::<usize>();
+    assert_eq!(s.trials, 7);
+    assert_eq!((s.by_answer[0].1, s.by_answer[1].1), (matches, 7 - matches));
+    let right = s.by_answer[0].0 + s.by_answer[1].0;
+    assert!((s.accuracy - right as f64 / 7.0).abs() < 1e-12, "{s:?}");
     // the same network on random-dot motion: the dots' frames during the sample epoch, a choice
     // right or left after it
     let mut dots = cfg.clone();
