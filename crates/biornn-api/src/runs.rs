@@ -238,7 +238,8 @@ pub enum Continued {
 /// its criterion or reached the budget is left as it is, and an empty `dir` is left to the
 /// caller. A run of another config (anything but the budget, the checkpoint interval and the
 /// name) is refused with what differs, as are a killed run already past the budget and a
-/// finished run kept without its weights that would have to go further.
+/// finished run kept without its weights that would have to go further. A run that met its
+/// criterion is done whatever the budget (its summary says so).
 pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Continued> {
     if !dir.is_dir() {
         return Ok(Continued::Empty);
@@ -266,7 +267,13 @@ pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Contin
     }
     let (budget, held_budget) = (cfg.max_steps(), held.max_steps());
     let at_weights = run.final_step()?;
-    if run.read_summary().is_some() {
+    if let Some(summary) = run.read_summary() {
+        // the run's own word on its criterion: a long-term run's `reached`, the others'
+        // `reached_target`
+        let summary: serde_json::Value = serde_json::from_str(&summary).unwrap_or_default();
+        let reached = ["reached", "reached_target"]
+            .iter()
+            .any(|k| summary[k].as_bool() == Some(true));
         // results kept without weights (`experiments/carry.sh --results`) say how far the run
         // went in their metrics
         let last_row = || {
@@ -280,8 +287,7 @@ pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Contin
                 .ok()
         };
         let done = at_weights.or_else(last_row).unwrap_or(held_budget);
-        // a finished run that stopped short of its own budget met its criterion
-        if done < held_budget || done >= budget {
+        if reached || done >= budget {
             return Ok(Continued::Done { steps: done });
         }
         if at_weights.is_none() {
@@ -293,13 +299,20 @@ pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Contin
         }
         return resume_to(dir, Some(budget), opts).map(Continued::Trained);
     }
-    if let Some(done) = at_weights.filter(|d| *d >= budget) {
-        return Err(Error::new(format!(
-            "{} holds this run, killed after {done} steps: past the {budget} asked for",
-            dir.display()
-        )));
-    }
-    let new_budget = (budget != held_budget).then_some(budget);
+    // killed (or never started): the budget asked is passed on, as a BPTT checkpoint holds the
+    // budget it was written under
+    let new_budget = match at_weights {
+        Some(done) if done > budget || (done == budget && held_budget != budget) => {
+            return Err(Error::new(format!(
+                "{} holds this run, killed after {done} steps on its way to {held_budget}: \
+                 it cannot be the run of {budget} asked for",
+                dir.display()
+            )))
+        }
+        // killed between its last checkpoint and its summary: resumed, it finishes
+        Some(done) if done == budget => None,
+        _ => Some(budget),
+    };
     resume_to(dir, new_budget, opts).map(Continued::Trained)
 }
 
@@ -334,6 +347,8 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
                 ));
             }
         }
+        // first: killed from here on, the run reads as killed (and resumes), not as finished
+        run.forget_summary()?;
     }
     let bptt = || -> Result<Finished> {
         // the checkpoint holds the config a BPTT run resumes with

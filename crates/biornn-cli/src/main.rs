@@ -1209,8 +1209,9 @@ struct SkipArgs {
     euler_noise: bool,
     /// the run directory (config.toml, metrics.csv with a row per round, checkpoints, model.npz,
     /// summary.json); default: a fresh one under runs/. When it holds this run already, the run
-    /// goes on: resumed after a kill, or taken on to a larger budget; a run of other settings
-    /// there is refused.
+    /// goes on: resumed after a kill, or taken on to a larger budget with the same stages (give
+    /// --stage-rounds: by default they are half the budget); a run of other settings there is
+    /// refused.
     #[arg(long)]
     out: Option<PathBuf>,
     /// rounds between checkpoints

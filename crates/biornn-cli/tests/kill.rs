@@ -245,6 +245,67 @@ fn train_killed_and_resumed(name: &str, config: &str, cap: Duration) {
     std::fs::remove_file(&cfg).ok();
 }
 
+/// A run finished at 200 updates, taken to 400 by the same `biornn train CONFIG --out RUN`
+/// command with a larger budget, killed at random moments and given the same command again each
+/// time: it ends as the run trained to 400 at once (200 is a multiple of its evaluation interval).
+#[test]
+fn an_extension_killed_and_asked_again_equals_the_run_trained_at_once() {
+    let name = "extension";
+    let bin = env!("CARGO_BIN_EXE_biornn");
+    let base = std::env::temp_dir().join(format!("biornn-kill-{}-{name}", std::process::id()));
+    let cfg = base.with_extension("toml");
+    std::fs::write(&cfg, CONFIG).unwrap();
+    let out = |run: &Path, steps: &str| {
+        let mut c = Command::new(bin);
+        c.arg("train")
+            .arg(&cfg)
+            .args(["--quiet", "--max-steps", steps, "--out"])
+            .arg(run);
+        c
+    };
+    // each attempt's run starts as the finished short one
+    let short = base.with_extension("short");
+    let done = out(&short, "200").output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    for attempt in 0..4 {
+        let run = base.join(format!("b{attempt}")).join("k");
+        std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+        for entry in walk(&short) {
+            let rel = entry.strip_prefix(&short).unwrap();
+            std::fs::copy(&entry, run.join(rel)).unwrap();
+        }
+    }
+    let start = |dir: &Path| out(&dir.join("k"), "400");
+    let again = |run: &Path| out(run, "400");
+    killed_and_resumed(
+        name,
+        &start,
+        &again,
+        &|d: &Path| d.join("k"),
+        Duration::from_secs(300),
+    );
+    std::fs::remove_dir_all(&short).ok();
+    std::fs::remove_file(&cfg).ok();
+}
+
+/// The files under `dir`, one level of folders deep (a run directory's layout).
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}
+
 #[test]
 fn killed_and_resumed_equals_uninterrupted() {
     train_killed_and_resumed("ctrnn", CONFIG, Duration::from_secs(300));

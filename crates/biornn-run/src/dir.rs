@@ -422,6 +422,18 @@ impl RunDir {
         write_atomic(&self.summary_path(), json.as_bytes())
     }
 
+    /// Remove `summary.json` as the run goes on past it (to a larger budget): until the run
+    /// finishes again, it has not finished, and a summary of where it stood would say it had.
+    pub fn forget_summary(&self) -> Result<()> {
+        match std::fs::remove_file(self.summary_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::new(format!(
+                "{}: {e}",
+                self.summary_path().display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The text of `summary.json`; `None` while the run has not finished.
     pub fn read_summary(&self) -> Option<String> {
         std::fs::read_to_string(self.summary_path()).ok()
