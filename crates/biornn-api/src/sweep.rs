@@ -31,7 +31,7 @@
 //! ```
 
 use crate::config::Config;
-use crate::runs::{resume_to, train_in, Finished, RunOptions};
+use crate::runs::{continue_in, train_in, Continued, Finished, RunOptions};
 use biornn_numerics::error::check;
 use biornn_numerics::{Error, Result, Streams};
 use biornn_run::RunDir;
@@ -519,7 +519,8 @@ fn check_run_matches(sweep: &Sweep, i: usize, run: &RunDir) -> Result<()> {
     };
     let own = parse(&text, &run.config_path())?;
     let now = parse(&sweep.config(i)?.to_toml(), &sweep.file)?;
-    let budget = |key: &str| key.ends_with("max_steps") || key.ends_with("max_rounds");
+    let budget =
+        |key: &str| key.ends_with("max_steps") || key.ends_with("max_rounds") || key == "rounds";
     let keys = sweep.keys.iter().map(String::as_str).chain(["seed"]);
     for key in keys.filter(|k| !budget(k)) {
         if let (Some(got), Some(want)) = (get_key(&own, key), get_key(&now, key)) {
@@ -547,20 +548,37 @@ pub enum Outcome {
     Trained(Finished),
 }
 
-/// Run i of the sweep: skipped when it has finished, resumed when it was killed, started
-/// otherwise. Its summary records the sweep index and, under Slurm, the job and array task ids.
+/// Run i of the sweep as the file now gives it ([`continue_in`]): skipped when it has finished
+/// (met its criterion or its budget), resumed when it was killed, taken on when the file's budget
+/// grew, started otherwise; refused, naming the settings, when its directory holds a run the
+/// file no longer gives (edited values, seeds or base config renumber or change runs). Its
+/// summary records the sweep index and, under Slurm, the job and array task ids.
 pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> {
     let cfg = sweep.config(i)?;
     let dir = sweep.run_dir(i);
-    let finished = match sweep.state(i) {
-        RunState::Finished => return Ok(Outcome::Skipped),
-        RunState::Running => return Ok(Outcome::Running),
-        RunState::Unfinished => resume_to(&dir, None, opts)?,
-        RunState::NotStarted => {
-            std::fs::create_dir_all(&sweep.dir)
-                .map_err(|e| Error::new(format!("{}: {e}", sweep.dir.display())))?;
-            train_in(&cfg, &dir, opts)?
-        }
+    if sweep.state(i) == RunState::Running {
+        return Ok(Outcome::Running);
+    }
+    let edited = |e: Error| {
+        e.context(format!(
+            "run {i} of {} (was the sweep file edited after the run started?)",
+            sweep.file.display()
+        ))
+    };
+    let trained = match continue_in(&cfg, &dir, opts).map_err(edited) {
+        Ok(Continued::Done { .. }) => return Ok(Outcome::Skipped),
+        Ok(Continued::Trained(f)) => Ok(f),
+        Ok(Continued::Empty) => std::fs::create_dir_all(&sweep.dir)
+            .map_err(|e| Error::new(format!("{}: {e}", sweep.dir.display())))
+            .and_then(|()| train_in(&cfg, &dir, opts)),
+        Err(e) => Err(e),
+    };
+    let finished = match trained {
+        Ok(f) => f,
+        // another task took the run between the look above and its lock (a resubmitted array
+        // beside the first): it is that task's to train
+        Err(_) if RunDir::open(&dir).is_ok_and(|r| r.is_locked()) => return Ok(Outcome::Running),
+        Err(e) => return Err(e),
     };
     let path = RunDir::open(&dir)?.summary_path();
     let text = std::fs::read_to_string(&path)

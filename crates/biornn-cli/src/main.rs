@@ -1071,7 +1071,7 @@ fn sweep(args: SweepArgs) -> Result<()> {
             if args.local {
                 let (trained, skipped) = sweep::run_local(&s, args.jobs, &opts)?;
                 println!(
-                    "{trained} runs trained, {skipped} had finished; in {}",
+                    "{trained} runs trained, {skipped} had finished or were training elsewhere; in {}",
                     s.dir.display()
                 );
             } else if args.slurm {
