@@ -51,7 +51,7 @@ for data in $datasets; do
     for seed in $seeds; do
       cfg=$(mktemp --suffix=.toml)
       config "$rule" "$data" "$cfg"
-      train_to "$out/$data/$rule/seed-$seed" "$(budget "$data")" "$seed" "$cfg" > /dev/null 2>&1
+      train_to "$out/$data/$rule/seed-$seed" "$(budget "$data")" "$seed" "$cfg" > /dev/null
       rm -f "$cfg"
     done
   done

@@ -46,7 +46,7 @@ for rule in $rules; do
     # an epoch is every trajectory once: 2,880 in the cue-guided maze, 640 in the alternation one
     per_epoch=$([[ $rule == alternation ]] && echo 640 || echo 2880)
     steps=$(if $smoke; then echo 40; else echo $(( epochs * per_epoch )); fi)
-    train_to "$out/$rule/seed-$seed" "$steps" "$seed" "$cfg" > /dev/null 2>&1
+    train_to "$out/$rule/seed-$seed" "$steps" "$seed" "$cfg" > /dev/null
     rm -f "$cfg"
   done
 done
