@@ -890,13 +890,16 @@ pub fn write_results(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Parse a unit list such as `3,5,10-19` (ranges inclusive).
+/// Past any network a lesion can be run on.
+const MAX_LESION_UNIT: usize = 1_000_000;
+
+/// Parse a unit list such as `3,5,10-19` (ranges inclusive; indices below 1,000,000).
 pub fn parse_units(text: &str) -> Result<Vec<usize>> {
     let bad = |w: &str| {
         Error::invalid(
             "--lesion",
             w,
-            "allowed: unit indices and ranges, e.g. 3,5,10-19",
+            "allowed: unit indices (below 1000000) and ranges, e.g. 3,5,10-19",
         )
     };
     let mut units = vec![];
@@ -907,12 +910,20 @@ pub fn parse_units(text: &str) -> Result<Vec<usize>> {
                     a.trim().parse().map_err(|_| bad(word))?,
                     b.trim().parse().map_err(|_| bad(word))?,
                 );
-                if a > b {
+                // checked against the network's size later; bounded here so that a range is
+                // never a list too long to hold
+                if a > b || b >= MAX_LESION_UNIT {
                     return Err(bad(word));
                 }
                 units.extend(a..=b);
             }
-            None => units.push(word.parse().map_err(|_| bad(word))?),
+            None => {
+                let u: usize = word.parse().map_err(|_| bad(word))?;
+                if u >= MAX_LESION_UNIT {
+                    return Err(bad(word));
+                }
+                units.push(u);
+            }
         }
     }
     if units.is_empty() {

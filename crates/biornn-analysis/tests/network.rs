@@ -71,3 +71,14 @@ fn lesions_silence_outgoing_weights_only() {
     // the original is untouched
     assert_ne!(net.effective().w_rec[2], 0.0);
 }
+
+#[test]
+fn lesion_lists_parse_and_bad_ones_are_named() {
+    use biornn_analysis::run::parse_units;
+    assert_eq!(parse_units("3, 5,10-12,5").unwrap(), [3, 5, 10, 11, 12]);
+    // refused before a list too long to hold is built
+    for bad in ["0-99999999999", "1000000", "7-3", "a", ""] {
+        let e = parse_units(bad).unwrap_err().to_string();
+        assert!(e.contains("--lesion"), "{bad}: {e}");
+    }
+}

@@ -114,6 +114,13 @@ pub struct TrialArrays {
 
 /// Generate a batch of trials as named arrays.
 pub fn task_arrays(spec: &TrialsSpec) -> Result<TrialArrays> {
+    if !(spec.dt.is_finite() && (0.1..=100.0).contains(&spec.dt)) {
+        return Err(Error::invalid(
+            "--dt",
+            spec.dt,
+            "allowed: a step from 0.1 to 100 ms",
+        ));
+    }
     let options = TaskConfig {
         easy: spec.easy,
         dt: spec.dt,
@@ -129,9 +136,6 @@ pub fn task_arrays(spec: &TrialsSpec) -> Result<TrialArrays> {
         return Err(Error::invalid("--batch", spec.batch, "allowed: 1 to 65536"));
     }
     let dt = spec.dt;
-    if !(dt.is_finite() && dt > 0.0 && dt <= 100.0) {
-        return Err(Error::invalid("--dt", dt, "allowed: a step in (0, 100] ms"));
-    }
     let bspec = BatchSpec {
         dt,
         batch_size: spec.batch,
@@ -1279,7 +1283,8 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(Vec<PathBuf>, PathBu
         })?
         .to_real::<f64>()?;
     let tensors = vck::network_tensors(&arrays);
-    let shape = vck::shape_of(&tensors, (shape_of[1] as usize, shape_of[2] as usize))?;
+    let image = vck::image_of(&shape_of, &run.display().to_string())?;
+    let shape = vck::shape_of(&tensors, image)?;
     let net = CordsNet::new(&shape)?;
     let theta: Vec<f64> = vck::load(&net, &tensors)?;
     let p = cfg.protocol();

@@ -192,7 +192,8 @@ impl MaskSpec {
                 }
             }
             MaskSpec::Blocks { sizes, between } => {
-                if sizes.iter().sum::<usize>() != n_rec || sizes.contains(&0) {
+                let total = sizes.iter().try_fold(0usize, |t, s| t.checked_add(*s));
+                if total != Some(n_rec) || sizes.contains(&0) {
                     return Err(Error::invalid(
                         &format!("{field}.sizes"),
                         format!("{sizes:?}"),
@@ -465,5 +466,14 @@ mod tests {
         .validate("model.mask.recurrent", 4)
         .unwrap_err();
         assert!(e.message.contains("n_rec = 4"), "{e}");
+        // sizes whose sum wraps around to n_rec are refused, not built
+        let huge = i64::MAX as usize;
+        let e = MaskSpec::Blocks {
+            sizes: vec![huge, huge, 130],
+            between: 0.0,
+        }
+        .validate("model.mask.recurrent", 128)
+        .unwrap_err();
+        assert!(e.message.contains("n_rec = 128"), "{e}");
     }
 }

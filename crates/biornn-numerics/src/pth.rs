@@ -382,7 +382,8 @@ fn reduce(callable: Value, args: Value) -> Result<Value> {
             Ok(Value::Tensor {
                 dtype: *dtype,
                 key: key.clone(),
-                offset: *offset as usize,
+                offset: usize::try_from(*offset)
+                    .map_err(|_| bad("a tensor's negative storage offset"))?,
                 size: usizes(size, "size")?,
                 stride: usizes(stride, "stride")?,
             })
@@ -403,15 +404,26 @@ fn gather(
     size: &[usize],
     stride: &[usize],
 ) -> Result<NpyData> {
-    let n: usize = size.iter().product();
+    // sizes and strides come from the file: every product and sum checked
+    let n = size
+        .iter()
+        .try_fold(1usize, |n, d| n.checked_mul(*d))
+        .filter(|n| *n <= 1 << 32)
+        .ok_or_else(|| bad("a tensor's size (at most 2^32 values)"))?;
     let es = dtype.size();
     let mut index = Vec::with_capacity(n);
     let mut pos = vec![0usize; size.len()];
     for _ in 0..n {
-        let at = offset + pos.iter().zip(stride).map(|(p, s)| p * s).sum::<usize>();
-        if (at + 1) * es > bytes.len() {
-            return Err(bad("a tensor reaching past its storage"));
-        }
+        let at = pos
+            .iter()
+            .zip(stride)
+            .try_fold(offset, |a, (p, s)| a.checked_add(p.checked_mul(*s)?))
+            .filter(|a| {
+                a.checked_add(1)
+                    .and_then(|end| end.checked_mul(es))
+                    .is_some_and(|end| end <= bytes.len())
+            })
+            .ok_or_else(|| bad("a tensor reaching past its storage"))?;
         index.push(at * es);
         for d in (0..size.len()).rev() {
             pos[d] += 1;

@@ -168,11 +168,13 @@ impl TaskConfig {
                 "at least one weight must be positive",
             ));
         }
-        if !(self.dt.is_finite() && self.dt > 0.0) {
+        // below, trials of millions of steps exhaust memory; above, a response epoch (500 ms)
+        // can floor to no step at all
+        if !(self.dt.is_finite() && (0.1..=500.0).contains(&self.dt)) {
             return Err(Error::invalid(
                 "task.dt",
                 self.dt,
-                "allowed: a positive step in ms",
+                "allowed: a step from 0.1 to 500 ms",
             ));
         }
         if self.layout == Layout::Stream && !(1..=100_000).contains(&self.window) {

@@ -62,7 +62,9 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
     }
     for bit in [8u8, 16] {
         if flags & bit != 0 {
-            at += bytes[at..]
+            at += bytes
+                .get(at..)
+                .ok_or_else(|| bad("extra field past the end"))?
                 .iter()
                 .position(|b| *b == 0)
                 .ok_or_else(|| bad("name"))?
@@ -115,8 +117,11 @@ pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     let dims: Vec<usize> = (0..rank)
         .map(|k| u32::from_be_bytes(bytes[4 + 4 * k..8 + 4 * k].try_into().unwrap()) as usize)
         .collect();
-    let count: usize = dims.iter().product();
-    if bytes.len() != header + count {
+    let count = dims
+        .iter()
+        .try_fold(1usize, |n, d| n.checked_mul(*d))
+        .ok_or_else(|| bad(format!("dimensions {dims:?} past what memory holds")))?;
+    if bytes.len() != header.saturating_add(count) {
         return Err(bad(format!(
             "{} data bytes for dimensions {dims:?}",
             bytes.len() - header
@@ -445,6 +450,15 @@ mod tests {
         assert!(env.success(&out, &eval[0].1));
         out[17 * CLASSES + (class + 1) % CLASSES] = 3.0;
         assert!(!env.success(&out, &eval[0].1));
+    }
+
+    #[test]
+    fn a_gzip_header_claiming_more_than_the_file_is_refused() {
+        // FEXTRA with 65,535 bytes of extra field, then FNAME, in a file of 20 bytes
+        let mut bytes = vec![0x1f, 0x8b, 8, 4 | 8, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+        bytes.resize(20, 0);
+        let e = gunzip(&bytes).unwrap_err().to_string();
+        assert!(e.contains("not a gzip file"), "{e}");
     }
 
     #[test]

@@ -373,6 +373,14 @@ impl LongTermConfig {
                 "allowed: a fraction in [0, 0.5)",
             ));
         }
+        // a NaN, or a level above 1, could never be met
+        if !(self.criterion > 0.0 && self.criterion <= 1.0) {
+            return Err(Error::invalid(
+                "criterion",
+                self.criterion,
+                "allowed: a performance in (0, 1]",
+            ));
+        }
         validate_schedule(self.method, self.stage_rounds, self.dt)
     }
 

@@ -65,8 +65,12 @@ pub(crate) fn check_settings(
             return Err(Error::invalid(field, v, "allowed: at least 1"));
         }
     }
-    if !(dt.is_finite() && dt > 0.0) {
-        return Err(Error::invalid("dt", dt, "allowed: a positive step in ms"));
+    if !(dt.is_finite() && (0.1..=100.0).contains(&dt)) {
+        return Err(Error::invalid(
+            "dt",
+            dt,
+            "allowed: a step from 0.1 to 100 ms",
+        ));
     }
     check_seed(seed)
 }

@@ -146,6 +146,12 @@ fn bad_configs_name_field_value_and_what_is_allowed() {
             &["train.learning_rate", "-1", "positive"],
         ),
         ("[task]\ndt = 200.0", &["task.dt", "200", "model.tau"]),
+        // a step so small its trials could not be held, or so large an epoch floors to nothing
+        ("[task]\ndt = 1e-300", &["task.dt", "0.1 to 500"]),
+        (
+            "[model]\ntau = 3000.0\n[task]\ndt = 3000.0",
+            &["task.dt", "3000", "0.1 to 500"],
+        ),
         (
             "[task]\nrules = [\"fdgoo\"]",
             &["task.rules[0]", "fdgoo", "did you mean `fdgo`"],

@@ -125,6 +125,23 @@ fn weight(
     }
 }
 
+/// The image size (h, w) a model file's `input_shape` (`[channels, h, w]`) gives; `file` names the
+/// file in errors.
+pub fn image_of(input_shape: &[f64], file: &str) -> Result<(usize, usize)> {
+    let size = |v: f64| (v.fract() == 0.0 && (1.0..=65536.0).contains(&v)).then_some(v as usize);
+    let image = match input_shape {
+        [c, h, w] => size(*c).and(size(*h).zip(size(*w))),
+        _ => None,
+    };
+    image.ok_or_else(|| {
+        Error::invalid(
+            &format!("{file}: input_shape"),
+            format!("{input_shape:?}"),
+            "allowed: [channels, h, w], whole numbers from 1 to 65536",
+        )
+    })
+}
+
 /// The shape a reference checkpoint describes: depth, channels and classes from its tensors; the
 /// image size, which the weights do not fix, from the caller (224 x 224 for the published model).
 pub fn shape_of(
@@ -150,17 +167,19 @@ pub fn shape_of(
                 .is_some()
         })
         .count();
+    // a weight of no dimensions names no channels: 0, which `validate` refuses
+    let lead = |s: &[usize]| s.first().copied().unwrap_or(0);
     let mut widths = [0; 4];
     for (pair, w) in widths.iter_mut().enumerate() {
         let l = (2 * pair).min(depth.saturating_sub(1));
-        *w = first(&format!("area_conv.{l}"), &mut used)?[0];
+        *w = lead(&first(&format!("area_conv.{l}"), &mut used)?);
     }
     let shape = CordsNetShape {
         depth,
         in_channels: stem.get(1).copied().unwrap_or(0),
         image,
         widths,
-        classes: fc[0],
+        classes: lead(&fc),
     };
     shape.validate()?;
     Ok(shape)
@@ -358,4 +377,24 @@ pub fn save_weight_normed<T: Real>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_shape_is_three_whole_sizes() {
+        assert_eq!(image_of(&[3.0, 224.0, 200.0], "m").unwrap(), (224, 200));
+        for bad in [
+            &[1.0, 8.0][..],
+            &[1.0, 0.5, 8.0],
+            &[0.0, 8.0, 8.0],
+            &[1.0, 8.0, -8.0],
+            &[],
+        ] {
+            let e = image_of(bad, "m").unwrap_err().to_string();
+            assert!(e.contains("m: input_shape"), "{bad:?}: {e}");
+        }
+    }
 }

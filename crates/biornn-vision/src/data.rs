@@ -67,12 +67,13 @@ impl ImageSet {
             .collect()
     }
 
-    /// `(x - mean_c) / std_c`, channel by channel.
+    /// `(x - mean_c) / std_c`, channel by channel (statistics past the images' channels are
+    /// left unused).
     pub fn normalise(&mut self, stats: &[(f64, f64)]) {
         let plane = self.h * self.w;
         let size = self.image_size();
         for img in self.pixels.chunks_mut(size) {
-            for (c, (mean, std)) in stats.iter().enumerate() {
+            for (c, (mean, std)) in stats.iter().take(self.channels).enumerate() {
                 let inv = 1.0 / std.max(1e-12);
                 for v in &mut img[c * plane..(c + 1) * plane] {
                     *v = ((*v as f64 - mean) * inv) as f32;
@@ -137,9 +138,10 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
 fn idx_split(dir: &Path, prefix: &str) -> Result<ImageSet> {
     let (dims, images) = read_idx(&find(dir, &format!("{prefix}-images-idx3-ubyte"))?)?;
     let (ldims, labels) = read_idx(&find(dir, &format!("{prefix}-labels-idx1-ubyte"))?)?;
-    if dims.len() != 3 || ldims != [dims[0]] {
+    if dims.len() != 3 || ldims != [dims[0]] || dims[1] == 0 || dims[2] == 0 {
         return Err(Error::new(format!(
-            "{}: {prefix} images {dims:?} and labels {ldims:?} (allowed: n x h x w images and n labels)",
+            "{}: {prefix} images {dims:?} and labels {ldims:?} (allowed: n x h x w images, h and w \
+             at least 1, and n labels)",
             dir.display()
         )));
     }

@@ -63,6 +63,15 @@ fn idx_files_plain_and_gzipped_load_as_floats() {
     std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(&[2], &[3, 4])).unwrap();
     let e = load_idx(&dir).unwrap_err().to_string();
     assert!(e.contains("t10k images") && e.contains("labels"), "{e}");
+    // images of no pixels are named, not cut into chunks of none
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(&[2], &[3, 4])).unwrap();
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte.gz"),
+        gzip(&idx(&[2, 0, 0], &[])),
+    )
+    .unwrap();
+    let e = load_idx(&dir).unwrap_err().to_string();
+    assert!(e.contains("h and w"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
