@@ -23,8 +23,8 @@ pub use biornn_train::reversal::{ReversalConfig, ReversalResult};
 pub use biornn_vision::noise::Noise as NoiseSetting;
 pub use config::{Config, Kind};
 pub use runs::{
-    continue_in, fresh_run_dir, longterm, resume, resume_to, reversal, train, train_in,
-    train_seeds, Continued, Finished, RunOptions,
+    continue_in, fresh_run_dir, longterm, resume, resume_to, reversal, standing, train, train_in,
+    train_seeds, Continued, Finished, RunOptions, Standing,
 };
 
 /// [`biornn_report::summaries::curves_summary`] with each run's recurrent density read from its

@@ -241,8 +241,30 @@ pub enum Continued {
 /// finished run kept without its weights that would have to go further. A run that met its
 /// criterion is done whatever the budget (its summary says so).
 pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Continued> {
+    Ok(match standing(cfg, dir)? {
+        Standing::Empty => Continued::Empty,
+        Standing::Done { steps } => Continued::Done { steps },
+        Standing::GoesOn { budget } => Continued::Trained(resume_to(dir, budget, opts)?),
+    })
+}
+
+/// Where the run of `cfg` in `dir` stands, reading only ([`continue_in`] acts on it); an error
+/// when `dir` holds a run that cannot be it (other settings, results without weights short of
+/// the budget, a killed run past it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// no run yet
+    Empty,
+    /// it met its criterion, or stands at the budget
+    Done { steps: usize },
+    /// it goes on ([`resume_to`] with this budget): killed, or finished short of the budget
+    GoesOn { budget: Option<usize> },
+}
+
+/// [`Standing`] of the run of `cfg` in `dir`.
+pub fn standing(cfg: &Config, dir: &Path) -> Result<Standing> {
     if !dir.is_dir() {
-        return Ok(Continued::Empty);
+        return Ok(Standing::Empty);
     }
     let run = RunDir::open(dir)?;
     let Some(text) = run.read_config() else {
@@ -253,7 +275,7 @@ pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Contin
                 dir.display()
             )));
         }
-        return Ok(Continued::Empty);
+        return Ok(Standing::Empty);
     };
     let held = Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
     let differs = held.differences(cfg);
@@ -288,7 +310,7 @@ pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Contin
         };
         let done = at_weights.or_else(last_row).unwrap_or(held_budget);
         if reached || done >= budget {
-            return Ok(Continued::Done { steps: done });
+            return Ok(Standing::Done { steps: done });
         }
         if at_weights.is_none() {
             return Err(Error::new(format!(
@@ -297,7 +319,9 @@ pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Contin
                 dir.display()
             )));
         }
-        return resume_to(dir, Some(budget), opts).map(Continued::Trained);
+        return Ok(Standing::GoesOn {
+            budget: Some(budget),
+        });
     }
     // killed (or never started): the budget asked is passed on, as a BPTT checkpoint holds the
     // budget it was written under
@@ -313,7 +337,7 @@ pub fn continue_in(cfg: &Config, dir: &Path, opts: &RunOptions) -> Result<Contin
         Some(done) if done == budget => None,
         _ => Some(budget),
     };
-    resume_to(dir, new_budget, opts).map(Continued::Trained)
+    Ok(Standing::GoesOn { budget: new_budget })
 }
 
 /// Continue the run in `dir` from its newest readable checkpoint, whatever it trains.
@@ -336,20 +360,46 @@ pub fn resume_to(dir: &Path, max_steps: Option<usize>, opts: &RunOptions) -> Res
     } else {
         None
     };
-    if let Some(n) = max_steps {
-        crate::config::check_max_steps(n)?;
-        if let Some(done) = run.checkpoint_final_model()? {
-            if n <= done {
-                return Err(Error::invalid(
-                    "--max-steps",
-                    n,
-                    &format!("allowed: more than the {done} updates the run has done"),
-                ));
+    let Some(n) = max_steps else {
+        return resume_held(&run, dir, None, opts);
+    };
+    crate::config::check_max_steps(n)?;
+    let done = run.checkpoint_final_model()?;
+    if let Some(done) = done.filter(|d| n <= *d) {
+        return Err(Error::invalid(
+            "--max-steps",
+            n,
+            &format!("allowed: more than the {done} updates the run has done"),
+        ));
+    }
+    // set aside first: killed from here on, the run reads as killed (and resumes), not as
+    // finished where it stood
+    let config = run.read_config();
+    run.set_summary_aside()?;
+    let out = resume_held(&run, dir, Some(n), opts);
+    match &out {
+        // failed before a step (a config or its data no longer loading, a stop asked at once):
+        // the run stands as it was, finished, with its budget
+        Err(_) if run.final_step().ok().flatten() == done => {
+            run.restore_summary_aside();
+            if let Some(text) = config {
+                run.write_config(&text)?;
             }
         }
-        // first: killed from here on, the run reads as killed (and resumes), not as finished
-        run.forget_summary()?;
+        // trained on (the summary no longer describes it), or finished with a new summary
+        _ => run.drop_summary_aside(),
     }
+    out
+}
+
+/// [`resume_to`] in a run this process holds, its summary set aside when `max_steps` is a new
+/// budget.
+fn resume_held(
+    run: &RunDir,
+    dir: &Path,
+    max_steps: Option<usize>,
+    opts: &RunOptions,
+) -> Result<Finished> {
     let bptt = || -> Result<Finished> {
         // the checkpoint holds the config a BPTT run resumes with
         let s = trainer::resume(

@@ -31,7 +31,7 @@
 //! ```
 
 use crate::config::Config;
-use crate::runs::{continue_in, train_in, Continued, Finished, RunOptions};
+use crate::runs::{continue_in, standing, train_in, Continued, Finished, RunOptions, Standing};
 use biornn_numerics::error::check;
 use biornn_numerics::{Error, Result, Streams};
 use biornn_run::RunDir;
@@ -114,9 +114,13 @@ pub enum RunState {
     NotStarted,
     /// a process is training it now (it holds the run's lock)
     Running,
-    /// killed: it has a run directory but no summary, and no process holds it
+    /// killed (it has a run directory but no summary, and no process holds it), or finished short
+    /// of the file's budget
     Unfinished,
     Finished,
+    /// its directory holds a run the file does not give (edited settings): `sweep run` refuses it,
+    /// naming them, and a resubmission leaves it out
+    Other,
 }
 
 impl Sweep {
@@ -273,12 +277,19 @@ impl Sweep {
         self.dir.join(format!("{i:04}"))
     }
 
+    /// Where run i stands against the file as it is now ([`standing`]): a finished run short of
+    /// a budget the file has since raised is unfinished, and one whose directory holds settings
+    /// the file no longer gives is [`RunState::Other`].
     pub fn state(&self, i: usize) -> RunState {
-        match RunDir::open(&self.run_dir(i)) {
-            Ok(run) if run.is_locked() => RunState::Running,
-            Ok(run) if run.summary_path().exists() => RunState::Finished,
-            Ok(run) if run.config_path().exists() => RunState::Unfinished,
-            _ => RunState::NotStarted,
+        let dir = self.run_dir(i);
+        if RunDir::open(&dir).is_ok_and(|run| run.is_locked()) {
+            return RunState::Running;
+        }
+        match self.config(i).and_then(|cfg| standing(&cfg, &dir)) {
+            Ok(Standing::Empty) => RunState::NotStarted,
+            Ok(Standing::Done { .. }) => RunState::Finished,
+            Ok(Standing::GoesOn { .. }) => RunState::Unfinished,
+            Err(_) => RunState::Other,
         }
     }
 
@@ -295,10 +306,15 @@ impl Sweep {
     }
 }
 
-/// The runs of `states` neither finished nor training now.
+/// The runs of `states` to (re)run: neither finished, training now, nor holding other settings.
 pub fn unfinished_of(states: &[RunState]) -> Vec<usize> {
     (0..states.len())
-        .filter(|i| !matches!(states[*i], RunState::Finished | RunState::Running))
+        .filter(|i| {
+            !matches!(
+                states[*i],
+                RunState::Finished | RunState::Running | RunState::Other
+            )
+        })
         .collect()
 }
 
@@ -829,6 +845,7 @@ pub fn status_table_of(sweep: &Sweep, states: &[RunState]) -> String {
             RunState::Running => "running",
             RunState::Unfinished => "unfinished",
             RunState::NotStarted => "not started",
+            RunState::Other => "other settings",
         };
         let vals: Vec<String> = values.iter().map(|v| v.to_string()).collect();
         out.push_str(&format!(

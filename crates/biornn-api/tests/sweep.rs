@@ -281,7 +281,12 @@ fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
         e.contains("run 2") && e.contains("train.learning_rate = 0.01") && e.contains("0.02"),
         "{e}"
     );
-    // nor is run 2 skipped as finished or trained over: refused, naming the setting
+    // nor is run 2 skipped as finished or trained over: its state says so, and it is refused,
+    // naming the setting
+    let states = edited.states();
+    assert_eq!(states[0], RunState::Finished);
+    assert_eq!(states[2], RunState::Other);
+    assert!(!biornn_api::sweep::unfinished_of(&states).contains(&2));
     let e = run_local(&edited, 1, &opts).unwrap_err().to_string();
     assert!(
         e.contains("run 2") && e.contains("edited") && e.contains("learning_rate: 0.01, 0.02"),
@@ -289,6 +294,10 @@ fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
     );
     // a larger budget in the file takes every run on to it; the old one then finds them done
     let longer = sweep(&d, &text.replace("max_steps\" = [4]", "max_steps\" = [6]")).unwrap();
+    assert_eq!(
+        biornn_api::sweep::unfinished_of(&longer.states()),
+        [0, 1, 2, 3]
+    );
     assert_eq!(run_local(&longer, 2, &opts).unwrap(), (4, 0));
     let summary = std::fs::read_to_string(s.run_dir(1).join("summary.json")).unwrap();
     assert!(summary.contains("\"steps\": 6"), "{summary}");

@@ -1046,6 +1046,17 @@ fn sweep(args: SweepArgs) -> Result<()> {
                 .filter(|st| **st == sweep::RunState::Finished)
                 .count();
             println!("{finished} of {} runs finished", s.len());
+            let other = states
+                .iter()
+                .filter(|st| **st == sweep::RunState::Other)
+                .count();
+            if other > 0 {
+                println!(
+                    "{other} runs hold other settings than the file gives (edited after they \
+                     started?): `biornn sweep run FILE --index I` names them; they are left out \
+                     of a resubmission"
+                );
+            }
             if resubmit {
                 slurm(&s, &left, submit)?;
             }

@@ -246,6 +246,19 @@ fn train_into_a_directory_holding_the_run_goes_on_with_it() {
         &mut train("short", &["--max-steps", "8", "--seed", "2"]),
         "seed: 1, 2",
     );
+    // an extension that fails before its first step leaves the run finished as it was
+    let config = dir.join("short/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\nbogus = 1\n")).unwrap();
+    refused(
+        biornn()
+            .args(["train", "--resume"])
+            .arg(dir.join("short"))
+            .args(["--max-steps", "12"]),
+        "bogus",
+    );
+    assert!(dir.join("short/summary.json").exists());
+    assert!(std::fs::read_to_string(&config).unwrap().contains("bogus"));
     std::fs::remove_dir_all(dir).ok();
 }
 

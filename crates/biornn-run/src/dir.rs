@@ -422,16 +422,33 @@ impl RunDir {
         write_atomic(&self.summary_path(), json.as_bytes())
     }
 
-    /// Remove `summary.json` as the run goes on past it (to a larger budget): until the run
-    /// finishes again, it has not finished, and a summary of where it stood would say it had.
-    pub fn forget_summary(&self) -> Result<()> {
-        match std::fs::remove_file(self.summary_path()) {
+    /// Move `summary.json` aside as the run goes on past it (to a larger budget): until the run
+    /// finishes again it has not finished, and a summary of where it stood would say it had.
+    /// [`RunDir::restore_summary_aside`] puts it back if the run went nowhere.
+    pub fn set_summary_aside(&self) -> Result<()> {
+        match std::fs::rename(self.summary_path(), self.summary_aside_path()) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::new(format!(
                 "{}: {e}",
                 self.summary_path().display()
             ))),
             _ => Ok(()),
         }
+    }
+
+    /// The summary set aside back in place (nothing when there is none, or a new one).
+    pub fn restore_summary_aside(&self) {
+        if !self.summary_path().exists() {
+            let _ = std::fs::rename(self.summary_aside_path(), self.summary_path());
+        }
+    }
+
+    /// Forget the summary set aside: the run went on past it.
+    pub fn drop_summary_aside(&self) {
+        let _ = std::fs::remove_file(self.summary_aside_path());
+    }
+
+    fn summary_aside_path(&self) -> PathBuf {
+        self.path.join("summary.json.before")
     }
 
     /// The text of `summary.json`; `None` while the run has not finished.
