@@ -408,10 +408,11 @@ fn gather(
     let n = size
         .iter()
         .try_fold(1usize, |n, d| n.checked_mul(*d))
-        .filter(|n| *n <= 1 << 32)
-        .ok_or_else(|| bad("a tensor's size (at most 2^32 values)"))?;
+        .filter(|n| *n <= 1 << 28)
+        .ok_or_else(|| bad("a tensor's size (at most 2^28 values)"))?;
     let es = dtype.size();
-    let mut index = Vec::with_capacity(n);
+    // grown as the values are found inside the storage, not reserved on the file's word
+    let mut index = Vec::with_capacity(n.min(bytes.len() / es));
     let mut pos = vec![0usize; size.len()];
     for _ in 0..n {
         let at = pos

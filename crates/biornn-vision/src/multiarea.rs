@@ -346,17 +346,18 @@ impl FrontEnd {
         let shape = get("input_shape")?;
         let image = checkpoint::image_of(&shape, "front_end.model")?;
         let (mean, std) = (get("input_mean")?, get("input_std")?);
-        if mean.len() != shape[0] as usize || std.len() != mean.len() {
-            return Err(Error::new(format!(
-                "front_end.model: input_mean and input_std of {} and {} values for {} channels \
-                 (allowed: one of each per channel)",
-                mean.len(),
-                std.len(),
-                shape[0]
-            )));
-        }
         let tensors = checkpoint::network_tensors(&arrays);
         let net = CordsNet::new(&checkpoint::shape_of(&tensors, image)?)?;
+        let channels = net.shape.in_channels;
+        if mean.len() != channels || std.len() != channels || shape[0] != channels as f64 {
+            return Err(Error::new(format!(
+                "front_end.model: input_shape {shape:?}, input_mean and input_std of {} and {} \
+                 values for a network of {channels} input channels (allowed: one of each per \
+                 channel)",
+                mean.len(),
+                std.len(),
+            )));
+        }
         let theta: Vec<f32> =
             checkpoint::load(&net, &tensors).map_err(|e| e.context("front_end.model"))?;
         let spont = net.spontaneous(&theta, cfg.spontaneous_steps, cfg.alpha, Activation::Relu);
