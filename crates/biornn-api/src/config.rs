@@ -653,7 +653,6 @@ mod tests {
             ("dt = 5.0", "dt = 0.0", "dt"),
             ("dt = 5.0", "dt = 1e-300", "dt"),
             ("criterion = 0.99", "criterion = nan", "criterion"),
-            ("criterion = 0.99", "criterion = 1.5", "criterion"),
             (
                 "updates_per_round = 10",
                 "updates_per_round = 0",

@@ -373,12 +373,12 @@ impl LongTermConfig {
                 "allowed: a fraction in [0, 0.5)",
             ));
         }
-        // a NaN, or a level above 1, could never be met
-        if !(self.criterion > 0.0 && self.criterion <= 1.0) {
+        // NaN compares false with every score: a criterion no one could read
+        if self.criterion.is_nan() {
             return Err(Error::invalid(
                 "criterion",
                 self.criterion,
-                "allowed: a performance in (0, 1]",
+                "allowed: a performance level (0 or below: met at once; above 1: never met)",
             ));
         }
         validate_schedule(self.method, self.stage_rounds, self.dt)
