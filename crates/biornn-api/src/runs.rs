@@ -290,12 +290,9 @@ pub fn standing(cfg: &Config, dir: &Path) -> Result<Standing> {
     let (budget, held_budget) = (cfg.max_steps(), held.max_steps());
     let at_weights = run.final_step()?;
     if let Some(summary) = run.read_summary() {
-        // the run's own word on its criterion: a long-term run's `reached`, the others'
-        // `reached_target`
+        // the run's own word on its criterion
         let summary: serde_json::Value = serde_json::from_str(&summary).unwrap_or_default();
-        let reached = ["reached", "reached_target"]
-            .iter()
-            .any(|k| summary[k].as_bool() == Some(true));
+        let reached = biornn_report::summaries::met_criterion(&summary);
         // results kept without weights (`experiments/carry.sh --results`) say how far the run
         // went in their metrics
         let last_row = || {

@@ -572,7 +572,8 @@ pub enum Outcome {
 pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> {
     let cfg = sweep.config(i)?;
     let dir = sweep.run_dir(i);
-    if sweep.state(i) == RunState::Running {
+    // the lock alone: `continue_in` reads where the run stands
+    if RunDir::open(&dir).is_ok_and(|r| r.is_locked()) {
         return Ok(Outcome::Running);
     }
     let edited = |e: Error| {

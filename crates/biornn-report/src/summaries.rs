@@ -70,6 +70,14 @@ fn history_columns(run: &Path, x: usize, y: usize) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
+/// Whether a run's summary says it met its criterion: a long-term run's `reached`, the others'
+/// `reached_target`.
+pub fn met_criterion(summary: &serde_json::Value) -> bool {
+    ["reached", "reached_target"]
+        .iter()
+        .any(|k| summary[k].as_bool() == Some(true))
+}
+
 /// A run's `summary.json`, `None` while it has not finished.
 fn read_summary(run: &Path) -> Result<Option<serde_json::Value>> {
     let Some(text) = RunDir::open(run)?.read_summary() else {
@@ -402,9 +410,7 @@ pub fn curves_summary(dir: &Path, opt: &CurvesOptions) -> Result<(String, Option
             // a budget counts for runs that got that far, and for runs that stopped before it
             // because they reached their criterion (their last value stands)
             let got_to = rows.last().map_or(0.0, |r| r.0);
-            let stopped_at_criterion = read_summary(run)?.is_some_and(|s| {
-                s["reached_target"].as_bool() == Some(true) || s["reached"].as_bool() == Some(true)
-            });
+            let stopped_at_criterion = read_summary(run)?.is_some_and(|s| met_criterion(&s));
             for (k, b) in budgets.iter().enumerate() {
                 if got_to < *b as f64 && !stopped_at_criterion {
                     continue;

@@ -339,13 +339,18 @@ impl RunDir {
             true => self.newest_checkpoint_step()?,
             false => None,
         };
+        Ok(newest.max(self.model_step()?))
+    }
+
+    /// The step of the training state in `model.npz` (`None` without the file, or without
+    /// training state in it).
+    fn model_step(&self) -> Result<Option<usize>> {
         let model = self.model_path();
         if !model.exists() {
-            return Ok(newest);
+            return Ok(None);
         }
         let arrays = crate::checkpoint::read_checked(&model)?;
-        let at_model = crate::driver::LoopState::load(&arrays).ok().map(|s| s.step);
-        Ok(newest.max(at_model))
+        Ok(crate::driver::LoopState::load(&arrays).ok().map(|s| s.step))
     }
 
     /// Make the final state in `model.npz` the newest checkpoint when it is newer than every
@@ -354,20 +359,16 @@ impl RunDir {
     /// `model.npz` without training state, as runs written before the run layer).
     pub fn checkpoint_final_model(&self) -> Result<Option<usize>> {
         let newest = self.newest_checkpoint_step()?;
-        let model = self.model_path();
-        if !model.exists() {
-            return Ok(newest);
-        }
-        let arrays = crate::checkpoint::read_checked(&model)?;
-        let Ok(state) = crate::driver::LoopState::load(&arrays) else {
+        let Some(step) = self.model_step()? else {
             return Ok(newest);
         };
-        if newest.is_none_or(|s| s < state.step) {
+        if newest.is_none_or(|s| s < step) {
+            let model = self.model_path();
             let bytes = std::fs::read(&model)
                 .map_err(|e| Error::new(format!("{}: {e}", model.display())))?;
-            write_atomic(&self.checkpoint_path(state.step), &bytes)?;
+            write_atomic(&self.checkpoint_path(step), &bytes)?;
         }
-        Ok(Some(newest.map_or(state.step, |c| c.max(state.step))))
+        Ok(Some(newest.map_or(step, |c| c.max(step))))
     }
 
     /// Keep only the newest `keep` step checkpoints.
