@@ -9,7 +9,8 @@
 # against the training success (the paper's "replay adapts to performance"). RULES=alternation
 # runs R2N2-FA on the delayed-alternation T-maze of our design (configs/r2n2_alternation.toml).
 #
-#   experiments/tmaze_replay.sh           SEEDS="1 2 3" RULES="r2n2_fa r2n2_bp rflo" EPOCHS=100
+#   experiments/tmaze_replay.sh           SEEDS="1 2 3" RULES="r2n2_fa r2n2_fa_success r2n2_fa_loss r2n2_bp rflo"
+#                                         EPOCHS=100
 #   experiments/tmaze_replay.sh --smoke   one rule, 2 noisy copies, 40 sequences (CI)
 # Runs resume where they stopped.
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it

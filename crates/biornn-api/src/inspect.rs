@@ -1366,12 +1366,13 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(Vec<PathBuf>, PathBu
         series.push((format!("area {l}"), pts));
     }
     let block = AreaBlock::of(&jac, top_area);
-    let (vector, rayleigh) = power_iteration(
+    let top = power_iteration(
         &block,
         500,
         4,
         &mut Streams::new(cfg.seed).stream("cordsnet_power", 0),
     );
+    let (vector, rayleigh) = (top.vector, top.rayleigh);
     let a = net.areas[top_area];
     let mut map = vec![0.0; a.h * a.w];
     for c in 0..a.c {
@@ -1385,6 +1386,7 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(Vec<PathBuf>, PathBu
     biornn_core::arrays::put_f64(&mut out, "top_eigenvector", &[a.c, a.h, a.w], &vector);
     biornn_core::arrays::put_f64(&mut out, "top_eigenvector_area", &[], &[top_area as f64]);
     biornn_core::arrays::put_f64(&mut out, "top_eigenvector_rayleigh", &[], &[rayleigh]);
+    biornn_core::arrays::put_f64(&mut out, "top_eigenvector_residual", &[], &[top.residual]);
     let adir = dir.analysis_dir();
     std::fs::create_dir_all(&adir).map_err(|e| Error::new(format!("{}: {e}", adir.display())))?;
     let mut written = vec![
@@ -1408,8 +1410,8 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(Vec<PathBuf>, PathBu
             name: "eigenvector",
             title: "The dominant eigenvector's spatial map",
             caption: format!(
-                "Power iteration on area {top_area}'s D W (Rayleigh quotient {rayleigh:.3}), summed over its {} channels, row 0 at the top.",
-                a.c
+                "Power iteration on area {top_area}'s D W (Rayleigh quotient {rayleigh:.3}, residual |J v - quotient v| {:.1e}: near 0 once converged), summed over its {} channels, row 0 at the top.",
+                top.residual, a.c
             ),
             figure: spatial_map(&format!("area {top_area}"), &map, a.h, a.w),
         },

@@ -510,48 +510,25 @@ fn set_key(table: &mut toml::Table, key: &str, v: Value) -> Result<()> {
     Ok(())
 }
 
-/// The value at the dotted `key` of `table`, if there is one.
-fn get_key<'a>(table: &'a toml::Table, key: &str) -> Option<&'a Value> {
-    let parts: Vec<&str> = key.split('.').collect();
-    let (last, path) = parts.split_last()?;
-    let mut t = table;
-    for p in path {
-        t = t.get(*p)?.as_table()?;
-    }
-    t.get(*last)
-}
-
-/// Refuse to label run `i`'s results with the sweep file's values where its own config.toml was
-/// written with others (the file was edited after the run started). Both sides are compared as
-/// the typed config writes them (defaults filled in, numbers and method names normalised), and
-/// the budget keys are left out: `--max-steps` rewrites them when a run is extended.
+/// Refuse to label run `i`'s results with the sweep file's settings where its own config.toml
+/// was written with others (the file, or its base config, was edited after the run started). The
+/// comparison is `sweep run`'s ([`Config::differences`]: the typed configs as they write
+/// themselves, the budget left out, since `--max-steps` and a raised budget extend runs).
 fn check_run_matches(sweep: &Sweep, i: usize, run: &RunDir) -> Result<()> {
     let Some(text) = run.read_config() else {
         return Ok(());
     };
-    let parse = |text: &str, whose: &Path| {
-        toml::from_str::<toml::Table>(text)
-            .map_err(|e| Error::new(format!("{}: {e}", whose.display())))
-    };
-    let own = parse(&text, &run.config_path())?;
-    let now = parse(&sweep.config(i)?.to_toml(), &sweep.file)?;
-    let budget =
-        |key: &str| key.ends_with("max_steps") || key.ends_with("max_rounds") || key == "rounds";
-    let keys = sweep.keys.iter().map(String::as_str).chain(["seed"]);
-    for key in keys.filter(|k| !budget(k)) {
-        if let (Some(got), Some(want)) = (get_key(&own, key), get_key(&now, key)) {
-            if got != want {
-                return Err(Error::new(format!(
-                    "run {i} ({}) was trained with {key} = {got}, but {} now gives {want}: the \
-                     sweep file changed after the run started; restore it, or move the run away \
-                     and run it again",
-                    run.path().display(),
-                    sweep.file.display()
-                )));
-            }
-        }
+    let own = Config::from_toml(&text).map_err(|e| e.context(run.config_path().display()))?;
+    let differs = own.differences(&sweep.config(i)?);
+    if differs.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    Err(Error::new(format!(
+        "run {i} ({}) was trained with other settings than {} now gives (setting: the run's,          the file's): {}; the sweep file changed after the run started: restore it, or move the          run away and run it again",
+        run.path().display(),
+        sweep.file.display(),
+        differs.join("; ")
+    )))
 }
 
 /// What one `sweep run` did.
@@ -583,7 +560,13 @@ pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> 
         ))
     };
     let trained = match continue_in(&cfg, &dir, opts).map_err(edited) {
-        Ok(Continued::Done { .. }) => return Ok(Outcome::Skipped),
+        Ok(Continued::Done { .. }) => {
+            // a task killed between the run's summary and its stamp left it unstamped
+            if !stamped(&dir) {
+                stamp_summary(sweep, i, &dir)?;
+            }
+            return Ok(Outcome::Skipped);
+        }
         Ok(Continued::Trained(f)) => Ok(f),
         Ok(Continued::Empty) => std::fs::create_dir_all(&sweep.dir)
             .map_err(|e| Error::new(format!("{}: {e}", sweep.dir.display())))
@@ -597,7 +580,22 @@ pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> 
         Err(_) if RunDir::open(&dir).is_ok_and(|r| r.is_locked()) => return Ok(Outcome::Running),
         Err(e) => return Err(e),
     };
-    let path = RunDir::open(&dir)?.summary_path();
+    stamp_summary(sweep, i, &dir)?;
+    Ok(Outcome::Trained(finished))
+}
+
+/// Whether run `dir`'s summary carries its sweep index ([`stamp_summary`]).
+fn stamped(dir: &Path) -> bool {
+    let Some(text) = RunDir::open(dir).ok().and_then(|r| r.read_summary()) else {
+        return true; // nothing to stamp
+    };
+    serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|s| s.get("sweep_index").is_some())
+}
+
+/// Write into run `i`'s summary its sweep index, seed and swept values and, under Slurm, the job
+/// and array task ids (replaced whole, never half-written).
+fn stamp_summary(sweep: &Sweep, i: usize, dir: &Path) -> Result<()> {
+    let path = RunDir::open(dir)?.summary_path();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
     let mut summary: serde_json::Value =
@@ -615,7 +613,7 @@ pub fn run_index(sweep: &Sweep, i: usize, opts: &RunOptions) -> Result<Outcome> 
     }
     let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     biornn_numerics::npz::write_atomic(&path, text.as_bytes())?;
-    Ok(Outcome::Trained(finished))
+    Ok(())
 }
 
 fn toml_to_json(v: &Value) -> serde_json::Value {

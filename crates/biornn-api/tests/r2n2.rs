@@ -17,7 +17,9 @@ fn an_r2n2_run_trains_resumes_and_is_analysed_through_the_shared_pieces() {
     assert_eq!(f.steps, 2000);
     let metrics = std::fs::read_to_string(f.dir.join("metrics.csv")).unwrap();
     assert!(
-        metrics.starts_with("step,train_loss,train_success,eval_loss,eval_success,wall_s\n"),
+        metrics.starts_with(
+            "step,train_loss,train_success,eval_loss,eval_success,replay_error,wall_s\n"
+        ),
         "{metrics}"
     );
     assert_eq!(metrics.lines().count(), 1 + 6);

@@ -254,6 +254,16 @@ fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
             .unwrap();
     assert_eq!(summary["sweep_index"], 3);
     assert_eq!(summary["sweep:train.learning_rate"], 0.01);
+    // a task killed between the run's summary and its stamp: the next one stamps it, training
+    // nothing
+    let path = s.run_dir(3).join("summary.json");
+    let mut unstamped = summary.clone();
+    unstamped.as_object_mut().unwrap().remove("sweep_index");
+    std::fs::write(&path, unstamped.to_string()).unwrap();
+    assert_eq!(run_local(&s, 1, &opts).unwrap(), (0, 4));
+    let restamped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(restamped, summary);
     let (csv, page, n) = collect(&s, Some("mean_perf")).unwrap();
     assert_eq!(n, 4);
     let csv = std::fs::read_to_string(csv).unwrap();
@@ -278,7 +288,7 @@ fn a_local_sweep_runs_once_skips_what_finished_and_collects() {
     let edited = sweep(&d, &text.replace("0.01]", "0.02]")).unwrap();
     let e = collect(&edited, None).unwrap_err().to_string();
     assert!(
-        e.contains("run 2") && e.contains("train.learning_rate = 0.01") && e.contains("0.02"),
+        e.contains("run 2") && e.contains("train.learning_rate: 0.01, 0.02"),
         "{e}"
     );
     // nor is run 2 skipped as finished or trained over: its state says so, and it is refused,
@@ -446,7 +456,7 @@ fn collect_compares_settings_as_the_config_writes_them() {
         cfg.set_seed(9);
         std::fs::write(run.join("config.toml"), cfg.to_toml()).unwrap();
         let e = collect(&s, Some("steps")).unwrap_err().to_string();
-        assert!(e.contains("seed = 9"), "{e}");
+        assert!(e.contains("seed: 9, 1"), "{e}");
     }
     std::fs::remove_dir_all(&d).ok();
 }

@@ -351,7 +351,7 @@ mod tests {
         text.parse().unwrap()
     }
 
-    /// The densities of shared/reference/modcog_lmrnn.md section 4.3, worked out there by hand.
+    /// The densities of the reference notes on Mod-Cog (section 4.3), worked out there by hand.
     #[test]
     fn local_masks_have_the_densities_worked_out_by_hand() {
         let ring = build(local(None, 5.0, false, Metric::Euclidean), 256);

@@ -109,16 +109,27 @@ pub fn arnoldi(op: &dyn LinearOp, k: usize, rng: &mut RngStream) -> Result<Ritz>
     })
 }
 
+/// What [`power_iteration`] found.
+#[derive(Debug, Clone)]
+pub struct PowerResult {
+    /// unit length
+    pub vector: Vec<f64>,
+    /// v' A v
+    pub rayleigh: f64,
+    /// |A v - rayleigh v|: near 0 once converged to an eigenvector
+    pub residual: f64,
+}
+
 /// Power iteration from `trials` uniform random starts at once (the reference's
 /// `compute_eigenvector.py`): `iterations` of v <- A v / |A v|, each start on its own, then their
-/// mean, normalised. Converges when the dominant eigenvalue is real and separated; returns the
-/// vector and its Rayleigh quotient.
+/// mean, normalised. Converges when the dominant eigenvalue is real and separated; the residual
+/// says whether it did.
 pub fn power_iteration(
     op: &dyn LinearOp,
     iterations: usize,
     trials: usize,
     rng: &mut RngStream,
-) -> (Vec<f64>, f64) {
+) -> PowerResult {
     let n = op.dim();
     let mut mean = vec![0.0; n];
     let mut y = vec![0.0; n];
@@ -142,5 +153,15 @@ pub fn power_iteration(
     }
     op.apply(&mean, &mut y);
     let rayleigh = dot(&mean, &y);
-    (mean, rayleigh)
+    let residual = y
+        .iter()
+        .zip(&mean)
+        .map(|(a, v)| (a - rayleigh * v).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    PowerResult {
+        vector: mean,
+        rayleigh,
+        residual,
+    }
 }

@@ -70,6 +70,10 @@ pub struct R2n2Learner<T: Real = f64> {
     /// the cache between experience and replay, when wired
     cache: Option<WiredCache>,
     recall: RecallErrors,
+    /// the largest distance, since the last evaluation, between a sequence's start state and the
+    /// backward replay's reconstruction of it (the inverse's rounding grows with the length:
+    /// past it the gradient is taken at wrong states)
+    replay_error: f64,
     inputs: Vec<f64>,
     targets: Vec<f64>,
     /// a replay's inputs, targets and outputs in the training scalar
@@ -130,6 +134,7 @@ impl<T: Real> R2n2Learner<T> {
                 false => None,
             },
             recall: RecallErrors::default(),
+            replay_error: 0.0,
             inputs: vec![],
             targets: vec![],
             inputs_t: vec![],
@@ -242,6 +247,12 @@ impl<T: Real> Stateful for R2n2Learner<T> {
             let sums = self.recall.sums();
             put_f64(out, &format!("{prefix}recall_sums"), &[3], &sums);
         }
+        put_f64(
+            out,
+            &format!("{prefix}replay_error"),
+            &[],
+            &[self.replay_error],
+        );
         self.env.save_state(&format!("{prefix}env_"), out);
     }
 
@@ -265,6 +276,12 @@ impl<T: Real> Stateful for R2n2Learner<T> {
             let sums = take_f64(arrays, &format!("{prefix}recall_sums"), &[3])?;
             self.recall = RecallErrors::from_sums(&sums);
         }
+        // absent from checkpoints written before it was kept
+        let key = format!("{prefix}replay_error");
+        self.replay_error = match arrays.contains_key(&key) {
+            true => take_f64(arrays, &key, &[])?[0],
+            false => 0.0,
+        };
         self.net.hard_reset_backward();
         self.env.load_state(&format!("{prefix}env_"), arrays)
     }
@@ -276,6 +293,7 @@ impl<T: Real> Learner for R2n2Learner<T> {
         if self.cache.is_some() {
             c.extend(["recall_error_forward".into(), "recall_error_reverse".into()]);
         }
+        c.push("replay_error".into());
         c
     }
 
@@ -335,6 +353,15 @@ impl<T: Real> Learner for R2n2Learner<T> {
             options,
             &mut self.grads,
         );
+        let start = self.start_state("r2n2_start", step);
+        let error = (h.a.iter().zip(&start.a))
+            .chain(h.b.iter().zip(&start.b))
+            .map(|(x, y)| (x.to_f64() - y.to_f64()).abs())
+            .fold(0.0, |m: f64, d| if d.is_nan() || d > m { d } else { m });
+        // the largest since the last evaluation; a NaN (an inverse that overflowed) stays
+        if error.is_nan() || error > self.replay_error {
+            self.replay_error = error;
+        }
         // the reference divides by the sequence's length (its inputs and one more symbol) for
         // next-step prediction, and by 1 for classification (exp_mnist's apply_grads_Adam(1))
         let divisor = match self.env.goal() {
@@ -391,6 +418,9 @@ impl<T: Real> Learner for R2n2Learner<T> {
             e.values.insert("recall_error_forward".into(), f);
             e.values.insert("recall_error_reverse".into(), r);
         }
+        let error = std::mem::take(&mut self.replay_error);
+        e.cells.push(format!("{error:.3e}"));
+        e.values.insert("replay_error".into(), error);
         Ok(e)
     }
 

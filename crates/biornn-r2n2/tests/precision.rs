@@ -81,3 +81,41 @@ fn r2n2_in_f32_learns_anbn() {
         "all four sequences right in f32 within 16,000 sequences"
     );
 }
+
+/// `replay_error`: how far the backward replay's reconstruction of each start state fell from it,
+/// the largest since the last evaluation. Within rounding in f64 on short sequences; in f32 the
+/// inverse's rounding, growing like 0.9^-T, passes the states' own scale on a^n b^n with m = 40
+/// (sequences of over 160 steps). Kept in the state, so a resumed run reports what it would have.
+#[test]
+fn replay_error_shows_where_the_inverse_loses_the_start_state() {
+    fn error(l: &mut dyn Learner) -> f64 {
+        for step in 0..6 {
+            l.update(step, &PLAIN).unwrap();
+        }
+        let e = l.evaluate(6, None).unwrap();
+        assert_eq!(l.columns().last().unwrap(), "replay_error");
+        assert_eq!(e.cells.len(), l.columns().len());
+        // the evaluation starts the next interval afresh
+        assert_eq!(l.evaluate(6, None).unwrap().values["replay_error"], 0.0);
+        e.values["replay_error"]
+    }
+    let mut c = R2n2RunConfig::default();
+    let short = error(&mut R2n2Learner::<f64>::new(&c, 1).unwrap());
+    assert!(short > 0.0 && short < 1e-9, "f64, m = 1: {short}");
+    c.task.m = 40;
+    let long = error(&mut R2n2Learner::<f32>::new(&c, 1).unwrap());
+    assert!(long.is_nan() || long >= 0.1, "f32, m = 40: {long}");
+    // saved between evaluations and loaded: the running maximum goes with the state
+    let mut first = R2n2Learner::<f64>::new(&c, 1).unwrap();
+    for step in 0..3 {
+        first.update(step, &PLAIN).unwrap();
+    }
+    let mut state = Arrays::new();
+    first.save_state("", &mut state);
+    let mut resumed = R2n2Learner::<f64>::new(&c, 1).unwrap();
+    resumed.load_state("", &state).unwrap();
+    let at_end = |l: &mut R2n2Learner<f64>| l.evaluate(3, None).unwrap().values["replay_error"];
+    let (a, b) = (at_end(&mut resumed), at_end(&mut first));
+    assert!(a > 0.0);
+    assert_eq!(a.to_bits(), b.to_bits());
+}

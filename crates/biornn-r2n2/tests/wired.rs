@@ -27,7 +27,8 @@ fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
         [
             "eval_success",
             "recall_error_forward",
-            "recall_error_reverse"
+            "recall_error_reverse",
+            "replay_error"
         ]
     );
     for step in 0..12 {
@@ -38,6 +39,12 @@ fn with_exact_recall_the_wired_learner_learns_as_the_unwired_one() {
     let e = wired.evaluate(12, None).unwrap();
     assert_eq!(e.values["recall_error_forward"], 0.0);
     assert_eq!(e.values["recall_error_reverse"], 0.0);
+    // exact recall: the backward replay returns to the start state
+    assert!(
+        e.values["replay_error"] < 1e-9,
+        "{}",
+        e.values["replay_error"]
+    );
     assert_eq!(plain.net, wired.net);
 }
 
@@ -53,7 +60,7 @@ fn the_t_maze_trains_and_is_tested_in_closed_loop() {
     let mut l = R2n2Learner::<f64>::new(&cfg, 1).unwrap();
     assert_eq!(
         l.columns()[4..],
-        ["reward_rate", "epoch", "replays_this_epoch"]
+        ["reward_rate", "epoch", "replays_this_epoch", "replay_error"]
     );
     for step in 0..3 {
         assert!(l.update(step, &phase).unwrap().is_finite());

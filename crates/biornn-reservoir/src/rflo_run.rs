@@ -53,6 +53,9 @@ pub enum EsnReadout {
     /// ridge regression of the targets on the states, solved at each evaluation, W_in frozen (the
     /// classic echo-state network)
     Ridge,
+    /// the delta rule on W_out alone, W_in frozen too (the reference's older `exp9_esn.py`): the
+    /// same learning as `delta` without the input weights' random-feedback updates
+    DeltaOut,
 }
 
 /// `[rule] kind = "rflo" | "esn"`.
@@ -162,11 +165,14 @@ impl RfloRunConfig {
                 "allowed with network.kind = \"leaky_rnn\": rflo, esn",
             ));
         }
-        if self.rule.readout == EsnReadout::Ridge && self.rule.kind != "esn" {
+        if self.rule.readout != EsnReadout::Delta && self.rule.kind != "esn" {
             return Err(Error::invalid(
                 "rule.readout",
-                "\"ridge\"",
-                "allowed with rule.kind = \"esn\" only (RFLO trains every matrix)",
+                match self.rule.readout {
+                    EsnReadout::Ridge => "\"ridge\"",
+                    _ => "\"delta_out\"",
+                },
+                "allowed with rule.kind = \"rflo\": \"delta\" only (RFLO trains every matrix)",
             ));
         }
         if self.rule.readout == EsnReadout::Ridge && self.rule.faithful_timing {
@@ -402,7 +408,11 @@ impl Learner for RfloLearner {
         next_sequence(&mut *self.env, &mut self.inputs, &mut self.targets);
         let eta = self.cfg.rule.learning_rate * phase.lr_factor * phase.lr_scale;
         let rates = Rates {
-            w_in: eta,
+            w_in: if self.cfg.rule.readout == EsnReadout::DeltaOut {
+                0.0
+            } else {
+                eta
+            },
             w_rec: if self.cfg.rule.kind == "esn" {
                 0.0
             } else {
@@ -450,6 +460,8 @@ impl Learner for RfloLearner {
             net: &self.net,
             h: vec![],
             u: vec![0.0; self.net.n],
+            skip_first: self.cfg.rule.faithful_timing,
+            first: true,
         };
         extend_evaluation(&*self.env, &mut e, Some(&mut agent));
         Ok(e)
@@ -469,18 +481,26 @@ impl Learner for RfloLearner {
     }
 }
 
-/// The trained network acting in a closed loop, from h0.
+/// The trained network acting in a closed loop, from h0, on the clock it trained on.
 struct LeakyAgent<'a> {
     net: &'a LeakyRnn<f64>,
     h: Vec<f64>,
     u: Vec<f64>,
+    /// `faithful_timing`: a trial's first input is never fed and its first output is 0
+    skip_first: bool,
+    first: bool,
 }
 
 impl biornn_tasks::sequences::Agent for LeakyAgent<'_> {
     fn reset(&mut self) {
         self.h = vec![self.net.h0; self.net.n];
+        self.first = true;
     }
     fn step(&mut self, input: &[f64], output: &mut [f64]) {
+        if std::mem::take(&mut self.first) && self.skip_first {
+            output.fill(0.0);
+            return;
+        }
         let net = self.net;
         biornn_numerics::linalg::matvec(&net.w_rec, &self.h, &mut self.u, false);
         biornn_numerics::linalg::matvec(&net.w_in, input, &mut self.u, true);
@@ -571,5 +591,73 @@ mod tests {
             }
         }
         assert_eq!(l.env.n_out(), 3);
+    }
+
+    /// The closed-loop agent runs the network on the clock the trials train it on: under
+    /// `faithful_timing` the first input is not fed and the first output is 0.
+    #[test]
+    fn the_closed_loop_agent_keeps_the_trials_clock() {
+        use biornn_tasks::sequences::Agent;
+        for faithful in [false, true] {
+            let mut cfg = RfloRunConfig::default();
+            cfg.network.n_rec = 12;
+            cfg.rule.faithful_timing = faithful;
+            let mut l = RfloLearner::new(&cfg).unwrap();
+            let (inputs, targets) = biornn_tasks::anbn::dataset(2).remove(0);
+            let options = l.options();
+            let trial = l.net.trial(&inputs, &targets, options, None, &mut l.work);
+            let mut agent = LeakyAgent {
+                net: &l.net,
+                h: vec![],
+                u: vec![0.0; 12],
+                skip_first: faithful,
+                first: true,
+            };
+            let (n_in, n_out) = (l.net.n_in, l.net.n_out);
+            agent.reset();
+            let mut out = vec![0.0; n_out];
+            for (s, x) in inputs.chunks(n_in).enumerate() {
+                agent.step(x, &mut out);
+                let want = &trial.outputs[s * n_out..(s + 1) * n_out];
+                for (a, b) in out.iter().zip(want) {
+                    assert!(
+                        (a - b).abs() < 1e-12,
+                        "faithful {faithful}, step {s}: {a} {b}"
+                    );
+                }
+            }
+            assert_eq!(trial.outputs[..n_out].iter().all(|v| *v == 0.0), faithful);
+        }
+    }
+
+    /// `readout = "delta_out"` trains W_out alone; `"delta"` (the reference's final scripts) also
+    /// W_in; RFLO refuses both alternatives by name.
+    #[test]
+    fn the_delta_out_readout_freezes_the_input_weights() {
+        use biornn_core::{Learner, Phase};
+        let phase = Phase {
+            stage: None,
+            lr_factor: 1.0,
+            lr_scale: 1.0,
+        };
+        for (readout, input_moves) in [(EsnReadout::Delta, true), (EsnReadout::DeltaOut, false)] {
+            let mut cfg = RfloRunConfig::default();
+            cfg.network.n_rec = 12;
+            cfg.rule.kind = "esn".into();
+            cfg.rule.readout = readout;
+            let mut l = RfloLearner::new(&cfg).unwrap();
+            let (w_in, w_rec, w_out) =
+                (l.net.w_in.clone(), l.net.w_rec.clone(), l.net.w_out.clone());
+            for step in 0..4 {
+                l.update(step, &phase).unwrap();
+            }
+            assert_eq!(l.net.w_rec, w_rec);
+            assert_ne!(l.net.w_out, w_out);
+            assert_eq!(l.net.w_in != w_in, input_moves, "{readout:?}");
+        }
+        let mut cfg = RfloRunConfig::default();
+        cfg.rule.readout = EsnReadout::DeltaOut;
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains("rule.readout") && e.contains("delta_out"), "{e}");
     }
 }

@@ -21,8 +21,11 @@ pub struct TaskConfig {
     pub rule_weights: BTreeMap<String, f64>,
     /// Euler step and task time resolution, ms
     pub dt: f64,
-    /// input noise: N(0, (sigma_x sqrt(2/alpha))^2) on every channel, alpha = dt / model.tau
-    pub sigma_x: f64,
+    /// input noise: N(0, (sigma_x sqrt(2/alpha))^2) on every channel, alpha = dt / model.tau;
+    /// unset, the battery's own ([`TaskConfig::sigma_x`]: Yang's 0.01, none for Mod-Cog, whose
+    /// tasks add their own noise by family). A run's config.toml records the value it used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma_x: Option<f64>,
     pub timing: Timing,
     /// gyyang's easy_task: larger coherences in the decision tasks
     pub easy: bool,
@@ -79,7 +82,7 @@ impl Default for TaskConfig {
             .collect(),
             rule_weights: BTreeMap::new(),
             dt: 20.0,
-            sigma_x: 0.01,
+            sigma_x: None,
             timing: Timing::PerBatch,
             easy: false,
             modcog: ModCogOptions::default(),
@@ -184,10 +187,10 @@ impl TaskConfig {
                 "allowed: 1 to 100000 steps",
             ));
         }
-        if !(self.sigma_x.is_finite() && self.sigma_x >= 0.0) {
+        if !(self.sigma_x().is_finite() && self.sigma_x() >= 0.0) {
             return Err(Error::invalid(
                 "task.sigma_x",
-                self.sigma_x,
+                self.sigma_x(),
                 "allowed: sigma_x >= 0",
             ));
         }
@@ -222,8 +225,15 @@ impl TaskConfig {
         Registry::standard().sizes(self)
     }
 
+    /// The input noise's sigma_x: as set, or the battery's default (Yang's 0.01 everywhere but
+    /// Mod-Cog, whose reference adds no noise beside its tasks' own).
+    pub fn sigma_x(&self) -> f64 {
+        self.sigma_x
+            .unwrap_or(if self.battery == "modcog" { 0.0 } else { 0.01 })
+    }
+
     /// The input-noise standard deviation for a network with time constant `tau` (ms).
     pub fn input_noise_std(&self, tau: f64) -> f64 {
-        self.sigma_x * (2.0 * tau / self.dt).sqrt()
+        self.sigma_x() * (2.0 * tau / self.dt).sqrt()
     }
 }

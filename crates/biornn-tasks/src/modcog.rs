@@ -28,10 +28,10 @@
 //! the reference's 1e-6 jitter).
 //!
 //! Every duration is floored to whole steps of dt as NeuroGym's `sample_time` does; dt must divide
-//! 100 ms (100 as the reference, 20 as Yang). The reference's bugs (shared/reference section 3.6)
-//! are corrected by default, each reproducible by a `faithful_*` option ([`ModCogOptions`]):
-//! (1) the label wrap, (3) the delay-match delay drawn once per task, (4) the two ring copies
-//! seeded alike, (6) the DMC category boundary. Draws the reference takes from numpy's global
+//! 100 ms (100 as the reference, 20 as Yang). The reference's bugs (docs/MODCOG.md lists them) are
+//! corrected by default, each reproducible by a `faithful_*` option ([`ModCogOptions`]): (1) the
+//! label wrap, (2) go and anti with dlygo's delay, (3) the delay-match delay drawn once per task,
+//! (4) the two ring copies seeded alike, (6) the DMC category boundary. Draws the reference takes from numpy's global
 //! generator come here from the trial's own stream.
 //!
 //! Reach and delay-match tasks exist in the reference as two ring copies that take turns
@@ -92,6 +92,10 @@ pub struct ModCogOptions {
     /// before it except for the int or delay-match delay, which the reference draws from numpy's
     /// global generator (corrected: every trial draws its own). Needs `ring_order = "alternate"`.
     pub faithful_shared_seed: bool,
+    /// go, anti and their seq forms: the 500 ms delay of dlygo and dlyanti, as the reference sets
+    /// the delay of both branches alike, so each task differs from its delayed form only in the
+    /// task one-hot (corrected: no delay, as NeuroGym's yang19 `go` and `anti`)
+    pub faithful_go_delay: bool,
     /// reach and delay-match: "alternate" (the reference's) or "random"
     pub ring_order: RingOrder,
     /// which steps count in the loss: "all" or "decision"
@@ -172,18 +176,22 @@ impl Base {
             Go | DlyGo => Family::Reach {
                 anti: false,
                 reaction: false,
+                delayed: self == DlyGo,
             },
             Anti | DlyAnti => Family::Reach {
                 anti: true,
                 reaction: false,
+                delayed: self == DlyAnti,
             },
             RtGo => Family::Reach {
                 anti: false,
                 reaction: true,
+                delayed: false,
             },
             RtAnti => Family::Reach {
                 anti: true,
                 reaction: true,
+                delayed: false,
             },
             Dm1 | DlyDm1 => Family::Dm {
                 weights: [1.0, 1.0],
@@ -239,6 +247,8 @@ enum Family {
     Reach {
         anti: bool,
         reaction: bool,
+        /// dlygo, dlyanti: a 500 ms delay (go and anti have none, but under `faithful_go_delay`)
+        delayed: bool,
     },
     Dm {
         /// how much each ring's evidence counts
@@ -433,9 +443,15 @@ impl ModCogTask {
         let int_delay = "0-1100 by 100 per trial";
         match v.base.family() {
             Family::Reach { reaction: true, .. } => format!("fixation 500, decision {decision}"),
-            Family::Reach { .. } => format!(
+            Family::Reach { delayed, .. } => format!(
                 "fixation 500, stimulus 500, delay {}, decision {decision}",
-                if v.int != 0 { int_delay } else { "500" }
+                if v.int != 0 {
+                    int_delay
+                } else if delayed || self.options.faithful_go_delay {
+                    "500"
+                } else {
+                    "0"
+                }
             ),
             Family::Dm { delayed: false, .. } => {
                 format!("fixation 200-500, stimulus 500, decision {decision}")
@@ -467,7 +483,11 @@ impl ModCogTask {
     fn build(&self, dt: f64, d: &mut Draws, t: &mut Trial) {
         t.reset(self.n_in(), N_ACTIONS, dt);
         match self.variant.base.family() {
-            Family::Reach { anti, reaction } => self.reach(anti, reaction, dt, d, t),
+            Family::Reach {
+                anti,
+                reaction,
+                delayed,
+            } => self.reach(anti, reaction, delayed, dt, d, t),
             Family::Dm {
                 weights,
                 rings,
@@ -510,14 +530,24 @@ impl ModCogTask {
         }
     }
 
-    fn reach(&self, anti: bool, reaction: bool, dt: f64, d: &mut Draws, t: &mut Trial) {
+    fn reach(
+        &self,
+        anti: bool,
+        reaction: bool,
+        delayed: bool,
+        dt: f64,
+        d: &mut Draws,
+        t: &mut Trial,
+    ) {
         let v = &self.variant;
         let index = d.main.below(RING);
         let ring = d.ring();
         let delay_ms = if v.int != 0 {
             100.0 * d.delay().below(12) as f64
-        } else {
+        } else if delayed || self.options.faithful_go_delay {
             500.0
+        } else {
+            0.0
         };
         let loc = (theta(index) + v.int as f64 * OMEGA * delay_ms + if anti { PI } else { 0.0 })
             .rem_euclid(2.0 * PI);

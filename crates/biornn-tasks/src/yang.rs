@@ -7,7 +7,7 @@
 //! - targets 0.05 everywhere, 0.8 on the fixation output until the response, the 0.8 bump added on
 //!   the ring during the response; `y_loc` the response angle there, -1 elsewhere;
 //! - trials end 500 ms after the response onset, except dmcgo/dmcnogo (200, 400 or 600 ms, as in
-//!   the original's `dmc_`; the written spec in shared/reference says 500, the code does not);
+//!   the original's `dmc_`; the project's reference notes say 500, the code does not);
 //! - cost mask 0 for the first 100 ms, 1 until the response, 0 for a 100 ms grace period, 5 after; the
 //!   fixation output's weight doubled;
 //! - a trial is correct when, at its last step, fixation is held (output 0 above 0.5) if it should

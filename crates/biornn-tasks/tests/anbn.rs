@@ -9,7 +9,7 @@ fn task(name: &str) -> std::sync::Arc<dyn Task> {
         battery: "anbn".into(),
         rules: vec![name.into()],
         dt: 1.0,
-        sigma_x: 0.0,
+        sigma_x: Some(0.0),
         ..Default::default()
     };
     cfg.validate().unwrap();

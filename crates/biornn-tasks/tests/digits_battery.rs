@@ -36,7 +36,7 @@ fn config(path: &Path) -> TaskConfig {
         battery: "digits".into(),
         rules: vec!["digits".into()],
         dt: 1.0,
-        sigma_x: 0.0,
+        sigma_x: Some(0.0),
         timing: Timing::PerTrial,
         digits: DigitsOptions {
             path: path.to_path_buf(),

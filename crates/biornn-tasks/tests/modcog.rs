@@ -18,7 +18,7 @@ fn config(rules: &[&str], dt: f64, options: ModCogOptions) -> TaskConfig {
         battery: "modcog".into(),
         rules: rules.iter().map(|s| s.to_string()).collect(),
         dt,
-        sigma_x: 0.0,
+        sigma_x: Some(0.0),
         modcog: options,
         ..Default::default()
     }
@@ -148,41 +148,59 @@ fn the_step_must_divide_100_ms() {
 
 #[test]
 fn go_at_dt_100_step_by_step() {
-    let go = task("go", 100.0, ModCogOptions::default());
-    let t = trial(&*go, 100.0, 3);
-    // fixation 500, stimulus 500, delay 500 (go is dlygo: the reference's no-op), decision 500
-    assert_eq!(
-        epochs(&t),
-        [
-            ("fixation", 0, 5),
-            ("stimulus", 5, 10),
-            ("delay", 10, 15),
-            ("decision", 15, 20)
-        ]
-    );
-    let (r, i) = (
-        latent(&t, "ring") as usize,
-        latent(&t, "stim_index") as usize,
-    );
-    for s in 0..20 {
-        // fixation input until the decision; no noise anywhere
-        assert_eq!(x(&t, s, 0), if s < 15 { 1.0 } else { 0.0 });
-        let want: Vec<f32> = if (5..10).contains(&s) {
-            bump(theta(i), 1.0).to_vec()
-        } else {
-            vec![0.0; RING]
-        };
-        assert_eq!(ring(&t, s, r), want, "step {s}");
-        assert_eq!(ring(&t, s, 1 - r), vec![0.0; RING]);
-        // the task one-hot
-        assert_eq!(x(&t, s, N_OBS), 1.0);
+    // fixation 500, stimulus 500, no delay (NeuroGym's yang19 go), decision 500; under
+    // faithful_go_delay the reference's 500 ms delay (its go is its dlygo)
+    for (options, delay) in [
+        (ModCogOptions::default(), 0),
+        (
+            ModCogOptions {
+                faithful_go_delay: true,
+                ..Default::default()
+            },
+            5,
+        ),
+    ] {
+        let go = task("go", 100.0, options);
+        let t = trial(&*go, 100.0, 3);
+        let decision = 10 + delay;
+        assert_eq!(
+            epochs(&t),
+            [
+                ("fixation", 0, 5),
+                ("stimulus", 5, 10),
+                ("delay", 10, decision),
+                ("decision", decision, decision + 5)
+            ]
+        );
+        assert_eq!(latent(&t, "delay_ms"), 100.0 * delay as f64);
+        let (r, i) = (
+            latent(&t, "ring") as usize,
+            latent(&t, "stim_index") as usize,
+        );
+        for s in 0..decision + 5 {
+            // fixation input until the decision; no noise anywhere
+            assert_eq!(x(&t, s, 0), if s < decision { 1.0 } else { 0.0 });
+            let want: Vec<f32> = if (5..10).contains(&s) {
+                bump(theta(i), 1.0).to_vec()
+            } else {
+                vec![0.0; RING]
+            };
+            assert_eq!(ring(&t, s, r), want, "step {s}");
+            assert_eq!(ring(&t, s, 1 - r), vec![0.0; RING]);
+            // the task one-hot
+            assert_eq!(x(&t, s, N_OBS), 1.0);
+        }
+        let c = classes(&t);
+        assert!(c[..decision].iter().all(|k| *k == 0));
+        assert!(c[decision..].iter().all(|k| *k == i + 1));
+        assert_eq!(t.y_loc[decision], theta(i) as f32);
+        // the whole trial counts in the loss by default
+        assert!(t.cost.iter().all(|v| *v == 1.0));
+        // dlygo keeps its delay either way
+        let dly = trial(&*task("dlygo", 100.0, options), 100.0, 3);
+        assert_eq!(epochs(&dly)[2], ("delay", 10, 15));
     }
-    let c = classes(&t);
-    assert!(c[..15].iter().all(|k| *k == 0));
-    assert!(c[15..].iter().all(|k| *k == i + 1));
-    assert_eq!(t.y_loc[15], theta(i) as f32);
-    // the whole trial counts in the loss by default; the decision only on request
-    assert!(t.cost.iter().all(|v| *v == 1.0));
+    // the decision only on request
     let only = task(
         "go",
         100.0,
@@ -192,7 +210,7 @@ fn go_at_dt_100_step_by_step() {
         },
     );
     let t = trial(&*only, 100.0, 3);
-    assert!((0..20).all(|s| t.cost[s * 17] == if s >= 15 { 1.0 } else { 0.0 }));
+    assert!((0..15).all(|s| t.cost[s * 17] == if s >= 10 { 1.0 } else { 0.0 }));
 }
 
 #[test]
@@ -204,7 +222,7 @@ fn the_label_wrap_bug_is_corrected_and_reproducible() {
     // a go trial aimed at ring index 15: class 16, or with the reference's wrap class 0
     let go = task("go", 100.0, ModCogOptions::default());
     let t = find(&*go, 100.0, |t| latent(t, "stim_index") == 15.0);
-    assert!(classes(&t)[15..].iter().all(|k| *k == 16));
+    assert!(classes(&t)[10..].iter().all(|k| *k == 16));
     let go = task("go", 100.0, faithful);
     let t = find(&*go, 100.0, |t| latent(t, "stim_index") == 15.0);
     assert!(
@@ -214,18 +232,18 @@ fn the_label_wrap_bug_is_corrected_and_reproducible() {
     // seq from index 12 at dt 100: one index per step across the wrap
     let seq = task("goseqr", 100.0, ModCogOptions::default());
     let t = find(&*seq, 100.0, |t| latent(t, "stim_index") == 12.0);
-    assert_eq!(epochs(&t)[3], ("decision", 15, 25));
-    assert_eq!(&classes(&t)[15..], [13, 14, 15, 16, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(epochs(&t)[3], ("decision", 10, 20));
+    assert_eq!(&classes(&t)[10..], [13, 14, 15, 16, 1, 2, 3, 4, 5, 6]);
     let seq = task("goseqr", 100.0, faithful);
     let t = find(&*seq, 100.0, |t| latent(t, "stim_index") == 12.0);
-    assert_eq!(&classes(&t)[15..], [13, 14, 15, 0, 1, 2, 3, 4, 5, 6]);
+    assert_eq!(&classes(&t)[10..], [13, 14, 15, 0, 1, 2, 3, 4, 5, 6]);
 }
 
 #[test]
 fn seq_moves_one_index_per_100_ms_at_any_step() {
     // left from index 1 at dt 20: trunc(-t / 5) holds each index for 5 steps, except the first
     // index, held 5 steps as well (trunc rounds towards zero)
-    let seq = task("goseql", 20.0, ModCogOptions::default());
+    let seq = task("dlygoseql", 20.0, ModCogOptions::default());
     let t = find(&*seq, 20.0, |t| latent(t, "stim_index") == 1.0);
     assert_eq!(epochs(&t)[3], ("decision", 75, 125));
     let c = classes(&t);
@@ -507,7 +525,7 @@ fn int_seq_combines_both_in_all_four_signs() {
 #[test]
 fn a_trial_scores_its_decision_steps() {
     use biornn_tasks::TrialOutputs;
-    let go = task("go", 100.0, ModCogOptions::default());
+    let go = task("dlygo", 100.0, ModCogOptions::default());
     let t = trial(&*go, 100.0, 3);
     let i = latent(&t, "stim_index") as usize;
     let class: Vec<i32> = classes(&t).iter().map(|c| *c as i32).collect();
@@ -642,8 +660,8 @@ fn reach_and_delay_match_rings_take_turns_as_the_references_two_copies() {
 
 #[test]
 fn in_a_stream_each_rows_trials_of_a_task_alternate_rings_ring_1_first() {
-    // go trials are 20 steps at dt 100: a window of 20 is one trial per row
-    let cfg = config(&["go"], 100.0, ModCogOptions::default());
+    // dlygo trials are 20 steps at dt 100: a window of 20 is one trial per row
+    let cfg = config(&["dlygo"], 100.0, ModCogOptions::default());
     let mut battery = StreamBattery::new(
         cfg.tasks().unwrap(),
         vec![1.0],

@@ -8,7 +8,7 @@ fn battery(window: usize) -> (StreamBattery<std::sync::Arc<dyn Task>>, usize) {
         battery: "modcog".into(),
         rules: ["go", "dm1", "dms"].map(String::from).to_vec(),
         dt: 100.0,
-        sigma_x: 0.0,
+        sigma_x: Some(0.0),
         ..Default::default()
     };
     let spec = BatchSpec {

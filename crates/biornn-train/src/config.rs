@@ -226,6 +226,7 @@ impl RunConfig {
     pub fn from_toml(text: &str) -> Result<RunConfig> {
         let mut cfg: RunConfig =
             toml::from_str(text).map_err(|e| Error::new(describe_toml_error(&e, text)))?;
+        cfg.task.sigma_x = Some(cfg.task.sigma_x());
         if cfg.rule.kind == "rflo" && cfg.rule.feedback.is_none() {
             // written out in the run's config.toml, as every default is
             cfg.rule.feedback = Some(Feedback::default());
@@ -240,8 +241,12 @@ impl RunConfig {
         RunConfig::from_toml(&text).map_err(|e| e.context(path.display()))
     }
 
+    /// The config as a run records it: every default written out, the battery's input noise
+    /// included, so that a later default cannot change what a run trained on.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a config always serialises")
+        let mut written = self.clone();
+        written.task.sigma_x = Some(self.task.sigma_x());
+        toml::to_string(&written).expect("a config always serialises")
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -499,9 +499,12 @@ impl Learner for CordsNetLearner {
                 &w.params,
             ));
         }
-        // the slope the network runs with (the reference keeps `prelu.weight`)
-        if let Activation::PRelu(a) = self.activation_after(step) {
-            put_f64(out, "prelu.weight", &[1], &[a]);
+        // the slope the network runs with (the reference keeps `prelu.weight`; its linear stage
+        // is the slope 1), so that a reader can tell the model from a ReLU one
+        match self.activation_after(step) {
+            Activation::PRelu(a) => put_f64(out, "prelu.weight", &[1], &[a]),
+            Activation::Linear => put_f64(out, "prelu.weight", &[1], &[1.0]),
+            Activation::Relu => {}
         }
         let (mean, std): (Vec<f64>, Vec<f64>) = self.images.stats.iter().copied().unzip();
         put_f64(out, "input_mean", &[mean.len()], &mean);

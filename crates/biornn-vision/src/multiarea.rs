@@ -343,6 +343,17 @@ impl FrontEnd {
                 })?
                 .to_real::<f64>()
         };
+        // the front end runs ReLU: a model exported before its ReLU stage would run as another
+        if let Some(a) = arrays.get("prelu.weight") {
+            let slope = a.to_real::<f64>()?.first().copied().unwrap_or(f64::NAN);
+            if slope != 0.0 {
+                return Err(Error::new(format!(
+                    "front_end.model: a network whose units have slope {slope} below 0 (`prelu.weight`: \
+                     a run stopped before its ReLU stage); the front end runs ReLU units: use the \
+                     model.npz of a run trained to its ReLU stage"
+                )));
+            }
+        }
         let shape = get("input_shape")?;
         let image = checkpoint::image_of(&shape, "front_end.model")?;
         let (mean, std) = (get("input_mean")?, get("input_std")?);

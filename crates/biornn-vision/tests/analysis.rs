@@ -173,10 +173,15 @@ fn power_iteration_finds_the_dominant_eigenvector() {
         }
     }
     let op = Dense { a: &a, n };
-    let (v, rayleigh) = power_iteration(&op, 200, 10, &mut Streams::new(4).stream("p", 0));
-    let overlap: f64 = v.iter().zip(&q[0]).map(|(x, y)| x * y).sum();
+    let p = power_iteration(&op, 200, 10, &mut Streams::new(4).stream("p", 0));
+    let overlap: f64 = p.vector.iter().zip(&q[0]).map(|(x, y)| x * y).sum();
     assert!((overlap.abs() - 1.0).abs() < 1e-10, "overlap {overlap}");
-    assert!((rayleigh - 3.0).abs() < 1e-10);
+    assert!((p.rayleigh - 3.0).abs() < 1e-10);
+    assert!(p.residual < 1e-9, "{}", p.residual);
+    // three iterations are not enough (the second eigenvalue is half the first): the residual
+    // says so
+    let early = power_iteration(&op, 3, 10, &mut Streams::new(4).stream("p", 0));
+    assert!(early.residual > 1e-3, "{}", early.residual);
 }
 
 #[test]

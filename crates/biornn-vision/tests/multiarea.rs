@@ -70,6 +70,27 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
     one_sided.task.boundary = 9;
     let e = MultiAreaLearner::new(&one_sided).err().unwrap().to_string();
     assert!(e.contains("task.boundary"), "{e}");
+    // a model exported before its ReLU stage (PReLU slope 0.35, or the linear stage's 1) is
+    // refused by name, not run as ReLU; slope 0 is ReLU
+    for (slope, refused) in [(0.35f32, true), (1.0, true), (0.0, false)] {
+        let mut staged = arrays.clone();
+        staged.insert("prelu.weight".into(), NpyArray::f32(&[1], vec![slope]));
+        let path = dir.join("staged.npz");
+        write_npz(&path, &staged).unwrap();
+        let mut c = cfg.clone();
+        c.front_end.model = path;
+        match MultiAreaLearner::new(&c) {
+            Err(e) if refused => {
+                let e = e.to_string();
+                assert!(
+                    e.contains("front_end.model") && e.contains("prelu.weight"),
+                    "{e}"
+                );
+            }
+            Ok(_) if !refused => {}
+            other => panic!("slope {slope}: {:?}", other.err().map(|e| e.to_string())),
+        }
+    }
     let l = MultiAreaLearner::new(&cfg).unwrap();
     let n = 16;
     let b = l.batch(&l.train_images, "t", 0, n);

@@ -162,8 +162,9 @@ def analyze(
     ``what`` names the analyses: fixed-points, pca, psychometric, variance, lesion. The result
     has one entry per result file written under ``RUN/analysis/``, named after it:
 
-    - ``fixed_points``: ``points`` [K, N], ``q``, ``eigenvalues_re``/``_im``, ``pc_coords``, ... and
-      ``table`` (the CSV: kind, stability, slowest time constant per point);
+    - ``fixed_points``: ``xstar`` [K, N], ``qstar``, ``is_stable``, ``J_xstar``,
+      ``eigval_re``/``_im``, ``pc_coords``, ... and ``table`` (the CSV: kind, stability, slowest
+      time constant per point);
     - ``pca``: ``components`` [k, N], ``variance``, ``mean``, ``trajectories`` [conditions, T, 3],
       and ``table`` (explained variance ratios);
     - ``psychometric`` and ``psychometric_fit``: columns (task, duration, stimulus difference,
@@ -221,7 +222,7 @@ def task_batch(
     per step and output, 0 over padding), ``y_loc`` [T, B] (target angle, -1 to fixate), ``class``
     [T, B] (0 fixate, k + 1 for ring unit k, -1 over padding), ``lengths`` [B], the epochs as
     ``epoch_<name>_on``/``_off`` [B] (steps, -1 where absent), every latent trial parameter
-    (e.g. ``stim1_locs``, ``stim1_strengths``) as [B] arrays, and ``task`` and ``dt``.
+    (e.g. ``stim1_loc``, ``stim1_mod1_strength``) as [B] arrays, and ``task`` and ``dt``.
 
     Batch ``index`` of ``seed`` is the same whatever was drawn before; ``timing`` is
     ``"per_batch"`` (gyyang: one set of epoch durations per batch) or ``"per_trial"`` (NeuroGym).
