@@ -147,8 +147,10 @@ pub fn task_arrays(spec: &TrialsSpec) -> Result<TrialArrays> {
         input_noise_std: if spec.no_noise {
             0.0
         } else {
+            // the battery's own input noise, as training takes it (none for Mod-Cog)
             TaskConfig {
                 dt,
+                battery: spec.battery.clone(),
                 ..Default::default()
             }
             .input_noise_std(100.0)
@@ -1410,7 +1412,7 @@ pub fn cordsnet_analysis(run: &Path, page: bool) -> Result<(Vec<PathBuf>, PathBu
             name: "eigenvector",
             title: "The dominant eigenvector's spatial map",
             caption: format!(
-                "Power iteration on area {top_area}'s D W (Rayleigh quotient {rayleigh:.3}, residual |J v - quotient v| {:.1e}: near 0 once converged), summed over its {} channels, row 0 at the top.",
+                "Power iteration on area {top_area}'s D W (Rayleigh quotient {rayleigh:.3}, relative residual |J v - quotient v| / |quotient| {:.1e}: near 0 once converged), summed over its {} channels, row 0 at the top.",
                 top.residual, a.c
             ),
             figure: spatial_map(&format!("area {top_area}"), &map, a.h, a.w),

@@ -184,7 +184,8 @@ impl Sweep {
         )?;
         let here = file.parent().unwrap_or(Path::new("."));
         let base_text = match s.base.as_os_str().is_empty() {
-            true => Config::default().to_toml(),
+            // the commented default, whose unset keys (the input noise) follow the grid's battery
+            true => Config::default_toml(crate::config::Kind::CtrnnBptt).to_string(),
             false => {
                 let path = here.join(&s.base);
                 std::fs::read_to_string(&path)
@@ -524,7 +525,9 @@ fn check_run_matches(sweep: &Sweep, i: usize, run: &RunDir) -> Result<()> {
         return Ok(());
     }
     Err(Error::new(format!(
-        "run {i} ({}) was trained with other settings than {} now gives (setting: the run's,          the file's): {}; the sweep file changed after the run started: restore it, or move the          run away and run it again",
+        "run {i} ({}) was trained with other settings than {} now gives (setting: the run's, \
+         the file's): {}; the sweep file changed after the run started: restore it, or move the \
+         run away and run it again",
         run.path().display(),
         sweep.file.display(),
         differs.join("; ")
@@ -589,7 +592,9 @@ fn stamped(dir: &Path) -> bool {
     let Some(text) = RunDir::open(dir).ok().and_then(|r| r.read_summary()) else {
         return true; // nothing to stamp
     };
-    serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|s| s.get("sweep_index").is_some())
+    // one that is not JSON is left to whoever reads it
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map_or(true, |s| s.get("sweep_index").is_some())
 }
 
 /// Write into run `i`'s summary its sweep index, seed and swept values and, under Slurm, the job

@@ -33,6 +33,29 @@ fn every_modcog_task_dumps_to_npz() {
         assert_eq!(a["x"].shape, vec![steps, 2, 33 + 126]);
         assert_eq!(a["class"].shape, vec![steps, 2]);
     }
+    // Mod-Cog's noise is its tasks' own (dm's stimuli, delay-match's ring), drawn with the trial
+    // either way; the input noise `--no-noise` leaves out is Yang's, which Mod-Cog does not add
+    for task in ["dlygo", "dm1", "dms"] {
+        let dump = |no_noise: bool| {
+            let spec = DumpSpec {
+                trials: TrialsSpec {
+                    battery: "modcog".into(),
+                    task: task.into(),
+                    batch: 2,
+                    seed: 1,
+                    index: 0,
+                    no_noise,
+                    dt: 100.0,
+                    per_trial_timing: true,
+                    easy: false,
+                },
+                out: dir.join("n.npz"),
+            };
+            inspect::dump_task(&spec).unwrap();
+            biornn_numerics::npz::read_npz(&spec.out).unwrap()["x"].clone()
+        };
+        assert_eq!(dump(false), dump(true), "{task}");
+    }
     let bad = DumpSpec {
         trials: TrialsSpec {
             battery: "modcog".into(),

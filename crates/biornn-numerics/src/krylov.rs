@@ -116,7 +116,7 @@ pub struct PowerResult {
     pub vector: Vec<f64>,
     /// v' A v
     pub rayleigh: f64,
-    /// |A v - rayleigh v|: near 0 once converged to an eigenvector
+    /// |A v - rayleigh v| / |rayleigh|: near 0 once converged to an eigenvector
     pub residual: f64,
 }
 
@@ -158,7 +158,8 @@ pub fn power_iteration(
         .zip(&mean)
         .map(|(a, v)| (a - rayleigh * v).powi(2))
         .sum::<f64>()
-        .sqrt();
+        .sqrt()
+        / rayleigh.abs();
     PowerResult {
         vector: mean,
         rayleigh,

@@ -85,7 +85,8 @@ fn r2n2_in_f32_learns_anbn() {
 /// `replay_error`: how far the backward replay's reconstruction of each start state fell from it,
 /// the largest since the last evaluation. Within rounding in f64 on short sequences; in f32 the
 /// inverse's rounding, growing like 0.9^-T, passes the states' own scale on a^n b^n with m = 40
-/// (sequences of over 160 steps). Kept in the state, so a resumed run reports what it would have.
+/// (sequences of over 160 steps). The running maximum is part of the learner's state, so a run
+/// resumed between evaluations reports it.
 #[test]
 fn replay_error_shows_where_the_inverse_loses_the_start_state() {
     fn error(l: &mut dyn Learner) -> f64 {

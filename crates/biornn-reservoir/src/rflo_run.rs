@@ -456,13 +456,7 @@ impl Learner for RfloLearner {
             loss,
             ok as f64 / set.len() as f64,
         );
-        let mut agent = LeakyAgent {
-            net: &self.net,
-            h: vec![],
-            u: vec![0.0; self.net.n],
-            skip_first: self.cfg.rule.faithful_timing,
-            first: true,
-        };
+        let mut agent = LeakyAgent::new(&self.net, self.cfg.rule.faithful_timing);
         extend_evaluation(&*self.env, &mut e, Some(&mut agent));
         Ok(e)
     }
@@ -489,6 +483,18 @@ struct LeakyAgent<'a> {
     /// `faithful_timing`: a trial's first input is never fed and its first output is 0
     skip_first: bool,
     first: bool,
+}
+
+impl<'a> LeakyAgent<'a> {
+    fn new(net: &'a LeakyRnn<f64>, faithful_timing: bool) -> Self {
+        LeakyAgent {
+            net,
+            h: vec![],
+            u: vec![0.0; net.n],
+            skip_first: faithful_timing,
+            first: true,
+        }
+    }
 }
 
 impl biornn_tasks::sequences::Agent for LeakyAgent<'_> {
@@ -606,13 +612,7 @@ mod tests {
             let (inputs, targets) = biornn_tasks::anbn::dataset(2).remove(0);
             let options = l.options();
             let trial = l.net.trial(&inputs, &targets, options, None, &mut l.work);
-            let mut agent = LeakyAgent {
-                net: &l.net,
-                h: vec![],
-                u: vec![0.0; 12],
-                skip_first: faithful,
-                first: true,
-            };
+            let mut agent = LeakyAgent::new(&l.net, l.cfg.rule.faithful_timing);
             let (n_in, n_out) = (l.net.n_in, l.net.n_out);
             agent.reset();
             let mut out = vec![0.0; n_out];

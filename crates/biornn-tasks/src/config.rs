@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskConfig {
     /// the battery the tasks come from: "yang20" (Yang et al. 2019) or "temporalskip" (Soo et al. 2023)
@@ -42,6 +42,36 @@ pub struct TaskConfig {
     /// with layout "stream": steps per window (NeuroGym's seq_len)
     #[serde(skip_serializing_if = "is_default_window")]
     pub window: usize,
+}
+
+/// Equal when they give the same tasks: an unset input noise equals the battery's default.
+impl PartialEq for TaskConfig {
+    fn eq(&self, other: &Self) -> bool {
+        let TaskConfig {
+            battery,
+            rules,
+            rule_weights,
+            dt,
+            sigma_x: _,
+            timing,
+            easy,
+            modcog,
+            digits,
+            layout,
+            window,
+        } = self;
+        *battery == other.battery
+            && *rules == other.rules
+            && *rule_weights == other.rule_weights
+            && *dt == other.dt
+            && self.sigma_x() == other.sigma_x()
+            && *timing == other.timing
+            && *easy == other.easy
+            && *modcog == other.modcog
+            && *digits == other.digits
+            && *layout == other.layout
+            && *window == other.window
+    }
 }
 
 /// How training batches are laid out.

@@ -68,7 +68,7 @@ fn windows_tile_each_rows_stream_of_whole_trials() {
 
 #[test]
 fn consecutive_trials_are_different_tasks() {
-    // at dt 100 a go trial is 20 steps, dm1 9 to 11, dms 24 to 33: a run of one task longer than
+    // at dt 100 a go trial is 15 steps, dm1 9 to 11, dms 24 to 33: a run of one task longer than
     // that would be two trials of it in a row
     let (mut s, n_in) = battery(300);
     let b = s.batch(0).clone();
@@ -91,7 +91,7 @@ fn consecutive_trials_are_different_tasks() {
         assert!(runs.len() >= 10, "{runs:?}");
         for (task, len) in &runs {
             let allowed = match task {
-                0 => 20..=20,
+                0 => 15..=15,
                 1 => 9..=11,
                 _ => 24..=33,
             };

@@ -226,7 +226,6 @@ impl RunConfig {
     pub fn from_toml(text: &str) -> Result<RunConfig> {
         let mut cfg: RunConfig =
             toml::from_str(text).map_err(|e| Error::new(describe_toml_error(&e, text)))?;
-        cfg.task.sigma_x = Some(cfg.task.sigma_x());
         if cfg.rule.kind == "rflo" && cfg.rule.feedback.is_none() {
             // written out in the run's config.toml, as every default is
             cfg.rule.feedback = Some(Feedback::default());
