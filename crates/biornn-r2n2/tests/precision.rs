@@ -16,6 +16,22 @@ fn cfg() -> R2n2RunConfig {
     c
 }
 
+/// A learner after `updates` updates, and a fresh one given its saved state.
+fn saved_and_loaded<T: biornn_numerics::Real>(
+    c: &R2n2RunConfig,
+    updates: u64,
+) -> (R2n2Learner<T>, R2n2Learner<T>) {
+    let mut first = R2n2Learner::<T>::new(c, 1).unwrap();
+    for step in 0..updates {
+        first.update(step, &PLAIN).unwrap();
+    }
+    let mut saved = Arrays::new();
+    first.save_state("", &mut saved);
+    let mut loaded = R2n2Learner::<T>::new(c, 1).unwrap();
+    loaded.load_state("", &saved).unwrap();
+    (first, loaded)
+}
+
 #[test]
 fn f32_training_follows_f64_training_and_resumes_bit_for_bit() {
     let c = cfg();
@@ -42,14 +58,7 @@ fn f32_training_follows_f64_training_and_resumes_bit_for_bit() {
     assert!(diff < 1e-4, "f32 and f64 apart by {diff}");
 
     // saved after 10 updates and resumed: the same as 20 straight
-    let mut first = R2n2Learner::<f32>::new(&c, 1).unwrap();
-    for step in 0..10 {
-        first.update(step, &PLAIN).unwrap();
-    }
-    let mut saved = Arrays::new();
-    first.save_state("", &mut saved);
-    let mut second = R2n2Learner::<f32>::new(&c, 1).unwrap();
-    second.load_state("", &saved).unwrap();
+    let (_, mut second) = saved_and_loaded::<f32>(&c, 10);
     for step in 10..20 {
         second.update(step, &PLAIN).unwrap();
     }
@@ -107,14 +116,7 @@ fn replay_error_shows_where_the_inverse_loses_the_start_state() {
     let long = error(&mut R2n2Learner::<f32>::new(&c, 1).unwrap());
     assert!(long.is_nan() || long >= 0.1, "f32, m = 40: {long}");
     // saved between evaluations and loaded: the running maximum goes with the state
-    let mut first = R2n2Learner::<f64>::new(&c, 1).unwrap();
-    for step in 0..3 {
-        first.update(step, &PLAIN).unwrap();
-    }
-    let mut state = Arrays::new();
-    first.save_state("", &mut state);
-    let mut resumed = R2n2Learner::<f64>::new(&c, 1).unwrap();
-    resumed.load_state("", &state).unwrap();
+    let (mut first, mut resumed) = saved_and_loaded::<f64>(&c, 3);
     let at_end = |l: &mut R2n2Learner<f64>| l.evaluate(3, None).unwrap().values["replay_error"];
     let (a, b) = (at_end(&mut resumed), at_end(&mut first));
     assert!(a > 0.0);
