@@ -10,6 +10,7 @@ use biornn_numerics::npz::{write_npz, NpyArray};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_report::NamedFigure;
 use biornn_run::{weights_file, RunDir};
+use biornn_tasks::modcog::ModCogOptions;
 use biornn_tasks::{generate, BatchSpec, BatteryDef, Registry, Task, TaskConfig, Timing};
 use biornn_train::checkpoint;
 use biornn_train::engine::Engine;
@@ -94,6 +95,37 @@ pub struct TrialsSpec {
     pub dt: f64,
     pub per_trial_timing: bool,
     pub easy: bool,
+    /// Mod-Cog's `[task.modcog]` options (battery "modcog" only; [`modcog_options`] reads them)
+    pub modcog: ModCogOptions,
+}
+
+/// Mod-Cog's options from `NAME` (a switch, set to true) or `NAME=VALUE` settings, as `biornn task
+/// dump --modcog` and Python's `task_batch(modcog=...)` give them: the names and values of a
+/// config's `[task.modcog]`; an unknown name or a wrong value is an error naming it.
+pub fn modcog_options(settings: &[String]) -> Result<ModCogOptions> {
+    let mut text = String::new();
+    for setting in settings {
+        let (name, value) = match setting.split_once('=') {
+            Some((n, v)) => (n.trim(), v.trim()),
+            None => (setting.trim(), "true"),
+        };
+        let valid_name =
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(Error::invalid(
+                "--modcog",
+                setting,
+                "allowed: NAME or NAME=VALUE, a name of [task.modcog]",
+            ));
+        }
+        let value = match value {
+            "true" | "false" => value.to_string(),
+            v => format!("{:?}", v.trim_matches('"')),
+        };
+        text.push_str(&format!("{name} = {value}\n"));
+    }
+    toml::from_str(&text)
+        .map_err(|e| Error::new(format!("--modcog {}: {}", settings.join(" "), e.message())))
 }
 
 /// What `biornn task dump` writes.
@@ -121,9 +153,26 @@ pub fn task_arrays(spec: &TrialsSpec) -> Result<TrialArrays> {
             "allowed: a step from 0.1 to 100 ms",
         ));
     }
+    if spec.battery != "modcog" && !spec.modcog.is_default() {
+        let asked = toml::to_string(&spec.modcog).unwrap_or_default();
+        let default = toml::to_string(&ModCogOptions::default()).unwrap_or_default();
+        let changed: Vec<&str> = asked
+            .lines()
+            .filter(|line| !default.lines().any(|d| d == *line))
+            .collect();
+        return Err(Error::invalid(
+            "--modcog",
+            changed.join(", "),
+            &format!(
+                "allowed only with --battery modcog (asked: {})",
+                spec.battery
+            ),
+        ));
+    }
     let options = TaskConfig {
         easy: spec.easy,
         dt: spec.dt,
+        modcog: spec.modcog,
         ..Default::default()
     };
     let registry = Registry::standard();

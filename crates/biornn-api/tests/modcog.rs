@@ -22,6 +22,7 @@ fn every_modcog_task_dumps_to_npz() {
                 dt: 100.0,
                 per_trial_timing: true,
                 easy: false,
+                modcog: Default::default(),
             },
             out: dir.join("t.npz"),
         };
@@ -48,6 +49,7 @@ fn every_modcog_task_dumps_to_npz() {
                     dt: 100.0,
                     per_trial_timing: true,
                     easy: false,
+                    modcog: Default::default(),
                 },
                 out: dir.join("n.npz"),
             };
@@ -67,12 +69,71 @@ fn every_modcog_task_dumps_to_npz() {
             dt: 30.0,
             per_trial_timing: true,
             easy: false,
+            modcog: Default::default(),
         },
         out: dir.join("t.npz"),
     };
     let err = inspect::dump_task(&bad).unwrap_err().to_string();
     assert!(err.contains("--dt") && err.contains("100 ms"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn modcog_options_reach_the_dumped_trials() {
+    let trials = |battery: &str, settings: &[&str]| {
+        let settings: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+        let spec = TrialsSpec {
+            battery: battery.into(),
+            task: "go".into(),
+            batch: 2,
+            seed: 1,
+            index: 0,
+            no_noise: true,
+            dt: 100.0,
+            per_trial_timing: true,
+            easy: false,
+            modcog: inspect::modcog_options(&settings)?,
+        };
+        inspect::task_arrays(&spec)
+    };
+    let corrected = trials("modcog", &[]).unwrap();
+    let faithful = trials("modcog", &["faithful_go_delay"]).unwrap();
+    let spelled_out = trials("modcog", &["faithful_go_delay = true", "ring_order=random"]).unwrap();
+    // the reference's go takes dlygo's 500 ms delay: five more 100 ms steps, in its delay epoch
+    assert_eq!(faithful.steps, corrected.steps + 5);
+    let delay_steps = |t: &inspect::TrialArrays| {
+        let on = t.arrays["epoch_delay_on"].to_real::<f64>().unwrap();
+        let off = t.arrays["epoch_delay_off"].to_real::<f64>().unwrap();
+        off[0] - on[0]
+    };
+    assert_eq!(delay_steps(&faithful), 5.0);
+    assert_eq!(delay_steps(&corrected), 0.0);
+    assert_eq!(spelled_out.steps, faithful.steps);
+    let off = trials("modcog", &["faithful_go_delay=false"]).unwrap();
+    assert_eq!(off.arrays["x"], corrected.arrays["x"]);
+    // a misspelt name, a wrong value and another battery are refused by name
+    let err = |settings: &[&str], battery: &str| {
+        trials(battery, settings)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err(&["faithful_go_dealy"], "modcog");
+    assert!(e.contains("faithful_go_dealy"), "{e}");
+    let e = err(&["ring_order=sideways"], "modcog");
+    assert!(
+        e.contains("ring_order=sideways") && e.contains("random"),
+        "{e}"
+    );
+    let e = err(&["faithful_go_delay=yes"], "modcog");
+    assert!(e.contains("faithful_go_delay=yes"), "{e}");
+    let e = err(&["=true"], "modcog");
+    assert!(e.contains("--modcog"), "{e}");
+    let e = err(&["faithful_go_delay"], "yang20");
+    assert!(
+        e.contains("faithful_go_delay = true") && e.contains("--battery modcog"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -366,13 +366,17 @@ struct DumpArgs {
     /// gyyang's easy_task
     #[arg(long)]
     easy: bool,
+    /// a `[task.modcog]` option, as NAME (set to true) or NAME=VALUE (battery modcog only; for
+    /// example `--modcog faithful_go_delay --modcog ring_order=random`)
+    #[arg(long, value_name = "NAME[=VALUE]")]
+    modcog: Vec<String>,
     #[arg(long)]
     out: PathBuf,
 }
 
 impl DumpArgs {
-    fn spec(&self) -> DumpSpec {
-        DumpSpec {
+    fn spec(&self) -> Result<DumpSpec> {
+        Ok(DumpSpec {
             trials: TrialsSpec {
                 battery: self.battery.clone(),
                 task: self.task.clone(),
@@ -383,9 +387,10 @@ impl DumpArgs {
                 dt: self.dt,
                 per_trial_timing: self.per_trial_timing,
                 easy: self.easy,
+                modcog: inspect::modcog_options(&self.modcog)?,
             },
             out: self.out.clone(),
-        }
+        })
     }
 }
 
@@ -715,7 +720,7 @@ fn run(command: Command) -> Result<()> {
         Command::Task {
             command: TaskCommand::Dump(args),
         } => {
-            let (n, task, steps) = inspect::dump_task(&args.spec())?;
+            let (n, task, steps) = inspect::dump_task(&args.spec()?)?;
             println!(
                 "wrote {n} trials of {task} ({steps} steps) to {}",
                 args.out.display()

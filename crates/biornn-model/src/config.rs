@@ -132,6 +132,10 @@ pub struct InitConfig {
     pub gain: Option<f64>,
     /// rescale W_rec (after masks and Dale's law) to this spectral radius
     pub spectral_radius: Option<f64>,
+    /// randgauss and randortho under a recurrent mask: scale each row by sqrt(N / k), k the row's
+    /// connections, so that a unit's summed input keeps the unmasked variance (randgauss: each
+    /// weight g^2 / k, not g^2 / N); masks otherwise thin the input of sparse local networks
+    pub rescale_masked_rows: bool,
     /// W_in ~ w_in_scale * N(0,1)/sqrt(n_in)
     pub w_in_scale: f64,
 }
@@ -142,6 +146,7 @@ impl Default for InitConfig {
             w_rec: RecInit::Diag,
             gain: None,
             spectral_radius: None,
+            rescale_masked_rows: false,
             w_in_scale: 1.0,
         }
     }
@@ -328,6 +333,18 @@ impl ModelConfig {
                 f64::MAX,
                 "allowed: a radius >= 0",
             )?;
+        }
+        if self.init.rescale_masked_rows
+            && !matches!(self.init.w_rec, RecInit::Randgauss | RecInit::Randortho)
+        {
+            return Err(Error::invalid(
+                "model.init.rescale_masked_rows",
+                true,
+                &format!(
+                    "allowed with model.init.w_rec = \"randgauss\" or \"randortho\" (asked: {:?})",
+                    self.init.w_rec
+                ),
+            ));
         }
         check_range(
             "model.init.w_in_scale",

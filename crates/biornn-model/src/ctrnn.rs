@@ -505,6 +505,9 @@ impl<T: Real> Ctrnn<T> {
                 *x *= k;
             }
         }
+        if cfg.init.rescale_masked_rows {
+            init::rescale_masked_rows(&mut w_rec, &mask_rec, n);
+        }
         if let Some(target) = cfg.init.spectral_radius {
             let rho = init::spectral_radius(&w_rec, n)?;
             if rho > 0.0 {

@@ -72,6 +72,19 @@ pub fn recurrent(cfg: &ModelConfig, sign: &[f64], rng: &mut RngStream) -> Vec<f6
     w
 }
 
+/// Each row of a masked n x n matrix times sqrt(n / k), k the row's connections (nonzero mask
+/// entries): a random init's row keeps the summed variance it had before the mask thinned it.
+/// Rows with no connection stay zero.
+pub fn rescale_masked_rows(w: &mut [f64], mask: &[f64], n: usize) {
+    for (row, mask_row) in w.chunks_exact_mut(n).zip(mask.chunks_exact(n)) {
+        let k = mask_row.iter().filter(|m| **m != 0.0).count();
+        if k > 0 {
+            let scale = (n as f64 / k as f64).sqrt();
+            row.iter_mut().for_each(|x| *x *= scale);
+        }
+    }
+}
+
 /// gyyang/multitask: N(0,1)/sqrt(n_in), times `w_in_scale`.
 pub fn input(cfg: &ModelConfig, n_in: usize, rng: &mut RngStream) -> Vec<f64> {
     let s = cfg.init.w_in_scale / (n_in as f64).sqrt();

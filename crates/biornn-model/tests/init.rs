@@ -249,3 +249,52 @@ fn temporalskip_init_and_fast_units_without_dale() {
     assert_eq!(&n.tau[40..], &[50.0; 10][..]);
     assert!(n.sign.iter().all(|s| *s == 1.0), "no Dale's law");
 }
+
+#[test]
+fn masked_rows_are_rescaled_to_their_connections() {
+    let n = 120;
+    let cfg = |w_rec, rescale| ModelConfig {
+        n_rec: n,
+        init: InitConfig {
+            w_rec,
+            gain: Some(1.0),
+            rescale_masked_rows: rescale,
+            ..Default::default()
+        },
+        mask: MaskConfig {
+            recurrent: MaskSpec::Random { density: 0.1 },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    for w_rec in [RecInit::Randgauss, RecInit::Randortho] {
+        let plain = net(&cfg(w_rec, false)).effective().w_rec.clone();
+        let rescaled = net(&cfg(w_rec, true)).effective().w_rec.clone();
+        let mut mean_row_power = 0.0;
+        for i in 0..n {
+            let row = |w: &[f64]| w[i * n..(i + 1) * n].to_vec();
+            let (p, r) = (row(&plain), row(&rescaled));
+            // the same draws and mask, each row times sqrt(N / k)
+            let k = p.iter().filter(|x| **x != 0.0).count();
+            assert_eq!(k, r.iter().filter(|x| **x != 0.0).count());
+            let scale = (n as f64 / k.max(1) as f64).sqrt();
+            for (a, b) in p.iter().zip(&r) {
+                assert!((a * scale - b).abs() <= 1e-15 * b.abs().max(1.0), "{a} {b}");
+            }
+            mean_row_power += r.iter().map(|x| x * x).sum::<f64>() / n as f64;
+        }
+        // a unit's summed input variance is the unmasked one, g^2, not g^2 k / N
+        assert!(
+            (mean_row_power - 1.0).abs() < 0.2,
+            "{w_rec:?}: {mean_row_power}"
+        );
+    }
+    let err = cfg(RecInit::Diag, true)
+        .validate(20.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.init.rescale_masked_rows") && err.contains("randgauss"),
+        "{err}"
+    );
+}

@@ -546,7 +546,7 @@ fn tasks<'py>(py: Python<'py>, battery: Option<&str>) -> PyResult<Bound<'py, PyL
 
 /// A batch of trials as numpy arrays (see `biornn.task_batch`).
 #[pyfunction]
-#[pyo3(signature = (task, battery="yang20".to_string(), batch=16, seed=0, index=0, dt=20.0, noise=true, per_trial_timing=false, easy=false))]
+#[pyo3(signature = (task, battery="yang20".to_string(), batch=16, seed=0, index=0, dt=20.0, noise=true, per_trial_timing=false, easy=false, modcog=Vec::new()))]
 #[allow(clippy::too_many_arguments)]
 fn task_batch<'py>(
     py: Python<'py>,
@@ -559,8 +559,10 @@ fn task_batch<'py>(
     noise: bool,
     per_trial_timing: bool,
     easy: bool,
+    modcog: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let spec = TrialsSpec {
+        modcog: inspect::modcog_options(&modcog).map_err(err)?,
         battery,
         task,
         batch,

@@ -62,6 +62,20 @@ def test_task_batch_shapes_and_modcog():
     assert np.all(b["class"][on[0] : off[0], :] > 0)
     m = biornn.task_batch("dmsintrseqr", battery="modcog", batch=2, dt=100.0)
     assert m["x"].shape[1:] == (2, 33 + 126)
+    # Mod-Cog's options as a config's [task.modcog]: the reference's go takes a 500 ms delay
+    go = biornn.task_batch("go", battery="modcog", batch=2, dt=100.0)
+    faithful = biornn.task_batch(
+        "go", battery="modcog", batch=2, dt=100.0, modcog={"faithful_go_delay": True}
+    )
+    assert faithful["x"].shape[0] == go["x"].shape[0] + 5
+    assert faithful["epoch_delay_off"][0] - faithful["epoch_delay_on"][0] == 5
+    env = biornn.TaskEnv("go", "modcog", dt=100.0, modcog={"faithful_go_delay": True})
+    assert env.trial["epoch_delay_off"] - env.trial["epoch_delay_on"] == 5
+    for bad, named in [({"faithful_go_dealy": True}, "faithful_go_dealy"), ({"ring_order": "sideways"}, "sideways")]:
+        with pytest.raises(biornn.Error, match=named):
+            biornn.task_batch("go", battery="modcog", dt=100.0, modcog=bad)
+    with pytest.raises(biornn.Error, match="--battery modcog"):
+        biornn.task_batch("fdgo", modcog={"faithful_go_delay": True})
     # batch k of a seed is the same whatever came before
     a = biornn.task_batch("fdgo", batch=2, seed=1, index=4)
     c = biornn.task_batch("fdgo", batch=2, seed=1, index=4)

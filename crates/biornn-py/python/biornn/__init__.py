@@ -214,6 +214,7 @@ def task_batch(
     noise: bool = True,
     timing: str = "per_batch",
     easy: bool = False,
+    modcog: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
     """A batch of trials of one task from the generator training uses (what `biornn task dump`
     writes), as numpy arrays.
@@ -226,9 +227,16 @@ def task_batch(
 
     Batch ``index`` of ``seed`` is the same whatever was drawn before; ``timing`` is
     ``"per_batch"`` (gyyang: one set of epoch durations per batch) or ``"per_trial"`` (NeuroGym).
+    ``modcog`` sets Mod-Cog's options as a config's ``[task.modcog]`` does (battery ``"modcog"``
+    only), e.g. ``{"faithful_go_delay": True, "ring_order": "random"}``.
     """
     if timing not in ("per_batch", "per_trial"):
         raise Error(f"timing: {timing!r}; allowed: 'per_batch', 'per_trial'")
+    settings = []
+    for name, value in (modcog or {}).items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        settings.append(f"{name}={value}")
     return _biornn.task_batch(
         task,
         battery=battery,
@@ -239,6 +247,7 @@ def task_batch(
         noise=noise,
         per_trial_timing=timing == "per_trial",
         easy=easy,
+        modcog=settings,
     )
 
 

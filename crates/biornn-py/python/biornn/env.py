@@ -82,6 +82,8 @@ class TaskEnv(_Base):  # type: ignore[misc]
         input noise as in training; off gives the noiseless trials.
     timing:
         ``"per_trial"`` (NeuroGym's, the default here) or ``"per_batch"`` epoch durations.
+    modcog:
+        Mod-Cog's options, as a config's ``[task.modcog]`` (battery ``modcog`` only).
     """
 
     metadata = {"render_modes": []}
@@ -96,12 +98,14 @@ class TaskEnv(_Base):  # type: ignore[misc]
         noise: bool = True,
         timing: str = "per_trial",
         easy: bool = False,
+        modcog: Optional[Dict[str, Any]] = None,
     ):
         from . import task_batch
 
         self._task_batch = task_batch
         self.task, self.battery, self.dt = task, battery, dt
         self.noise, self.timing, self.easy = noise, timing, easy
+        self.modcog = dict(modcog or {})
         self.seed_value = seed
         self.trial_index = 0
         self.started = False  # the first reset() shows trial 0
@@ -127,6 +131,7 @@ class TaskEnv(_Base):  # type: ignore[misc]
             noise=self.noise,
             timing=self.timing,
             easy=self.easy,
+            modcog=self.modcog,
         )
 
     def _load(self, b: Dict[str, Any]) -> None:
