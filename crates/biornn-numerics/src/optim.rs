@@ -55,16 +55,18 @@ pub fn adamw_step<T: Real>(
     adam_step(p, g, m, v, t, lr, c);
 }
 
-/// Scale `g` so that its Euclidean norm is at most `max_norm` (PyTorch's `clip_grad_norm_`);
-/// returns the norm before clipping.
+/// Scale `g` so that its Euclidean norm is at most `max_norm`, as PyTorch's `clip_grad_norm_`
+/// does: by max_norm / (norm + 1e-6) whenever that is below 1, so a norm within 1e-6 under the
+/// limit is scaled too; returns the norm before clipping.
 pub fn clip_norm<T: Real>(g: &mut [T], max_norm: f64) -> f64 {
     let norm = g
         .iter()
         .map(|x| x.to_f64() * x.to_f64())
         .sum::<f64>()
         .sqrt();
-    if norm > max_norm {
-        let s = T::from_f64(max_norm / (norm + 1e-6));
+    let coefficient = max_norm / (norm + 1e-6);
+    if coefficient < 1.0 {
+        let s = T::from_f64(coefficient);
         for x in g.iter_mut() {
             *x *= s;
         }
@@ -107,5 +109,12 @@ mod tests {
         let mut small = vec![0.3f64];
         clip_norm(&mut small, 1.0);
         assert_eq!(small, [0.3]);
+        // at the limit itself PyTorch still scales, by max / (norm + 1e-6)
+        let mut at_limit = vec![1.0f64];
+        clip_norm(&mut at_limit, 1.0);
+        assert_eq!(at_limit, [1.0 / (1.0 + 1e-6)]);
+        let mut under = vec![1.0f64 - 2e-6];
+        clip_norm(&mut under, 1.0);
+        assert_eq!(under, [1.0 - 2e-6]);
     }
 }
