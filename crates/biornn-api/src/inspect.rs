@@ -100,11 +100,10 @@ pub struct TrialsSpec {
 }
 
 /// Mod-Cog's options from `NAME` (a switch, set to true) or `NAME=VALUE` settings, as `biornn task
-/// dump --modcog` and Python's `task_batch(modcog=...)` give them: the names and values of a
-/// config's `[task.modcog]`; an unknown name or a wrong value is an error naming it.
+/// dump --modcog` gives them: the names and values of a config's `[task.modcog]`; an unknown name
+/// or a wrong value is an error naming the setting.
 pub fn modcog_options(settings: &[String]) -> Result<ModCogOptions> {
-    let mut text = String::new();
-    for setting in settings {
+    let line = |setting: &String| -> Result<String> {
         let (name, value) = match setting.split_once('=') {
             Some((n, v)) => (n.trim(), v.trim()),
             None => (setting.trim(), "true"),
@@ -122,10 +121,28 @@ pub fn modcog_options(settings: &[String]) -> Result<ModCogOptions> {
             "true" | "false" => value.to_string(),
             v => format!("{:?}", v.trim_matches('"')),
         };
-        text.push_str(&format!("{name} = {value}\n"));
-    }
-    toml::from_str(&text)
-        .map_err(|e| Error::new(format!("--modcog {}: {}", settings.join(" "), e.message())))
+        Ok(format!("{name} = {value}\n"))
+    };
+    let lines = settings.iter().map(line).collect::<Result<Vec<_>>>()?;
+    toml::from_str(&lines.concat()).map_err(|e| {
+        // name the setting at fault: the first that fails on its own (else a repeated name)
+        let culprit = settings
+            .iter()
+            .zip(&lines)
+            .find(|(_, l)| toml::from_str::<ModCogOptions>(l).is_err());
+        match culprit {
+            Some((setting, l)) => {
+                let e = toml::from_str::<ModCogOptions>(l).unwrap_err();
+                Error::new(format!("--modcog {setting}: {}", e.message()))
+            }
+            None => Error::new(format!("--modcog {}: {}", settings.join(" "), e.message())),
+        }
+    })
+}
+
+/// Mod-Cog's options from the text of a `[task.modcog]` table (Python's `task_batch(modcog=...)`).
+pub fn modcog_options_from_toml(text: &str) -> Result<ModCogOptions> {
+    toml::from_str(text).map_err(|e| Error::new(format!("modcog: {e}")))
 }
 
 /// What `biornn task dump` writes.
@@ -179,7 +196,15 @@ pub fn task_arrays(spec: &TrialsSpec) -> Result<TrialArrays> {
     registry
         .battery("--battery", &spec.battery)?
         .validate(&options)
-        .map_err(|e| Error::invalid("--dt", spec.dt, &format!("{e}")))?;
+        .map_err(|e| {
+            // the battery names its config fields; say which flag set each
+            let message = e.to_string();
+            if message.contains("task.modcog") {
+                e.context("--modcog")
+            } else {
+                Error::invalid("--dt", spec.dt, &message)
+            }
+        })?;
     let task = registry.task(&spec.battery, &spec.task, &options)?;
     if spec.batch == 0 || spec.batch > 1 << 16 {
         return Err(Error::invalid("--batch", spec.batch, "allowed: 1 to 65536"));

@@ -127,6 +127,11 @@ fn modcog_options_reach_the_dumped_trials() {
     );
     let e = err(&["faithful_go_delay=yes"], "modcog");
     assert!(e.contains("faithful_go_delay=yes"), "{e}");
+    let e = err(&["faithful_shared_seed", "ring_order=random"], "modcog");
+    assert!(
+        e.starts_with("--modcog") && e.contains("task.modcog.ring_order") && !e.contains("--dt"),
+        "{e}"
+    );
     let e = err(&["=true"], "modcog");
     assert!(e.contains("--modcog"), "{e}");
     let e = err(&["faithful_go_delay"], "yang20");

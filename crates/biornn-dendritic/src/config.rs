@@ -125,7 +125,8 @@ impl Default for EliseTaskConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EliseTrainConfig {
-    /// training cycles (one pattern period each; the reference's TC), the first nudged
+    /// training cycles (one pattern period each), the first nudged; the reference runs TC + 1 (its
+    /// loop starts at cycle -1): 10001 for its TC = 10000
     pub max_steps: usize,
     /// every this many cycles a free validation cycle, plasticity on (the reference's PF)
     pub validate_every: usize,

@@ -130,11 +130,12 @@ pub struct InitConfig {
     pub w_rec: RecInit,
     /// gain of the recurrent init; when absent, gyyang's choice: 1.0 for tanh, 0.5 otherwise
     pub gain: Option<f64>,
-    /// rescale W_rec (after masks and Dale's law) to this spectral radius
+    /// rescale W_rec (after masks, Dale's law and `rescale_masked_rows`) to this spectral radius
     pub spectral_radius: Option<f64>,
-    /// randgauss and randortho under a recurrent mask: scale each row by sqrt(N / k), k the row's
-    /// connections, so that a unit's summed input keeps the unmasked variance (randgauss: each
-    /// weight g^2 / k, not g^2 / N); masks otherwise thin the input of sparse local networks
+    /// randgauss and randortho under a recurrent mask, without Dale's law: scale each row by
+    /// sqrt(N / k), k the row's connections, so that a unit's summed input keeps the unmasked
+    /// variance (randgauss: each weight's variance g^2 / k, not g^2 / N); masks otherwise thin the
+    /// input of sparse local networks
     pub rescale_masked_rows: bool,
     /// W_in ~ w_in_scale * N(0,1)/sqrt(n_in)
     pub w_in_scale: f64,
@@ -334,17 +335,28 @@ impl ModelConfig {
                 "allowed: a radius >= 0",
             )?;
         }
-        if self.init.rescale_masked_rows
-            && !matches!(self.init.w_rec, RecInit::Randgauss | RecInit::Randortho)
-        {
-            return Err(Error::invalid(
-                "model.init.rescale_masked_rows",
-                true,
-                &format!(
-                    "allowed with model.init.w_rec = \"randgauss\" or \"randortho\" (asked: {:?})",
-                    self.init.w_rec
-                ),
-            ));
+        if self.init.rescale_masked_rows {
+            if !matches!(self.init.w_rec, RecInit::Randgauss | RecInit::Randortho) {
+                // the config's spelling (serde's lowercase of the variant)
+                let asked = format!("\"{:?}\"", self.init.w_rec).to_lowercase();
+                return Err(Error::invalid(
+                    "model.init.rescale_masked_rows",
+                    true,
+                    &format!(
+                        "allowed with model.init.w_rec = \"randgauss\" or \"randortho\" (asked: {asked})"
+                    ),
+                ));
+            }
+            if self.dale.enabled {
+                // a local mask leaves some rows inputs from one population only, where the
+                // n_E / n_I balance does not hold; scaling them up would amplify the imbalance
+                return Err(Error::invalid(
+                    "model.init.rescale_masked_rows",
+                    true,
+                    "not built with model.dale.enabled (the E/I balance would have to be redone \
+                     row by row); use model.init.spectral_radius",
+                ));
+            }
         }
         check_range(
             "model.init.w_in_scale",

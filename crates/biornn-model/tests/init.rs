@@ -294,7 +294,11 @@ fn masked_rows_are_rescaled_to_their_connections() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("model.init.rescale_masked_rows") && err.contains("randgauss"),
+        err.contains("model.init.rescale_masked_rows") && err.contains("asked: \"diag\""),
         "{err}"
     );
+    let mut with_dale = cfg(RecInit::Randgauss, true);
+    with_dale.dale.enabled = true;
+    let err = with_dale.validate(20.0).unwrap_err().to_string();
+    assert!(err.contains("model.dale.enabled"), "{err}");
 }

@@ -546,7 +546,7 @@ fn tasks<'py>(py: Python<'py>, battery: Option<&str>) -> PyResult<Bound<'py, PyL
 
 /// A batch of trials as numpy arrays (see `biornn.task_batch`).
 #[pyfunction]
-#[pyo3(signature = (task, battery="yang20".to_string(), batch=16, seed=0, index=0, dt=20.0, noise=true, per_trial_timing=false, easy=false, modcog=Vec::new()))]
+#[pyo3(signature = (task, battery="yang20".to_string(), batch=16, seed=0, index=0, dt=20.0, noise=true, per_trial_timing=false, easy=false, modcog=None))]
 #[allow(clippy::too_many_arguments)]
 fn task_batch<'py>(
     py: Python<'py>,
@@ -559,10 +559,18 @@ fn task_batch<'py>(
     noise: bool,
     per_trial_timing: bool,
     easy: bool,
-    modcog: Vec<String>,
+    modcog: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let modcog = match modcog {
+        Some(d) => {
+            let text = toml::to_string(&to_toml("", d.as_any())?)
+                .map_err(|e| Error::new_err(format!("modcog: {e}")))?;
+            inspect::modcog_options_from_toml(&text).map_err(err)?
+        }
+        None => Default::default(),
+    };
     let spec = TrialsSpec {
-        modcog: inspect::modcog_options(&modcog).map_err(err)?,
+        modcog,
         battery,
         task,
         batch,

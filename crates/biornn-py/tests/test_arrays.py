@@ -71,7 +71,17 @@ def test_task_batch_shapes_and_modcog():
     assert faithful["epoch_delay_off"][0] - faithful["epoch_delay_on"][0] == 5
     env = biornn.TaskEnv("go", "modcog", dt=100.0, modcog={"faithful_go_delay": True})
     assert env.trial["epoch_delay_off"] - env.trial["epoch_delay_on"] == 5
-    for bad, named in [({"faithful_go_dealy": True}, "faithful_go_dealy"), ({"ring_order": "sideways"}, "sideways")]:
+    # numpy's bool is a bool; None leaves the option at its default
+    as_numpy = biornn.task_batch(
+        "go", battery="modcog", batch=2, dt=100.0,
+        modcog={"faithful_go_delay": np.True_, "ring_order": None},
+    )
+    np.testing.assert_array_equal(as_numpy["x"], faithful["x"])
+    for bad, named in [
+        ({"faithful_go_dealy": True}, "faithful_go_dealy"),
+        ({"ring_order": "sideways"}, "sideways"),
+        ({"faithful_wrap": 1}, "faithful_wrap"),
+    ]:
         with pytest.raises(biornn.Error, match=named):
             biornn.task_batch("go", battery="modcog", dt=100.0, modcog=bad)
     with pytest.raises(biornn.Error, match="--battery modcog"):

@@ -232,11 +232,6 @@ def task_batch(
     """
     if timing not in ("per_batch", "per_trial"):
         raise Error(f"timing: {timing!r}; allowed: 'per_batch', 'per_trial'")
-    settings = []
-    for name, value in (modcog or {}).items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        settings.append(f"{name}={value}")
     return _biornn.task_batch(
         task,
         battery=battery,
@@ -247,7 +242,7 @@ def task_batch(
         noise=noise,
         per_trial_timing=timing == "per_trial",
         easy=easy,
-        modcog=settings,
+        modcog=modcog,
     )
 
 

@@ -54,7 +54,7 @@ def task_batch(
     noise: bool = True,
     per_trial_timing: bool = False,
     easy: bool = False,
-    modcog: List[str] = ...,
+    modcog: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]: ...
 
 class Network:
