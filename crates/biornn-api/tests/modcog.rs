@@ -4,6 +4,22 @@
 use biornn_api::inspect::{self, AnalyzeSpec, DumpSpec, TrialsSpec};
 use biornn_api::{Config, RunOptions};
 
+/// Two trials of a task of `battery`, seed 1, at `dt`, timing drawn per trial.
+fn two_trials(battery: &str, task: &str, dt: f64, no_noise: bool) -> TrialsSpec {
+    TrialsSpec {
+        battery: battery.into(),
+        task: task.into(),
+        batch: 2,
+        seed: 1,
+        index: 0,
+        no_noise,
+        dt,
+        per_trial_timing: true,
+        easy: false,
+        modcog: Default::default(),
+    }
+}
+
 #[test]
 fn every_modcog_task_dumps_to_npz() {
     let dir = std::env::temp_dir().join(format!("biornn-modcog-dump-{}", std::process::id()));
@@ -12,18 +28,7 @@ fn every_modcog_task_dumps_to_npz() {
     assert_eq!(batteries[0].tasks.len(), 126);
     for t in &batteries[0].tasks {
         let spec = DumpSpec {
-            trials: TrialsSpec {
-                battery: "modcog".into(),
-                task: t.name.clone(),
-                batch: 2,
-                seed: 1,
-                index: 0,
-                no_noise: true,
-                dt: 100.0,
-                per_trial_timing: true,
-                easy: false,
-                modcog: Default::default(),
-            },
+            trials: two_trials("modcog", &t.name, 100.0, true),
             out: dir.join("t.npz"),
         };
         let (n, name, steps) = inspect::dump_task(&spec).unwrap();
@@ -39,18 +44,7 @@ fn every_modcog_task_dumps_to_npz() {
     for task in ["dlygo", "dm1", "dms"] {
         let dump = |no_noise: bool| {
             let spec = DumpSpec {
-                trials: TrialsSpec {
-                    battery: "modcog".into(),
-                    task: task.into(),
-                    batch: 2,
-                    seed: 1,
-                    index: 0,
-                    no_noise,
-                    dt: 100.0,
-                    per_trial_timing: true,
-                    easy: false,
-                    modcog: Default::default(),
-                },
+                trials: two_trials("modcog", task, 100.0, no_noise),
                 out: dir.join("n.npz"),
             };
             inspect::dump_task(&spec).unwrap();
@@ -59,18 +53,7 @@ fn every_modcog_task_dumps_to_npz() {
         assert_eq!(dump(false), dump(true), "{task}");
     }
     let bad = DumpSpec {
-        trials: TrialsSpec {
-            battery: "modcog".into(),
-            task: "go".into(),
-            batch: 2,
-            seed: 1,
-            index: 0,
-            no_noise: true,
-            dt: 30.0,
-            per_trial_timing: true,
-            easy: false,
-            modcog: Default::default(),
-        },
+        trials: two_trials("modcog", "go", 30.0, true),
         out: dir.join("t.npz"),
     };
     let err = inspect::dump_task(&bad).unwrap_err().to_string();
@@ -83,16 +66,8 @@ fn modcog_options_reach_the_dumped_trials() {
     let trials = |battery: &str, settings: &[&str]| {
         let settings: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
         let spec = TrialsSpec {
-            battery: battery.into(),
-            task: "go".into(),
-            batch: 2,
-            seed: 1,
-            index: 0,
-            no_noise: true,
-            dt: 100.0,
-            per_trial_timing: true,
-            easy: false,
             modcog: inspect::modcog_options(&settings)?,
+            ..two_trials(battery, "go", 100.0, true)
         };
         inspect::task_arrays(&spec)
     };
