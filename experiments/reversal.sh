@@ -9,12 +9,14 @@
 #   SETTINGS="base dasc-t40-s2-b0.5+trial" ROUNDS=300 OUT=runs/reversal300 experiments/reversal.sh
 #                                     a shorter budget (its stages are half of it, so it is another
 #                                     run than the 1000-round one: OUT apart)
+# A setting that outlives a session is kept with experiments/carry.sh and continues here.
 #
 # A setting is a method name, with "+trial" for the trial-level skip. The defaults are the
 # reference's configurations (typeno 0-4 of main_rulereversaltask.py) and its CD variant.
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source experiments/lib.bash
 settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 sctt-t40-s11-b0.8+trial dasc-t40-s2-b0.5+trial cd-s2"}
 networks=${NETWORKS:-10}
 rounds=${ROUNDS:-1000}
@@ -29,6 +31,7 @@ cargo build --release -q
 bin=./target/release/biornn
 for setting in $settings; do
   dir="$out/$setting"
+  restore_carried "$dir" # a setting an earlier session carried over (experiments/carry.sh)
   # a setting killed part-way, or finished with fewer rounds, goes on from where it is; one that
   # ran them is left as it is (biornn reversal --out)
   method=${setting%+trial}
