@@ -154,15 +154,18 @@ fn parse_toml(text: &str, what: &str) -> PyResult<toml::Table> {
         .map_err(|e| Error::new_err(format!("{what}: not TOML: {e}")))
 }
 
+/// A Python dict as the text of a TOML table; errors start with `what`.
+fn dict_toml(d: &Bound<'_, PyDict>, what: &str) -> PyResult<String> {
+    toml::to_string(&to_toml("", d.as_any())?).map_err(|e| Error::new_err(format!("{what}: {e}")))
+}
+
 /// A config from what Python hands over: None (the default), a dict, TOML text, or a path.
 fn config_of(cfg: Option<&Bound<'_, PyAny>>) -> PyResult<Config> {
     let Some(cfg) = cfg.filter(|c| !c.is_none()) else {
         return Ok(Config::default());
     };
     if let Ok(d) = cfg.cast::<PyDict>() {
-        let text = toml::to_string(&to_toml("", d.as_any())?)
-            .map_err(|e| Error::new_err(format!("config: {e}")))?;
-        return Config::from_toml(&text).map_err(err);
+        return Config::from_toml(&dict_toml(d, "config")?).map_err(err);
     }
     if let Ok(path) = cfg.extract::<PathBuf>() {
         let text = path.to_string_lossy();
@@ -562,11 +565,7 @@ fn task_batch<'py>(
     modcog: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let modcog = match modcog {
-        Some(d) => {
-            let text = toml::to_string(&to_toml("", d.as_any())?)
-                .map_err(|e| Error::new_err(format!("modcog: {e}")))?;
-            inspect::modcog_options_from_toml(&text).map_err(err)?
-        }
+        Some(d) => inspect::modcog_options_from_toml(&dict_toml(&d, "modcog")?).map_err(err)?,
         None => Default::default(),
     };
     let spec = TrialsSpec {
