@@ -193,18 +193,19 @@ pub fn task_arrays(spec: &TrialsSpec) -> Result<TrialArrays> {
         ..Default::default()
     };
     let registry = Registry::standard();
-    registry
-        .battery("--battery", &spec.battery)?
+    // the battery names its config fields; say which flag set them: what it refuses with Mod-Cog's
+    // defaults is the step's fault, what it refuses only with the options asked is theirs
+    let battery = registry.battery("--battery", &spec.battery)?;
+    let with_defaults = TaskConfig {
+        modcog: ModCogOptions::default(),
+        ..options.clone()
+    };
+    battery
+        .validate(&with_defaults)
+        .map_err(|e| Error::invalid("--dt", spec.dt, &e.to_string()))?;
+    battery
         .validate(&options)
-        .map_err(|e| {
-            // the battery names its config fields; say which flag set each
-            let message = e.to_string();
-            if message.contains("task.modcog") {
-                e.context("--modcog")
-            } else {
-                Error::invalid("--dt", spec.dt, &message)
-            }
-        })?;
+        .map_err(|e| e.context("--modcog"))?;
     let task = registry.task(&spec.battery, &spec.task, &options)?;
     if spec.batch == 0 || spec.batch > 1 << 16 {
         return Err(Error::invalid("--batch", spec.batch, "allowed: 1 to 65536"));
