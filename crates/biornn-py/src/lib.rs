@@ -380,18 +380,20 @@ fn train<'py>(
         verbose,
     };
     // a run `dir` already holds goes on, or stands when done (its steps)
-    let done = py.detach(
-        || -> biornn_api::Result<Result<biornn_api::Finished, usize>> {
-            let Some(d) = &dir else {
-                return biornn_api::train(&cfg, &runs, &opts).map(Ok);
-            };
-            match biornn_api::continue_in(&cfg, d, &opts)? {
-                biornn_api::Continued::Empty => biornn_api::train_in(&cfg, d, &opts).map(Ok),
-                biornn_api::Continued::Trained(f) => Ok(Ok(f)),
-                biornn_api::Continued::Done { steps } => Ok(Err(steps)),
-            }
-        },
-    );
+    let done = py.detach(|| {
+        biornn_api::on_workers(
+            || -> biornn_api::Result<Result<biornn_api::Finished, usize>> {
+                let Some(d) = &dir else {
+                    return biornn_api::train(&cfg, &runs, &opts).map(Ok);
+                };
+                match biornn_api::continue_in(&cfg, d, &opts)? {
+                    biornn_api::Continued::Empty => biornn_api::train_in(&cfg, d, &opts).map(Ok),
+                    biornn_api::Continued::Trained(f) => Ok(Ok(f)),
+                    biornn_api::Continued::Done { steps } => Ok(Err(steps)),
+                }
+            },
+        )
+    });
     match done.map_err(err)? {
         Ok(f) => finished_to_py(py, &f),
         Err(steps) => {
@@ -419,7 +421,8 @@ fn resume<'py>(
         progress: verbose,
         verbose,
     };
-    let done = py.detach(|| biornn_api::resume_to(&run, max_steps, &opts));
+    let done =
+        py.detach(|| biornn_api::on_workers(|| biornn_api::resume_to(&run, max_steps, &opts)));
     finished_to_py(py, &done.map_err(err)?)
 }
 
@@ -464,7 +467,7 @@ fn evaluate<'py>(
     recurrent_noise: Option<bool>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let r = py
-        .detach(|| inspect::evaluate_run(&run, trials, recurrent_noise))
+        .detach(|| biornn_api::on_workers(|| inspect::evaluate_run(&run, trials, recurrent_noise)))
         .map_err(err)?;
     let d = PyDict::new(py);
     d.set_item("checkpoint", &r.checkpoint)?;
@@ -512,7 +515,7 @@ fn analyze(
         net,
     };
     let done = py
-        .detach(|| inspect::analyze_run(&run, &spec))
+        .detach(|| biornn_api::on_workers(|| inspect::analyze_run(&run, &spec)))
         .map_err(err)?;
     // this call's results only (figures aside), not what earlier calls left in the folder
     Ok(done
