@@ -11,20 +11,23 @@
 #                                     run than the 1000-round one: OUT apart)
 # A setting that outlives a session is kept with experiments/carry.sh and continues here.
 #
-# A setting is a method name, with "+trial" for the trial-level skip. The defaults are the
-# reference's configurations (typeno 0-4 of main_rulereversaltask.py) and its CD variant.
+# A setting is a method name, with "+stale" for DASC's stale derivative (the reference code's;
+# without it, the block-start derivative of the paper's equation) and "+trial" for the trial-level
+# skip, in that order. The defaults are the reference's configurations (typeno 0-4 of
+# main_rulereversaltask.py, whose DASC takes the stale derivative), its CD variant, then DASC with
+# the block-start derivative.
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source experiments/lib.bash
-settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5 sctt-t40-s11-b0.8+trial dasc-t40-s2-b0.5+trial cd-s2"}
+settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5+stale sctt-t40-s11-b0.8+trial dasc-t40-s2-b0.5+stale+trial cd-s2 dasc-t40-s2-b0.5 dasc-t40-s2-b0.5+trial"}
 networks=${NETWORKS:-10}
 rounds=${ROUNDS:-1000}
 out=${OUT:-runs/reversal}
 figure=${FIGURE:-docs/figures/reversal}
 per_pattern=5
 if [[ "${1:-}" == "--smoke" ]]; then
-  networks=2; rounds=2; per_pattern=1; settings="base dasc-t40-s2-b0.5+trial"
+  networks=2; rounds=2; per_pattern=1; settings="base dasc-t40-s2-b0.5+stale+trial"
   out=$(mktemp -d); figure="$out/reversal"
 fi
 cargo build --release -q
@@ -34,9 +37,10 @@ for setting in $settings; do
   restore_carried "$dir" # a setting an earlier session carried over (experiments/carry.sh)
   # a setting killed part-way, or finished with fewer rounds, goes on from where it is; one that
   # ran them is left as it is (biornn reversal --out)
-  method=${setting%+trial}
+  method=${setting%+trial}; method=${method%+stale}
   extra=()
-  if [[ "$setting" == *+trial ]]; then extra=(--trial-skip); fi
+  if [[ "$setting" == *+trial ]]; then extra+=(--trial-skip); fi
+  if [[ "$setting" == *+stale* ]]; then extra+=(--derivative stale); fi
   $bin reversal --method "$method" "${extra[@]}" --networks "$networks" --rounds "$rounds" \
     --per-pattern "$per_pattern" --quiet --out "$dir"
 done

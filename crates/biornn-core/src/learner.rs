@@ -72,6 +72,20 @@ pub trait Learner: Stateful + Send {
     fn describe(&self, _step: u64) -> String {
         String::new()
     }
+    /// For a learner of independent members (networks trained side by side, as the long-term
+    /// protocol's): the members the last update left with a non-finite loss or value, so that
+    /// the divergence guard slows those alone ([`Self::slow_member`]) and the others go on as if
+    /// trained alone. `None` (the default) for a learner the guard treats as one whole, as it
+    /// does when no member is named.
+    fn diverged_members(&self) -> Option<Vec<usize>> {
+        None
+    }
+    /// After the guard rolled every member back: multiply member `k`'s own learning rate by
+    /// `factor` from now on (part of the learner's state) and return how many times it has
+    /// diverged, this time included.
+    fn slow_member(&mut self, _k: usize, _factor: f64) -> usize {
+        0
+    }
 }
 
 /// One network trained online by a rule on an environment, one time step per update; state is

@@ -334,6 +334,55 @@ pub fn drive(
             loss = f64::NAN;
         }
         if !loss.is_finite() || !learner.all_finite() {
+            if let Some(members) = learner.diverged_members().filter(|m| !m.is_empty()) {
+                // independent members: every one goes back to the last evaluation, only the diverged
+                // are slowed, and the others replay the same updates to the same bits
+                let failed_at = state.step;
+                learner.load_state("", &snapshot.0)?;
+                state = snapshot.1;
+                let counts: Vec<usize> = members
+                    .iter()
+                    .map(|k| learner.slow_member(*k, opts.divergence_lr_factor))
+                    .collect();
+                // the snapshot keeps the slowed rates, so that a later rollback keeps them too
+                snapshot.0.clear();
+                learner.save_state("", &mut snapshot.0);
+                let names = members
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let who = match members.len() {
+                    1 => format!("network {names}"),
+                    _ => format!("networks {names}"),
+                };
+                let worst = counts.iter().copied().max().unwrap_or(0);
+                if worst > opts.max_divergences {
+                    let mut saved = state;
+                    saved.wall_s = snapshot_wall;
+                    metrics.sync()?;
+                    run.write_model(checkpoint_arrays(learner, &saved))?;
+                    return Err(Error::new(format!(
+                        "{who} diverged {worst} times (the last at step {failed_at}); \
+                         stopping. The last good weights (step {}) are in {}. {}",
+                        state.step,
+                        run.model_path().display(),
+                        opts.divergence_hint
+                    )));
+                }
+                state.divergences += 1;
+                snapshot.1.divergences = state.divergences;
+                bar.suspend(|| {
+                    crate::progress::line(&format!(
+                        "warning: NaN or infinity at step {failed_at} in {who}; rolled every network \
+                         back to step {} and scaled the learning rate of {who} alone by {} \
+                         ({worst} of at most {} rollbacks per network)",
+                        state.step, opts.divergence_lr_factor, opts.max_divergences
+                    ))
+                });
+                skip_eval_at = Some(state.step);
+                continue;
+            }
             let failed_at = state.step;
             let what = learner.describe(failed_at as u64);
             let divergences = state.divergences + 1;

@@ -20,8 +20,8 @@ use crate::loss::{l1_rates, l1_slope};
 use crate::optim::Optimizer;
 pub use crate::rounds::RoundsOptions;
 use crate::rounds::{
-    check_settings, export_nets, load_nets, nets_finite, put_rounds, run_rounds, save_nets,
-    stage_name, take_rounds, train_round, Stages,
+    check_settings, diverged_nets, export_nets, load_nets, nets_finite, put_rounds, run_rounds,
+    save_nets, stage_name, take_rounds, train_round, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -484,6 +484,12 @@ pub(crate) struct NetState {
     pub(crate) d_rate: Vec<f32>,
     /// the readout at a pause of a closed-loop pass
     pub(crate) readout: Vec<f32>,
+    /// this network's learning-rate multiplier, halved each time it alone diverges
+    pub(crate) lr_scale: f64,
+    /// how many times it has diverged
+    pub(crate) rollbacks: usize,
+    /// its training loss in the last round
+    pub(crate) last_loss: f64,
 }
 
 impl NetState {
@@ -509,6 +515,9 @@ impl NetState {
                     d_out: vec![],
                     d_rate: vec![],
                     readout: vec![],
+                    lr_scale: 1.0,
+                    rollbacks: 0,
+                    last_loss: 0.0,
                 })
             })
             .collect()
@@ -543,6 +552,14 @@ impl NetState {
         let loss = self.l1_weights(wreg);
         self.opt.step(&mut self.net, &self.grads, lr);
         loss
+    }
+
+    /// After a rollback for this network's divergence: its learning rate times `factor` from now
+    /// on. Returns its divergences so far.
+    pub(crate) fn slow_down(&mut self, factor: f64) -> usize {
+        self.lr_scale *= factor;
+        self.rollbacks += 1;
+        self.rollbacks
     }
 
     /// A fresh optimiser state (CD's stages).
@@ -862,7 +879,10 @@ impl Learner for LongTermLearner {
             &self.root,
             &self.batches,
             (dt_train, cfg.dt),
-            |s, b, plan, noise| update(s, b, plan, noise, lr),
+            |s, b, plan, noise| {
+                let lr = lr * s.lr_scale;
+                update(s, b, plan, noise, lr)
+            },
         );
         self.train_seconds += t0.elapsed().as_secs_f64();
         Ok(loss)
@@ -920,6 +940,14 @@ impl Learner for LongTermLearner {
 
     fn all_finite(&self) -> bool {
         nets_finite(&self.nets)
+    }
+
+    fn diverged_members(&self) -> Option<Vec<usize>> {
+        Some(diverged_nets(&self.nets))
+    }
+
+    fn slow_member(&mut self, k: usize, factor: f64) -> usize {
+        self.nets[k].slow_down(factor)
     }
 
     fn export(&self, _step: u64, out: &mut Arrays) {
@@ -981,6 +1009,128 @@ pub fn train_long_term(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The long-term learner with network `k`'s weights made NaN after update `at`, the first
+    /// `times` times that update runs (a rollback replays it).
+    struct Poisoned {
+        inner: LongTermLearner,
+        k: usize,
+        at: u64,
+        times: usize,
+    }
+
+    impl Stateful for Poisoned {
+        fn save_state(&self, prefix: &str, out: &mut Arrays) {
+            self.inner.save_state(prefix, out)
+        }
+        fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+            self.inner.load_state(prefix, arrays)
+        }
+    }
+
+    impl Learner for Poisoned {
+        fn columns(&self) -> Vec<String> {
+            self.inner.columns()
+        }
+        fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+            let loss = self.inner.update(step, phase)?;
+            if step == self.at && self.times > 0 {
+                self.times -= 1;
+                self.inner.nets[self.k].net.params.w_rec[0] = f32::NAN;
+            }
+            Ok(loss)
+        }
+        fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
+            self.inner.evaluate(step, train_loss)
+        }
+        fn all_finite(&self) -> bool {
+            self.inner.all_finite()
+        }
+        fn export(&self, step: u64, out: &mut Arrays) {
+            self.inner.export(step, out)
+        }
+        fn diverged_members(&self) -> Option<Vec<usize>> {
+            self.inner.diverged_members()
+        }
+        fn slow_member(&mut self, k: usize, factor: f64) -> usize {
+            self.inner.slow_member(k, factor)
+        }
+    }
+
+    /// Train 3 small networks for 5 rounds with network 1 poisoned `times` times at update 3.
+    fn poisoned_run(times: usize) -> Result<Arrays> {
+        let cfg = LongTermConfig {
+            n_rec: 10,
+            batch: 4,
+            eval_trials: 6,
+            updates_per_round: 2,
+            stage_rounds: 2,
+            max_rounds: 5,
+            criterion: 1.1,
+            ..LongTermConfig::reference(TsRule::Dms, Method::parse("dasc-t10-s2-b0.5").unwrap(), 3)
+        };
+        let inner = LongTermLearner::new(&cfg)?;
+        let schedule = inner.schedule();
+        let mut learner = Poisoned {
+            inner,
+            k: 1,
+            at: 3,
+            times,
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "biornn-longterm-{}-poisoned-{times}",
+            std::process::id()
+        ));
+        let budget = (cfg.max_rounds, 1, Criterion::Never);
+        let done = run_rounds(
+            &mut learner,
+            &cfg,
+            &dir,
+            false,
+            budget,
+            &schedule,
+            &RoundsOptions::default(),
+        );
+        let model = biornn_numerics::npz::read_npz(&dir.join("model.npz"));
+        std::fs::remove_dir_all(&dir).ok();
+        done?;
+        model
+    }
+
+    /// One network's divergence rolls every network back, but slows that network alone: the
+    /// others end bit for bit as in a run where nothing diverged, as if trained alone.
+    #[test]
+    fn a_diverged_network_is_slowed_alone_and_the_others_are_untouched() {
+        let clean = poisoned_run(0).unwrap();
+        let once = poisoned_run(1).unwrap();
+        let net = |m: &Arrays, k: usize| -> Vec<(String, biornn_numerics::npz::NpyArray)> {
+            m.iter()
+                .filter(|(name, _)| name.starts_with(&format!("net{k}/")))
+                .map(|(n, a)| (n.clone(), a.clone()))
+                .collect()
+        };
+        assert!(net(&clean, 0).len() >= 5);
+        assert_eq!(net(&once, 0), net(&clean, 0));
+        assert_eq!(net(&once, 2), net(&clean, 2));
+        assert_ne!(
+            net(&once, 1),
+            net(&clean, 1),
+            "network 1 trained slower after update 3"
+        );
+        let values = |m: &Arrays, key: &str| biornn_core::arrays::take_f64(m, key, &[3]).unwrap();
+        assert_eq!(values(&once, "network_lr_scale"), [1.0, 0.5, 1.0]);
+        assert_eq!(values(&once, "network_rollbacks"), [0.0, 1.0, 0.0]);
+        assert_eq!(values(&clean, "network_rollbacks"), [0.0; 3]);
+        // the run's own rate is untouched; its count of rollbacks says one happened
+        assert_eq!(take_scalar(&once, "state_lr_scale").unwrap(), 1.0);
+        assert_eq!(
+            biornn_core::arrays::take_u64(&once, "state_divergences").unwrap(),
+            1
+        );
+        // a network that diverges more often than allowed stops the run, named
+        let err = poisoned_run(4).unwrap_err().to_string();
+        assert!(err.contains("network 1 diverged 4 times"), "{err}");
+    }
 
     #[test]
     fn labels_name_the_options_that_act_on_the_method() {

@@ -26,13 +26,13 @@ use crate::longterm::{
     reference_model, reference_optimizer, validate_schedule, BlockScope, Method, NetState, Stage,
 };
 use crate::rounds::{
-    check_settings, export_nets, load_nets, nets_finite, run_rounds, save_nets, stage_name,
-    train_round, RoundsOptions, Stages,
+    check_settings, diverged_nets, export_nets, load_nets, nets_finite, run_rounds, save_nets,
+    stage_name, train_round, RoundsOptions, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::config::Readout;
-use biornn_model::{Ctrnn, DascDerivative, ModelConfig, Skip, TimePlan, Trajectory};
+use biornn_model::{Ctrnn, DascDerivative, ModelConfig, Skip, SkipKind, TimePlan, Trajectory};
 use biornn_numerics::{Error, Result, Streams};
 use biornn_run::trimmed_mean;
 use biornn_run::Criterion;
@@ -128,14 +128,24 @@ impl ReversalConfig {
         m
     }
 
-    /// A name for the setting: the method's, with `+trial` for the trial-level skip.
+    /// A name for the setting: the method's, with `+stale` for DASC's stale derivative (the
+    /// reference code's) and `+trial` for the trial-level skip.
     pub fn name(&self) -> String {
-        let m = self.method.name();
-        if self.trial_skip {
-            format!("{m}+trial")
-        } else {
-            m
+        let mut name = self.method.name();
+        let dasc = matches!(
+            self.method,
+            Method::Skip {
+                kind: SkipKind::Dasc,
+                ..
+            }
+        );
+        if dasc && self.derivative == DascDerivative::Stale {
+            name.push_str("+stale");
         }
+        if self.trial_skip {
+            name.push_str("+trial");
+        }
+        name
     }
 }
 
@@ -467,6 +477,7 @@ impl Learner for ReversalLearner {
                 s.net
                     .sample_noise(&mut s.traj, b.steps, b.batch, &mut noise.stream("noise", 0));
                 run_closed_loop(&s.net, b, true, plan, &mut s.traj, &mut s.readout);
+                let lr = lr * s.lr_scale;
                 reversal_loss(s, b) + s.backward_and_step(1e-5, lr)
             },
         );
@@ -529,6 +540,14 @@ impl Learner for ReversalLearner {
 
     fn all_finite(&self) -> bool {
         nets_finite(&self.nets)
+    }
+
+    fn diverged_members(&self) -> Option<Vec<usize>> {
+        Some(diverged_nets(&self.nets))
+    }
+
+    fn slow_member(&mut self, k: usize, factor: f64) -> usize {
+        self.nets[k].slow_down(factor)
     }
 
     fn export(&self, _step: u64, out: &mut Arrays) {

@@ -79,7 +79,8 @@ pub use biornn_numerics::error::check_seed;
 
 /// One round of every network, in parallel: each takes `batches` in order at the step `dt_train`,
 /// with its own noise (`network<k>` / `train_noise<i>` for batch `i`), then returns to `dt`.
-/// Returns the loss averaged over the batches, then over the networks.
+/// Returns the loss averaged over the batches, then over the networks (each network's own is
+/// kept as its `last_loss`). `update` takes its network's own learning-rate scale into account.
 pub(crate) fn train_round<B: Sync>(
     nets: &mut [NetState],
     root: &Streams,
@@ -98,7 +99,8 @@ pub(crate) fn train_round<B: Sync>(
                 total += update(s, b, plan, &noise);
             }
             s.net.set_dt(dt);
-            total / batches.len() as f64
+            s.last_loss = total / batches.len() as f64;
+            s.last_loss
         })
         .collect();
     losses.iter().sum::<f64>() / losses.len() as f64
@@ -177,18 +179,48 @@ pub fn stage_name(stage: Option<usize>) -> String {
     stage.map_or("plain".to_string(), |e| e.to_string())
 }
 
-/// Every network's raw parameters and optimiser state, under `net<k>/`.
+/// Every network's raw parameters and optimiser state, under `net<k>/`, and what the divergence
+/// guard left on each (`network_lr_scale`, `network_rollbacks`).
 pub(crate) fn save_nets(nets: &[NetState], out: &mut Arrays) {
     for (k, s) in nets.iter().enumerate() {
         save_training_state(&format!("net{k}/"), &s.net, &s.opt, out);
     }
+    let k = nets.len();
+    let scales: Vec<f64> = nets.iter().map(|s| s.lr_scale).collect();
+    let rollbacks: Vec<f64> = nets.iter().map(|s| s.rollbacks as f64).collect();
+    biornn_core::arrays::put_f64(out, "network_lr_scale", &[k], &scales);
+    biornn_core::arrays::put_f64(out, "network_rollbacks", &[k], &rollbacks);
 }
 
 pub(crate) fn load_nets(nets: &mut [NetState], arrays: &Arrays) -> Result<()> {
     for (k, s) in nets.iter_mut().enumerate() {
         load_training_state(&format!("net{k}/"), &mut s.net, &mut s.opt, arrays)?;
     }
+    // absent from checkpoints written before networks were slowed one by one: none was
+    let k = nets.len();
+    let (scales, rollbacks) = match arrays.contains_key("network_lr_scale") {
+        true => (
+            biornn_core::arrays::take_f64(arrays, "network_lr_scale", &[k])?,
+            biornn_core::arrays::take_f64(arrays, "network_rollbacks", &[k])?,
+        ),
+        false => (vec![1.0; k], vec![0.0; k]),
+    };
+    for ((s, scale), rollbacks) in nets.iter_mut().zip(scales).zip(rollbacks) {
+        s.lr_scale = scale;
+        s.rollbacks = rollbacks as usize;
+    }
     Ok(())
+}
+
+/// The networks the last round left with a non-finite loss, parameter or optimiser value.
+pub(crate) fn diverged_nets(nets: &[NetState]) -> Vec<usize> {
+    nets.iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            !(s.last_loss.is_finite() && s.net.params.all_finite() && s.opt.all_finite())
+        })
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// Every network's weights as users see them, under `net<k>/` (PsychRNN names).
