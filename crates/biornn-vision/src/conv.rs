@@ -179,6 +179,10 @@ impl Conv2d {
                             let src = &plane[iy * w..(iy + 1) * w];
                             dst[..lo].fill(T::ZERO);
                             dst[hi..].fill(T::ZERO);
+                            if lo == hi {
+                                // this kernel column reaches no pixel of a row this narrow
+                                continue;
+                            }
                             // the first valid column's source, then every stride-th
                             let first = lo * self.stride + kx - self.pad;
                             if self.stride == 1 {
@@ -212,6 +216,9 @@ impl Conv2d {
                 let row = (ky * k + kx) * ld + off;
                 let src = &rows[row..row + ho * wo];
                 let (lo, hi) = self.valid(kx, w, wo);
+                if lo == hi {
+                    continue;
+                }
                 for oy in 0..ho {
                     let Some(iy) = self.source(oy, ky, h) else {
                         continue;

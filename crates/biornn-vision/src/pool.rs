@@ -13,8 +13,20 @@ pub struct AvgPool {
 }
 
 impl AvgPool {
+    /// The output's height and width for an input of `h` x `w` (which must cover the window once
+    /// padded; the stride must be at least 1).
     pub fn out_size(&self, h: usize, w: usize) -> (usize, usize) {
-        let o = |x: usize| (x + 2 * self.pad - self.k) / self.stride + 1;
+        assert!(
+            self.k > 0 && self.stride > 0,
+            "a window and a stride of at least 1"
+        );
+        let o = |x: usize| {
+            assert!(
+                x + 2 * self.pad >= self.k,
+                "input {x} smaller than the window"
+            );
+            (x + 2 * self.pad - self.k) / self.stride + 1
+        };
         (o(h), o(w))
     }
 

@@ -75,6 +75,65 @@ fn the_forward_pass_equals_the_direct_loop() {
     }
 }
 
+/// Images narrower than the kernel reaches: some kernel columns fall on no pixel of a row at
+/// all (a 5 x 5 kernel on one pixel, the stem's 7 x 7 at stride 2 on one or two). Each path, the
+/// forward pass and both gradients, in debug builds too (where the index arithmetic would
+/// overflow), against the direct loop and the adjoint identity <g, W x> = <W^T g, x>.
+#[test]
+fn kernels_wider_than_the_image_see_zeros() {
+    let shapes = [
+        // c_in, c_out, k, stride, pad, h, w
+        (2, 3, 5, 1, 2, 1, 1),
+        (2, 3, 5, 1, 2, 4, 1),
+        (1, 2, 7, 1, 3, 2, 2),
+        (3, 4, 7, 2, 3, 1, 1),
+        (3, 4, 7, 2, 3, 2, 2),
+        (3, 4, 7, 2, 3, 2, 5),
+    ];
+    for (i, &(ci, co, k, s, p, h, w)) in shapes.iter().enumerate() {
+        for path in [ConvPath::Im2col, ConvPath::Shifted] {
+            let c = Conv2d::new(ci, co, k, s, p).with_path(path);
+            let n = 3;
+            let x = random(n * ci * h * w, 200 + i as u64);
+            let wt = random(c.weights(), 300 + i as u64);
+            let (ho, wo) = c.out_size(h, w);
+            let mut y = vec![0.0; n * co * ho * wo];
+            c.forward(&wt, &x, (h, w), &mut y, false);
+            let want = direct(&c, &wt, &x, n, (h, w));
+            for (a, b) in y.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-12, "{c:?} {h}x{w}: {a} against {b}");
+            }
+            let g = random(y.len(), 400 + i as u64);
+            let mut dx = vec![0.0; x.len()];
+            c.backward_input(&wt, &g, (h, w), &mut dx);
+            let lhs: f64 = g.iter().zip(&want).map(|(a, b)| a * b).sum();
+            let rhs: f64 = dx.iter().zip(&x).map(|(a, b)| a * b).sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-10 * (1.0 + lhs.abs()),
+                "{c:?}: {lhs} against {rhs}"
+            );
+            let mut dw = vec![0.0; wt.len()];
+            c.backward_weight(&x, &g, (h, w), &mut dw);
+            let rhs: f64 = dw.iter().zip(&wt).map(|(a, b)| a * b).sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-10 * (1.0 + lhs.abs()),
+                "{c:?}: {lhs} against {rhs}"
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "smaller than the window")]
+fn a_pool_wider_than_its_padded_input_is_refused() {
+    AvgPool {
+        k: 3,
+        stride: 2,
+        pad: 0,
+    }
+    .out_size(1, 1);
+}
+
 /// Both backward passes of `loss = <g, conv(x)>` against central differences, at every
 /// `x_step`-th input and `w_step`-th weight. The loss is linear in x and in W: a central difference
 /// has no truncation error at any step, and a large one keeps the loss's rounding out of it.
