@@ -4,6 +4,7 @@
 //! `model.npz` does, and the stopping criterion tests the trimmed mean of one value over the
 //! members (the skip-connection paper's "middle 80% of 20 networks").
 
+use biornn_core::arrays::{put_f64, take_f64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_numerics::{Error, Result};
 use rayon::prelude::*;
@@ -35,6 +36,12 @@ pub struct Ensemble<L> {
     members: Vec<L>,
     value: String,
     trim: f64,
+    /// per member: the divergence guard's multiplier of its learning rate, and its divergences
+    /// (saved under `net<k>/`)
+    lr_scales: Vec<f64>,
+    rollbacks: Vec<usize>,
+    /// per member: its loss in the last update
+    last_losses: Vec<f64>,
 }
 
 impl<L: Learner> Ensemble<L> {
@@ -55,10 +62,14 @@ impl<L: Learner> Ensemble<L> {
                 "allowed: a fraction in [0, 0.5)",
             ));
         }
+        let k = members.len();
         Ok(Ensemble {
             members,
             value: value.to_string(),
             trim,
+            lr_scales: vec![1.0; k],
+            rollbacks: vec![0; k],
+            last_losses: vec![0.0; k],
         })
     }
 
@@ -76,12 +87,28 @@ fn each<L: Send, T: Send>(members: &mut [L], f: impl Fn(&mut L) -> T + Sync + Se
 impl<L: Learner> Stateful for Ensemble<L> {
     fn save_state(&self, prefix: &str, out: &mut Arrays) {
         for (k, m) in self.members.iter().enumerate() {
-            m.save_state(&format!("{prefix}{}", member_prefix(k)), out);
+            let at = format!("{prefix}{}", member_prefix(k));
+            m.save_state(&at, out);
+            // only once the guard has slowed it: a run that never diverged keeps the members'
+            // own state and nothing else
+            if self.rollbacks[k] > 0 {
+                let guard = [self.lr_scales[k], self.rollbacks[k] as f64];
+                put_f64(out, &format!("{at}guard_lr_scale_rollbacks"), &[2], &guard);
+            }
         }
     }
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
         for (k, m) in self.members.iter_mut().enumerate() {
-            m.load_state(&format!("{prefix}{}", member_prefix(k)), arrays)?;
+            let at = format!("{prefix}{}", member_prefix(k));
+            m.load_state(&at, arrays)?;
+            // absent from checkpoints written before members were slowed one by one
+            let key = format!("{at}guard_lr_scale_rollbacks");
+            let guard = match arrays.contains_key(&key) {
+                true => take_f64(arrays, &key, &[2])?,
+                false => vec![1.0, 0.0],
+            };
+            self.lr_scales[k] = guard[0];
+            self.rollbacks[k] = guard[1] as usize;
         }
         Ok(())
     }
@@ -100,12 +127,22 @@ impl<L: Learner> Learner for Ensemble<L> {
         c
     }
 
-    /// Every member's update; the loss is their mean (not finite when any member's is not).
+    /// Every member's update, each at its own learning-rate scale; the loss is their mean (not
+    /// finite when any member's is not).
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
-        let losses = each(&mut self.members, |m| m.update(step, phase));
+        let scales = &self.lr_scales;
+        let mut members: Vec<(usize, &mut L)> = self.members.iter_mut().enumerate().collect();
+        let losses = each(&mut members, |(k, m)| {
+            let own = Phase {
+                lr_scale: phase.lr_scale * scales[*k],
+                ..*phase
+            };
+            m.update(step, &own)
+        });
         let mut sum = 0.0;
-        for l in losses {
-            sum += l?;
+        for (k, l) in losses.into_iter().enumerate() {
+            self.last_losses[k] = l?;
+            sum += self.last_losses[k];
         }
         Ok(sum / self.members.len() as f64)
     }
@@ -155,6 +192,24 @@ impl<L: Learner> Learner for Ensemble<L> {
         self.members.iter().all(|m| m.all_finite())
     }
 
+    fn diverged_members(&self) -> Option<Vec<usize>> {
+        let diverged = self
+            .members
+            .iter()
+            .zip(&self.last_losses)
+            .enumerate()
+            .filter(|(_, (m, loss))| !(loss.is_finite() && m.all_finite()))
+            .map(|(k, _)| k)
+            .collect();
+        Some(diverged)
+    }
+
+    fn slow_member(&mut self, k: usize, factor: f64) -> usize {
+        self.lr_scales[k] *= factor;
+        self.rollbacks[k] += 1;
+        self.rollbacks[k]
+    }
+
     fn export(&self, step: u64, out: &mut Arrays) {
         for (k, m) in self.members.iter().enumerate() {
             let mut mine = Arrays::new();
@@ -168,7 +223,6 @@ impl<L: Learner> Learner for Ensemble<L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use biornn_core::arrays::{put_f64, take_f64};
 
     /// A learner that walks towards 1 at its own speed.
     struct Walker {
@@ -284,6 +338,100 @@ mod tests {
         // a missing member is an error, not a silent default
         state.remove("net2/x");
         assert!(again.load_state("", &state).is_err());
+    }
+
+    /// A walker that turns NaN after update `at` the first `times` times it runs.
+    struct Stumbler {
+        walker: Walker,
+        at: u64,
+        times: usize,
+    }
+
+    impl Stateful for Stumbler {
+        fn save_state(&self, prefix: &str, out: &mut Arrays) {
+            self.walker.save_state(prefix, out)
+        }
+        fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+            self.walker.load_state(prefix, arrays)
+        }
+    }
+
+    impl Learner for Stumbler {
+        fn columns(&self) -> Vec<String> {
+            self.walker.columns()
+        }
+        fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+            // the walk's speed follows the guard's scale, as a learning rate does
+            self.walker.x += self.walker.speed * phase.lr_scale * (1.0 - self.walker.x);
+            if step == self.at && self.times > 0 {
+                self.times -= 1;
+                self.walker.x = f64::NAN;
+            }
+            Ok(1.0 - self.walker.x)
+        }
+        fn evaluate(&mut self, step: u64, loss: Option<f64>) -> Result<Evaluation> {
+            self.walker.evaluate(step, loss)
+        }
+        fn all_finite(&self) -> bool {
+            self.walker.all_finite()
+        }
+        fn export(&self, step: u64, out: &mut Arrays) {
+            self.walker.export(step, out)
+        }
+    }
+
+    /// Three stumblers driven for 6 updates; member 1 turns NaN `times` times at update 3.
+    fn stumble(times: usize) -> (Result<crate::Outcome>, Vec<f64>, Arrays) {
+        let members = [0.1, 0.2, 0.3]
+            .iter()
+            .enumerate()
+            .map(|(k, &speed)| Stumbler {
+                walker: Walker { speed, x: 0.0 },
+                at: 3,
+                times: if k == 1 { times } else { 0 },
+            })
+            .collect();
+        let mut e = Ensemble::new(members, "x", 0.1).unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "biornn-ensemble-{}-stumble-{times}",
+            std::process::id()
+        ));
+        let (run, _) = crate::open_run(&dir, false, "", &mut e).unwrap();
+        let opts = crate::DriveOptions {
+            max_steps: 6,
+            eval_every: 2,
+            ..Default::default()
+        };
+        let plain = biornn_core::StepDecay {
+            steps: vec![],
+            factor: 1.0,
+        };
+        let out = crate::drive(&run, &mut e, &plain, &opts, None);
+        let xs = e.members().iter().map(|m| m.walker.x).collect();
+        let mut state = Arrays::new();
+        e.save_state("", &mut state);
+        std::fs::remove_dir_all(&dir).ok();
+        (out, xs, state)
+    }
+
+    #[test]
+    fn a_diverged_member_is_slowed_alone() {
+        let (clean, clean_x, clean_state) = stumble(0);
+        clean.unwrap();
+        let (once, once_x, state) = stumble(1);
+        let once = once.unwrap();
+        // the others end where they would alone; member 1 walked slower after its rollback
+        assert_eq!((once_x[0], once_x[2]), (clean_x[0], clean_x[2]));
+        assert!(once_x[1] < clean_x[1], "{once_x:?} against {clean_x:?}");
+        assert_eq!(
+            take_f64(&state, "net1/guard_lr_scale_rollbacks", &[2]).unwrap(),
+            [0.5, 1.0]
+        );
+        assert!(!state.contains_key("net0/guard_lr_scale_rollbacks"));
+        assert!(!clean_state.keys().any(|k| k.contains("guard")));
+        assert_eq!((once.state.divergences, once.state.lr_scale), (1, 1.0));
+        let err = stumble(4).0.unwrap_err().to_string();
+        assert!(err.contains("network 1 diverged 4 times"), "{err}");
     }
 
     #[test]

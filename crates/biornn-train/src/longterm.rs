@@ -1091,7 +1091,8 @@ mod tests {
             &schedule,
             &RoundsOptions::default(),
         );
-        let model = biornn_numerics::npz::read_npz(&dir.join("model.npz"));
+        let model = biornn_run::RunDir::open(&dir)
+            .and_then(|run| biornn_numerics::npz::read_npz(&run.model_path()));
         std::fs::remove_dir_all(&dir).ok();
         done?;
         model
