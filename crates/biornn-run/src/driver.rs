@@ -158,6 +158,32 @@ fn checkpoint_arrays(learner: &dyn Learner, state: &LoopState) -> Arrays {
     m
 }
 
+/// The error that stops a run which diverged too often, after writing its last good state (the
+/// loop's counters, with the wall clock at that state), whole, as `model.npz` (so that it can be
+/// analysed and inspected); `what` says what diverged.
+fn stop_diverged(
+    run: &RunDir,
+    learner: &dyn Learner,
+    metrics: &mut crate::dir::MetricsWriter,
+    (state, wall_s): (LoopState, f64),
+    what: &str,
+    opts: &DriveOptions,
+) -> Error {
+    let saved = LoopState { wall_s, ..state };
+    let written = metrics
+        .sync()
+        .and_then(|()| run.write_model(checkpoint_arrays(learner, &saved)));
+    if let Err(e) = written {
+        return e;
+    }
+    Error::new(format!(
+        "{what}; stopping. The last good weights (step {}) are in {}. {}",
+        saved.step,
+        run.model_path().display(),
+        opts.divergence_hint
+    ))
+}
+
 /// Read the newest good checkpoint for [`drive`] to continue from: the arrays (for the caller to
 /// rebuild its learner from, then [`Learner::load_state`]) and the loop's counters. The caller
 /// then drops the metrics rows after it ([`RunDir::truncate_metrics`]), once the state has loaded.
@@ -358,17 +384,10 @@ pub fn drive(
                 };
                 let worst = counts.iter().copied().max().unwrap_or(0);
                 if worst > opts.max_divergences {
-                    let mut saved = state;
-                    saved.wall_s = snapshot_wall;
-                    metrics.sync()?;
-                    run.write_model(checkpoint_arrays(learner, &saved))?;
-                    return Err(Error::new(format!(
-                        "{who} diverged {worst} times (the last at step {failed_at}); \
-                         stopping. The last good weights (step {}) are in {}. {}",
-                        state.step,
-                        run.model_path().display(),
-                        opts.divergence_hint
-                    )));
+                    let what =
+                        format!("{who} diverged {worst} times (the last at step {failed_at})");
+                    let stop = (state, snapshot_wall);
+                    return Err(stop_diverged(run, learner, &mut metrics, stop, &what, opts));
                 }
                 state.divergences += 1;
                 snapshot.1.divergences = state.divergences;
@@ -390,18 +409,11 @@ pub fn drive(
             learner.load_state("", &snapshot.0)?;
             state = snapshot.1;
             if divergences > opts.max_divergences {
-                // the last good state, whole, so that it can be analysed and inspected
-                let mut saved = state;
-                saved.wall_s = snapshot_wall;
-                metrics.sync()?;
-                run.write_model(checkpoint_arrays(learner, &saved))?;
-                return Err(Error::new(format!(
-                    "training diverged {divergences} times (the last at step {failed_at}{what}); \
-                     stopping. The last good weights (step {}) are in {}. {}",
-                    state.step,
-                    run.model_path().display(),
-                    opts.divergence_hint
-                )));
+                let what = format!(
+                    "training diverged {divergences} times (the last at step {failed_at}{what})"
+                );
+                let stop = (state, snapshot_wall);
+                return Err(stop_diverged(run, learner, &mut metrics, stop, &what, opts));
             }
             state.divergences = divergences;
             state.lr_scale = lr_scale;

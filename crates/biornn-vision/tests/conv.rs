@@ -53,20 +53,33 @@ const SHAPES: [(usize, usize, usize, usize, usize, usize, usize); 7] = [
     (2, 70, 3, 1, 1, 9, 9),
 ];
 
+/// `n` random images and random weights (from `seed`) through `c`'s forward pass, which must
+/// equal the direct loop (and replace what the output held): (input, weights, output).
+fn forward_equals_direct(
+    c: &Conv2d,
+    n: usize,
+    (h, w): (usize, usize),
+    seed: u64,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let x = random(n * c.c_in * h * w, seed);
+    let wt = random(c.weights(), 100 + seed);
+    let (ho, wo) = c.out_size(h, w);
+    let mut y = vec![1.0; n * c.c_out * ho * wo];
+    c.forward(&wt, &x, (h, w), &mut y, false);
+    let want = direct(c, &wt, &x, n, (h, w));
+    for (a, b) in y.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-12, "{c:?} {h}x{w}: {a} against {b}");
+    }
+    (x, wt, y)
+}
+
 #[test]
 fn the_forward_pass_equals_the_direct_loop() {
     for (i, &(ci, co, k, s, p, h, w)) in SHAPES.iter().enumerate() {
         let c = Conv2d::new(ci, co, k, s, p);
-        let n = 5; // more than one group of images
-        let x = random(n * ci * h * w, i as u64);
-        let wt = random(c.weights(), 100 + i as u64);
-        let (ho, wo) = c.out_size(h, w);
-        let mut y = vec![1.0; n * co * ho * wo];
-        c.forward(&wt, &x, (h, w), &mut y, false);
-        let want = direct(&c, &wt, &x, n, (h, w));
-        for (a, b) in y.iter().zip(&want) {
-            assert!((a - b).abs() < 1e-12, "{c:?}: {a} against {b}");
-        }
+        // more than one group of images
+        let (x, wt, mut y) = forward_equals_direct(&c, 5, (h, w), i as u64);
+        let want = y.clone();
         // accumulate adds to what is there
         c.forward(&wt, &x, (h, w), &mut y, true);
         for (a, b) in y.iter().zip(&want) {
@@ -93,17 +106,8 @@ fn kernels_wider_than_the_image_see_zeros() {
     for (i, &(ci, co, k, s, p, h, w)) in shapes.iter().enumerate() {
         for path in [ConvPath::Im2col, ConvPath::Shifted] {
             let c = Conv2d::new(ci, co, k, s, p).with_path(path);
-            let n = 3;
-            let x = random(n * ci * h * w, 200 + i as u64);
-            let wt = random(c.weights(), 300 + i as u64);
-            let (ho, wo) = c.out_size(h, w);
-            let mut y = vec![0.0; n * co * ho * wo];
-            c.forward(&wt, &x, (h, w), &mut y, false);
-            let want = direct(&c, &wt, &x, n, (h, w));
-            for (a, b) in y.iter().zip(&want) {
-                assert!((a - b).abs() < 1e-12, "{c:?} {h}x{w}: {a} against {b}");
-            }
-            let g = random(y.len(), 400 + i as u64);
+            let (x, wt, want) = forward_equals_direct(&c, 3, (h, w), 200 + i as u64);
+            let g = random(want.len(), 400 + i as u64);
             let mut dx = vec![0.0; x.len()];
             c.backward_input(&wt, &g, (h, w), &mut dx);
             let lhs: f64 = g.iter().zip(&want).map(|(a, b)| a * b).sum();
