@@ -94,6 +94,12 @@ def test_a_long_term_run_evaluates_per_network(tmp_path, cli):
     # the same numbers the CLI prints
     cli_json = json.loads(cli("eval", run, "--trials", 20, "--json").stdout)
     assert ev["networks"] == cli_json["networks"] and ev["trimmed_mean"] == cli_json["trimmed_mean"]
+    # each network's weights, without the optimiser's moments or the loop's and guard's state
+    w = biornn.Run(run).weights()
+    assert "net0/W_rec" in w and "net1/W_out" in w
+    assert not [k for k in w if k.rsplit("/", 1)[-1].startswith(("opt_", "state_"))], sorted(w)
+    every = biornn.Run(run).weights(all=True)
+    assert "net0/opt_m_w_rec" in every and "state_network_lr_scale" in every
 
 
 def test_a_rule_reversal_run_evaluates_per_network(tmp_path, cli):

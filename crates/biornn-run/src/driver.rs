@@ -158,6 +158,15 @@ fn checkpoint_arrays(learner: &dyn Learner, state: &LoopState) -> Arrays {
     m
 }
 
+/// `network 3` or `networks 1, 3`.
+fn networks(ks: &[usize]) -> String {
+    let names: Vec<String> = ks.iter().map(|k| k.to_string()).collect();
+    match ks.len() {
+        1 => format!("network {}", names[0]),
+        _ => format!("networks {}", names.join(", ")),
+    }
+}
+
 /// The error that stops a run which diverged too often, after writing its last good state (the
 /// loop's counters, with the wall clock at that state), whole, as `model.npz` (so that it can be
 /// analysed and inspected); `what` says what diverged.
@@ -366,41 +375,44 @@ pub fn drive(
                 let failed_at = state.step;
                 learner.load_state("", &snapshot.0)?;
                 state = snapshot.1;
+                let factor = opts.divergence_lr_factor;
                 let counts: Vec<usize> = members
                     .iter()
-                    .map(|k| learner.slow_member(*k, opts.divergence_lr_factor))
+                    .map(|k| learner.slow_member(*k, factor))
                     .collect();
-                // the snapshot keeps the slowed rates, so that a later rollback keeps them too
-                snapshot.0.clear();
-                learner.save_state("", &mut snapshot.0);
-                let names = members
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let who = match members.len() {
-                    1 => format!("network {names}"),
-                    _ => format!("networks {names}"),
-                };
-                let worst = counts.iter().copied().max().unwrap_or(0);
-                if worst > opts.max_divergences {
-                    let what =
-                        format!("{who} diverged {worst} times (the last at step {failed_at})");
-                    let stop = (state, snapshot_wall);
-                    return Err(stop_diverged(run, learner, &mut metrics, stop, &what, opts));
+                // a learner that names members but keeps no rate for each (counts of 0) takes the
+                // whole run's guard below
+                if counts.iter().all(|c| *c > 0) {
+                    let over: Vec<usize> = (members.iter().zip(&counts))
+                        .filter(|(_, c)| **c > opts.max_divergences)
+                        .map(|(k, _)| *k)
+                        .collect();
+                    if !over.is_empty() {
+                        // the last good state as it was, not slowed once more
+                        learner.load_state("", &snapshot.0)?;
+                        let what = format!(
+                            "{} diverged {} times (the last at step {failed_at})",
+                            networks(&over),
+                            opts.max_divergences + 1
+                        );
+                        let stop = (state, snapshot_wall);
+                        return Err(stop_diverged(run, learner, &mut metrics, stop, &what, opts));
+                    }
+                    // the snapshot keeps the slowed rates, so that a later rollback keeps them too
+                    snapshot.0.clear();
+                    learner.save_state("", &mut snapshot.0);
+                    let (who, worst) = (networks(&members), counts.iter().max().unwrap_or(&0));
+                    bar.suspend(|| {
+                        crate::progress::line(&format!(
+                            "warning: NaN or infinity at step {failed_at} in {who}; rolled every \
+                             network back to step {} and scaled the learning rate of {who} alone \
+                             by {factor} ({worst} of at most {} rollbacks per network)",
+                            state.step, opts.max_divergences
+                        ))
+                    });
+                    skip_eval_at = Some(state.step);
+                    continue;
                 }
-                state.divergences += 1;
-                snapshot.1.divergences = state.divergences;
-                bar.suspend(|| {
-                    crate::progress::line(&format!(
-                        "warning: NaN or infinity at step {failed_at} in {who}; rolled every network \
-                         back to step {} and scaled the learning rate of {who} alone by {} \
-                         ({worst} of at most {} rollbacks per network)",
-                        state.step, opts.divergence_lr_factor, opts.max_divergences
-                    ))
-                });
-                skip_eval_at = Some(state.step);
-                continue;
             }
             let failed_at = state.step;
             let what = learner.describe(failed_at as u64);

@@ -93,7 +93,12 @@ impl<L: Learner> Stateful for Ensemble<L> {
             // own state and nothing else
             if self.rollbacks[k] > 0 {
                 let guard = [self.lr_scales[k], self.rollbacks[k] as f64];
-                put_f64(out, &format!("{at}guard_lr_scale_rollbacks"), &[2], &guard);
+                put_f64(
+                    out,
+                    &format!("{at}state_guard_lr_scale_rollbacks"),
+                    &[2],
+                    &guard,
+                );
             }
         }
     }
@@ -102,7 +107,7 @@ impl<L: Learner> Stateful for Ensemble<L> {
             let at = format!("{prefix}{}", member_prefix(k));
             m.load_state(&at, arrays)?;
             // absent from checkpoints written before members were slowed one by one
-            let key = format!("{at}guard_lr_scale_rollbacks");
+            let key = format!("{at}state_guard_lr_scale_rollbacks");
             let guard = match arrays.contains_key(&key) {
                 true => take_f64(arrays, &key, &[2])?,
                 false => vec![1.0, 0.0],
@@ -424,14 +429,74 @@ mod tests {
         assert_eq!((once_x[0], once_x[2]), (clean_x[0], clean_x[2]));
         assert!(once_x[1] < clean_x[1], "{once_x:?} against {clean_x:?}");
         assert_eq!(
-            take_f64(&state, "net1/guard_lr_scale_rollbacks", &[2]).unwrap(),
+            take_f64(&state, "net1/state_guard_lr_scale_rollbacks", &[2]).unwrap(),
             [0.5, 1.0]
         );
-        assert!(!state.contains_key("net0/guard_lr_scale_rollbacks"));
+        assert!(!state.contains_key("net0/state_guard_lr_scale_rollbacks"));
         assert!(!clean_state.keys().any(|k| k.contains("guard")));
-        assert_eq!((once.state.divergences, once.state.lr_scale), (1, 1.0));
+        assert_eq!((once.state.divergences, once.state.lr_scale), (0, 1.0));
         let err = stumble(4).0.unwrap_err().to_string();
         assert!(err.contains("network 1 diverged 4 times"), "{err}");
+    }
+
+    /// An ensemble that names its diverged members but keeps no rate for each (the trait's
+    /// default `slow_member`).
+    struct NamesOnly(Ensemble<Walker>);
+
+    impl Stateful for NamesOnly {
+        fn save_state(&self, prefix: &str, out: &mut Arrays) {
+            self.0.save_state(prefix, out)
+        }
+        fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
+            self.0.load_state(prefix, arrays)
+        }
+    }
+
+    impl Learner for NamesOnly {
+        fn columns(&self) -> Vec<String> {
+            self.0.columns()
+        }
+        fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
+            let loss = self.0.update(step, phase)?;
+            self.0.members[1].x = f64::NAN; // every time: it never recovers
+            Ok(loss)
+        }
+        fn evaluate(&mut self, step: u64, loss: Option<f64>) -> Result<Evaluation> {
+            self.0.evaluate(step, loss)
+        }
+        fn all_finite(&self) -> bool {
+            self.0.all_finite()
+        }
+        fn export(&self, step: u64, out: &mut Arrays) {
+            self.0.export(step, out)
+        }
+        fn diverged_members(&self) -> Option<Vec<usize>> {
+            self.0.diverged_members()
+        }
+    }
+
+    /// Members named but not slowed each: the whole run's guard takes over (and stops), where the
+    /// member path would roll back forever.
+    #[test]
+    fn members_named_without_their_own_rates_take_the_whole_run_guard() {
+        let mut e = NamesOnly(walkers(&[0.1, 0.2, 0.3]));
+        let dir =
+            std::env::temp_dir().join(format!("biornn-ensemble-{}-names-only", std::process::id()));
+        let (run, _) = crate::open_run(&dir, false, "", &mut e).unwrap();
+        let opts = crate::DriveOptions {
+            max_steps: 6,
+            eval_every: 2,
+            ..Default::default()
+        };
+        let plain = biornn_core::StepDecay {
+            steps: vec![],
+            factor: 1.0,
+        };
+        let err = crate::drive(&run, &mut e, &plain, &opts, None)
+            .unwrap_err()
+            .to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(err.contains("training diverged 4 times"), "{err}");
     }
 
     #[test]

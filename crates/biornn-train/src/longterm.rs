@@ -1057,8 +1057,9 @@ mod tests {
         }
     }
 
-    /// Train 3 small networks for 5 rounds with network 1 poisoned `times` times at update 3.
-    fn poisoned_run(times: usize) -> Result<Arrays> {
+    /// Train 3 small networks for 5 rounds with network 1 poisoned `times` times at update 3:
+    /// how the run ended, and its `model.npz`.
+    fn poisoned_run(times: usize) -> (Result<()>, Arrays) {
         let cfg = LongTermConfig {
             n_rec: 10,
             batch: 4,
@@ -1069,7 +1070,7 @@ mod tests {
             criterion: 1.1,
             ..LongTermConfig::reference(TsRule::Dms, Method::parse("dasc-t10-s2-b0.5").unwrap(), 3)
         };
-        let inner = LongTermLearner::new(&cfg)?;
+        let inner = LongTermLearner::new(&cfg).unwrap();
         let schedule = inner.schedule();
         let mut learner = Poisoned {
             inner,
@@ -1092,18 +1093,20 @@ mod tests {
             &RoundsOptions::default(),
         );
         let model = biornn_run::RunDir::open(&dir)
-            .and_then(|run| biornn_numerics::npz::read_npz(&run.model_path()));
+            .and_then(|run| biornn_numerics::npz::read_npz(&run.model_path()))
+            .unwrap();
         std::fs::remove_dir_all(&dir).ok();
-        done?;
-        model
+        (done.map(|_| ()), model)
     }
 
     /// One network's divergence rolls every network back, but slows that network alone: the
     /// others end bit for bit as in a run where nothing diverged, as if trained alone.
     #[test]
     fn a_diverged_network_is_slowed_alone_and_the_others_are_untouched() {
-        let clean = poisoned_run(0).unwrap();
-        let once = poisoned_run(1).unwrap();
+        let (done, clean) = poisoned_run(0);
+        done.unwrap();
+        let (done, once) = poisoned_run(1);
+        done.unwrap();
         let net = |m: &Arrays, k: usize| -> Vec<(String, biornn_numerics::npz::NpyArray)> {
             m.iter()
                 .filter(|(name, _)| name.starts_with(&format!("net{k}/")))
@@ -1119,18 +1122,23 @@ mod tests {
             "network 1 trained slower after update 3"
         );
         let values = |m: &Arrays, key: &str| biornn_core::arrays::take_f64(m, key, &[3]).unwrap();
-        assert_eq!(values(&once, "network_lr_scale"), [1.0, 0.5, 1.0]);
-        assert_eq!(values(&once, "network_rollbacks"), [0.0, 1.0, 0.0]);
-        assert_eq!(values(&clean, "network_rollbacks"), [0.0; 3]);
-        // the run's own rate is untouched; its count of rollbacks says one happened
+        assert_eq!(values(&once, "state_network_lr_scale"), [1.0, 0.5, 1.0]);
+        assert_eq!(values(&once, "state_network_rollbacks"), [0.0, 1.0, 0.0]);
+        assert_eq!(values(&clean, "state_network_rollbacks"), [0.0; 3]);
+        // the whole run's rate and count are the whole-run guard's, untouched
         assert_eq!(take_scalar(&once, "state_lr_scale").unwrap(), 1.0);
-        assert_eq!(
-            biornn_core::arrays::take_u64(&once, "state_divergences").unwrap(),
-            1
-        );
-        // a network that diverges more often than allowed stops the run, named
-        let err = poisoned_run(4).unwrap_err().to_string();
+        let divergences = |m: &Arrays| biornn_core::arrays::take_u64(m, "state_divergences");
+        assert_eq!(divergences(&once).unwrap(), 0);
+        // a network that diverges more often than allowed stops the run, named, and the model
+        // left is the last good state as it was (three rollbacks, not slowed a fourth time)
+        let (done, stopped) = poisoned_run(4);
+        let err = done.unwrap_err().to_string();
         assert!(err.contains("network 1 diverged 4 times"), "{err}");
+        assert_eq!(values(&stopped, "state_network_rollbacks"), [0.0, 3.0, 0.0]);
+        assert_eq!(
+            values(&stopped, "state_network_lr_scale"),
+            [1.0, 0.125, 1.0]
+        );
     }
 
     #[test]

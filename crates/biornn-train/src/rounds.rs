@@ -180,7 +180,7 @@ pub fn stage_name(stage: Option<usize>) -> String {
 }
 
 /// Every network's raw parameters and optimiser state, under `net<k>/`, and what the divergence
-/// guard left on each (`network_lr_scale`, `network_rollbacks`).
+/// guard left on each (`state_network_lr_scale`, `state_network_rollbacks`: training state, not weights).
 pub(crate) fn save_nets(nets: &[NetState], out: &mut Arrays) {
     for (k, s) in nets.iter().enumerate() {
         save_training_state(&format!("net{k}/"), &s.net, &s.opt, out);
@@ -188,8 +188,8 @@ pub(crate) fn save_nets(nets: &[NetState], out: &mut Arrays) {
     let k = nets.len();
     let scales: Vec<f64> = nets.iter().map(|s| s.lr_scale).collect();
     let rollbacks: Vec<f64> = nets.iter().map(|s| s.rollbacks as f64).collect();
-    biornn_core::arrays::put_f64(out, "network_lr_scale", &[k], &scales);
-    biornn_core::arrays::put_f64(out, "network_rollbacks", &[k], &rollbacks);
+    biornn_core::arrays::put_f64(out, "state_network_lr_scale", &[k], &scales);
+    biornn_core::arrays::put_f64(out, "state_network_rollbacks", &[k], &rollbacks);
 }
 
 pub(crate) fn load_nets(nets: &mut [NetState], arrays: &Arrays) -> Result<()> {
@@ -198,10 +198,10 @@ pub(crate) fn load_nets(nets: &mut [NetState], arrays: &Arrays) -> Result<()> {
     }
     // absent from checkpoints written before networks were slowed one by one: none was
     let k = nets.len();
-    let (scales, rollbacks) = match arrays.contains_key("network_lr_scale") {
+    let (scales, rollbacks) = match arrays.contains_key("state_network_lr_scale") {
         true => (
-            biornn_core::arrays::take_f64(arrays, "network_lr_scale", &[k])?,
-            biornn_core::arrays::take_f64(arrays, "network_rollbacks", &[k])?,
+            biornn_core::arrays::take_f64(arrays, "state_network_lr_scale", &[k])?,
+            biornn_core::arrays::take_f64(arrays, "state_network_rollbacks", &[k])?,
         ),
         false => (vec![1.0; k], vec![0.0; k]),
     };

@@ -102,11 +102,17 @@ fn kernels_wider_than_the_image_see_zeros() {
         (3, 4, 7, 2, 3, 1, 1),
         (3, 4, 7, 2, 3, 2, 2),
         (3, 4, 7, 2, 3, 2, 5),
+        // few enough weights that the shifted path takes them (c_out k k <= 4 n h w)
+        (2, 1, 5, 1, 2, 1, 1),
+        (1, 1, 7, 1, 3, 2, 2),
     ];
+    let n = 8;
+    let mut shifted = 0;
     for (i, &(ci, co, k, s, p, h, w)) in shapes.iter().enumerate() {
         for path in [ConvPath::Im2col, ConvPath::Shifted] {
             let c = Conv2d::new(ci, co, k, s, p).with_path(path);
-            let (x, wt, want) = forward_equals_direct(&c, 3, (h, w), 200 + i as u64);
+            shifted += usize::from(c.runs_shifted(n, (h, w)));
+            let (x, wt, want) = forward_equals_direct(&c, n, (h, w), 200 + i as u64);
             let g = random(want.len(), 400 + i as u64);
             let mut dx = vec![0.0; x.len()];
             c.backward_input(&wt, &g, (h, w), &mut dx);
@@ -125,6 +131,7 @@ fn kernels_wider_than_the_image_see_zeros() {
             );
         }
     }
+    assert!(shifted >= 2, "the shifted path ran {shifted} of the shapes");
 }
 
 #[test]

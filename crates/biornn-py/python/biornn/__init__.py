@@ -321,7 +321,8 @@ class Run:
         if all:
             return arrays
         hidden = ("opt_", "state_")
-        return {k: v for k, v in arrays.items() if not k.startswith(hidden) and k not in ("config_toml", "checksum", "format")}
+        # a run of K networks keeps network k's under ``net<k>/``: its training state is hidden too
+        return {k: v for k, v in arrays.items() if not k.rsplit("/", 1)[-1].startswith(hidden) and k not in ("config_toml", "checksum", "format")}
 
     def network(self) -> Network:
         """The trained network, ready to :meth:`Network.run` on numpy inputs."""
