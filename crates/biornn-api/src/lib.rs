@@ -53,11 +53,20 @@ pub fn curves_summary(
 /// from a worker, which runs its share itself, instead of from a thread outside the pool, which
 /// hands every loop over and sleeps until it ends: a CordsNet training step makes thousands of
 /// small parallel loops, and those hand-overs (a wake-up and a sleep each) cost a fifth of it.
-/// The pool's size is the same either way, so results are too (they never depend on it).
+/// The pool's size is the same either way, so results are too (they never depend on it). One
+/// pool serves the whole process, so that calls from several threads (Python's) share the cores
+/// as they shared rayon's global pool; its threads have the main thread's 8 MiB of stack.
 pub fn on_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    match rayon::ThreadPoolBuilder::new().build() {
-        Ok(pool) => pool.install(f),
-        Err(_) => f(),
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .stack_size(8 << 20)
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
     }
 }
 
@@ -79,5 +88,12 @@ mod tests {
         assert!(index.is_some(), "f ran outside the pool");
         assert_eq!(threads, usual);
         assert_eq!(sum, 499_500);
+        // calls from several threads at once each run on a worker, none waiting on another
+        let inside = |_| super::on_workers(|| rayon::current_thread_index().is_some());
+        let all: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3).map(|i| s.spawn(move || inside(i))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(all, [true; 3]);
     }
 }
