@@ -385,6 +385,25 @@ mod tests {
         }
     }
 
+    /// `learner` driven for 6 updates, evaluated every 2, in a fresh run directory (removed after).
+    fn drive_six(learner: &mut dyn Learner, name: &str) -> Result<crate::Outcome> {
+        let dir =
+            std::env::temp_dir().join(format!("biornn-ensemble-{}-{name}", std::process::id()));
+        let (run, _) = crate::open_run(&dir, false, "", learner).unwrap();
+        let opts = crate::DriveOptions {
+            max_steps: 6,
+            eval_every: 2,
+            ..Default::default()
+        };
+        let plain = biornn_core::StepDecay {
+            steps: vec![],
+            factor: 1.0,
+        };
+        let out = crate::drive(&run, learner, &plain, &opts, None);
+        std::fs::remove_dir_all(&dir).ok();
+        out
+    }
+
     /// Three stumblers driven for 6 updates; member 1 turns NaN `times` times at update 3.
     fn stumble(times: usize) -> (Result<crate::Outcome>, Vec<f64>, Arrays) {
         let members = [0.1, 0.2, 0.3]
@@ -397,25 +416,10 @@ mod tests {
             })
             .collect();
         let mut e = Ensemble::new(members, "x", 0.1).unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "biornn-ensemble-{}-stumble-{times}",
-            std::process::id()
-        ));
-        let (run, _) = crate::open_run(&dir, false, "", &mut e).unwrap();
-        let opts = crate::DriveOptions {
-            max_steps: 6,
-            eval_every: 2,
-            ..Default::default()
-        };
-        let plain = biornn_core::StepDecay {
-            steps: vec![],
-            factor: 1.0,
-        };
-        let out = crate::drive(&run, &mut e, &plain, &opts, None);
+        let out = drive_six(&mut e, &format!("stumble-{times}"));
         let xs = e.members().iter().map(|m| m.walker.x).collect();
         let mut state = Arrays::new();
         e.save_state("", &mut state);
-        std::fs::remove_dir_all(&dir).ok();
         (out, xs, state)
     }
 
@@ -480,22 +484,7 @@ mod tests {
     #[test]
     fn members_named_without_their_own_rates_take_the_whole_run_guard() {
         let mut e = NamesOnly(walkers(&[0.1, 0.2, 0.3]));
-        let dir =
-            std::env::temp_dir().join(format!("biornn-ensemble-{}-names-only", std::process::id()));
-        let (run, _) = crate::open_run(&dir, false, "", &mut e).unwrap();
-        let opts = crate::DriveOptions {
-            max_steps: 6,
-            eval_every: 2,
-            ..Default::default()
-        };
-        let plain = biornn_core::StepDecay {
-            steps: vec![],
-            factor: 1.0,
-        };
-        let err = crate::drive(&run, &mut e, &plain, &opts, None)
-            .unwrap_err()
-            .to_string();
-        std::fs::remove_dir_all(&dir).ok();
+        let err = drive_six(&mut e, "names-only").unwrap_err().to_string();
         assert!(err.contains("training diverged 4 times"), "{err}");
     }
 
