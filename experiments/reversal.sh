@@ -41,8 +41,8 @@ for setting in $settings; do
   extra=()
   if [[ "$setting" == *+trial ]]; then extra+=(--trial-skip); fi
   if [[ "$setting" == *+stale* ]]; then extra+=(--derivative stale); fi
-  # a setting stopped by the divergence guard (a network that diverged a fourth time) is reported
-  # and left with its last good state; the others still run
+  # a setting stopped by the divergence guard (every network retired after diverging a fourth
+  # time) is reported and left with its last good state; the others still run
   $bin reversal --method "$method" "${extra[@]}" --networks "$networks" --rounds "$rounds" \
     --per-pattern "$per_pattern" --quiet --out "$dir" ||
     echo "reversal: $setting stopped (above); going on with the next setting" >&2

@@ -504,7 +504,8 @@ fn force<L: Learner + 'static>(
                 key: key.into(),
                 level,
             }),
-        // RLS has no learning rate to lower: a divergence stops the run
+        // RLS has no learning rate to lower: a divergence stops the run, or with K networks
+        // retires the one that diverged (the others go on)
         divergence_lr_factor: 0.5,
         max_divergences: 0,
         divergence_hint: "Try a larger rule.alpha or a smaller network.g.".into(),
@@ -542,6 +543,9 @@ fn force<L: Learner + 'static>(
     });
     for (key, _, v) in found {
         summary[*key] = serde_json::json!(value(v));
+    }
+    if let Some(e) = &ensemble {
+        summary["retired_networks"] = serde_json::json!(e.retired());
     }
     let scores = found
         .iter()

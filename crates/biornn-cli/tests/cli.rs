@@ -542,11 +542,12 @@ fn longterm_summary_lays_out_a_grid_with_one_colour_per_method() {
     // first method of its own panel but the second of the whole figure
     let dir = tmp("longterm_summary");
     let _ = std::fs::remove_dir_all(&dir);
-    for (task, method, reached) in [
-        ("ta", "base", "null"),
-        ("tb", "base", "20"),
-        ("tc", "zeta", "30"),
-        ("td", "base", "null"),
+    // the guard retired network 1 of tb's run
+    for (task, method, reached, retired) in [
+        ("ta", "base", "null", "[]"),
+        ("tb", "base", "20", "[1]"),
+        ("tc", "zeta", "30", "[]"),
+        ("td", "base", "null", "[]"),
     ] {
         let d = dir.join(task).join(method);
         std::fs::create_dir_all(&d).unwrap();
@@ -554,7 +555,7 @@ fn longterm_summary_lays_out_a_grid_with_one_colour_per_method() {
             d.join("summary.json"),
             format!(
                 r#"{{"method": "{method}", "task": "{task}", "network_updates_to_criterion": [{reached}, {reached}],
-                "reached": false, "updates": 30, "train_seconds": 1.4}}"#
+                "reached": false, "updates": 30, "train_seconds": 1.4, "retired_networks": {retired}}}"#
             ),
         )
         .unwrap();
@@ -575,6 +576,10 @@ fn longterm_summary_lays_out_a_grid_with_one_colour_per_method() {
     );
     assert!(
         text.contains("| tc | zeta | 2 | 2 | 30 [30, 30] | not within 30 updates | 1 |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Retired by the divergence guard") && text.contains(": tb base: network 1."),
         "{text}"
     );
     let svg = std::fs::read_to_string(fig.with_extension("svg")).unwrap();

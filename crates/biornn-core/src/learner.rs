@@ -86,6 +86,15 @@ pub trait Learner: Stateful + Send {
     fn slow_member(&mut self, _k: usize, _factor: f64) -> usize {
         0
     }
+    /// After the guard rolled every member back, for member `k` that has diverged more often than
+    /// the run allows: retire it, frozen as it is now (its last good state). It takes no more
+    /// updates and is no longer named by [`Self::diverged_members`], but is still evaluated and
+    /// exported, and stays retired across resumes (part of the learner's state). Returns how many
+    /// members still train; `None` (the default) for a learner that cannot retire one, whose run
+    /// then stops.
+    fn retire_member(&mut self, _k: usize) -> Option<usize> {
+        None
+    }
 }
 
 /// One network trained online by a rule on an environment, one time step per update; state is

@@ -101,6 +101,7 @@ pub fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
     tableln!(out, "|---|---|---|---|---|---|---|");
     let tasks = read_dir(dir)?;
     let mut panels = vec![];
+    let mut retired = vec![];
     for task_dir in &tasks {
         let task = task_dir
             .file_name()
@@ -134,11 +135,13 @@ pub fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
                 fmt(quantile_reached(&per, 0.75)),
                 s["train_seconds"].as_f64().unwrap_or(f64::NAN)
             );
+            retired.extend(retired_networks(&format!("{task} {label}"), &s));
             let (xs, ys) = history_columns(&m_dir, 1, 4);
             curves.push((label.to_string(), xs, ys));
         }
         panels.push((task, curves));
     }
+    out.push_str(&retired_note(&retired));
     if let Some(path) = figure {
         // one colour per method across all panels, three panels to a row
         let mut methods: Vec<&str> = panels
@@ -180,6 +183,32 @@ pub fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
     Ok((out, figure_path))
 }
 
+/// `SETTING: network 7` for a run whose divergence guard retired networks, from its summary.
+fn retired_networks(setting: &str, summary: &serde_json::Value) -> Option<String> {
+    let ks: Vec<String> = summary["retired_networks"]
+        .as_array()?
+        .iter()
+        .filter_map(|k| k.as_u64().map(|k| k.to_string()))
+        .collect();
+    match ks.len() {
+        0 => None,
+        1 => Some(format!("{setting}: network {}", ks[0])),
+        _ => Some(format!("{setting}: networks {}", ks.join(", "))),
+    }
+}
+
+/// The line under a table that names the networks retired by the divergence guard, if any.
+fn retired_note(retired: &[String]) -> String {
+    match retired.is_empty() {
+        true => String::new(),
+        false => format!(
+            "\nRetired by the divergence guard after diverging too often (frozen at their last \
+             good state and counted as they stand): {}.\n",
+            retired.join("; ")
+        ),
+    }
+}
+
 /// Summarise rule-reversal runs laid out as `DIR/SETTING`: a markdown table of the accuracy
 /// reached per setting and, with `figure`, a plot of accuracy against updates. Returns the table
 /// and the PNG's path.
@@ -189,6 +218,7 @@ pub fn reversal_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
     tableln!(out, "| setting | networks | updates | accuracy at the end, mean | median [IQR] | mean over the last 10% of rounds | training s |");
     tableln!(out, "|---|---|---|---|---|---|---|");
     let mut curves = vec![];
+    let mut retired = vec![];
     for d in subdirs(dir)? {
         let Some(s) = read_summary(&d)? else {
             continue;
@@ -215,8 +245,10 @@ pub fn reversal_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
             tail.iter().sum::<f64>() / tail.len().max(1) as f64,
             s["train_seconds"].as_f64().unwrap_or(f64::NAN)
         );
+        retired.extend(retired_networks(&name, &s));
         curves.push((name, xs, ys));
     }
+    out.push_str(&retired_note(&retired));
     if let Some(path) = figure {
         let mut fig = Figure::new(420.0, 330.0);
         let xmax = curves

@@ -383,33 +383,69 @@ pub fn drive(
                 // a learner that names members but keeps no rate for each (counts of 0) takes the
                 // whole run's guard below
                 if counts.iter().all(|c| *c > 0) {
-                    let over: Vec<usize> = (members.iter().zip(&counts))
-                        .filter(|(_, c)| **c > opts.max_divergences)
-                        .map(|(k, _)| *k)
-                        .collect();
+                    type Counted = Vec<(usize, usize)>;
+                    let (over, slowed): (Counted, Counted) = (members.iter().copied().zip(counts))
+                        .partition(|(_, c)| *c > opts.max_divergences);
                     if !over.is_empty() {
-                        // the last good state as it was, not slowed once more
-                        learner.load_state("", &snapshot.0)?;
+                        // those that diverged too often are retired, frozen at the last good
+                        // state, and the others go on; the run stops when none is left or the
+                        // learner cannot retire one
+                        let over: Vec<usize> = over.iter().map(|(k, _)| *k).collect();
                         let what = format!(
-                            "{} diverged {} times (the last at step {failed_at})",
+                            "{} diverged {} (the last at step {failed_at})",
                             networks(&over),
-                            opts.max_divergences + 1
+                            match opts.max_divergences {
+                                0 => "once".to_string(),
+                                n => format!("{} times", n + 1),
+                            }
                         );
-                        let stop = (state, snapshot_wall);
-                        return Err(stop_diverged(run, learner, &mut metrics, stop, &what, opts));
+                        let left: Option<Vec<usize>> =
+                            over.iter().map(|k| learner.retire_member(*k)).collect();
+                        match left.as_ref().and_then(|l| l.last()) {
+                            Some(&left) if left > 0 => bar.suspend(|| {
+                                crate::progress::line(&format!(
+                                    "warning: {what}; retired, frozen as at step {} ({left} \
+                                     still training)",
+                                    state.step
+                                ))
+                            }),
+                            left => {
+                                // the last good state as it was, neither slowed nor retired
+                                learner.load_state("", &snapshot.0)?;
+                                let what = match left {
+                                    Some(_) => format!("{what}, and no network is left to train"),
+                                    None => what,
+                                };
+                                let stop = (state, snapshot_wall);
+                                return Err(stop_diverged(
+                                    run,
+                                    learner,
+                                    &mut metrics,
+                                    stop,
+                                    &what,
+                                    opts,
+                                ));
+                            }
+                        }
                     }
-                    // the snapshot keeps the slowed rates, so that a later rollback keeps them too
+                    // the snapshot keeps the slowed rates and the retired, so that a later
+                    // rollback keeps them too
                     snapshot.0.clear();
                     learner.save_state("", &mut snapshot.0);
-                    let (who, worst) = (networks(&members), counts.iter().max().unwrap_or(&0));
-                    bar.suspend(|| {
-                        crate::progress::line(&format!(
-                            "warning: NaN or infinity at step {failed_at} in {who}; rolled every \
-                             network back to step {} and scaled the learning rate of {who} alone \
-                             by {factor} ({worst} of at most {} rollbacks per network)",
-                            state.step, opts.max_divergences
-                        ))
-                    });
+                    if !slowed.is_empty() {
+                        let who: Vec<usize> = slowed.iter().map(|(k, _)| *k).collect();
+                        let who = networks(&who);
+                        let worst = slowed.iter().map(|(_, c)| *c).max().unwrap_or(0);
+                        bar.suspend(|| {
+                            crate::progress::line(&format!(
+                                "warning: NaN or infinity at step {failed_at} in {who}; rolled \
+                                 every network back to step {} and scaled the learning rate of \
+                                 {who} alone by {factor} ({worst} of at most {} rollbacks per \
+                                 network)",
+                                state.step, opts.max_divergences
+                            ))
+                        });
+                    }
                     skip_eval_at = Some(state.step);
                     continue;
                 }

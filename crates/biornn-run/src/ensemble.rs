@@ -40,6 +40,8 @@ pub struct Ensemble<L> {
     /// (saved under `net<k>/`)
     lr_scales: Vec<f64>,
     rollbacks: Vec<usize>,
+    /// per member: retired by the guard (frozen; saved under `net<k>/` once retired)
+    retired: Vec<bool>,
     /// per member: its loss in the last update
     last_losses: Vec<f64>,
 }
@@ -69,12 +71,21 @@ impl<L: Learner> Ensemble<L> {
             trim,
             lr_scales: vec![1.0; k],
             rollbacks: vec![0; k],
+            retired: vec![false; k],
             last_losses: vec![0.0; k],
         })
     }
 
     pub fn members(&self) -> &[L] {
         &self.members
+    }
+
+    /// The members the divergence guard retired, in order.
+    pub fn retired(&self) -> Vec<usize> {
+        (self.retired.iter().enumerate())
+            .filter(|(_, r)| **r)
+            .map(|(k, _)| k)
+            .collect()
     }
 }
 
@@ -100,6 +111,9 @@ impl<L: Learner> Stateful for Ensemble<L> {
                     &guard,
                 );
             }
+            if self.retired[k] {
+                put_f64(out, &format!("{at}state_guard_retired"), &[], &[1.0]);
+            }
         }
     }
     fn load_state(&mut self, prefix: &str, arrays: &Arrays) -> Result<()> {
@@ -114,6 +128,7 @@ impl<L: Learner> Stateful for Ensemble<L> {
             };
             self.lr_scales[k] = guard[0];
             self.rollbacks[k] = guard[1] as usize;
+            self.retired[k] = arrays.contains_key(&format!("{at}state_guard_retired"));
         }
         Ok(())
     }
@@ -132,24 +147,26 @@ impl<L: Learner> Learner for Ensemble<L> {
         c
     }
 
-    /// Every member's update, each at its own learning-rate scale; the loss is their mean (not
-    /// finite when any member's is not).
+    /// Every member's update but the retired, each at its own learning-rate scale; the loss is
+    /// their mean (not finite when any member's is not).
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
         let scales = &self.lr_scales;
-        let mut members: Vec<(usize, &mut L)> = self.members.iter_mut().enumerate().collect();
+        let mut members: Vec<(usize, &mut L)> = (self.members.iter_mut().enumerate())
+            .filter(|(k, _)| !self.retired[*k])
+            .collect();
         let losses = each(&mut members, |(k, m)| {
             let own = Phase {
                 lr_scale: phase.lr_scale * scales[*k],
                 ..*phase
             };
-            m.update(step, &own)
+            (*k, m.update(step, &own))
         });
-        let mut sum = 0.0;
-        for (k, l) in losses.into_iter().enumerate() {
+        let (mut sum, count) = (0.0, losses.len());
+        for (k, l) in losses {
             self.last_losses[k] = l?;
             sum += self.last_losses[k];
         }
-        Ok(sum / self.members.len() as f64)
+        Ok(sum / count.max(1) as f64)
     }
 
     fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
@@ -203,7 +220,7 @@ impl<L: Learner> Learner for Ensemble<L> {
             .iter()
             .zip(&self.last_losses)
             .enumerate()
-            .filter(|(_, (m, loss))| !(loss.is_finite() && m.all_finite()))
+            .filter(|(k, (m, loss))| !(self.retired[*k] || loss.is_finite() && m.all_finite()))
             .map(|(k, _)| k)
             .collect();
         Some(diverged)
@@ -213,6 +230,11 @@ impl<L: Learner> Learner for Ensemble<L> {
         self.lr_scales[k] *= factor;
         self.rollbacks[k] += 1;
         self.rollbacks[k]
+    }
+
+    fn retire_member(&mut self, k: usize) -> Option<usize> {
+        self.retired[k] = true;
+        Some(self.retired.iter().filter(|r| !**r).count())
     }
 
     fn export(&self, step: u64, out: &mut Arrays) {
@@ -387,8 +409,11 @@ mod tests {
 
     /// `learner` driven for 6 updates, evaluated every 2, in a fresh run directory (removed after).
     fn drive_six(learner: &mut dyn Learner, name: &str) -> Result<crate::Outcome> {
-        let dir =
-            std::env::temp_dir().join(format!("biornn-ensemble-{}-{name}", std::process::id()));
+        // tests run side by side, some with the same members: a directory for each call
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = std::process::id();
+        let dir = std::env::temp_dir().join(format!("biornn-ensemble-{id}-{call}-{name}"));
         let (run, _) = crate::open_run(&dir, false, "", learner).unwrap();
         let opts = crate::DriveOptions {
             max_steps: 6,
@@ -404,19 +429,25 @@ mod tests {
         out
     }
 
-    /// Three stumblers driven for 6 updates; member 1 turns NaN `times` times at update 3.
-    fn stumble(times: usize) -> (Result<crate::Outcome>, Vec<f64>, Arrays) {
+    /// Three stumblers driven for 6 updates; member k turns NaN `times[k]` times at update 3.
+    fn stumble(times: [usize; 3]) -> (Result<crate::Outcome>, Vec<f64>, Arrays) {
+        stumble_at(times.map(|t| (3, t)))
+    }
+
+    /// Three stumblers driven for 6 updates; member k turns NaN `plan[k].1` times at update
+    /// `plan[k].0`.
+    fn stumble_at(plan: [(u64, usize); 3]) -> (Result<crate::Outcome>, Vec<f64>, Arrays) {
         let members = [0.1, 0.2, 0.3]
             .iter()
-            .enumerate()
-            .map(|(k, &speed)| Stumbler {
+            .zip(plan)
+            .map(|(&speed, (at, times))| Stumbler {
                 walker: Walker { speed, x: 0.0 },
-                at: 3,
-                times: if k == 1 { times } else { 0 },
+                at,
+                times,
             })
             .collect();
         let mut e = Ensemble::new(members, "x", 0.1).unwrap();
-        let out = drive_six(&mut e, &format!("stumble-{times}"));
+        let out = drive_six(&mut e, &format!("stumble-{plan:?}"));
         let xs = e.members().iter().map(|m| m.walker.x).collect();
         let mut state = Arrays::new();
         e.save_state("", &mut state);
@@ -425,9 +456,9 @@ mod tests {
 
     #[test]
     fn a_diverged_member_is_slowed_alone() {
-        let (clean, clean_x, clean_state) = stumble(0);
+        let (clean, clean_x, clean_state) = stumble([0, 0, 0]);
         clean.unwrap();
-        let (once, once_x, state) = stumble(1);
+        let (once, once_x, state) = stumble([0, 1, 0]);
         let once = once.unwrap();
         // the others end where they would alone; member 1 walked slower after its rollback
         assert_eq!((once_x[0], once_x[2]), (clean_x[0], clean_x[2]));
@@ -439,8 +470,64 @@ mod tests {
         assert!(!state.contains_key("net0/state_guard_lr_scale_rollbacks"));
         assert!(!clean_state.keys().any(|k| k.contains("guard")));
         assert_eq!((once.state.divergences, once.state.lr_scale), (0, 1.0));
-        let err = stumble(4).0.unwrap_err().to_string();
-        assert!(err.contains("network 1 diverged 4 times"), "{err}");
+    }
+
+    /// A member that diverges more often than allowed is retired, frozen at the last evaluation
+    /// before its last divergence, and the others go on as alone; the run stops only when none
+    /// is left to train.
+    #[test]
+    fn a_member_that_keeps_diverging_is_retired_and_the_others_go_on() {
+        let (_, clean_x, _) = stumble([0, 0, 0]);
+        let (retired, retired_x, state) = stumble([0, 4, 0]);
+        let retired = retired.unwrap();
+        assert_eq!((retired_x[0], retired_x[2]), (clean_x[0], clean_x[2]));
+        // frozen at step 2 (the evaluation before update 3): two steps of 0.2 from 0
+        assert!(
+            (retired_x[1] - (1.0 - 0.8f64 * 0.8)).abs() < 1e-12,
+            "{retired_x:?}"
+        );
+        assert_eq!(
+            take_f64(&state, "net1/state_guard_retired", &[]).unwrap(),
+            [1.0]
+        );
+        assert!(!state.contains_key("net0/state_guard_retired"));
+        assert_eq!(
+            take_f64(&state, "net1/state_guard_lr_scale_rollbacks", &[2]).unwrap(),
+            [0.0625, 4.0]
+        );
+        assert_eq!(retired.state.step, 6);
+        // retired across a resume: loaded, it takes no update
+        let mut again = walkers(&[0.1, 0.2, 0.3]);
+        again.load_state("", &state).unwrap();
+        again.update(6, &PHASE).unwrap();
+        assert_eq!(again.members()[1].x, retired_x[1]);
+        assert_ne!(again.members()[0].x, retired_x[0]);
+        // another member's later divergence slows it alone, and leaves the retired one as it was
+        let (later, later_x, state) = stumble_at([(3, 0), (3, 4), (4, 1)]);
+        later.unwrap();
+        assert_eq!((later_x[0], later_x[1]), (clean_x[0], retired_x[1]));
+        let guard = |k: usize| {
+            take_f64(
+                &state,
+                &format!("net{k}/state_guard_lr_scale_rollbacks"),
+                &[2],
+            )
+        };
+        assert_eq!(guard(1).unwrap(), [0.0625, 4.0]);
+        assert_eq!(guard(2).unwrap(), [0.5, 1.0]);
+        // every member retired: the run stops, saying so, with the last good state as it was
+        // (three rollbacks each, none retired)
+        let (stopped, _, state) = stumble([4, 4, 4]);
+        let err = stopped.unwrap_err().to_string();
+        assert!(
+            err.contains("networks 0, 1, 2 diverged 4 times") && err.contains("no network is left"),
+            "{err}"
+        );
+        assert!(!state.keys().any(|k| k.contains("retired")));
+        for k in 0..3 {
+            let key = format!("net{k}/state_guard_lr_scale_rollbacks");
+            assert_eq!(take_f64(&state, &key, &[2]).unwrap(), [0.125, 3.0]);
+        }
     }
 
     /// An ensemble that names its diverged members but keeps no rate for each (the trait's

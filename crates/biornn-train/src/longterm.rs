@@ -20,8 +20,8 @@ use crate::loss::{l1_rates, l1_slope};
 use crate::optim::Optimizer;
 pub use crate::rounds::RoundsOptions;
 use crate::rounds::{
-    check_settings, diverged_nets, export_nets, load_nets, nets_finite, put_rounds, run_rounds,
-    save_nets, stage_name, take_rounds, train_round, Stages,
+    check_settings, diverged_nets, export_nets, load_nets, nets_finite, put_rounds, retire_net,
+    retired_nets, run_rounds, save_nets, stage_name, take_rounds, train_round, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -488,6 +488,8 @@ pub(crate) struct NetState {
     pub(crate) lr_scale: f64,
     /// how many times it has diverged
     pub(crate) rollbacks: usize,
+    /// retired by the guard after diverging too often: frozen, it takes no more updates
+    pub(crate) retired: bool,
     /// its training loss in the last round
     pub(crate) last_loss: f64,
 }
@@ -517,6 +519,7 @@ impl NetState {
                     readout: vec![],
                     lr_scale: 1.0,
                     rollbacks: 0,
+                    retired: false,
                     last_loss: 0.0,
                 })
             })
@@ -854,7 +857,8 @@ impl Learner for LongTermLearner {
         // a new stage: CD resets Adam's state unless asked to keep it
         let new_stage = round > 0 && self.schedule.at_round(round - 1) != phase.stage;
         if new_stage && matches!(cfg.method, Method::Cd { .. }) && !cfg.keep_optimizer {
-            for s in self.nets.iter_mut() {
+            // a retired network stays as it was retired, optimiser state included
+            for s in self.nets.iter_mut().filter(|s| !s.retired) {
                 s.reset_optimizer(&self.tcfg);
             }
         }
@@ -878,11 +882,8 @@ impl Learner for LongTermLearner {
             &mut self.nets,
             &self.root,
             &self.batches,
-            (dt_train, cfg.dt),
-            |s, b, plan, noise| {
-                let lr = lr * s.lr_scale;
-                update(s, b, plan, noise, lr)
-            },
+            (dt_train, cfg.dt, lr),
+            update,
         );
         self.train_seconds += t0.elapsed().as_secs_f64();
         Ok(loss)
@@ -916,7 +917,9 @@ impl Learner for LongTermLearner {
             })
             .collect();
         for (k, p) in perf.iter().enumerate() {
-            if *p >= cfg.criterion && self.network_rounds[k].is_none() {
+            // a retired network takes no more updates: a frozen one that crosses the level on
+            // another evaluation batch has not reached it by training
+            if *p >= cfg.criterion && self.network_rounds[k].is_none() && !self.nets[k].retired {
                 self.network_rounds[k] = Some(round);
             }
         }
@@ -948,6 +951,10 @@ impl Learner for LongTermLearner {
 
     fn slow_member(&mut self, k: usize, factor: f64) -> usize {
         self.nets[k].slow_down(factor)
+    }
+
+    fn retire_member(&mut self, k: usize) -> Option<usize> {
+        Some(retire_net(&mut self.nets, k))
     }
 
     fn export(&self, _step: u64, out: &mut Arrays) {
@@ -1000,6 +1007,7 @@ pub fn train_long_term(
         "train_seconds": result.train_seconds,
         "network_updates_to_criterion": result.network_rounds.iter().map(|n| n.map(|v| v * upr)).collect::<Vec<_>>(),
         "final_perf": result.final_perf,
+        "retired_networks": retired_nets(&learner.nets),
     });
     done.run
         .write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;
@@ -1055,18 +1063,21 @@ mod tests {
         fn slow_member(&mut self, k: usize, factor: f64) -> usize {
             self.inner.slow_member(k, factor)
         }
+        fn retire_member(&mut self, k: usize) -> Option<usize> {
+            self.inner.retire_member(k)
+        }
     }
 
-    /// Train 3 small networks for 5 rounds with network 1 poisoned `times` times at update 3:
-    /// how the run ended, and its `model.npz`.
-    fn poisoned_run(times: usize) -> (Result<()>, Arrays) {
+    /// Train 3 small networks for `rounds` rounds with network 1 poisoned `times` times at
+    /// update 3: how the run ended, and its `model.npz`.
+    fn poisoned_run(times: usize, rounds: usize) -> (Result<()>, Arrays) {
         let cfg = LongTermConfig {
             n_rec: 10,
             batch: 4,
             eval_trials: 6,
             updates_per_round: 2,
             stage_rounds: 2,
-            max_rounds: 5,
+            max_rounds: rounds,
             criterion: 1.1,
             ..LongTermConfig::reference(TsRule::Dms, Method::parse("dasc-t10-s2-b0.5").unwrap(), 3)
         };
@@ -1079,7 +1090,7 @@ mod tests {
             times,
         };
         let dir = std::env::temp_dir().join(format!(
-            "biornn-longterm-{}-poisoned-{times}",
+            "biornn-longterm-{}-poisoned-{times}-{rounds}",
             std::process::id()
         ));
         let budget = (cfg.max_rounds, 1, Criterion::Never);
@@ -1103,9 +1114,9 @@ mod tests {
     /// others end bit for bit as in a run where nothing diverged, as if trained alone.
     #[test]
     fn a_diverged_network_is_slowed_alone_and_the_others_are_untouched() {
-        let (done, clean) = poisoned_run(0);
+        let (done, clean) = poisoned_run(0, 5);
         done.unwrap();
-        let (done, once) = poisoned_run(1);
+        let (done, once) = poisoned_run(1, 5);
         done.unwrap();
         let net = |m: &Arrays, k: usize| -> Vec<(String, biornn_numerics::npz::NpyArray)> {
             m.iter()
@@ -1129,16 +1140,31 @@ mod tests {
         assert_eq!(take_scalar(&once, "state_lr_scale").unwrap(), 1.0);
         let divergences = |m: &Arrays| biornn_core::arrays::take_u64(m, "state_divergences");
         assert_eq!(divergences(&once).unwrap(), 0);
-        // a network that diverges more often than allowed stops the run, named, and the model
-        // left is the last good state as it was (three rollbacks, not slowed a fourth time)
-        let (done, stopped) = poisoned_run(4);
-        let err = done.unwrap_err().to_string();
-        assert!(err.contains("network 1 diverged 4 times"), "{err}");
-        assert_eq!(values(&stopped, "state_network_rollbacks"), [0.0, 3.0, 0.0]);
-        assert_eq!(
-            values(&stopped, "state_network_lr_scale"),
-            [1.0, 0.125, 1.0]
-        );
+        // a network that diverges more often than allowed is retired, frozen as it was after
+        // update 2 (as a clean run of 3 rounds leaves it), and the others go on as alone
+        let (done, retired) = poisoned_run(4, 5);
+        done.unwrap();
+        assert_eq!(values(&retired, "state_network_retired"), [0.0, 1.0, 0.0]);
+        assert_eq!(values(&clean, "state_network_retired"), [0.0; 3]);
+        assert_eq!(values(&retired, "state_network_rollbacks"), [0.0, 4.0, 0.0]);
+        assert_eq!(net(&retired, 0), net(&clean, 0));
+        assert_eq!(net(&retired, 2), net(&clean, 2));
+        let (done, three) = poisoned_run(0, 3);
+        done.unwrap();
+        assert_eq!(net(&retired, 1), net(&three, 1));
+        // and stays retired when the run resumes
+        let cfg = LongTermConfig {
+            n_rec: 10,
+            ..LongTermConfig::reference(TsRule::Dms, Method::parse("dasc-t10-s2-b0.5").unwrap(), 3)
+        };
+        let mut resumed = LongTermLearner::new(&cfg).unwrap();
+        resumed.load_state("", &retired).unwrap();
+        let flags: Vec<bool> = resumed.nets.iter().map(|s| s.retired).collect();
+        assert_eq!(flags, [false, true, false]);
+        // a retired network's loss is not looked at again: it is never named as diverged
+        resumed.nets[1].last_loss = f64::NAN;
+        resumed.nets[2].last_loss = f64::NAN;
+        assert_eq!(resumed.diverged_members(), Some(vec![2]));
     }
 
     #[test]

@@ -26,8 +26,8 @@ use crate::longterm::{
     reference_model, reference_optimizer, validate_schedule, BlockScope, Method, NetState, Stage,
 };
 use crate::rounds::{
-    check_settings, diverged_nets, export_nets, load_nets, nets_finite, run_rounds, save_nets,
-    stage_name, train_round, RoundsOptions, Stages,
+    check_settings, diverged_nets, export_nets, load_nets, nets_finite, retire_net, retired_nets,
+    run_rounds, save_nets, stage_name, train_round, RoundsOptions, Stages,
 };
 use biornn_core::arrays::{put_f64, take_scalar};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -448,7 +448,8 @@ impl Learner for ReversalLearner {
         debug_assert_eq!(stage_index, phase.stage);
         let stage = stage_index.map(|e| self.stages[e]);
         if reset {
-            for s in self.nets.iter_mut() {
+            // a retired network stays as it was retired, optimiser state included
+            for s in self.nets.iter_mut().filter(|s| !s.retired) {
                 s.reset_optimizer(&self.tcfg);
             }
         }
@@ -472,12 +473,11 @@ impl Learner for ReversalLearner {
             &mut self.nets,
             &self.root,
             &self.batches,
-            (dt_train, cfg.dt),
-            |s, b, plan, noise| {
+            (dt_train, cfg.dt, lr),
+            |s, b, plan, noise, lr| {
                 s.net
                     .sample_noise(&mut s.traj, b.steps, b.batch, &mut noise.stream("noise", 0));
                 run_closed_loop(&s.net, b, true, plan, &mut s.traj, &mut s.readout);
-                let lr = lr * s.lr_scale;
                 reversal_loss(s, b) + s.backward_and_step(1e-5, lr)
             },
         );
@@ -550,6 +550,10 @@ impl Learner for ReversalLearner {
         self.nets[k].slow_down(factor)
     }
 
+    fn retire_member(&mut self, k: usize) -> Option<usize> {
+        Some(retire_net(&mut self.nets, k))
+    }
+
     fn export(&self, _step: u64, out: &mut Arrays) {
         export_nets(&self.nets, out);
     }
@@ -582,6 +586,7 @@ pub fn train_reversal(
         "networks": cfg.networks, "seed": cfg.seed, "rounds": result.rounds,
         "updates": result.rounds * cfg.updates_per_round, "train_seconds": result.train_seconds,
         "final_perf": result.final_perf,
+        "retired_networks": retired_nets(&learner.nets),
     });
     done.run
         .write_summary(&serde_json::to_string_pretty(&summary).unwrap_or_default())?;

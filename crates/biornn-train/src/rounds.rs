@@ -77,33 +77,36 @@ pub(crate) fn check_settings(
 
 pub use biornn_numerics::error::check_seed;
 
-/// One round of every network, in parallel: each takes `batches` in order at the step `dt_train`,
-/// with its own noise (`network<k>` / `train_noise<i>` for batch `i`), then returns to `dt`.
-/// Returns the loss averaged over the batches, then over the networks (each network's own is
-/// kept as its `last_loss`). `update` takes its network's own learning-rate scale into account.
+/// One round of every network but the retired, in parallel: each takes `batches` in order at the
+/// step `dt_train`, with its own noise (`network<k>` / `train_noise<i>` for batch `i`) and its own
+/// learning rate (`lr` times its guard's scale), then returns to `dt`. Returns the loss averaged
+/// over the batches, then over the networks trained (each network's own is kept as its
+/// `last_loss`).
 pub(crate) fn train_round<B: Sync>(
     nets: &mut [NetState],
     root: &Streams,
     batches: &[(B, TimePlan, u64)],
-    (dt_train, dt): (f64, f64),
-    update: impl Fn(&mut NetState, &B, &TimePlan, &Streams) -> f64 + Sync,
+    (dt_train, dt, lr): (f64, f64, f64),
+    update: impl Fn(&mut NetState, &B, &TimePlan, &Streams, f64) -> f64 + Sync,
 ) -> f64 {
     let losses: Vec<f64> = nets
         .par_iter_mut()
         .enumerate()
+        .filter(|(_, s)| !s.retired)
         .map(|(k, s)| {
             s.net.set_dt(dt_train);
+            let lr = lr * s.lr_scale;
             let mut total = 0.0;
             for (b, plan, i) in batches {
                 let noise = root.child("network", k as u64).child("train_noise", *i);
-                total += update(s, b, plan, &noise);
+                total += update(s, b, plan, &noise, lr);
             }
             s.net.set_dt(dt);
             s.last_loss = total / batches.len() as f64;
             s.last_loss
         })
         .collect();
-    losses.iter().sum::<f64>() / losses.len() as f64
+    losses.iter().sum::<f64>() / losses.len().max(1) as f64
 }
 
 /// How a rounds run reports.
@@ -180,7 +183,8 @@ pub fn stage_name(stage: Option<usize>) -> String {
 }
 
 /// Every network's raw parameters and optimiser state, under `net<k>/`, and what the divergence
-/// guard left on each (`state_network_lr_scale`, `state_network_rollbacks`: training state, not weights).
+/// guard left on each (`state_network_lr_scale`, `state_network_rollbacks`,
+/// `state_network_retired`, 1 for a retired network: training state, not weights).
 pub(crate) fn save_nets(nets: &[NetState], out: &mut Arrays) {
     for (k, s) in nets.iter().enumerate() {
         save_training_state(&format!("net{k}/"), &s.net, &s.opt, out);
@@ -190,6 +194,11 @@ pub(crate) fn save_nets(nets: &[NetState], out: &mut Arrays) {
     let rollbacks: Vec<f64> = nets.iter().map(|s| s.rollbacks as f64).collect();
     biornn_core::arrays::put_f64(out, "state_network_lr_scale", &[k], &scales);
     biornn_core::arrays::put_f64(out, "state_network_rollbacks", &[k], &rollbacks);
+    let retired: Vec<f64> = nets
+        .iter()
+        .map(|s| f64::from(u8::from(s.retired)))
+        .collect();
+    biornn_core::arrays::put_f64(out, "state_network_retired", &[k], &retired);
 }
 
 pub(crate) fn load_nets(nets: &mut [NetState], arrays: &Arrays) -> Result<()> {
@@ -209,16 +218,41 @@ pub(crate) fn load_nets(nets: &mut [NetState], arrays: &Arrays) -> Result<()> {
         s.lr_scale = scale;
         s.rollbacks = rollbacks as usize;
     }
+    // absent from checkpoints written before networks could be retired: none was
+    let retired = match arrays.contains_key("state_network_retired") {
+        true => biornn_core::arrays::take_f64(arrays, "state_network_retired", &[k])?,
+        false => vec![0.0; k],
+    };
+    for (s, retired) in nets.iter_mut().zip(retired) {
+        s.retired = retired != 0.0;
+    }
     Ok(())
 }
 
-/// The networks the last round left with a non-finite loss, parameter or optimiser value.
+/// The networks the last round left with a non-finite loss, parameter or optimiser value (a
+/// retired network takes no round, so it is never among them).
 pub(crate) fn diverged_nets(nets: &[NetState]) -> Vec<usize> {
     nets.iter()
         .enumerate()
+        .filter(|(_, s)| !s.retired)
         .filter(|(_, s)| {
             !(s.last_loss.is_finite() && s.net.params.all_finite() && s.opt.all_finite())
         })
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// Retire network `k` (the guard's [`Learner::retire_member`]): it stays as it is from now on.
+/// Returns how many networks still train.
+pub(crate) fn retire_net(nets: &mut [NetState], k: usize) -> usize {
+    nets[k].retired = true;
+    nets.iter().filter(|s| !s.retired).count()
+}
+
+/// The networks the guard retired, in order.
+pub(crate) fn retired_nets(nets: &[NetState]) -> Vec<usize> {
+    (nets.iter().enumerate())
+        .filter(|(_, s)| s.retired)
         .map(|(k, _)| k)
         .collect()
 }
