@@ -24,7 +24,7 @@ settings=${SETTINGS:-"base sctt-t40-s11-b0.8 dasc-t40-s2-b0.5+stale sctt-t40-s11
 networks=${NETWORKS:-10}
 rounds=${ROUNDS:-1000}
 out=${OUT:-runs/reversal}
-figure=${FIGURE:-docs/figures/reversal}
+figure=${FIGURE:-docs/figures/reversal-$rounds-rounds}
 per_pattern=5
 if [[ "${1:-}" == "--smoke" ]]; then
   networks=2; rounds=2; per_pattern=1; settings="base dasc-t40-s2-b0.5+stale+trial"
