@@ -69,6 +69,14 @@ fn reservoirs_side_by_side_are_each_the_run_of_their_seed() {
         ),
         "{metrics}"
     );
+    // none diverged, so none was retired (a diverged reservoir would be named here)
+    let summary = std::fs::read_to_string(f.dir.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        summary["retired_networks"],
+        serde_json::json!([]),
+        "{summary}"
+    );
     let model = biornn_numerics::npz::read_npz(&f.dir.join("model.npz")).unwrap();
     let alone = Config::from_toml(&text(2, 1)).unwrap();
     let g = biornn_api::train(&alone, &base.join("seed2"), &RunOptions::default()).unwrap();

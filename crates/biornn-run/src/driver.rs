@@ -392,11 +392,11 @@ pub fn drive(
                         // learner cannot retire one
                         let over: Vec<usize> = over.iter().map(|(k, _)| *k).collect();
                         let what = format!(
-                            "{} diverged {} (the last at step {failed_at})",
+                            "{} diverged {}",
                             networks(&over),
                             match opts.max_divergences {
-                                0 => "once".to_string(),
-                                n => format!("{} times", n + 1),
+                                0 => format!("once (at step {failed_at})"),
+                                n => format!("{} times (the last at step {failed_at})", n + 1),
                             }
                         );
                         let left: Option<Vec<usize>> =

@@ -409,6 +409,19 @@ mod tests {
 
     /// `learner` driven for 6 updates, evaluated every 2, in a fresh run directory (removed after).
     fn drive_six(learner: &mut dyn Learner, name: &str) -> Result<crate::Outcome> {
+        drive_six_allowing(
+            learner,
+            name,
+            crate::DriveOptions::default().max_divergences,
+        )
+    }
+
+    /// [`drive_six`] with `max_divergences` rollbacks allowed per member.
+    fn drive_six_allowing(
+        learner: &mut dyn Learner,
+        name: &str,
+        max_divergences: usize,
+    ) -> Result<crate::Outcome> {
         // tests run side by side, some with the same members: a directory for each call
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -418,6 +431,7 @@ mod tests {
         let opts = crate::DriveOptions {
             max_steps: 6,
             eval_every: 2,
+            max_divergences,
             ..Default::default()
         };
         let plain = biornn_core::StepDecay {
@@ -528,6 +542,34 @@ mod tests {
             let key = format!("net{k}/state_guard_lr_scale_rollbacks");
             assert_eq!(take_f64(&state, &key, &[2]).unwrap(), [0.125, 3.0]);
         }
+    }
+
+    /// With no rollback allowed (FORCE's ensembles, which have no rate to slow), a member that
+    /// diverges is retired at once; the run stops when they all have.
+    #[test]
+    fn with_no_rollback_allowed_a_diverged_member_is_retired_at_once() {
+        let members = |times: [usize; 3]| -> Vec<Stumbler> {
+            (times.iter().zip([0.1, 0.2, 0.3]))
+                .map(|(&times, speed)| Stumbler {
+                    walker: Walker { speed, x: 0.0 },
+                    at: 3,
+                    times,
+                })
+                .collect()
+        };
+        let mut e = Ensemble::new(members([0, 1, 0]), "x", 0.1).unwrap();
+        drive_six_allowing(&mut e, "no-rollback-one", 0).unwrap();
+        assert_eq!(e.retired(), [1]);
+        let x: Vec<f64> = e.members().iter().map(|m| m.walker.x).collect();
+        assert!((x[1] - (1.0 - 0.8f64 * 0.8)).abs() < 1e-12, "{x:?}");
+        let mut e = Ensemble::new(members([1, 1, 1]), "x", 0.1).unwrap();
+        let err = drive_six_allowing(&mut e, "no-rollback-all", 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("networks 0, 1, 2 diverged once (at step 3), and no network is left"),
+            "{err}"
+        );
     }
 
     /// An ensemble that names its diverged members but keeps no rate for each (the trait's

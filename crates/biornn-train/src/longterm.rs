@@ -1167,6 +1167,44 @@ mod tests {
         assert_eq!(resumed.diverged_members(), Some(vec![2]));
     }
 
+    /// A retired network is frozen: CD's optimiser reset at a new stage leaves it as it was, it
+    /// takes no update, and an evaluation that finds it above the criterion does not count it as
+    /// having reached it by training.
+    #[test]
+    fn a_retired_network_stays_as_it_was_and_is_not_counted_as_reaching_the_criterion() {
+        use biornn_core::Schedule;
+        let cfg = LongTermConfig {
+            n_rec: 10,
+            batch: 4,
+            eval_trials: 6,
+            updates_per_round: 1,
+            stage_rounds: 2,
+            max_rounds: 4,
+            criterion: 0.0,
+            ..LongTermConfig::reference(TsRule::Dms, Method::parse("cd-s2").unwrap(), 2)
+        };
+        let mut learner = LongTermLearner::new(&cfg).unwrap();
+        let schedule = learner.schedule();
+        let net1 = |l: &LongTermLearner| -> Arrays {
+            let mut all = Arrays::new();
+            l.save_state("", &mut all);
+            all.into_iter()
+                .filter(|(k, _)| k.starts_with("net1/"))
+                .collect()
+        };
+        learner.update(0, &schedule.at(0)).unwrap();
+        assert_eq!(learner.retire_member(1), Some(1));
+        let frozen = net1(&learner);
+        // round 1 starts CD's second stage, whose optimiser reset skips the retired network
+        assert_ne!(schedule.at(1).stage, schedule.at(0).stage);
+        for step in 1..3 {
+            learner.update(step, &schedule.at(step)).unwrap();
+        }
+        assert_eq!(net1(&learner), frozen);
+        learner.evaluate(3, None).unwrap();
+        assert_eq!(learner.network_rounds, [Some(3), None]);
+    }
+
     #[test]
     fn labels_name_the_options_that_act_on_the_method() {
         let cfg = |m: &str| LongTermConfig::reference(TsRule::DlyGo, Method::parse(m).unwrap(), 2);
