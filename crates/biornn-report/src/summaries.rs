@@ -185,15 +185,17 @@ pub fn longterm_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
 
 /// `SETTING: network 7` for a run whose divergence guard retired networks, from its summary.
 fn retired_networks(setting: &str, summary: &serde_json::Value) -> Option<String> {
-    let ks: Vec<String> = summary["retired_networks"]
+    let ks: Vec<usize> = summary["retired_networks"]
         .as_array()?
         .iter()
-        .filter_map(|k| k.as_u64().map(|k| k.to_string()))
+        .filter_map(|k| k.as_u64().map(|k| k as usize))
         .collect();
-    match ks.len() {
-        0 => None,
-        1 => Some(format!("{setting}: network {}", ks[0])),
-        _ => Some(format!("{setting}: networks {}", ks.join(", "))),
+    match ks.is_empty() {
+        true => None,
+        false => Some(format!(
+            "{setting}: {}",
+            biornn_run::driver::name_networks(&ks)
+        )),
     }
 }
 

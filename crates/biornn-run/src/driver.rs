@@ -158,13 +158,23 @@ fn checkpoint_arrays(learner: &dyn Learner, state: &LoopState) -> Arrays {
     m
 }
 
-/// `network 3` or `networks 1, 3`.
-fn networks(ks: &[usize]) -> String {
+/// `network 3` or `networks 1, 3`: how warnings, errors and the summaries name networks.
+pub fn name_networks(ks: &[usize]) -> String {
     let names: Vec<String> = ks.iter().map(|k| k.to_string()).collect();
     match ks.len() {
         1 => format!("network {}", names[0]),
         _ => format!("networks {}", names.join(", ")),
     }
+}
+
+/// `network 7 diverged 4 times (the last at step 149)`, or `diverged once (at step N)` where no
+/// rollback is allowed.
+fn diverged_too_often(ks: &[usize], failed_at: usize, max_divergences: usize) -> String {
+    let how_often = match max_divergences {
+        0 => format!("once (at step {failed_at})"),
+        n => format!("{} times (the last at step {failed_at})", n + 1),
+    };
+    format!("{} diverged {how_often}", name_networks(ks))
 }
 
 /// The error that stops a run which diverged too often, after writing its last good state (the
@@ -391,14 +401,7 @@ pub fn drive(
                         // state, and the others go on; the run stops when none is left or the
                         // learner cannot retire one
                         let over: Vec<usize> = over.iter().map(|(k, _)| *k).collect();
-                        let what = format!(
-                            "{} diverged {}",
-                            networks(&over),
-                            match opts.max_divergences {
-                                0 => format!("once (at step {failed_at})"),
-                                n => format!("{} times (the last at step {failed_at})", n + 1),
-                            }
-                        );
+                        let what = diverged_too_often(&over, failed_at, opts.max_divergences);
                         let left: Option<Vec<usize>> =
                             over.iter().map(|k| learner.retire_member(*k)).collect();
                         match left.as_ref().and_then(|l| l.last()) {
@@ -434,7 +437,7 @@ pub fn drive(
                     learner.save_state("", &mut snapshot.0);
                     if !slowed.is_empty() {
                         let who: Vec<usize> = slowed.iter().map(|(k, _)| *k).collect();
-                        let who = networks(&who);
+                        let who = name_networks(&who);
                         let worst = slowed.iter().map(|(_, c)| *c).max().unwrap_or(0);
                         bar.suspend(|| {
                             crate::progress::line(&format!(
