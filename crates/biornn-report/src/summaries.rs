@@ -252,27 +252,44 @@ pub fn reversal_summary(dir: &Path, figure: Option<&Path>) -> Result<(String, Op
     }
     out.push_str(&retired_note(&retired));
     if let Some(path) = figure {
-        let mut fig = Figure::new(420.0, 330.0);
+        // single evaluations are noisy and eight settings' raw curves hide one another: each
+        // curve is the mean of the last 1/40 of the rounds' evaluations, the legend beside the plot
+        let rounds = curves.iter().map(|c| c.2.len()).max().unwrap_or(0);
+        let window = (rounds / 40).max(1);
+        let mut fig = Figure::new(580.0, 330.0);
         let xmax = curves
             .iter()
             .flat_map(|c| c.1.iter().copied())
             .fold(1.0f64, f64::max);
         let ax = Axes::new((60.0, 30.0, 330.0, 240.0), (0.0, xmax), (0.4, 1.0));
-        ax.frame(
-            &mut fig,
-            "rule reversal",
-            "updates",
-            "mean accuracy (plain network)",
-        );
+        let title = match window {
+            1 => "rule reversal".to_string(),
+            w => format!("rule reversal (mean of the last {w} evaluations)"),
+        };
+        ax.frame(&mut fig, &title, "updates", "mean accuracy (plain network)");
         let mut entries = vec![];
         for (i, (name, xs, ys)) in curves.iter().enumerate() {
-            ax.line(&mut fig, xs, ys, palette(i), 1.2);
+            ax.line(&mut fig, xs, &trailing_mean(ys, window), palette(i), 1.2);
             entries.push((name.clone(), palette(i)));
         }
-        legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
+        legend(&mut fig, ax.x + ax.w + 14.0, ax.y + 14.0, &entries);
         figure_path = Some(write_figure(&fig, path)?);
     }
     Ok((out, figure_path))
+}
+
+/// Each value's mean with the `window - 1` values before it (fewer at the start).
+fn trailing_mean(ys: &[f64], window: usize) -> Vec<f64> {
+    let mut sum = 0.0;
+    (0..ys.len())
+        .map(|i| {
+            sum += ys[i];
+            if i >= window {
+                sum -= ys[i - window];
+            }
+            sum / (i + 1).min(window) as f64
+        })
+        .collect()
 }
 
 /// One run's evaluations of a metrics column: `(step, value)` for the rows where both parse.
@@ -569,4 +586,18 @@ fn density_figure(
     }
     legend(&mut fig, ax.x + 6.0, ax.y + 14.0, &entries);
     write_figure(&fig, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trailing_mean_averages_each_value_with_those_before_it() {
+        let ys = [1.0, 3.0, 5.0, 7.0, 0.0];
+        assert_eq!(trailing_mean(&ys, 1), ys.to_vec());
+        assert_eq!(trailing_mean(&ys, 2), vec![1.0, 2.0, 4.0, 6.0, 3.5]);
+        assert_eq!(trailing_mean(&ys, 3), vec![1.0, 2.0, 3.0, 5.0, 4.0]);
+        assert_eq!(trailing_mean(&[], 3), Vec::<f64>::new());
+    }
 }
