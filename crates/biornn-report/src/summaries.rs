@@ -598,6 +598,8 @@ mod tests {
         assert_eq!(trailing_mean(&ys, 1), ys.to_vec());
         assert_eq!(trailing_mean(&ys, 2), vec![1.0, 2.0, 4.0, 6.0, 3.5]);
         assert_eq!(trailing_mean(&ys, 3), vec![1.0, 2.0, 3.0, 5.0, 4.0]);
+        // a window longer than the curve: the mean of everything so far
+        assert_eq!(trailing_mean(&ys[..2], 5), vec![1.0, 2.0]);
         assert_eq!(trailing_mean(&[], 3), Vec::<f64>::new());
     }
 }
