@@ -2,11 +2,13 @@
 # CordsNet against PyTorch's CPU convolutions on the same machine, in one invocation: one Euler step
 # of a batch of static images (the stem computed beforehand) and one training step (stimulus steps
 # from rest, cross-entropy over the last half, backward), for the small model (R2 at 28 x 28, 32
-# channels, 16 images) and the published shape (R8 at 224 x 224 RGB, 64 to 512 channels, 1 image).
-# The PyTorch side (bench/pytorch/cordsnet_bench.py) builds the same network with plain convs.
+# channels, 16 images, 10 stimulus steps) and the published shape (R8 at 224 x 224 RGB, 64 to 512
+# channels, 1 image; 4 stimulus steps, fewer than the network is deep, and 10). The PyTorch side
+# (bench/pytorch/cordsnet_bench.py) builds the same network with plain convs.
 #
 #   bench/cordsnet_compare.sh           the table (installs torch into bench/.venv on first use), then
 #                                       each convolution alone along both paths and in PyTorch
+#   ROUNDS=9 bench/cordsnet_compare.sh  more alternating runs per cell (default 5)
 #   bench/cordsnet_compare.sh --smoke   a tiny shape, biornn only (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,18 +30,36 @@ fi
 py="$venv/bin/python"
 threads=$(nproc)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads cores; torch threads $threads"
-printf "%-34s %12s %12s %8s\n" "shape" "biornn ms" "torch ms" "ratio"
-rows=("2 28 1 32 16 10 5" "8 224 3 64 1 4 3")
-for row in "${rows[@]}"; do
-  read -r depth image channels width batch stimulus iters <<<"$row"
-  args=(--depth "$depth" --image "$image" --channels "$channels" --width "$width" --batch "$batch" --stimulus "$stimulus" --iters "$iters")
-  ours=$($bin bench cordsnet "${args[@]}")
-  theirs=$(OMP_NUM_THREADS=$threads "$py" bench/pytorch/cordsnet_bench.py "${args[@]}")
-  for what in step train_step; do
-    a=$(echo "$ours" | val "ms_per_$what"); b=$(echo "$theirs" | val "ms_per_$what")
-    printf "%-34s %12.2f %12.2f %8s\n" "R$depth ${image}px w$width b$batch: $what" "$a" "$b" "$(python3 -c "print(f'{$a/$b:.2f}')")"
+# Single timings on a shared machine swing by up to 1.5x: ROUNDS runs of each side (default 5),
+# alternating, and each cell the median.
+rounds=${ROUNDS:-5}
+rows=("2 28 1 32 16 10 5" "8 224 3 64 1 4 3" "8 224 3 64 1 10 3")
+times=$(mktemp)
+for ((round = 0; round < rounds; round++)); do
+  for row in "${rows[@]}"; do
+    read -r depth image channels width batch stimulus iters <<<"$row"
+    args=(--depth "$depth" --image "$image" --channels "$channels" --width "$width" --batch "$batch" --stimulus "$stimulus" --iters "$iters")
+    label="R$depth ${image}px w$width b$batch s$stimulus"
+    ours=$($bin bench cordsnet "${args[@]}")
+    theirs=$(OMP_NUM_THREADS=$threads "$py" bench/pytorch/cordsnet_bench.py "${args[@]}")
+    for what in step train_step; do
+      echo "$label: $what|$(echo "$ours" | val "ms_per_$what")|$(echo "$theirs" | val "ms_per_$what")" >> "$times"
+    done
   done
 done
+python3 - "$times" "$rounds" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, a, b = line.strip().split("|")
+    rows.setdefault(label, []).append((float(a), float(b)))
+print(f"medians of {sys.argv[2]} alternating runs")
+print(f"{'shape':<40} {'biornn ms':>10} {'torch ms':>10} {'ratio':>6}")
+for label, v in rows.items():
+    a, b = statistics.median(x for x, _ in v), statistics.median(y for _, y in v)
+    print(f"{label:<40} {a:>10.2f} {b:>10.2f} {a / b:>6.2f}")
+PY
+rm -f "$times"
 echo
 echo "one convolution at a time (ms, best of seven; the path biornn takes for the shape is marked)"
 $shapes

@@ -274,8 +274,10 @@ pub fn bench_cordsnet_arnoldi(
 /// CordsNet's speed at one shape: milliseconds of one Euler step of `batch` images (the stem
 /// computed once per image beforehand, as a static image allows), and of one training step
 /// (`stimulus` steps with the image from the spontaneous state, cross-entropy over the last half,
-/// and the gradient through them; BPTT keeps every `segment`-th state, 0: all). Random weights, f32; the median of `iters` timings after one
-/// untimed.
+/// and the gradient through them; BPTT keeps every `segment`-th state, 0: all). Random weights
+/// and biases (N(0, 0.1^2), so that every area is active at rest), f32; the spontaneous state is
+/// `depth` steps from rest without an image, and the steps are timed from it. The median of
+/// `iters` timings after one untimed.
 pub fn bench_cordsnet(
     depth: usize,
     image: usize,
@@ -287,14 +289,24 @@ pub fn bench_cordsnet(
 ) -> Result<(f64, f64)> {
     use biornn_vision::{Activation, Protocol};
     let net = bench_network(depth, image, channels, widths)?;
-    let theta: Vec<f32> = net.init(&biornn_numerics::Streams::new(1));
+    let mut theta: Vec<f32> = net.init(&biornn_numerics::Streams::new(1));
     let mut rng = biornn_numerics::Streams::new(2).stream("bench_images", 0);
+    for l in 0..depth {
+        let r = net
+            .layout
+            .get(&format!("conv_bias.{l}"))
+            .map(|t| t.range.clone());
+        for v in &mut theta[r.unwrap_or(0..0)] {
+            *v = 0.1 * rng.normal() as f32;
+        }
+    }
     let x: Vec<f32> = (0..batch * channels * image * image)
         .map(|_| rng.normal() as f32)
         .collect();
     let labels: Vec<usize> = (0..batch).map(|i| i % 10).collect();
     let (s, ks) = net.stem(&theta, &x, batch);
-    let mut r = net.zero_state::<f32>(batch);
+    let spont = net.spontaneous(&theta, depth, 0.2, Activation::Relu);
+    let mut r = net.broadcast(&spont, batch);
     let mut z = net.zero_state::<f32>(batch);
     let mut scratch = Default::default();
     let median = |mut v: Vec<f64>| {
@@ -328,7 +340,6 @@ pub fn bench_cordsnet(
         penalty_weight: 0.0,
         segment,
     };
-    let spont = net.zero_state::<f32>(1);
     let mut grad = vec![0.0f32; theta.len()];
     let mut train_ms = vec![];
     for i in 0..=iters.min(5) {

@@ -158,6 +158,13 @@ pub struct Trajectory<T> {
     noise_outside: bool,
     /// one value per recurrent weight of a sparse network, for its gradient
     sparse_grad: Vec<T>,
+    /// each unit's dt/tau repeated for every column of a step, `[n_rec, B]`, and the recurrent
+    /// and readout biases likewise (`[n_rec, B]`, `[n_out, B]`): the elementwise passes then run
+    /// over a whole step as one vector loop (per column, n_rec = 50 would leave a scalar remainder
+    /// in every column)
+    alpha_cols: Vec<T>,
+    rec_bias_cols: Vec<T>,
+    out_bias_cols: Vec<T>,
 }
 
 impl<T: Real> Trajectory<T> {
@@ -222,7 +229,8 @@ macro_rules! with_activation {
 }
 
 /// One Euler step for a block of columns: s_next = (1-a) s_prev + a psi(z) (+ noise), r = rho(s).
-/// `RATE` selects the convention (psi = f, rho = id) or (psi = id, rho = f).
+/// `RATE` selects the convention (psi = f, rho = id) or (psi = id, rho = f). `alpha` is one column's
+/// dt/tau, or a whole block's ([`Trajectory::alpha_cols`]: one loop, the same arithmetic).
 #[inline(always)]
 fn euler_block<T: Real, const RATE: bool>(
     f: impl Fn(T) -> T,
@@ -1023,16 +1031,21 @@ impl<T: Real> Ctrnn<T> {
             rm(&self.eff.w_in, n, ni).subrows(lo, hi - lo),
             cm(input, ni, tb),
         );
-        for (c, col) in traj.drive.chunks_exact_mut(n).enumerate() {
-            col[..lo].fill(T::ZERO);
-            col[hi..].fill(T::ZERO);
-            for (i, z) in col.iter_mut().enumerate() {
-                *z += self.eff.b_rec[i];
+        if (lo, hi) != (0, n) {
+            for col in traj.drive.chunks_exact_mut(n) {
+                col[..lo].fill(T::ZERO);
+                col[hi..].fill(T::ZERO);
             }
-            if inside {
-                for (z, e) in col.iter_mut().zip(&traj.noise[c * n..(c + 1) * n]) {
-                    *z += *e;
-                }
+        }
+        self.repeat_per_column(traj);
+        for step in traj.drive.chunks_exact_mut(n * batch) {
+            for (z, b) in step.iter_mut().zip(&traj.rec_bias_cols) {
+                *z += *b;
+            }
+        }
+        if inside {
+            for (z, e) in traj.drive.iter_mut().zip(&traj.noise) {
+                *z += *e;
             }
         }
 
@@ -1073,7 +1086,7 @@ impl<T: Real> Ctrnn<T> {
             let s_next = &mut s_after[..blk];
             let r_next = &mut traj.rate[blk * (t + 1)..blk * (t + 2)];
             let noise = outside.then(|| &traj.noise[blk * t..blk * (t + 1)]);
-            let alpha = &self.alpha;
+            let alpha = &traj.alpha_cols;
             with_activation!(act, |f, _df| match conv {
                 StateConvention::Rate =>
                     euler_block::<T, true>(f, alpha, z, s_prev, s_next, r_next, noise),
@@ -1155,18 +1168,39 @@ impl<T: Real> Ctrnn<T> {
             rm(&self.eff.w_out, no, n),
             cm(&traj.rate[blk..], n, tb),
         );
+        // a step's columns at a time, as one loop
+        let cols = no * traj.batch;
+        let bias = &traj.out_bias_cols;
         for (pre, out) in traj
             .out_pre
-            .chunks_exact_mut(no)
-            .zip(traj.output.chunks_exact_mut(no))
+            .chunks_exact_mut(cols)
+            .zip(traj.output.chunks_exact_mut(cols))
         {
-            for o in 0..no {
-                pre[o] += self.eff.b_out[o];
-                out[o] = match self.readout {
-                    Readout::Sigmoid => sigmoid(pre[o]),
-                    Readout::Linear | Readout::Logits => pre[o],
-                };
+            for (p, b) in pre.iter_mut().zip(bias) {
+                *p += *b;
             }
+            match self.readout {
+                Readout::Sigmoid => {
+                    for (o, p) in out.iter_mut().zip(pre.iter()) {
+                        *o = sigmoid(*p);
+                    }
+                }
+                Readout::Linear | Readout::Logits => out.copy_from_slice(pre),
+            }
+        }
+    }
+
+    /// Fill [`Trajectory::alpha_cols`] and the biases repeated per column for the trajectory's
+    /// batch.
+    fn repeat_per_column(&self, traj: &mut Trajectory<T>) {
+        let batch = traj.batch;
+        traj.alpha_cols.clear();
+        traj.rec_bias_cols.clear();
+        traj.out_bias_cols.clear();
+        for _ in 0..batch {
+            traj.alpha_cols.extend_from_slice(&self.alpha);
+            traj.rec_bias_cols.extend_from_slice(&self.eff.b_rec);
+            traj.out_bias_cols.extend_from_slice(&self.eff.b_out);
         }
     }
 
@@ -1324,6 +1358,7 @@ impl<T: Real> Ctrnn<T> {
         resize(&mut traj.ds_next, blk);
         resize(&mut traj.scratch, blk);
         traj.ds_next.fill(T::ZERO);
+        self.repeat_per_column(traj);
 
         // dL/dr from the readout (or the error broadcast through the feedback) for every step at once.
         // Through W_out^T only the units the readout sees (`readout_cols`) get a share.
@@ -1384,7 +1419,7 @@ impl<T: Real> Ctrnn<T> {
             }
             let z = &traj.drive[blk * t..blk * (t + 1)];
             let s = &traj.state[blk * (t + 1)..blk * (t + 2)];
-            let (alpha, ds_next) = (&self.alpha, &mut traj.ds_next);
+            let (alpha, ds_next) = (&traj.alpha_cols, &mut traj.ds_next);
             if !general {
                 with_activation!(act, |_f, df| match conv {
                     StateConvention::Rate => backward_block::<T, true>(df, alpha, z, s, d, ds_next),

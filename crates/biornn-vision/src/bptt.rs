@@ -6,7 +6,7 @@
 //!
 //!   L = (1/K) sum_k w_k CE_k + lambda sum_t sum_l mean((r_l(t) - r_l^spont)^2) / (P L)
 
-use crate::cordsnet::{rectify, Activation, CordsNet};
+use crate::cordsnet::{any_nonzero, rectify, Activation, CordsNet};
 use crate::pool::{global_avg_backward, AvgPool};
 use biornn_numerics::Real;
 
@@ -342,7 +342,15 @@ impl CordsNet {
                 .iter()
                 .map(|gl| gl.iter().map(|v| (keep * *v).flush_subnormal()).collect())
                 .collect();
+            // Work whose result is exactly zero is skipped: an area no gradient has reached yet
+            // (the loss reaches back one area per step), a weight gradient whose input is zero (an
+            // area still at rest), a gradient into states that are all at or below ReLU's kink, or
+            // into the start state (`t == 0`: nothing uses it). The sums left are the same.
+            let state_grad = t > 0;
             for l in 0..depth {
+                if !any_nonzero(&g[l]) {
+                    continue;
+                }
                 let a = self.areas[l];
                 dz.clear();
                 dz.extend(
@@ -351,18 +359,22 @@ impl CordsNet {
                         .map(|(zv, gv)| alpha * act.slope(*zv) * *gv),
                 );
                 // W_l and the recurrent path
-                self.area_conv[l].backward_weight(
-                    &before[l],
-                    &dz,
-                    a.hw(),
-                    &mut grad[self.p_area_conv[l].clone()],
-                );
-                self.area_conv[l].backward_input(
-                    &theta[self.p_area_conv[l].clone()],
-                    &dz,
-                    a.hw(),
-                    &mut gnew[l],
-                );
+                if any_nonzero(&before[l]) {
+                    self.area_conv[l].backward_weight(
+                        &before[l],
+                        &dz,
+                        a.hw(),
+                        &mut grad[self.p_area_conv[l].clone()],
+                    );
+                }
+                if state_grad {
+                    self.area_conv[l].backward_input(
+                        &theta[self.p_area_conv[l].clone()],
+                        &dz,
+                        a.hw(),
+                        &mut gnew[l],
+                    );
+                }
                 // the per-unit bias
                 let b = &mut grad[self.p_conv_bias[l].clone()];
                 for img in dz.chunks(a.units()) {
@@ -377,12 +389,27 @@ impl CordsNet {
                 } else {
                     self.areas[l - 1]
                 };
-                self.area_area[l].backward_weight(
-                    &h,
-                    &dz,
-                    input.hw(),
-                    &mut grad[self.p_area_area[l].clone()],
-                );
+                if any_nonzero(&h) {
+                    self.area_area[l].backward_weight(
+                        &h,
+                        &dz,
+                        input.hw(),
+                        &mut grad[self.p_area_area[l].clone()],
+                    );
+                }
+                // who takes the drive's gradient: the stem's outputs where an image is shown, the
+                // source areas' states where they are above the kink, and the skip conv's weights
+                // (odd areas from 3) where its input is
+                let into = |k: usize| state_grad && any_positive(&before[k]);
+                let skip_input = l >= 3 && l % 2 == 1 && any_positive(&before[l - 2]);
+                let wanted = match l {
+                    0 => shown.is_some(),
+                    1 => shown.is_some() || into(0),
+                    _ => into(l - 1) || into(l - 2) || skip_input,
+                };
+                if !wanted {
+                    continue;
+                }
                 dh.clear();
                 dh.resize(h.len(), T::ZERO);
                 self.area_area[l].backward_input(
@@ -420,6 +447,9 @@ impl CordsNet {
                     }
                     _ => {
                         through_relu(&mut gnew[l - 1], &before[l - 1], &dh);
+                        if !skip_input {
+                            continue;
+                        }
                         let i = (l - 3) / 2;
                         let from = self.areas[l - 2];
                         self.skip_area[i].backward_weight(
@@ -428,6 +458,9 @@ impl CordsNet {
                             from.hw(),
                             &mut grad[self.p_skip_area[i].clone()],
                         );
+                        if !state_grad {
+                            continue;
+                        }
                         tmp.clear();
                         tmp.resize(n * from.units(), T::ZERO);
                         self.skip_area[i].backward_input(
@@ -461,4 +494,9 @@ impl CordsNet {
             );
         }
     }
+}
+
+/// Whether any value is above zero (passes ReLU with a slope).
+fn any_positive<T: Real>(v: &[T]) -> bool {
+    v.iter().any(|x| *x > T::ZERO)
 }

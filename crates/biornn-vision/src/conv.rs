@@ -458,23 +458,50 @@ impl Conv2d {
         y: &mut [T],
         accumulate: bool,
     ) {
+        let xs = self.c_in * hw.0 * hw.1;
+        let ys = y.len() / (x.len() / xs).max(1);
+        if x.len() > xs * IMAGES_PER_GROUP {
+            y.par_chunks_mut(ys * IMAGES_PER_GROUP)
+                .zip(x.par_chunks(xs * IMAGES_PER_GROUP))
+                .for_each(|(yg, xg)| {
+                    self.forward_shifted_on(weights, xg, hw, yg, accumulate, false)
+                });
+        } else {
+            self.forward_shifted_on(weights, x, hw, y, accumulate, true);
+        }
+    }
+
+    /// [`Self::forward_shifted`] of one group of images, split across threads with `parallel`.
+    fn forward_shifted_on<T: Real>(
+        &self,
+        weights: &[T],
+        x: &[T],
+        hw: (usize, usize),
+        y: &mut [T],
+        accumulate: bool,
+        parallel: bool,
+    ) {
         let g = self.grid(hw);
         let cols = x.len() / (self.c_in * hw.0 * hw.1) * g.plane;
         let len = g.front + cols + g.reach;
         let mut padded = vec![];
-        spread(x, self.c_in, hw, &g, (g.front, len), &mut padded);
+        spread(x, self.c_in, hw, &g, (g.front, len), &mut padded, parallel);
         let input = rm(&padded, self.c_in, len);
         let mut out = vec![T::ZERO; self.c_out * cols];
-        par_blocks(rm_mut(&mut out, self.c_out, cols), |r0, c0, mut block| {
-            let (m, n) = (block.nrows(), block.ncols());
-            for tap in 0..self.k * self.k {
-                let shifted = input.subcols(c0 + self.tap_offset(tap, g.row), n);
-                let w = self.tap_weights(weights, tap).subrows(r0, m);
-                gemm(block.as_mut(), tap > 0, w, shifted);
-            }
-        });
+        blocks(
+            rm_mut(&mut out, self.c_out, cols),
+            parallel,
+            |r0, c0, mut block| {
+                let (m, n) = (block.nrows(), block.ncols());
+                for tap in 0..self.k * self.k {
+                    let shifted = input.subcols(c0 + self.tap_offset(tap, g.row), n);
+                    let w = self.tap_weights(weights, tap).subrows(r0, m);
+                    gemm(block.as_mut(), tap > 0, w, shifted);
+                }
+            },
+        );
         let ohw = self.out_size(hw.0, hw.1);
-        read_back(&out, self.c_out, ohw, &g, 0, y, accumulate);
+        read_back(&out, self.c_out, ohw, &g, 0, y, accumulate, parallel);
     }
 
     /// `dx += W^T dy` at stride 1: the adjoint of [`Self::forward_shifted`], `dy` spread on the
@@ -486,22 +513,49 @@ impl Conv2d {
         hw: (usize, usize),
         dx: &mut [T],
     ) {
+        let xs = self.c_in * hw.0 * hw.1;
+        let ys = dy.len() / (dx.len() / xs).max(1);
+        if dx.len() > xs * IMAGES_PER_GROUP {
+            dx.par_chunks_mut(xs * IMAGES_PER_GROUP)
+                .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
+                .for_each(|(dxg, dyg)| {
+                    self.backward_input_shifted_on(weights, dyg, hw, dxg, false)
+                });
+        } else {
+            self.backward_input_shifted_on(weights, dy, hw, dx, true);
+        }
+    }
+
+    /// [`Self::backward_input_shifted`] of one group of images, split across threads with
+    /// `parallel`.
+    fn backward_input_shifted_on<T: Real>(
+        &self,
+        weights: &[T],
+        dy: &[T],
+        hw: (usize, usize),
+        dx: &mut [T],
+        parallel: bool,
+    ) {
         let (g, ohw) = (self.grid(hw), self.out_size(hw.0, hw.1));
         let cols = dx.len() / (self.c_in * hw.0 * hw.1) * g.plane;
         let (reach, len) = (g.reach, g.reach + cols);
         let mut padded = vec![];
-        spread(dy, self.c_out, ohw, &g, (reach, len), &mut padded);
+        spread(dy, self.c_out, ohw, &g, (reach, len), &mut padded, parallel);
         let grads = rm(&padded, self.c_out, len);
         let mut out = vec![T::ZERO; self.c_in * cols];
-        par_blocks(rm_mut(&mut out, self.c_in, cols), |r0, c0, mut block| {
-            let (m, n) = (block.nrows(), block.ncols());
-            for tap in 0..self.k * self.k {
-                let shifted = grads.subcols(c0 + reach - self.tap_offset(tap, g.row), n);
-                let wt = self.tap_weights(weights, tap).transpose().subrows(r0, m);
-                gemm(block.as_mut(), tap > 0, wt, shifted);
-            }
-        });
-        read_back(&out, self.c_in, hw, &g, g.front, dx, true);
+        blocks(
+            rm_mut(&mut out, self.c_in, cols),
+            parallel,
+            |r0, c0, mut block| {
+                let (m, n) = (block.nrows(), block.ncols());
+                for tap in 0..self.k * self.k {
+                    let shifted = grads.subcols(c0 + reach - self.tap_offset(tap, g.row), n);
+                    let wt = self.tap_weights(weights, tap).transpose().subrows(r0, m);
+                    gemm(block.as_mut(), tap > 0, wt, shifted);
+                }
+            },
+        );
+        read_back(&out, self.c_in, hw, &g, g.front, dx, true, parallel);
     }
 
     /// `dW += dy x^T` at stride 1: each tap's `[c_out][c_in]` gradient is one product of `dy` on
@@ -513,28 +567,62 @@ impl Conv2d {
         hw: (usize, usize),
         dw: &mut [T],
     ) {
+        let xs = self.c_in * hw.0 * hw.1;
+        if x.len() <= xs * IMAGES_PER_GROUP {
+            return self.backward_weight_shifted_on(x, dy, hw, dw, true);
+        }
+        // groups in parallel, each on one thread, their sums added in group order
+        let ys = dy.len() / (x.len() / xs);
+        let parts: Vec<Vec<T>> = x
+            .par_chunks(xs * IMAGES_PER_GROUP)
+            .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
+            .map(|(xg, dyg)| {
+                let mut part = vec![T::ZERO; self.weights()];
+                self.backward_weight_shifted_on(xg, dyg, hw, &mut part, false);
+                part
+            })
+            .collect();
+        for part in parts {
+            for (d, p) in dw.iter_mut().zip(part) {
+                *d += p;
+            }
+        }
+    }
+
+    /// [`Self::backward_weight_shifted`] of one group of images, its taps in parallel with
+    /// `parallel`.
+    fn backward_weight_shifted_on<T: Real>(
+        &self,
+        x: &[T],
+        dy: &[T],
+        hw: (usize, usize),
+        dw: &mut [T],
+        parallel: bool,
+    ) {
         let (g, ohw) = (self.grid(hw), self.out_size(hw.0, hw.1));
         let cols = x.len() / (self.c_in * hw.0 * hw.1) * g.plane;
         let len = g.front + cols + g.reach;
         let (mut input, mut grads) = (vec![], vec![]);
-        spread(x, self.c_in, hw, &g, (g.front, len), &mut input);
-        spread(dy, self.c_out, ohw, &g, (0, cols), &mut grads);
+        spread(x, self.c_in, hw, &g, (g.front, len), &mut input, parallel);
+        spread(dy, self.c_out, ohw, &g, (0, cols), &mut grads, parallel);
         let (input, grads) = (rm(&input, self.c_in, len), rm(&grads, self.c_out, cols));
         let kk = self.k * self.k;
-        let taps: Vec<Vec<T>> = (0..kk)
-            .into_par_iter()
-            .map(|tap| {
-                let mut part = vec![T::ZERO; self.c_out * self.c_in];
-                let shifted = input.subcols(self.tap_offset(tap, g.row), cols);
-                gemm(
-                    rm_mut(&mut part, self.c_out, self.c_in),
-                    false,
-                    grads,
-                    shifted.transpose(),
-                );
-                part
-            })
-            .collect();
+        let tap_grad = |tap: usize| {
+            let mut part = vec![T::ZERO; self.c_out * self.c_in];
+            let shifted = input.subcols(self.tap_offset(tap, g.row), cols);
+            gemm(
+                rm_mut(&mut part, self.c_out, self.c_in),
+                false,
+                grads,
+                shifted.transpose(),
+            );
+            part
+        };
+        let taps: Vec<Vec<T>> = if parallel {
+            (0..kk).into_par_iter().map(tap_grad).collect()
+        } else {
+            (0..kk).map(tap_grad).collect()
+        };
         // the taps in order, each weight's k k taps side by side in `dw`
         for (j, w) in dw.chunks_exact_mut(kk).enumerate() {
             for (tap, d) in w.iter_mut().enumerate() {
@@ -565,12 +653,13 @@ fn spread<T: Real>(
     g: &Grid,
     (at, len): (usize, usize),
     buf: &mut Vec<T>,
+    parallel: bool,
 ) {
     let size = rows * cols;
     let n = src.len() / (c * size);
     buf.clear();
     buf.resize(c * len, T::ZERO);
-    buf.par_chunks_mut(len).enumerate().for_each(|(ch, dst)| {
+    let channel = |(ch, dst): (usize, &mut [T])| {
         for i in 0..n {
             let image = &src[(i * c + ch) * size..(i * c + ch + 1) * size];
             for (y, line) in image.chunks_exact(cols).enumerate() {
@@ -578,11 +667,17 @@ fn spread<T: Real>(
                 dst[d..d + cols].copy_from_slice(line);
             }
         }
-    });
+    };
+    if parallel {
+        buf.par_chunks_mut(len).enumerate().for_each(channel);
+    } else {
+        buf.chunks_mut(len).enumerate().for_each(channel);
+    }
 }
 
 /// The reverse of [`spread`]: `dst` (`[n][c][rows][cols]`) set to (or, with `accumulate`, added)
 /// the entries of `grid` (`[c][n plane]`) at the same positions.
+#[allow(clippy::too_many_arguments)]
 fn read_back<T: Real>(
     grid: &[T],
     c: usize,
@@ -591,20 +686,38 @@ fn read_back<T: Real>(
     at: usize,
     dst: &mut [T],
     accumulate: bool,
+    parallel: bool,
 ) {
     let len = grid.len() / c;
-    dst.par_chunks_mut(rows * cols)
-        .enumerate()
-        .for_each(|(j, image)| {
-            let (i, ch) = (j / c, j % c);
-            for (y, line) in image.chunks_exact_mut(cols).enumerate() {
-                let s = ch * len + at + i * g.plane + y * g.row;
-                let src = &grid[s..s + cols];
-                if accumulate {
-                    line.iter_mut().zip(src).for_each(|(d, v)| *d += *v);
-                } else {
-                    line.copy_from_slice(src);
-                }
+    let plane = |(j, image): (usize, &mut [T])| {
+        let (i, ch) = (j / c, j % c);
+        for (y, line) in image.chunks_exact_mut(cols).enumerate() {
+            let s = ch * len + at + i * g.plane + y * g.row;
+            let src = &grid[s..s + cols];
+            if accumulate {
+                line.iter_mut().zip(src).for_each(|(d, v)| *d += *v);
+            } else {
+                line.copy_from_slice(src);
             }
-        });
+        }
+    };
+    if parallel {
+        dst.par_chunks_mut(rows * cols).enumerate().for_each(plane);
+    } else {
+        dst.chunks_mut(rows * cols).enumerate().for_each(plane);
+    }
+}
+
+/// `fill(first_row, first_col, block)` over `dst`: in fixed blocks in parallel
+/// ([`par_blocks`]), or as one block.
+fn blocks<T: Real>(
+    dst: MatMut<'_, T>,
+    parallel: bool,
+    fill: impl Fn(usize, usize, MatMut<'_, T>) + Sync,
+) {
+    if parallel {
+        par_blocks(dst, fill);
+    } else {
+        fill(0, 0, dst);
+    }
 }

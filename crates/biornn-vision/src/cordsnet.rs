@@ -363,13 +363,16 @@ impl CordsNet {
                 h.clear();
                 h.extend_from_slice(&q[l - 1]);
                 let i = (l - 3) / 2;
-                self.skip_area[i].forward(
-                    &theta[self.p_skip_area[i].clone()],
-                    &q[l - 2],
-                    self.areas[l - 2].hw(),
-                    h,
-                    true,
-                );
+                // a source at rest adds nothing (its convolution would be of zeros)
+                if any_nonzero(&q[l - 2]) {
+                    self.skip_area[i].forward(
+                        &theta[self.p_skip_area[i].clone()],
+                        &q[l - 2],
+                        self.areas[l - 2].hw(),
+                        h,
+                        true,
+                    );
+                }
             }
         }
     }
@@ -393,14 +396,19 @@ impl CordsNet {
             let a = self.areas[l];
             let zl = &mut z[l];
             zl.resize(n * a.units(), T::ZERO);
-            // W_l * r_l
-            self.area_conv[l].forward(
-                &theta[self.p_area_conv[l].clone()],
-                &r[l],
-                a.hw(),
-                zl,
-                false,
-            );
+            // W_l * r_l; an area at rest (from rest, until the image's drive reaches it) and a
+            // drive of zeros skip their convolutions, whose results would be zeros
+            if any_nonzero(&r[l]) {
+                self.area_conv[l].forward(
+                    &theta[self.p_area_conv[l].clone()],
+                    &r[l],
+                    a.hw(),
+                    zl,
+                    false,
+                );
+            } else {
+                zl.fill(T::ZERO);
+            }
             let mut h = std::mem::take(&mut scratch.h);
             self.drive(theta, l, &scratch.q, stem, &mut h);
             let input = if l == 0 {
@@ -408,13 +416,15 @@ impl CordsNet {
             } else {
                 self.areas[l - 1]
             };
-            self.area_area[l].forward(
-                &theta[self.p_area_area[l].clone()],
-                &h,
-                input.hw(),
-                zl,
-                true,
-            );
+            if any_nonzero(&h) {
+                self.area_area[l].forward(
+                    &theta[self.p_area_area[l].clone()],
+                    &h,
+                    input.hw(),
+                    zl,
+                    true,
+                );
+            }
             scratch.h = h;
             let bias = &theta[self.p_conv_bias[l].clone()];
             for img in zl.chunks_mut(a.units()) {
@@ -629,4 +639,9 @@ pub(crate) fn kaiming_uniform<T: Real>(
     for v in out {
         *v = T::from_f64(rng.uniform_in(-bound, bound));
     }
+}
+
+/// Whether any value is not zero: convolutions of all-zero states (an area at rest) are skipped.
+pub(crate) fn any_nonzero<T: Real>(v: &[T]) -> bool {
+    v.iter().any(|x| *x != T::ZERO)
 }

@@ -362,3 +362,42 @@ fn shifted_products_equal_im2col_at_stride_one() {
         "stride 2"
     );
 }
+
+/// More than one group of images at stride 1: the groups run shifted in parallel, each whole on
+/// one thread, and the weight gradient adds their sums in group order. Against im2col and the
+/// direct loop, and at two thread counts.
+#[test]
+fn groups_of_images_run_shifted_and_equal_im2col() {
+    let base = Conv2d::new(4, 6, 3, 1, 1);
+    let (n, h, w) = (17, 5, 6);
+    let shifted = base.with_path(ConvPath::Shifted);
+    assert!(shifted.runs_shifted(n, (h, w)));
+    let x = random(n * 4 * h * w, 61);
+    let wt = random(base.weights(), 62);
+    let g = random(n * 6 * h * w, 63);
+    let passes = |c: &Conv2d| {
+        let mut y = vec![0.25; g.len()];
+        c.forward(&wt, &x, (h, w), &mut y, true);
+        let mut dx = vec![0.5; x.len()];
+        c.backward_input(&wt, &g, (h, w), &mut dx);
+        let mut dw = vec![-1.0; wt.len()];
+        c.backward_weight(&x, &g, (h, w), &mut dw);
+        [y, dx, dw]
+    };
+    let (a, b) = (passes(&shifted), passes(&base.with_path(ConvPath::Im2col)));
+    for (which, (u, v)) in ["y", "dx", "dw"].iter().zip(a.iter().zip(&b)) {
+        for (p, q) in u.iter().zip(v) {
+            assert!(
+                (p - q).abs() < 1e-11 * (1.0 + q.abs()),
+                "{which}: {p} against {q}"
+            );
+        }
+    }
+    let want = direct(&base, &wt, &x, n, (h, w));
+    for (p, q) in a[0].iter().zip(&want) {
+        assert!((p - 0.25 - q).abs() < 1e-12, "{p} against {q}");
+    }
+    let (x32, w32, g32) = (f32s(&x), f32s(&wt), f32s(&g));
+    let run = |threads| passes_on_threads(&shifted, (&w32, &x32, &g32), (h, w), threads);
+    assert_eq!(run(1), run(2));
+}

@@ -229,6 +229,82 @@ fn the_gradient_equals_finite_differences() {
     }
 }
 
+/// From rest with a stimulus shorter than the network is deep, most of BPTT's work is exactly
+/// zero and skipped (areas the loss has not reached back to, weight gradients of areas still at
+/// rest, the gradient into the start state): the gradient still equals finite differences, and
+/// weights that get none (every area's recurrent conv here, whose input is at rest whenever the
+/// loss reaches it) get exactly zero.
+#[test]
+fn from_rest_the_skipped_work_leaves_the_gradient_equal_to_finite_differences() {
+    let shape = CordsNetShape {
+        image: (16, 16),
+        ..tiny(8)
+    };
+    let net = CordsNet::new(&shape).unwrap();
+    // weights four times their initial scale, so that the image's drive outlasts the leak
+    let mut theta: Vec<f64> = net.init(&Streams::new(5));
+    theta.iter_mut().for_each(|v| *v *= 4.0);
+    // biases below zero: an area nothing has reached stays exactly at rest, and no unit sits at
+    // ReLU's kink (where finite differences would straddle it)
+    common::random_biases(&net, &mut theta, 11, 0.2);
+    for l in 0..8 {
+        let b = net
+            .layout
+            .get(&format!("conv_bias.{l}"))
+            .unwrap()
+            .range
+            .clone();
+        for v in &mut theta[b] {
+            *v = -0.01 - 0.05 * v.abs();
+        }
+    }
+    let n = 2;
+    let images = random(n * 256, 9, 1.0);
+    let labels = [1, 2];
+    let p = Protocol {
+        alpha: 0.2,
+        spontaneous: 0,
+        stimulus: 4,
+        loss_steps: 2,
+        offset: 0,
+        penalty_steps: 0,
+        penalty_weight: 0.0,
+        segment: 0,
+    };
+    let act = Activation::Relu;
+    let rest = net.zero_state::<f64>(1);
+    let loss = |t: &[f64]| {
+        let mut g = vec![0.0; t.len()];
+        net.loss_and_grad(t, &images, &labels, &rest, &p, act, &mut g)
+            .total
+    };
+    let mut grad = vec![0.0; theta.len()];
+    net.loss_and_grad(&theta, &images, &labels, &rest, &p, act, &mut grad);
+    let mut nonzero = 0;
+    for tensor in &net.layout.tensors {
+        for j in tensor.range.clone().step_by(3) {
+            let fd = common::central_difference(&loss, &theta, j, 1e-6);
+            assert!(
+                (fd - grad[j]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "{} [{j}]: fd {fd} against {}",
+                tensor.name,
+                grad[j]
+            );
+            nonzero += (grad[j] != 0.0) as usize;
+        }
+    }
+    assert!(nonzero > 50, "{nonzero}");
+    for l in 0..8 {
+        let w = net.layout.get(&format!("area_conv.{l}.weight")).unwrap();
+        assert!(grad[w.range.clone()].iter().all(|v| *v == 0.0), "area {l}");
+    }
+    // the same with segments recomputed
+    let mut g2 = vec![0.0; theta.len()];
+    let q = Protocol { segment: 2, ..p };
+    net.loss_and_grad(&theta, &images, &labels, &rest, &q, act, &mut g2);
+    assert_eq!(g2, grad);
+}
+
 /// A moving stimulus: a different batch of images on some steps, none on others, and a loss on
 /// the readout features at every step (as a network downstream of the front end sees them).
 #[test]
