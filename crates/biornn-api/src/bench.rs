@@ -214,6 +214,22 @@ fn bench_network(
     })
 }
 
+/// Every area's per-unit biases drawn from N(0, 0.1^2): every area active at rest, and no unit at
+/// ReLU's kink.
+fn random_biases<T: biornn_numerics::Real>(
+    net: &biornn_vision::CordsNet,
+    theta: &mut [T],
+    rng: &mut biornn_numerics::RngStream,
+) {
+    for l in 0..net.depth() {
+        if let Some(t) = net.layout.get(&format!("conv_bias.{l}")) {
+            for v in &mut theta[t.range.clone()] {
+                *v = T::from_f64(0.1 * rng.normal());
+            }
+        }
+    }
+}
+
 /// Matrix-free analysis at one CordsNet shape (random weights and biases, f64): the whole step
 /// Jacobian (every area's units at once) at the state `settle` steps after a random image appears,
 /// and `k` Arnoldi steps on it. Returns the units, the milliseconds and the largest |eigenvalue|
@@ -232,15 +248,7 @@ pub fn bench_cordsnet_arnoldi(
     let mut theta: Vec<f64> = net.init(&biornn_numerics::Streams::new(1));
     let mut rng = biornn_numerics::Streams::new(2).stream("bench_images", 0);
     // biases, so that the state is not all at ReLU's kink
-    for l in 0..depth {
-        let r = net
-            .layout
-            .get(&format!("conv_bias.{l}"))
-            .map(|t| t.range.clone());
-        for v in &mut theta[r.unwrap_or(0..0)] {
-            *v = 0.1 * rng.normal();
-        }
-    }
+    random_biases(&net, &mut theta, &mut rng);
     let x: Vec<f64> = (0..channels * image * image)
         .map(|_| rng.normal())
         .collect();
@@ -291,15 +299,7 @@ pub fn bench_cordsnet(
     let net = bench_network(depth, image, channels, widths)?;
     let mut theta: Vec<f32> = net.init(&biornn_numerics::Streams::new(1));
     let mut rng = biornn_numerics::Streams::new(2).stream("bench_images", 0);
-    for l in 0..depth {
-        let r = net
-            .layout
-            .get(&format!("conv_bias.{l}"))
-            .map(|t| t.range.clone());
-        for v in &mut theta[r.unwrap_or(0..0)] {
-            *v = 0.1 * rng.normal() as f32;
-        }
-    }
+    random_biases(&net, &mut theta, &mut rng);
     let x: Vec<f32> = (0..batch * channels * image * image)
         .map(|_| rng.normal() as f32)
         .collect();

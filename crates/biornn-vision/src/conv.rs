@@ -403,23 +403,9 @@ impl Conv2d {
                 split,
             );
         };
-        if dy.len() <= ys * IMAGES_PER_GROUP {
-            return group((x, dy), dw, true);
-        }
-        let parts: Vec<Vec<T>> = x
-            .par_chunks(xs * IMAGES_PER_GROUP)
-            .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
-            .map(|pair| {
-                let mut part = vec![T::ZERO; self.weights()];
-                group(pair, &mut part, false);
-                part
-            })
-            .collect();
-        for part in parts {
-            for (d, p) in dw.iter_mut().zip(part) {
-                *d += p;
-            }
-        }
+        sum_over_groups(dw, (x, xs), (dy, ys), |xg, dyg, dw, single| {
+            group((xg, dyg), dw, single)
+        });
     }
 
     /// The zero-padded grid of a stride-1 convolution of an `h` x `w` input. Rows and images
@@ -460,52 +446,12 @@ impl Conv2d {
     ) {
         let xs = self.c_in * hw.0 * hw.1;
         let ys = y.len() / (x.len() / xs).max(1);
-        if x.len() > xs * IMAGES_PER_GROUP {
-            y.par_chunks_mut(ys * IMAGES_PER_GROUP)
-                .zip(x.par_chunks(xs * IMAGES_PER_GROUP))
-                .for_each(|(yg, xg)| {
-                    self.forward_shifted_on(weights, xg, hw, yg, accumulate, false)
-                });
-        } else {
-            self.forward_shifted_on(weights, x, hw, y, accumulate, true);
-        }
+        by_groups((y, ys), (x, xs), |yg, xg, single| {
+            self.shifted_products(weights, xg, hw, yg, (false, accumulate), single)
+        });
     }
 
-    /// [`Self::forward_shifted`] of one group of images, split across threads with `parallel`.
-    fn forward_shifted_on<T: Real>(
-        &self,
-        weights: &[T],
-        x: &[T],
-        hw: (usize, usize),
-        y: &mut [T],
-        accumulate: bool,
-        parallel: bool,
-    ) {
-        let g = self.grid(hw);
-        let cols = x.len() / (self.c_in * hw.0 * hw.1) * g.plane;
-        let len = g.front + cols + g.reach;
-        let mut padded = vec![];
-        spread(x, self.c_in, hw, &g, (g.front, len), &mut padded, parallel);
-        let input = rm(&padded, self.c_in, len);
-        let mut out = vec![T::ZERO; self.c_out * cols];
-        blocks(
-            rm_mut(&mut out, self.c_out, cols),
-            parallel,
-            |r0, c0, mut block| {
-                let (m, n) = (block.nrows(), block.ncols());
-                for tap in 0..self.k * self.k {
-                    let shifted = input.subcols(c0 + self.tap_offset(tap, g.row), n);
-                    let w = self.tap_weights(weights, tap).subrows(r0, m);
-                    gemm(block.as_mut(), tap > 0, w, shifted);
-                }
-            },
-        );
-        let ohw = self.out_size(hw.0, hw.1);
-        read_back(&out, self.c_out, ohw, &g, 0, y, accumulate, parallel);
-    }
-
-    /// `dx += W^T dy` at stride 1: the adjoint of [`Self::forward_shifted`], `dy` spread on the
-    /// grid after `reach` zeros so that every tap's shift back stays inside it.
+    /// `dx += W^T dy` at stride 1: the adjoint of [`Self::forward_shifted`].
     fn backward_input_shifted<T: Real>(
         &self,
         weights: &[T],
@@ -515,47 +461,61 @@ impl Conv2d {
     ) {
         let xs = self.c_in * hw.0 * hw.1;
         let ys = dy.len() / (dx.len() / xs).max(1);
-        if dx.len() > xs * IMAGES_PER_GROUP {
-            dx.par_chunks_mut(xs * IMAGES_PER_GROUP)
-                .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
-                .for_each(|(dxg, dyg)| {
-                    self.backward_input_shifted_on(weights, dyg, hw, dxg, false)
-                });
-        } else {
-            self.backward_input_shifted_on(weights, dy, hw, dx, true);
-        }
+        by_groups((dx, xs), (dy, ys), |dxg, dyg, single| {
+            self.shifted_products(weights, dyg, hw, dxg, (true, true), single)
+        });
     }
 
-    /// [`Self::backward_input_shifted`] of one group of images, split across threads with
-    /// `parallel`.
-    fn backward_input_shifted_on<T: Real>(
+    /// One group of images through the shifted products, split across threads with `parallel`:
+    /// `dst (+)= W src` (`x` to `y`), or with `adjoint`, `dst (+)= W^T src` (`dy` to `dx`, `src`
+    /// spread on the grid after `reach` zeros so that every tap's shift back stays inside it).
+    /// `hw` is the input's size either way.
+    fn shifted_products<T: Real>(
         &self,
         weights: &[T],
-        dy: &[T],
+        src: &[T],
         hw: (usize, usize),
-        dx: &mut [T],
+        dst: &mut [T],
+        (adjoint, accumulate): (bool, bool),
         parallel: bool,
     ) {
         let (g, ohw) = (self.grid(hw), self.out_size(hw.0, hw.1));
-        let cols = dx.len() / (self.c_in * hw.0 * hw.1) * g.plane;
-        let (reach, len) = (g.reach, g.reach + cols);
+        let (c_src, c_dst, src_hw, dst_hw) = if adjoint {
+            (self.c_out, self.c_in, ohw, hw)
+        } else {
+            (self.c_in, self.c_out, hw, ohw)
+        };
+        let cols = dst.len() / (c_dst * dst_hw.0 * dst_hw.1) * g.plane;
+        // where the source's first pixel sits on its grid, and the grid's length
+        let (at, len) = if adjoint {
+            (g.reach, g.reach + cols)
+        } else {
+            (g.front, g.front + cols + g.reach)
+        };
         let mut padded = vec![];
-        spread(dy, self.c_out, ohw, &g, (reach, len), &mut padded, parallel);
-        let grads = rm(&padded, self.c_out, len);
-        let mut out = vec![T::ZERO; self.c_in * cols];
+        spread(src, c_src, src_hw, &g, (at, len), &mut padded, parallel);
+        let grid = rm(&padded, c_src, len);
+        let mut out = vec![T::ZERO; c_dst * cols];
         blocks(
-            rm_mut(&mut out, self.c_in, cols),
+            rm_mut(&mut out, c_dst, cols),
             parallel,
             |r0, c0, mut block| {
                 let (m, n) = (block.nrows(), block.ncols());
                 for tap in 0..self.k * self.k {
-                    let shifted = grads.subcols(c0 + reach - self.tap_offset(tap, g.row), n);
-                    let wt = self.tap_weights(weights, tap).transpose().subrows(r0, m);
-                    gemm(block.as_mut(), tap > 0, wt, shifted);
+                    let (shift, w) = if adjoint {
+                        let w = self.tap_weights(weights, tap).transpose();
+                        (at - self.tap_offset(tap, g.row), w)
+                    } else {
+                        (self.tap_offset(tap, g.row), self.tap_weights(weights, tap))
+                    };
+                    let shifted = grid.subcols(c0 + shift, n);
+                    gemm(block.as_mut(), tap > 0, w.subrows(r0, m), shifted);
                 }
             },
         );
-        read_back(&out, self.c_in, hw, &g, g.front, dx, true, parallel);
+        // the output sits at the grid's start, the input gradient where the input did
+        let from = if adjoint { g.front } else { 0 };
+        read_back(&out, c_dst, dst_hw, &g, from, dst, accumulate, parallel);
     }
 
     /// `dW += dy x^T` at stride 1: each tap's `[c_out][c_in]` gradient is one product of `dy` on
@@ -568,25 +528,10 @@ impl Conv2d {
         dw: &mut [T],
     ) {
         let xs = self.c_in * hw.0 * hw.1;
-        if x.len() <= xs * IMAGES_PER_GROUP {
-            return self.backward_weight_shifted_on(x, dy, hw, dw, true);
-        }
-        // groups in parallel, each on one thread, their sums added in group order
-        let ys = dy.len() / (x.len() / xs);
-        let parts: Vec<Vec<T>> = x
-            .par_chunks(xs * IMAGES_PER_GROUP)
-            .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
-            .map(|(xg, dyg)| {
-                let mut part = vec![T::ZERO; self.weights()];
-                self.backward_weight_shifted_on(xg, dyg, hw, &mut part, false);
-                part
-            })
-            .collect();
-        for part in parts {
-            for (d, p) in dw.iter_mut().zip(part) {
-                *d += p;
-            }
-        }
+        let ys = dy.len() / (x.len() / xs).max(1);
+        sum_over_groups(dw, (x, xs), (dy, ys), |xg, dyg, dw, single| {
+            self.backward_weight_shifted_on(xg, dyg, hw, dw, single)
+        });
     }
 
     /// [`Self::backward_weight_shifted`] of one group of images, its taps in parallel with
@@ -705,6 +650,53 @@ fn read_back<T: Real>(
         dst.par_chunks_mut(rows * cols).enumerate().for_each(plane);
     } else {
         dst.chunks_mut(rows * cols).enumerate().for_each(plane);
+    }
+}
+
+/// A batch (`out` and `input`, with `per_out` and `per_in` values an image) in groups of
+/// `IMAGES_PER_GROUP` images: with more than one group, the groups in parallel, each run whole on
+/// one thread (`run(out, input, false)`); else the batch at once, split across threads inside
+/// (`run(out, input, true)`).
+fn by_groups<T: Real>(
+    (out, per_out): (&mut [T], usize),
+    (input, per_in): (&[T], usize),
+    run: impl Fn(&mut [T], &[T], bool) + Sync,
+) {
+    if input.len() > per_in * IMAGES_PER_GROUP {
+        out.par_chunks_mut(per_out * IMAGES_PER_GROUP)
+            .zip(input.par_chunks(per_in * IMAGES_PER_GROUP))
+            .for_each(|(o, i)| run(o, i, false));
+    } else {
+        run(out, input, true);
+    }
+}
+
+/// `dw +=` a weight gradient summed over a batch's groups of `IMAGES_PER_GROUP` images (`x` and
+/// `dy`, with `xs` and `ys` values an image): `part(x, dy, dw, true)` adds a single group's into
+/// `dw`, split across threads inside; several groups run in parallel, each on one thread into its
+/// own zeroed part (`part(.., false)`), and the parts are added in group order.
+fn sum_over_groups<T: Real>(
+    dw: &mut [T],
+    (x, xs): (&[T], usize),
+    (dy, ys): (&[T], usize),
+    part: impl Fn(&[T], &[T], &mut [T], bool) + Sync,
+) {
+    if x.len() <= xs * IMAGES_PER_GROUP {
+        return part(x, dy, dw, true);
+    }
+    let parts: Vec<Vec<T>> = x
+        .par_chunks(xs * IMAGES_PER_GROUP)
+        .zip(dy.par_chunks(ys * IMAGES_PER_GROUP))
+        .map(|(xg, dyg)| {
+            let mut p = vec![T::ZERO; dw.len()];
+            part(xg, dyg, &mut p, false);
+            p
+        })
+        .collect();
+    for p in parts {
+        for (d, v) in dw.iter_mut().zip(p) {
+            *d += v;
+        }
     }
 }
 

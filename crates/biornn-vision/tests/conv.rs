@@ -310,6 +310,35 @@ fn average_pooling_counts_the_padding_as_pytorch() {
     assert!((d[0] - 1.0 / 42.0).abs() < 1e-15 && (d[50] - 2.0 / 42.0).abs() < 1e-15);
 }
 
+/// The forward pass (added to 0.25) and both gradients (added to 0.5 and -1) along the shifted
+/// and the im2col path, which must agree to rounding; the shifted path's results.
+fn paths_agree(
+    base: &Conv2d,
+    (wt, x, g): (&[f64], &[f64], &[f64]),
+    (h, w): (usize, usize),
+) -> [Vec<f64>; 3] {
+    let passes = |c: &Conv2d| {
+        let mut y = vec![0.25; g.len()];
+        c.forward(wt, x, (h, w), &mut y, true);
+        let mut dx = vec![0.5; x.len()];
+        c.backward_input(wt, g, (h, w), &mut dx);
+        let mut dw = vec![-1.0; wt.len()];
+        c.backward_weight(x, g, (h, w), &mut dw);
+        [y, dx, dw]
+    };
+    let shifted = passes(&base.with_path(ConvPath::Shifted));
+    let im2col = passes(&base.with_path(ConvPath::Im2col));
+    for (which, (u, v)) in ["y", "dx", "dw"].iter().zip(shifted.iter().zip(&im2col)) {
+        for (p, q) in u.iter().zip(v) {
+            assert!(
+                (p - q).abs() < 1e-11 * (1.0 + q.abs()),
+                "{base:?} {which}: {p} against {q}"
+            );
+        }
+    }
+    shifted
+}
+
 /// Both ways a stride-1 convolution runs (shifted products on padded planes, the default, and
 /// im2col) give the same forward pass and gradients to rounding, on shapes with and without
 /// padding, a 1 x 1 kernel, and more than one block of output rows and columns.
@@ -333,24 +362,7 @@ fn shifted_products_equal_im2col_at_stride_one() {
         let wt = random(base.weights(), 400 + i as u64);
         let (ho, wo) = base.out_size(h, w);
         let g = random(n * co * ho * wo, 500 + i as u64);
-        let passes = |c: &Conv2d| {
-            let mut y = vec![0.25; g.len()];
-            c.forward(&wt, &x, (h, w), &mut y, true);
-            let mut dx = vec![0.5; x.len()];
-            c.backward_input(&wt, &g, (h, w), &mut dx);
-            let mut dw = vec![-1.0; wt.len()];
-            c.backward_weight(&x, &g, (h, w), &mut dw);
-            [y, dx, dw]
-        };
-        let (a, b) = (passes(&shifted), passes(&im2col));
-        for (which, (u, v)) in ["y", "dx", "dw"].iter().zip(a.iter().zip(&b)) {
-            for (p, q) in u.iter().zip(v) {
-                assert!(
-                    (p - q).abs() < 1e-11 * (1.0 + q.abs()),
-                    "{base:?} {which}: {p} against {q}"
-                );
-            }
-        }
+        paths_agree(&base, (&wt, &x, &g), (h, w));
         // the shapes of the test above (both gradients) now run through the shifted path too
         check_gradients(&shifted, &wt, &x, &g, (h, w), 5, 3);
     }
@@ -375,26 +387,9 @@ fn groups_of_images_run_shifted_and_equal_im2col() {
     let x = random(n * 4 * h * w, 61);
     let wt = random(base.weights(), 62);
     let g = random(n * 6 * h * w, 63);
-    let passes = |c: &Conv2d| {
-        let mut y = vec![0.25; g.len()];
-        c.forward(&wt, &x, (h, w), &mut y, true);
-        let mut dx = vec![0.5; x.len()];
-        c.backward_input(&wt, &g, (h, w), &mut dx);
-        let mut dw = vec![-1.0; wt.len()];
-        c.backward_weight(&x, &g, (h, w), &mut dw);
-        [y, dx, dw]
-    };
-    let (a, b) = (passes(&shifted), passes(&base.with_path(ConvPath::Im2col)));
-    for (which, (u, v)) in ["y", "dx", "dw"].iter().zip(a.iter().zip(&b)) {
-        for (p, q) in u.iter().zip(v) {
-            assert!(
-                (p - q).abs() < 1e-11 * (1.0 + q.abs()),
-                "{which}: {p} against {q}"
-            );
-        }
-    }
+    let [y, _, _] = paths_agree(&base, (&wt, &x, &g), (h, w));
     let want = direct(&base, &wt, &x, n, (h, w));
-    for (p, q) in a[0].iter().zip(&want) {
+    for (p, q) in y.iter().zip(&want) {
         assert!((p - 0.25 - q).abs() < 1e-12, "{p} against {q}");
     }
     let (x32, w32, g32) = (f32s(&x), f32s(&wt), f32s(&g));
