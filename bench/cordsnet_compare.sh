@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CordsNet against PyTorch's CPU convolutions on the same machine, in one invocation: one Euler step
 # of a batch of static images (the stem computed beforehand) and one training step (stimulus steps
-# from rest, cross-entropy over the last half, backward), for the small model (R2 at 28 x 28, 32
+# from a spontaneous state, random biases on both sides, cross-entropy over the last half,
+# backward), for the small model (R2 at 28 x 28, 32
 # channels, 16 images, 10 stimulus steps) and the published shape (R8 at 224 x 224 RGB, 64 to 512
 # channels, 1 image; 4 stimulus steps, fewer than the network is deep, and 10). The PyTorch side
 # (bench/pytorch/cordsnet_bench.py) builds the same network with plain convs.

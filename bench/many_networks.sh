@@ -65,9 +65,9 @@ for ((i = 0; i < rounds; i++)); do
   done
 done
 
-python3 - "$work/times" "$seeds" "$updates" "$lt_rounds" "$rev" <<'EOF'
+python3 - "$work/times" "$seeds" "$updates" "$lt_rounds" "$rev" "$networks" <<'EOF'
 import statistics, sys
-path, seeds, updates, lt_rounds, rev = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+path, seeds, updates, lt_rounds, rev, networks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
 times = {}
 for line in open(path):
     side, what, s = line.split()
@@ -81,7 +81,7 @@ print("| | before | after | after / before |")
 print("|---|---|---|---|")
 print(f"| train --seeds {seeds} (N = 50, B = 20, {updates} updates): networks per hour | "
       f"{per_hour['before']:.0f} | {per_hour['after']:.0f} | {per_hour['after'] / per_hour['before']:.2f}x |")
-print(f"| longterm dlygo --networks {seeds}: s per round of 10 updates | "
+print(f"| longterm dlygo --networks {networks}: s per round of 10 updates | "
       f"{per_round['before']:.2f} | {per_round['after']:.2f} | {per_round['before'] / per_round['after']:.2f}x faster |")
 print(f"seeds_ratio={per_hour['after'] / per_hour['before']:.3f}")
 print(f"longterm_ratio={per_round['before'] / per_round['after']:.3f}")

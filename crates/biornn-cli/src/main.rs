@@ -282,7 +282,7 @@ enum BenchCommand {
         k: Option<usize>,
     },
     /// CordsNet: one Euler step of a batch of static images, and one training step (forward and
-    /// backward through the stimulus steps), random weights.
+    /// backward through the stimulus steps), random weights and biases, from a spontaneous state.
     Cordsnet {
         /// areas: 2, 4, 6 or 8
         #[arg(long, default_value_t = 8)]

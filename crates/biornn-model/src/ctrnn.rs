@@ -242,6 +242,10 @@ fn euler_block<T: Real, const RATE: bool>(
     noise: Option<&[T]>,
 ) {
     let n = alpha.len();
+    if n == 0 {
+        return; // an empty batch
+    }
+    debug_assert_eq!(z.len() % n, 0, "a block of whole columns");
     for (c, ((z, sp), (sn, rn))) in z
         .chunks_exact(n)
         .zip(s_prev.chunks_exact(n))
@@ -309,6 +313,10 @@ fn skip_columns<T: Real, const RATE: bool, const TRIAL: bool, const MIX: bool>(
     (beta, trial_beta): (T, T),
 ) {
     let n = alpha.len();
+    if n == 0 {
+        return; // an empty batch
+    }
+    debug_assert_eq!(z.len() % n, 0, "a block of whole columns");
     for (c, ((z, s), (d, dsn))) in z
         .chunks_exact(n)
         .zip(s.chunks_exact(n))
@@ -359,6 +367,10 @@ fn backward_block<T: Real, const RATE: bool>(
     ds_next: &mut [T],
 ) {
     let n = alpha.len();
+    if n == 0 {
+        return; // an empty batch
+    }
+    debug_assert_eq!(z.len() % n, 0, "a block of whole columns");
     for ((z, s), (d, dsn)) in z
         .chunks_exact(n)
         .zip(s.chunks_exact(n))
@@ -1038,7 +1050,7 @@ impl<T: Real> Ctrnn<T> {
             }
         }
         self.repeat_per_column(traj);
-        for step in traj.drive.chunks_exact_mut(n * batch) {
+        for step in traj.drive.chunks_exact_mut((n * batch).max(1)) {
             for (z, b) in step.iter_mut().zip(&traj.rec_bias_cols) {
                 *z += *b;
             }
@@ -1169,7 +1181,7 @@ impl<T: Real> Ctrnn<T> {
             cm(&traj.rate[blk..], n, tb),
         );
         // a step's columns at a time, as one loop
-        let cols = no * traj.batch;
+        let cols = (no * traj.batch).max(1);
         let bias = &traj.out_bias_cols;
         for (pre, out) in traj
             .out_pre

@@ -343,7 +343,7 @@ impl CordsNet {
                 .map(|gl| gl.iter().map(|v| (keep * *v).flush_subnormal()).collect())
                 .collect();
             // Work whose result is exactly zero is skipped: an area no gradient has reached yet
-            // (the loss reaches back one area per step), a weight gradient whose input is zero (an
+            // (the loss reaches back two areas per step), a weight gradient whose input is zero (an
             // area still at rest), a gradient into states that are all at or below ReLU's kink, or
             // into the start state (`t == 0`: nothing uses it). The sums left are the same.
             let state_grad = t > 0;

@@ -8,7 +8,8 @@
 //! read back. This copies each input
 //! once instead of `k k` times (im2col). Its products run in fixed blocks of the output (rows and
 //! columns, `linalg::par_blocks`) in parallel; the weight gradient runs its taps in parallel and adds
-//! them in order.
+//! them in order. A batch of more than 8 images runs in groups of 8, in parallel, each on its own
+//! grid (the weight gradient adds the groups' sums in order).
 //!
 //! Other strides, and stride-1 convolutions whose weights outweigh their input
 //! ([`Conv2d::runs_shifted`]), use im2col. A batch is cut into groups of 8 images whose patches sit side by side
@@ -446,8 +447,8 @@ impl Conv2d {
     ) {
         let xs = self.c_in * hw.0 * hw.1;
         let ys = y.len() / (x.len() / xs).max(1);
-        by_groups((y, ys), (x, xs), |yg, xg, single| {
-            self.shifted_products(weights, xg, hw, yg, (false, accumulate), single)
+        by_groups((y, ys), (x, xs), |yg, xg| {
+            self.shifted_products(weights, xg, hw, yg, (false, accumulate))
         });
     }
 
@@ -461,12 +462,12 @@ impl Conv2d {
     ) {
         let xs = self.c_in * hw.0 * hw.1;
         let ys = dy.len() / (dx.len() / xs).max(1);
-        by_groups((dx, xs), (dy, ys), |dxg, dyg, single| {
-            self.shifted_products(weights, dyg, hw, dxg, (true, true), single)
+        by_groups((dx, xs), (dy, ys), |dxg, dyg| {
+            self.shifted_products(weights, dyg, hw, dxg, (true, true))
         });
     }
 
-    /// One group of images through the shifted products, split across threads with `parallel`:
+    /// One group of images through the shifted products, in fixed blocks in parallel:
     /// `dst (+)= W src` (`x` to `y`), or with `adjoint`, `dst (+)= W^T src` (`dy` to `dx`, `src`
     /// spread on the grid after `reach` zeros so that every tap's shift back stays inside it).
     /// `hw` is the input's size either way.
@@ -477,7 +478,6 @@ impl Conv2d {
         hw: (usize, usize),
         dst: &mut [T],
         (adjoint, accumulate): (bool, bool),
-        parallel: bool,
     ) {
         let (g, ohw) = (self.grid(hw), self.out_size(hw.0, hw.1));
         let (c_src, c_dst, src_hw, dst_hw) = if adjoint {
@@ -493,29 +493,25 @@ impl Conv2d {
             (g.front, g.front + cols + g.reach)
         };
         let mut padded = vec![];
-        spread(src, c_src, src_hw, &g, (at, len), &mut padded, parallel);
+        spread(src, c_src, src_hw, &g, (at, len), &mut padded);
         let grid = rm(&padded, c_src, len);
         let mut out = vec![T::ZERO; c_dst * cols];
-        blocks(
-            rm_mut(&mut out, c_dst, cols),
-            parallel,
-            |r0, c0, mut block| {
-                let (m, n) = (block.nrows(), block.ncols());
-                for tap in 0..self.k * self.k {
-                    let (shift, w) = if adjoint {
-                        let w = self.tap_weights(weights, tap).transpose();
-                        (at - self.tap_offset(tap, g.row), w)
-                    } else {
-                        (self.tap_offset(tap, g.row), self.tap_weights(weights, tap))
-                    };
-                    let shifted = grid.subcols(c0 + shift, n);
-                    gemm(block.as_mut(), tap > 0, w.subrows(r0, m), shifted);
-                }
-            },
-        );
+        par_blocks(rm_mut(&mut out, c_dst, cols), |r0, c0, mut block| {
+            let (m, n) = (block.nrows(), block.ncols());
+            for tap in 0..self.k * self.k {
+                let (shift, w) = if adjoint {
+                    let w = self.tap_weights(weights, tap).transpose();
+                    (at - self.tap_offset(tap, g.row), w)
+                } else {
+                    (self.tap_offset(tap, g.row), self.tap_weights(weights, tap))
+                };
+                let shifted = grid.subcols(c0 + shift, n);
+                gemm(block.as_mut(), tap > 0, w.subrows(r0, m), shifted);
+            }
+        });
         // the output sits at the grid's start, the input gradient where the input did
         let from = if adjoint { g.front } else { 0 };
-        read_back(&out, c_dst, dst_hw, &g, from, dst, accumulate, parallel);
+        read_back(&out, c_dst, dst_hw, &g, from, dst, accumulate);
     }
 
     /// `dW += dy x^T` at stride 1: each tap's `[c_out][c_in]` gradient is one product of `dy` on
@@ -529,45 +525,41 @@ impl Conv2d {
     ) {
         let xs = self.c_in * hw.0 * hw.1;
         let ys = dy.len() / (x.len() / xs).max(1);
-        sum_over_groups(dw, (x, xs), (dy, ys), |xg, dyg, dw, single| {
-            self.backward_weight_shifted_on(xg, dyg, hw, dw, single)
+        sum_over_groups(dw, (x, xs), (dy, ys), |xg, dyg, dw, _| {
+            self.backward_weight_shifted_on(xg, dyg, hw, dw)
         });
     }
 
-    /// [`Self::backward_weight_shifted`] of one group of images, its taps in parallel with
-    /// `parallel`.
+    /// [`Self::backward_weight_shifted`] of one group of images, its taps in parallel.
     fn backward_weight_shifted_on<T: Real>(
         &self,
         x: &[T],
         dy: &[T],
         hw: (usize, usize),
         dw: &mut [T],
-        parallel: bool,
     ) {
         let (g, ohw) = (self.grid(hw), self.out_size(hw.0, hw.1));
         let cols = x.len() / (self.c_in * hw.0 * hw.1) * g.plane;
         let len = g.front + cols + g.reach;
         let (mut input, mut grads) = (vec![], vec![]);
-        spread(x, self.c_in, hw, &g, (g.front, len), &mut input, parallel);
-        spread(dy, self.c_out, ohw, &g, (0, cols), &mut grads, parallel);
+        spread(x, self.c_in, hw, &g, (g.front, len), &mut input);
+        spread(dy, self.c_out, ohw, &g, (0, cols), &mut grads);
         let (input, grads) = (rm(&input, self.c_in, len), rm(&grads, self.c_out, cols));
         let kk = self.k * self.k;
-        let tap_grad = |tap: usize| {
-            let mut part = vec![T::ZERO; self.c_out * self.c_in];
-            let shifted = input.subcols(self.tap_offset(tap, g.row), cols);
-            gemm(
-                rm_mut(&mut part, self.c_out, self.c_in),
-                false,
-                grads,
-                shifted.transpose(),
-            );
-            part
-        };
-        let taps: Vec<Vec<T>> = if parallel {
-            (0..kk).into_par_iter().map(tap_grad).collect()
-        } else {
-            (0..kk).map(tap_grad).collect()
-        };
+        let taps: Vec<Vec<T>> = (0..kk)
+            .into_par_iter()
+            .map(|tap| {
+                let mut part = vec![T::ZERO; self.c_out * self.c_in];
+                let shifted = input.subcols(self.tap_offset(tap, g.row), cols);
+                gemm(
+                    rm_mut(&mut part, self.c_out, self.c_in),
+                    false,
+                    grads,
+                    shifted.transpose(),
+                );
+                part
+            })
+            .collect();
         // the taps in order, each weight's k k taps side by side in `dw`
         for (j, w) in dw.chunks_exact_mut(kk).enumerate() {
             for (tap, d) in w.iter_mut().enumerate() {
@@ -598,13 +590,12 @@ fn spread<T: Real>(
     g: &Grid,
     (at, len): (usize, usize),
     buf: &mut Vec<T>,
-    parallel: bool,
 ) {
     let size = rows * cols;
     let n = src.len() / (c * size);
     buf.clear();
     buf.resize(c * len, T::ZERO);
-    let channel = |(ch, dst): (usize, &mut [T])| {
+    buf.par_chunks_mut(len).enumerate().for_each(|(ch, dst)| {
         for i in 0..n {
             let image = &src[(i * c + ch) * size..(i * c + ch + 1) * size];
             for (y, line) in image.chunks_exact(cols).enumerate() {
@@ -612,17 +603,11 @@ fn spread<T: Real>(
                 dst[d..d + cols].copy_from_slice(line);
             }
         }
-    };
-    if parallel {
-        buf.par_chunks_mut(len).enumerate().for_each(channel);
-    } else {
-        buf.chunks_mut(len).enumerate().for_each(channel);
-    }
+    });
 }
 
 /// The reverse of [`spread`]: `dst` (`[n][c][rows][cols]`) set to (or, with `accumulate`, added)
 /// the entries of `grid` (`[c][n plane]`) at the same positions.
-#[allow(clippy::too_many_arguments)]
 fn read_back<T: Real>(
     grid: &[T],
     c: usize,
@@ -631,50 +616,46 @@ fn read_back<T: Real>(
     at: usize,
     dst: &mut [T],
     accumulate: bool,
-    parallel: bool,
 ) {
     let len = grid.len() / c;
-    let plane = |(j, image): (usize, &mut [T])| {
-        let (i, ch) = (j / c, j % c);
-        for (y, line) in image.chunks_exact_mut(cols).enumerate() {
-            let s = ch * len + at + i * g.plane + y * g.row;
-            let src = &grid[s..s + cols];
-            if accumulate {
-                line.iter_mut().zip(src).for_each(|(d, v)| *d += *v);
-            } else {
-                line.copy_from_slice(src);
+    dst.par_chunks_mut(rows * cols)
+        .enumerate()
+        .for_each(|(j, image)| {
+            let (i, ch) = (j / c, j % c);
+            for (y, line) in image.chunks_exact_mut(cols).enumerate() {
+                let s = ch * len + at + i * g.plane + y * g.row;
+                let src = &grid[s..s + cols];
+                if accumulate {
+                    line.iter_mut().zip(src).for_each(|(d, v)| *d += *v);
+                } else {
+                    line.copy_from_slice(src);
+                }
             }
-        }
-    };
-    if parallel {
-        dst.par_chunks_mut(rows * cols).enumerate().for_each(plane);
-    } else {
-        dst.chunks_mut(rows * cols).enumerate().for_each(plane);
-    }
+        });
 }
 
-/// A batch (`out` and `input`, with `per_out` and `per_in` values an image) in groups of
-/// `IMAGES_PER_GROUP` images: with more than one group, the groups in parallel, each run whole on
-/// one thread (`run(out, input, false)`); else the batch at once, split across threads inside
-/// (`run(out, input, true)`).
+/// `run(out, input)` over a batch (`per_out` and `per_in` values an image) in groups of
+/// `IMAGES_PER_GROUP` images, the groups in parallel (each still splits its own work): every
+/// group's grid and products stay small, and a small batch's threads get whole groups rather than
+/// only the blocks of one product.
 fn by_groups<T: Real>(
     (out, per_out): (&mut [T], usize),
     (input, per_in): (&[T], usize),
-    run: impl Fn(&mut [T], &[T], bool) + Sync,
+    run: impl Fn(&mut [T], &[T]) + Sync,
 ) {
     if input.len() > per_in * IMAGES_PER_GROUP {
         out.par_chunks_mut(per_out * IMAGES_PER_GROUP)
             .zip(input.par_chunks(per_in * IMAGES_PER_GROUP))
-            .for_each(|(o, i)| run(o, i, false));
+            .for_each(|(o, i)| run(o, i));
     } else {
-        run(out, input, true);
+        run(out, input);
     }
 }
 
 /// `dw +=` a weight gradient summed over a batch's groups of `IMAGES_PER_GROUP` images (`x` and
 /// `dy`, with `xs` and `ys` values an image): `part(x, dy, dw, true)` adds a single group's into
-/// `dw`, split across threads inside; several groups run in parallel, each on one thread into its
-/// own zeroed part (`part(.., false)`), and the parts are added in group order.
+/// `dw`; several groups run in parallel, each into its own zeroed part (`part(.., false)`), and
+/// the parts are added in group order.
 fn sum_over_groups<T: Real>(
     dw: &mut [T],
     (x, xs): (&[T], usize),
@@ -697,19 +678,5 @@ fn sum_over_groups<T: Real>(
         for (d, v) in dw.iter_mut().zip(p) {
             *d += v;
         }
-    }
-}
-
-/// `fill(first_row, first_col, block)` over `dst`: in fixed blocks in parallel
-/// ([`par_blocks`]), or as one block.
-fn blocks<T: Real>(
-    dst: MatMut<'_, T>,
-    parallel: bool,
-    fill: impl Fn(usize, usize, MatMut<'_, T>) + Sync,
-) {
-    if parallel {
-        par_blocks(dst, fill);
-    } else {
-        fill(0, 0, dst);
     }
 }

@@ -375,8 +375,8 @@ fn shifted_products_equal_im2col_at_stride_one() {
     );
 }
 
-/// More than one group of images at stride 1: the groups run shifted in parallel, each whole on
-/// one thread, and the weight gradient adds their sums in group order. Against im2col and the
+/// More than one group of images at stride 1: the groups run shifted in parallel, each on its own
+/// grid, and the weight gradient adds their sums in group order. Against im2col and the
 /// direct loop, and at two thread counts.
 #[test]
 fn groups_of_images_run_shifted_and_equal_im2col() {
