@@ -816,6 +816,9 @@ impl<T: Real> Ctrnn<T> {
         let n = self.n_rec;
         resize(&mut traj.noise, n * steps * batch);
         resize(&mut traj.scratch, n * batch);
+        if batch == 0 {
+            return; // no trials, no noise
+        }
         let sigma = self.noise.sigma;
         let mut bulk = rng.bulk();
         let mut z = std::mem::take(&mut traj.normals);

@@ -87,18 +87,23 @@ fn a_long_silent_trial_never_leaves_subnormal_states_or_gradients() {
 }
 
 /// A batch of no trials runs forward and backward to nothing (the whole-step loops over the
-/// repeated per-column constants meet an empty step), in both state conventions.
+/// repeated per-column constants meet an empty step), in both state conventions, with noise.
 #[test]
 fn an_empty_batch_runs_to_nothing() {
     for state in [StateConvention::Rate, StateConvention::Current] {
         let cfg = ModelConfig {
             n_rec: 8,
             state,
+            noise: NoiseConfig {
+                sigma: 0.1,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let net = Ctrnn::<f32>::new(&cfg, 2, 2, 20.0, &Streams::new(1)).unwrap();
         let mut traj = Trajectory::default();
-        net.forward(&[], 5, 0, false, &mut traj);
+        net.sample_noise(&mut traj, 5, 0, &mut Streams::new(2).stream("noise", 0));
+        net.forward(&[], 5, 0, true, &mut traj);
         assert!(traj.output.is_empty());
         let mut grads = Grads::zeros(2, 8, 2);
         net.backward(&mut traj, &[], None, &mut grads);
