@@ -920,6 +920,7 @@ pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<
             let f = train_in(&c, &dir, &RunOptions::default())?;
             Ok((c.seed(), f))
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((base.path().to_path_buf(), results))
+        .collect::<Result<Vec<_>>>();
+    biornn_train::eval::release_spare_batches();
+    Ok((base.path().to_path_buf(), results?))
 }

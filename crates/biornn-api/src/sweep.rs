@@ -676,6 +676,7 @@ pub fn run_local(sweep: &Sweep, jobs: usize, opts: &RunOptions) -> Result<(usize
             });
         }
     });
+    biornn_train::eval::release_spare_batches();
     if let Some(e) = failed.into_inner().ok().flatten() {
         return Err(e);
     }

@@ -268,6 +268,95 @@ fn euler_block<T: Real, const RATE: bool>(
     }
 }
 
+/// Whether the elementwise passes run their AVX-512 copies: where the CPU has AVX-512 and the
+/// packed products take it (`BIORNN_ISA=avx2` forces the 8-lane loops everywhere). The passes use
+/// no fused multiply-add (Rust never contracts a * b + c) and no approximate instructions, so 8
+/// and 16 lanes give the same bits.
+fn wide_elementwise() -> bool {
+    biornn_numerics::packed::active() == Some(biornn_numerics::packed::Isa::Avx512)
+}
+
+/// `name_avx512`: an elementwise kernel (`#[inline(always)]`) compiled into a function with AVX-512
+/// F enabled, where its loops vectorise 16 floats wide. Safety: call only where
+/// [`wide_elementwise`] holds.
+macro_rules! avx512_twin {
+    ($twin:ident = $kernel:ident<$T:ident, $RATE:ident>($($arg:ident: $ty:ty),* $(,)?)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $twin<$T: Real, const $RATE: bool>($($arg: $ty),*) {
+            $kernel::<$T, $RATE>($($arg),*)
+        }
+    };
+}
+
+/// Call `kernel` or, where `wide`, its AVX-512 twin, with the same arguments.
+macro_rules! wide_or_not {
+    ($wide:expr, $kernel:ident | $twin:ident::<$T:ty, $RATE:literal>($($a:expr),* $(,)?)) => {
+        match $wide {
+            // SAFETY: `wide` only where the CPU has AVX-512 F ([`wide_elementwise`]).
+            #[cfg(target_arch = "x86_64")]
+            true => unsafe { $twin::<$T, $RATE>($($a),*) },
+            _ => $kernel::<$T, $RATE>($($a),*),
+        }
+    };
+}
+
+avx512_twin!(euler_block_avx512 = euler_block<T, RATE>(
+    f: impl Fn(T) -> T,
+    alpha: &[T],
+    z: &[T],
+    s_prev: &[T],
+    s_next: &mut [T],
+    r_next: &mut [T],
+    noise: Option<&[T]>,
+));
+
+avx512_twin!(backward_block_avx512 = backward_block<T, RATE>(
+    df: impl Fn(T) -> T,
+    alpha: &[T],
+    z: &[T],
+    s: &[T],
+    d: &mut [T],
+    ds_next: &mut [T],
+));
+
+avx512_twin!(backward_block_skip_avx512 = backward_block_skip<T, RATE>(
+    df: impl Fn(T) -> T,
+    alpha: &[T],
+    z: &[T],
+    s: &[T],
+    d: &mut [T],
+    ds_next: &mut [T],
+    extra: &[T],
+    mix: Option<(T, &[T])>,
+    skip_grad: &mut [T],
+    trial_mix: Option<T>,
+    trial_grad: &mut [T],
+));
+
+avx512_twin!(readout_step_avx512 = readout_step<T, SIGMOID>(
+    pre: &mut [T],
+    bias: &[T],
+    out: &mut [T],
+));
+
+/// One step's readouts: `pre += bias`, then `out` = sigmoid(pre) or pre.
+#[inline(always)]
+fn readout_step<T: Real, const SIGMOID: bool>(pre: &mut [T], bias: &[T], out: &mut [T]) {
+    for (p, b) in pre.iter_mut().zip(bias) {
+        *p += *b;
+    }
+    match SIGMOID {
+        true => {
+            for (o, p) in out.iter_mut().zip(pre.iter()) {
+                *o = sigmoid(*p);
+            }
+        }
+        false => out.copy_from_slice(pre),
+    }
+}
+
 /// [`backward_block`] with skip connections: `extra` is gradient reaching s_t through skip paths;
 /// where s_t ends a trial-level span (`trial_mix` = its beta), `trial_grad` receives that skip's
 /// share first; where s_t ends a block (`mix` = (beta, gradient reaching the unmixed state)), the
@@ -1090,6 +1179,7 @@ impl<T: Real> Ctrnn<T> {
         );
         let outside = traj.noise_outside;
         let (act, conv) = (self.activation, self.convention);
+        let wide = wide_elementwise();
         let blk = n * batch;
         for t in traj.next_step..until {
             let (prev_rates, _) = traj.rate.split_at(blk * (t + 1));
@@ -1103,11 +1193,18 @@ impl<T: Real> Ctrnn<T> {
             let noise = outside.then(|| &traj.noise[blk * t..blk * (t + 1)]);
             let alpha = &traj.alpha_cols;
             with_activation!(act, |f, _df| match conv {
-                StateConvention::Rate =>
-                    euler_block::<T, true>(f, alpha, z, s_prev, s_next, r_next, noise),
-                StateConvention::Current => {
-                    euler_block::<T, false>(f, alpha, z, s_prev, s_next, r_next, noise)
-                }
+                StateConvention::Rate => wide_or_not!(
+                    wide,
+                    euler_block
+                        | euler_block_avx512::<T, true>(f, alpha, z, s_prev, s_next, r_next, noise)
+                ),
+                StateConvention::Current => wide_or_not!(
+                    wide,
+                    euler_block
+                        | euler_block_avx512::<T, false>(
+                            f, alpha, z, s_prev, s_next, r_next, noise
+                        )
+                ),
             });
             if traj.next_block < traj.blocks.len() && traj.blocks[traj.next_block].end == t + 1 {
                 let b = traj.blocks[traj.next_block];
@@ -1186,21 +1283,23 @@ impl<T: Real> Ctrnn<T> {
         // a step's columns at a time, as one loop
         let cols = (no * traj.batch).max(1);
         let bias = &traj.out_bias_cols;
+        let wide = wide_elementwise();
         for (pre, out) in traj
             .out_pre
             .chunks_exact_mut(cols)
             .zip(traj.output.chunks_exact_mut(cols))
         {
-            for (p, b) in pre.iter_mut().zip(bias) {
-                *p += *b;
-            }
             match self.readout {
-                Readout::Sigmoid => {
-                    for (o, p) in out.iter_mut().zip(pre.iter()) {
-                        *o = sigmoid(*p);
-                    }
+                Readout::Sigmoid => wide_or_not!(
+                    wide,
+                    readout_step | readout_step_avx512::<T, true>(pre, bias, out)
+                ),
+                Readout::Linear | Readout::Logits => {
+                    wide_or_not!(
+                        wide,
+                        readout_step | readout_step_avx512::<T, false>(pre, bias, out)
+                    )
                 }
-                Readout::Linear | Readout::Logits => out.copy_from_slice(pre),
             }
         }
     }
@@ -1425,6 +1524,7 @@ impl<T: Real> Ctrnn<T> {
         }
         let mut block_i = traj.blocks.len();
         let mut span_i = traj.trial_spans.len();
+        let wide = wide_elementwise();
         // Backward sweep; delta block t turns from dL/dr_t (direct) into dL/dz_t.
         for t in (g0..steps).rev() {
             let (left, right) = traj.delta.split_at_mut(blk * (t + 1));
@@ -1437,10 +1537,16 @@ impl<T: Real> Ctrnn<T> {
             let (alpha, ds_next) = (&traj.alpha_cols, &mut traj.ds_next);
             if !general {
                 with_activation!(act, |_f, df| match conv {
-                    StateConvention::Rate => backward_block::<T, true>(df, alpha, z, s, d, ds_next),
-                    StateConvention::Current => {
-                        backward_block::<T, false>(df, alpha, z, s, d, ds_next)
-                    }
+                    StateConvention::Rate => wide_or_not!(
+                        wide,
+                        backward_block
+                            | backward_block_avx512::<T, true>(df, alpha, z, s, d, ds_next)
+                    ),
+                    StateConvention::Current => wide_or_not!(
+                        wide,
+                        backward_block
+                            | backward_block_avx512::<T, false>(df, alpha, z, s, d, ds_next)
+                    ),
                 });
                 continue;
             }
@@ -1460,11 +1566,21 @@ impl<T: Real> Ctrnn<T> {
             let mix = block.map(|_| (beta, &traj.df_extra[j.clone()]));
             let (skip_grad, trial_grad) = (&mut traj.scratch, &mut traj.trial_grad);
             with_activation!(act, |_f, df| match conv {
-                StateConvention::Rate => backward_block_skip::<T, true>(
-                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix, trial_grad
+                StateConvention::Rate => wide_or_not!(
+                    wide,
+                    backward_block_skip
+                        | backward_block_skip_avx512::<T, true>(
+                            df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix,
+                            trial_grad
+                        )
                 ),
-                StateConvention::Current => backward_block_skip::<T, false>(
-                    df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix, trial_grad
+                StateConvention::Current => wide_or_not!(
+                    wide,
+                    backward_block_skip
+                        | backward_block_skip_avx512::<T, false>(
+                            df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix,
+                            trial_grad
+                        )
                 ),
             });
             if let Some(b) = block {
@@ -1657,6 +1773,133 @@ impl<T: Real> Ctrnn<T> {
             if !flag {
                 t.fill(T::ZERO);
             }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod wide_tests {
+    use super::*;
+
+    /// Values spread over every activation's interesting range, zeros and tiny values included.
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+        (0..len)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let v = (x as f32 / u32::MAX as f32 - 0.5) * 24.0;
+                match i % 17 {
+                    0 => 0.0,
+                    1 => 1e-39,
+                    _ => v,
+                }
+            })
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Every elementwise kernel's AVX-512 twin gives its 8-lane loop's bits, for every activation
+    /// and both conventions, on a block of 50 units by 3 columns (vector bodies and remainders).
+    #[test]
+    fn the_avx512_twins_equal_the_eight_lane_kernels_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            eprintln!("no AVX-512 on this CPU: nothing to compare");
+            return;
+        }
+        let (n, cols) = (50, 3);
+        let len = n * cols;
+        let alpha: Vec<f32> = values(len, 1).iter().map(|v| v.abs() / 24.0).collect();
+        let (z, s, noise) = (values(len, 2), values(len, 3), values(len, 4));
+        let (extra, df_extra, d0) = (values(len, 5), values(len, 6), values(len, 7));
+        for act in Activation::ALL {
+            macro_rules! both {
+                ($rate:literal) => {{
+                    let f = |x: f32| act.f(x);
+                    let df = |x: f32| act.df(x);
+                    let run_euler = |wide: bool| {
+                        let (mut sn, mut rn) = (vec![0.0; len], vec![0.0; len]);
+                        wide_or_not!(
+                            wide,
+                            euler_block
+                                | euler_block_avx512::<f32, $rate>(
+                                    f,
+                                    &alpha,
+                                    &z,
+                                    &s,
+                                    &mut sn,
+                                    &mut rn,
+                                    Some(&noise)
+                                )
+                        );
+                        (bits(&sn), bits(&rn))
+                    };
+                    assert_eq!(run_euler(false), run_euler(true), "{act:?} euler");
+                    let run_back = |wide: bool| {
+                        let (mut d, mut dsn) = (d0.clone(), values(len, 8));
+                        wide_or_not!(
+                            wide,
+                            backward_block
+                                | backward_block_avx512::<f32, $rate>(
+                                    df, &alpha, &z, &s, &mut d, &mut dsn
+                                )
+                        );
+                        (bits(&d), bits(&dsn))
+                    };
+                    assert_eq!(run_back(false), run_back(true), "{act:?} backward");
+                    let run_skip = |wide: bool| {
+                        let (mut d, mut dsn) = (d0.clone(), values(len, 8));
+                        let (mut skip, mut trial) = (vec![0.0; len], vec![0.0; len]);
+                        wide_or_not!(
+                            wide,
+                            backward_block_skip
+                                | backward_block_skip_avx512::<f32, $rate>(
+                                    df,
+                                    &alpha,
+                                    &z,
+                                    &s,
+                                    &mut d,
+                                    &mut dsn,
+                                    &extra,
+                                    Some((0.3, &df_extra)),
+                                    &mut skip,
+                                    Some(0.6),
+                                    &mut trial
+                                )
+                        );
+                        (bits(&d), bits(&dsn), bits(&skip), bits(&trial))
+                    };
+                    assert_eq!(
+                        run_skip(false),
+                        run_skip(true),
+                        "{act:?} backward with skips"
+                    );
+                }};
+            }
+            both!(true);
+            both!(false);
+        }
+        for sigmoid in [false, true] {
+            let run = |wide: bool| {
+                let (mut pre, mut out) = (z.clone(), vec![0.0; len]);
+                match sigmoid {
+                    true => wide_or_not!(
+                        wide,
+                        readout_step | readout_step_avx512::<f32, true>(&mut pre, &alpha, &mut out)
+                    ),
+                    false => wide_or_not!(
+                        wide,
+                        readout_step
+                            | readout_step_avx512::<f32, false>(&mut pre, &alpha, &mut out)
+                    ),
+                }
+                (bits(&pre), bits(&out))
+            };
+            assert_eq!(run(false), run(true), "readout, sigmoid {sigmoid}");
         }
     }
 }

@@ -28,13 +28,76 @@ pub struct TaskScore {
 /// Trials per timing draw in an evaluation (gyyang evaluates 16 groups of 32).
 pub const EVAL_GROUP: usize = 32;
 
-/// The buffers of a run's evaluation batches, reused from one evaluation to the next: building a
-/// batch into fresh memory cost as much again in zeroing and page faults. (Keeping the batches
-/// themselves, which are the same every time, would save their building too, but costs about
-/// 100 MB per network for the six default tasks.)
-#[derive(Default)]
+/// The evaluation batches of a run, kept from one evaluation to the next: the evaluation set is
+/// the same every time (drawn from the run's fixed "eval" streams), and building it again took
+/// about a sixth of a `--seeds` run's time. They are kept while they take at most
+/// [`KEEP_EVAL_BYTES`] (the six default tasks at 256 trials each: 127 MB); a larger set (many
+/// tasks, long trials) is rebuilt at each evaluation into one reused buffer instead. Either way
+/// the batches are the same, so results do not depend on which.
 pub struct EvalBuffers {
+    /// the most bytes the kept set may take
+    keep_bytes: usize,
+    /// one batch per task, in task order, when the whole set fits
+    kept: Vec<TaskBatch>,
+    /// what the kept set was built for: the seed, trials per task and task count
+    kept_for: Option<(u64, usize, usize)>,
+    /// the reused buffer when the set does not fit
     batch: TaskBatch,
+}
+
+/// The most memory a run keeps its evaluation batches in (per network: `--seeds` holds several).
+pub const KEEP_EVAL_BYTES: usize = 256 << 20;
+
+impl Default for EvalBuffers {
+    fn default() -> Self {
+        EvalBuffers::keeping_at_most(KEEP_EVAL_BYTES)
+    }
+}
+
+impl EvalBuffers {
+    /// Buffers that keep the evaluation set while it takes at most `bytes`.
+    pub fn keeping_at_most(bytes: usize) -> Self {
+        EvalBuffers {
+            keep_bytes: bytes,
+            kept: vec![],
+            kept_for: None,
+            batch: TaskBatch::default(),
+        }
+    }
+}
+
+impl Drop for EvalBuffers {
+    fn drop(&mut self) {
+        let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+        for b in self.kept.drain(..) {
+            if spare.iter().map(batch_bytes).sum::<usize>() + batch_bytes(&b) <= KEEP_EVAL_BYTES {
+                spare.push(b);
+            }
+        }
+    }
+}
+
+/// Kept evaluation batches a finished run left behind, for the next run in this process to build
+/// its own into: `--seeds` trains one network after another on each thread, and fresh memory for
+/// every network's set cost about as much in page faults as keeping it saved. At most
+/// [`KEEP_EVAL_BYTES`] in all; [`release_spare_batches`] frees them.
+static SPARE: std::sync::Mutex<Vec<TaskBatch>> = std::sync::Mutex::new(Vec::new());
+
+/// Free the evaluation batches finished runs left for the next (a sweep calls it when done).
+pub fn release_spare_batches() {
+    SPARE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// A batch to build an evaluation set into: a finished run's, or a new one.
+fn spare_batch() -> TaskBatch {
+    let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    spare.unwrap_or_default()
+}
+
+/// The memory a batch's per-step arrays take.
+fn batch_bytes(b: &TaskBatch) -> usize {
+    (b.x.len() + b.y.len() + b.cost.len() + b.y_loc.len()) * size_of::<f32>()
+        + b.class.len() * size_of::<i32>()
 }
 
 /// Evaluate every task of the config on `trials` trials each, drawn from the run's "eval" streams (the
@@ -75,7 +138,15 @@ pub fn evaluate_tasks(
     };
     let mut scores = vec![];
     let groups = trials.div_ceil(EVAL_GROUP);
-    for task in tasks {
+    let key = (cfg.seed, trials, tasks.len());
+    let reuse = buffers.kept_for == Some(key) && buffers.kept.len() == tasks.len();
+    // the first evaluation builds each batch into memory of its own, to keep while they fit
+    let mut keeping = !reuse && buffers.kept_for != Some(key);
+    if !reuse {
+        buffers.kept.clear();
+        buffers.kept_for = Some(key);
+    }
+    for (i, task) in tasks.iter().enumerate() {
         let streams = eval_streams.child("task", task.key());
         // a dataset's held-out split, where the task has one
         let held_out = task.evaluation();
@@ -83,8 +154,23 @@ pub fn evaluate_tasks(
             Some(t) => &**t,
             None => task,
         };
-        let batch = &mut buffers.batch;
-        generate_groups_into(task, &spec, &streams, groups, batch);
+        if keeping {
+            let mut built = spare_batch();
+            generate_groups_into(task, &spec, &streams, groups, &mut built);
+            built.trials = vec![]; // the trials' own copy is not needed again
+            buffers.kept.push(built);
+            if buffers.kept.iter().map(batch_bytes).sum::<usize>() > buffers.keep_bytes {
+                keeping = false;
+                buffers.batch = buffers.kept.pop().unwrap_or_default();
+                buffers.kept = vec![];
+            }
+        } else if !reuse {
+            generate_groups_into(task, &spec, &streams, groups, &mut buffers.batch);
+        }
+        let batch = match reuse || keeping {
+            true => &buffers.kept[i],
+            false => &buffers.batch,
+        };
         let trials = batch.batch;
         let judge = |trial: &biornn_tasks::TrialOutputs| task.score(trial);
         let noise_streams = Streams::new(cfg.seed).child("eval_noise", 0);
@@ -121,4 +207,68 @@ pub fn min_mean(scores: &[TaskScore]) -> (f64, f64) {
     let min = scores.iter().map(|s| s.perf).fold(f64::INFINITY, f64::min);
     let mean = scores.iter().map(|s| s.perf).sum::<f64>() / scores.len().max(1) as f64;
     (min, mean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_run() -> RunConfig {
+        let mut c = RunConfig::default();
+        c.model.n_rec = 16;
+        c.task.rules = vec!["fdgo".into(), "dmsgo".into(), "delayanti".into()];
+        c
+    }
+
+    /// Each task's (perf, loss) at each evaluation.
+    type Scores = Vec<Vec<(f64, f64)>>;
+
+    /// Scores of three evaluations with `buffers`, and each task's kept input buffer's address
+    /// after each (none when the set was not kept).
+    fn three_evaluations(
+        c: &RunConfig,
+        buffers: &mut EvalBuffers,
+    ) -> (Scores, Vec<Vec<*const f32>>) {
+        let (n_in, n_out) = c.task.sizes().unwrap();
+        let streams = Streams::new(c.seed);
+        let net = Ctrnn::<f32>::new(&c.model, n_in, n_out, c.task.dt, &streams).unwrap();
+        let tasks = c.task.tasks().unwrap();
+        let mut engine = Engine::default();
+        let mut scores = vec![];
+        let mut kept_at = vec![];
+        for _ in 0..3 {
+            let s = evaluate_tasks(&net, c, &tasks, 40, &mut engine, buffers);
+            scores.push(s.iter().map(|s| (s.perf, s.loss)).collect());
+            kept_at.push(buffers.kept.iter().map(|b| b.x.as_ptr()).collect());
+        }
+        (scores, kept_at)
+    }
+
+    #[test]
+    fn kept_evaluation_batches_score_as_batches_built_anew() {
+        let c = small_run();
+        // the reference: every evaluation builds its batches from nothing
+        let fresh: Scores = (0..3)
+            .map(|_| three_evaluations(&c, &mut EvalBuffers::default()).0[0].clone())
+            .collect();
+        let (kept, kept_at) = three_evaluations(&c, &mut EvalBuffers::default());
+        assert_eq!(kept, fresh);
+        // all three tasks kept after the first evaluation, and the same memory read after it
+        assert_eq!(kept_at[0].len(), 3);
+        assert!(kept_at.iter().all(|at| *at == kept_at[0]));
+        // a budget the first task alone overflows: rebuilt each time, the same scores
+        let mut small = EvalBuffers::keeping_at_most(1000);
+        let (rebuilt, rebuilt_at) = three_evaluations(&c, &mut small);
+        assert_eq!(rebuilt, fresh);
+        assert!(rebuilt_at.iter().all(|at| at.is_empty()));
+        // a budget two tasks fit in: the third overflows it, so none is kept
+        let two = {
+            let mut b = EvalBuffers::default();
+            three_evaluations(&c, &mut b);
+            batch_bytes(&b.kept[0]) + batch_bytes(&b.kept[1])
+        };
+        let (partial, partial_at) = three_evaluations(&c, &mut EvalBuffers::keeping_at_most(two));
+        assert_eq!(partial, fresh);
+        assert!(partial_at.iter().all(|at| at.is_empty()));
+    }
 }
