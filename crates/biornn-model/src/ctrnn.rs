@@ -228,11 +228,34 @@ macro_rules! with_activation {
     };
 }
 
+/// An elementwise kernel (`#[inline(always)]`) and its twin `..._avx512`: the same loops compiled
+/// into a function with AVX-512 F enabled, where they vectorise 16 floats wide. Safety of the
+/// twin: call it only where [`wide_elementwise`] holds.
+macro_rules! with_avx512_twin {
+    (
+        $(#[$meta:meta])*
+        fn $kernel:ident / $twin:ident<$T:ident: Real, const $C:ident: bool>(
+            $($arg:ident: $ty:ty),* $(,)?
+        ) $body:block
+    ) => {
+        $(#[$meta])*
+        fn $kernel<$T: Real, const $C: bool>($($arg: $ty),*) $body
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $twin<$T: Real, const $C: bool>($($arg: $ty),*) {
+            $kernel::<$T, $C>($($arg),*)
+        }
+    };
+}
+
+with_avx512_twin! {
 /// One Euler step for a block of columns: s_next = (1-a) s_prev + a psi(z) (+ noise), r = rho(s).
 /// `RATE` selects the convention (psi = f, rho = id) or (psi = id, rho = f). `alpha` is one column's
 /// dt/tau, or a whole block's ([`Trajectory::alpha_cols`]: one loop, the same arithmetic).
 #[inline(always)]
-fn euler_block<T: Real, const RATE: bool>(
+fn euler_block / euler_block_avx512<T: Real, const RATE: bool>(
     f: impl Fn(T) -> T,
     alpha: &[T],
     z: &[T],
@@ -267,6 +290,7 @@ fn euler_block<T: Real, const RATE: bool>(
         }
     }
 }
+}
 
 /// Whether the elementwise passes run their AVX-512 copies: where the CPU has AVX-512 and the
 /// packed products take it (`BIORNN_ISA=avx2` forces the 8-lane loops everywhere). The passes use
@@ -274,20 +298,6 @@ fn euler_block<T: Real, const RATE: bool>(
 /// and 16 lanes give the same bits.
 fn wide_elementwise() -> bool {
     biornn_numerics::packed::active() == Some(biornn_numerics::packed::Isa::Avx512)
-}
-
-/// `name_avx512`: an elementwise kernel (`#[inline(always)]`) compiled into a function with AVX-512
-/// F enabled, where its loops vectorise 16 floats wide. Safety: call only where
-/// [`wide_elementwise`] holds.
-macro_rules! avx512_twin {
-    ($twin:ident = $kernel:ident<$T:ident, $RATE:ident>($($arg:ident: $ty:ty),* $(,)?)) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $twin<$T: Real, const $RATE: bool>($($arg: $ty),*) {
-            $kernel::<$T, $RATE>($($arg),*)
-        }
-    };
 }
 
 /// Call `kernel` or, where `wide`, its AVX-512 twin, with the same arguments.
@@ -302,48 +312,14 @@ macro_rules! wide_or_not {
     };
 }
 
-avx512_twin!(euler_block_avx512 = euler_block<T, RATE>(
-    f: impl Fn(T) -> T,
-    alpha: &[T],
-    z: &[T],
-    s_prev: &[T],
-    s_next: &mut [T],
-    r_next: &mut [T],
-    noise: Option<&[T]>,
-));
-
-avx512_twin!(backward_block_avx512 = backward_block<T, RATE>(
-    df: impl Fn(T) -> T,
-    alpha: &[T],
-    z: &[T],
-    s: &[T],
-    d: &mut [T],
-    ds_next: &mut [T],
-));
-
-avx512_twin!(backward_block_skip_avx512 = backward_block_skip<T, RATE>(
-    df: impl Fn(T) -> T,
-    alpha: &[T],
-    z: &[T],
-    s: &[T],
-    d: &mut [T],
-    ds_next: &mut [T],
-    extra: &[T],
-    mix: Option<(T, &[T])>,
-    skip_grad: &mut [T],
-    trial_mix: Option<T>,
-    trial_grad: &mut [T],
-));
-
-avx512_twin!(readout_step_avx512 = readout_step<T, SIGMOID>(
+with_avx512_twin! {
+/// One step's readouts: `pre += bias`, then `out` = sigmoid(pre) or pre.
+#[inline(always)]
+fn readout_step / readout_step_avx512<T: Real, const SIGMOID: bool>(
     pre: &mut [T],
     bias: &[T],
     out: &mut [T],
-));
-
-/// One step's readouts: `pre += bias`, then `out` = sigmoid(pre) or pre.
-#[inline(always)]
-fn readout_step<T: Real, const SIGMOID: bool>(pre: &mut [T], bias: &[T], out: &mut [T]) {
+) {
     for (p, b) in pre.iter_mut().zip(bias) {
         *p += *b;
     }
@@ -356,14 +332,16 @@ fn readout_step<T: Real, const SIGMOID: bool>(pre: &mut [T], bias: &[T], out: &m
         false => out.copy_from_slice(pre),
     }
 }
+}
 
+with_avx512_twin! {
 /// [`backward_block`] with skip connections: `extra` is gradient reaching s_t through skip paths;
 /// where s_t ends a trial-level span (`trial_mix` = its beta), `trial_grad` receives that skip's
 /// share first; where s_t ends a block (`mix` = (beta, gradient reaching the unmixed state)), the
 /// fine path gets beta of the rest and `skip_grad` receives the block skip's (1 - beta) share.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn backward_block_skip<T: Real, const RATE: bool>(
+fn backward_block_skip / backward_block_skip_avx512<T: Real, const RATE: bool>(
     df: impl Fn(T) -> T,
     alpha: &[T],
     z: &[T],
@@ -387,6 +365,7 @@ fn backward_block_skip<T: Real, const RATE: bool>(
         (true, false) => skip_columns::<T, RATE, true, false>(df, alpha, d_in, into, with),
         (true, true) => skip_columns::<T, RATE, true, true>(df, alpha, d_in, into, with),
     }
+}
 }
 
 /// [`backward_block_skip`] for one combination of a trial-level mix (`TRIAL`) and a block mix
@@ -444,10 +423,11 @@ fn skip_columns<T: Real, const RATE: bool, const TRIAL: bool, const MIX: bool>(
     }
 }
 
+with_avx512_twin! {
 /// One backward step for a block of columns: `d` holds dL/dr_t on entry and dL/dz_t on exit;
 /// `ds_next` carries dL/ds through the leak.
 #[inline(always)]
-fn backward_block<T: Real, const RATE: bool>(
+fn backward_block / backward_block_avx512<T: Real, const RATE: bool>(
     df: impl Fn(T) -> T,
     alpha: &[T],
     z: &[T],
@@ -474,6 +454,7 @@ fn backward_block<T: Real, const RATE: bool>(
             d[i] = (a * psi_p * ds).flush_subnormal();
         }
     }
+}
 }
 
 /// How the backward pass assigns credit to the recurrent and input weights.
