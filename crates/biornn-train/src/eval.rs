@@ -109,7 +109,8 @@ pub fn evaluate(
     trials: usize,
     engine: &mut Engine<f32>,
 ) -> Result<Vec<TaskScore>> {
-    let mut buffers = EvalBuffers::default();
+    // one evaluation: nothing to keep for a next one
+    let mut buffers = EvalBuffers::keeping_at_most(0);
     Ok(evaluate_tasks(
         net,
         cfg,
