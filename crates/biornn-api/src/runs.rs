@@ -911,6 +911,8 @@ pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<
         ));
     }
     let base = RunDir::create_unique(runs, &cfg.name())?;
+    // each thread trains one network after another: each builds its evaluation set into the last's
+    let _spares = biornn_train::eval::SpareEvalBatches::open();
     let results = (0..k as u64)
         .into_par_iter()
         .map(|i| {
@@ -920,7 +922,6 @@ pub fn train_seeds(cfg: &Config, runs: &Path, k: usize) -> Result<(PathBuf, Vec<
             let f = train_in(&c, &dir, &RunOptions::default())?;
             Ok((c.seed(), f))
         })
-        .collect::<Result<Vec<_>>>();
-    biornn_train::eval::release_spare_batches();
-    Ok((base.path().to_path_buf(), results?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((base.path().to_path_buf(), results))
 }

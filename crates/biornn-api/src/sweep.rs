@@ -648,6 +648,8 @@ pub fn run_local(sweep: &Sweep, jobs: usize, opts: &RunOptions) -> Result<(usize
                 .map_err(|e| Error::new(e.to_string()))
         })
         .collect::<Result<Vec<_>>>()?;
+    // each worker trains one run after another: each builds its evaluation set into the last's
+    let _spares = biornn_train::eval::SpareEvalBatches::open();
     std::thread::scope(|scope| {
         for pool in &pools {
             scope.spawn(|| loop {
@@ -676,7 +678,6 @@ pub fn run_local(sweep: &Sweep, jobs: usize, opts: &RunOptions) -> Result<(usize
             });
         }
     });
-    biornn_train::eval::release_spare_batches();
     if let Some(e) = failed.into_inner().ok().flatten() {
         return Err(e);
     }

@@ -292,21 +292,28 @@ fn euler_block / euler_block_avx512<T: Real, const RATE: bool>(
 }
 }
 
-/// Whether the elementwise passes run their AVX-512 copies: where the CPU has AVX-512 and the
-/// packed products take it (`BIORNN_ISA=avx2` forces the 8-lane loops everywhere). The passes use
-/// no fused multiply-add (Rust never contracts a * b + c) and no approximate instructions, so 8
-/// and 16 lanes give the same bits.
-fn wide_elementwise() -> bool {
-    biornn_numerics::packed::active() == Some(biornn_numerics::packed::Isa::Avx512)
+/// Proof that this CPU has AVX-512 F, which only [`wide_elementwise`] makes: the twins'
+/// `unsafe` calls take one.
+#[derive(Clone, Copy)]
+struct Avx512Present(());
+
+/// Whether the elementwise passes run their AVX-512 twins: where the CPU has AVX-512 and the
+/// packed products take it (`BIORNN_ISA=avx2`, `scalar` or `faer` keep the 8-lane loops). The
+/// passes use no fused multiply-add (Rust never contracts a * b + c) and no approximate
+/// instructions, so 8 and 16 lanes give the same bits.
+fn wide_elementwise() -> Option<Avx512Present> {
+    let wide = biornn_numerics::packed::active() == Some(biornn_numerics::packed::Isa::Avx512);
+    // `active` is Avx512 only where `is_x86_feature_detected!("avx512f")` holds
+    wide.then_some(Avx512Present(()))
 }
 
-/// Call `kernel` or, where `wide`, its AVX-512 twin, with the same arguments.
+/// Call `kernel`, or its AVX-512 twin where `wide` (from [`wide_elementwise`]) is present.
 macro_rules! wide_or_not {
     ($wide:expr, $kernel:ident | $twin:ident::<$T:ty, $RATE:literal>($($a:expr),* $(,)?)) => {
         match $wide {
-            // SAFETY: `wide` only where the CPU has AVX-512 F ([`wide_elementwise`]).
+            // SAFETY: an `Avx512Present` exists only where the CPU has AVX-512 F.
             #[cfg(target_arch = "x86_64")]
-            true => unsafe { $twin::<$T, $RATE>($($a),*) },
+            Some(Avx512Present(())) => unsafe { $twin::<$T, $RATE>($($a),*) },
             _ => $kernel::<$T, $RATE>($($a),*),
         }
     };
@@ -1785,87 +1792,88 @@ mod wide_tests {
     }
 
     /// Every elementwise kernel's AVX-512 twin gives its 8-lane loop's bits, for every activation
-    /// and both conventions, on a block of 50 units by 3 columns (vector bodies and remainders).
+    /// (through `with_activation!`, as the passes call them) and both conventions, with and
+    /// without noise and in every skip combination, on 150 values (vector bodies and
+    /// remainders). Meaningful in release builds, where loops are vectorised (`cargo test
+    /// --release`, as the README and CI run the tests).
     #[test]
     fn the_avx512_twins_equal_the_eight_lane_kernels_bit_for_bit() {
         if !std::arch::is_x86_feature_detected!("avx512f") {
             eprintln!("no AVX-512 on this CPU: nothing to compare");
             return;
         }
-        let (n, cols) = (50, 3);
-        let len = n * cols;
+        // the element type `with_activation!`'s closures name
+        type T = f32;
+        // the kernels take whole columns: one column of all 150 values, as a whole step's pass
+        let len = 150;
         let alpha: Vec<f32> = values(len, 1).iter().map(|v| v.abs() / 24.0).collect();
         let (z, s, noise) = (values(len, 2), values(len, 3), values(len, 4));
         let (extra, df_extra, d0) = (values(len, 5), values(len, 6), values(len, 7));
+        let present = Some(Avx512Present(()));
         for act in Activation::ALL {
             macro_rules! both {
                 ($rate:literal) => {{
-                    let f = |x: f32| act.f(x);
-                    let df = |x: f32| act.df(x);
-                    let run_euler = |wide: bool| {
+                    let run_euler = |wide: Option<Avx512Present>, noise: Option<&[f32]>| {
                         let (mut sn, mut rn) = (vec![0.0; len], vec![0.0; len]);
-                        wide_or_not!(
+                        with_activation!(act, |f, _df| wide_or_not!(
                             wide,
                             euler_block
                                 | euler_block_avx512::<f32, $rate>(
-                                    f,
-                                    &alpha,
-                                    &z,
-                                    &s,
-                                    &mut sn,
-                                    &mut rn,
-                                    Some(&noise)
+                                    f, &alpha, &z, &s, &mut sn, &mut rn, noise
                                 )
-                        );
+                        ));
                         (bits(&sn), bits(&rn))
                     };
-                    assert_eq!(run_euler(false), run_euler(true), "{act:?} euler");
-                    let run_back = |wide: bool| {
+                    for noise in [Some(&noise[..]), None] {
+                        assert_eq!(
+                            run_euler(None, noise),
+                            run_euler(present, noise),
+                            "{act:?} euler"
+                        );
+                    }
+                    let run_back = |wide: Option<Avx512Present>| {
                         let (mut d, mut dsn) = (d0.clone(), values(len, 8));
-                        wide_or_not!(
+                        with_activation!(act, |_f, df| wide_or_not!(
                             wide,
                             backward_block
                                 | backward_block_avx512::<f32, $rate>(
                                     df, &alpha, &z, &s, &mut d, &mut dsn
                                 )
-                        );
+                        ));
                         (bits(&d), bits(&dsn))
                     };
-                    assert_eq!(run_back(false), run_back(true), "{act:?} backward");
-                    let run_skip = |wide: bool| {
+                    assert_eq!(run_back(None), run_back(present), "{act:?} backward");
+                    let run_skip = |wide: Option<Avx512Present>,
+                                    mix: Option<(f32, &[f32])>,
+                                    trial_mix: Option<f32>| {
                         let (mut d, mut dsn) = (d0.clone(), values(len, 8));
                         let (mut skip, mut trial) = (vec![0.0; len], vec![0.0; len]);
-                        wide_or_not!(
+                        with_activation!(act, |_f, df| wide_or_not!(
                             wide,
                             backward_block_skip
                                 | backward_block_skip_avx512::<f32, $rate>(
-                                    df,
-                                    &alpha,
-                                    &z,
-                                    &s,
-                                    &mut d,
-                                    &mut dsn,
-                                    &extra,
-                                    Some((0.3, &df_extra)),
-                                    &mut skip,
-                                    Some(0.6),
-                                    &mut trial
+                                    df, &alpha, &z, &s, &mut d, &mut dsn, &extra, mix, &mut skip,
+                                    trial_mix, &mut trial
                                 )
-                        );
+                        ));
                         (bits(&d), bits(&dsn), bits(&skip), bits(&trial))
                     };
-                    assert_eq!(
-                        run_skip(false),
-                        run_skip(true),
-                        "{act:?} backward with skips"
-                    );
+                    for mix in [None, Some((0.3, &df_extra[..]))] {
+                        for trial_mix in [None, Some(0.6)] {
+                            assert_eq!(
+                                run_skip(None, mix, trial_mix),
+                                run_skip(present, mix, trial_mix),
+                                "{act:?} backward with skips {mix:?} {trial_mix:?}"
+                            );
+                        }
+                    }
                 }};
             }
             both!(true);
             both!(false);
         }
         for sigmoid in [false, true] {
-            let run = |wide: bool| {
+            let run = |wide: Option<Avx512Present>| {
                 let (mut pre, mut out) = (z.clone(), vec![0.0; len]);
                 match sigmoid {
                     true => wide_or_not!(
@@ -1880,7 +1888,7 @@ mod wide_tests {
                 }
                 (bits(&pre), bits(&out))
             };
-            assert_eq!(run(false), run(true), "readout, sigmoid {sigmoid}");
+            assert_eq!(run(None), run(present), "readout, sigmoid {sigmoid}");
         }
     }
 }

@@ -6,6 +6,8 @@ use biornn_model::Ctrnn;
 use biornn_numerics::{Result, Streams};
 use biornn_tasks::{generate_groups_into, BatchSpec, Task, TaskBatch};
 use serde::Serialize;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskScore {
@@ -30,22 +32,33 @@ pub const EVAL_GROUP: usize = 32;
 
 /// The evaluation batches of a run, kept from one evaluation to the next: the evaluation set is
 /// the same every time (drawn from the run's fixed "eval" streams), and building it again took
-/// about a sixth of a `--seeds` run's time. They are kept while they take at most
+/// about a sixth of a `--seeds` run's time. They are kept while their buffers take at most
 /// [`KEEP_EVAL_BYTES`] (the six default tasks at 256 trials each: 127 MB); a larger set (many
-/// tasks, long trials) is rebuilt at each evaluation into one reused buffer instead. Either way
-/// the batches are the same, so results do not depend on which.
+/// tasks, long trials) is rebuilt at each evaluation into one reused buffer instead (its first
+/// evaluation holds up to the limit for a moment). Either way the batches are the same, so
+/// results do not depend on which.
 pub struct EvalBuffers {
     /// the most bytes the kept set may take
     keep_bytes: usize,
     /// one batch per task, in task order, when the whole set fits
     kept: Vec<TaskBatch>,
-    /// what the kept set was built for: the seed, trials per task and task count
-    kept_for: Option<(u64, usize, usize)>,
+    /// what the kept set (or the attempt to keep it) was built for
+    kept_for: Option<EvalSetKey>,
     /// the reused buffer when the set does not fit
     batch: TaskBatch,
 }
 
-/// The most memory a run keeps its evaluation batches in (per network: `--seeds` holds several).
+/// Everything an evaluation set is drawn from.
+#[derive(PartialEq)]
+struct EvalSetKey {
+    seed: u64,
+    spec: BatchSpec,
+    groups: usize,
+    tasks: Vec<u64>,
+}
+
+/// The most memory a run keeps its evaluation batches in (per network: `--seeds` trains one
+/// network per core at once).
 pub const KEEP_EVAL_BYTES: usize = 256 << 20;
 
 impl Default for EvalBuffers {
@@ -55,7 +68,7 @@ impl Default for EvalBuffers {
 }
 
 impl EvalBuffers {
-    /// Buffers that keep the evaluation set while it takes at most `bytes`.
+    /// Buffers that keep the evaluation set while it takes at most `bytes` (0: never kept).
     pub fn keeping_at_most(bytes: usize) -> Self {
         EvalBuffers {
             keep_bytes: bytes,
@@ -68,8 +81,12 @@ impl EvalBuffers {
 
 impl Drop for EvalBuffers {
     fn drop(&mut self) {
+        if SPARE_SCOPES.load(Ordering::SeqCst) == 0 {
+            return; // no run follows in this process that could build into them
+        }
         let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
-        for b in self.kept.drain(..) {
+        // last task first, so that the next run's first task takes this one's first batch back
+        for b in self.kept.drain(..).rev() {
             if spare.iter().map(batch_bytes).sum::<usize>() + batch_bytes(&b) <= KEEP_EVAL_BYTES {
                 spare.push(b);
             }
@@ -77,15 +94,34 @@ impl Drop for EvalBuffers {
     }
 }
 
-/// Kept evaluation batches a finished run left behind, for the next run in this process to build
-/// its own into: `--seeds` trains one network after another on each thread, and fresh memory for
-/// every network's set cost about as much in page faults as keeping it saved. At most
-/// [`KEEP_EVAL_BYTES`] in all; [`release_spare_batches`] frees them.
-static SPARE: std::sync::Mutex<Vec<TaskBatch>> = std::sync::Mutex::new(Vec::new());
+/// Kept evaluation batches finished runs left behind, for the next run in this process to build
+/// its own into, while a [`SpareEvalBatches`] scope is open: `--seeds` and local sweeps train one
+/// network after another on each thread, and fresh memory for every network's set cost about as
+/// much in page faults as keeping it saved. At most [`KEEP_EVAL_BYTES`] in all, freed when the
+/// last scope closes.
+static SPARE: Mutex<Vec<TaskBatch>> = Mutex::new(Vec::new());
 
-/// Free the evaluation batches finished runs left for the next (a sweep calls it when done).
-pub fn release_spare_batches() {
-    SPARE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+/// Open [`SpareEvalBatches`] scopes.
+static SPARE_SCOPES: AtomicUsize = AtomicUsize::new(0);
+
+/// While one is alive, finished runs leave their kept evaluation batches for the next run in the
+/// process; when the last is dropped they are freed. A single run (the CLI's `train`, a Python
+/// call) opens none, so it leaves nothing behind.
+pub struct SpareEvalBatches(());
+
+impl SpareEvalBatches {
+    pub fn open() -> Self {
+        SPARE_SCOPES.fetch_add(1, Ordering::SeqCst);
+        SpareEvalBatches(())
+    }
+}
+
+impl Drop for SpareEvalBatches {
+    fn drop(&mut self) {
+        if SPARE_SCOPES.fetch_sub(1, Ordering::SeqCst) == 1 {
+            SPARE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
 }
 
 /// A batch to build an evaluation set into: a finished run's, or a new one.
@@ -94,10 +130,10 @@ fn spare_batch() -> TaskBatch {
     spare.unwrap_or_default()
 }
 
-/// The memory a batch's per-step arrays take.
+/// The memory a batch's per-step buffers hold (their capacity: a reused batch keeps its size).
 fn batch_bytes(b: &TaskBatch) -> usize {
-    (b.x.len() + b.y.len() + b.cost.len() + b.y_loc.len()) * size_of::<f32>()
-        + b.class.len() * size_of::<i32>()
+    (b.x.capacity() + b.y.capacity() + b.cost.capacity() + b.y_loc.capacity()) * size_of::<f32>()
+        + b.class.capacity() * size_of::<i32>()
 }
 
 /// Evaluate every task of the config on `trials` trials each, drawn from the run's "eval" streams (the
@@ -139,10 +175,17 @@ pub fn evaluate_tasks(
     };
     let mut scores = vec![];
     let groups = trials.div_ceil(EVAL_GROUP);
-    let key = (cfg.seed, trials, tasks.len());
-    let reuse = buffers.kept_for == Some(key) && buffers.kept.len() == tasks.len();
-    // the first evaluation builds each batch into memory of its own, to keep while they fit
-    let mut keeping = !reuse && buffers.kept_for != Some(key);
+    let key = EvalSetKey {
+        seed: cfg.seed,
+        spec: spec.clone(),
+        groups,
+        tasks: tasks.iter().map(|t| t.key()).collect(),
+    };
+    let same_set = buffers.kept_for.as_ref() == Some(&key);
+    let reuse = same_set && buffers.kept.len() == tasks.len();
+    // the first evaluation of a set builds each batch into memory of its own, to keep while they
+    // fit; a set found too large is not tried again
+    let mut keeping = !same_set && buffers.keep_bytes > 0;
     if !reuse {
         buffers.kept.clear();
         buffers.kept_for = Some(key);
@@ -248,18 +291,20 @@ mod tests {
     #[test]
     fn kept_evaluation_batches_score_as_batches_built_anew() {
         let c = small_run();
-        // the reference: every evaluation builds its batches from nothing
-        let fresh: Scores = (0..3)
-            .map(|_| three_evaluations(&c, &mut EvalBuffers::default()).0[0].clone())
-            .collect();
+        // the reference: buffers that never keep, so every evaluation builds its set again
+        let (fresh, fresh_at) = three_evaluations(&c, &mut EvalBuffers::keeping_at_most(0));
+        assert!(
+            fresh.iter().all(|s| *s == fresh[0]),
+            "the same set every time"
+        );
+        assert!(fresh_at.iter().all(|at| at.is_empty()));
         let (kept, kept_at) = three_evaluations(&c, &mut EvalBuffers::default());
         assert_eq!(kept, fresh);
         // all three tasks kept after the first evaluation, and the same memory read after it
         assert_eq!(kept_at[0].len(), 3);
         assert!(kept_at.iter().all(|at| *at == kept_at[0]));
         // a budget the first task alone overflows: rebuilt each time, the same scores
-        let mut small = EvalBuffers::keeping_at_most(1000);
-        let (rebuilt, rebuilt_at) = three_evaluations(&c, &mut small);
+        let (rebuilt, rebuilt_at) = three_evaluations(&c, &mut EvalBuffers::keeping_at_most(1000));
         assert_eq!(rebuilt, fresh);
         assert!(rebuilt_at.iter().all(|at| at.is_empty()));
         // a budget two tasks fit in: the third overflows it, so none is kept
@@ -271,5 +316,42 @@ mod tests {
         let (partial, partial_at) = three_evaluations(&c, &mut EvalBuffers::keeping_at_most(two));
         assert_eq!(partial, fresh);
         assert!(partial_at.iter().all(|at| at.is_empty()));
+        // another seed or task list is another set: not read from the kept one
+        let mut buffers = EvalBuffers::default();
+        three_evaluations(&c, &mut buffers);
+        let mut other = small_run();
+        other.seed = 2;
+        let (theirs, _) = three_evaluations(&other, &mut EvalBuffers::default());
+        assert_eq!(three_evaluations(&other, &mut buffers).0, theirs);
+        assert_ne!(theirs, fresh);
+        other.seed = c.seed;
+        other.task.rules.pop();
+        let (fewer, _) = three_evaluations(&other, &mut EvalBuffers::default());
+        assert_eq!(three_evaluations(&other, &mut buffers).0, fewer);
+    }
+
+    #[test]
+    fn spare_batches_carry_over_only_inside_a_scope_and_score_the_same() {
+        let c = small_run();
+        let (alone, _) = three_evaluations(&c, &mut EvalBuffers::keeping_at_most(0));
+        {
+            let _scope = SpareEvalBatches::open();
+            let mut first = EvalBuffers::default();
+            three_evaluations(&c, &mut first);
+            drop(first); // its batches go to the pool for the next run to build into
+            let (next, next_at) = three_evaluations(&c, &mut EvalBuffers::default());
+            assert_eq!(next, alone);
+            assert_eq!(next_at[0].len(), 3);
+        }
+        // the last scope closed: nothing left behind
+        assert!(SPARE.lock().unwrap().is_empty());
+        drop(EvalBuffers::default());
+        let mut outside = EvalBuffers::default();
+        three_evaluations(&c, &mut outside);
+        drop(outside);
+        assert!(
+            SPARE.lock().unwrap().is_empty(),
+            "a run outside a scope leaves nothing"
+        );
     }
 }
