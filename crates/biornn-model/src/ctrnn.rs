@@ -292,8 +292,8 @@ fn euler_block / euler_block_avx512<T: Real, const RATE: bool>(
 }
 }
 
-/// Proof that this CPU has AVX-512 F, which only [`wide_elementwise`] makes: the twins'
-/// `unsafe` calls take one.
+/// Proof that this CPU has AVX-512 F, made only after checking it (by [`wide_elementwise`], and
+/// by the twins' test): the twins' `unsafe` calls take one.
 #[derive(Clone, Copy)]
 struct Avx512Present(());
 

@@ -6,7 +6,6 @@ use biornn_model::Ctrnn;
 use biornn_numerics::{Result, Streams};
 use biornn_tasks::{generate_groups_into, BatchSpec, Task, TaskBatch};
 use serde::Serialize;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, Serialize)]
@@ -32,11 +31,13 @@ pub const EVAL_GROUP: usize = 32;
 
 /// The evaluation batches of a run, kept from one evaluation to the next: the evaluation set is
 /// the same every time (drawn from the run's fixed "eval" streams), and building it again took
-/// about a sixth of a `--seeds` run's time. They are kept while their buffers take at most
-/// [`KEEP_EVAL_BYTES`] (the six default tasks at 256 trials each: 127 MB); a larger set (many
-/// tasks, long trials) is rebuilt at each evaluation into one reused buffer instead (its first
-/// evaluation holds up to the limit for a moment). Either way the batches are the same, so
-/// results do not depend on which.
+/// about a sixth of a `--seeds` run's time. They are kept while their buffers take at most the
+/// buffers' limit ([`KEEP_EVAL_BYTES`] by default; the six default tasks at 256 trials each take
+/// 127 MB); a larger set (many tasks, long trials) is rebuilt at each evaluation into one reused
+/// buffer instead (its first evaluation holds up to the limit and one batch more for a moment).
+/// Either way the batches are the same, so results do not depend on which. One `EvalBuffers`
+/// serves one run: the set is keyed by the seed, batch spec and the tasks' keys and names, not by
+/// every parameter of a task.
 pub struct EvalBuffers {
     /// the most bytes the kept set may take
     keep_bytes: usize,
@@ -54,7 +55,8 @@ struct EvalSetKey {
     seed: u64,
     spec: BatchSpec,
     groups: usize,
-    tasks: Vec<u64>,
+    /// each task's key and name
+    tasks: Vec<(u64, String)>,
 }
 
 /// The most memory a run keeps its evaluation batches in (per network: `--seeds` trains one
@@ -81,15 +83,13 @@ impl EvalBuffers {
 
 impl Drop for EvalBuffers {
     fn drop(&mut self) {
-        if SPARE_SCOPES.load(Ordering::SeqCst) == 0 {
-            return; // no run follows in this process that could build into them
-        }
-        let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
-        // last task first, so that the next run's first task takes this one's first batch back
-        for b in self.kept.drain(..).rev() {
-            if spare.iter().map(batch_bytes).sum::<usize>() + batch_bytes(&b) <= KEEP_EVAL_BYTES {
-                spare.push(b);
-            }
+        let mut pool = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+        let set: usize = self.kept.iter().map(batch_bytes).sum();
+        let held: usize = pool.batches.iter().map(batch_bytes).sum();
+        // only while a run may follow to build into it, and the whole set or none, last task
+        // first, so that the next run's first task takes this one's first batch back
+        if pool.scopes > 0 && held + set <= KEEP_EVAL_BYTES {
+            pool.batches.extend(self.kept.drain(..).rev());
         }
     }
 }
@@ -98,11 +98,18 @@ impl Drop for EvalBuffers {
 /// its own into, while a [`SpareEvalBatches`] scope is open: `--seeds` and local sweeps train one
 /// network after another on each thread, and fresh memory for every network's set cost about as
 /// much in page faults as keeping it saved. At most [`KEEP_EVAL_BYTES`] in all, freed when the
-/// last scope closes.
-static SPARE: Mutex<Vec<TaskBatch>> = Mutex::new(Vec::new());
+/// last open scope closes. The scope count sits under the same lock, so that no set is handed in
+/// after the last scope has closed.
+static SPARE: Mutex<SparePool> = Mutex::new(SparePool {
+    scopes: 0,
+    batches: Vec::new(),
+});
 
-/// Open [`SpareEvalBatches`] scopes.
-static SPARE_SCOPES: AtomicUsize = AtomicUsize::new(0);
+struct SparePool {
+    /// open [`SpareEvalBatches`] scopes
+    scopes: usize,
+    batches: Vec<TaskBatch>,
+}
 
 /// While one is alive, finished runs leave their kept evaluation batches for the next run in the
 /// process; when the last is dropped they are freed. A single run (the CLI's `train`, a Python
@@ -111,23 +118,44 @@ pub struct SpareEvalBatches(());
 
 impl SpareEvalBatches {
     pub fn open() -> Self {
-        SPARE_SCOPES.fetch_add(1, Ordering::SeqCst);
+        SPARE.lock().unwrap_or_else(|e| e.into_inner()).scopes += 1;
         SpareEvalBatches(())
     }
 }
 
 impl Drop for SpareEvalBatches {
     fn drop(&mut self) {
-        if SPARE_SCOPES.fetch_sub(1, Ordering::SeqCst) == 1 {
-            SPARE.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        let mut pool = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+        pool.scopes -= 1;
+        if pool.scopes == 0 {
+            pool.batches = Vec::new();
         }
     }
 }
 
 /// A batch to build an evaluation set into: a finished run's, or a new one.
 fn spare_batch() -> TaskBatch {
-    let spare = SPARE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let spare = SPARE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .batches
+        .pop();
     spare.unwrap_or_default()
+}
+
+/// Give back what a batch built into a spare holds beyond its data: a spare from a larger task
+/// stays large, and one a little too small grows to twice its size.
+fn trim(b: &mut TaskBatch) {
+    fn fit<V>(v: &mut Vec<V>) {
+        if v.capacity() > v.len() + v.len() / 8 {
+            v.shrink_to_fit();
+        }
+    }
+    fit(&mut b.x);
+    fit(&mut b.y);
+    fit(&mut b.cost);
+    fit(&mut b.y_loc);
+    fit(&mut b.class);
 }
 
 /// The memory a batch's per-step buffers hold (their capacity: a reused batch keeps its size).
@@ -179,7 +207,10 @@ pub fn evaluate_tasks(
         seed: cfg.seed,
         spec: spec.clone(),
         groups,
-        tasks: tasks.iter().map(|t| t.key()).collect(),
+        tasks: tasks
+            .iter()
+            .map(|t| (t.key(), t.name().to_string()))
+            .collect(),
     };
     let same_set = buffers.kept_for.as_ref() == Some(&key);
     let reuse = same_set && buffers.kept.len() == tasks.len();
@@ -202,6 +233,7 @@ pub fn evaluate_tasks(
             let mut built = spare_batch();
             generate_groups_into(task, &spec, &streams, groups, &mut built);
             built.trials = vec![]; // the trials' own copy is not needed again
+            trim(&mut built);
             buffers.kept.push(built);
             if buffers.kept.iter().map(batch_bytes).sum::<usize>() > buffers.keep_bytes {
                 keeping = false;
@@ -264,6 +296,14 @@ mod tests {
         c
     }
 
+    /// Held by every test that builds evaluation sets: the pool is one per process, and a test
+    /// that opens a scope would otherwise hand another test's batches around.
+    static POOL_TESTS: Mutex<()> = Mutex::new(());
+
+    fn pool_to_myself() -> std::sync::MutexGuard<'static, ()> {
+        POOL_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Each task's (perf, loss) at each evaluation.
     type Scores = Vec<Vec<(f64, f64)>>;
 
@@ -290,6 +330,7 @@ mod tests {
 
     #[test]
     fn kept_evaluation_batches_score_as_batches_built_anew() {
+        let _pool = pool_to_myself();
         let c = small_run();
         // the reference: buffers that never keep, so every evaluation builds its set again
         let (fresh, fresh_at) = three_evaluations(&c, &mut EvalBuffers::keeping_at_most(0));
@@ -332,25 +373,27 @@ mod tests {
 
     #[test]
     fn spare_batches_carry_over_only_inside_a_scope_and_score_the_same() {
+        let _pool = pool_to_myself();
         let c = small_run();
         let (alone, _) = three_evaluations(&c, &mut EvalBuffers::keeping_at_most(0));
         {
             let _scope = SpareEvalBatches::open();
             let mut first = EvalBuffers::default();
-            three_evaluations(&c, &mut first);
+            let (_, first_at) = three_evaluations(&c, &mut first);
             drop(first); // its batches go to the pool for the next run to build into
             let (next, next_at) = three_evaluations(&c, &mut EvalBuffers::default());
             assert_eq!(next, alone);
-            assert_eq!(next_at[0].len(), 3);
+            // each task built into the first run's batch for the same task
+            assert_eq!(next_at[0], first_at[0]);
         }
         // the last scope closed: nothing left behind
-        assert!(SPARE.lock().unwrap().is_empty());
+        assert!(SPARE.lock().unwrap().batches.is_empty());
         drop(EvalBuffers::default());
         let mut outside = EvalBuffers::default();
         three_evaluations(&c, &mut outside);
         drop(outside);
         assert!(
-            SPARE.lock().unwrap().is_empty(),
+            SPARE.lock().unwrap().batches.is_empty(),
             "a run outside a scope leaves nothing"
         );
     }
