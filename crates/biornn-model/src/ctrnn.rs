@@ -307,14 +307,18 @@ fn wide_elementwise() -> Option<Avx512Present> {
     wide.then_some(Avx512Present(()))
 }
 
-/// Call `kernel`, or its AVX-512 twin where `wide` (from [`wide_elementwise`]) is present.
+/// Call `kernel::<T, FLAG>` (FLAG: the kernel's const parameter, from a run-time bool), or its
+/// AVX-512 twin where `wide` (from [`wide_elementwise`]) is present, with the same arguments.
 macro_rules! wide_or_not {
-    ($wide:expr, $kernel:ident | $twin:ident::<$T:ty, $RATE:literal>($($a:expr),* $(,)?)) => {
-        match $wide {
+    ($wide:expr, $flag:expr, $kernel:ident | $twin:ident::<$T:ty>($($a:expr),* $(,)?)) => {
+        match ($wide, $flag) {
             // SAFETY: an `Avx512Present` exists only where the CPU has AVX-512 F.
             #[cfg(target_arch = "x86_64")]
-            Some(Avx512Present(())) => unsafe { $twin::<$T, $RATE>($($a),*) },
-            _ => $kernel::<$T, $RATE>($($a),*),
+            (Some(Avx512Present(())), true) => unsafe { $twin::<$T, true>($($a),*) },
+            #[cfg(target_arch = "x86_64")]
+            (Some(Avx512Present(())), false) => unsafe { $twin::<$T, false>($($a),*) },
+            (_, true) => $kernel::<$T, true>($($a),*),
+            (_, false) => $kernel::<$T, false>($($a),*),
         }
     };
 }
@@ -1166,8 +1170,8 @@ impl<T: Real> Ctrnn<T> {
             traj.steps
         );
         let outside = traj.noise_outside;
-        let (act, conv) = (self.activation, self.convention);
-        let wide = wide_elementwise();
+        let act = self.activation;
+        let (wide, rate) = (wide_elementwise(), self.convention == StateConvention::Rate);
         let blk = n * batch;
         for t in traj.next_step..until {
             let (prev_rates, _) = traj.rate.split_at(blk * (t + 1));
@@ -1180,20 +1184,11 @@ impl<T: Real> Ctrnn<T> {
             let r_next = &mut traj.rate[blk * (t + 1)..blk * (t + 2)];
             let noise = outside.then(|| &traj.noise[blk * t..blk * (t + 1)]);
             let alpha = &traj.alpha_cols;
-            with_activation!(act, |f, _df| match conv {
-                StateConvention::Rate => wide_or_not!(
-                    wide,
-                    euler_block
-                        | euler_block_avx512::<T, true>(f, alpha, z, s_prev, s_next, r_next, noise)
-                ),
-                StateConvention::Current => wide_or_not!(
-                    wide,
-                    euler_block
-                        | euler_block_avx512::<T, false>(
-                            f, alpha, z, s_prev, s_next, r_next, noise
-                        )
-                ),
-            });
+            with_activation!(act, |f, _df| wide_or_not!(
+                wide,
+                rate,
+                euler_block | euler_block_avx512::<T>(f, alpha, z, s_prev, s_next, r_next, noise)
+            ));
             if traj.next_block < traj.blocks.len() && traj.blocks[traj.next_block].end == t + 1 {
                 let b = traj.blocks[traj.next_block];
                 traj.next_block += 1;
@@ -1277,18 +1272,12 @@ impl<T: Real> Ctrnn<T> {
             .chunks_exact_mut(cols)
             .zip(traj.output.chunks_exact_mut(cols))
         {
-            match self.readout {
-                Readout::Sigmoid => wide_or_not!(
-                    wide,
-                    readout_step | readout_step_avx512::<T, true>(pre, bias, out)
-                ),
-                Readout::Linear | Readout::Logits => {
-                    wide_or_not!(
-                        wide,
-                        readout_step | readout_step_avx512::<T, false>(pre, bias, out)
-                    )
-                }
-            }
+            let sigmoid = self.readout == Readout::Sigmoid;
+            wide_or_not!(
+                wide,
+                sigmoid,
+                readout_step | readout_step_avx512::<T>(pre, bias, out)
+            );
         }
     }
 
@@ -1512,7 +1501,7 @@ impl<T: Real> Ctrnn<T> {
         }
         let mut block_i = traj.blocks.len();
         let mut span_i = traj.trial_spans.len();
-        let wide = wide_elementwise();
+        let (wide, rate) = (wide_elementwise(), conv == StateConvention::Rate);
         // Backward sweep; delta block t turns from dL/dr_t (direct) into dL/dz_t.
         for t in (g0..steps).rev() {
             let (left, right) = traj.delta.split_at_mut(blk * (t + 1));
@@ -1524,18 +1513,11 @@ impl<T: Real> Ctrnn<T> {
             let s = &traj.state[blk * (t + 1)..blk * (t + 2)];
             let (alpha, ds_next) = (&traj.alpha_cols, &mut traj.ds_next);
             if !general {
-                with_activation!(act, |_f, df| match conv {
-                    StateConvention::Rate => wide_or_not!(
-                        wide,
-                        backward_block
-                            | backward_block_avx512::<T, true>(df, alpha, z, s, d, ds_next)
-                    ),
-                    StateConvention::Current => wide_or_not!(
-                        wide,
-                        backward_block
-                            | backward_block_avx512::<T, false>(df, alpha, z, s, d, ds_next)
-                    ),
-                });
+                with_activation!(act, |_f, df| wide_or_not!(
+                    wide,
+                    rate,
+                    backward_block | backward_block_avx512::<T>(df, alpha, z, s, d, ds_next)
+                ));
                 continue;
             }
             // the state t + 1 may end a block: its gradient splits between the fine path and the skip
@@ -1553,24 +1535,14 @@ impl<T: Real> Ctrnn<T> {
             let extra = &traj.ds_extra[j.clone()];
             let mix = block.map(|_| (beta, &traj.df_extra[j.clone()]));
             let (skip_grad, trial_grad) = (&mut traj.scratch, &mut traj.trial_grad);
-            with_activation!(act, |_f, df| match conv {
-                StateConvention::Rate => wide_or_not!(
-                    wide,
-                    backward_block_skip
-                        | backward_block_skip_avx512::<T, true>(
-                            df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix,
-                            trial_grad
-                        )
-                ),
-                StateConvention::Current => wide_or_not!(
-                    wide,
-                    backward_block_skip
-                        | backward_block_skip_avx512::<T, false>(
-                            df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix,
-                            trial_grad
-                        )
-                ),
-            });
+            with_activation!(act, |_f, df| wide_or_not!(
+                wide,
+                rate,
+                backward_block_skip
+                    | backward_block_skip_avx512::<T>(
+                        df, alpha, z, s, d, ds_next, extra, mix, skip_grad, trial_mix, trial_grad
+                    )
+            ));
             if let Some(b) = block {
                 self.scatter_skip_gradient(traj, b, blk);
             }
@@ -1810,82 +1782,73 @@ mod wide_tests {
         let (z, s, noise) = (values(len, 2), values(len, 3), values(len, 4));
         let (extra, df_extra, d0) = (values(len, 5), values(len, 6), values(len, 7));
         let present = Some(Avx512Present(()));
-        for act in Activation::ALL {
-            macro_rules! both {
-                ($rate:literal) => {{
-                    let run_euler = |wide: Option<Avx512Present>, noise: Option<&[f32]>| {
-                        let (mut sn, mut rn) = (vec![0.0; len], vec![0.0; len]);
-                        with_activation!(act, |f, _df| wide_or_not!(
-                            wide,
-                            euler_block
-                                | euler_block_avx512::<f32, $rate>(
-                                    f, &alpha, &z, &s, &mut sn, &mut rn, noise
-                                )
-                        ));
-                        (bits(&sn), bits(&rn))
-                    };
-                    for noise in [Some(&noise[..]), None] {
-                        assert_eq!(
-                            run_euler(None, noise),
-                            run_euler(present, noise),
-                            "{act:?} euler"
-                        );
-                    }
-                    let run_back = |wide: Option<Avx512Present>| {
-                        let (mut d, mut dsn) = (d0.clone(), values(len, 8));
-                        with_activation!(act, |_f, df| wide_or_not!(
-                            wide,
-                            backward_block
-                                | backward_block_avx512::<f32, $rate>(
-                                    df, &alpha, &z, &s, &mut d, &mut dsn
-                                )
-                        ));
-                        (bits(&d), bits(&dsn))
-                    };
-                    assert_eq!(run_back(None), run_back(present), "{act:?} backward");
-                    let run_skip = |wide: Option<Avx512Present>,
-                                    mix: Option<(f32, &[f32])>,
-                                    trial_mix: Option<f32>| {
-                        let (mut d, mut dsn) = (d0.clone(), values(len, 8));
-                        let (mut skip, mut trial) = (vec![0.0; len], vec![0.0; len]);
-                        with_activation!(act, |_f, df| wide_or_not!(
-                            wide,
-                            backward_block_skip
-                                | backward_block_skip_avx512::<f32, $rate>(
-                                    df, &alpha, &z, &s, &mut d, &mut dsn, &extra, mix, &mut skip,
-                                    trial_mix, &mut trial
-                                )
-                        ));
-                        (bits(&d), bits(&dsn), bits(&skip), bits(&trial))
-                    };
-                    for mix in [None, Some((0.3, &df_extra[..]))] {
-                        for trial_mix in [None, Some(0.6)] {
-                            assert_eq!(
-                                run_skip(None, mix, trial_mix),
-                                run_skip(present, mix, trial_mix),
-                                "{act:?} backward with skips {mix:?} {trial_mix:?}"
-                            );
-                        }
-                    }
-                }};
+        for (act, rate) in Activation::ALL
+            .into_iter()
+            .flat_map(|a| [(a, true), (a, false)])
+        {
+            let run_euler = |wide: Option<Avx512Present>, noise: Option<&[f32]>| {
+                let (mut sn, mut rn) = (vec![0.0; len], vec![0.0; len]);
+                with_activation!(act, |f, _df| wide_or_not!(
+                    wide,
+                    rate,
+                    euler_block
+                        | euler_block_avx512::<f32>(f, &alpha, &z, &s, &mut sn, &mut rn, noise)
+                ));
+                (bits(&sn), bits(&rn))
+            };
+            for noise in [Some(&noise[..]), None] {
+                let (narrow, wide) = (run_euler(None, noise), run_euler(present, noise));
+                assert_eq!(narrow, wide, "{act:?} euler, rate convention {rate}");
             }
-            both!(true);
-            both!(false);
+            let run_back = |wide: Option<Avx512Present>| {
+                let (mut d, mut dsn) = (d0.clone(), values(len, 8));
+                with_activation!(act, |_f, df| wide_or_not!(
+                    wide,
+                    rate,
+                    backward_block
+                        | backward_block_avx512::<f32>(df, &alpha, &z, &s, &mut d, &mut dsn)
+                ));
+                (bits(&d), bits(&dsn))
+            };
+            assert_eq!(
+                run_back(None),
+                run_back(present),
+                "{act:?} backward, rate {rate}"
+            );
+            let run_skip = |wide: Option<Avx512Present>,
+                            mix: Option<(f32, &[f32])>,
+                            trial_mix: Option<f32>| {
+                let (mut d, mut dsn) = (d0.clone(), values(len, 8));
+                let (mut skip, mut trial) = (vec![0.0; len], vec![0.0; len]);
+                with_activation!(act, |_f, df| wide_or_not!(
+                    wide,
+                    rate,
+                    backward_block_skip
+                        | backward_block_skip_avx512::<f32>(
+                            df, &alpha, &z, &s, &mut d, &mut dsn, &extra, mix, &mut skip,
+                            trial_mix, &mut trial
+                        )
+                ));
+                (bits(&d), bits(&dsn), bits(&skip), bits(&trial))
+            };
+            for mix in [None, Some((0.3, &df_extra[..]))] {
+                for trial_mix in [None, Some(0.6)] {
+                    assert_eq!(
+                        run_skip(None, mix, trial_mix),
+                        run_skip(present, mix, trial_mix),
+                        "{act:?} backward with skips {mix:?} {trial_mix:?}, rate {rate}"
+                    );
+                }
+            }
         }
         for sigmoid in [false, true] {
             let run = |wide: Option<Avx512Present>| {
                 let (mut pre, mut out) = (z.clone(), vec![0.0; len]);
-                match sigmoid {
-                    true => wide_or_not!(
-                        wide,
-                        readout_step | readout_step_avx512::<f32, true>(&mut pre, &alpha, &mut out)
-                    ),
-                    false => wide_or_not!(
-                        wide,
-                        readout_step
-                            | readout_step_avx512::<f32, false>(&mut pre, &alpha, &mut out)
-                    ),
-                }
+                wide_or_not!(
+                    wide,
+                    sigmoid,
+                    readout_step | readout_step_avx512::<f32>(&mut pre, &alpha, &mut out)
+                );
                 (bits(&pre), bits(&out))
             };
             assert_eq!(run(None), run(present), "readout, sigmoid {sigmoid}");

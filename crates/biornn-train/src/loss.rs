@@ -42,39 +42,28 @@ pub fn output_loss<T: Real>(
     norm: &Normalizers,
     d_output: &mut [T],
 ) -> f64 {
+    let (no, bc) = (batch.n_out, b1 - b0);
     match kind {
+        // A step's trials b0..b1 are contiguous in the batch and in the chunk's output, so each
+        // step is one run of `squared_errors`.
         LossKind::Lsq | LossKind::LsqNormalized => {
-            squared_error_loss(batch, b0, b1, output, norm, d_output)
+            let mut sums = [0.0f64; LSQ_LANES];
+            for t in 0..batch.steps {
+                let g = (t * batch.batch + b0) * no..(t * batch.batch + b1) * no;
+                let l = t * bc * no..(t + 1) * bc * no;
+                squared_errors(
+                    &output[l.clone()],
+                    &batch.y[g.clone()],
+                    &batch.cost[g],
+                    norm.output,
+                    &mut d_output[l],
+                    &mut sums,
+                );
+            }
+            sums.iter().sum::<f64>() / norm.output
         }
         LossKind::CrossEntropy => cross_entropy(batch, b0, b1, output, norm, d_output),
     }
-}
-
-/// [`output_loss`] for the squared errors. A step's trials b0..b1 are contiguous in the batch
-/// and in the chunk's output, so each step is one run of [`squared_errors`].
-fn squared_error_loss<T: Real>(
-    batch: &TaskBatch,
-    b0: usize,
-    b1: usize,
-    output: &[T],
-    norm: &Normalizers,
-    d_output: &mut [T],
-) -> f64 {
-    let (no, bc) = (batch.n_out, b1 - b0);
-    let mut sums = [0.0f64; LSQ_LANES];
-    for t in 0..batch.steps {
-        let g = (t * batch.batch + b0) * no..(t * batch.batch + b1) * no;
-        let l = t * bc * no..(t + 1) * bc * no;
-        squared_errors(
-            &output[l.clone()],
-            &batch.y[g.clone()],
-            &batch.cost[g],
-            norm.output,
-            &mut d_output[l],
-            &mut sums,
-        );
-    }
-    sums.iter().sum::<f64>() / norm.output
 }
 
 /// [`output_loss`] for cross-entropy on the logits.
