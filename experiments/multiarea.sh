@@ -10,12 +10,21 @@
 #
 #   experiments/multiarea.sh          TASKS="dmc dots" SEEDS="1" MAX_STEPS=300 MODES="frozen"
 #                                     FRONT=runs/cordsnet_fashion/r2/seed-1/model.npz FINE_LR=1e-4
+#                                     GRIDS="1": the features' grid (1: each channel's global
+#                                     average, the readout's; G: a G x G grid of cells per channel,
+#                                     which keeps where things are; runs of G > 1 in OUT/grid<G>/)
+#                                     COHERENCES="0.05, 0.1, 0.2, 0.4, 0.8": the dots' coherences
+#                                     (another list is another experiment: give it its own OUT)
 #   experiments/multiarea.sh --smoke  a tiny front end trained first, a few updates (CI)
+# With the dots task it also prints whether the dots' direction is in the front end's features at
+# all: a motion-energy detector on a 7 x 7 grid of them, untrained (the motion_energy example).
 # Runs resume where they stopped.
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tasks=${TASKS:-"dmc dots"}
+grids=${GRIDS:-"1"}
+coherences=${COHERENCES:-}
 modes=${MODES:-"frozen"}
 fine_lr=${FINE_LR:-1e-4}
 seeds=${SEEDS:-"1"}
@@ -25,7 +34,7 @@ data=${DATA:-/usr/share/datasets/fashion-mnist}
 out=${OUT:-runs/multiarea}
 smoke=false
 if [[ "${1:-}" == "--smoke" ]]; then
-  smoke=true; seeds="1"; max_steps=4; modes="frozen fine"; out=$(mktemp -d)
+  smoke=true; seeds="1"; max_steps=4; modes="frozen fine"; grids="1 2"; out=$(mktemp -d)
 fi
 cargo build --release -q
 bin=${BIN:-./target/release/biornn}
@@ -44,6 +53,7 @@ if [[ ! -f "$front" ]]; then
   exit 1
 fi
 for mode in $modes; do
+for grid in $grids; do
 for task in $tasks; do
 for seed in $seeds; do
   cfg=$(mktemp --suffix=.toml)
@@ -51,12 +61,15 @@ for seed in $seeds; do
   if [[ $mode == fine ]]; then
     sed -i "s/^fine_tune = .*/fine_tune = true/; s/^learning_rate = 0.0001 .*/learning_rate = $fine_lr/" "$cfg"
   fi
+  sed -i "s/^feature_grid = .*/feature_grid = $grid/" "$cfg"
+  if [[ -n $coherences ]]; then sed -i "s/^coherences = .*/coherences = [$coherences]/" "$cfg"; fi
   if $smoke; then
     sed -i 's/^fixation_ms = .*/fixation_ms = 10.0/; s/^sample_ms = .*/sample_ms = 20.0/; s/^delay_ms = .*/delay_ms = 20.0/; s/^test_ms = .*/test_ms = 20.0/; s/^grace_ms = .*/grace_ms = 4.0/; s/^eval_trials = .*/eval_trials = 16/; s/^eval_every = .*/eval_every = 2/; s/^batch_size = .*/batch_size = 8/; s/^spontaneous_steps = .*/spontaneous_steps = 10/' "$cfg"
   fi
   # the frozen runs keep their old place
   dir="$out/$task/seed-$seed"
   [[ $mode == fine ]] && dir="$out/fine/$task/seed-$seed"
+  if [[ $grid != 1 ]]; then dir="$out/grid$grid/${dir#"$out/"}"; fi
   train_to "$dir" "$max_steps" "$seed" "$cfg" > /dev/null
   # the CTRNN's delay: its fixed points under fixation and the front end at rest
   $bin analyze "$dir" > /dev/null
@@ -64,12 +77,15 @@ for seed in $seeds; do
 done
 done
 done
+done
 python3 - "$out" <<'PY'
 import csv, glob, json, sys
 root = sys.argv[1]
-print("| task | front end | seed | updates | test accuracy (chance 0.5) | test loss | minutes | accuracy per evaluation | delay's fixed points (stable) |")
-print("|---|---|---|---|---|---|---|---|---|")
-for r in sorted(glob.glob(f"{root}/*/seed-*") + glob.glob(f"{root}/fine/*/seed-*")):
+print("| task | front end | features | seed | updates | test accuracy (chance 0.5) | test loss | minutes | accuracy per evaluation | delay's fixed points (stable) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+runs = glob.glob(f"{root}/*/seed-*") + glob.glob(f"{root}/fine/*/seed-*")
+runs += glob.glob(f"{root}/grid*/*/seed-*") + glob.glob(f"{root}/grid*/fine/*/seed-*")
+for r in sorted(set(runs)):
     try:
         s = json.load(open(f"{r}/summary.json"))
     except OSError:
@@ -77,14 +93,27 @@ for r in sorted(glob.glob(f"{root}/*/seed-*") + glob.glob(f"{root}/fine/*/seed-*
     rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
     curve = ", ".join(f"{float(x['test_accuracy']):.2f}" for x in rows)
     task = r.split("/")[-2]
+    if task == "fine" or task.startswith("grid"):
+        continue
     mode = "fine-tuned" if "/fine/" in r else "frozen"
+    g = [p[4:] for p in r[len(root):].split("/") if p.startswith("grid")]
+    features = f"{g[0]} x {g[0]} grid" if g else "global average"
     try:
         points = [p for p in csv.DictReader(open(f"{r}/analysis/fixed_points.csv")) if p["kind"] == "fixed"]
         fixed = f"{len(points)} ({sum(p['stable'] == 'true' for p in points)})"
     except OSError:
         fixed = "-"
-    print(f"| {task} | {mode} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} | {fixed} |")
+    print(f"| {task} | {mode} | {features} | {r.rsplit('-', 1)[1]} | {s['steps']} | {s['test_accuracy']:.3f} | {s['test_loss']:.4f} | {s['wall_s'] / 60:.1f} | {curve} | {fixed} |")
 PY
+if [[ " $tasks " == *" dots "* ]]; then
+  cargo build --release -q -p biornn-vision --example motion_energy
+  echo "motion energy on the front end's features: the share of trials whose direction it reads (chance 0.5)"
+  if $smoke; then
+    target/release/examples/motion_energy "$front" 2 8 "$data"
+  else
+    target/release/examples/motion_energy "$front" 7 256 "$data"
+  fi
+fi
 if $smoke; then rm -rf "$out"; fi
 exit
 }

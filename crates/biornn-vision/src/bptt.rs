@@ -207,12 +207,18 @@ impl CordsNet {
         n: usize,
         g: &mut [Vec<T>],
     ) {
-        let depth = self.depth();
-        let top = self.areas[depth - 1];
+        let top = self.areas[self.depth() - 1];
         let mut dsum = vec![T::ZERO; n * top.units()];
         global_avg_backward(dfeat, top.h * top.w, &mut dsum);
+        self.summed_map_backward(r, &dsum, g);
+    }
+
+    /// The gradient `dsum` of a loss on the summed map [`CordsNet::features`] returns (the last
+    /// two areas rectified and summed) added into `g`, the gradient with respect to the state `r`.
+    pub fn summed_map_backward<T: Real>(&self, r: &[Vec<T>], dsum: &[T], g: &mut [Vec<T>]) {
+        let depth = self.depth();
         for l in [depth - 1, depth - 2] {
-            for ((gv, rv), dv) in g[l].iter_mut().zip(&r[l]).zip(&dsum) {
+            for ((gv, rv), dv) in g[l].iter_mut().zip(&r[l]).zip(dsum) {
                 if *rv > T::ZERO {
                     *gv += *dv;
                 }

@@ -15,6 +15,7 @@ use crate::bptt::Frames;
 use crate::checkpoint;
 use crate::cordsnet::{Activation, CordsNet, StepScratch};
 use crate::data::{load_idx, ImageSet};
+use crate::pool::{grid_avg, grid_avg_backward};
 use biornn_core::arrays::{put_f32, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::{Ctrnn, Grads, ModelConfig, Trajectory};
@@ -41,6 +42,10 @@ pub struct FrontEndConfig {
     pub clip_norm: f64,
     /// the front end's BPTT memory: keep every k-th state and recompute the rest (0: all)
     pub bptt_segment: usize,
+    /// the features: each channel of the summed last two areas averaged over a `feature_grid` x
+    /// `feature_grid` grid of cells (1: over the whole map, the readout's global average; more
+    /// keep where things are, which motion needs)
+    pub feature_grid: usize,
 }
 
 impl Default for FrontEndConfig {
@@ -54,6 +59,7 @@ impl Default for FrontEndConfig {
             weight_decay: 0.01,
             clip_norm: 1.0,
             bptt_segment: 20,
+            feature_grid: 1,
         }
     }
 }
@@ -229,6 +235,12 @@ impl MultiAreaRunConfig {
             f.bptt_segment,
             "allowed: 0 (keep every state) to 100000",
         )?;
+        check(
+            (1..=64).contains(&f.feature_grid),
+            "front_end.feature_grid",
+            f.feature_grid,
+            "allowed: 1 (the global average) to 64 cells a side, at most the last area's size",
+        )?;
         self.model.validate(DT)?;
         let t = &self.task;
         check(
@@ -325,6 +337,8 @@ pub struct FrontEnd {
     spont: Vec<Vec<f32>>,
     spontaneous_steps: usize,
     alpha: f64,
+    /// cells a side of the grid its features are pooled onto (1: the global average)
+    grid: usize,
     /// the normalisation its training images had
     pub stats: Vec<(f64, f64)>,
 }
@@ -371,6 +385,18 @@ impl FrontEnd {
         }
         let theta: Vec<f32> =
             checkpoint::load(&net, &tensors).map_err(|e| e.context("front_end.model"))?;
+        let top = net.areas[net.depth() - 1];
+        check(
+            cfg.feature_grid <= top.h.min(top.w),
+            "front_end.feature_grid",
+            cfg.feature_grid,
+            &format!(
+                "allowed: 1 to {}, the front end's last areas being {} x {}",
+                top.h.min(top.w),
+                top.h,
+                top.w
+            ),
+        )?;
         let spont = net.spontaneous(&theta, cfg.spontaneous_steps, cfg.alpha, Activation::Relu);
         Ok(FrontEnd {
             net,
@@ -378,6 +404,7 @@ impl FrontEnd {
             spont,
             spontaneous_steps: cfg.spontaneous_steps,
             alpha: cfg.alpha,
+            grid: cfg.feature_grid,
             stats: mean.into_iter().zip(std).collect(),
         })
     }
@@ -392,7 +419,25 @@ impl FrontEnd {
         );
     }
 
-    /// The features the CTRNN sees, `[step][trial][c]`: the front end, from its spontaneous
+    /// How many features the CTRNN sees: channels times grid cells.
+    pub fn feature_count(&self) -> usize {
+        self.net.areas[self.net.depth() - 1].c * self.grid * self.grid
+    }
+
+    /// The features of the state `r` of `n` images, `[trial][c][grid][grid]`.
+    fn pooled(&self, r: &[Vec<f32>], n: usize) -> Vec<f32> {
+        let (feat, sum) = self.net.features(r, n);
+        if self.grid == 1 {
+            return feat;
+        }
+        let top = self.net.areas[self.net.depth() - 1];
+        let mut out = vec![0.0; n * self.feature_count()];
+        grid_avg(&sum, n * top.c, (top.h, top.w), self.grid, &mut out);
+        out
+    }
+
+    /// The features the CTRNN sees, `[step][trial][feature]` ([`Self::feature_count`] features: a
+    /// channel's cells in rows, then the next channel's): the front end, from its spontaneous
     /// state, shown per step one of `images` (batches of `n`, each one's stem computed once) or
     /// none.
     pub fn features(&self, images: &[Vec<f32>], shown: &[Option<usize>], n: usize) -> Vec<f32> {
@@ -403,8 +448,7 @@ impl FrontEnd {
         let mut r = net.broadcast(&self.spont, n);
         let mut z = net.zero_state(n);
         let mut scratch = StepScratch::default();
-        let top = net.areas[net.depth() - 1];
-        let mut out = Vec::with_capacity(shown.len() * n * top.c);
+        let mut out = Vec::with_capacity(shown.len() * n * self.feature_count());
         for which in shown {
             let stem = match which {
                 Some(i) => (&stems[*i].0[..], &stems[*i].1[..]),
@@ -420,8 +464,7 @@ impl FrontEnd {
                 &mut z,
                 &mut scratch,
             );
-            let (feat, _) = net.features(&r, n);
-            out.extend_from_slice(&feat);
+            out.extend_from_slice(&self.pooled(&r, n));
         }
         out
     }
@@ -439,14 +482,21 @@ impl FrontEnd {
         grad: &mut [f32],
     ) {
         let net = &self.net;
-        let c = net.areas[net.depth() - 1].c;
+        let (count, top) = (self.feature_count(), net.areas[net.depth() - 1]);
         let frames = Frames {
             images: images.iter().map(|x| &x[..]).collect(),
             shown: shown.to_vec(),
         };
         let start = net.broadcast(&self.spont, n);
         let mut sink = |t: usize, r: &[Vec<f32>], g: &mut [Vec<f32>], _: &mut [f32]| {
-            net.features_backward(r, &dfeat[t * n * c..(t + 1) * n * c], n, g);
+            let dfeat = &dfeat[t * n * count..(t + 1) * n * count];
+            if self.grid == 1 {
+                net.features_backward(r, dfeat, n, g);
+            } else {
+                let mut dsum = vec![0.0; n * top.units()];
+                grid_avg_backward(dfeat, n * top.c, (top.h, top.w), self.grid, &mut dsum);
+                net.summed_map_backward(r, &dsum, g);
+            }
         };
         net.backprop_through_time(
             &self.theta,
@@ -550,7 +600,7 @@ impl MultiAreaLearner {
         }
         train.normalise(&front.stats);
         test.normalise(&front.stats);
-        let n_in = 1 + front.net.areas[front.net.depth() - 1].c;
+        let n_in = 1 + front.feature_count();
         let net = Ctrnn::<f32>::new(&cfg.model, n_in, N_OUT, DT, &Streams::new(cfg.seed))?;
         let (ni, n) = (n_in, cfg.model.n_rec);
         Ok(MultiAreaLearner {
@@ -675,7 +725,7 @@ impl MultiAreaLearner {
         let feats = self.front.features(&images, &shown, n);
         let [fix, sample, delay, test] = self.cfg.epochs();
         let steps = fix + sample + delay + test;
-        let c = self.front.net.areas[self.front.net.depth() - 1].c;
+        let c = self.front.feature_count();
         let n_in = 1 + c;
         let respond = fix + sample + delay;
         let grace = (self.cfg.task.grace_ms / DT).round() as usize;

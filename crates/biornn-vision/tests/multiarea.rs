@@ -210,9 +210,34 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
     // a new frame each step: the features keep changing through the motion epoch
     let f = |t: usize| b.input[col(t, 0) * 4 + 1..col(t, 0) * 4 + 4].to_vec();
     assert!(f(3) != f(4) && f(1) != f(3));
+    // features on a grid (the last areas here are 2 x 2): each channel's 4 cells in place of its
+    // global average, whose mean they are; a grid finer than the map is refused by name
+    let mut grid = dots.clone();
+    grid.front_end.feature_grid = 2;
+    let g = MultiAreaLearner::new(&grid).unwrap();
+    assert_eq!(g.net.n_in, 1 + 3 * 4);
+    let gb = g.batch(&g.train_images, "t", 0, n);
+    assert_eq!(gb.input.len(), 13 * 12 * n);
+    for t in [1, 4] {
+        for ch in 0..3 {
+            let cells = &gb.input[col(t, 0) * 13 + 1 + 4 * ch..col(t, 0) * 13 + 5 + 4 * ch];
+            let mean = cells.iter().sum::<f32>() / 4.0;
+            assert!((mean - b.input[col(t, 0) * 4 + 1 + ch]).abs() < 1e-6);
+        }
+    }
+    // the moving dots reach the cells unevenly: the grid's features are not one value repeated
+    let cells = &gb.input[col(4, 0) * 13 + 1..col(4, 0) * 13 + 5];
+    assert!(cells.iter().any(|v| *v != cells[0]), "{cells:?}");
+    let mut too_fine = dots.clone();
+    too_fine.front_end.feature_grid = 3;
+    let e = MultiAreaLearner::new(&too_fine).err().unwrap().to_string();
+    assert!(
+        e.contains("front_end.feature_grid") && e.contains("2 x 2"),
+        "{e}"
+    );
     // fine-tuning: the front end's gradient of the CTRNN's loss, along a random direction,
-    // against a central difference (f32, so a loose tolerance), on both tasks
-    for mut task in [cfg.clone(), dots.clone()] {
+    // against a central difference (f32, so a loose tolerance), on both tasks and on the grid
+    for mut task in [cfg.clone(), dots.clone(), grid.clone()] {
         task.front_end.fine_tune = true;
         task.front_end.bptt_segment = 5;
         let mut l = MultiAreaLearner::new(&task).unwrap();
