@@ -93,8 +93,6 @@ for r in sorted(set(runs)):
     rows = list(csv.DictReader(open(f"{r}/metrics.csv")))
     curve = ", ".join(f"{float(x['test_accuracy']):.2f}" for x in rows)
     task = r.split("/")[-2]
-    if task == "fine" or task.startswith("grid"):
-        continue
     mode = "fine-tuned" if "/fine/" in r else "frozen"
     g = [p[4:] for p in r[len(root):].split("/") if p.startswith("grid")]
     features = f"{g[0]} x {g[0]} grid" if g else "global average"
@@ -108,11 +106,11 @@ PY
 if [[ " $tasks " == *" dots "* ]]; then
   cargo build --release -q -p biornn-vision --example motion_energy
   echo "motion energy on the front end's features: the share of trials whose direction it reads (chance 0.5)"
-  if $smoke; then
-    target/release/examples/motion_energy "$front" 2 8 "$data"
-  else
-    target/release/examples/motion_energy "$front" 7 256 "$data"
-  fi
+  # a front end whose last areas are smaller than the grid is named by the example; the runs'
+  # table above stands either way
+  if $smoke; then energy=(2 8); else energy=(7 256); fi
+  target/release/examples/motion_energy "$front" "${energy[@]}" "$data" ||
+    echo "motion energy: not run (above)" >&2
 fi
 if $smoke; then rm -rf "$out"; fi
 exit

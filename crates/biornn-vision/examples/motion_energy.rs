@@ -49,7 +49,7 @@ fn main() -> biornn_numerics::Result<()> {
         let b = l.batch(&l.train_images, "motion_energy", 0, trials);
         let [fix, sample, _, _] = cfg.epochs();
         let ni = l.net.n_in;
-        let cells = (ni - 1) / (grid * grid);
+        let channels = (ni - 1) / (grid * grid);
         // f[trial][t][feature], the sample epoch, each feature less its mean over it
         let f = |i: usize, t: usize, k: usize| b.input[((fix + t) * trials + i) * ni + 1 + k];
         let mut shares = vec![];
@@ -62,7 +62,7 @@ fn main() -> biornn_numerics::Result<()> {
                 let g = |t: usize, k: usize| f(i, t, k) as f64 - mean[k];
                 let mut energy = 0.0;
                 for t in 0..sample - lag {
-                    for c in 0..cells {
+                    for c in 0..channels {
                         for y in 0..grid {
                             for x in 0..grid - 1 {
                                 let (a, b) =

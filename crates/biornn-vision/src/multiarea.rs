@@ -387,7 +387,7 @@ impl FrontEnd {
             checkpoint::load(&net, &tensors).map_err(|e| e.context("front_end.model"))?;
         let top = net.areas[net.depth() - 1];
         check(
-            cfg.feature_grid <= top.h.min(top.w),
+            (1..=top.h.min(top.w)).contains(&cfg.feature_grid),
             "front_end.feature_grid",
             cfg.feature_grid,
             &format!(
@@ -470,7 +470,7 @@ impl FrontEnd {
     }
 
     /// The gradient of a loss on the features with respect to the front end's parameters, added
-    /// into `grad`: `dfeat` is `[step][trial][c]`, as [`Self::features`] returns them.
+    /// into `grad`: `dfeat` is `[step][trial][feature]`, as [`Self::features`] returns them.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -713,7 +713,7 @@ impl MultiAreaLearner {
     }
 
     /// The CTRNN's inputs, targets and weights from what the front end sees (its features,
-    /// `[step][trial][c]`, are the CTRNN's inputs beside fixation): fixation on until the answer is due, then the first (`matches`) or the second choice
+    /// `[step][trial][feature]`, are the CTRNN's inputs beside fixation): fixation on until the answer is due, then the first (`matches`) or the second choice
     /// output, scored after the grace period.
     fn assemble(
         &self,
@@ -915,7 +915,7 @@ pub struct TestScore {
 
 /// The CTRNN's delay as [`MultiAreaLearner::delay_view`] gives it.
 pub struct DelayView {
-    /// `[1 + channels]`: fixation and the front end's features in a blank
+    /// `[1 + features]`: fixation and the front end's features in a blank
     pub input: Vec<f64>,
     /// `[trial][n_rec]`, flattened
     pub starts: Vec<f64>,
