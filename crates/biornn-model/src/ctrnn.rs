@@ -1266,13 +1266,12 @@ impl<T: Real> Ctrnn<T> {
         // a step's columns at a time, as one loop
         let cols = (no * traj.batch).max(1);
         let bias = &traj.out_bias_cols;
-        let wide = wide_elementwise();
+        let (wide, sigmoid) = (wide_elementwise(), self.readout == Readout::Sigmoid);
         for (pre, out) in traj
             .out_pre
             .chunks_exact_mut(cols)
             .zip(traj.output.chunks_exact_mut(cols))
         {
-            let sigmoid = self.readout == Readout::Sigmoid;
             wide_or_not!(
                 wide,
                 sigmoid,
