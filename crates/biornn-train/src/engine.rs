@@ -12,6 +12,11 @@ use rayon::prelude::*;
 #[derive(Debug, Clone, Default)]
 pub struct ChunkWork<T> {
     pub traj: Trajectory<T>,
+    /// an evaluation's outputs in the chunk's layout, `[n_out, T*bc]`, zero over the padding that
+    /// [`Self::forward_runs_and_loss`] does not run
+    output: Vec<T>,
+    /// an evaluation's recurrent noise for the whole chunk, from which each run takes its columns
+    noise: Vec<T>,
     d_output: Vec<T>,
     d_rate: Vec<T>,
     grads: Option<Grads<T>>,
@@ -77,7 +82,7 @@ impl<T: Real> ChunkWork<T> {
                 &mut s.stream("chunk", c as u64),
             );
         }
-        gather_input(batch, b0, b1, &mut self.traj.input);
+        gather_input(batch, b0, b1, batch.steps, &mut self.traj.input);
         net.forward_in_place(batch.steps, bc, noisy, &mut self.traj);
         self.d_output.resize(net.n_out * batch.steps * bc, T::ZERO);
         loss::output_loss(
@@ -90,6 +95,95 @@ impl<T: Real> ChunkWork<T> {
             &mut self.d_output,
         )
     }
+
+    /// Forward only, the loss of [`Self::forward_and_loss`] without running the padding: the
+    /// chunk's trials in runs of equal length ([`length_runs`]), each run forward only to its
+    /// longest trial, its outputs placed into `output` in the chunk's layout, zero over the
+    /// padding (where the loss weight is 0). Every product and elementwise step treats the columns
+    /// of a step alike, so each trial's outputs are those of the whole-chunk pass bit for bit, and
+    /// the loss is the same sum in the same order. An evaluation set drawn in groups of trials
+    /// with their own timing (gyyang's 16 groups of 32) is about a quarter padding.
+    #[allow(clippy::too_many_arguments)]
+    fn forward_runs_and_loss(
+        &mut self,
+        net: &Ctrnn<T>,
+        batch: &TaskBatch,
+        c: usize,
+        (b0, b1): (usize, usize),
+        kind: LossKind,
+        norm: &loss::Normalizers,
+        noise: Option<&Streams>,
+    ) -> f64 {
+        let bc = b1 - b0;
+        let runs = match batch.lengths.len() == batch.batch {
+            true => length_runs(&batch.lengths[b0..b1], MIN_RUN_WIDTH),
+            false => vec![],
+        };
+        if runs.len() <= 1 && runs.iter().all(|r| r.2 == batch.steps) {
+            let loss = self.forward_and_loss(net, batch, c, (b0, b1), kind, norm, noise);
+            std::mem::swap(&mut self.output, &mut self.traj.output);
+            return loss;
+        }
+        let (n, no) = (net.n_rec, net.n_out);
+        let noisy = noise.is_some() && net.noise.sigma > 0.0;
+        if let (true, Some(s)) = (noisy, noise) {
+            // the chunk's noise drawn as a whole-chunk pass draws it, each run's columns taken out
+            net.sample_noise(
+                &mut self.traj,
+                batch.steps,
+                bc,
+                &mut s.stream("chunk", c as u64),
+            );
+            std::mem::swap(&mut self.noise, &mut self.traj.noise);
+        }
+        self.output.clear();
+        self.output.resize(no * batch.steps * bc, T::ZERO);
+        for &(j0, j1, steps) in &runs {
+            let width = j1 - j0;
+            gather_input(batch, b0 + j0, b0 + j1, steps, &mut self.traj.input);
+            if noisy {
+                self.traj.noise.clear();
+                for t in 0..steps {
+                    let cols = (t * bc + j0) * n..(t * bc + j1) * n;
+                    self.traj.noise.extend_from_slice(&self.noise[cols]);
+                }
+            }
+            net.forward_in_place(steps, width, noisy, &mut self.traj);
+            for t in 0..steps {
+                self.output[(t * bc + j0) * no..(t * bc + j1) * no]
+                    .copy_from_slice(&self.traj.output[t * width * no..(t + 1) * width * no]);
+            }
+        }
+        self.d_output.resize(no * batch.steps * bc, T::ZERO);
+        loss::output_loss(kind, batch, b0, b1, &self.output, norm, &mut self.d_output)
+    }
+}
+
+/// The narrowest run of trials an evaluation steps on its own: narrower ones join a neighbour
+/// (and run to the longer length), since a step's products pay a fixed cost per call.
+const MIN_RUN_WIDTH: usize = 16;
+
+/// Contiguous runs `(start, end, steps)` of trials with `lengths`, each running `steps` (its
+/// longest trial's length): a run ends where the length changes once it is `min_width` wide; a
+/// last run narrower than that joins the one before.
+fn length_runs(lengths: &[usize], min_width: usize) -> Vec<(usize, usize, usize)> {
+    let mut runs: Vec<(usize, usize, usize)> = vec![];
+    for (j, &len) in lengths.iter().enumerate() {
+        match runs.last_mut() {
+            Some(run) if run.1 - run.0 < min_width || run.2 == len => {
+                run.1 = j + 1;
+                run.2 = run.2.max(len);
+            }
+            _ => runs.push((j, j + 1, len)),
+        }
+    }
+    if runs.len() > 1 && runs[runs.len() - 1].1 - runs[runs.len() - 1].0 < min_width {
+        let last = runs.pop().unwrap();
+        let before = runs.last_mut().unwrap();
+        before.1 = last.1;
+        before.2 = before.2.max(last.2);
+    }
+    runs
 }
 
 /// Split `batch` trials into `chunks` contiguous ranges.
@@ -100,12 +194,19 @@ pub fn chunk_ranges(batch: usize, chunks: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Copy trials `b0..b1` of the batch input into a chunk's `[n_in, T*bc]` buffer.
-pub(crate) fn gather_input<T: Real>(batch: &TaskBatch, b0: usize, b1: usize, out: &mut Vec<T>) {
+/// Copy the first `steps` steps of trials `b0..b1` of the batch input into a chunk's
+/// `[n_in, steps*bc]` buffer.
+pub(crate) fn gather_input<T: Real>(
+    batch: &TaskBatch,
+    b0: usize,
+    b1: usize,
+    steps: usize,
+    out: &mut Vec<T>,
+) {
     let ni = batch.n_in;
     let bc = b1 - b0;
-    out.resize(ni * batch.steps * bc, T::ZERO);
-    for t in 0..batch.steps {
+    out.resize(ni * steps * bc, T::ZERO);
+    for t in 0..steps {
         let src = &batch.x[(t * batch.batch + b0) * ni..(t * batch.batch + b1) * ni];
         for (o, s) in out[t * bc * ni..(t + 1) * bc * ni].iter_mut().zip(src) {
             *o = T::from_f64(*s as f64);
@@ -234,9 +335,9 @@ impl<T: Real> Engine<T> {
             .for_each(|(c, (w, &(b0, b1)))| {
                 let bc = b1 - b0;
                 let noise = noise_streams.as_ref();
-                w.loss = w.forward_and_loss(net, batch, c, (b0, b1), cfg.loss, &norm, noise);
+                w.loss = w.forward_runs_and_loss(net, batch, c, (b0, b1), cfg.loss, &norm, noise);
                 if cfg.loss == LossKind::CrossEntropy {
-                    loss::softmax_in_place(&mut w.traj.output, net.n_out);
+                    loss::softmax_in_place(&mut w.output, net.n_out);
                 }
                 let no = net.n_out;
                 // one trial's outputs and targets gathered from the time-major chunk
@@ -253,7 +354,7 @@ impl<T: Real> Engine<T> {
                     for t in 0..len {
                         let col = t * bc + j;
                         output.extend(
-                            w.traj.output[col * no..(col + 1) * no]
+                            w.output[col * no..(col + 1) * no]
                                 .iter()
                                 .map(|v| v.to_f64() as f32),
                         );
@@ -284,9 +385,119 @@ impl<T: Real> Engine<T> {
         }
         (loss, counts)
     }
+}
 
-    /// The chunks' trajectories of the last call (for analysis and dumps).
-    pub fn chunks(&self) -> &[ChunkWork<T>] {
-        &self.work
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RunConfig;
+    use biornn_tasks::{generate_groups, BatchSpec, Task};
+
+    #[test]
+    fn runs_split_where_the_length_changes_once_wide_enough() {
+        assert_eq!(length_runs(&[], 2), vec![]);
+        assert_eq!(length_runs(&[5, 5, 5], 2), vec![(0, 3, 5)]);
+        assert_eq!(
+            length_runs(&[5, 5, 7, 7, 3, 3], 2),
+            vec![(0, 2, 5), (2, 4, 7), (4, 6, 3)]
+        );
+        // a run narrower than 2 takes the next trial in, at the longer length (and then the
+        // trials of that length)
+        assert_eq!(length_runs(&[5, 7, 7, 3, 3], 2), vec![(0, 3, 7), (3, 5, 3)]);
+        // a narrow last run joins the one before
+        assert_eq!(length_runs(&[5, 5, 5, 9], 2), vec![(0, 4, 9)]);
+        // every trial its own length (per-trial timing): runs of at least the width
+        assert_eq!(length_runs(&[4, 6, 5, 3, 2], 2), vec![(0, 2, 6), (2, 5, 5)]);
+    }
+
+    /// An evaluation batch of groups with their own timing (gyyang's) and a network with
+    /// `n_rec` units (the packed per-step kernel up to 128, faer's product above), recurrent
+    /// noise `sigma`, and a ring mask (the sparse kernel) when `ring`.
+    fn groups_of_their_own_length(n_rec: usize, sigma: f64, ring: bool) -> (Ctrnn<f32>, TaskBatch) {
+        let mut c = RunConfig::default();
+        c.model.n_rec = n_rec;
+        c.model.noise.sigma = sigma;
+        if ring {
+            c.model.mask.recurrent = biornn_model::mask::MaskSpec::Ring { radius: 2 };
+        }
+        c.task.rules = vec!["delaygo".into()];
+        let (n_in, n_out) = c.task.sizes().unwrap();
+        let streams = Streams::new(7);
+        let net = Ctrnn::<f32>::new(&c.model, n_in, n_out, c.task.dt, &streams).unwrap();
+        assert_eq!(net.runs_sparse(), ring);
+        assert_eq!(
+            net.runs_packed(),
+            !ring && n_rec <= 128 && biornn_numerics::packed::active().is_some()
+        );
+        let task = &c.task.tasks().unwrap()[0];
+        let spec = BatchSpec {
+            dt: c.task.dt,
+            batch_size: 16,
+            timing: c.task.timing,
+            input_noise_std: 0.1,
+        };
+        let batch = generate_groups(task as &dyn Task, &spec, &streams.child("eval", 0), 5);
+        (net, batch)
+    }
+
+    #[test]
+    fn an_evaluation_run_in_pieces_equals_the_whole_chunk_pass_bit_for_bit() {
+        for (n_rec, sigma, ring, kind) in [
+            (24, 0.0, false, LossKind::Lsq),
+            (24, 0.3, false, LossKind::Lsq),
+            (24, 0.3, false, LossKind::CrossEntropy),
+            (200, 0.3, false, LossKind::Lsq),
+            (40, 0.3, true, LossKind::Lsq),
+        ] {
+            let (net, batch) = groups_of_their_own_length(n_rec, sigma, ring);
+            let lengths: Vec<usize> = batch.lengths.chunks(16).map(|g| g[0]).collect();
+            assert!(
+                lengths.iter().any(|&l| l != batch.steps),
+                "groups of several lengths: {lengths:?}"
+            );
+            let norm = loss::normalizers(kind, &batch, net.n_rec);
+            let streams = Streams::new(3).child("rec_noise", 0);
+            let noise = (sigma > 0.0).then_some(&streams);
+            let no = net.n_out;
+            // chunks that split a group, and one that holds a narrow piece of one
+            for (c, (b0, b1)) in [(0, 40), (40, 76), (76, 80)].into_iter().enumerate() {
+                let mut whole = ChunkWork::default();
+                let expected =
+                    whole.forward_and_loss(&net, &batch, c, (b0, b1), kind, &norm, noise);
+                let mut pieces = ChunkWork::default();
+                let got =
+                    pieces.forward_runs_and_loss(&net, &batch, c, (b0, b1), kind, &norm, noise);
+                assert_eq!(
+                    got.to_bits(),
+                    expected.to_bits(),
+                    "loss of chunk {b0}..{b1}"
+                );
+                let bc = b1 - b0;
+                for j in 0..bc {
+                    for t in 0..batch.steps {
+                        let at = (t * bc + j) * no..(t * bc + j + 1) * no;
+                        let out = &pieces.output[at.clone()];
+                        if t < batch.lengths[b0 + j] {
+                            let want = &whole.traj.output[at];
+                            assert!(
+                                out.iter()
+                                    .zip(want)
+                                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                                "trial {} step {t}",
+                                b0 + j
+                            );
+                        } else if t
+                            >= length_runs(&batch.lengths[b0..b1], MIN_RUN_WIDTH)
+                                .iter()
+                                .find(|r| r.0 <= j && j < r.1)
+                                .unwrap()
+                                .2
+                        {
+                            assert!(out.iter().all(|v| *v == 0.0), "padding not run is zero");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -673,7 +673,7 @@ fn gather_chunks(batch: &TaskBatch, chunk: usize, inputs: &mut Vec<((usize, usiz
         .enumerate()
         .for_each(|(c, (span, input))| {
             *span = (c * chunk, ((c + 1) * chunk).min(batch.batch));
-            gather_input(batch, span.0, span.1, input);
+            gather_input(batch, span.0, span.1, batch.steps, input);
         });
 }
 
