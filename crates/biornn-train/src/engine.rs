@@ -140,7 +140,7 @@ impl<T: Real> ChunkWork<T> {
         self.output.resize(no * batch.steps * bc, T::ZERO);
         for &(j0, j1, steps) in &runs {
             if steps == 0 {
-                continue; // trials without steps: nothing to run, their outputs stay empty
+                continue; // trials without steps: nothing to run, nothing to score
             }
             let width = j1 - j0;
             gather_input(batch, b0 + j0, b0 + j1, steps, &mut self.traj.input);
