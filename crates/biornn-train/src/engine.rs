@@ -101,8 +101,10 @@ impl<T: Real> ChunkWork<T> {
     /// longest trial, its outputs placed into `output` in the chunk's layout, zero over the
     /// padding (where the loss weight is 0). Every product and elementwise step treats the columns
     /// of a step alike, so each trial's outputs are those of the whole-chunk pass bit for bit, and
-    /// the loss is the same sum in the same order. An evaluation set drawn in groups of trials
-    /// with their own timing (gyyang's 16 groups of 32) is about a quarter padding.
+    /// the loss is the same sum in the same order (but where the whole-chunk pass would have run
+    /// into infinities over the padding alone: its loss was NaN there, this one is not). An
+    /// evaluation set drawn in groups of trials with their own timing (gyyang's 16 groups of 32)
+    /// is about a quarter padding.
     #[allow(clippy::too_many_arguments)]
     fn forward_runs_and_loss(
         &mut self,
@@ -394,6 +396,7 @@ impl<T: Real> Engine<T> {
 mod tests {
     use super::*;
     use crate::config::RunConfig;
+    use biornn_numerics::linalg::{cm, cm_mut, gemm, rm};
     use biornn_tasks::{generate_groups, BatchSpec, Task};
 
     #[test]
@@ -411,6 +414,23 @@ mod tests {
         assert_eq!(length_runs(&[5, 5, 5, 9], 2), vec![(0, 4, 9)]);
         // every trial its own length (per-trial timing): runs of at least the width
         assert_eq!(length_runs(&[4, 6, 5, 3, 2], 2), vec![(0, 2, 6), (2, 5, 5)]);
+        // a run narrower than the width only when it is the whole slice: a run one trial wide
+        // then takes the same kernels as its one-trial chunk
+        let lengths: Vec<usize> = (0..200).map(|i| 50 + (i * 37 % 11) * (i % 3)).collect();
+        for width in [1, 2, 5, 16, 64] {
+            for end in [1, 3, 15, 16, 17, 40, 200] {
+                let runs = length_runs(&lengths[..end], width);
+                assert_eq!(runs.first().unwrap().0, 0);
+                assert_eq!(runs.last().unwrap().1, end);
+                for (r, next) in runs.iter().zip(runs.iter().skip(1)) {
+                    assert_eq!(r.1, next.0, "contiguous");
+                }
+                for r in &runs {
+                    assert!(r.1 - r.0 >= width || runs.len() == 1, "{runs:?}");
+                    assert_eq!(r.2, *lengths[r.0..r.1].iter().max().unwrap());
+                }
+            }
+        }
     }
 
     /// An evaluation batch of groups with their own timing (gyyang's) and a network with
@@ -462,8 +482,20 @@ mod tests {
             let streams = Streams::new(3).child("rec_noise", 0);
             let noise = (sigma > 0.0).then_some(&streams);
             let no = net.n_out;
-            // chunks that split a group, and one that holds a narrow piece of one
-            for (c, (b0, b1)) in [(0, 40), (40, 76), (76, 80)].into_iter().enumerate() {
+            // groups of 16 trials of lengths 110, 110, 120, 70, 80 (of 120 steps): one run short
+            // of the batch's length, chunks that cut groups, and a narrow piece of a group
+            // shorter than the longest; each runs in pieces (more than one run, or one shorter)
+            let short = lengths.iter().position(|&l| l < batch.steps).unwrap();
+            let narrow = (16 * short + 12, 16 * short + 16);
+            for (c, (b0, b1)) in [(0, 32), (24, 64), (40, 80), narrow]
+                .into_iter()
+                .enumerate()
+            {
+                let runs = length_runs(&batch.lengths[b0..b1], MIN_RUN_WIDTH);
+                assert!(
+                    runs.len() > 1 || runs[0].2 < batch.steps,
+                    "{b0}..{b1} runs whole"
+                );
                 let mut whole = ChunkWork::default();
                 let expected =
                     whole.forward_and_loss(&net, &batch, c, (b0, b1), kind, &norm, noise);
@@ -502,5 +534,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Networks whose per-step products run through faer (above the packed kernel's size, or
+    /// with the packed kernels switched off, and in f64) step a run's columns in a narrower
+    /// product than the whole chunk's, and faer picks its kernel by the product's size (a
+    /// small-matrix kernel below 4,096 multiply-adds, a matrix-vector one for one column): at
+    /// every width a run can have, each column must come out as in the wide product.
+    #[test]
+    fn narrow_dense_products_equal_their_columns_of_a_wide_one() {
+        fn check<T: Real>() {
+            let values = |len: usize, seed: usize| -> Vec<T> {
+                (0..len)
+                    .map(|i| {
+                        T::from_f64(
+                            (((i * 7919 + seed * 104_729) % 2003) as f64 / 1001.5 - 1.0) * 0.7,
+                        )
+                    })
+                    .collect()
+            };
+            let wide = 128;
+            for n in [1, 2, 3, 4, 7, 8, 12, 16, 17, 24] {
+                let w = values(n * n, 1);
+                let x = values(n * wide, 2);
+                let start = values(n * wide, 3);
+                for accumulate in [false, true] {
+                    let mut whole = start.clone();
+                    gemm(
+                        cm_mut(&mut whole, n, wide),
+                        accumulate,
+                        rm(&w, n, n),
+                        cm(&x, n, wide),
+                    );
+                    // not 1: faer's matrix-vector kernel sums in another order, and a run is one
+                    // column wide only when its chunk is (`length_runs`), so both take that one
+                    for width in [2, 3, 5, 8, 15, 16, 17, 32, 33] {
+                        let j0 = 5;
+                        let cols = j0 * n..(j0 + width) * n;
+                        let mut part = start[cols.clone()].to_vec();
+                        gemm(
+                            cm_mut(&mut part, n, width),
+                            accumulate,
+                            rm(&w, n, n),
+                            cm(&x[cols.clone()], n, width),
+                        );
+                        let same = part
+                            .iter()
+                            .zip(&whole[cols])
+                            .all(|(a, b)| a.to_f64().to_bits() == b.to_f64().to_bits());
+                        assert!(same, "n {n}, width {width}, accumulate {accumulate}");
+                    }
+                }
+            }
+        }
+        check::<f32>();
+        check::<f64>();
     }
 }
