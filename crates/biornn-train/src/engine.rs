@@ -484,18 +484,22 @@ mod tests {
             let no = net.n_out;
             // groups of 16 trials of lengths 110, 110, 120, 70, 80 (of 120 steps): one run short
             // of the batch's length, chunks that cut groups, and a narrow piece of a group
-            // shorter than the longest; each runs in pieces (more than one run, or one shorter)
+            // shorter than the longest, each run in pieces (more than one run, or one shorter);
+            // and the longest group alone, run whole
             let short = lengths.iter().position(|&l| l < batch.steps).unwrap();
+            let longest = lengths.iter().position(|&l| l == batch.steps).unwrap();
             let narrow = (16 * short + 12, 16 * short + 16);
-            for (c, (b0, b1)) in [(0, 32), (24, 64), (40, 80), narrow]
-                .into_iter()
-                .enumerate()
-            {
+            let chunks = [
+                (0, 32),
+                (24, 64),
+                (40, 80),
+                narrow,
+                (16 * longest, 16 * longest + 16),
+            ];
+            for (c, (b0, b1)) in chunks.into_iter().enumerate() {
                 let runs = length_runs(&batch.lengths[b0..b1], MIN_RUN_WIDTH);
-                assert!(
-                    runs.len() > 1 || runs[0].2 < batch.steps,
-                    "{b0}..{b1} runs whole"
-                );
+                let in_pieces = runs.len() > 1 || runs[0].2 < batch.steps;
+                assert_eq!(in_pieces, c < 4, "{b0}..{b1}");
                 let mut whole = ChunkWork::default();
                 let expected =
                     whole.forward_and_loss(&net, &batch, c, (b0, b1), kind, &norm, noise);
