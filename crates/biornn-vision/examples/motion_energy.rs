@@ -12,22 +12,31 @@
 //! left, and the detector has nothing to read. DATA is the IDX directory the task loads (its images
 //! are not shown in this task; default Fashion-MNIST's Debian place).
 
+use biornn_numerics::Error;
 use biornn_vision::multiarea::{MultiAreaLearner, MultiAreaRunConfig};
 
-fn main() -> biornn_numerics::Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run() -> biornn_numerics::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(front) = args.first() else {
         eprintln!("usage: motion_energy FRONT_MODEL.npz [GRID] [TRIALS] [DATA]");
         std::process::exit(2);
     };
-    let grid: usize = args
-        .get(1)
-        .map_or(Ok(7), |g| g.parse())
-        .expect("GRID: a count");
-    let trials: usize = args
-        .get(2)
-        .map_or(Ok(64), |t| t.parse())
-        .expect("TRIALS: a count");
+    let count = |i: usize, name: &str, default: usize| match args.get(i) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|c| *c > 0)
+            .ok_or_else(|| Error::invalid(name, v, "allowed: a positive count")),
+    };
+    let (grid, trials) = (count(1, "GRID", 7)?, count(2, "TRIALS", 64)?);
     let data = args.get(3);
     let lags = [1, 2, 4, 8];
     println!(

@@ -424,16 +424,16 @@ impl FrontEnd {
         self.net.areas[self.net.depth() - 1].c * self.grid * self.grid
     }
 
-    /// The features of the state `r` of `n` images, `[trial][c][grid][grid]`.
-    fn pooled(&self, r: &[Vec<f32>], n: usize) -> Vec<f32> {
+    /// The features of the state `r` of `n` images, `[trial][c][grid][grid]`, appended to `out`.
+    fn pool_into(&self, r: &[Vec<f32>], n: usize, out: &mut Vec<f32>) {
         let (feat, sum) = self.net.features(r, n);
         if self.grid == 1 {
-            return feat;
+            return out.extend_from_slice(&feat);
         }
         let top = self.net.areas[self.net.depth() - 1];
-        let mut out = vec![0.0; n * self.feature_count()];
-        grid_avg(&sum, n * top.c, (top.h, top.w), self.grid, &mut out);
-        out
+        let at = out.len();
+        out.resize(at + n * self.feature_count(), 0.0);
+        grid_avg(&sum, n * top.c, (top.h, top.w), self.grid, &mut out[at..]);
     }
 
     /// The features the CTRNN sees, `[step][trial][feature]` ([`Self::feature_count`] features: a
@@ -464,7 +464,7 @@ impl FrontEnd {
                 &mut z,
                 &mut scratch,
             );
-            out.extend_from_slice(&self.pooled(&r, n));
+            self.pool_into(&r, n, &mut out);
         }
         out
     }
@@ -488,12 +488,14 @@ impl FrontEnd {
             shown: shown.to_vec(),
         };
         let start = net.broadcast(&self.spont, n);
+        // the summed map's gradient, one step's at a time (the grid's backward pass adds into it)
+        let mut dsum = vec![0.0; if self.grid == 1 { 0 } else { n * top.units() }];
         let mut sink = |t: usize, r: &[Vec<f32>], g: &mut [Vec<f32>], _: &mut [f32]| {
             let dfeat = &dfeat[t * n * count..(t + 1) * n * count];
             if self.grid == 1 {
                 net.features_backward(r, dfeat, n, g);
             } else {
-                let mut dsum = vec![0.0; n * top.units()];
+                dsum.fill(0.0);
                 grid_avg_backward(dfeat, n * top.c, (top.h, top.w), self.grid, &mut dsum);
                 net.summed_map_backward(r, &dsum, g);
             }
