@@ -15,6 +15,7 @@
 use crate::conv::Conv2d;
 use crate::pool::{global_avg, AvgPool};
 use biornn_numerics::{Error, Real, Result, Streams};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// The depths the reference builds.
@@ -392,52 +393,62 @@ impl CordsNet {
         scratch: &mut StepScratch<T>,
     ) {
         rectify(r, &mut scratch.q);
-        for l in 0..self.depth() {
-            let a = self.areas[l];
-            let zl = &mut z[l];
-            zl.resize(n * a.units(), T::ZERO);
-            // W_l * r_l; an area at rest (from rest, until the image's drive reaches it) and a
-            // drive of zeros skip their convolutions, whose results would be zeros
-            if any_nonzero(&r[l]) {
-                self.area_conv[l].forward(
-                    &theta[self.p_area_conv[l].clone()],
-                    &r[l],
-                    a.hw(),
-                    zl,
-                    false,
-                );
-            } else {
-                zl.fill(T::ZERO);
-            }
-            let mut h = std::mem::take(&mut scratch.h);
-            self.drive(theta, l, &scratch.q, stem, &mut h);
-            let input = if l == 0 {
-                self.stem_out
-            } else {
-                self.areas[l - 1]
-            };
-            if any_nonzero(&h) {
-                self.area_area[l].forward(
-                    &theta[self.p_area_area[l].clone()],
-                    &h,
-                    input.hw(),
-                    zl,
-                    true,
-                );
-            }
-            scratch.h = h;
-            let bias = &theta[self.p_conv_bias[l].clone()];
-            for img in zl.chunks_mut(a.units()) {
-                for (v, b) in img.iter_mut().zip(bias) {
-                    *v += *b;
-                }
-            }
-        }
+        scratch.h.resize_with(self.depth(), Vec::new);
+        let q = &scratch.q;
         let (keep, take) = (T::from_f64(1.0 - alpha), T::from_f64(alpha));
-        for (rl, zl) in r.iter_mut().zip(z.iter()) {
-            for (v, zv) in rl.iter_mut().zip(zl) {
-                // a silent unit's leak would end subnormal, where Intel runs a hundred times slower
-                *v = (keep * *v + take * act.apply(*zv)).flush_subnormal();
+        // The areas' drives read only the previous state (through `q`), so the areas run in
+        // parallel, each from its drive to its next state (its convolutions split further where a
+        // thread is idle): no hand-over between areas, and each area's sums are a serial loop's.
+        z[..self.depth()]
+            .par_iter_mut()
+            .zip(r[..self.depth()].par_iter_mut())
+            .zip(scratch.h.par_iter_mut())
+            .enumerate()
+            .for_each(|(l, ((zl, rl), h))| {
+                self.pre_activation(theta, l, (rl, n), q, stem, h, zl);
+                for (v, zv) in rl.iter_mut().zip(zl.iter()) {
+                    // a silent unit's leak would end subnormal, where Intel runs a hundred times
+                    // slower
+                    *v = (keep * *v + take * act.apply(*zv)).flush_subnormal();
+                }
+            });
+    }
+
+    /// Area `l`'s pre-activation z_l = W_l r_l + A_l h_l + b_l, from its state `rl` of `n`
+    /// images, the rectified previous states `q` and the stem's drives (`h` receives the drive).
+    #[allow(clippy::too_many_arguments)]
+    fn pre_activation<T: Real>(
+        &self,
+        theta: &[T],
+        l: usize,
+        (rl, n): (&[T], usize),
+        q: &[Vec<T>],
+        stem: (&[T], &[T]),
+        h: &mut Vec<T>,
+        zl: &mut Vec<T>,
+    ) {
+        let a = self.areas[l];
+        zl.resize(n * a.units(), T::ZERO);
+        // W_l * r_l; an area at rest (from rest, until the image's drive reaches it) and a
+        // drive of zeros skip their convolutions, whose results would be zeros
+        if any_nonzero(rl) {
+            self.area_conv[l].forward(&theta[self.p_area_conv[l].clone()], rl, a.hw(), zl, false);
+        } else {
+            zl.fill(T::ZERO);
+        }
+        self.drive(theta, l, q, stem, h);
+        let input = if l == 0 {
+            self.stem_out
+        } else {
+            self.areas[l - 1]
+        };
+        if any_nonzero(h) {
+            self.area_area[l].forward(&theta[self.p_area_area[l].clone()], h, input.hw(), zl, true);
+        }
+        let bias = &theta[self.p_conv_bias[l].clone()];
+        for img in zl.chunks_mut(a.units()) {
+            for (v, b) in img.iter_mut().zip(bias) {
+                *v += *b;
             }
         }
     }
@@ -610,16 +621,17 @@ impl CordsNet {
 #[derive(Debug, Clone, Default)]
 pub struct StepScratch<T> {
     q: Vec<Vec<T>>,
-    h: Vec<T>,
+    /// each area's drive
+    h: Vec<Vec<T>>,
 }
 
 /// `q = [r]+`, area by area, into reused buffers.
 pub(crate) fn rectify<T: Real>(r: &[Vec<T>], q: &mut Vec<Vec<T>>) {
     q.resize_with(r.len(), Vec::new);
-    for (qa, ra) in q.iter_mut().zip(r) {
+    q.par_iter_mut().zip(r).for_each(|(qa, ra)| {
         qa.clear();
         qa.extend(ra.iter().map(|v| v.max(T::ZERO)));
-    }
+    });
 }
 
 /// PyTorch's default draw for a conv or linear tensor: U(-b, b), b = 1/sqrt(fan_in), the fan-in
@@ -644,4 +656,98 @@ pub(crate) fn kaiming_uniform<T: Real>(
 /// Whether any value is not zero: convolutions of all-zero states (an area at rest) are skipped.
 pub(crate) fn any_nonzero<T: Real>(v: &[T]) -> bool {
     v.iter().any(|x| *x != T::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The areas of a step run in parallel: the next state equals, bit for bit, the areas run one
+    /// after another in a serial loop, at one thread and at three.
+    #[test]
+    fn a_step_of_areas_in_parallel_equals_the_serial_loop_at_any_thread_count() {
+        let net = CordsNet::new(&CordsNetShape {
+            depth: 8,
+            in_channels: 2,
+            image: (16, 16),
+            widths: [4, 6, 8, 8],
+            classes: 3,
+        })
+        .unwrap();
+        let mut rng = Streams::new(7).stream("test", 0);
+        let mut theta: Vec<f32> = net.init(&Streams::new(3));
+        for l in 0..net.depth() {
+            let range = net
+                .layout
+                .get(&format!("conv_bias.{l}"))
+                .unwrap()
+                .range
+                .clone();
+            for v in &mut theta[range] {
+                *v = (0.3 * rng.normal()) as f32;
+            }
+        }
+        // 12 images: the stride-1 convolutions run in groups of 8 images
+        let n = 12;
+        let images: Vec<f32> = (0..n * 2 * 16 * 16).map(|_| rng.normal() as f32).collect();
+        let (s, ks) = net.stem(&theta, &images, n);
+        let start: Vec<Vec<f32>> = net
+            .zero_state::<f32>(n)
+            .into_iter()
+            .map(|a| a.iter().map(|_| (0.5 * rng.normal()) as f32).collect())
+            .collect();
+        // some areas at rest, so that the skipped convolutions are covered too
+        let mut start = start;
+        start[5].fill(0.0);
+        let (alpha, act) = (0.2, Activation::Relu);
+
+        let mut serial = start.clone();
+        let mut q = vec![];
+        rectify(&serial, &mut q);
+        let mut h = vec![];
+        for (l, rl) in serial.iter_mut().enumerate() {
+            let mut zl = vec![];
+            net.pre_activation(&theta, l, (rl, n), &q, (&s, &ks), &mut h, &mut zl);
+            for (v, zv) in rl.iter_mut().zip(&zl) {
+                *v = (0.8 * *v + 0.2 * act.apply(*zv)).flush_subnormal();
+            }
+        }
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut r = start.clone();
+            let (mut z, mut scratch) = (net.zero_state(n), StepScratch::default());
+            pool.install(|| {
+                // twice: the second step reuses the scratch buffers
+                net.step(
+                    &theta,
+                    &mut r,
+                    (&s, &ks),
+                    n,
+                    alpha,
+                    act,
+                    &mut z,
+                    &mut scratch,
+                );
+                let mut again = start.clone();
+                net.step(
+                    &theta,
+                    &mut again,
+                    (&s, &ks),
+                    n,
+                    alpha,
+                    act,
+                    &mut z,
+                    &mut scratch,
+                );
+                assert_eq!(again, r);
+            });
+            for (a, b) in r.iter().zip(&serial) {
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(a), bits(b), "{threads} threads");
+            }
+        }
+    }
 }
