@@ -9,7 +9,9 @@
 # Each cell is the median of ROUNDS alternating runs (default 3). `bench/before_after.sh` checks
 # that a change kept results identical and times one network; this times many at once.
 #
-#   bench/many_networks.sh                full (300 updates per network, LT_ROUNDS=6 long-term rounds)
+#   bench/many_networks.sh                full (UPDATES=300 updates per network, LT_ROUNDS=6 long-term
+#                                         rounds; UPDATES=1000 runs each network for the 1,000 updates
+#                                         that count as one)
 #   REV=<commit> bench/many_networks.sh   against another commit (its build is kept under target/)
 #   bench/many_networks.sh --smoke        tiny sizes, this tree against itself (the script's plumbing)
 set -euo pipefail
@@ -23,7 +25,7 @@ rounds=${ROUNDS:-3}
 if $smoke; then
   before=$after rev="this tree" rounds=1 seeds=2 updates=2 networks=2 lt_rounds=1
 else
-  seeds=20 updates=300 networks=20 lt_rounds=${LT_ROUNDS:-6}
+  seeds=20 updates=${UPDATES:-300} networks=20 lt_rounds=${LT_ROUNDS:-6}
   full=$(git rev-parse "$rev^{commit}")
   tree=target/before/$full
   if [[ ! -x "$tree-target/release/biornn" ]]; then

@@ -15,7 +15,8 @@
 #                                     which keeps where things are; runs of G > 1 in OUT/grid<G>/)
 #                                     COHERENCES="0.05, 0.1, 0.2, 0.4, 0.8": the dots' coherences
 #                                     (another list is another experiment: give it its own OUT)
-#   experiments/multiarea.sh --smoke  a tiny front end trained first, a few updates (CI)
+#   experiments/multiarea.sh --smoke  a tiny front end trained first (unless FRONT is given), a
+#                                     few updates (CI)
 # With the dots task it also prints whether the dots' direction is in the front end's features at
 # all: a motion-energy detector on a 7 x 7 grid of them, untrained (the motion_energy example).
 # Runs resume where they stopped.
@@ -39,7 +40,7 @@ fi
 cargo build --release -q
 bin=${BIN:-./target/release/biornn}
 source experiments/lib.bash
-if $smoke; then
+if $smoke && [[ -z ${FRONT:-} ]]; then
   cfg=$(mktemp --suffix=.toml)
   $bin config --kind cordsnet | sed "s|^path = .*|path = \"$data\"|; s/^train_images = .*/train_images = 64/; s/^test_images = .*/test_images = 16/" \
     | sed 's/^widths = .*/widths = [4, 8, 16, 32]/; s/^spontaneous_steps = .*/spontaneous_steps = 10/; s/^stimulus_steps = .*/stimulus_steps = 10/; s/^loss_steps = .*/loss_steps = 4/; s/^offset_steps = .*/offset_steps = 4/; s/^penalty_steps = .*/penalty_steps = 2/' \

@@ -506,15 +506,20 @@ impl Config {
                 c.task.path.display(),
             ),
             Config::CordsNet(c) => format!(
-                "cordsnet R{} trained by bptt: widths {:?}, {} on {} ({}), {} + {} + {} steps",
+                "cordsnet R{} trained by bptt: widths {:?}, {} on {}, {} + {} + {} steps",
                 c.network.depth,
                 &c.network.widths[..c.network.depth.div_ceil(2)],
                 match c.rule.anneal_levels {
                     0 => c.network.activation.clone(),
                     k => format!("prelu annealed to relu in {k} levels"),
                 },
-                c.task.dataset,
-                c.task.path.display(),
+                match c.task.dataset.as_str() {
+                    "dots" => format!(
+                        "random-dot movies (coherences {:?}, a frame per stimulus step)",
+                        c.task.coherences
+                    ),
+                    d => format!("{d} ({})", c.task.path.display()),
+                },
                 c.task.spontaneous_steps,
                 c.task.stimulus_steps,
                 c.task.offset_steps

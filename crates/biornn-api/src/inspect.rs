@@ -1625,6 +1625,12 @@ pub fn cordsnet_record(run: &Path, areas: &[usize], images: usize) -> Result<Pat
             &format!("allowed: areas 0 to {} of this R{depth}", depth - 1),
         ));
     }
+    if learner.images.motion.is_some() {
+        return Err(Error::new(format!(
+            "{}: a run on random-dot movies (task.dataset = \"dots\"); record shows static images",
+            run.display()
+        )));
+    }
     let test = &learner.images.test;
     if images == 0 || images > test.len() {
         return Err(Error::invalid(

@@ -102,8 +102,9 @@ enum Command {
         disruption: Vec<String>,
     },
     /// Score a trained CordsNet run's test images under Gaussian noise: on the image (in pixel
-    /// standard deviations; once per image, or every step with --per-step) and in the dynamics
-    /// (each rate kicked by alpha sigma N(0, 1) a step). Every pair of levels; RUN/analysis/noise.csv.
+    /// standard deviations; once per image, or every step with --per-step; on movies, every
+    /// frame) and in the dynamics (each rate kicked by alpha sigma N(0, 1) a step). Every pair of
+    /// levels; RUN/analysis/noise.csv.
     Noise {
         run: PathBuf,
         /// image noise levels

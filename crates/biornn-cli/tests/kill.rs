@@ -344,6 +344,36 @@ fn cordsnet_killed_mid_training_resumes_bit_identically() {
     cordsnet_killed("cordsnet", "rnn");
 }
 
+/// Trained on random-dot movies: each batch's movies follow from the step, as images' order does.
+#[test]
+fn a_cordsnet_on_dot_movies_killed_mid_training_resumes_bit_identically() {
+    let config = r#"
+name = "k"
+seed = 4
+[network]
+kind = "cordsnet"
+widths = [4, 4, 4, 4]
+[rule]
+batch_size = 4
+[task]
+dataset = "dots"
+image_size = 12
+dots = 6
+coherences = [0.5, 1.0]
+train_images = 64
+test_images = 16
+spontaneous_steps = 5
+stimulus_steps = 6
+loss_steps = 3
+offset_steps = 0
+penalty_steps = 0
+[train]
+max_steps = 300
+eval_every = 10
+"#;
+    train_killed_and_resumed("cordsnet-dots", config, Duration::from_secs(300));
+}
+
 /// Its compatibility CNN: batch norm's running statistics must come back too.
 #[test]
 fn the_compatibility_cnn_killed_mid_training_resumes_bit_identically() {

@@ -127,15 +127,36 @@ impl CordsNet {
         act: Activation,
         grad: &mut [T],
     ) -> LossParts {
+        let frames = Frames {
+            images: vec![images],
+            shown: (0..p.stimulus + p.offset)
+                .map(|t| (t < p.stimulus).then_some(0))
+                .collect(),
+        };
+        self.loss_and_grad_frames(theta, &frames, labels, spont, p, act, grad)
+    }
+
+    /// [`CordsNet::loss_and_grad`] with the stimulus given frame by frame (`frames.shown` has
+    /// `p.stimulus + p.offset` steps; a moving stimulus shows a batch of `labels.len()` images per
+    /// step): the same loss on the readout over the last `p.loss_steps` stimulus steps and the same
+    /// offset penalty.
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_and_grad_frames<T: Real>(
+        &self,
+        theta: &[T],
+        frames: &Frames<'_, T>,
+        labels: &[usize],
+        spont: &[Vec<T>],
+        p: &Protocol,
+        act: Activation,
+        grad: &mut [T],
+    ) -> LossParts {
         let n = labels.len();
         let depth = self.depth();
         let classes = self.shape.classes;
         let top = self.areas[depth - 1];
         let steps = p.stimulus + p.offset;
-        let frames = Frames {
-            images: vec![images],
-            shown: (0..steps).map(|t| (t < p.stimulus).then_some(0)).collect(),
-        };
+        assert_eq!(frames.shown.len(), steps, "one frame entry per step");
         let weights = p.loss_weights();
         let first_scored = p.stimulus - p.loss_steps.min(p.stimulus);
         let first_penalised = steps - p.penalty_steps.min(p.offset);
@@ -192,7 +213,7 @@ impl CordsNet {
         };
         let start = self.broadcast(spont, n);
         self.backprop_through_time(
-            theta, &frames, &start, n, p.alpha, act, p.segment, &mut sink, grad,
+            theta, frames, &start, n, p.alpha, act, p.segment, &mut sink, grad,
         );
         parts.total = parts.cross_entropy + p.penalty_weight * parts.penalty;
         parts

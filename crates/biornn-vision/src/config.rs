@@ -4,6 +4,7 @@
 use crate::bptt::Protocol;
 use crate::cordsnet::{Activation, CordsNetShape, DEPTHS};
 use crate::data::{load_cifar, load_folder, load_idx, ImageSet};
+use crate::stimuli::DotMovies;
 use biornn_numerics::error::check;
 use biornn_numerics::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,11 @@ pub struct CordsNetTaskConfig {
     pub offset_steps: usize,
     pub penalty_steps: usize,
     pub penalty_weight: f64,
+    /// dataset "dots": the coherences a movie draws from, the number of dots and their speed
+    /// (pixels a step)
+    pub coherences: Vec<f64>,
+    pub dots: usize,
+    pub dot_speed: f64,
 }
 
 impl Default for CordsNetTaskConfig {
@@ -106,6 +112,9 @@ impl Default for CordsNetTaskConfig {
             offset_steps: p.offset,
             penalty_steps: p.penalty_steps,
             penalty_weight: p.penalty_weight,
+            coherences: vec![0.5, 0.8, 1.0],
+            dots: 30,
+            dot_speed: 1.0,
         }
     }
 }
@@ -156,13 +165,25 @@ impl Default for CordsNetRunConfig {
 pub const DEFAULT_CORDSNET_TOML: &str = include_str!("default_cordsnet.toml");
 
 /// The training and test images of a task, normalised by the training subset's channel
-/// statistics.
+/// statistics. With dataset "dots" the stimuli are movies (`motion`), and `train` and `test` hold
+/// only their labels and frame shape.
 #[derive(Debug, Clone)]
 pub struct Images {
     pub train: ImageSet,
     pub test: ImageSet,
     pub stats: Vec<(f64, f64)>,
+    pub motion: Option<Motion>,
 }
+
+/// Random-dot movies to classify by direction: a frame per stimulus step.
+#[derive(Debug, Clone)]
+pub struct Motion {
+    pub train: DotMovies,
+    pub test: DotMovies,
+}
+
+/// The field of dot movies when `task.image_size` is 0.
+pub const DOTS_FIELD: usize = 28;
 
 impl CordsNetRunConfig {
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -288,11 +309,46 @@ impl CordsNetRunConfig {
         )?;
         let t = &self.task;
         check(
-            ["idx", "cifar10", "cifar100", "folder"].contains(&t.dataset.as_str()),
+            ["idx", "cifar10", "cifar100", "folder", "dots"].contains(&t.dataset.as_str()),
             "task.dataset",
             &t.dataset,
-            "allowed: idx, cifar10, cifar100, folder (train/ and test/ of class folders of PNG or JPEG images)",
+            "allowed: idx, cifar10, cifar100, folder (train/ and test/ of class folders of PNG or JPEG images), dots (random-dot movies, classified by direction)",
         )?;
+        if t.dataset == "dots" {
+            check(
+                n.form == "rnn" && r.kind == "bptt",
+                "task.dataset",
+                &t.dataset,
+                "\"dots\" (movies) needs network.form = \"rnn\" and rule.kind = \"bptt\": a compatibility CNN sees one image",
+            )?;
+            check(
+                !t.coherences.is_empty()
+                    && t.coherences
+                        .iter()
+                        .all(|c| c.is_finite() && (0.0..=1.0).contains(c)),
+                "task.coherences",
+                format!("{:?}", t.coherences),
+                "allowed: one or more shares of coherently moving dots, 0 to 1",
+            )?;
+            check(
+                (1..=100_000).contains(&t.dots),
+                "task.dots",
+                t.dots,
+                "allowed: 1 to 100000",
+            )?;
+            check(
+                t.dot_speed.is_finite() && t.dot_speed > 0.0,
+                "task.dot_speed",
+                t.dot_speed,
+                "allowed: a positive number of pixels a step",
+            )?;
+            check(
+                t.train_images > 0 && t.test_images > 0,
+                "task.train_images/test_images",
+                format!("{} and {}", t.train_images, t.test_images),
+                "allowed with dataset = \"dots\": positive counts of movies (there is no \"all\")",
+            )?;
+        }
         check(
             t.image_size <= 4096,
             "task.image_size",
@@ -348,6 +404,9 @@ impl CordsNetRunConfig {
     /// The images, subset, resized and normalised as the task says.
     pub fn images(&self) -> Result<Images> {
         let t = &self.task;
+        if t.dataset == "dots" {
+            return Ok(self.dot_movies());
+        }
         let (mut train, mut test) = match t.dataset.as_str() {
             "idx" => load_idx(&t.path),
             "folder" => load_folder(&t.path, t.image_size),
@@ -371,7 +430,54 @@ impl CordsNetRunConfig {
         let stats = train.channel_stats();
         train.normalise(&stats);
         test.normalise(&stats);
-        Ok(Images { train, test, stats })
+        Ok(Images {
+            train,
+            test,
+            stats,
+            motion: None,
+        })
+    }
+
+    /// Dataset "dots": `train_images` and `test_images` movies of `stimulus_steps` frames on a
+    /// field of `image_size` pixels a side (0: 28), one channel, from the streams
+    /// `cordsnet_dots_train` and `cordsnet_dots_test`.
+    fn dot_movies(&self) -> Images {
+        let t = &self.task;
+        let side = if t.image_size == 0 {
+            DOTS_FIELD
+        } else {
+            t.image_size
+        };
+        let movies = |count: usize, purpose: &str| {
+            DotMovies::new(
+                (1, side, side),
+                t.dots,
+                t.dot_speed,
+                &t.coherences,
+                t.stimulus_steps,
+                count,
+                self.seed,
+                purpose,
+            )
+        };
+        let (train, test) = (
+            movies(t.train_images, "cordsnet_dots_train"),
+            movies(t.test_images, "cordsnet_dots_test"),
+        );
+        let labels_only = |m: &DotMovies| ImageSet {
+            channels: 1,
+            h: side,
+            w: side,
+            classes: 2,
+            pixels: vec![],
+            labels: m.labels().to_vec(),
+        };
+        Images {
+            train: labels_only(&train),
+            test: labels_only(&test),
+            stats: train.stats(),
+            motion: Some(Motion { train, test }),
+        }
     }
 
     /// The network's shape for images of `channels` x `h` x `w` in `classes` classes.

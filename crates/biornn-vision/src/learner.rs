@@ -2,13 +2,14 @@
 //! whole protocol (spontaneous, stimulus, offset) and one AdamW step on the BPTT gradient;
 //! evaluations score a fixed subset of the test images at the last stimulus step.
 
-use crate::bptt::Protocol;
+use crate::bptt::{Frames, Protocol};
 use crate::checkpoint;
 use crate::cnn::CompatCnn;
 use crate::config::{CordsNetRunConfig, Images};
-use crate::cordsnet::{Activation, CordsNet};
+use crate::cordsnet::{Activation, CordsNet, CordsNetShape};
 use crate::noise::Noise;
 use crate::staged::{anneal_slope, fold, inverse_loss_and_grad, Folded, INVERSE_PENALTY};
+use crate::stimuli::{coherence_column, share};
 use crate::weight_norm::{inside, WeightNorm};
 use biornn_core::arrays::{put_f32, put_f64, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
@@ -103,9 +104,40 @@ impl CordsNetLearner {
             }
             .map_err(|e| e.context("network.from"))?;
             let tensors = checkpoint::network_tensors(&arrays);
-            let theta = checkpoint::load(&net, &tensors).map_err(|e| e.context("network.from"))?;
-            from_file = Some(tensors);
-            theta
+            let classes = checkpoint::shape_of(&tensors, net.shape.image).map(|s| s.classes);
+            match classes {
+                Ok(c) if c != net.shape.classes => {
+                    // a model of another task (another number of classes): everything but its
+                    // readout, which starts as a fresh network's; weight norm then splits the
+                    // loaded weights itself rather than reading the file's split
+                    let other = CordsNet::new(&CordsNetShape {
+                        classes: c,
+                        ..net.shape.clone()
+                    })?;
+                    let loaded: Vec<f32> = checkpoint::load(&other, &tensors)
+                        .map_err(|e| e.context("network.from"))?;
+                    let mut theta = net.init(&Streams::new(cfg.seed));
+                    for t in net
+                        .layout
+                        .tensors
+                        .iter()
+                        .filter(|t| !t.name.starts_with("out_fc."))
+                    {
+                        let from = other
+                            .layout
+                            .get(&t.name)
+                            .expect("the same layout but the readout");
+                        theta[t.range.clone()].copy_from_slice(&loaded[from.range.clone()]);
+                    }
+                    theta
+                }
+                _ => {
+                    let theta =
+                        checkpoint::load(&net, &tensors).map_err(|e| e.context("network.from"))?;
+                    from_file = Some(tensors);
+                    theta
+                }
+            }
         };
         let n = theta.len();
         let mut weight_norm = None;
@@ -203,7 +235,8 @@ impl CordsNetLearner {
 
     /// Accuracy and mean cross-entropy at the last stimulus step over the test subset.
     pub fn test_scores(&self) -> (f64, f64) {
-        self.scores_under(None)
+        let s = self.scores_under(None);
+        (s.accuracy, s.loss)
     }
 
     /// The slope the network runs with now (stage 4's schedule after the updates taken, or the
@@ -215,14 +248,21 @@ impl CordsNetLearner {
     /// The same under noise (stream `cordsnet_noise`, its index `seed`: the same draws for every
     /// network scored with it).
     pub fn noisy_test_scores(&self, noise: Noise, seed: u64) -> (f64, f64) {
-        self.scores_under(Some((noise, seed)))
+        let s = self.scores_under(Some((noise, seed)));
+        (s.accuracy, s.loss)
     }
 
-    fn scores_under(&self, noise: Option<(Noise, u64)>) -> (f64, f64) {
+    fn scores_under(&self, noise: Option<(Noise, u64)>) -> Scores {
         let test = &self.images.test;
         let classes = test.classes;
         let chunk = 4 * self.cfg.rule.batch_size;
         let (mut correct, mut loss) = (0usize, 0.0);
+        let levels = self
+            .images
+            .motion
+            .as_ref()
+            .map_or(vec![], |m| m.test.levels());
+        let mut by_coherence = vec![(0, 0); levels.len()];
         let p = self.protocol();
         let act = self.activation();
         // the RNN's spontaneous state (a CNN has none)
@@ -234,6 +274,38 @@ impl CordsNetLearner {
         };
         for start in (0..test.len()).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(test.len())).collect();
+            if let Some(motion) = &self.images.motion {
+                // movies: a frame per stimulus step, the image noise drawn per frame
+                let (frames, labels) = motion.test.batch(&idx);
+                let (noise, seed) = noise.unwrap_or_default();
+                let mut rng = Streams::new(seed).stream("cordsnet_noise", start as u64);
+                let logits = self.net.run_frames_noisy(
+                    &self.theta,
+                    &frames,
+                    idx.len(),
+                    &spont,
+                    p.alpha,
+                    act,
+                    noise,
+                    &mut rng,
+                );
+                let last = logits.last().expect("at least one stimulus step");
+                let (c, l) = score_rows(last, &labels, classes);
+                (correct, loss) = (correct + c, loss + l);
+                for (k, i) in idx.iter().enumerate() {
+                    let (c, _) = score_rows(
+                        &last[k * classes..(k + 1) * classes],
+                        &labels[k..k + 1],
+                        classes,
+                    );
+                    let level = levels
+                        .iter()
+                        .position(|l| *l == motion.test.coherences_drawn()[*i]);
+                    let entry = &mut by_coherence[level.expect("a coherence of the list")];
+                    (entry.0, entry.1) = (entry.0 + c, entry.1 + 1);
+                }
+                continue;
+            }
             let (x, labels) = test.batch(&idx);
             let logits = match (&self.cnn, noise) {
                 (Some((model, buffers)), noise) => {
@@ -275,20 +347,45 @@ impl CordsNetLearner {
                 }
             };
             let last = logits.last().expect("at least one stimulus step");
-            for (i, label) in labels.iter().enumerate() {
-                let row = &last[i * classes..(i + 1) * classes];
-                let best = (0..classes)
-                    .max_by(|a, b| row[*a].total_cmp(&row[*b]))
-                    .unwrap_or(0);
-                correct += (best == *label) as usize;
-                let m = row.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b)) as f64;
-                let z: f64 = row.iter().map(|v| (*v as f64 - m).exp()).sum();
-                loss += z.ln() + m - row[*label] as f64;
-            }
+            let (c, l) = score_rows(last, &labels, classes);
+            (correct, loss) = (correct + c, loss + l);
         }
         let n = test.len().max(1) as f64;
-        (correct as f64 / n, loss / n)
+        Scores {
+            accuracy: correct as f64 / n,
+            loss: loss / n,
+            by_coherence: levels
+                .into_iter()
+                .zip(by_coherence)
+                .map(|(c, (right, n))| (c, right, n))
+                .collect(),
+        }
     }
+}
+
+/// The test set's scores: the share right, the mean cross-entropy, and for movies (the coherence,
+/// answered right, movies) at each coherence.
+struct Scores {
+    accuracy: f64,
+    loss: f64,
+    by_coherence: Vec<(f64, usize, usize)>,
+}
+
+/// How many rows of `logits` (`[n][classes]`) have their largest value at the label, and the sum
+/// of their cross-entropies.
+fn score_rows(logits: &[f32], labels: &[usize], classes: usize) -> (usize, f64) {
+    let (mut correct, mut loss) = (0, 0.0);
+    for (i, label) in labels.iter().enumerate() {
+        let row = &logits[i * classes..(i + 1) * classes];
+        let best = (0..classes)
+            .max_by(|a, b| row[*a].total_cmp(&row[*b]))
+            .unwrap_or(0);
+        correct += (best == *label) as usize;
+        let m = row.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b)) as f64;
+        let z: f64 = row.iter().map(|v| (*v as f64 - m).exp()).sum();
+        loss += z.ln() + m - row[*label] as f64;
+    }
+    (correct, loss)
 }
 
 const COLUMNS: [&str; 3] = ["train_accuracy", "test_accuracy", "test_loss"];
@@ -372,12 +469,19 @@ impl Learner for CordsNetLearner {
         if self.cfg.rule.anneal_levels > 0 {
             c.push("prelu_slope".into());
         }
+        if let Some(m) = &self.images.motion {
+            c.extend(m.test.levels().into_iter().map(coherence_column));
+        }
         c
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
         let idx = self.batch_indices(step);
-        let (x, labels) = self.images.train.batch(&idx);
+        // movies are drawn frame by frame where the network takes them (below)
+        let (x, labels) = match &self.images.motion {
+            Some(_) => (vec![], vec![]),
+            None => self.images.train.batch(&idx),
+        };
         self.grad.fill(0.0);
         self.updates = step + 1;
         // stage 4 restarts its optimiser at each level, as the reference re-creates it each epoch
@@ -423,10 +527,40 @@ impl Learner for CordsNetLearner {
         let spont = self
             .net
             .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
-        let parts =
-            self.net
-                .loss_and_grad(&self.theta, &x, &labels, &spont, &p, act, &mut self.grad);
-        self.last_train_accuracy = parts.correct as f64 / labels.len() as f64;
+        let (parts, n) = match &self.images.motion {
+            Some(motion) => {
+                let (movies, labels) = motion.train.batch(&idx);
+                let frames = Frames {
+                    images: movies.iter().map(|x| &x[..]).collect(),
+                    shown: (0..p.stimulus + p.offset)
+                        .map(|t| (t < p.stimulus).then_some(t))
+                        .collect(),
+                };
+                let parts = self.net.loss_and_grad_frames(
+                    &self.theta,
+                    &frames,
+                    &labels,
+                    &spont,
+                    &p,
+                    act,
+                    &mut self.grad,
+                );
+                (parts, labels.len())
+            }
+            None => {
+                let parts = self.net.loss_and_grad(
+                    &self.theta,
+                    &x,
+                    &labels,
+                    &spont,
+                    &p,
+                    act,
+                    &mut self.grad,
+                );
+                (parts, labels.len())
+            }
+        };
+        self.last_train_accuracy = parts.correct as f64 / n as f64;
         if !parts.total.is_finite() {
             return Ok(parts.total);
         }
@@ -436,12 +570,20 @@ impl Learner for CordsNetLearner {
 
     fn evaluate(&mut self, step: u64, _train_loss: Option<f64>) -> Result<Evaluation> {
         self.updates = step;
-        let (accuracy, loss) = self.test_scores();
+        let scores = self.scores_under(None);
+        let (accuracy, loss) = (scores.accuracy, scores.loss);
+        let by_coherence: Vec<(String, f64)> = scores
+            .by_coherence
+            .iter()
+            .map(|(c, right, n)| (coherence_column(*c), share(*right, *n)))
+            .collect();
         let mut values: Vec<(&str, f64)> = vec![
             ("train_accuracy", self.last_train_accuracy),
             ("test_accuracy", accuracy),
             ("test_loss", loss),
         ];
+        // movies: the share right at each coherence (a psychometric curve)
+        values.extend(by_coherence.iter().map(|(c, v)| (c.as_str(), *v)));
         let mut headline = format!("test accuracy {accuracy:.3}  test loss {loss:.3}");
         if let Some(stage) = &self.inverse {
             values.truncate(0);

@@ -16,6 +16,7 @@ use crate::checkpoint;
 use crate::cordsnet::{Activation, CordsNet, StepScratch};
 use crate::data::{load_idx, ImageSet};
 use crate::pool::{grid_avg, grid_avg_backward};
+use crate::stimuli::{coherence_column, share};
 use biornn_core::arrays::{put_f32, put_u64, take_f32, take_u64};
 use biornn_core::{Arrays, Evaluation, Learner, Phase, Stateful};
 use biornn_model::{Ctrnn, Grads, ModelConfig, Trajectory};
@@ -530,6 +531,8 @@ pub struct DmcBatch {
     /// each trial's sample, by side: of the second category (class `>= boundary`), or dots moving
     /// right
     pub second_side: Vec<bool>,
+    /// dots: each trial's coherence (empty for the other task)
+    pub coherence: Vec<f64>,
 }
 
 const N_OUT: usize = 3;
@@ -678,12 +681,13 @@ impl MultiAreaLearner {
         let t = &self.cfg.task;
         let shape = &self.front.net.shape;
         let (c, h, w) = (shape.in_channels, shape.image.0, shape.image.1);
-        let mut right = vec![];
+        let (mut right, mut coherences) = (vec![], vec![]);
         let mut fields: Vec<crate::stimuli::Dots> = (0..n)
             .map(|_| {
                 let r = rng.bernoulli(0.5);
                 right.push(r);
                 let coherence = rng.choice(&t.coherences);
+                coherences.push(coherence);
                 let dir = if r { 1.0 } else { -1.0 };
                 crate::stimuli::Dots::new(h, w, t.dots, coherence, dir, t.dot_speed, &mut rng)
             })
@@ -711,7 +715,9 @@ impl MultiAreaLearner {
         };
         // a new frame each step of the sample epoch, drawn in order
         let images: Vec<Vec<f32>> = (0..sample).map(frame).collect();
-        self.assemble(images, shown, (right.clone(), right), n)
+        let mut b = self.assemble(images, shown, (right.clone(), right), n);
+        b.coherence = coherences;
+        b
     }
 
     /// The CTRNN's inputs, targets and weights from what the front end sees (its features,
@@ -767,6 +773,7 @@ impl MultiAreaLearner {
             weight,
             matches,
             second_side,
+            coherence: vec![],
         }
     }
 
@@ -826,6 +833,8 @@ impl MultiAreaLearner {
         let chunk = self.cfg.train.batch_size;
         let (mut loss, mut acc, mut k) = (0.0, 0.0, 0);
         let mut by_answer = [(0, 0); 2];
+        let levels = self.coherence_levels();
+        let mut by_coherence = vec![(0, 0); levels.len()];
         let test = std::mem::take(&mut self.test_images);
         for (i, start) in (0..total).step_by(chunk).enumerate() {
             let n = chunk.min(total - start);
@@ -834,10 +843,24 @@ impl MultiAreaLearner {
             loss += l * n as f64;
             acc += a * n as f64;
             k += n;
-            for (right, first) in self.answered_right(&b).into_iter().zip(&b.matches) {
+            for (i, (right, first)) in self
+                .answered_right(&b)
+                .into_iter()
+                .zip(&b.matches)
+                .enumerate()
+            {
                 let side = &mut by_answer[usize::from(!*first)];
                 side.0 += usize::from(right);
                 side.1 += 1;
+                // the trial's coherence is one of the task's list, drawn from it
+                if let Some(level) = b
+                    .coherence
+                    .get(i)
+                    .and_then(|c| levels.iter().position(|l| l == c))
+                {
+                    by_coherence[level].0 += usize::from(right);
+                    by_coherence[level].1 += 1;
+                }
             }
         }
         self.test_images = test;
@@ -846,6 +869,16 @@ impl MultiAreaLearner {
             accuracy: acc / k as f64,
             trials: k,
             by_answer,
+            by_coherence,
+        }
+    }
+
+    /// The coherences the dots task scores apart (its list, each once, in order); none for the
+    /// other task.
+    pub fn coherence_levels(&self) -> Vec<f64> {
+        match self.cfg.task.kind.as_str() {
+            "dots" => crate::stimuli::distinct(&self.cfg.task.coherences),
+            _ => vec![],
         }
     }
 
@@ -903,7 +936,7 @@ impl MultiAreaLearner {
 }
 
 /// The CTRNN on test trials ([`MultiAreaLearner::test_score`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TestScore {
     /// the mean weighted squared error
     pub loss: f64,
@@ -913,6 +946,8 @@ pub struct TestScore {
     /// (answered right, trials) by the right answer: the first choice (a match, or dots moving
     /// right), then the second
     pub by_answer: [(usize, usize); 2],
+    /// dots: (answered right, trials) at each of [`MultiAreaLearner::coherence_levels`]
+    pub by_coherence: Vec<(usize, usize)>,
 }
 
 /// The CTRNN's delay as [`MultiAreaLearner::delay_view`] gives it.
@@ -993,7 +1028,9 @@ impl MultiAreaLearner {
 
 impl Learner for MultiAreaLearner {
     fn columns(&self) -> Vec<String> {
-        COLUMNS.iter().map(|c| c.to_string()).collect()
+        let mut c: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+        c.extend(self.coherence_levels().into_iter().map(coherence_column));
+        c
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
@@ -1052,14 +1089,17 @@ impl Learner for MultiAreaLearner {
     fn evaluate(&mut self, _step: u64, _train_loss: Option<f64>) -> Result<Evaluation> {
         let score = self.test_score("multiarea_eval", self.cfg.task.eval_trials);
         let (loss, acc) = (score.loss, score.accuracy);
-        let values = [self.last_train_accuracy, acc, loss];
+        let mut values = vec![self.last_train_accuracy, acc, loss];
+        // dots: the share right at each coherence (a psychometric curve), NaN where none was drawn
+        values.extend(
+            score
+                .by_coherence
+                .iter()
+                .map(|(right, n)| share(*right, *n)),
+        );
         Ok(Evaluation {
             cells: values.iter().map(|v| format!("{v:.6}")).collect(),
-            values: COLUMNS
-                .iter()
-                .zip(values)
-                .map(|(c, v)| (c.to_string(), v))
-                .collect(),
+            values: self.columns().into_iter().zip(values).collect(),
             headline: format!("test accuracy {acc:.3}  test loss {loss:.4}"),
         })
     }

@@ -32,7 +32,48 @@ impl CordsNet {
         noise: Noise,
         rng: &mut RngStream,
     ) -> Vec<Vec<T>> {
-        let noisy = |rng: &mut RngStream| -> Vec<T> {
+        // the image's stem once, or again at every step where each step draws its own noise
+        let fresh = |t: usize| t == 0 || (noise.per_step && noise.input_std > 0.0);
+        self.run_with(theta, n, start, steps, alpha, act, noise, rng, |t| {
+            fresh(t).then_some(images)
+        })
+    }
+
+    /// [`CordsNet::run_noisy`] on a moving stimulus, `frames[t]` (`n` images) shown at step t:
+    /// the image noise is drawn anew for every frame.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_frames_noisy<T: Real>(
+        &self,
+        theta: &[T],
+        frames: &[Vec<T>],
+        n: usize,
+        start: &[Vec<T>],
+        alpha: f64,
+        act: Activation,
+        noise: Noise,
+        rng: &mut RngStream,
+    ) -> Vec<Vec<T>> {
+        self.run_with(theta, n, start, frames.len(), alpha, act, noise, rng, |t| {
+            Some(&frames[t][..])
+        })
+    }
+
+    /// The steps from `start`, a new image's stem computed at each step where `image(t)` gives
+    /// one (with its noise), the previous one kept otherwise; the dynamics' noise after every step.
+    #[allow(clippy::too_many_arguments)]
+    fn run_with<'a, T: Real + 'a>(
+        &self,
+        theta: &[T],
+        n: usize,
+        start: &[Vec<T>],
+        steps: usize,
+        alpha: f64,
+        act: Activation,
+        noise: Noise,
+        rng: &mut RngStream,
+        image: impl Fn(usize) -> Option<&'a [T]>,
+    ) -> Vec<Vec<T>> {
+        let noisy = |images: &[T], rng: &mut RngStream| -> Vec<T> {
             if noise.input_std == 0.0 {
                 return images.to_vec();
             }
@@ -41,15 +82,15 @@ impl CordsNet {
                 .map(|x| *x + T::from_f64(noise.input_std * rng.normal()))
                 .collect()
         };
-        let mut stem = self.stem(theta, &noisy(rng), n);
+        let mut stem = (vec![], vec![]);
         let mut r = self.broadcast(start, n);
         let mut z = self.zero_state(n);
         let mut scratch = StepScratch::default();
         let kick = alpha * noise.dynamics_std;
         (0..steps)
             .map(|t| {
-                if noise.per_step && noise.input_std > 0.0 && t > 0 {
-                    stem = self.stem(theta, &noisy(rng), n);
+                if let Some(x) = image(t) {
+                    stem = self.stem(theta, &noisy(x, rng), n);
                 }
                 self.step(
                     theta,

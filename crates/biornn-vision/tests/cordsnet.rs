@@ -417,3 +417,85 @@ fn record_keeps_every_steps_rates_from_rest() {
         assert!((a - b).abs() < 1e-12, "{a} against {b}");
     }
 }
+
+/// The classification loss on a moving stimulus (a batch of images per frame, the readout scored
+/// over the last frames, an offset without images and its penalty): its gradient equals finite
+/// differences, and a movie whose frames are one image repeated scores as that static image.
+#[test]
+fn the_loss_on_frames_equals_finite_differences_and_the_static_loss_on_a_still_movie() {
+    use biornn_vision::bptt::Frames;
+    let net = CordsNet::new(&tiny(4)).unwrap();
+    let mut theta: Vec<f64> = net.init(&Streams::new(6));
+    common::random_biases(&net, &mut theta, 21, 0.3);
+    let n = 2;
+    let movie: Vec<Vec<f64>> = (0..5).map(|k| random(n * 64, 50 + k, 1.0)).collect();
+    let labels = [2, 0];
+    let p = Protocol {
+        alpha: 0.2,
+        spontaneous: 3,
+        stimulus: 5,
+        loss_steps: 3,
+        offset: 2,
+        penalty_steps: 2,
+        penalty_weight: 0.1,
+        segment: 0,
+    };
+    let act = Activation::Relu;
+    let spont = net.spontaneous(&theta, p.spontaneous, p.alpha, act);
+    let frames = |movie: &[Vec<f64>]| -> Vec<Option<usize>> {
+        (0..p.stimulus + p.offset)
+            .map(|t| (t < movie.len()).then_some(t))
+            .collect()
+    };
+    let shown = frames(&movie);
+    let loss = |t: &[f64]| {
+        let f = Frames {
+            images: movie.iter().map(|x| &x[..]).collect(),
+            shown: shown.clone(),
+        };
+        let mut g = vec![0.0; t.len()];
+        net.loss_and_grad_frames(t, &f, &labels, &spont, &p, act, &mut g)
+            .total
+    };
+    let f = Frames {
+        images: movie.iter().map(|x| &x[..]).collect(),
+        shown: shown.clone(),
+    };
+    let mut grad = vec![0.0; theta.len()];
+    let parts = net.loss_and_grad_frames(&theta, &f, &labels, &spont, &p, act, &mut grad);
+    assert!(parts.cross_entropy > 0.0 && parts.penalty > 0.0);
+    for tensor in &net.layout.tensors {
+        for j in tensor.range.clone().step_by(5) {
+            let fd = common::central_difference(&loss, &theta, j, 1e-6);
+            assert!(
+                (fd - grad[j]).abs() < 1e-6 * (1.0 + fd.abs()),
+                "{} [{j}]: fd {fd} against {}",
+                tensor.name,
+                grad[j]
+            );
+        }
+    }
+    // a still movie: every frame the same image
+    let still = vec![movie[0].clone(); p.stimulus];
+    let f = Frames {
+        images: still.iter().map(|x| &x[..]).collect(),
+        shown: frames(&still),
+    };
+    let mut g_frames = vec![0.0; theta.len()];
+    let a = net.loss_and_grad_frames(&theta, &f, &labels, &spont, &p, act, &mut g_frames);
+    let mut g_static = vec![0.0; theta.len()];
+    let b = net.loss_and_grad(&theta, &movie[0], &labels, &spont, &p, act, &mut g_static);
+    assert_eq!(a, b);
+    // each frame's stem takes its own gradient, summed in another order than the one stem's
+    for (x, y) in g_frames.iter().zip(&g_static) {
+        assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} against {y}");
+    }
+    // and the forward pass on frames scores it as the static run does
+    let quiet = biornn_vision::noise::Noise::default();
+    let mut rng = Streams::new(0).stream("unused", 0);
+    let moving = net.run_frames_noisy(&theta, &still, n, &spont, p.alpha, act, quiet, &mut rng);
+    assert_eq!(
+        moving,
+        net.run(&theta, &movie[0], n, &spont, p.stimulus, p.alpha, act)
+    );
+}

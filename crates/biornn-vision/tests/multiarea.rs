@@ -2,6 +2,7 @@
 
 mod common;
 
+use biornn_core::Learner;
 use biornn_numerics::npz::{write_npz, NpyArray};
 use biornn_numerics::Streams;
 use biornn_vision::multiarea::{MultiAreaLearner, MultiAreaRunConfig};
@@ -210,6 +211,37 @@ fn a_dmc_trial_shows_sample_blank_test_and_asks_for_the_category_match() {
     // a new frame each step: the features keep changing through the motion epoch
     let f = |t: usize| b.input[col(t, 0) * 4 + 1..col(t, 0) * 4 + 4].to_vec();
     assert!(f(3) != f(4) && f(1) != f(3));
+    // scored apart at each coherence of the list (listed twice, counted once): each trial at the
+    // coherence its batch drew, the counts making up the accuracy, and a metrics column each
+    let mut mixed = dots.clone();
+    mixed.task.coherences = vec![0.3, 1.0, 0.3];
+    mixed.train.batch_size = 4;
+    let mut m = MultiAreaLearner::new(&mixed).unwrap();
+    assert_eq!(m.coherence_levels(), [0.3, 1.0]);
+    let s = m.test_score("scored", 9);
+    let drawn: Vec<f64> = [(0, 4), (1, 4), (2, 1)]
+        .iter()
+        .flat_map(|(i, n)| m.batch(&m.test_images, "scored", *i, *n).coherence)
+        .collect();
+    let at = |c: f64| drawn.iter().filter(|d| **d == c).count();
+    assert_eq!(
+        s.by_coherence.iter().map(|x| x.1).collect::<Vec<_>>(),
+        [at(0.3), at(1.0)]
+    );
+    assert!(at(0.3) > 0 && at(1.0) > 0, "{drawn:?}");
+    let right = s.by_coherence[0].0 + s.by_coherence[1].0;
+    assert!((s.accuracy - right as f64 / 9.0).abs() < 1e-12, "{s:?}");
+    let columns = m.columns();
+    assert_eq!(
+        columns[3..],
+        ["test_accuracy_coh_0.3", "test_accuracy_coh_1"]
+    );
+    let e = m.evaluate(0, None).unwrap();
+    let value = |k: &str| e.values.iter().find(|(c, _)| c.as_str() == k).unwrap().1;
+    let scored = m.test_score("multiarea_eval", mixed.task.eval_trials);
+    let share = scored.by_coherence[1].0 as f64 / scored.by_coherence[1].1 as f64;
+    assert!((value("test_accuracy_coh_1") - share).abs() < 1e-12);
+    assert!(cfg.task.kind == "dmc" && MultiAreaLearner::new(&cfg).unwrap().columns().len() == 3);
     // features on a grid (the last areas here are 2 x 2): each channel's 4 cells in place of its
     // global average, whose mean they are; a grid finer than the map is refused by name
     let mut grid = dots.clone();
