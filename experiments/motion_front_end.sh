@@ -15,9 +15,12 @@
 #                                            FIRST_UPDATES=600 SECOND_UPDATES=1000 MAX_STEPS=300
 #                                            OUT=runs/motion_front_end
 #   experiments/motion_front_end.sh --smoke  a tiny front end, a few updates of each (CI)
-# Each run resumes where it stopped; the second stage reads the first's model.npz as it finished.
+# Each run resumes where it stopped; the second stage reads the first's model.npz as it finished:
+# after extending the first stage (FIRST_UPDATES), remove OUT/mixed and OUT/multiarea to rebuild
+# them on it.
 { # bash reads this block whole before running it: editing the file during a long run cannot derail it
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 front=${FRONT:-runs/cordsnet_fashion/r2/seed-1/model.npz}
 seeds=${SEEDS:-"1"}
@@ -57,6 +60,7 @@ stage_config() {
   if $smoke; then
     sed -i 's/^widths = .*/widths = [4, 8, 16, 32]/; s/^spontaneous_steps = .*/spontaneous_steps = 10/; s/^test_images = .*/test_images = 16/; s/^train_images = .*/train_images = 64/; s/^eval_every = .*/eval_every = 2/' "$cfg"
   fi
+  [[ -s $cfg ]] || { echo "no config written for $1" >&2; exit 1; }
   echo "$cfg"
 }
 cfg=$(stage_config "$front" "1.0" 0.003 "$first")

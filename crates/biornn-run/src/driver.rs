@@ -261,7 +261,8 @@ pub fn drive(
         if had != header.join(",") {
             return Err(Error::new(format!(
                 "{}: its columns ({had}) are not this run's ({}): the config changed since the \
-                 run started; start a new run for the new settings",
+                 run started, or an earlier version of biornn started it with other columns; \
+                 start a new run",
                 run.metrics_path().display(),
                 header.join(",")
             )));

@@ -185,6 +185,10 @@ pub struct Motion {
 /// The field of dot movies when `task.image_size` is 0.
 pub const DOTS_FIELD: usize = 28;
 
+/// The most dot movies a set may hold (each costs its label and coherence up front, and an
+/// epoch's order one index).
+pub const MAX_MOVIES: usize = 10_000_000;
+
 impl CordsNetRunConfig {
     pub fn from_toml(text: &str) -> Result<Self> {
         let cfg: CordsNetRunConfig = toml::from_str(text).map_err(|e| Error::new(e.to_string()))?;
@@ -330,11 +334,26 @@ impl CordsNetRunConfig {
                 format!("{:?}", t.coherences),
                 "allowed: one or more shares of coherently moving dots, 0 to 1",
             )?;
+            let side = if t.image_size == 0 {
+                DOTS_FIELD
+            } else {
+                t.image_size
+            };
             check(
-                (1..=100_000).contains(&t.dots),
+                side >= 4,
+                "task.image_size",
+                t.image_size,
+                "allowed with dataset = \"dots\": 0 (a field of 28 pixels a side) or 4 and more",
+            )?;
+            // at most one dot per two pixels: the frames' normalisation needs unlit pixels
+            check(
+                t.dots >= 1 && t.dots <= side * side / 2,
                 "task.dots",
                 t.dots,
-                "allowed: 1 to 100000",
+                &format!(
+                    "allowed: 1 to {} (half the field's pixels)",
+                    side * side / 2
+                ),
             )?;
             check(
                 t.dot_speed.is_finite() && t.dot_speed > 0.0,
@@ -343,10 +362,13 @@ impl CordsNetRunConfig {
                 "allowed: a positive number of pixels a step",
             )?;
             check(
-                t.train_images > 0 && t.test_images > 0,
+                (1..=MAX_MOVIES).contains(&t.train_images)
+                    && (1..=MAX_MOVIES).contains(&t.test_images),
                 "task.train_images/test_images",
                 format!("{} and {}", t.train_images, t.test_images),
-                "allowed with dataset = \"dots\": positive counts of movies (there is no \"all\")",
+                &format!(
+                    "allowed with dataset = \"dots\": 1 to {MAX_MOVIES} movies each (there is no \"all\")"
+                ),
             )?;
         }
         check(

@@ -110,6 +110,11 @@ impl CordsNetLearner {
                     // a model of another task (another number of classes): everything but its
                     // readout, which starts as a fresh network's; weight norm then splits the
                     // loaded weights itself rather than reading the file's split
+                    eprintln!(
+                        "note: network.from {} reads {c} classes, this task {}: its readout starts \
+                         fresh, every other weight from the file",
+                        cfg.network.from, net.shape.classes
+                    );
                     let other = CordsNet::new(&CordsNetShape {
                         classes: c,
                         ..net.shape.clone()

@@ -39,6 +39,16 @@ fn bad_dots_settings_are_refused_by_name() {
     let mut c = good.clone();
     c.task.dots = 0;
     refused(&c, "task.dots");
+    // more dots than half the field's pixels would leave no unlit pixel to normalise by
+    c.task.dots = 12 * 12 / 2 + 1;
+    refused(&c, "task.dots");
+    c.task.dots = 12 * 12 / 2;
+    c.validate().unwrap();
+    c.task.image_size = 3;
+    refused(&c, "task.image_size");
+    c.task.train_images = 10_000_001;
+    c.task.image_size = 12;
+    refused(&c, "task.train_images/test_images");
     let mut c = good.clone();
     c.task.dot_speed = f64::NAN;
     refused(&c, "task.dot_speed");
