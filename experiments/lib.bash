@@ -43,3 +43,16 @@ restore_carried() {
     echo "restored $dir from $kept"
   fi
 }
+
+# smoke_front_end DIR DATA UPDATES: a tiny CordsNet (4 to 32 channels, a short protocol) trained
+# for UPDATES updates on 64 images of the IDX directory DATA, in DIR: the front end the vision
+# experiments' smoke runs start from. Needs $bin.
+smoke_front_end() {
+  local dir=$1 data=$2 updates=$3 cfg
+  cfg=$(mktemp --suffix=.toml)
+  $bin config --kind cordsnet | sed "s|^path = .*|path = \"$data\"|; s/^train_images = .*/train_images = 64/; s/^test_images = .*/test_images = 16/" \
+    | sed 's/^widths = .*/widths = [4, 8, 16, 32]/; s/^spontaneous_steps = .*/spontaneous_steps = 10/; s/^stimulus_steps = .*/stimulus_steps = 10/; s/^loss_steps = .*/loss_steps = 4/; s/^offset_steps = .*/offset_steps = 4/; s/^penalty_steps = .*/penalty_steps = 2/' \
+    | sed "s/^max_steps = .*/max_steps = $updates/; s/^eval_every = .*/eval_every = $updates/" > "$cfg"
+  train_to "$dir" "$updates" 1 "$cfg" > /dev/null
+  rm -f "$cfg"
+}

@@ -41,12 +41,7 @@ cargo build --release -q
 bin=${BIN:-./target/release/biornn}
 source experiments/lib.bash
 if $smoke && [[ -z ${FRONT:-} ]]; then
-  cfg=$(mktemp --suffix=.toml)
-  $bin config --kind cordsnet | sed "s|^path = .*|path = \"$data\"|; s/^train_images = .*/train_images = 64/; s/^test_images = .*/test_images = 16/" \
-    | sed 's/^widths = .*/widths = [4, 8, 16, 32]/; s/^spontaneous_steps = .*/spontaneous_steps = 10/; s/^stimulus_steps = .*/stimulus_steps = 10/; s/^loss_steps = .*/loss_steps = 4/; s/^offset_steps = .*/offset_steps = 4/; s/^penalty_steps = .*/penalty_steps = 2/' \
-    | sed 's/^max_steps = .*/max_steps = 4/; s/^eval_every = .*/eval_every = 4/' > "$cfg"
-  train_to "$out/front" 4 1 "$cfg" > /dev/null
-  rm -f "$cfg"
+  smoke_front_end "$out/front" "$data" 4
   front="$out/front/model.npz"
 fi
 if [[ ! -f "$front" ]]; then

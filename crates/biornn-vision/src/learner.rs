@@ -277,83 +277,69 @@ impl CordsNetLearner {
                 .net
                 .spontaneous(&self.theta, p.spontaneous, p.alpha, act),
         };
+        // no noise draws nothing (the stream is never read); with noise, a stream per chunk, so
+        // that the draws do not depend on the chunks' order
+        let (quiet, noise) = (noise.is_none(), noise.unwrap_or_default());
         for start in (0..test.len()).step_by(chunk) {
             let idx: Vec<usize> = (start..(start + chunk).min(test.len())).collect();
-            if let Some(motion) = &self.images.motion {
+            let mut rng = Streams::new(noise.1).stream("cordsnet_noise", start as u64);
+            let n = idx.len();
+            let (logits, labels) = match (&self.images.motion, &self.cnn) {
                 // movies: a frame per stimulus step, the image noise drawn per frame
-                let (frames, labels) = motion.test.batch(&idx);
-                let (noise, seed) = noise.unwrap_or_default();
-                let mut rng = Streams::new(seed).stream("cordsnet_noise", start as u64);
-                let logits = self.net.run_frames_noisy(
-                    &self.theta,
-                    &frames,
-                    idx.len(),
-                    &spont,
-                    p.alpha,
-                    act,
-                    noise,
-                    &mut rng,
-                );
-                let last = logits.last().expect("at least one stimulus step");
-                let (c, l) = score_rows(last, &labels, classes);
-                (correct, loss) = (correct + c, loss + l);
-                for (k, i) in idx.iter().enumerate() {
-                    let (c, _) = score_rows(
-                        &last[k * classes..(k + 1) * classes],
-                        &labels[k..k + 1],
-                        classes,
+                (Some(motion), _) => {
+                    let (frames, labels) = motion.test.batch(&idx);
+                    let logits = self.net.run_frames_noisy(
+                        &self.theta,
+                        &frames,
+                        n,
+                        &spont,
+                        p.alpha,
+                        act,
+                        noise.0,
+                        &mut rng,
                     );
-                    let level = levels
-                        .iter()
-                        .position(|l| *l == motion.test.coherences_drawn()[*i]);
-                    let entry = &mut by_coherence[level.expect("a coherence of the list")];
-                    (entry.0, entry.1) = (entry.0 + c, entry.1 + 1);
+                    (logits, labels)
                 }
-                continue;
-            }
-            let (x, labels) = test.batch(&idx);
-            let logits = match (&self.cnn, noise) {
-                (Some((model, buffers)), noise) => {
-                    // one image, no dynamics: the image noise is drawn once
-                    let x = match noise {
-                        Some((noise, seed)) => {
-                            let mut rng = Streams::new(seed).stream("cordsnet_noise", start as u64);
-                            x.iter()
-                                .map(|v| v + (noise.input_std * rng.normal()) as f32)
-                                .collect()
+                // one image, no dynamics: the image noise is drawn once
+                (None, Some((model, buffers))) => {
+                    let (mut x, labels) = test.batch(&idx);
+                    if !quiet {
+                        for v in &mut x {
+                            *v += (noise.0.input_std * rng.normal()) as f32;
                         }
-                        None => x,
-                    };
+                    }
                     let mut b = buffers.clone();
-                    vec![
-                        model
-                            .forward(&self.theta, &mut b, &x, idx.len(), false)
-                            .logits,
-                    ]
+                    let logits = model.forward(&self.theta, &mut b, &x, n, false).logits;
+                    (vec![logits], labels)
                 }
                 (None, None) => {
-                    self.net
-                        .run(&self.theta, &x, idx.len(), &spont, p.stimulus, p.alpha, act)
-                }
-                (None, Some((noise, seed))) => {
-                    // a stream per chunk: the draws do not depend on the chunks' order
-                    let mut rng = Streams::new(seed).stream("cordsnet_noise", start as u64);
-                    self.net.run_noisy(
+                    let (x, labels) = test.batch(&idx);
+                    let logits = self.net.run_noisy(
                         &self.theta,
                         &x,
-                        idx.len(),
+                        n,
                         &spont,
                         p.stimulus,
                         p.alpha,
                         act,
-                        noise,
+                        noise.0,
                         &mut rng,
-                    )
+                    );
+                    (logits, labels)
                 }
             };
             let last = logits.last().expect("at least one stimulus step");
-            let (c, l) = score_rows(last, &labels, classes);
-            (correct, loss) = (correct + c, loss + l);
+            for (k, label) in labels.iter().enumerate() {
+                let (c, l) = score_row(&last[k * classes..(k + 1) * classes], *label);
+                (correct, loss) = (correct + c as usize, loss + l);
+                if let Some(motion) = &self.images.motion {
+                    // each movie's coherence is one of the list's, drawn from it
+                    let drawn = motion.test.coherences_drawn()[idx[k]];
+                    let level = levels.iter().position(|l| *l == drawn);
+                    let entry = &mut by_coherence[level.expect("a coherence of the list")];
+                    (entry.0, entry.1) = (entry.0 + c as usize, entry.1 + 1);
+                }
+            }
         }
         let n = test.len().max(1) as f64;
         Scores {
@@ -376,21 +362,14 @@ struct Scores {
     by_coherence: Vec<(f64, usize, usize)>,
 }
 
-/// How many rows of `logits` (`[n][classes]`) have their largest value at the label, and the sum
-/// of their cross-entropies.
-fn score_rows(logits: &[f32], labels: &[usize], classes: usize) -> (usize, f64) {
-    let (mut correct, mut loss) = (0, 0.0);
-    for (i, label) in labels.iter().enumerate() {
-        let row = &logits[i * classes..(i + 1) * classes];
-        let best = (0..classes)
-            .max_by(|a, b| row[*a].total_cmp(&row[*b]))
-            .unwrap_or(0);
-        correct += (best == *label) as usize;
-        let m = row.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b)) as f64;
-        let z: f64 = row.iter().map(|v| (*v as f64 - m).exp()).sum();
-        loss += z.ln() + m - row[*label] as f64;
-    }
-    (correct, loss)
+/// Whether a row of logits has its largest value at the label, and its cross-entropy.
+fn score_row(row: &[f32], label: usize) -> (bool, f64) {
+    let best = (0..row.len())
+        .max_by(|a, b| row[*a].total_cmp(&row[*b]))
+        .unwrap_or(0);
+    let m = row.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b)) as f64;
+    let z: f64 = row.iter().map(|v| (*v as f64 - m).exp()).sum();
+    (best == label, z.ln() + m - row[label] as f64)
 }
 
 const COLUMNS: [&str; 3] = ["train_accuracy", "test_accuracy", "test_loss"];
@@ -532,39 +511,28 @@ impl Learner for CordsNetLearner {
         let spont = self
             .net
             .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
-        let (parts, n) = match &self.images.motion {
-            Some(motion) => {
-                let (movies, labels) = motion.train.batch(&idx);
-                let frames = Frames {
-                    images: movies.iter().map(|x| &x[..]).collect(),
-                    shown: (0..p.stimulus + p.offset)
-                        .map(|t| (t < p.stimulus).then_some(t))
-                        .collect(),
-                };
-                let parts = self.net.loss_and_grad_frames(
-                    &self.theta,
-                    &frames,
-                    &labels,
-                    &spont,
-                    &p,
-                    act,
-                    &mut self.grad,
-                );
-                (parts, labels.len())
-            }
-            None => {
-                let parts = self.net.loss_and_grad(
-                    &self.theta,
-                    &x,
-                    &labels,
-                    &spont,
-                    &p,
-                    act,
-                    &mut self.grad,
-                );
-                (parts, labels.len())
-            }
+        // a still image is one frame shown at every stimulus step; a movie, a frame per step
+        let (frames, labels) = match &self.images.motion {
+            Some(motion) => motion.train.batch(&idx),
+            None => (vec![x], labels),
         };
+        let moving = frames.len() > 1;
+        let frames = Frames {
+            images: frames.iter().map(|x| &x[..]).collect(),
+            shown: (0..p.stimulus + p.offset)
+                .map(|t| (t < p.stimulus).then_some(if moving { t } else { 0 }))
+                .collect(),
+        };
+        let parts = self.net.loss_and_grad_frames(
+            &self.theta,
+            &frames,
+            &labels,
+            &spont,
+            &p,
+            act,
+            &mut self.grad,
+        );
+        let n = labels.len();
         self.last_train_accuracy = parts.correct as f64 / n as f64;
         if !parts.total.is_finite() {
             return Ok(parts.total);
