@@ -9,6 +9,7 @@
 use crate::cordsnet::{any_nonzero, rectify, Activation, CordsNet};
 use crate::pool::{global_avg_backward, AvgPool};
 use biornn_numerics::Real;
+use rayon::prelude::*;
 
 /// Time protocol and loss weights (section 2.7 of the notes): 100 + 100 + 100 steps at alpha 0.2.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -322,11 +323,9 @@ impl CordsNet {
             .iter()
             .map(|_| (vec![T::ZERO; zeros.len()], vec![T::ZERO; zeros.len()]))
             .collect();
-        let mut dz: Vec<T> = vec![];
-        let mut dh: Vec<T> = vec![];
-        let mut tmp: Vec<T> = vec![];
         let mut q = vec![];
-        let mut h = vec![];
+        // each area's buffers for one step back
+        let mut backs: Vec<AreaBack<T>> = (0..depth).map(|_| AreaBack::default()).collect();
         for t in (0..steps).rev() {
             if t < first_held {
                 // recompute the segment that holds step t from its start
@@ -374,129 +373,125 @@ impl CordsNet {
             // area still at rest), a gradient into states that are all at or below ReLU's kink, or
             // into the start state (`t == 0`: nothing uses it). The sums left are the same.
             let state_grad = t > 0;
-            for l in 0..depth {
-                if !any_nonzero(&g[l]) {
-                    continue;
-                }
-                let a = self.areas[l];
-                dz.clear();
-                dz.extend(
-                    z[l].iter()
-                        .zip(&g[l])
-                        .map(|(zv, gv)| alpha * act.slope(*zv) * *gv),
-                );
-                // W_l and the recurrent path
-                if any_nonzero(&before[l]) {
-                    self.area_conv[l].backward_weight(
-                        &before[l],
-                        &dz,
-                        a.hw(),
-                        &mut grad[self.p_area_conv[l].clone()],
-                    );
-                }
-                if state_grad {
-                    self.area_conv[l].backward_input(
-                        &theta[self.p_area_conv[l].clone()],
-                        &dz,
-                        a.hw(),
-                        &mut gnew[l],
-                    );
-                }
-                // the per-unit bias
-                let b = &mut grad[self.p_conv_bias[l].clone()];
-                for img in dz.chunks(a.units()) {
-                    for (bv, d) in b.iter_mut().zip(img) {
-                        *bv += *d;
+            // The areas run in parallel, each into its own parameters' gradients, its own state's
+            // gradient (its recurrent path) and its own buffers for what it sends back through its
+            // drive; those are then added into the source areas' gradients one area after another,
+            // in the order of a serial loop, so every sum is the serial loop's.
+            let stem = stem_at(t);
+            let q_ref = &q;
+            grads_by_area(self, grad)
+                .into_par_iter()
+                .zip(gnew.par_iter_mut())
+                .zip(backs.par_iter_mut())
+                .enumerate()
+                .for_each(|(l, ((mut own, gl), s))| {
+                    s.sends = Sends::Nothing;
+                    if !any_nonzero(&g[l]) {
+                        return;
                     }
-                }
-                // A_l and the drive
-                self.drive(theta, l, &q, stem_at(t), &mut h);
-                let input = if l == 0 {
-                    self.stem_out
-                } else {
-                    self.areas[l - 1]
-                };
-                if any_nonzero(&h) {
-                    self.area_area[l].backward_weight(
-                        &h,
-                        &dz,
-                        input.hw(),
-                        &mut grad[self.p_area_area[l].clone()],
+                    let a = self.areas[l];
+                    s.dz.clear();
+                    s.dz.extend(
+                        z[l].iter()
+                            .zip(&g[l])
+                            .map(|(zv, gv)| alpha * act.slope(*zv) * *gv),
                     );
-                }
-                // who takes the drive's gradient: the stem's outputs where an image is shown, the
-                // source areas' states where they are above the kink, and the skip conv's weights
-                // (odd areas from 3) where its input is
-                let into = |k: usize| state_grad && any_positive(&before[k]);
-                let skip_input = l >= 3 && l % 2 == 1 && any_positive(&before[l - 2]);
-                let wanted = match l {
-                    0 => shown.is_some(),
-                    1 => shown.is_some() || into(0),
-                    _ => into(l - 1) || into(l - 2) || skip_input,
-                };
-                if !wanted {
-                    continue;
-                }
-                dh.clear();
-                dh.resize(h.len(), T::ZERO);
-                self.area_area[l].backward_input(
-                    &theta[self.p_area_area[l].clone()],
-                    &dz,
-                    input.hw(),
-                    &mut dh,
-                );
-                let through_relu = |gl: &mut Vec<T>, r: &[T], d: &[T]| {
-                    for ((gv, rv), dv) in gl.iter_mut().zip(r).zip(d) {
-                        if *rv > T::ZERO {
-                            *gv += *dv;
+                    let dz = &s.dz;
+                    // W_l and the recurrent path
+                    if any_nonzero(&before[l]) {
+                        self.area_conv[l].backward_weight(&before[l], dz, a.hw(), own.conv);
+                    }
+                    if state_grad {
+                        let w = &theta[self.p_area_conv[l].clone()];
+                        self.area_conv[l].backward_input(w, dz, a.hw(), gl);
+                    }
+                    // the per-unit bias
+                    for img in dz.chunks(a.units()) {
+                        for (bv, d) in own.bias.iter_mut().zip(img) {
+                            *bv += *d;
                         }
                     }
-                };
+                    // A_l and the drive
+                    self.drive(theta, l, q_ref, stem, &mut s.h);
+                    let input = if l == 0 {
+                        self.stem_out
+                    } else {
+                        self.areas[l - 1]
+                    };
+                    if any_nonzero(&s.h) {
+                        self.area_area[l].backward_weight(&s.h, dz, input.hw(), own.area);
+                    }
+                    // who takes the drive's gradient: the stem's outputs where an image is shown,
+                    // the source areas' states where they are above the kink, and the skip conv's
+                    // weights (odd areas from 3) where its input is
+                    let into = |k: usize| state_grad && any_positive(&before[k]);
+                    let skip_input = l >= 3 && l % 2 == 1 && any_positive(&before[l - 2]);
+                    let wanted = match l {
+                        0 => shown.is_some(),
+                        1 => shown.is_some() || into(0),
+                        _ => into(l - 1) || into(l - 2) || skip_input,
+                    };
+                    if !wanted {
+                        return;
+                    }
+                    s.dh.clear();
+                    s.dh.resize(s.h.len(), T::ZERO);
+                    let w = &theta[self.p_area_area[l].clone()];
+                    self.area_area[l].backward_input(w, dz, input.hw(), &mut s.dh);
+                    s.sends = Sends::Drive;
+                    if !(l >= 3 && l % 2 == 1 && skip_input) {
+                        return;
+                    }
+                    let i = (l - 3) / 2;
+                    let from = self.areas[l - 2];
+                    let skip = own.skip.take().expect("an odd area from 3 has a skip");
+                    self.skip_area[i].backward_weight(&q_ref[l - 2], &s.dh, from.hw(), skip);
+                    if state_grad {
+                        s.tmp.clear();
+                        s.tmp.resize(n * from.units(), T::ZERO);
+                        let w = &theta[self.p_skip_area[i].clone()];
+                        self.skip_area[i].backward_input(w, &s.dh, from.hw(), &mut s.tmp);
+                        s.sends = Sends::DriveAndSkip;
+                    }
+                });
+            // what each area sends back through its drive, in the serial loop's order
+            let through_relu = |gl: &mut Vec<T>, r: &[T], d: &[T]| {
+                for ((gv, rv), dv) in gl.iter_mut().zip(r).zip(d) {
+                    if *rv > T::ZERO {
+                        *gv += *dv;
+                    }
+                }
+            };
+            for (l, s) in backs.iter().enumerate() {
+                if s.sends == Sends::Nothing {
+                    continue;
+                }
+                let dh = &s.dh;
                 match l {
                     0 => {
                         if let Some(i) = shown {
-                            for (a, b) in dstems[i].0.iter_mut().zip(&dh) {
+                            for (a, b) in dstems[i].0.iter_mut().zip(dh) {
                                 *a += *b;
                             }
                         }
                     }
                     1 => {
-                        through_relu(&mut gnew[0], &before[0], &dh);
+                        through_relu(&mut gnew[0], &before[0], dh);
                         if let Some(i) = shown {
-                            for (a, b) in dstems[i].1.iter_mut().zip(&dh) {
+                            for (a, b) in dstems[i].1.iter_mut().zip(dh) {
                                 *a += *b;
                             }
                         }
                     }
                     _ if l.is_multiple_of(2) => {
-                        through_relu(&mut gnew[l - 1], &before[l - 1], &dh);
-                        through_relu(&mut gnew[l - 2], &before[l - 2], &dh);
+                        through_relu(&mut gnew[l - 1], &before[l - 1], dh);
+                        through_relu(&mut gnew[l - 2], &before[l - 2], dh);
                     }
                     _ => {
-                        through_relu(&mut gnew[l - 1], &before[l - 1], &dh);
-                        if !skip_input {
-                            continue;
+                        through_relu(&mut gnew[l - 1], &before[l - 1], dh);
+                        if s.sends == Sends::DriveAndSkip {
+                            through_relu(&mut gnew[l - 2], &before[l - 2], &s.tmp);
                         }
-                        let i = (l - 3) / 2;
-                        let from = self.areas[l - 2];
-                        self.skip_area[i].backward_weight(
-                            &q[l - 2],
-                            &dh,
-                            from.hw(),
-                            &mut grad[self.p_skip_area[i].clone()],
-                        );
-                        if !state_grad {
-                            continue;
-                        }
-                        tmp.clear();
-                        tmp.resize(n * from.units(), T::ZERO);
-                        self.skip_area[i].backward_input(
-                            &theta[self.p_skip_area[i].clone()],
-                            &dh,
-                            from.hw(),
-                            &mut tmp,
-                        );
-                        through_relu(&mut gnew[l - 2], &before[l - 2], &tmp);
                     }
                 }
             }
@@ -526,4 +521,73 @@ impl CordsNet {
 /// Whether any value is above zero (passes ReLU with a slope).
 fn any_positive<T: Real>(v: &[T]) -> bool {
     v.iter().any(|x| *x > T::ZERO)
+}
+
+/// What an area sends back through its drive after its part of a step back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Sends {
+    #[default]
+    Nothing,
+    /// `dh`, the drive's gradient
+    Drive,
+    /// `dh`, and `tmp`, the skip's gradient into the area two before
+    DriveAndSkip,
+}
+
+/// One area's buffers for a step back: its pre-activation's gradient, its drive, the drive's
+/// gradient and the skip's.
+#[derive(Debug, Clone, Default)]
+struct AreaBack<T> {
+    dz: Vec<T>,
+    h: Vec<T>,
+    dh: Vec<T>,
+    tmp: Vec<T>,
+    sends: Sends,
+}
+
+/// One area's own parameters' gradients, as disjoint parts of the whole gradient.
+struct AreaGrads<'a, T> {
+    conv: &'a mut [T],
+    bias: &'a mut [T],
+    area: &'a mut [T],
+    skip: Option<&'a mut [T]>,
+}
+
+/// The gradient cut into each area's own parameters' parts (the layout's tensors are disjoint),
+/// so that the areas can add into them at once.
+fn grads_by_area<'a, T>(net: &CordsNet, grad: &'a mut [T]) -> Vec<AreaGrads<'a, T>> {
+    // (start, end, area, which part): 0 conv, 1 bias, 2 area, 3 skip
+    let mut parts: Vec<(usize, usize, usize, u8)> = vec![];
+    for l in 0..net.depth() {
+        for (r, kind) in [
+            (&net.p_area_conv[l], 0),
+            (&net.p_conv_bias[l], 1),
+            (&net.p_area_area[l], 2),
+        ] {
+            parts.push((r.start, r.end, l, kind));
+        }
+        if l >= 3 && l % 2 == 1 {
+            let r = &net.p_skip_area[(l - 3) / 2];
+            parts.push((r.start, r.end, l, 3));
+        }
+    }
+    parts.sort_unstable();
+    let mut slots: Vec<[Option<&'a mut [T]>; 4]> =
+        (0..net.depth()).map(|_| Default::default()).collect();
+    let (mut rest, mut at) = (grad, 0);
+    for (start, end, l, kind) in parts {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(start - at);
+        let (part, tail) = tail.split_at_mut(end - start);
+        slots[l][kind as usize] = Some(part);
+        (rest, at) = (tail, end);
+    }
+    slots
+        .into_iter()
+        .map(|[conv, bias, area, skip]| AreaGrads {
+            conv: conv.expect("every area has a recurrent conv"),
+            bias: bias.expect("every area has a bias"),
+            area: area.expect("every area has a drive conv"),
+            skip,
+        })
+        .collect()
 }

@@ -499,3 +499,45 @@ fn the_loss_on_frames_equals_finite_differences_and_the_static_loss_on_a_still_m
         net.run(&theta, &movie[0], n, &spont, p.stimulus, p.alpha, act)
     );
 }
+
+/// BPTT runs the areas of each step back in parallel and adds what they send back through their
+/// drives one area after another: the gradient of an R8 (every kind of skip) is the same bit for
+/// bit at one thread and at three.
+#[test]
+fn the_gradient_does_not_depend_on_the_thread_count() {
+    let shape = CordsNetShape {
+        image: (16, 16),
+        ..tiny(8)
+    };
+    let net = CordsNet::new(&shape).unwrap();
+    let mut theta: Vec<f32> = net.init(&Streams::new(8));
+    common::random_biases(&net, &mut theta, 12, 0.3);
+    let n = 3;
+    let images: Vec<f32> = random(n * 256, 13, 1.0).iter().map(|v| *v as f32).collect();
+    let labels = [0, 2, 1];
+    let p = Protocol {
+        alpha: 0.2,
+        spontaneous: 4,
+        stimulus: 6,
+        loss_steps: 3,
+        offset: 3,
+        penalty_steps: 2,
+        penalty_weight: 0.1,
+        segment: 4,
+    };
+    let act = Activation::Relu;
+    let spont = net.spontaneous(&theta, p.spontaneous, p.alpha, act);
+    let grad_at = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut g = vec![0.0f32; theta.len()];
+        pool.install(|| net.loss_and_grad(&theta, &images, &labels, &spont, &p, act, &mut g));
+        g
+    };
+    let one = grad_at(1);
+    assert!(one.iter().filter(|v| **v != 0.0).count() > one.len() / 2);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&one), bits(&grad_at(3)));
+}
