@@ -439,7 +439,7 @@ impl CordsNet {
                     let w = &theta[self.p_area_area[l].clone()];
                     self.area_area[l].backward_input(w, dz, input.hw(), &mut s.dh);
                     s.sends = Sends::Drive;
-                    if !(l >= 3 && l % 2 == 1 && skip_input) {
+                    if !skip_input {
                         return;
                     }
                     let i = (l - 3) / 2;
