@@ -392,6 +392,83 @@ fn a_fine_tuned_multi_area_network_killed_mid_training_resumes_bit_identically()
     multiarea_killed("multiarea-fine", "fine_tune = true\nbptt_segment = 7\n");
 }
 
+/// A multi-area dots run written before its per-coherence columns existed (its `metrics.csv`
+/// without them) goes on to a larger budget: its rows gain the columns, empty where the old
+/// version wrote none; a run whose columns differ otherwise is still refused.
+#[test]
+fn a_multi_area_dots_run_from_before_its_coherence_columns_goes_on() {
+    let base = std::env::temp_dir().join(format!("biornn-late-{}", std::process::id()));
+    let data = base.join("data");
+    common::write_idx_images(&data, 64, 16);
+    train_small_cordsnet(
+        &base,
+        &format!(
+            "name = \"front\"\n[network]\nkind = \"cordsnet\"\nwidths = [4, 4, 4, 4]\n[task]\npath = \"{}\"\nspontaneous_steps = 5\nstimulus_steps = 8\nloss_steps = 4\noffset_steps = 4\npenalty_steps = 2\n[train]\nmax_steps = 2\neval_every = 2\n",
+            data.display()
+        ),
+    );
+    let cfg = base.join("dots.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = \"d\"\n[network]\nkind = \"multiarea\"\n[front_end]\nmodel = \"{}\"\nspontaneous_steps = 5\n[model]\nn_rec = 8\n[task]\nkind = \"dots\"\ncoherences = [0.5, 1.0]\npath = \"{}\"\nfixation_ms = 4.0\nsample_ms = 6.0\ndelay_ms = 4.0\ntest_ms = 6.0\ngrace_ms = 2.0\neval_trials = 8\n[train]\nbatch_size = 4\neval_every = 2\n",
+            base.join("front/model.npz").display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let run = base.join("run");
+    let train_to = |steps: &str| {
+        Command::new(env!("CARGO_BIN_EXE_biornn"))
+            .args(["train", "--quiet", "--max-steps", steps, "--out"])
+            .arg(&run)
+            .arg(&cfg)
+            .output()
+            .unwrap()
+    };
+    assert!(train_to("4").status.success());
+    let metrics = run.join("metrics.csv");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    assert!(
+        header.contains("test_accuracy_coh_0.5,test_accuracy_coh_1,"),
+        "{header}"
+    );
+    // as the version before the columns wrote it
+    let old: String = text
+        .lines()
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            format!("{},{}\n", c[..4].join(","), c[6])
+        })
+        .collect();
+    std::fs::write(&metrics, &old).unwrap();
+    let out = train_to("8");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0].join(","), header);
+    let steps: Vec<&str> = rows[1..].iter().map(|r| r[0]).collect();
+    assert_eq!(steps, ["0", "2", "4", "6", "8"]);
+    for r in &rows[1..] {
+        assert_eq!(r.len(), 7, "{r:?}");
+        let written_before = r[0].parse::<u32>().unwrap() <= 4;
+        assert_eq!(r[4].is_empty() && r[5].is_empty(), written_before, "{r:?}");
+        assert!(!r[6].is_empty() && !r[3].is_empty(), "{r:?}");
+    }
+    // a column missing that no later version added: refused, naming the columns
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    std::fs::write(&metrics, text.replacen("test_loss,", "", 1)).unwrap();
+    let out = train_to("10");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("columns"));
+    std::fs::remove_dir_all(&base).ok();
+}
+
 /// Train the run a config names under `base`, uninterrupted: what a killed run starts from.
 fn train_small_cordsnet(base: &Path, config: &str) {
     let file = base.join("start.toml");

@@ -59,6 +59,12 @@ pub struct Evaluation {
 pub trait Learner: Stateful + Send {
     /// The metrics columns between `step` and `wall_s`.
     fn columns(&self) -> Vec<String>;
+    /// Those of [`Self::columns`] that a later version added: a run written before them resumes
+    /// with its `metrics.csv` widened, these cells empty in its earlier rows. Any other change of
+    /// columns is refused on resume (a config edited since the run started).
+    fn late_columns(&self) -> Vec<String> {
+        vec![]
+    }
     /// One update numbered `step`. Returns the training loss (not finite: diverged).
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64>;
     /// Evaluate at `step`; `train_loss` is the mean training loss since the last evaluation.

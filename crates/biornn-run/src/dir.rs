@@ -289,6 +289,30 @@ impl RunDir {
         write_atomic(&path, kept.as_bytes())
     }
 
+    /// Rewrite `metrics.csv` under `columns`, a superset of its own in the same order: each row's
+    /// cells under their columns, empty under the new ones (atomic).
+    pub fn widen_metrics(&self, columns: &[String]) -> Result<()> {
+        let path = self.metrics_path();
+        let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+        let mut lines = text.lines();
+        let had: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let from: Vec<Option<usize>> = columns
+            .iter()
+            .map(|c| had.iter().position(|h| h == c))
+            .collect();
+        let mut out = format!("{}\n", columns.join(","));
+        for line in lines {
+            let cells: Vec<&str> = line.split(',').collect();
+            let row: Vec<&str> = from
+                .iter()
+                .map(|i| i.and_then(|i| cells.get(i).copied()).unwrap_or(""))
+                .collect();
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+        write_atomic(&path, out.as_bytes())
+    }
+
     /// Write the checkpoint of `step` (sealed, atomic) and keep only the newest `keep`.
     pub fn save_checkpoint(&self, step: usize, arrays: Arrays, keep: usize) -> Result<()> {
         write_sealed(&self.checkpoint_path(step), arrays)?;
@@ -567,6 +591,25 @@ mod tests {
         // a model.npz in a folder without a config is no run's
         std::fs::remove_file(run.config_path()).unwrap();
         assert_eq!(run_of_weights_file(&run.model_path()), None);
+        std::fs::remove_dir_all(&base).ok();
+    }
+
+    /// Widened by hand: each row's cells under their own columns, empty under the new ones.
+    #[test]
+    fn metrics_widened_keep_each_cell_under_its_column() {
+        let base = tmp("widen");
+        let run = RunDir::create_unique(&base, "r").unwrap();
+        std::fs::write(
+            run.metrics_path(),
+            "step,a,b,wall_s\n0,1,NaN,0.1\n5,2,,0.2\n",
+        )
+        .unwrap();
+        let columns = ["step", "a", "x", "b", "y", "wall_s"].map(String::from);
+        run.widen_metrics(&columns).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(run.metrics_path()).unwrap(),
+            "step,a,x,b,y,wall_s\n0,1,,NaN,,0.1\n5,2,,,,0.2\n"
+        );
         std::fs::remove_dir_all(&base).ok();
     }
 

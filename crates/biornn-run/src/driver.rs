@@ -258,7 +258,15 @@ pub fn drive(
         // a config edited between the kill and the resume (another number of networks, other
         // tasks) would append rows under another run's columns
         let had = text.lines().next().unwrap_or("");
-        if had != header.join(",") {
+        // a run written before the learner's late columns existed: its rows gain them, empty
+        let late = learner.late_columns();
+        let without_late: Vec<&String> = header.iter().filter(|c| !late.contains(c)).collect();
+        let widen = !late.is_empty()
+            && had != header.join(",")
+            && had.split(',').eq(without_late.iter().map(|c| c.as_str()));
+        if widen {
+            run.widen_metrics(&header)?;
+        } else if had != header.join(",") {
             return Err(Error::new(format!(
                 "{}: its columns ({had}) are not this run's ({}): the config changed since the \
                  run started, or an earlier version of biornn started it with other columns; \

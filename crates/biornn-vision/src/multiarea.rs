@@ -1029,8 +1029,16 @@ impl MultiAreaLearner {
 impl Learner for MultiAreaLearner {
     fn columns(&self) -> Vec<String> {
         let mut c: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-        c.extend(self.coherence_levels().into_iter().map(coherence_column));
+        c.extend(self.late_columns());
         c
+    }
+
+    /// The dots task's accuracy at each coherence, added after runs of it had been written.
+    fn late_columns(&self) -> Vec<String> {
+        self.coherence_levels()
+            .into_iter()
+            .map(coherence_column)
+            .collect()
     }
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
