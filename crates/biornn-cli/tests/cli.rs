@@ -1362,10 +1362,17 @@ fn a_cordsnet_run_trains_analyses_and_reports() {
     // a bad value is named
     std::fs::write(&cfg, "[network]\nkind = \"cordsnet\"\ndepth = 3\n").unwrap();
     refused(biornn().arg("check").arg(&cfg), "network.depth");
-    // the shipped example config is accepted
-    let example =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/cordsnet_fashion.toml");
-    succeed(biornn().arg("check").arg(example));
+    // the shipped example configs are accepted
+    for name in [
+        "cordsnet_fashion",
+        "cordsnet_r8",
+        "cordsnet_dots",
+        "multiarea_dots",
+    ] {
+        let example =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../../configs/{name}.toml"));
+        succeed(biornn().arg("check").arg(example));
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
