@@ -11,6 +11,7 @@
 #                                       each convolution alone along both paths and in PyTorch
 #   ROUNDS=9 bench/cordsnet_compare.sh  more alternating runs per cell (default 5)
 #   bench/cordsnet_compare.sh --smoke   a tiny shape, biornn only (CI)
+# Then the memory of BPTT through 100 stimulus steps, every state kept or every 10th.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
@@ -61,6 +62,21 @@ for label, v in rows.items():
     print(f"{label:<40} {a:>10.2f} {b:>10.2f} {a / b:>6.2f}")
 PY
 rm -f "$times"
+echo
+# BPTT keeps each step's state and pre-activations; keeping every 10th and recomputing each
+# segment on the way back bounds the memory (the same gradient to the last bit)
+echo "memory of one training step through 100 stimulus steps (peak RSS of the process, MiB; ms)"
+echo "shape                                     every state      every 10th"
+for row in "2 28 1 32 16" "8 224 3 64 1"; do
+  read -r depth image channels width batch <<<"$row"
+  cells=()
+  for seg in 0 10; do
+    out=$($bin bench cordsnet --depth "$depth" --image "$image" --channels "$channels" --width "$width" \
+      --batch "$batch" --stimulus 100 --segment "$seg" --iters 1)
+    cells+=("$(echo "$out" | val peak_rss_mib) ($(echo "$out" | val ms_per_train_step | cut -d. -f1) ms)")
+  done
+  printf '%-41s %-16s %s\n' "R$depth ${image}px w$width b$batch" "${cells[0]}" "${cells[1]}"
+done
 echo
 echo "one convolution at a time (ms, best of seven; the path biornn takes for the shape is marked)"
 $shapes
