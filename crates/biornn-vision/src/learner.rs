@@ -461,11 +461,16 @@ impl Learner for CordsNetLearner {
 
     fn update(&mut self, step: u64, phase: &Phase) -> Result<f64> {
         let idx = self.batch_indices(step);
-        // movies are drawn frame by frame where the network takes them (below)
-        let (x, labels) = match &self.images.motion {
-            Some(_) => (vec![], vec![]),
-            None => self.images.train.batch(&idx),
+        // the batch frame by frame: a movie's frames, or a still image as one frame (the only
+        // kind the CNN and stage 2, below, take: config checks refuse them movies)
+        let (frames, labels) = match &self.images.motion {
+            Some(motion) => motion.train.batch(&idx),
+            None => {
+                let (x, labels) = self.images.train.batch(&idx);
+                (vec![x], labels)
+            }
         };
+        let x = &frames[0];
         self.grad.fill(0.0);
         self.updates = step + 1;
         // stage 4 restarts its optimiser at each level, as the reference re-creates it each epoch
@@ -498,8 +503,8 @@ impl Learner for CordsNetLearner {
             return Ok(loss);
         }
         if let Some((model, buffers)) = &mut self.cnn {
-            let pass = model.forward(&self.theta, buffers, &x, labels.len(), true);
-            let (loss, correct) = model.backward(&self.theta, &x, &labels, &pass, &mut self.grad);
+            let pass = model.forward(&self.theta, buffers, x, labels.len(), true);
+            let (loss, correct) = model.backward(&self.theta, x, &labels, &pass, &mut self.grad);
             self.last_train_accuracy = correct as f64 / labels.len() as f64;
             if loss.is_finite() {
                 self.step_optimiser(phase);
@@ -511,12 +516,8 @@ impl Learner for CordsNetLearner {
         let spont = self
             .net
             .spontaneous(&self.theta, p.spontaneous, p.alpha, act);
-        // a still image is one frame shown at every stimulus step; a movie, a frame per step
-        let (frames, labels) = match &self.images.motion {
-            Some(motion) => motion.train.batch(&idx),
-            None => (vec![x], labels),
-        };
-        let moving = frames.len() > 1;
+        // a still image is shown at every stimulus step; a movie, a frame per step
+        let moving = self.images.motion.is_some();
         let frames = Frames {
             images: frames.iter().map(|x| &x[..]).collect(),
             shown: (0..p.stimulus + p.offset)
