@@ -67,9 +67,18 @@ for ((i = 0; i < rounds; i++)); do
   done
 done
 
-python3 - "$work/times" "$seeds" "$updates" "$lt_rounds" "$rev" "$networks" <<'EOF'
+# What the long-term round's arithmetic allows: its kernels timed alone (this tree's binary; both
+# binaries do the same arithmetic), and the machine's peak.
+if $smoke; then floor_reps=1 peak_size=256; else floor_reps=5 peak_size=2048; fi
+"$after" bench longterm dlygo --networks "$networks" --reps "$floor_reps" > "$work/floor"
+"$after" bench peak --size "$peak_size" > "$work/peak"
+
+python3 - "$work/times" "$seeds" "$updates" "$lt_rounds" "$rev" "$networks" "$work/floor" "$work/peak" <<'EOF'
 import statistics, sys
 path, seeds, updates, lt_rounds, rev, networks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+def keys(p):
+    return {k: float(v) for k, v in (l.strip().split("=", 1) for l in open(p) if "=" in l)}
+floor, peak = keys(sys.argv[7]), keys(sys.argv[8])["peak_gflops"]
 times = {}
 for line in open(path):
     side, what, s = line.split()
@@ -85,6 +94,26 @@ print(f"| train --seeds {seeds} (N = 50, B = 20, {updates} updates): networks pe
       f"{per_hour['before']:.0f} | {per_hour['after']:.0f} | {per_hour['after'] / per_hour['before']:.2f}x |")
 print(f"| longterm dlygo --networks {networks}: s per round of 10 updates | "
       f"{per_round['before']:.2f} | {per_round['after']:.2f} | {per_round['before'] / per_round['after']:.2f}x faster |")
+gflop, floor_s = floor["round_gflop"], floor["floor_s_per_round"]
+kernels = {k: floor[k] / floor["threads"] for k in
+           ("per_step_products_thread_s", "whole_pass_products_thread_s", "normals_thread_s")}
+print()
+print(f"A long-term round (dlygo, {networks} networks) does {gflop:.1f} GFLOP of matrix products; "
+      f"the machine's peak is {peak:.1f} GFLOP/s ({floor['threads']:.0f} threads).")
+for side in ("before", "after"):
+    print(f"  {side}: {per_round[side]:.3f} s per round, {gflop / per_round[side]:.1f} GFLOP/s, "
+          f"{100 * gflop / per_round[side] / peak:.1f}% of peak")
+target = per_round["before"] / 3
+print(f"  its kernels alone, each timed on one thread and spread over {floor['threads']:.0f} without loss: "
+      f"{floor_s:.3f} s per round (per-step products {kernels['per_step_products_thread_s']:.3f}, "
+      f"whole-pass products {kernels['whole_pass_products_thread_s']:.3f}, normal deviates "
+      f"{kernels['normals_thread_s']:.3f}): {gflop / floor_s:.1f} GFLOP/s, "
+      f"{100 * gflop / floor_s / peak:.1f}% of peak")
+print(f"  3x faster than before is {target:.3f} s per round ({100 * gflop / target / peak:.1f}% of peak): "
+      f"{target - floor_s:.3f} s for everything but those kernels (elementwise passes, loss, Adam, "
+      f"copies, scoring), which take {per_round['after'] - floor_s:.3f} s now")
+print(f"longterm_floor_s={floor_s:.4f}")
+print(f"longterm_target_s={target:.4f}")
 print(f"seeds_ratio={per_hour['after'] / per_hour['before']:.3f}")
 print(f"longterm_ratio={per_round['before'] / per_round['after']:.3f}")
 EOF

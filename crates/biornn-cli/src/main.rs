@@ -320,6 +320,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         reps: usize,
     },
+    /// The long-term protocol's round kernel by kernel (products at its shapes, noise draws), each
+    /// timed alone on one thread: the least time a round of `biornn longterm TASK --networks K`
+    /// can take with its arithmetic, spread over every thread
+    Longterm {
+        /// task of the skip-connection paper's suite
+        #[arg(default_value = "dlygo")]
+        task: String,
+        #[arg(long, default_value_t = 20)]
+        networks: usize,
+        /// the round whose batches are counted
+        #[arg(long, default_value_t = 1)]
+        round: usize,
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
     /// The machine's f32 peak: a large matrix product on every core (faer, fixed blocks).
     Peak {
         #[arg(long, default_value_t = 2048)]
@@ -917,6 +932,23 @@ fn bench(command: BenchCommand) -> Result<()> {
                 println!("{path}_speedup={:.2}", faer / us);
             }
             println!("networks_use={}", bench::packed_path());
+        }
+        BenchCommand::Longterm {
+            task,
+            networks,
+            round,
+            reps,
+        } => {
+            let cfg = biornn_api::protocols::longterm_config(&task, "base", networks)?;
+            let f = bench::bench_longterm_floor(&cfg, round, reps)?;
+            println!("train_columns_per_network={}", f.train_columns);
+            println!("eval_columns_per_network={}", f.eval_columns);
+            println!("round_gflop={:.2}", f.gflop);
+            println!("per_step_products_thread_s={:.4}", f.per_step_s);
+            println!("whole_pass_products_thread_s={:.4}", f.whole_pass_s);
+            println!("normals_thread_s={:.4}", f.normals_s);
+            println!("threads={}", f.threads);
+            println!("floor_s_per_round={:.4}", f.floor_s());
         }
         BenchCommand::Peak { size, reps } => {
             let (ms, gflops) = bench::bench_peak(size, reps)?;

@@ -889,6 +889,46 @@ fn bench_products_times_faer_and_every_packed_path() {
     );
 }
 
+#[test]
+fn bench_longterm_counts_the_rounds_arithmetic_and_times_its_kernels() {
+    let out =
+        succeed(biornn().args(["bench", "longterm", "dms", "--networks", "3", "--reps", "1"]));
+    let value = |key: &str| -> f64 {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing in {out}"))
+            .parse()
+            .unwrap()
+    };
+    // dms evaluates 200 trials at fixed epoch lengths; training trials are 20 a batch
+    let (train, eval) = (
+        value("train_columns_per_network"),
+        value("eval_columns_per_network"),
+    );
+    assert!(train > 0.0 && train % 20.0 == 0.0, "{out}");
+    assert!(eval > 0.0 && eval % 200.0 == 0.0, "{out}");
+    // 3 networks of 50 units (20 fed, 20 read out), 85 inputs, 33 outputs: the flops by hand
+    let (fed_in, nn, read_out, full_out) = (20.0 * 85.0, 2500.0, 20.0 * 33.0, 33.0 * 50.0);
+    let eval_flops = 2.0 * (fed_in + nn + full_out);
+    let train_flops = eval_flops + 2.0 * (read_out + nn + nn + fed_in + read_out);
+    let gflop = 3.0 * (train * train_flops + eval * eval_flops) / 1e9;
+    assert!((value("round_gflop") - gflop).abs() < 0.006, "{out}");
+    let kernels = value("per_step_products_thread_s")
+        + value("whole_pass_products_thread_s")
+        + value("normals_thread_s");
+    assert!(kernels > 0.0);
+    let floor = value("floor_s_per_round");
+    assert!(
+        (floor * value("threads") - kernels).abs() < 1e-3 + 1e-3 * kernels,
+        "{out}"
+    );
+    refused(biornn().args(["bench", "longterm", "nosuchtask"]), "TASK");
+    refused(
+        biornn().args(["bench", "longterm", "--networks", "0"]),
+        "networks",
+    );
+}
+
 /// The staged training as a user chains it: the compatibility CNN, stage 2 from its model.npz
 /// (folded, recurrent convs fitted), the linear network, PReLU annealed to ReLU.
 #[test]

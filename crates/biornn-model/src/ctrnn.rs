@@ -520,8 +520,11 @@ pub struct Ctrnn<T> {
 
 /// Up to this many units (f32, dense) the per-step recurrent products run on packed panels: there
 /// they beat faer by skipping its per-call packing and shape dispatch (`biornn bench products`:
-/// 1.3 to 1.6 times at 50 and 64 units, even at 128); above it faer's cache blocking wins.
-pub const PACKED_MAX_UNITS: usize = 128;
+/// 1.3 to 1.6 times at 50 and 64 units, even at 128); above it faer's cache blocking wins. 128,
+/// or 256 on the processors where the panels still win there ([`packed::max_units`]).
+pub fn packed_max_units() -> usize {
+    packed::max_units()
+}
 
 /// W_rec packed twice: for W r (forward) and for W^T d (backward).
 #[derive(Debug, Clone, Default)]
@@ -719,7 +722,7 @@ impl<T: Real> Ctrnn<T> {
     /// The units `lo..hi` that can receive input: outside them every row of the input mask is 0
     /// (the long-term protocol feeds units 0-19 of 50). Products over the input weights skip the
     /// rest, which changes no bit of what the kept rows get.
-    fn input_rows(&self) -> (usize, usize) {
+    pub fn input_rows(&self) -> (usize, usize) {
         let ni = self.n_in;
         let fed = |i: &usize| {
             self.mask_in[i * ni..(i + 1) * ni]
@@ -730,7 +733,7 @@ impl<T: Real> Ctrnn<T> {
     }
 
     /// The units `lo..hi` the readout can see: outside them every column of the readout mask is 0.
-    fn readout_cols(&self) -> (usize, usize) {
+    pub fn readout_cols(&self) -> (usize, usize) {
         let (n, no) = (self.n_rec, self.n_out);
         let seen = |j: &usize| (0..no).any(|o| self.mask_out[o * n + j] != T::ZERO);
         nonzero_span(n, seen)
@@ -790,7 +793,7 @@ impl<T: Real> Ctrnn<T> {
         }
         let dense_f32 = T::as_f32(&self.eff.w_rec).filter(|_| self.sparse.is_none());
         match dense_f32 {
-            Some(w) if n <= PACKED_MAX_UNITS && packed::active().is_some() => {
+            Some(w) if n <= packed_max_units() && packed::active().is_some() => {
                 let p = self.packed.get_or_insert_with(PackedRec::default);
                 p.forward.repack(n, n, |i, j| w[i * n + j]);
                 p.backward.repack(n, n, |j, i| w[i * n + j]);
@@ -799,14 +802,14 @@ impl<T: Real> Ctrnn<T> {
         }
     }
 
-    /// Whether the per-step recurrent products run on packed panels ([`PACKED_MAX_UNITS`]).
+    /// Whether the per-step recurrent products run on packed panels ([`packed_max_units`]).
     pub fn runs_packed(&self) -> bool {
         self.packed.is_some()
     }
 
     /// `out (+)= W_rec x` (`transpose`: `W_rec^T x`) for columns of `n_rec` values: through the
     /// sparse kernels, the packed panels or faer, whichever the network runs.
-    fn recurrent_product(&self, out: &mut [T], accumulate: bool, x: &[T], transpose: bool) {
+    pub fn recurrent_product(&self, out: &mut [T], accumulate: bool, x: &[T], transpose: bool) {
         if let Some(csr) = &self.sparse {
             return match transpose {
                 false => csr.mul(out, accumulate, x),

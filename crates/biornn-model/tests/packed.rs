@@ -1,10 +1,10 @@
 //! The per-step recurrent products of f32 networks run on packed panels (`biornn_numerics::packed`)
-//! up to `PACKED_MAX_UNITS` units. A network through them equals the same network in f64 (faer's
+//! up to `packed_max_units()` units. A network through them equals the same network in f64 (faer's
 //! products, whose gradients the finite-difference checks cover) to f32 rounding, forward and
 //! backward, with and without skips through time.
 
 use biornn_model::config::*;
-use biornn_model::ctrnn::PACKED_MAX_UNITS;
+use biornn_model::ctrnn::packed_max_units;
 use biornn_model::{Activation, Ctrnn, Grads, Skip, SkipKind, TimePlan, Trajectory};
 use biornn_numerics::{packed, Streams};
 
@@ -103,11 +103,18 @@ fn packed_f32_networks_equal_their_f64_twins() {
 
 #[test]
 fn only_small_dense_f32_networks_run_packed() {
-    let big =
-        Ctrnn::<f32>::new(&config(PACKED_MAX_UNITS + 1), 2, 2, 20.0, &Streams::new(1)).unwrap();
+    let big = Ctrnn::<f32>::new(
+        &config(packed_max_units() + 1),
+        2,
+        2,
+        20.0,
+        &Streams::new(1),
+    )
+    .unwrap();
     assert!(!big.runs_packed());
     assert_eq!(big.recurrent_kernel(), "dense");
-    let small = Ctrnn::<f32>::new(&config(PACKED_MAX_UNITS), 2, 2, 20.0, &Streams::new(1)).unwrap();
+    let small =
+        Ctrnn::<f32>::new(&config(packed_max_units()), 2, 2, 20.0, &Streams::new(1)).unwrap();
     assert_eq!(small.runs_packed(), packed::active().is_some());
     let mut sparse_cfg = config(64);
     sparse_cfg.mask.recurrent = biornn_model::MaskSpec::Local {

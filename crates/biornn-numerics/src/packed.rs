@@ -60,6 +60,39 @@ impl Isa {
     }
 }
 
+/// Up to this many units (rows and columns of a square matrix: a dense f32 network's recurrent
+/// weights) the per-step products run on the packed panels rather than faer, on this process's
+/// path. Where the panels stop paying was measured per processor (`biornn bench products`, one
+/// step's W r and W^T d at 256 units, 64 columns): on AMD's AVX-512 cores (a Zen 5 EPYC) they ran
+/// 1.10 times as fast as faer at 256 units and 0.95 times at 512 (`biornn bench train`, whole
+/// iterations: 1.04 to 1.08 at 192 and 256 units, 0.93 at 512), on an Intel Xeon 0.68 times at
+/// 256 units. So 256 on an AMD processor taking the AVX-512 path, 128 otherwise. The choice is
+/// fixed by the processor, so a run stays a function of its seed on one kind of machine.
+pub fn max_units() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| match active() {
+        Some(Isa::Avx512) if vendor_is_amd() => 256,
+        _ => 128,
+    })
+}
+
+/// Whether the processor says it is AMD's (CPUID leaf 0's vendor string).
+fn vendor_is_amd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: CPUID leaf 0 exists on every x86-64 processor.
+        #[allow(unused_unsafe)]
+        let id = unsafe { std::arch::x86_64::__cpuid(0) };
+        let mut vendor = [0u8; 12];
+        vendor[..4].copy_from_slice(&id.ebx.to_le_bytes());
+        vendor[4..8].copy_from_slice(&id.edx.to_le_bytes());
+        vendor[8..].copy_from_slice(&id.ecx.to_le_bytes());
+        &vendor == b"AuthenticAMD"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// The path packed products take in this process: `BIORNN_ISA` if set (`faer` = none), else
 /// [`Isa::best`]. A forced path the CPU lacks, or a value that names none, falls back to that
 /// default, said once on stderr (a comparison run must not silently compare the default with
@@ -358,6 +391,18 @@ simd_kernel!(
 mod tests {
     use super::*;
     use crate::linalg::{cm, cm_mut, gemm, rm};
+
+    #[test]
+    fn the_panels_size_limit_follows_the_processor() {
+        // the vendor as the kernel reports it (Linux), where it can be read
+        if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+            if let Some(line) = info.lines().find(|l| l.starts_with("vendor_id")) {
+                assert_eq!(vendor_is_amd(), line.contains("AuthenticAMD"), "{line}");
+            }
+        }
+        let amd_avx512 = vendor_is_amd() && active() == Some(Isa::Avx512);
+        assert_eq!(max_units(), if amd_avx512 { 256 } else { 128 });
+    }
 
     fn values(len: usize, seed: u32) -> Vec<f32> {
         // small integers and halves plus an irrational part: sums round differently by order

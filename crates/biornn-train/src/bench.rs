@@ -414,3 +414,195 @@ pub fn bench_tasks(batch: usize, iters: usize, noise: bool) -> f64 {
     us.sort_by(f64::total_cmp);
     us[us.len() / 2]
 }
+
+/// One round of the long-term protocol (`biornn longterm TASK --networks K`: K networks of its
+/// shape, 10 updates of 20 trials each, then an evaluation of every network on 200 trials), its
+/// arithmetic counted at its shapes and its kernels timed alone on one thread: faer's whole-pass
+/// products (input, readout, the readout's backward product, the three weight gradients), the
+/// per-step recurrent products on the path the networks take (W r forward, W^T d backward) and
+/// the normal deviates of the recurrent noise. Spread over every thread without loss, they give
+/// the least time a round can take with this arithmetic, every elementwise pass, the loss, Adam,
+/// copies and task building left out ([`RoundFloor::floor_s`]).
+#[derive(Debug, Clone)]
+pub struct RoundFloor {
+    /// trial-steps (columns) one network trains on in the round
+    pub train_columns: usize,
+    /// trial-steps one network is evaluated on after it
+    pub eval_columns: usize,
+    /// the round's matrix-product arithmetic, every network (GFLOP)
+    pub gflop: f64,
+    /// seconds of one thread, every network: the per-step recurrent products
+    pub per_step_s: f64,
+    /// the same: the whole-pass products
+    pub whole_pass_s: f64,
+    /// the same: the normal deviates
+    pub normals_s: f64,
+    /// threads the round spreads over
+    pub threads: usize,
+}
+
+impl RoundFloor {
+    /// Seconds per round with the kernels' work spread over every thread without loss.
+    pub fn floor_s(&self) -> f64 {
+        (self.per_step_s + self.whole_pass_s + self.normals_s) / self.threads as f64
+    }
+}
+
+/// [`RoundFloor`] for the networks of `cfg` (its task and count; plain training's batches of
+/// round `round`, at the fine step), each kernel the median of `reps` timings.
+pub fn bench_longterm_floor(
+    cfg: &crate::longterm::LongTermConfig,
+    round: usize,
+    reps: usize,
+) -> Result<RoundFloor> {
+    use crate::longterm::round_steps;
+    use biornn_numerics::linalg::rm_mut;
+    use biornn_tasks::temporalskip::{N_INPUT, N_OUTPUT};
+    cfg.validate()?;
+    if reps == 0 {
+        return Err(biornn_numerics::Error::invalid(
+            "--reps",
+            reps,
+            "allowed: at least one repetition",
+        ));
+    }
+    let networks = cfg.networks;
+    let (train_steps, eval_steps) = round_steps(cfg, round);
+    let (ni, no, n, b) = (N_INPUT, N_OUTPUT, cfg.n_rec, cfg.batch);
+    let net = Ctrnn::<f32>::new(&cfg.model(), ni, no, cfg.dt, &Streams::new(cfg.seed))?;
+    let (fed, read) = {
+        let ((lo, hi), (rlo, rhi)) = (net.input_rows(), net.readout_cols());
+        (hi - lo, rhi - rlo)
+    };
+    let train_columns = train_steps.iter().sum::<usize>() * b;
+    let eval_columns = eval_steps * cfg.eval_trials;
+    // per-step products: one forward and one backward per training step, one forward per
+    // evaluation step of each chunk of `b` trials
+    let train_step_calls = train_steps.iter().sum::<usize>();
+    let eval_step_calls = eval_steps * cfg.eval_trials.div_ceil(b);
+
+    let median = |f: &mut dyn FnMut()| -> f64 {
+        f();
+        let mut s: Vec<f64> = (0..reps)
+            .map(|_| {
+                let t0 = Instant::now();
+                f();
+                t0.elapsed().as_secs_f64()
+            })
+            .collect();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+    let fill = |len: usize, k: usize| -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * k) % 1000) as f32 / 1000.0 - 0.5)
+            .collect()
+    };
+    // one step's products on the network's own path
+    let (x, mut out) = (fill(n * b, 7919), vec![0.0f32; n * b]);
+    let forward = median(&mut || {
+        for _ in 0..100 {
+            net.recurrent_product(&mut out, false, &x, false);
+        }
+    }) / 100.0;
+    let backward = median(&mut || {
+        for _ in 0..100 {
+            net.recurrent_product(&mut out, false, &x, true);
+        }
+    }) / 100.0;
+    let per_step_s =
+        train_step_calls as f64 * (forward + backward) + eval_step_calls as f64 * forward;
+
+    // whole-pass products on one typical update's columns, scaled to the round's
+    let c = train_columns / train_steps.len().max(1);
+    let (w_in, w_out, w_outt) = (fill(fed * ni, 31), fill(no * n, 37), fill(read * no, 41));
+    let (u, r, d, d_out) = (
+        fill(ni * c, 43),
+        fill(n * c, 47),
+        fill(n * c, 53),
+        fill(no * c, 59),
+    );
+    let (mut drive, mut y, mut delta) = (
+        vec![0.0f32; fed * c],
+        vec![0.0f32; no * c],
+        vec![0.0f32; read * c],
+    );
+    let (mut g_rec, mut g_in, mut g_out) = (
+        vec![0.0f32; n * n],
+        vec![0.0f32; fed * ni],
+        vec![0.0f32; no * read],
+    );
+    let input = median(&mut || {
+        gemm(
+            cm_mut(&mut drive, fed, c),
+            false,
+            rm(&w_in, fed, ni),
+            cm(&u, ni, c),
+        )
+    });
+    let readout = median(&mut || {
+        gemm(
+            cm_mut(&mut y, no, c),
+            false,
+            rm(&w_out, no, n),
+            cm(&r, n, c),
+        )
+    });
+    let readout_back = median(&mut || {
+        gemm(
+            cm_mut(&mut delta, read, c),
+            false,
+            rm(&w_outt, read, no),
+            cm(&d_out, no, c),
+        )
+    });
+    let grad_rec = median(&mut || {
+        gemm(
+            rm_mut(&mut g_rec, n, n),
+            false,
+            cm(&d, n, c),
+            cm(&r, n, c).transpose(),
+        )
+    });
+    let grad_in = median(&mut || {
+        gemm(
+            rm_mut(&mut g_in, fed, ni),
+            false,
+            cm(&d[..fed * c], fed, c),
+            cm(&u, ni, c).transpose(),
+        )
+    });
+    let grad_out = median(&mut || {
+        gemm(
+            rm_mut(&mut g_out, no, read),
+            false,
+            cm(&d_out, no, c),
+            cm(&r[..read * c], read, c).transpose(),
+        )
+    });
+    let per_column = |s: f64| s / c as f64;
+    let whole_pass_s = train_columns as f64
+        * per_column(input + readout + readout_back + grad_rec + grad_in + grad_out)
+        + eval_columns as f64 * per_column(input + readout);
+
+    // the recurrent noise: a normal deviate per unit and column, training and evaluation
+    let mut z = vec![0.0f32; n * c];
+    let mut rng = Streams::new(1).stream("bench_normals", 0).bulk();
+    let normals = median(&mut || rng.fill_normal_f32(&mut z));
+    let normals_s = (train_columns + eval_columns) as f64 * per_column(normals);
+
+    let (fed, read, nn) = (fed as f64, read as f64, (n * n) as f64);
+    let (ni, no, n) = (ni as f64, no as f64, n as f64);
+    let eval_flops = 2.0 * (fed * ni + nn + no * n);
+    let train_flops = eval_flops + 2.0 * (read * no + nn + nn + fed * ni + no * read);
+    let k = networks as f64;
+    Ok(RoundFloor {
+        train_columns,
+        eval_columns,
+        gflop: k * (train_columns as f64 * train_flops + eval_columns as f64 * eval_flops) / 1e9,
+        per_step_s: k * per_step_s,
+        whole_pass_s: k * whole_pass_s,
+        normals_s: k * normals_s,
+        threads: rayon::current_num_threads(),
+    })
+}

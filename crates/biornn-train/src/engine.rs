@@ -450,7 +450,9 @@ mod tests {
         assert_eq!(net.runs_sparse(), ring);
         assert_eq!(
             net.runs_packed(),
-            !ring && n_rec <= 128 && biornn_numerics::packed::active().is_some()
+            !ring
+                && n_rec <= biornn_model::ctrnn::packed_max_units()
+                && biornn_numerics::packed::active().is_some()
         );
         let task = &c.task.tasks().unwrap()[0];
         let spec = BatchSpec {
@@ -469,7 +471,13 @@ mod tests {
             (24, 0.0, false, LossKind::Lsq),
             (24, 0.3, false, LossKind::Lsq),
             (24, 0.3, false, LossKind::CrossEntropy),
-            (200, 0.3, false, LossKind::Lsq),
+            // above the packed panels' size: faer's products
+            (
+                biornn_model::ctrnn::packed_max_units() + 8,
+                0.3,
+                false,
+                LossKind::Lsq,
+            ),
             (40, 0.3, true, LossKind::Lsq),
         ] {
             let (net, batch) = groups_of_their_own_length(n_rec, sigma, ring);

@@ -662,6 +662,68 @@ fn update(s: &mut NetState, batch: &TaskBatch, plan: &TimePlan, noise: &Streams,
     loss + s.backward_on_and_step(&batch.x, wreg, lr)
 }
 
+/// Training batch `index` of a run (`dt`: the stage's step), from the run's "train_batch" stream:
+/// the same for every network, method and stage but for its step.
+fn draw_train_batch(
+    cfg: &LongTermConfig,
+    task: &TsTask,
+    root: &Streams,
+    dt: f64,
+    index: u64,
+    out: &mut TaskBatch,
+) {
+    let spec = BatchSpec {
+        dt,
+        batch_size: cfg.batch,
+        timing: Timing::PerBatch,
+        input_noise_std: 0.0,
+    };
+    generate_into(task, &spec, &root.child("train_batch", 0), index, out);
+}
+
+/// The evaluation batch after round `step` (fine dt, the task without jitter).
+fn draw_eval_batch(
+    cfg: &LongTermConfig,
+    eval_task: &TsTask,
+    root: &Streams,
+    step: u64,
+    out: &mut TaskBatch,
+) {
+    let spec = BatchSpec {
+        dt: cfg.dt,
+        batch_size: cfg.eval_trials,
+        timing: Timing::PerBatch,
+        input_noise_std: 0.0,
+    };
+    generate_into(eval_task, &spec, &root.child("eval_batch", 0), step, out);
+}
+
+/// The trial lengths (steps) of the batches a run of `cfg` trains on in round `round` (at the
+/// fine step, as plain training), and of the evaluation batch after it: what the protocol's
+/// arithmetic is counted on (`bench::bench_longterm_floor`).
+pub fn round_steps(cfg: &LongTermConfig, round: usize) -> (Vec<usize>, usize) {
+    let root = Streams::new(cfg.seed);
+    let task = TsTask {
+        rule: cfg.task,
+        jitter: true,
+        reference_nonmatch: cfg.reference_nonmatch,
+    };
+    let mut batch = TaskBatch::default();
+    let train = (0..cfg.updates_per_round)
+        .map(|j| {
+            let index = (round * cfg.updates_per_round + j) as u64;
+            draw_train_batch(cfg, &task, &root, cfg.dt, index, &mut batch);
+            batch.steps
+        })
+        .collect();
+    let eval_task = TsTask {
+        jitter: false,
+        ..task
+    };
+    draw_eval_batch(cfg, &eval_task, &root, (round + 1) as u64, &mut batch);
+    (train, batch.steps)
+}
+
 /// The trials of `batch` in chunks of `chunk` (their spans), each chunk's input gathered into the
 /// network layout (`[n_in, steps*trials]`) once, for all K networks to read.
 fn gather_chunks(batch: &TaskBatch, chunk: usize, inputs: &mut Vec<((usize, usize), Vec<f32>)>) {
@@ -863,17 +925,11 @@ impl Learner for LongTermLearner {
             }
         }
         let dt_train = cfg.dt * stage.map_or(1, |s| s.dt_factor) as f64;
-        let spec = BatchSpec {
-            dt: dt_train,
-            batch_size: cfg.batch,
-            timing: Timing::PerBatch,
-            input_noise_std: 0.0,
-        };
         self.batches
             .resize_with(cfg.updates_per_round, Default::default);
         for (j, (b, plan, i)) in self.batches.iter_mut().enumerate() {
             *i = (round * cfg.updates_per_round + j) as u64;
-            generate_into(&self.task, &spec, &self.root.child("train_batch", 0), *i, b);
+            draw_train_batch(cfg, &self.task, &self.root, dt_train, *i, b);
             *plan = plan_for(b, stage.as_ref(), cfg);
         }
         let t0 = Instant::now();
@@ -891,19 +947,7 @@ impl Learner for LongTermLearner {
 
     fn evaluate(&mut self, step: u64, train_loss: Option<f64>) -> Result<Evaluation> {
         let (cfg, round) = (&self.cfg, step as usize);
-        let eval_spec = BatchSpec {
-            dt: cfg.dt,
-            batch_size: cfg.eval_trials,
-            timing: Timing::PerBatch,
-            input_noise_std: 0.0,
-        };
-        generate_into(
-            &self.eval_task,
-            &eval_spec,
-            &self.root.child("eval_batch", 0),
-            step,
-            &mut self.eval_batch,
-        );
+        draw_eval_batch(cfg, &self.eval_task, &self.root, step, &mut self.eval_batch);
         gather_chunks(&self.eval_batch, cfg.batch, &mut self.eval_inputs);
         let (root, eval_batch, chunks) = (&self.root, &self.eval_batch, &self.eval_inputs);
         let perf: Vec<f64> = self
@@ -1017,6 +1061,31 @@ pub fn train_long_term(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_steps_are_the_lengths_the_learner_trains_and_evaluates_on() {
+        use biornn_core::Schedule;
+        let cfg = LongTermConfig {
+            n_rec: 10,
+            eval_trials: 6,
+            updates_per_round: 3,
+            ..LongTermConfig::reference(TsRule::DlyGo, Method::Base, 1)
+        };
+        let mut learner = LongTermLearner::new(&cfg).unwrap();
+        let schedule = learner.schedule();
+        for round in [0, 2] {
+            learner
+                .update(round as u64, &schedule.at(round as u64))
+                .unwrap();
+            learner.evaluate(round as u64 + 1, None).unwrap();
+            let (train, eval) = round_steps(&cfg, round);
+            let trained: Vec<usize> = learner.batches.iter().map(|(b, _, _)| b.steps).collect();
+            assert_eq!(train, trained, "round {round}");
+            assert_eq!(eval, learner.eval_batch.steps);
+        }
+        // jittered training trials differ in length from round to round
+        assert_ne!(round_steps(&cfg, 0).0, round_steps(&cfg, 2).0);
+    }
 
     /// The long-term learner with network `k`'s weights made NaN after update `at`, the first
     /// `times` times that update runs (a rollback replays it).
