@@ -124,20 +124,7 @@ pub fn bench_products(n: usize, batch: usize, reps: usize) -> Result<Vec<(String
         .map(|i| ((i * 104_729) % 1000) as f32 / 1000.0)
         .collect();
     let mut out = vec![0.0f32; n * batch];
-    let median = |f: &mut dyn FnMut()| {
-        let mut us: Vec<f64> = (0..reps.div_ceil(20) + 1)
-            .map(|_| {
-                let t0 = Instant::now();
-                for _ in 0..20 {
-                    f();
-                }
-                t0.elapsed().as_secs_f64() * 1e6 / 20.0
-            })
-            .collect();
-        us.remove(0);
-        us.sort_by(f64::total_cmp);
-        us[us.len() / 2]
-    };
+    let median = |f: &mut dyn FnMut()| median_us(reps, f);
     let mut rows = vec![(
         "faer".to_string(),
         median(&mut || {
@@ -185,6 +172,97 @@ pub fn bench_products(n: usize, batch: usize, reps: usize) -> Result<Vec<(String
         ));
     }
     Ok(rows)
+}
+
+/// `k` networks' forward per-step products (`W r` for `batch` columns of `n` units), one network
+/// after another on its own packed panels (the path networks take), and all at once with the
+/// networks in the lanes of a vector (`biornn_numerics::lanes`), on columns already in the lanes
+/// and with each step's columns moved into the lanes and back. Returns (what, microseconds for
+/// the k products, median of `reps`), after checking that every network's lanes product is its
+/// own product bit for bit.
+pub fn bench_lanes(n: usize, batch: usize, k: usize, reps: usize) -> Result<Vec<(String, f64)>> {
+    use biornn_numerics::lanes::{deinterleave, interleave, LanePanels, LANES};
+    use biornn_numerics::packed::Panels;
+    if n == 0 || batch == 0 || k == 0 || reps == 0 {
+        return Err(Error::invalid(
+            "bench products",
+            0,
+            "--n, --batch, --k and --reps must be positive",
+        ));
+    }
+    let weights: Vec<Vec<f32>> = (0..k)
+        .map(|net| {
+            (0..n * n)
+                .map(|i| (((i + 31 * net) * 7919) % 1000) as f32 / 1000.0 - 0.5)
+                .collect()
+        })
+        .collect();
+    let xs: Vec<Vec<f32>> = (0..k)
+        .map(|net| {
+            (0..n * batch)
+                .map(|i| (((i + 17 * net) * 104_729) % 1000) as f32 / 1000.0)
+                .collect()
+        })
+        .collect();
+    let panels: Vec<Panels> = weights
+        .iter()
+        .map(|w| Panels::from_row_major(w, n, n, false))
+        .collect();
+    let w_refs: Vec<&[f32]> = weights.iter().map(|w| w.as_slice()).collect();
+    let x_refs: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+    let lanes = LanePanels::from_row_major(&w_refs, n, n, false);
+    let mut rhs = vec![];
+    interleave(&x_refs, n, batch, &mut rhs);
+    let mut dst = vec![0.0f32; lanes.groups() * batch * n * LANES];
+    let mut outs: Vec<Vec<f32>> = vec![vec![0.0f32; n * batch]; k];
+
+    lanes.mul(&mut dst, &rhs);
+    let mut out_refs: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    deinterleave(&dst, n, batch, &mut out_refs);
+    let mut own = vec![0.0f32; n * batch];
+    for (net, p) in panels.iter().enumerate() {
+        p.mul(&mut own, false, &xs[net]);
+        if own != outs[net] {
+            return Err(Error::new(format!(
+                "network {net}'s product in the lanes differs from its own"
+            )));
+        }
+    }
+    let median = |f: &mut dyn FnMut()| median_us(reps, f);
+    let one_by_one = median(&mut || {
+        for (net, p) in panels.iter().enumerate() {
+            p.mul(&mut outs[net], false, &xs[net]);
+        }
+    });
+    let in_lanes = median(&mut || lanes.mul(&mut dst, &rhs));
+    let with_layout = median(&mut || {
+        interleave(&x_refs, n, batch, &mut rhs);
+        lanes.mul(&mut dst, &rhs);
+        let mut out_refs: Vec<&mut [f32]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        deinterleave(&dst, n, batch, &mut out_refs);
+    });
+    Ok(vec![
+        ("one_by_one".to_string(), one_by_one),
+        ("lanes".to_string(), in_lanes),
+        ("lanes_with_layout".to_string(), with_layout),
+    ])
+}
+
+/// Microseconds per call of `f`: the median over groups of 20 calls (about `reps` calls in all),
+/// the first group left out as a warm-up.
+fn median_us(reps: usize, f: &mut dyn FnMut()) -> f64 {
+    let mut us: Vec<f64> = (0..reps.div_ceil(20) + 1)
+        .map(|_| {
+            let t0 = Instant::now();
+            for _ in 0..20 {
+                f();
+            }
+            t0.elapsed().as_secs_f64() * 1e6 / 20.0
+        })
+        .collect();
+    us.remove(0);
+    us.sort_by(f64::total_cmp);
+    us[us.len() / 2]
 }
 
 /// The path networks' per-step products take in this process: `avx512`, `avx2`, `scalar` or

@@ -319,6 +319,9 @@ enum BenchCommand {
         batch: usize,
         #[arg(long, default_value_t = 2000)]
         reps: usize,
+        /// also K networks' forward products one by one against all K in the lanes of a vector
+        #[arg(long)]
+        k: Option<usize>,
     },
     /// The long-term protocol's round kernel by kernel (products at its shapes, noise draws), each
     /// timed alone on one thread: the least time a round of `biornn longterm TASK --networks K`
@@ -332,7 +335,8 @@ enum BenchCommand {
         /// the round whose batches are counted
         #[arg(long, default_value_t = 1)]
         round: usize,
-        #[arg(long, default_value_t = 5)]
+        /// timings of each kernel (their median counts)
+        #[arg(long, default_value_t = 11)]
         reps: usize,
     },
     /// The machine's f32 peak: a large matrix product on every core (faer, fixed blocks).
@@ -922,7 +926,7 @@ fn bench(command: BenchCommand) -> Result<()> {
                 t.parallel_cycles_per_s * t.ms_per_cycle / 1e3
             );
         }
-        BenchCommand::Products { n, batch, reps } => {
+        BenchCommand::Products { n, batch, reps, k } => {
             let rows = bench::bench_products(n, batch, reps)?;
             let faer = rows[0].1;
             for (path, us) in &rows {
@@ -932,6 +936,16 @@ fn bench(command: BenchCommand) -> Result<()> {
                 println!("{path}_speedup={:.2}", faer / us);
             }
             println!("networks_use={}", bench::packed_path());
+            if let Some(k) = k {
+                let rows = bench::bench_lanes(n, batch, k, reps)?;
+                let one_by_one = rows[0].1;
+                for (what, us) in &rows {
+                    println!("k{k}_{what}_us={us:.3}");
+                }
+                for (what, us) in &rows[1..] {
+                    println!("k{k}_{what}_speedup={:.2}", one_by_one / us);
+                }
+            }
         }
         BenchCommand::Longterm {
             task,
@@ -943,12 +957,13 @@ fn bench(command: BenchCommand) -> Result<()> {
             let f = bench::bench_longterm_floor(&cfg, round, reps)?;
             println!("train_columns_per_network={}", f.train_columns);
             println!("eval_columns_per_network={}", f.eval_columns);
-            println!("round_gflop={:.2}", f.gflop);
-            println!("per_step_products_thread_s={:.4}", f.per_step_s);
-            println!("whole_pass_products_thread_s={:.4}", f.whole_pass_s);
-            println!("normals_thread_s={:.4}", f.normals_s);
+            println!("backward_columns_per_network={}", f.backward_columns);
+            println!("round_gflop={:.3}", f.gflop);
+            println!("per_step_products_thread_s={:.6}", f.per_step_s);
+            println!("whole_pass_products_thread_s={:.6}", f.whole_pass_s);
+            println!("normals_thread_s={:.6}", f.normals_s);
             println!("threads={}", f.threads);
-            println!("floor_s_per_round={:.4}", f.floor_s());
+            println!("floor_s_per_round={:.6}", f.floor_s());
         }
         BenchCommand::Peak { size, reps } => {
             let (ms, gflops) = bench::bench_peak(size, reps)?;

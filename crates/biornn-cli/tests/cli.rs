@@ -27,6 +27,15 @@ fn refused(cmd: &mut Command, word: &str) {
     assert!(!out.status.success() && err.contains(word), "{err}");
 }
 
+/// The number printed as `key=value` on a line of `out` (the bench commands' output).
+fn key_value(out: &str, key: &str) -> f64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} missing in {out}"))
+        .parse()
+        .unwrap()
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("biornn-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -857,13 +866,7 @@ fn bench_elise_times_one_network_and_k_at_once() {
     let out = succeed(biornn().args([
         "bench", "elise", "--latent", "4", "--cycles", "2", "--k", "2",
     ]));
-    let value = |key: &str| -> f64 {
-        out.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("{key} missing in {out}"))
-            .parse()
-            .unwrap()
-    };
+    let value = |key: &str| key_value(&out, key);
     assert_eq!(value("neurons"), 17.0);
     assert!(value("ms_per_cycle_one_core") > 0.0);
     assert!(value("cycles_per_s_all_k") > 0.0);
@@ -883,8 +886,26 @@ fn bench_products_times_faer_and_every_packed_path() {
     // the scalar reference always runs (the command fails if a path's bits differ from the first)
     assert!(value("packed_scalar_us").unwrap().parse::<f64>().unwrap() > 0.0);
     assert!(["avx512", "avx2", "scalar", "faer"].contains(&value("networks_use").unwrap()));
+    assert!(value("k3_one_by_one_us").is_none(), "lanes only with --k");
     refused(
         biornn().args(["bench", "products", "--batch", "0"]),
+        "bench products",
+    );
+    // K networks in the lanes (the command fails if a network's product there is not its own)
+    let out = succeed(biornn().args([
+        "bench", "products", "--n", "20", "--batch", "7", "--reps", "20", "--k", "18",
+    ]));
+    let value = |key: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{key}=")));
+    for key in [
+        "k18_one_by_one_us",
+        "k18_lanes_us",
+        "k18_lanes_with_layout_us",
+        "k18_lanes_speedup",
+    ] {
+        assert!(value(key).unwrap().parse::<f64>().unwrap() > 0.0, "{key}");
+    }
+    refused(
+        biornn().args(["bench", "products", "--k", "0"]),
         "bench products",
     );
 }
@@ -893,34 +914,37 @@ fn bench_products_times_faer_and_every_packed_path() {
 fn bench_longterm_counts_the_rounds_arithmetic_and_times_its_kernels() {
     let out =
         succeed(biornn().args(["bench", "longterm", "dms", "--networks", "3", "--reps", "1"]));
-    let value = |key: &str| -> f64 {
-        out.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
-            .unwrap_or_else(|| panic!("{key} missing in {out}"))
-            .parse()
-            .unwrap()
-    };
-    // dms evaluates 200 trials at fixed epoch lengths; training trials are 20 a batch
+    let value = |key: &str| key_value(&out, key);
+    // dms evaluates 200 trials at fixed epoch lengths; training trials are 20 a batch, trained
+    // through from the end of their "pre" epoch
     let (train, eval) = (
         value("train_columns_per_network"),
         value("eval_columns_per_network"),
     );
+    let back = value("backward_columns_per_network");
     assert!(train > 0.0 && train % 20.0 == 0.0, "{out}");
     assert!(eval > 0.0 && eval % 200.0 == 0.0, "{out}");
+    assert!(back > 0.0 && back < train && back % 20.0 == 0.0, "{out}");
     // 3 networks of 50 units (20 fed, 20 read out), 85 inputs, 33 outputs: the flops by hand
     let (fed_in, nn, read_out, full_out) = (20.0 * 85.0, 2500.0, 20.0 * 33.0, 33.0 * 50.0);
-    let eval_flops = 2.0 * (fed_in + nn + full_out);
-    let train_flops = eval_flops + 2.0 * (read_out + nn + nn + fed_in + read_out);
-    let gflop = 3.0 * (train * train_flops + eval * eval_flops) / 1e9;
-    assert!((value("round_gflop") - gflop).abs() < 0.006, "{out}");
+    let forward = 2.0 * (fed_in + nn + full_out);
+    let gradients = 2.0 * (read_out + nn + fed_in + read_out);
+    let gflop = 3.0 * ((train + eval) * forward + train * gradients + back * 2.0 * nn) / 1e9;
+    assert!((value("round_gflop") - gflop).abs() < 6e-4, "{out}");
     let kernels = value("per_step_products_thread_s")
         + value("whole_pass_products_thread_s")
         + value("normals_thread_s");
     assert!(kernels > 0.0);
+    // printed to a microsecond each
+    let threads = value("threads");
     let floor = value("floor_s_per_round");
     assert!(
-        (floor * value("threads") - kernels).abs() < 1e-3 + 1e-3 * kernels,
+        (floor * threads - kernels).abs() <= 2e-6 * (threads + 3.0),
         "{out}"
+    );
+    refused(
+        biornn().args(["bench", "longterm", "--round", "4000"]),
+        "--round",
     );
     refused(biornn().args(["bench", "longterm", "nosuchtask"]), "TASK");
     refused(

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod fp;
 pub mod krylov;
+pub mod lanes;
 pub mod linalg;
 pub mod npz;
 pub mod optim;

@@ -429,6 +429,8 @@ pub struct RoundFloor {
     pub train_columns: usize,
     /// trial-steps one network is evaluated on after it
     pub eval_columns: usize,
+    /// trial-steps one network's backward sweeps run through (from each trial's gradient start)
+    pub backward_columns: usize,
     /// the round's matrix-product arithmetic, every network (GFLOP)
     pub gflop: f64,
     /// seconds of one thread, every network: the per-step recurrent products
@@ -466,6 +468,16 @@ pub fn bench_longterm_floor(
             "allowed: at least one repetition",
         ));
     }
+    if round >= cfg.max_rounds {
+        return Err(biornn_numerics::Error::invalid(
+            "--round",
+            round,
+            &format!(
+                "allowed: 0 to {} (the protocol's rounds)",
+                cfg.max_rounds - 1
+            ),
+        ));
+    }
     let networks = cfg.networks;
     let (train_steps, eval_steps) = round_steps(cfg, round);
     let (ni, no, n, b) = (N_INPUT, N_OUTPUT, cfg.n_rec, cfg.batch);
@@ -474,12 +486,14 @@ pub fn bench_longterm_floor(
         let ((lo, hi), (rlo, rhi)) = (net.input_rows(), net.readout_cols());
         (hi - lo, rhi - rlo)
     };
-    let train_columns = train_steps.iter().sum::<usize>() * b;
+    let steps_trained: usize = train_steps.iter().map(|(steps, _)| steps).sum();
+    // the backward sweep runs from the gradient start on: one W^T d per step from there
+    let steps_back: usize = train_steps.iter().map(|(steps, g0)| steps - g0).sum();
+    let train_columns = steps_trained * b;
     let eval_columns = eval_steps * cfg.eval_trials;
-    // per-step products: one forward and one backward per training step, one forward per
-    // evaluation step of each chunk of `b` trials
-    let train_step_calls = train_steps.iter().sum::<usize>();
-    let eval_step_calls = eval_steps * cfg.eval_trials.div_ceil(b);
+    // the evaluation runs its trials in chunks of `b` (the last one narrower when `b` does not
+    // divide them), every step of each
+    let (full_chunks, last_chunk) = (cfg.eval_trials / b, cfg.eval_trials % b);
 
     let median = |f: &mut dyn FnMut()| -> f64 {
         f();
@@ -498,20 +512,24 @@ pub fn bench_longterm_floor(
             .map(|i| ((i * k) % 1000) as f32 / 1000.0 - 0.5)
             .collect()
     };
-    // one step's products on the network's own path
-    let (x, mut out) = (fill(n * b, 7919), vec![0.0f32; n * b]);
-    let forward = median(&mut || {
-        for _ in 0..100 {
-            net.recurrent_product(&mut out, false, &x, false);
-        }
-    }) / 100.0;
-    let backward = median(&mut || {
-        for _ in 0..100 {
-            net.recurrent_product(&mut out, false, &x, true);
-        }
-    }) / 100.0;
-    let per_step_s =
-        train_step_calls as f64 * (forward + backward) + eval_step_calls as f64 * forward;
+    // one step's product on the network's own path, `cols` columns, forward or backward
+    let step_product = |cols: usize, transpose: bool| -> f64 {
+        let (x, mut out) = (fill(n * cols, 7919), vec![0.0f32; n * cols]);
+        median(&mut || {
+            for _ in 0..100 {
+                net.recurrent_product(&mut out, true, &x, transpose);
+            }
+        }) / 100.0
+    };
+    let (forward, backward) = (step_product(b, false), step_product(b, true));
+    let last_forward = if last_chunk > 0 {
+        step_product(last_chunk, false)
+    } else {
+        0.0
+    };
+    let per_step_s = steps_trained as f64 * forward
+        + steps_back as f64 * backward
+        + eval_steps as f64 * (full_chunks as f64 * forward + last_forward);
 
     // whole-pass products on one typical update's columns, scaled to the round's
     let c = train_columns / train_steps.len().max(1);
@@ -591,15 +609,24 @@ pub fn bench_longterm_floor(
     let normals = median(&mut || rng.fill_normal_f32(&mut z));
     let normals_s = (train_columns + eval_columns) as f64 * per_column(normals);
 
-    let (fed, read, nn) = (fed as f64, read as f64, (n * n) as f64);
+    let (fed, read, nn) = (fed as f64, read as f64, 2.0 * (n * n) as f64);
     let (ni, no, n) = (ni as f64, no as f64, n as f64);
-    let eval_flops = 2.0 * (fed * ni + nn + no * n);
-    let train_flops = eval_flops + 2.0 * (read * no + nn + nn + fed * ni + no * read);
+    // per column: forward (input, recurrent, readout); training adds the readout's backward
+    // product and the three weight gradients on every column, W^T d from the gradient start on
+    let forward_flops = 2.0 * (fed * ni + no * n) + nn;
+    let gradient_flops = 2.0 * (read * no + fed * ni + no * read) + nn;
+    let back_columns = (steps_back * b) as f64;
     let k = networks as f64;
+    let gflop = k
+        * ((train_columns + eval_columns) as f64 * forward_flops
+            + train_columns as f64 * gradient_flops
+            + back_columns * nn)
+        / 1e9;
     Ok(RoundFloor {
         train_columns,
         eval_columns,
-        gflop: k * (train_columns as f64 * train_flops + eval_columns as f64 * eval_flops) / 1e9,
+        backward_columns: steps_back * b,
+        gflop,
         per_step_s: k * per_step_s,
         whole_pass_s: k * whole_pass_s,
         normals_s: k * normals_s,

@@ -434,7 +434,7 @@ mod tests {
     }
 
     /// An evaluation batch of groups with their own timing (gyyang's) and a network with
-    /// `n_rec` units (the packed per-step kernel up to 128, faer's product above), recurrent
+    /// `n_rec` units (the packed per-step kernel up to `packed_max_units()`, faer's product above), recurrent
     /// noise `sigma`, and a ring mask (the sparse kernel) when `ring`.
     fn groups_of_their_own_length(n_rec: usize, sigma: f64, ring: bool) -> (Ctrnn<f32>, TaskBatch) {
         let mut c = RunConfig::default();

@@ -699,9 +699,10 @@ fn draw_eval_batch(
 }
 
 /// The trial lengths (steps) of the batches a run of `cfg` trains on in round `round` (at the
-/// fine step, as plain training), and of the evaluation batch after it: what the protocol's
-/// arithmetic is counted on (`bench::bench_longterm_floor`).
-pub fn round_steps(cfg: &LongTermConfig, round: usize) -> (Vec<usize>, usize) {
+/// fine step, as plain training), each with the step its gradient starts at (the end of the
+/// "pre" epoch: nothing before it is trained through), and the length of the evaluation batch
+/// after the round: what the protocol's arithmetic is counted on (`bench::bench_longterm_floor`).
+pub fn round_steps(cfg: &LongTermConfig, round: usize) -> (Vec<(usize, usize)>, usize) {
     let root = Streams::new(cfg.seed);
     let task = TsTask {
         rule: cfg.task,
@@ -713,7 +714,7 @@ pub fn round_steps(cfg: &LongTermConfig, round: usize) -> (Vec<usize>, usize) {
         .map(|j| {
             let index = (round * cfg.updates_per_round + j) as u64;
             draw_train_batch(cfg, &task, &root, cfg.dt, index, &mut batch);
-            batch.steps
+            (batch.steps, plan_for(&batch, None, cfg).grad_start)
         })
         .collect();
     let eval_task = TsTask {
@@ -1079,8 +1080,14 @@ mod tests {
                 .unwrap();
             learner.evaluate(round as u64 + 1, None).unwrap();
             let (train, eval) = round_steps(&cfg, round);
-            let trained: Vec<usize> = learner.batches.iter().map(|(b, _, _)| b.steps).collect();
+            let trained: Vec<(usize, usize)> = learner
+                .batches
+                .iter()
+                .map(|(b, plan, _)| (b.steps, plan.grad_start))
+                .collect();
             assert_eq!(train, trained, "round {round}");
+            // the gradient starts after the "pre" epoch, inside the trial
+            assert!(train.iter().all(|&(steps, g0)| g0 > 0 && g0 < steps));
             assert_eq!(eval, learner.eval_batch.steps);
         }
         // jittered training trials differ in length from round to round
