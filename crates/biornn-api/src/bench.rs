@@ -175,14 +175,15 @@ pub fn bench_products(n: usize, batch: usize, reps: usize) -> Result<Vec<(String
 }
 
 /// `k` networks' forward per-step products (`W r` for `batch` columns of `n` units), one network
-/// after another on its own packed panels (the path networks take), and all at once with the
-/// networks in the lanes of a vector (`biornn_numerics::lanes`), on columns already in the lanes
-/// and with each step's columns moved into the lanes and back. Returns (what, microseconds for
+/// after another on its own packed panels, and all at once with the networks in the lanes of a
+/// vector (`biornn_numerics::lanes`), on columns already in the lanes and with each step's
+/// columns moved into the lanes and back. Both sides take the process's packed path (AVX-512,
+/// or scalar code where that is not it). Returns (what, microseconds for
 /// the k products, median of `reps`), after checking that every network's lanes product is its
 /// own product bit for bit.
 pub fn bench_lanes(n: usize, batch: usize, k: usize, reps: usize) -> Result<Vec<(String, f64)>> {
     use biornn_numerics::lanes::{deinterleave, interleave, LanePanels, LANES};
-    use biornn_numerics::packed::Panels;
+    use biornn_numerics::packed::{active, Isa, Panels};
     if n == 0 || batch == 0 || k == 0 || reps == 0 {
         return Err(Error::invalid(
             "bench products",
@@ -204,6 +205,12 @@ pub fn bench_lanes(n: usize, batch: usize, k: usize, reps: usize) -> Result<Vec<
                 .collect()
         })
         .collect();
+    // the lanes run AVX-512 where the process's packed path is AVX-512, else scalar code: the
+    // networks one by one take the same
+    let isa = match active() {
+        Some(Isa::Avx512) => Isa::Avx512,
+        _ => Isa::Scalar,
+    };
     let panels: Vec<Panels> = weights
         .iter()
         .map(|w| Panels::from_row_major(w, n, n, false))
@@ -221,7 +228,7 @@ pub fn bench_lanes(n: usize, batch: usize, k: usize, reps: usize) -> Result<Vec<
     deinterleave(&dst, n, batch, &mut out_refs);
     let mut own = vec![0.0f32; n * batch];
     for (net, p) in panels.iter().enumerate() {
-        p.mul(&mut own, false, &xs[net]);
+        p.mul_with(isa, &mut own, false, &xs[net]);
         if own != outs[net] {
             return Err(Error::new(format!(
                 "network {net}'s product in the lanes differs from its own"
@@ -231,7 +238,7 @@ pub fn bench_lanes(n: usize, batch: usize, k: usize, reps: usize) -> Result<Vec<
     let median = |f: &mut dyn FnMut()| median_us(reps, f);
     let one_by_one = median(&mut || {
         for (net, p) in panels.iter().enumerate() {
-            p.mul(&mut outs[net], false, &xs[net]);
+            p.mul_with(isa, &mut outs[net], false, &xs[net]);
         }
     });
     let in_lanes = median(&mut || lanes.mul(&mut dst, &rhs));

@@ -927,6 +927,9 @@ fn bench(command: BenchCommand) -> Result<()> {
             );
         }
         BenchCommand::Products { n, batch, reps, k } => {
+            if k == Some(0) {
+                return Err(Error::invalid("bench products", 0, "--k must be positive"));
+            }
             let rows = bench::bench_products(n, batch, reps)?;
             let faer = rows[0].1;
             for (path, us) in &rows {

@@ -519,9 +519,11 @@ pub struct Ctrnn<T> {
 }
 
 /// Up to this many units (f32, dense) the per-step recurrent products run on packed panels: there
-/// they beat faer by skipping its per-call packing and shape dispatch (`biornn bench products`:
-/// 1.3 to 1.6 times at 50 and 64 units, even at 128); above it faer's cache blocking wins. 128,
-/// or 256 on the processors where the panels still win there ([`packed::max_units`]).
+/// they beat faer or match it by skipping its per-call packing and shape dispatch (`biornn bench
+/// products`: 1.1 to 1.6 times at 50 and 64 units and 1.1 at 128 on an Intel Xeon; on a Zen 5
+/// EPYC level at 50 units, 1.2 to 1.4 times at 64, 1.1 at 128 and 256); above it faer's cache
+/// blocking wins. 128, or 256 on the processors where the panels still win there
+/// ([`packed::max_units`]).
 pub fn packed_max_units() -> usize {
     packed::max_units()
 }

@@ -5,8 +5,8 @@
 //! vector whose other lanes hold the other networks'.
 //!
 //! Every entry is the fused multiply-add chain over kk from zero that [`crate::packed`] runs, lane
-//! by lane, so each network's product equals its own packed product bit for bit, on the AVX-512
-//! path and on the scalar one. The trainers do not use it: their states and trajectories are laid
+//! by lane, so each network's product `A x` equals its own packed product (`dst = A x`, not
+//! accumulating) bit for bit, on the AVX-512 path and on the scalar one. The trainers do not use it: their states and trajectories are laid
 //! out network by network, and `biornn bench products --k K` times what it would gain, with and
 //! without moving each step's columns into the lanes and back (docs/PERFORMANCE.md).
 
@@ -64,7 +64,8 @@ impl LanePanels {
 
     /// `dst = A rhs` for every network: `rhs` holds each network's `(k, ncols)` columns in the
     /// lanes layout ([`interleave`]), `dst` receives the `(m, ncols)` products in it. AVX-512
-    /// where the CPU has it, else lane by lane with `mul_add` (the same bits).
+    /// where the process's packed products take it ([`crate::packed::active`], so `BIORNN_ISA`
+    /// applies), else lane by lane with `mul_add` (the same bits).
     pub fn mul(&self, dst: &mut [f32], rhs: &[f32]) {
         let (m, k, groups) = (self.m, self.k, self.groups());
         let per_group = k * LANES;
@@ -80,8 +81,9 @@ impl LanePanels {
             "dst has the wrong size"
         );
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F; the shapes are checked above.
+        if crate::packed::active() == Some(crate::packed::Isa::Avx512) {
+            // SAFETY: the AVX-512 path is active only where the CPU has AVX-512F; the shapes are
+            // checked above.
             return unsafe { avx512::mul(self, dst, rhs, ncols) };
         }
         self.mul_scalar(dst, rhs, ncols);
@@ -248,8 +250,18 @@ mod tests {
 
     #[test]
     fn each_network_in_the_lanes_equals_its_own_packed_product_bit_for_bit() {
-        for &(m, k, ncols) in &[(50, 50, 20), (7, 5, 1), (33, 9, 13), (4, 3, 6)] {
-            for &count in &[1, 3, 16, 20] {
+        // column tails of every width (20 = 3 x 6 + 2, 1, 13 = 2 x 6 + 1, 6, 3, 4, 5 = 11 - 6),
+        // row tails of 1 to 3, and up to three groups of networks
+        for &(m, k, ncols) in &[
+            (50, 50, 20),
+            (7, 5, 1),
+            (33, 9, 13),
+            (4, 3, 6),
+            (6, 2, 3),
+            (5, 3, 4),
+            (9, 4, 11),
+        ] {
+            for &count in &[1, 3, 16, 20, 33] {
                 for transpose in [false, true] {
                     let mats: Vec<Vec<f32>> = (0..count).map(|s| values(m * k, s)).collect();
                     let xs: Vec<Vec<f32>> =
