@@ -64,9 +64,8 @@ impl Isa {
 /// weights) the per-step products run on the packed panels rather than faer, on this process's
 /// path. Where the panels stop paying was measured per processor (`biornn bench products`, one
 /// step's W r and W^T d at 256 units, 64 columns): on AMD's AVX-512 cores (a Zen 5 EPYC) they ran
-/// 1.10 times as fast as faer at 256 units and 0.95 times at 512 (`biornn bench train`, whole
-/// iterations: 1.04 to 1.08 at 192 and 256 units, 0.93 at 512), on an Intel Xeon 0.68 times at
-/// 256 units. So 256 on an AMD processor taking the AVX-512 path, 128 otherwise. The choice is
+/// 1.10 times as fast as faer (`biornn bench train`, whole iterations: 1.04 to 1.08 times at 192
+/// and 256 units, 0.93 at 512), on an Intel Xeon 0.68 times. So 256 on an AMD processor taking the AVX-512 path, 128 otherwise. The choice is
 /// fixed by the processor, so a run stays a function of its seed on one kind of machine.
 pub fn max_units() -> usize {
     static MAX: OnceLock<usize> = OnceLock::new();
