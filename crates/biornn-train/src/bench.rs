@@ -495,17 +495,11 @@ pub fn bench_longterm_floor(
     // divide them), every step of each
     let (full_chunks, last_chunk) = (cfg.eval_trials / b, cfg.eval_trials % b);
 
+    // seconds of one call of `f`: the median of `reps` timings after one untimed call
     let median = |f: &mut dyn FnMut()| -> f64 {
-        f();
-        let mut s: Vec<f64> = (0..reps)
-            .map(|_| {
-                let t0 = Instant::now();
-                f();
-                t0.elapsed().as_secs_f64()
-            })
-            .collect();
-        s.sort_by(f64::total_cmp);
-        s[s.len() / 2]
+        let mut ms = time_iterations(1, reps, |_| f());
+        ms.sort_by(f64::total_cmp);
+        ms[ms.len() / 2] / 1e3
     };
     let fill = |len: usize, k: usize| -> Vec<f32> {
         (0..len)
